@@ -1,0 +1,139 @@
+"""``Warden``: the one public entry point. CLI, server and notebooks all call through it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+from mlwarden.errors import ValidationError
+from mlwarden.registry.service import RegistryService
+from mlwarden.settings import Settings
+from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.registry import SqlRegistryStore
+
+
+class Warden:
+    """Govern models on one store.
+
+    ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
+    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL.
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        artifacts: str | None = None,
+        actor: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        base = settings or Settings()
+        overrides = {
+            k: v
+            for k, v in {"uri": uri, "artifacts": artifacts, "actor": actor}.items()
+            if v is not None
+        }
+        self.settings = base.model_copy(update=overrides)
+        resolved = self.settings.resolved_uri()
+        if resolved.startswith(("http://", "https://")):
+            raise ValidationError(
+                "remote Warden servers are not supported by this version yet", field="uri"
+            )
+        self.uri = resolved
+        self.db = Database(resolved)
+        self.artifacts = ArtifactStore(self.settings.resolved_artifacts())
+        self.registry = RegistryService(
+            SqlRegistryStore(self.db), self.artifacts, transaction=self.db.transaction
+        )
+
+    @property
+    def actor(self) -> str:
+        return self.settings.resolved_actor()
+
+    def __repr__(self) -> str:
+        return f"Warden({self.uri!r})"
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Warden:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        train: Dataset | None = None,
+        eval: Dataset | None = None,
+        sensitive_features: list[str] | None = None,
+        owner: str | None = None,
+        risk_tier: str = "medium",
+        intended_use: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        flavor: str | None = None,
+        save_fn: Callable[..., Any] | None = None,
+        load_fn: Callable[..., Any] | None = None,
+    ) -> ModelVersion:
+        """Register a fitted model as the next version of ``name`` (created if new).
+
+        Records the artifact (content-addressed), signature, dataset fingerprints, metrics on
+        ``eval`` (or ``train``), code commit, environment and evidence. Model-level fields
+        (owner, risk tier, intended use) are taken from the first registration.
+        """
+        return self.registry.register(
+            name,
+            model,
+            actor=self.actor,
+            train=train,
+            eval=eval,
+            sensitive_features=sensitive_features,
+            owner=owner,
+            risk_tier=risk_tier,
+            intended_use=intended_use,
+            description=description,
+            tags=tags,
+            flavor=flavor,
+            save_fn=save_fn,
+            load_fn=load_fn,
+        )
+
+    def get_model(self, name: str) -> Model:
+        return self.registry.get_model(name)
+
+    def list_models(self) -> list[Model]:
+        return self.registry.list_models()
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        return self.registry.list_versions(name)
+
+    def get_model_version(self, ref: str) -> ModelVersion:
+        """``"name@3"``, ``"name@production"`` or ``"name"`` (the latest version)."""
+        return self.registry.get_version(ref)
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, reason: str | None = None
+    ) -> AliasChange:
+        """Move ``alias`` to ``version`` unconditionally (gated promotion is ``promote``)."""
+        return self.registry.set_alias(name, alias, version, actor=self.actor, reason=reason)
+
+    def delete_alias(self, name: str, alias: str) -> AliasChange:
+        return self.registry.delete_alias(name, alias, actor=self.actor)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        return self.registry.alias_history(name, alias)
+
+    def load_model(self, ref: str) -> Any:
+        """Load a version's model after checking its artifact's sha256."""
+        return self.registry.load_model(ref)
+
+    def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
+        return self.registry.get_evidence(ref, kind)

@@ -1,0 +1,117 @@
+"""Registry entities: models, versions, aliases. Frozen; built by the store, shown to users."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from mlwarden.entities._frozen import freeze, thaw
+
+RISK_TIERS = ("low", "medium", "high")
+
+
+class _Entity:
+    """Shared behaviour: deep-frozen fields, ``to_dict``, an HTML table for notebooks."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            object.__setattr__(self, f.name, freeze(getattr(self, f.name)))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            out[f.name] = value.isoformat() if isinstance(value, datetime) else thaw(value)
+        return out
+
+    def _html_rows(self) -> list[tuple[str, Any]]:
+        return [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{html.escape(_short(v))}</td></tr>"
+            for k, v in self._html_rows()
+        )
+        return f"<table><caption>{html.escape(repr(self))}</caption>{rows}</table>"
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value.isoformat() if isinstance(value, datetime) else str(thaw(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, repr=False)
+class Model(_Entity):
+    name: str
+    owner: str | None
+    risk_tier: str
+    intended_use: str | None
+    description: str | None
+    tags: dict[str, str]
+    created_at: datetime
+    created_by: str
+    latest_version: int | None
+    aliases: dict[str, int] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return (
+            f"Model(name={self.name!r}, risk_tier={self.risk_tier!r}, owner={self.owner!r}, "
+            f"latest_version={self.latest_version}, aliases={dict(self.aliases)})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class ModelVersion(_Entity):
+    """One immutable registered version and everything recorded with it."""
+
+    name: str
+    version: int
+    artifact_sha256: str
+    artifact_size: int
+    flavor: str
+    flavor_info: dict[str, Any]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    status: str
+    created_at: datetime
+    created_by: str
+    description: str | None = None
+    aliases: tuple[str, ...] = ()
+    evidence: dict[str, str] = field(default_factory=dict)  # kind -> sha256
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __repr__(self) -> str:
+        shown = {k: round(v, 4) for k, v in list(self.metrics.items())[:3]}
+        return (
+            f"ModelVersion({self.ref!r}, flavor={self.flavor!r}, status={self.status!r}, "
+            f"aliases={list(self.aliases)}, metrics={shown}, "
+            f"artifact={self.artifact_sha256[:12]})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class AliasChange(_Entity):
+    """One move of an alias, kept forever so rollbacks and audits can see the path."""
+
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    action: str
+    actor: str
+    reason: str | None
+    at: datetime
+
+    def __repr__(self) -> str:
+        return (
+            f"AliasChange({self.name}@{self.alias}: {self.from_version} -> {self.to_version}, "
+            f"{self.action} by {self.actor} at {self.at.isoformat()})"
+        )

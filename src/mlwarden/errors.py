@@ -1,0 +1,118 @@
+"""One exception tree for the SDK, the CLI and the HTTP API.
+
+Every error carries the HTTP status the server answers with, so ``server/`` is the only place
+that maps exceptions to responses and a remote client can raise the same class again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WardenError(Exception):
+    """Base of every error Warden raises on purpose."""
+
+    http_status: int = 500
+    code: str = "warden_error"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message, "details": self.details}
+
+
+class ValidationError(WardenError, ValueError):
+    """Bad input: a malformed reference, mismatched arrays, an unknown field."""
+
+    http_status = 422
+    code = "validation_error"
+
+
+class NotFound(WardenError, LookupError):
+    """A model, version, alias, event or other record does not exist."""
+
+    http_status = 404
+    code = "not_found"
+
+
+class AlreadyExists(WardenError):
+    """Creating something whose name is taken."""
+
+    http_status = 409
+    code = "already_exists"
+
+
+class Conflict(WardenError):
+    """A concurrent change won; retry with fresh state."""
+
+    http_status = 409
+    code = "conflict"
+
+
+class IntegrityError(WardenError):
+    """Stored bytes or records do not match their recorded hash."""
+
+    http_status = 500
+    code = "integrity_error"
+
+
+class AuthenticationError(WardenError):
+    """Missing, malformed, expired or revoked credentials."""
+
+    http_status = 401
+    code = "unauthenticated"
+
+
+class PermissionDenied(WardenError, PermissionError):
+    """The actor's role or the separation-of-duties rules forbid the action."""
+
+    http_status = 403
+    code = "permission_denied"
+
+
+class PolicyViolation(WardenError):
+    """A policy gate refused a promotion; ``details['failed_rules']`` lists why."""
+
+    http_status = 409
+    code = "policy_violation"
+
+
+class MissingDependency(WardenError, ImportError):
+    """An optional extra is needed for this feature."""
+
+    http_status = 501
+    code = "missing_dependency"
+
+
+ERRORS_BY_CODE: dict[str, type[WardenError]] = {
+    cls.code: cls
+    for cls in (
+        WardenError,
+        ValidationError,
+        NotFound,
+        AlreadyExists,
+        Conflict,
+        IntegrityError,
+        AuthenticationError,
+        PermissionDenied,
+        PolicyViolation,
+        MissingDependency,
+    )
+}
+
+
+def require(module: str, extra: str) -> Any:
+    """Import an optional dependency or say which extra brings it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependency(
+            f"{module} is not installed; install it with: pip install 'mlwarden[{extra}]'",
+            module=module,
+            extra=extra,
+        ) from exc

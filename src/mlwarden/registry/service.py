@@ -1,0 +1,306 @@
+"""The registry use cases: register, look up, move aliases, load models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from mlwarden._json import jsonable
+from mlwarden.entities import RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
+from mlwarden.errors import ValidationError
+from mlwarden.registry import lineage as lin
+from mlwarden.registry.flavors import flavor_for, load_flavor
+from mlwarden.registry.metrics import classification_metrics, regression_metrics
+from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
+from mlwarden.registry.signature import infer_signature
+from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
+
+
+class EventSink(Protocol):
+    """Where state changes are reported (the audit log); called inside the transaction."""
+
+    def __call__(self, actor: str, action: str, subject: str, payload: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class Registration:
+    """Everything known about a version while it is being registered.
+
+    Evidence collectors (reference profile, fairness audit, explanations, privacy scan) read
+    it and return JSON to store beside the version.
+    """
+
+    name: str
+    model: Any
+    train_X: pd.DataFrame | None
+    train_y: np.ndarray | None
+    eval_X: pd.DataFrame | None
+    eval_y: np.ndarray | None
+    eval_pred: np.ndarray | None
+    eval_proba: np.ndarray | None
+    classes: list[Any] | None
+    sensitive: dict[str, pd.DataFrame] = field(default_factory=dict)  # role -> frame
+    sensitive_names: list[str] = field(default_factory=list)
+
+
+EvidenceCollector = Callable[[Registration], dict[str, dict[str, Any]]]
+
+
+class RegistryService:
+    def __init__(
+        self,
+        store: RegistryStore,
+        artifacts: ArtifactStore,
+        *,
+        transaction: Callable[[], Any],
+        events: EventSink | None = None,
+        collectors: list[EvidenceCollector] | None = None,
+    ) -> None:
+        self.store = store
+        self.artifacts = artifacts
+        self._transaction = transaction
+        self._events = events
+        self.collectors = list(collectors or [])
+
+    def _emit(self, actor: str, action: str, subject: str, payload: dict[str, Any]) -> None:
+        if self._events is not None:
+            self._events(actor, action, subject, jsonable(payload))
+
+    # -- registration ---------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str,
+        model: Any,
+        *,
+        actor: str,
+        train: Dataset | None = None,
+        eval: Dataset | None = None,
+        sensitive_features: list[str] | None = None,
+        owner: str | None = None,
+        risk_tier: str = "medium",
+        intended_use: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        flavor: str | None = None,
+        save_fn: Callable[..., Any] | None = None,
+        load_fn: Callable[..., Any] | None = None,
+    ) -> ModelVersion:
+        check_name(name)
+        if risk_tier not in RISK_TIERS:
+            raise ValidationError(
+                f"risk_tier must be one of {list(RISK_TIERS)}, got {risk_tier!r}",
+                field="risk_tier",
+            )
+        for role, ds in (("train", train), ("eval", eval)):
+            if ds is not None and not isinstance(ds, Dataset):
+                raise ValidationError(
+                    f"{role} must be a mw.Dataset(X, y, name=…), got {type(ds).__name__}",
+                    field=role,
+                )
+        chosen = flavor_for(model, flavor, save_fn, load_fn)
+        data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+
+        reg = self._prepare(name, model, train, eval, list(sensitive_features or []))
+        metrics = self._metrics(reg)
+        signature = (
+            infer_signature(
+                reg.train_X if reg.train_X is not None else reg.eval_X,
+                reg.train_y if reg.train_y is not None else reg.eval_y,
+                sensitive=reg.sensitive_names,
+                classes=reg.classes,
+                has_scores=reg.eval_proba is not None or hasattr(model, "predict_proba"),
+            )
+            if (reg.train_X is not None or reg.eval_X is not None)
+            else {"inputs": [], "output": {}}
+        )
+        lineage = {
+            "datasets": {
+                role: lin.fingerprint(X, y, name=ds.name or role)
+                for role, ds, X, y in (
+                    ("train", train, reg.train_X, reg.train_y),
+                    ("eval", eval, reg.eval_X, reg.eval_y),
+                )
+                if ds is not None and X is not None
+            },
+            "sensitive_features": reg.sensitive_names,
+            "code": lin.git_info(),
+            "environment": lin.environment(),
+            "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
+            "flavor": chosen.name,
+            "registered_by": actor,
+            "registered_at": datetime.now(UTC).isoformat(),
+        }
+        evidence: dict[str, dict[str, Any]] = {}
+        for collect in self.collectors:
+            evidence.update({k: jsonable(v) for k, v in collect(reg).items()})
+
+        digest = self.artifacts.put(data)  # content-addressed: harmless if the txn fails
+        spec = NewVersion(
+            artifact_sha256=digest,
+            artifact_size=len(data),
+            flavor=chosen.name,
+            flavor_info=jsonable(flavor_info),
+            signature=jsonable(signature),
+            lineage=jsonable(lineage),
+            metrics=jsonable(metrics),
+            params=lin.estimator_params(model),
+            description=description,
+        )
+        with self._transaction():
+            created_model, created = self.store.get_or_create_model(
+                NewModel(name, owner, risk_tier, intended_use, description, dict(tags or {})),
+                actor,
+            )
+            if created:
+                self._emit(actor, "model.create", name, created_model.to_dict())
+            mv = self.store.create_version(name, spec, evidence, actor)
+            self._emit(
+                actor,
+                "version.register",
+                mv.ref,
+                {
+                    "artifact_sha256": digest,
+                    "flavor": chosen.name,
+                    "metrics": metrics,
+                    "datasets": {k: v["sha256"] for k, v in lineage["datasets"].items()},
+                    "evidence": dict(mv.evidence),
+                },
+            )
+        return mv
+
+    def _prepare(
+        self,
+        name: str,
+        model: Any,
+        train: Dataset | None,
+        eval: Dataset | None,
+        sensitive_names: list[str],
+    ) -> Registration:
+        frames: dict[str, tuple[pd.DataFrame | None, np.ndarray | None]] = {}
+        sensitive: dict[str, pd.DataFrame] = {}
+        for role, ds in (("train", train), ("eval", eval)):
+            if ds is None:
+                frames[role] = (None, None)
+                continue
+            X = ds.frame(role)
+            y = ds.labels(role, len(X))
+            extra = ds.sensitive_frame(role, len(X))
+            columns = {}
+            for col in sensitive_names:
+                if extra is not None and col in extra.columns:
+                    columns[col] = extra[col].reset_index(drop=True)
+                elif col in X.columns:
+                    columns[col] = X[col].reset_index(drop=True)
+                else:
+                    raise ValidationError(
+                        f"sensitive feature {col!r} is neither a column of {role}.X nor of "
+                        f"{role}.sensitive",
+                        field="sensitive_features",
+                    )
+            if columns:
+                sensitive[role] = pd.DataFrame(columns)
+            frames[role] = (X, y)
+        classes = getattr(model, "classes_", None)
+        eval_X, eval_y = frames["eval"] if eval is not None else frames["train"]
+        pred = proba = None
+        if eval_X is not None:
+            try:
+                pred = np.asarray(model.predict(eval_X))
+            except Exception as exc:
+                raise ValidationError(
+                    f"the model failed to predict on the {'eval' if eval else 'train'} data: "
+                    f"{type(exc).__name__}: {exc}",
+                    field="eval" if eval else "train",
+                ) from exc
+            if hasattr(model, "predict_proba") and (classes is not None or eval_y is not None):
+                try:
+                    proba = np.asarray(model.predict_proba(eval_X))
+                except AttributeError:
+                    proba = None
+            if classes is None and proba is not None and eval_y is not None:
+                classes = sorted(np.unique(eval_y).tolist())
+        return Registration(
+            name=name,
+            model=model,
+            train_X=frames["train"][0],
+            train_y=frames["train"][1],
+            eval_X=eval_X,
+            eval_y=eval_y,
+            eval_pred=pred,
+            eval_proba=proba,
+            classes=None if classes is None else list(np.asarray(classes).tolist()),
+            sensitive=sensitive,
+            sensitive_names=sensitive_names,
+        )
+
+    @staticmethod
+    def _metrics(reg: Registration) -> dict[str, float]:
+        if reg.eval_y is None or reg.eval_pred is None:
+            return {}
+        if reg.classes is not None:
+            return classification_metrics(reg.eval_y, reg.eval_pred, reg.eval_proba, reg.classes)
+        return regression_metrics(reg.eval_y.astype(float), reg.eval_pred.astype(float))
+
+    # -- look-ups -------------------------------------------------------------------------
+
+    def get_model(self, name: str) -> Model:
+        return self.store.get_model(check_name(name))
+
+    def list_models(self) -> list[Model]:
+        return self.store.list_models()
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        return self.store.list_versions(check_name(name))
+
+    def get_version(self, ref: str | ModelRef) -> ModelVersion:
+        r = parse_ref(ref)
+        if r.version is not None:
+            return self.store.get_version(r.name, r.version)
+        if r.alias is not None:
+            return self.store.resolve_alias(r.name, r.alias)
+        return self.store.latest_version(r.name)
+
+    def load_model(self, ref: str | ModelRef) -> Any:
+        mv = self.get_version(ref)
+        data = self.artifacts.get(mv.artifact_sha256, what=mv.ref)
+        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, actor: str, reason: str | None = None
+    ) -> AliasChange:
+        check_name(name)
+        check_alias(alias)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ValidationError(
+                f"version must be a positive integer, got {version!r}", field="version"
+            )
+        with self._transaction():
+            change = self.store.move_alias(
+                name, alias, version, actor=actor, action="set", reason=reason
+            )
+            self._emit(actor, "alias.set", f"{name}@{alias}", change.to_dict())
+        return change
+
+    def delete_alias(self, name: str, alias: str, *, actor: str) -> AliasChange:
+        with self._transaction():
+            change = self.store.move_alias(
+                check_name(name), check_alias(alias), None, actor=actor, action="delete"
+            )
+            self._emit(actor, "alias.delete", f"{name}@{alias}", change.to_dict())
+        return change
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        return self.store.alias_history(check_name(name), alias)
+
+    def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
+        mv = self.get_version(ref)
+        return self.store.get_evidence(mv.name, mv.version, kind)

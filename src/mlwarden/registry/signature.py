@@ -1,0 +1,56 @@
+"""Input/output signatures inferred from training data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+MAX_CATEGORIES = 1000
+
+
+def _column_spec(series: pd.Series) -> dict[str, Any]:
+    dtype = series.dtype
+    spec: dict[str, Any] = {"name": str(series.name), "nullable": bool(series.isna().any())}
+    if isinstance(dtype, pd.CategoricalDtype):
+        spec["type"] = "category"
+        spec["categories"] = [_plain(c) for c in dtype.categories]
+    elif pd.api.types.is_bool_dtype(dtype):
+        spec["type"] = "boolean"
+    elif pd.api.types.is_integer_dtype(dtype):
+        spec["type"] = "integer"
+    elif pd.api.types.is_float_dtype(dtype):
+        spec["type"] = "float"
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        spec["type"] = "datetime"
+    else:
+        spec["type"] = "string"
+        values = series.dropna().unique()
+        if len(values) <= MAX_CATEGORIES:
+            spec["categories"] = sorted(str(v) for v in values)
+    spec["dtype"] = str(dtype)
+    return spec
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def infer_signature(
+    X: pd.DataFrame,
+    y: np.ndarray | None,
+    *,
+    sensitive: list[str],
+    classes: list[Any] | None,
+    has_scores: bool,
+) -> dict[str, Any]:
+    inputs = [_column_spec(X[c]) | {"sensitive": c in sensitive} for c in X.columns]
+    if classes is not None:
+        output: dict[str, Any] = {"type": "class", "classes": [_plain(c) for c in classes]}
+    elif y is not None:
+        output = {"type": "number", "dtype": str(np.asarray(y).dtype)}
+    else:
+        output = {"type": "unknown"}
+    output["scores"] = has_scores
+    return {"inputs": inputs, "output": output}

@@ -1,0 +1,1 @@
+"""Persistence: SQL records (SQLite or PostgreSQL) and content-addressed artifacts."""

@@ -1,0 +1,83 @@
+"""Content-addressed artifact storage on a local folder or any fsspec URL."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+
+import fsspec
+
+from mlwarden.errors import IntegrityError, NotFound
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class ArtifactStore:
+    """Blobs addressed by their sha256: stored once, verified on every read.
+
+    ``root`` is a folder path or an fsspec URL (``s3://bucket/prefix``, ``gs://…``,
+    ``memory://…``). Layout: ``<root>/sha256/ab/cdef…``.
+    """
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self._local = self.fs.protocol in ("file", ("file", "local"), "local") or (
+            isinstance(self.fs.protocol, tuple) and "file" in self.fs.protocol
+        )
+
+    def _path(self, digest: str) -> str:
+        return f"{self._base}/sha256/{digest[:2]}/{digest[2:]}"
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (idempotent) and return its sha256."""
+        digest = sha256_bytes(data)
+        path = self._path(digest)
+        if self.fs.exists(path):
+            return digest
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if self._local:
+            # write-then-rename so a crash never leaves a truncated blob under its final name
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        else:
+            with self.fs.open(path, "wb") as fh:
+                fh.write(data)
+        return digest
+
+    def get(self, digest: str, *, what: str = "artifact") -> bytes:
+        """Read and verify a blob; ``what`` names it in errors (e.g. ``credit-risk@3``)."""
+        path = self._path(digest)
+        try:
+            with self.fs.open(path, "rb") as fh:
+                data = fh.read()
+        except FileNotFoundError as exc:
+            raise IntegrityError(
+                f"the artifact of {what} is missing from the store (sha256 {digest[:12]}…)",
+                sha256=digest,
+            ) from exc
+        actual = sha256_bytes(data)
+        if actual != digest:
+            raise IntegrityError(
+                f"the artifact of {what} is corrupted: expected sha256 {digest[:12]}…, "
+                f"found {actual[:12]}…",
+                sha256=digest,
+                actual=actual,
+            )
+        return data
+
+    def exists(self, digest: str) -> bool:
+        return bool(self.fs.exists(self._path(digest)))
+
+    def delete(self, digest: str) -> None:
+        try:
+            self.fs.rm(self._path(digest))
+        except FileNotFoundError as exc:
+            raise NotFound(f"no artifact with sha256 {digest}") from exc

@@ -1,0 +1,94 @@
+"""The registry's persistence contract: a small abstract base, primitives only."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any
+
+from mlwarden.entities import AliasChange, Model, ModelVersion
+
+
+@dataclass(frozen=True)
+class NewModel:
+    name: str
+    owner: str | None
+    risk_tier: str
+    intended_use: str | None
+    description: str | None
+    tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class NewVersion:
+    artifact_sha256: str
+    artifact_size: int
+    flavor: str
+    flavor_info: dict[str, Any]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    description: str | None = None
+    status: str = "registered"
+
+
+class RegistryStore(ABC):
+    """What the registry service needs from storage. Every method is one atomic step."""
+
+    @abstractmethod
+    def get_or_create_model(self, spec: NewModel, actor: str) -> tuple[Model, bool]: ...
+
+    @abstractmethod
+    def get_model(self, name: str) -> Model: ...
+
+    @abstractmethod
+    def list_models(self) -> list[Model]: ...
+
+    @abstractmethod
+    def create_version(
+        self, name: str, spec: NewVersion, evidence: dict[str, dict[str, Any]], actor: str
+    ) -> ModelVersion:
+        """Allocate the next version number and store it with its evidence, atomically."""
+
+    @abstractmethod
+    def get_version(self, name: str, version: int) -> ModelVersion: ...
+
+    @abstractmethod
+    def latest_version(self, name: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion: ...
+
+    @abstractmethod
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+
+    @abstractmethod
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str,
+        action: str,
+        reason: str | None = None,
+        expect_version: int | type[Ellipsis] | None = ...,
+    ) -> AliasChange:
+        """Point ``alias`` at ``version`` (``None`` removes it) and record the move.
+
+        ``expect_version`` makes the move conditional (compare-and-set), so two concurrent
+        promotions cannot both succeed.
+        """
+
+    @abstractmethod
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]: ...
+
+    @abstractmethod
+    def get_evidence(self, name: str, version: int, kind: str) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def put_evidence(self, name: str, version: int, kind: str, content: dict[str, Any]) -> str: ...
+
+    @abstractmethod
+    def set_status(self, name: str, version: int, status: str) -> None: ...

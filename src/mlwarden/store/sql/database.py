@@ -1,0 +1,74 @@
+"""A database handle whose transactions compose: nested ``transaction()`` calls join."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine
+
+from mlwarden.store.sql import migrate
+from mlwarden.store.sql.engine import make_engine, writer
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back naive; they were written in UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class Database:
+    """Owns the engine. Services open ``transaction()``; store methods join it.
+
+    One transaction per use case means a registration, its evidence and its audit event
+    commit together or not at all.
+    """
+
+    def __init__(self, uri: str, *, auto_upgrade: bool | None = None) -> None:
+        self.uri = uri
+        self.engine: Engine = make_engine(uri)
+        self._writer = writer(self.engine)
+        self._current: ContextVar[Connection | None] = ContextVar(
+            f"warden_tx_{id(self)}", default=None
+        )
+        if auto_upgrade is None:
+            auto_upgrade = self.is_sqlite
+        migrate.ensure_schema(self.engine, auto_upgrade=auto_upgrade)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
+        with self._writer.begin() as conn:
+            token = self._current.set(conn)
+            try:
+                yield conn
+            finally:
+                self._current.reset(token)
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read; joins an open write transaction so it sees its own uncommitted rows."""
+        current = self._current.get()
+        if current is not None:
+            yield current
+            return
+        with self.engine.connect() as conn:
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

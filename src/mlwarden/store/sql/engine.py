@@ -1,0 +1,63 @@
+"""Engines for SQLite (WAL, immediate write transactions) and PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+from mlwarden.errors import ValidationError
+
+
+def normalize_url(uri: str) -> str:
+    """Accept the URIs users write and route PostgreSQL to psycopg 3."""
+    if uri.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + uri.split("://", 1)[1]
+    if uri.startswith(("sqlite://", "postgresql+psycopg://")):
+        return uri
+    raise ValidationError(
+        f"unsupported store URI {uri!r}: use sqlite:///PATH, postgresql://… or http(s)://…",
+        field="uri",
+    )
+
+
+def make_engine(uri: str) -> Engine:
+    url = normalize_url(uri)
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    # NullPool: each use opens a fresh connection, so forked processes never share one.
+    engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before it returns, so an acknowledged write survives
+        # a crash of the machine, not only of the process.
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        # Writers take the lock up front: a deferred transaction that upgrades to a write
+        # fails with SQLITE_BUSY immediately instead of waiting its turn.
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine, but its transactions take the write lock at BEGIN on SQLite."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")

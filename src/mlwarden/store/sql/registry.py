@@ -1,0 +1,379 @@
+"""SQL implementation of ``RegistryStore`` (SQLite and PostgreSQL share every line)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mlwarden.entities import AliasChange, Model, ModelVersion
+from mlwarden.errors import Conflict, NotFound
+from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
+from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.schema import alias_history, aliases, evidence, model_versions, models
+
+
+def content_sha256(content: dict[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class SqlRegistryStore(RegistryStore):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- models ---------------------------------------------------------------------------
+
+    def _model_row(self, conn: Connection, name: str, *, lock: bool = False) -> Row:
+        query = select(models).where(models.c.name == name)
+        if lock and not self.db.is_sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"model {name!r} does not exist", model=name)
+        return row
+
+    def _to_model(self, conn: Connection, row: Row) -> Model:
+        alias_rows = conn.execute(
+            select(aliases.c.alias, aliases.c.version).where(aliases.c.model_id == row.id)
+        )
+        return Model(
+            name=row.name,
+            owner=row.owner,
+            risk_tier=row.risk_tier,
+            intended_use=row.intended_use,
+            description=row.description,
+            tags=row.tags or {},
+            created_at=as_utc(row.created_at),
+            created_by=row.created_by,
+            latest_version=row.last_version or None,
+            aliases={a: v for a, v in sorted(alias_rows)},
+        )
+
+    def get_or_create_model(self, spec: NewModel, actor: str) -> tuple[Model, bool]:
+        values = {
+            "name": spec.name,
+            "owner": spec.owner,
+            "risk_tier": spec.risk_tier,
+            "intended_use": spec.intended_use,
+            "description": spec.description,
+            "tags": dict(spec.tags),
+            "created_at": utcnow(),
+            "created_by": actor,
+            "last_version": 0,
+        }
+        insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(models)
+        with self.db.transaction() as conn:
+            # ON CONFLICT DO NOTHING: two first registrations race safely on both databases
+            created = conn.execute(insert.values(**values).on_conflict_do_nothing()).rowcount
+            return self._to_model(conn, self._model_row(conn, spec.name)), bool(created)
+
+    def get_model(self, name: str) -> Model:
+        with self.db.reading() as conn:
+            return self._to_model(conn, self._model_row(conn, name))
+
+    def list_models(self) -> list[Model]:
+        with self.db.reading() as conn:
+            rows = conn.execute(select(models).order_by(models.c.name)).all()
+            all_aliases: dict[int, dict[str, int]] = {}
+            for model_id, alias, version in conn.execute(
+                select(aliases.c.model_id, aliases.c.alias, aliases.c.version)
+            ):
+                all_aliases.setdefault(model_id, {})[alias] = version
+            return [
+                Model(
+                    name=r.name,
+                    owner=r.owner,
+                    risk_tier=r.risk_tier,
+                    intended_use=r.intended_use,
+                    description=r.description,
+                    tags=r.tags or {},
+                    created_at=as_utc(r.created_at),
+                    created_by=r.created_by,
+                    latest_version=r.last_version or None,
+                    aliases=dict(sorted(all_aliases.get(r.id, {}).items())),
+                )
+                for r in rows
+            ]
+
+    # -- versions -------------------------------------------------------------------------
+
+    def create_version(
+        self, name: str, spec: NewVersion, evidence_items: dict[str, dict[str, Any]], actor: str
+    ) -> ModelVersion:
+        with self.db.transaction() as conn:
+            model = self._model_row(conn, name)
+            # UPDATE … RETURNING takes the row lock: concurrent registrations get
+            # consecutive, distinct numbers on PostgreSQL and SQLite alike.
+            number = conn.execute(
+                update(models)
+                .where(models.c.id == model.id)
+                .values(last_version=models.c.last_version + 1)
+                .returning(models.c.last_version)
+            ).scalar_one()
+            now = utcnow()
+            version_id = conn.execute(
+                model_versions.insert()
+                .values(
+                    model_id=model.id,
+                    version=number,
+                    artifact_sha256=spec.artifact_sha256,
+                    artifact_size=spec.artifact_size,
+                    flavor=spec.flavor,
+                    flavor_info=spec.flavor_info,
+                    signature=spec.signature,
+                    lineage=spec.lineage,
+                    metrics=spec.metrics,
+                    params=spec.params,
+                    status=spec.status,
+                    description=spec.description,
+                    created_at=now,
+                    created_by=actor,
+                )
+                .returning(model_versions.c.id)
+            ).scalar_one()
+            for kind, content in evidence_items.items():
+                self._upsert_evidence(conn, version_id, kind, content)
+            return self.get_version(name, number)
+
+    def _versions_query(self):  # type: ignore[no-untyped-def]
+        return select(model_versions, models.c.name).join(
+            models, models.c.id == model_versions.c.model_id
+        )
+
+    def _to_versions(self, conn: Connection, rows: list[Row]) -> list[ModelVersion]:
+        if not rows:
+            return []
+        ids = [r.id for r in rows]
+        model_ids = {r.model_id for r in rows}
+        alias_map: dict[tuple[int, int], list[str]] = {}
+        for model_id, alias, version in conn.execute(
+            select(aliases.c.model_id, aliases.c.alias, aliases.c.version).where(
+                aliases.c.model_id.in_(model_ids)
+            )
+        ):
+            alias_map.setdefault((model_id, version), []).append(alias)
+        evidence_map: dict[int, dict[str, str]] = {}
+        for version_id, kind, digest in conn.execute(
+            select(evidence.c.version_id, evidence.c.kind, evidence.c.sha256).where(
+                evidence.c.version_id.in_(ids)
+            )
+        ):
+            evidence_map.setdefault(version_id, {})[kind] = digest
+        return [
+            ModelVersion(
+                name=r.name,
+                version=r.version,
+                artifact_sha256=r.artifact_sha256,
+                artifact_size=r.artifact_size,
+                flavor=r.flavor,
+                flavor_info=r.flavor_info,
+                signature=r.signature,
+                lineage=r.lineage,
+                metrics=r.metrics,
+                params=r.params,
+                status=r.status,
+                created_at=as_utc(r.created_at),
+                created_by=r.created_by,
+                description=r.description,
+                aliases=tuple(sorted(alias_map.get((r.model_id, r.version), []))),
+                evidence=dict(sorted(evidence_map.get(r.id, {}).items())),
+            )
+            for r in rows
+        ]
+
+    def _one_version(self, name: str, condition: Any, missing: str) -> ModelVersion:
+        with self.db.reading() as conn:
+            row = conn.execute(self._versions_query().where(condition)).first()
+            if row is None:
+                self._model_row(conn, name)  # NotFound for the model itself comes first
+                raise NotFound(missing, model=name)
+            return self._to_versions(conn, [row])[0]
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        return self._one_version(
+            name,
+            and_(models.c.name == name, model_versions.c.version == version),
+            f"model {name!r} has no version {version}",
+        )
+
+    def latest_version(self, name: str) -> ModelVersion:
+        latest = (
+            select(func.max(model_versions.c.version))
+            .where(model_versions.c.model_id == models.c.id)
+            .scalar_subquery()
+        )
+        return self._one_version(
+            name,
+            and_(models.c.name == name, model_versions.c.version == latest),
+            f"model {name!r} has no versions yet",
+        )
+
+    def resolve_alias(self, name: str, alias: str) -> ModelVersion:
+        target = (
+            select(aliases.c.version)
+            .where(aliases.c.model_id == models.c.id, aliases.c.alias == alias)
+            .scalar_subquery()
+        )
+        return self._one_version(
+            name,
+            and_(models.c.name == name, model_versions.c.version == target),
+            f"model {name!r} has no alias {alias!r}",
+        )
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        with self.db.reading() as conn:
+            model = self._model_row(conn, name)
+            rows = conn.execute(
+                self._versions_query()
+                .where(model_versions.c.model_id == model.id)
+                .order_by(model_versions.c.version)
+            ).all()
+            return self._to_versions(conn, rows)
+
+    def set_status(self, name: str, version: int, status: str) -> None:
+        with self.db.transaction() as conn:
+            model = self._model_row(conn, name)
+            done = conn.execute(
+                update(model_versions)
+                .where(model_versions.c.model_id == model.id, model_versions.c.version == version)
+                .values(status=status)
+            ).rowcount
+            if not done:
+                raise NotFound(f"model {name!r} has no version {version}", model=name)
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | None,
+        *,
+        actor: str,
+        action: str,
+        reason: str | None = None,
+        expect_version: Any = ...,
+    ) -> AliasChange:
+        with self.db.transaction() as conn:
+            model = self._model_row(conn, name, lock=True)
+            if version is not None:
+                exists = conn.execute(
+                    select(model_versions.c.id).where(
+                        model_versions.c.model_id == model.id, model_versions.c.version == version
+                    )
+                ).first()
+                if exists is None:
+                    raise NotFound(f"model {name!r} has no version {version}", model=name)
+            current = conn.execute(
+                select(aliases.c.version).where(
+                    aliases.c.model_id == model.id, aliases.c.alias == alias
+                )
+            ).scalar_one_or_none()
+            if expect_version is not ... and current != expect_version:
+                raise Conflict(
+                    f"alias {name}@{alias} moved concurrently (now {current}, "
+                    f"expected {expect_version})",
+                    model=name,
+                    alias=alias,
+                )
+            if version is None and current is None:
+                raise NotFound(f"model {name!r} has no alias {alias!r}", model=name)
+            now = utcnow()
+            conn.execute(
+                delete(aliases).where(aliases.c.model_id == model.id, aliases.c.alias == alias)
+            )
+            if version is not None:
+                conn.execute(
+                    aliases.insert().values(
+                        model_id=model.id,
+                        alias=alias,
+                        version=version,
+                        updated_at=now,
+                        updated_by=actor,
+                    )
+                )
+            conn.execute(
+                alias_history.insert().values(
+                    model_id=model.id,
+                    alias=alias,
+                    from_version=current,
+                    to_version=version,
+                    action=action,
+                    actor=actor,
+                    reason=reason,
+                    at=now,
+                )
+            )
+            return AliasChange(name, alias, current, version, action, actor, reason, now)
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        with self.db.reading() as conn:
+            model = self._model_row(conn, name)
+            query = select(alias_history).where(alias_history.c.model_id == model.id)
+            if alias is not None:
+                query = query.where(alias_history.c.alias == alias)
+            rows = conn.execute(query.order_by(alias_history.c.id)).all()
+            return [
+                AliasChange(
+                    name,
+                    r.alias,
+                    r.from_version,
+                    r.to_version,
+                    r.action,
+                    r.actor,
+                    r.reason,
+                    as_utc(r.at),
+                )
+                for r in rows
+            ]
+
+    # -- evidence -------------------------------------------------------------------------
+
+    def _version_id(self, conn: Connection, name: str, version: int) -> int:
+        model = self._model_row(conn, name)
+        version_id = conn.execute(
+            select(model_versions.c.id).where(
+                model_versions.c.model_id == model.id, model_versions.c.version == version
+            )
+        ).scalar_one_or_none()
+        if version_id is None:
+            raise NotFound(f"model {name!r} has no version {version}", model=name)
+        return version_id
+
+    def _upsert_evidence(
+        self, conn: Connection, version_id: int, kind: str, content: dict[str, Any]
+    ) -> str:
+        digest = content_sha256(content)
+        conn.execute(
+            delete(evidence).where(evidence.c.version_id == version_id, evidence.c.kind == kind)
+        )
+        conn.execute(
+            evidence.insert().values(
+                version_id=version_id,
+                kind=kind,
+                sha256=digest,
+                content=content,
+                created_at=utcnow(),
+            )
+        )
+        return digest
+
+    def put_evidence(self, name: str, version: int, kind: str, content: dict[str, Any]) -> str:
+        with self.db.transaction() as conn:
+            return self._upsert_evidence(conn, self._version_id(conn, name, version), kind, content)
+
+    def get_evidence(self, name: str, version: int, kind: str) -> dict[str, Any]:
+        with self.db.reading() as conn:
+            version_id = self._version_id(conn, name, version)
+            content = conn.execute(
+                select(evidence.c.content).where(
+                    evidence.c.version_id == version_id, evidence.c.kind == kind
+                )
+            ).scalar_one_or_none()
+            if content is None:
+                raise NotFound(f"{name}@{version} has no {kind!r} evidence", model=name, kind=kind)
+            return content

@@ -1,0 +1,111 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations create exactly these."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Timestamp = DateTime(timezone=True)
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants BIGSERIAL.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("owner", String(256)),
+    Column("risk_tier", String(16), nullable=False),
+    Column("intended_use", Text),
+    Column("description", Text),
+    Column("tags", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    # the last number handed out; bumped with UPDATE … RETURNING under the row lock
+    Column("last_version", Integer, nullable=False, default=0),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("artifact_sha256", String(64), nullable=False),
+    Column("artifact_size", BigInteger, nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("flavor_info", Json, nullable=False),
+    Column("signature", Json, nullable=False),
+    Column("lineage", Json, nullable=False),
+    Column("metrics", Json, nullable=False),
+    Column("params", Json, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("description", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("alias", String(64), nullable=False),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("action", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("reason", Text),
+    Column("at", Timestamp, nullable=False),
+    Index("ix_alias_history_model_alias", "model_id", "alias", "id"),
+)
+
+# Everything collected about a version (reference profile, fairness audit, explanation
+# summary, privacy scan, card), addressed by the sha256 of its canonical JSON.
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "version_id", BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("kind", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content", Json, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("version_id", "kind", name="uq_evidence_version_kind"),
+)
