@@ -1,0 +1,616 @@
+"""The audit log service and the small storage contract it runs on.
+
+``AuditLog`` owns every rule (salting, seq order, tree building, signing, proofs, export,
+erasure). A backend only stores rows; :class:`AuditBackend` lists the primitives and the exact
+columns the SQL store keeps. :class:`MemoryAuditBackend` is the reference implementation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mlwarden.audit.events import (
+    ERASE_ACTION,
+    SALT_BYTES,
+    AuditEvent,
+    canonical_json,
+    erasure_subject,
+    event_leaf_hash,
+    utc_now,
+)
+from mlwarden.audit.merkle import (
+    CompactRange,
+    MemoryNodeStore,
+    Node,
+    consistency_proof,
+    inclusion_proof,
+    root_at,
+    verify_consistency,
+    verify_inclusion,
+)
+from mlwarden.audit.signing import Checkpoint, Signer, load_public_key, public_key_b64
+from mlwarden.audit.verify import (
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    Record,
+    VerificationResult,
+    verify_records,
+)
+from mlwarden.errors import NotFound, ValidationError, WardenError
+
+__all__ = [
+    "AuditBackend",
+    "AuditLog",
+    "ConsistencyProof",
+    "InclusionProof",
+    "MemoryAuditBackend",
+]
+
+Entry = tuple[str, str, str, "Mapping[str, Any] | None"] | Mapping[str, Any]
+
+
+class AuditBackend(ABC):
+    """Storage primitives for the audit log. Only these are abstract.
+
+    The SQL backend keeps three tables:
+
+    ``audit_events``
+        ``seq`` BIGINT primary key (1, 2, 3, … no gaps), ``time`` TEXT (exactly as given: ISO
+        UTC with microseconds), ``actor`` TEXT, ``action`` TEXT, ``subject`` TEXT,
+        ``payload_digest`` CHAR(64) hex, ``payload`` TEXT NULL (the exact canonical JSON text,
+        *not* a JSON/JSONB column: a re-encoded payload would no longer match its digest),
+        ``salt`` CHAR(32) hex NULL. ``payload`` and ``salt`` become NULL on erasure; no other
+        column is ever updated. Indexes on ``(subject)``, ``(action)``, ``(actor)``, ``(time)``
+        serve :meth:`query`.
+    ``audit_nodes``
+        ``level`` SMALLINT, ``idx`` BIGINT, ``hash`` BYTEA/BLOB(32); primary key ``(level,
+        idx)``. Insert-only. Level 0 holds the leaf hashes written at append time.
+    ``audit_checkpoints``
+        ``tree_size`` BIGINT primary key, ``root_hash`` CHAR(64) hex, ``time`` TEXT,
+        ``key_id`` TEXT, ``signature`` TEXT (base64). Insert-only.
+
+    Concurrency: :meth:`AuditLog.append_many` does everything inside :meth:`integrating`,
+    which must be one transaction holding an exclusive lock (PostgreSQL:
+    ``pg_advisory_xact_lock(<audit key>)``; SQLite: ``BEGIN IMMEDIATE``). Under that lock
+    ``append_batch`` numbers the rows ``size() + 1 …``, the tree nodes and a checkpoint are
+    written, and the commit makes all three visible together, so there are never gaps or
+    unsigned leaves. See docs/audit.md for the pending-queue variant.
+    """
+
+    @abstractmethod
+    def integrating(self) -> AbstractContextManager[None]:
+        """One exclusive transaction: the single writer of seqs, nodes and checkpoints."""
+
+    @abstractmethod
+    def size(self) -> int:
+        """The highest seq stored (0 when empty)."""
+
+    @abstractmethod
+    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
+        """Store ``events`` with seqs ``size() + 1, …`` (their own ``seq`` is ignored); return
+        those seqs. Called only inside :meth:`integrating`."""
+
+    @abstractmethod
+    def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
+        """Events with ``from_seq <= seq <= to_seq`` (``None``: to the end), ascending seq, as
+        stored (erased ones with ``payload_json`` and ``salt`` ``None``)."""
+
+    @abstractmethod
+    def get_node(self, level: int, index: int) -> bytes:
+        """The 32-byte hash of node ``(level, index)``; ``KeyError`` if absent."""
+
+    @abstractmethod
+    def put_nodes(self, nodes: Sequence[Node]) -> None:
+        """Insert ``(level, index, hash)`` rows (ignore exact duplicates)."""
+
+    @abstractmethod
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint with the largest tree size."""
+
+    @abstractmethod
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Insert a checkpoint row."""
+
+    @abstractmethod
+    def checkpoints(self) -> list[Checkpoint]:
+        """All checkpoints, ascending tree size (exports carry them all)."""
+
+    @abstractmethod
+    def erase(self, seq: int) -> bool:
+        """Set ``payload`` and ``salt`` of event ``seq`` to NULL; ``False`` if no such event."""
+
+    # ---- defaults a backend may override for speed
+
+    def get_nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        """Hashes of nodes ``start..stop-1`` of ``level`` (one range query in SQL)."""
+        return [self.get_node(level, i) for i in range(start, stop)]
+
+    def query(
+        self,
+        *,
+        subject: str | None = None,
+        subject_prefix: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter (``since <= time < until``, ISO strings)."""
+        out: list[AuditEvent] = []
+        events: Iterable[AuditEvent] = self.read(1)
+        if newest_first:
+            events = reversed(list(events))
+        for e in events:
+            if subject is not None and e.subject != subject:
+                continue
+            if subject_prefix is not None and not e.subject.startswith(subject_prefix):
+                continue
+            if actor is not None and e.actor != actor:
+                continue
+            if action is not None and e.action != action:
+                continue
+            if since is not None and e.time < since:
+                continue
+            if until is not None and e.time >= until:
+                continue
+            out.append(e)
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+
+class MemoryAuditBackend(AuditBackend):
+    """Everything in process memory (tests, benchmarks)."""
+
+    def __init__(self) -> None:
+        self._events: list[AuditEvent] = []
+        self._nodes = MemoryNodeStore()
+        self._checkpoints: list[Checkpoint] = []
+        self._lock = threading.RLock()
+
+    def integrating(self) -> AbstractContextManager[None]:
+        return _locked(self._lock)
+
+    def size(self) -> int:
+        return len(self._events)
+
+    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
+        start = len(self._events) + 1
+        seqs = list(range(start, start + len(events)))
+        self._events.extend(replace(e, seq=s) for e, s in zip(events, seqs, strict=True))
+        return seqs
+
+    def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
+        stop = len(self._events) if to_seq is None else min(to_seq, len(self._events))
+        return iter(self._events[max(from_seq, 1) - 1 : stop])
+
+    def get_node(self, level: int, index: int) -> bytes:
+        return self._nodes.get(level, index)
+
+    def put_nodes(self, nodes: Sequence[Node]) -> None:
+        self._nodes.put_many(nodes)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        return self._checkpoints[-1] if self._checkpoints else None
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        self._checkpoints.append(checkpoint)
+        self._checkpoints.sort(key=lambda c: c.tree_size)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return list(self._checkpoints)
+
+    def erase(self, seq: int) -> bool:
+        if not 1 <= seq <= len(self._events):
+            return False
+        e = self._events[seq - 1]
+        self._events[seq - 1] = replace(e, payload_json=None, salt=None)
+        return True
+
+    # Test hooks: tamper with the store as an attacker with database access would.
+    def _tamper_event(self, seq: int, **changes: Any) -> None:
+        self._events[seq - 1] = replace(self._events[seq - 1], **changes)
+
+
+class _locked(AbstractContextManager[None]):
+    def __init__(self, lock: threading.RLock) -> None:
+        self._lock = lock
+
+    def __enter__(self) -> None:
+        self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
+# --------------------------------------------------------------------------- proofs
+
+
+def _hex(value: bytes | str) -> str:
+    return value.hex() if isinstance(value, bytes) else value
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """Event ``seq`` (leaf ``seq - 1``) is in the tree of ``tree_size`` with ``root_hash``."""
+
+    seq: int
+    tree_size: int
+    leaf_hash: str
+    path: tuple[str, ...]
+    root_hash: str
+
+    def verify(self, root: bytes | str | Checkpoint | None = None) -> bool:
+        """Check the path against ``root`` (a trusted root or checkpoint; default: the proof's
+        own root, which only shows internal consistency)."""
+        if isinstance(root, Checkpoint):
+            if root.tree_size != self.tree_size:
+                return False
+            root = root.root_hash
+        want = bytes.fromhex(_hex(root if root is not None else self.root_hash))
+        return verify_inclusion(
+            bytes.fromhex(self.leaf_hash),
+            self.seq - 1,
+            self.tree_size,
+            [bytes.fromhex(p) for p in self.path],
+            want,
+        )
+
+    def verify_event(self, event: AuditEvent, root: bytes | str | Checkpoint | None = None) -> bool:
+        """Also check that the proof is about ``event``'s fields."""
+        return (
+            event.seq == self.seq
+            and event.leaf_hash().hex() == self.leaf_hash
+            and (self.verify(root))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "tree_size": self.tree_size,
+            "leaf_hash": self.leaf_hash,
+            "path": list(self.path),
+            "root_hash": self.root_hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """The tree of ``new_size`` extends the tree of ``old_size`` without rewriting it."""
+
+    old_size: int
+    new_size: int
+    old_root: str
+    new_root: str
+    path: tuple[str, ...]
+
+    def verify(
+        self, old_root: bytes | str | None = None, new_root: bytes | str | None = None
+    ) -> bool:
+        """Check against trusted roots (default: the ones in the proof)."""
+        return verify_consistency(
+            self.old_size,
+            self.new_size,
+            bytes.fromhex(_hex(old_root if old_root is not None else self.old_root)),
+            bytes.fromhex(_hex(new_root if new_root is not None else self.new_root)),
+            [bytes.fromhex(p) for p in self.path],
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+            "old_root": self.old_root,
+            "new_root": self.new_root,
+            "path": list(self.path),
+        }
+
+
+# --------------------------------------------------------------------------- the service
+
+
+class AuditLog:
+    """Append, query, prove, checkpoint, verify, export and erase.
+
+    Every :meth:`append_many` call is one batch: its events get consecutive seqs, their leaves
+    and completed tree nodes are stored, and one checkpoint is signed, all in one backend
+    transaction. Batch writes (the prediction log does) to keep signatures per event low.
+    """
+
+    def __init__(
+        self,
+        backend: AuditBackend,
+        signer: Signer | None = None,
+        *,
+        public_key: Ed25519PublicKey | str | bytes | Path | None = None,
+    ) -> None:
+        self.backend = backend
+        self.signer = signer
+        if public_key is not None:
+            self.public_key: Ed25519PublicKey | None = load_public_key(public_key)
+        else:
+            self.public_key = signer.public_key if signer else None
+
+    # ---- writing
+
+    def append(
+        self, actor: str, action: str, subject: str, payload: Mapping[str, Any] | None = None
+    ) -> AuditEvent:
+        return self.append_many([(actor, action, subject, payload)])[0]
+
+    def append_many(self, entries: Iterable[Entry]) -> list[AuditEvent]:
+        """Append a batch; each entry is ``(actor, action, subject, payload)`` or a mapping
+        with those keys. Returns the stored events with their seqs."""
+        signer = self._require_signer()
+        prepared = []
+        items = list(entries)
+        salts = os.urandom(SALT_BYTES * len(items))
+        time = utc_now()
+        for i, entry in enumerate(items):
+            if isinstance(entry, Mapping):
+                actor, action, subject = entry["actor"], entry["action"], entry["subject"]
+                payload = entry.get("payload")
+            else:
+                actor, action, subject, payload = entry
+            for name, value in (("actor", actor), ("action", action), ("subject", subject)):
+                if not isinstance(value, str) or not value:
+                    raise ValidationError(f"audit {name} must be a non-empty string")
+            try:
+                prepared.append(
+                    AuditEvent.create(
+                        actor,
+                        action,
+                        subject,
+                        dict(payload) if payload is not None else None,
+                        salts[i * SALT_BYTES : (i + 1) * SALT_BYTES],
+                        time=time,
+                    )
+                )
+            except (TypeError, ValueError) as exc:
+                raise ValidationError(f"audit payload is not JSON: {exc}") from exc
+        if not prepared:
+            return []
+        with self.backend.integrating():
+            seqs = self.backend.append_batch(prepared)
+            stored = [replace(e, seq=s) for e, s in zip(prepared, seqs, strict=True)]
+            self._integrate(signer, stored)
+        return stored
+
+    def integrate(self) -> Checkpoint | None:
+        """Integrate events stored but not yet in the tree (after a crash or by a backend that
+        queues writes) and sign a checkpoint; returns the latest checkpoint."""
+        signer = self._require_signer()
+        with self.backend.integrating():
+            self._integrate(signer, [])
+            return self.backend.latest_checkpoint()
+
+    def _integrate(self, signer: Signer, fresh: list[AuditEvent]) -> None:
+        cp = self.backend.latest_checkpoint()
+        done = cp.tree_size if cp else 0
+        size = self.backend.size()
+        if size == done:
+            return
+        frontier = CompactRange.from_nodes(done, self.backend.get_node)
+        if fresh and fresh[0].seq == done + 1 and fresh[-1].seq == size:
+            todo: Iterable[AuditEvent] = fresh
+        else:
+            todo = self.backend.read(done + 1, size)
+        nodes: list[Node] = []
+        extend = nodes.extend
+        for e in todo:
+            extend(frontier.append(event_leaf_hash(e)))
+        if frontier.size != size:
+            raise WardenError(f"audit store returned {frontier.size - done} of {size - done}")
+        self.backend.put_nodes(nodes)
+        self.backend.save_checkpoint(signer.sign(size, frontier.root()))
+
+    def erase_payload(self, seq: int, *, actor: str, reason: str = "") -> AuditEvent:
+        """Destroy event ``seq``'s payload and salt (GDPR erasure) and log that it happened.
+
+        The tree is unchanged, so the log still verifies; the appended ``audit.erase_payload``
+        event (subject ``audit-event:<seq>``) tells verifiers the gap is lawful. Put no
+        personal data in ``reason``.
+        """
+        if not 1 <= seq <= self.backend.size():
+            raise NotFound(f"no audit event {seq}", seq=seq)
+        record = self.append(actor, ERASE_ACTION, erasure_subject(seq), {"reason": reason})
+        self.backend.erase(seq)
+        return record
+
+    # ---- reading
+
+    @property
+    def size(self) -> int:
+        return self.backend.size()
+
+    def get(self, seq: int) -> AuditEvent:
+        for e in self.backend.read(seq, seq):
+            return e
+        raise NotFound(f"no audit event {seq}", seq=seq)
+
+    def events(
+        self,
+        model: str | None = None,
+        action: str | None = None,
+        since: str | datetime | None = None,
+        limit: int | None = None,
+        *,
+        subject: str | None = None,
+        actor: str | None = None,
+        until: str | datetime | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEvent]:
+        """Events filtered by model (subjects ``model:<name>`` and ``model:<name>/…``), action,
+        subject, actor and time (``since <= time < until``), ascending seq unless
+        ``newest_first``."""
+        kwargs: dict[str, Any] = {
+            "action": action,
+            "actor": actor,
+            "subject": subject,
+            "since": _iso(since),
+            "until": _iso(until),
+            "newest_first": newest_first,
+        }
+        if model is None:
+            return self.backend.query(limit=limit, **kwargs)
+        # "model:<name>" exactly, or anything under "model:<name>/".
+        out = self.backend.query(subject_prefix=f"model:{model}", **kwargs)
+        out = [
+            e
+            for e in out
+            if e.subject in (f"model:{model}",) or e.subject.startswith(f"model:{model}/")
+        ]
+        return out if limit is None else out[:limit]
+
+    def checkpoint(self) -> Checkpoint:
+        """The latest signed checkpoint (integrating any backlog first)."""
+        cp = self.backend.latest_checkpoint()
+        if cp is None or cp.tree_size < self.backend.size():
+            cp = self.integrate()
+        if cp is None:
+            cp = self._require_signer().sign(0, root_at(0, self.backend.get_node))
+            with self.backend.integrating():
+                if self.backend.latest_checkpoint() is None:
+                    self.backend.save_checkpoint(cp)
+        return cp
+
+    def root(self, tree_size: int | None = None) -> bytes:
+        size = self._tree_size() if tree_size is None else tree_size
+        return root_at(size, self.backend.get_node)
+
+    def prove(self, seq: int, tree_size: int | None = None) -> InclusionProof:
+        """Inclusion proof of event ``seq`` in the tree of ``tree_size`` (default: the latest
+        checkpoint). O(log n) node reads."""
+        size = self._tree_size() if tree_size is None else tree_size
+        if not 1 <= seq <= size:
+            raise NotFound(f"audit event {seq} is not in a tree of size {size}", seq=seq)
+        get = self.backend.get_node
+        path = inclusion_proof(seq - 1, size, get)
+        return InclusionProof(
+            seq=seq,
+            tree_size=size,
+            leaf_hash=get(0, seq - 1).hex(),
+            path=tuple(p.hex() for p in path),
+            root_hash=root_at(size, get).hex(),
+        )
+
+    def consistency(self, old_size: int, new_size: int | None = None) -> ConsistencyProof:
+        new = self._tree_size() if new_size is None else new_size
+        if not 0 <= old_size <= new <= self._tree_size():
+            raise ValidationError(f"cannot prove consistency {old_size} -> {new}")
+        get = self.backend.get_node
+        return ConsistencyProof(
+            old_size=old_size,
+            new_size=new,
+            old_root=root_at(old_size, get).hex(),
+            new_root=root_at(new, get).hex(),
+            path=tuple(p.hex() for p in consistency_proof(old_size, new, get)),
+        )
+
+    def _tree_size(self) -> int:
+        cp = self.backend.latest_checkpoint()
+        return cp.tree_size if cp else 0
+
+    # ---- verification and export
+
+    def verify(self, *, require_erasure_records: bool = True) -> VerificationResult:
+        """Re-check the whole store as an offline verifier would (same code path)."""
+        key = self._require_key()
+        return verify_records(
+            self._records(),
+            self.backend.checkpoints(),
+            key,
+            require_erasure_records=require_erasure_records,
+        )
+
+    def _records(self, chunk: int = 4096) -> Iterator[Record]:
+        size = self.backend.size()
+        for start in range(1, size + 1, chunk):
+            stop = min(start + chunk - 1, size)
+            try:
+                leaves = [h.hex() for h in self.backend.get_nodes(0, start - 1, stop)]
+            except KeyError:  # not integrated: no recorded leaf hash to compare
+                leaves = []
+            for i, e in enumerate(self.backend.read(start, stop)):
+                yield (
+                    e.seq,
+                    e.time,
+                    e.actor,
+                    e.action,
+                    e.subject,
+                    e.payload_digest,
+                    e.payload_json,
+                    e.salt,
+                    leaves[i] if i < len(leaves) else None,
+                )
+
+    def export(self, path: str | Path) -> int:
+        """Write the JSON Lines export (header, events, checkpoints); returns events written.
+
+        A fresh checkpoint is taken first, so every exported event is covered by a signature.
+        """
+        key = self._require_key()
+        if self.signer is not None:
+            self.checkpoint()
+        n = 0
+        dumps = json.dumps
+        path = Path(path)
+        with path.open("w", encoding="utf-8") as f:
+            header = {
+                "format": EXPORT_FORMAT,
+                "version": EXPORT_VERSION,
+                "public_key": public_key_b64(key),
+                "exported_at": utc_now(),
+            }
+            f.write(canonical_json(header) + "\n")
+            for rec in self._records():
+                seq, time, actor, action, subject, digest, payload, salt, leaf = rec
+                line = {
+                    "seq": seq,
+                    "time": time,
+                    "actor": actor,
+                    "action": action,
+                    "subject": subject,
+                    "payload_digest": digest,
+                    "salt": salt,
+                    "payload_json": payload,
+                    "leaf_hash": leaf,
+                }
+                f.write(dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                n += 1
+            for cp in self.backend.checkpoints():
+                f.write(canonical_json({"checkpoint": cp.to_dict()}) + "\n")
+        return n
+
+    def _require_signer(self) -> Signer:
+        if self.signer is None:
+            raise WardenError("this audit log has no signing key (read-only)")
+        return self.signer
+
+    def _require_key(self) -> Ed25519PublicKey:
+        if self.public_key is None:
+            raise WardenError("no audit public key configured")
+        return self.public_key
+
+
+def _iso(value: str | datetime | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    from datetime import UTC
+
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")

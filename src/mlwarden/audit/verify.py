@@ -1,0 +1,366 @@
+"""Verify an audit log without trusting the store: OK, or the first bad seq and what is wrong.
+
+The same checker runs offline over an export file (:func:`verify_export`) and online over a
+backend (``AuditLog.verify``). The exact logic, and why it tells the kinds of tampering apart,
+is in ``docs/audit.md`` ("How verification decides").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mlwarden.audit.events import ERASE_ACTION, erasure_target, leaf_bytes
+from mlwarden.audit.merkle import EMPTY_ROOT, CompactRange
+from mlwarden.audit.signing import Checkpoint, load_public_key
+from mlwarden.errors import ValidationError
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "EXPORT_VERSION",
+    "Problem",
+    "VerificationResult",
+    "verify_export",
+    "verify_records",
+]
+
+EXPORT_FORMAT = "mlwarden-audit-export"
+EXPORT_VERSION = 1
+
+_sha256 = hashlib.sha256
+
+
+class Problem(StrEnum):
+    ALTERED_PAYLOAD = "altered_payload"
+    ALTERED_EVENT = "altered_event"
+    DELETED_EVENT = "deleted_event"
+    INSERTED_EVENT = "inserted_event"
+    REORDERED_EVENTS = "reordered_events"
+    BAD_SIGNATURE = "bad_signature"
+    MISSING_SIGNATURE = "missing_signature"
+    ROOT_MISMATCH = "root_mismatch"
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """The verdict. ``first_bad_seq`` and ``problem`` are ``None`` when ``ok``."""
+
+    ok: bool
+    events_checked: int
+    first_bad_seq: int | None = None
+    problem: Problem | None = None
+    message: str = "ok"
+    erased: int = 0
+    checkpoints_checked: int = 0
+    tree_size: int = 0
+    root_hash: str | None = None
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "events_checked": self.events_checked,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": None if self.problem is None else str(self.problem),
+            "message": self.message,
+            "erased": self.erased,
+            "checkpoints_checked": self.checkpoints_checked,
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+        }
+
+
+Record = tuple[int, str, str, str, str, str, "str | None", "str | None", "str | None"]
+"""``(seq, time, actor, action, subject, payload_digest, payload_json, salt, leaf_hash_hex)``;
+the recorded leaf hash is ``None`` where the source has none."""
+
+
+class _Malformed(Exception):
+    def __init__(self, seq: int | None, message: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+
+
+def verify_records(
+    records: Iterable[Record],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey,
+    *,
+    require_erasure_records: bool = True,
+) -> VerificationResult:
+    """Check events (in stored order) against signed checkpoints. See docs/audit.md."""
+    cps = sorted(checkpoints, key=lambda c: c.tree_size)
+    it = iter(records)
+    tree = CompactRange()
+    expected = 1
+    erased = 0
+    unexplained_erasures: set[int] = set()
+    checked = 0  # checkpoints verified
+    attested = 0  # tree size of the last checkpoint that verified
+    last_root: str | None = None
+    ci = 0
+
+    def fail(seq: int | None, problem: Problem, message: str) -> VerificationResult:
+        return VerificationResult(
+            ok=False,
+            events_checked=tree.size,
+            first_bad_seq=seq,
+            problem=problem,
+            message=message,
+            erased=erased,
+            checkpoints_checked=checked,
+            tree_size=attested,
+            root_hash=last_root,
+        )
+
+    def check_checkpoint(cp: Checkpoint, root: bytes) -> VerificationResult | None:
+        nonlocal checked, attested, last_root
+        start = attested + 1
+        if not cp.signature:
+            return fail(
+                start, Problem.MISSING_SIGNATURE, f"checkpoint at size {cp.tree_size} is unsigned"
+            )
+        if not cp.verify(public_key):
+            return fail(
+                start,
+                Problem.BAD_SIGNATURE,
+                f"checkpoint at size {cp.tree_size} has a signature that does not verify "
+                "with the trusted public key",
+            )
+        if cp.root_hash != root.hex():
+            return fail(
+                start,
+                Problem.ROOT_MISMATCH,
+                f"events {start}..{cp.tree_size} do not hash to the signed root of checkpoint "
+                f"{cp.tree_size} (recorded leaf hashes were rewritten too, so the exact event "
+                "cannot be named: it is in this range)",
+            )
+        checked += 1
+        attested = cp.tree_size
+        last_root = cp.root_hash
+        return None
+
+    while ci < len(cps) and cps[ci].tree_size <= 0:
+        bad = check_checkpoint(cps[ci], EMPTY_ROOT)
+        if bad:
+            return bad
+        ci += 1
+
+    add = tree.add
+    for rec in it:
+        seq, time, actor, action, subject, digest, payload, salt, recorded = rec
+        if seq != expected:
+            if type(seq) is not int or seq < 1:
+                return fail(expected, Problem.ALTERED_EVENT, f"bad seq {seq!r} after {tree.size}")
+            if seq < expected:
+                return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
+            # A gap: deleted, unless the missing seq turns up later (moved lines).
+            for later in it:
+                if later[0] == expected:
+                    return fail(
+                        expected,
+                        Problem.REORDERED_EVENTS,
+                        f"seq {expected} is stored after seq {seq}: events are out of order",
+                    )
+            last = expected if seq == expected + 1 else f"{expected}..{seq - 1}"
+            return fail(expected, Problem.DELETED_EVENT, f"seq {last} missing (next is {seq})")
+        try:
+            leaf = _sha256(b"\x00" + leaf_bytes(seq, time, actor, action, subject, digest)).digest()
+            if len(digest) != 64:
+                raise ValueError("payload digest is not 32 bytes")
+        except (ValueError, AttributeError, TypeError) as exc:
+            return fail(seq, Problem.ALTERED_EVENT, f"seq {seq} is malformed: {exc}")
+        if recorded is not None and leaf.hex() != recorded:
+            nxt = next(it, None)
+            if nxt is not None and nxt[0] == seq:
+                return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
+            return fail(
+                seq,
+                Problem.ALTERED_EVENT,
+                f"seq {seq}: the event's fields no longer match the leaf hash recorded at append",
+            )
+        if payload is None:
+            erased += 1
+            unexplained_erasures.add(seq)
+        elif salt is None:
+            return fail(seq, Problem.ALTERED_PAYLOAD, f"seq {seq}: payload present without salt")
+        else:
+            try:
+                ok = _sha256(bytes.fromhex(salt) + payload.encode()).hexdigest() == digest
+            except (ValueError, AttributeError):
+                ok = False
+            if not ok:
+                return fail(
+                    seq,
+                    Problem.ALTERED_PAYLOAD,
+                    f"seq {seq}: the payload does not match its recorded digest",
+                )
+        if action == ERASE_ACTION:
+            target = erasure_target(subject)
+            if target is not None and target < seq:
+                unexplained_erasures.discard(target)
+        add(leaf)
+        expected += 1
+        while ci < len(cps) and cps[ci].tree_size == expected - 1:
+            bad = check_checkpoint(cps[ci], tree.root())
+            if bad:
+                return bad
+            ci += 1
+
+    if ci < len(cps):
+        cp = cps[-1]
+        if not cp.signature:
+            return fail(
+                attested + 1,
+                Problem.MISSING_SIGNATURE,
+                f"checkpoint at size {cp.tree_size} is unsigned",
+            )
+        if not cp.verify(public_key):
+            return fail(
+                attested + 1,
+                Problem.BAD_SIGNATURE,
+                f"checkpoint at size {cp.tree_size} has a signature that does not verify",
+            )
+        return fail(
+            expected,
+            Problem.DELETED_EVENT,
+            f"a signed checkpoint covers {cp.tree_size} events but only {tree.size} are present",
+        )
+    if not cps and tree.size:
+        return fail(1, Problem.MISSING_SIGNATURE, "no signed checkpoint covers these events")
+    if tree.size > attested:
+        return fail(
+            attested + 1,
+            Problem.MISSING_SIGNATURE,
+            f"events {attested + 1}..{tree.size} are not covered by any signed checkpoint",
+        )
+    if require_erasure_records and unexplained_erasures:
+        seq = min(unexplained_erasures)
+        return fail(
+            seq,
+            Problem.ALTERED_PAYLOAD,
+            f"seq {seq}: payload removed without an {ERASE_ACTION} event recording the erasure",
+        )
+    return VerificationResult(
+        ok=True,
+        events_checked=tree.size,
+        erased=erased,
+        checkpoints_checked=checked,
+        tree_size=attested,
+        root_hash=last_root,
+        message=f"ok: {tree.size} events, {checked} checkpoints, {erased} erased",
+    )
+
+
+# --------------------------------------------------------------------------- export files
+
+
+def _is_checkpoint_line(line: str) -> bool:
+    return '"checkpoint"' in line[:24]
+
+
+def _records_from_lines(lines: Iterable[str]) -> Iterator[Record]:
+    loads = json.loads
+    prev = 0
+    for line in lines:
+        if not line.strip() or _is_checkpoint_line(line):
+            continue
+        try:
+            d = loads(line)
+            yield (
+                d["seq"],
+                d["time"],
+                d["actor"],
+                d["action"],
+                d["subject"],
+                d["payload_digest"],
+                d.get("payload_json"),
+                d.get("salt"),
+                d.get("leaf_hash"),
+            )
+            prev = d["seq"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise _Malformed(prev + 1 if isinstance(prev, int) else None, str(exc)) from exc
+
+
+def _checkpoints_from_lines(lines: Iterable[str]) -> list[Checkpoint]:
+    out = []
+    for line in lines:
+        if _is_checkpoint_line(line):
+            d = json.loads(line)
+            if isinstance(d, dict) and "checkpoint" in d:
+                out.append(Checkpoint.from_dict(d["checkpoint"]))
+    return out
+
+
+def _read_header(line: str | None) -> dict[str, Any]:
+    try:
+        header = json.loads(line) if line else None
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != EXPORT_FORMAT:
+        raise ValidationError(f"not an {EXPORT_FORMAT} file (bad first line)")
+    if header.get("version") != EXPORT_VERSION:
+        raise ValidationError(f"unsupported export version {header.get('version')!r}")
+    return header
+
+
+def verify_export(
+    source: str | Path | Iterable[str],
+    public_key: Ed25519PublicKey | str | bytes | Path | None = None,
+    *,
+    require_erasure_records: bool = True,
+) -> VerificationResult:
+    """Verify an export (a path, or its lines) offline.
+
+    ``public_key`` is the key you trust (PEM, raw base64, a file, or a key object). Without it
+    the key in the file's header is used, which only proves the file is self-consistent: anyone
+    who rewrites a file can put their own key in it.
+    """
+    if isinstance(source, str | Path):
+        path = Path(source)
+        with path.open(encoding="utf-8") as f:
+            header = _read_header(f.readline())
+            checkpoints = _checkpoints_from_lines(f)
+        key = load_public_key(public_key if public_key is not None else header["public_key"])
+        with path.open(encoding="utf-8") as f:
+            f.readline()
+            return _run(_records_from_lines(f), checkpoints, key, require_erasure_records)
+    lines = [ln if isinstance(ln, str) else json.dumps(ln) for ln in source]
+    header = _read_header(lines[0] if lines else None)
+    key = load_public_key(public_key if public_key is not None else header["public_key"])
+    return _run(
+        _records_from_lines(lines[1:]),
+        _checkpoints_from_lines(lines[1:]),
+        key,
+        require_erasure_records,
+    )
+
+
+def _run(
+    records: Iterator[Record],
+    checkpoints: list[Checkpoint],
+    key: Ed25519PublicKey,
+    require_erasure_records: bool,
+) -> VerificationResult:
+    try:
+        return verify_records(
+            records, checkpoints, key, require_erasure_records=require_erasure_records
+        )
+    except _Malformed as exc:
+        return VerificationResult(
+            ok=False,
+            events_checked=0,
+            first_bad_seq=exc.seq,
+            problem=Problem.ALTERED_EVENT,
+            message=f"unreadable event line after seq {(exc.seq or 1) - 1}: {exc}",
+        )
