@@ -151,7 +151,7 @@ def verify_records(
 
     while ci < len(cps) and cps[ci].tree_size <= 0:
         bad = check_checkpoint(cps[ci], EMPTY_ROOT)
-        if bad:
+        if bad is not None:
             return bad
         ci += 1
 
@@ -212,7 +212,7 @@ def verify_records(
         expected += 1
         while ci < len(cps) and cps[ci].tree_size == expected - 1:
             bad = check_checkpoint(cps[ci], tree.root())
-            if bad:
+            if bad is not None:
                 return bad
             ci += 1
 
