@@ -1,69 +1,22 @@
-"""Fixtures for the engine tests: the UCI Adult data and models fitted on it.
-
-The loader is local on purpose: ``mlwarden.datasets.load_adult()`` is being written in parallel;
-once it lands these fixtures can call it instead (the frame layout below is the UCI one).
-"""
+"""Fixtures for the engine tests: the UCI Adult data (``mlwarden.datasets``) and models on it."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-ADULT_DIR = Path(os.environ.get("MLWARDEN_ADULT_DIR", "/work/shared/data/adult"))
-COLUMNS = [
-    "age",
-    "workclass",
-    "fnlwgt",
-    "education",
-    "education-num",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "capital-gain",
-    "capital-loss",
-    "hours-per-week",
-    "native-country",
-    "income",
-]
-CATEGORICAL = [
-    "workclass",
-    "education",
-    "marital-status",
-    "occupation",
-    "relationship",
-    "race",
-    "sex",
-    "native-country",
-]
-NUMERIC = [c for c in COLUMNS[:-1] if c not in CATEGORICAL]
+from mlwarden.datasets import ADULT_COLUMNS, ADULT_NUMERIC, load_adult
 
-
-def _read(path: Path, skiprows: int) -> pd.DataFrame:
-    frame = pd.read_csv(
-        path,
-        header=None,
-        names=COLUMNS,
-        skipinitialspace=True,
-        skiprows=skiprows,
-        na_values="?",
-    )
-    # adult.test writes its labels with a trailing '.' ('>50K.')
-    frame["income"] = frame["income"].str.rstrip(".")
-    return frame
+COLUMNS = ADULT_COLUMNS
+CATEGORICAL = [c for c in ADULT_COLUMNS[:-1] if c not in ADULT_NUMERIC]
+NUMERIC = list(ADULT_NUMERIC)
 
 
 @pytest.fixture(scope="session")
 def adult_parts() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train 32,561 rows, test 16,281 rows) as read from the UCI files; missing is NaN."""
-    if not (ADULT_DIR / "adult.data").exists():
-        pytest.skip(f"Adult data not found in {ADULT_DIR}")
-    return _read(ADULT_DIR / "adult.data", 0), _read(ADULT_DIR / "adult.test", 1)
+    """(train 32,561 rows, test 16,281 rows); categoricals are ``category``, missing is NaN."""
+    return load_adult()
 
 
 @pytest.fixture(scope="session")
@@ -115,3 +68,62 @@ def adult_test_predictions(adult_xy, lgbm_model):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def adult_pipelines(adult_xy):
+    """Pipelines with a ColumnTransformer + OneHotEncoder: logistic regression and a forest."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    xtr, ytr, _, _ = adult_xy
+    xtr, ytr = xtr.iloc[:8000], ytr[:8000]  # plenty for the checks, quick on 2 cores
+    linear = Pipeline(
+        [
+            (
+                "pre",
+                ColumnTransformer(
+                    [
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), CATEGORICAL),
+                        ("num", StandardScaler(), NUMERIC),
+                    ]
+                ),
+            ),
+            ("model", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(xtr, ytr)
+    forest = Pipeline(
+        [
+            (
+                "pre",
+                ColumnTransformer(
+                    [
+                        (
+                            "cat",
+                            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                            CATEGORICAL,
+                        )
+                    ],
+                    remainder="passthrough",
+                ),
+            ),
+            (
+                "model",
+                RandomForestClassifier(n_estimators=20, max_depth=6, random_state=0, n_jobs=1),
+            ),
+        ]
+    ).fit(xtr, ytr)
+    return {"linear": linear, "forest": forest}
+
+
+@pytest.fixture(scope="session")
+def xgb_model(adult_xy):
+    xgboost = pytest.importorskip("xgboost")
+    xtr, ytr, _, _ = adult_xy
+    model = xgboost.XGBClassifier(
+        n_estimators=60, max_depth=4, enable_categorical=True, tree_method="hist", n_jobs=1
+    )
+    return model.fit(xtr, ytr)
