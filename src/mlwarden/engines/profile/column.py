@@ -49,12 +49,12 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
 
 
-def _python_type(value: Any) -> str:
-    if isinstance(value, bool | np.bool_):
+def _python_type(t: type) -> str:
+    if issubclass(t, bool | np.bool_):
         return "bool"
-    if isinstance(value, int | float | np.number):
+    if issubclass(t, int | float | np.number):
         return "numeric"
-    if isinstance(value, str):
+    if issubclass(t, str):
         return "string"
     return "other"
 
@@ -182,19 +182,34 @@ class ColumnProfile:
         self.n_finite_ = n
 
     def _fit_categorical(self, values: pd.Series) -> None:
-        vc = values.value_counts(dropna=True, sort=False)
-        vc = vc[vc > 0]  # a pandas category dtype lists unused categories with zero
+        dtype = values.dtype
+        inferred = ""
+        if dtype is np.dtype(object):
+            inferred = pd.api.types.infer_dtype(values, skipna=True)
+        if inferred.startswith("mixed"):
+            # Python says True == 1, so value_counts would fold them into one key: count the
+            # string forms instead, and type each row (only for mixed-type object columns)
+            valid = values.dropna()
+            types = valid.map(type)
+            for t, total in types.value_counts(sort=False).items():
+                self.type_counts_[_python_type(t)] += int(total)
+            vc = valid.astype(str).value_counts(sort=False)
+        else:
+            vc = values.value_counts(dropna=True, sort=False)
+            vc = vc[vc > 0]  # a pandas category dtype lists unused categories with zero
         n_valid = int(vc.sum())
         self.null_count_ += len(values) - n_valid
         self.n_ += n_valid
-        dtype = values.dtype
-        if pd.api.types.is_bool_dtype(dtype):
+        if inferred.startswith("mixed"):
+            pass
+        elif pd.api.types.is_bool_dtype(dtype) or inferred == "boolean":
             self.type_counts_["bool"] += n_valid
-        elif pd.api.types.is_string_dtype(dtype) and dtype is not np.dtype(object):
+        elif inferred == "string" or (
+            pd.api.types.is_string_dtype(dtype) and dtype is not np.dtype(object)
+        ):
             self.type_counts_["string"] += n_valid
-        else:
-            # object/category columns may mix types: classify each *distinct* value once
-            kinds = np.array([_python_type(v) for v in vc.index], dtype=object)
+        else:  # homogeneous object or category column: type each *distinct* value once
+            kinds = np.array([_python_type(type(v)) for v in vc.index], dtype=object)
             for key, total in pd.Series(vc.to_numpy()).groupby(kinds).sum().items():
                 self.type_counts_[str(key)] += int(total)
         keys = vc.index.astype(str)
