@@ -239,6 +239,7 @@ def test_export_round_trip(log: AuditLog, tmp_path: Path) -> None:
     header = json.loads(lines[0])
     assert header["format"] == "mlwarden-audit-export" and header["version"] == 1
     assert header["public_key"] == log.signer.public_key_b64()  # type: ignore[union-attr]
-    first = json.loads(lines[1])
+    first = dict(zip(header["event_fields"], json.loads(lines[1]), strict=True))
+    assert first["seq"] == 1 and len(first["leaf_hash"]) == 64
     assert json.loads(first["payload_json"]) == {"i": 0, "text": "naïve ✓"}
     assert json.loads(lines[-1])["checkpoint"]["tree_size"] == 10

@@ -38,12 +38,16 @@ def export_lines(signer: Signer, tmp_path_factory: pytest.TempPathFactory) -> li
 
 
 def parse(lines: list[str]) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Header, events as dicts (the file has positional arrays), checkpoint lines."""
     rows = [json.loads(x) for x in lines]
-    return rows[0], [r for r in rows[1:] if "seq" in r], [r for r in rows[1:] if "checkpoint" in r]
+    fields = rows[0]["event_fields"]
+    events = [dict(zip(fields, r, strict=True)) for r in rows[1:] if isinstance(r, list)]
+    return rows[0], events, [r for r in rows[1:] if isinstance(r, dict)]
 
 
 def dump(header: dict[str, Any], events: list[dict[str, Any]], cps: list[dict[str, Any]]) -> list:
-    return [json.dumps(x) for x in [header, *events, *cps]]
+    rows = [[e.get(k) for k in header["event_fields"]] for e in events]
+    return [json.dumps(x) for x in [header, *rows, *cps]]
 
 
 def check(lines: list[str], signer: Signer, problem: Problem | None, seq: int | None) -> None:
@@ -76,6 +80,19 @@ def test_clean_export_verifies(export_lines: list[str], signer: Signer, tmp_path
     path.write_text("\n".join(export_lines) + "\n")
     assert verify_export(path, signer.public_key_b64()).ok
     assert verify_export(path).ok
+
+
+def test_object_lines_are_accepted(export_lines: list[str], signer: Signer) -> None:
+    h, ev, cp = parse(export_lines)
+    lines = [json.dumps(x) for x in [h, *ev, *cp]]
+    check(lines, signer, None, None)
+    ev[4]["actor"] = "mallory"
+    check([json.dumps(x) for x in [h, *ev, *cp]], signer, Problem.ALTERED_EVENT, 5)
+    del ev[4]["leaf_hash"]  # without a recorded leaf hash only the signed root catches it
+    check([json.dumps(x) for x in [h, *ev, *cp]], signer, Problem.ROOT_MISMATCH, 5)
+    h["event_fields"] = ["seq"]
+    with pytest.raises(ValidationError):
+        verify_export([json.dumps(h)], signer.public_key)
 
 
 def test_altered_payload(export_lines: list[str], signer: Signer) -> None:
@@ -262,6 +279,8 @@ def test_malformed_lines(export_lines: list[str], signer: Signer) -> None:
     h, ev, cp = parse(export_lines)
     lines = dump(h, ev, cp)
     lines[5] = lines[5][:-10]
+    check(lines, signer, Problem.ALTERED_EVENT, 5)
+    lines[5] = "[5]"
     check(lines, signer, Problem.ALTERED_EVENT, 5)
     h, ev, cp = parse(export_lines)
     ev[3]["payload_digest"] = "zz"

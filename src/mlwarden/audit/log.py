@@ -41,6 +41,7 @@ from mlwarden.audit.merkle import (
 )
 from mlwarden.audit.signing import Checkpoint, Signer, load_public_key, public_key_b64
 from mlwarden.audit.verify import (
+    EVENT_FIELDS,
     EXPORT_FORMAT,
     EXPORT_VERSION,
     Record,
@@ -538,12 +539,11 @@ class AuditLog:
 
     def _records(self, chunk: int = 4096) -> Iterator[Record]:
         size = self.backend.size()
+        integrated = self._tree_size()
         for start in range(1, size + 1, chunk):
             stop = min(start + chunk - 1, size)
-            try:
-                leaves = [h.hex() for h in self.backend.get_nodes(0, start - 1, stop)]
-            except KeyError:  # not integrated: no recorded leaf hash to compare
-                leaves = []
+            # Events not yet integrated have no recorded leaf hash to compare.
+            leaves = [h.hex() for h in self.backend.get_nodes(0, start - 1, min(stop, integrated))]
             for i, e in enumerate(self.backend.read(start, stop)):
                 yield (
                     e.seq,
@@ -573,23 +573,12 @@ class AuditLog:
                 "format": EXPORT_FORMAT,
                 "version": EXPORT_VERSION,
                 "public_key": public_key_b64(key),
+                "event_fields": list(EVENT_FIELDS),
                 "exported_at": utc_now(),
             }
             f.write(canonical_json(header) + "\n")
             for rec in self._records():
-                seq, time, actor, action, subject, digest, payload, salt, leaf = rec
-                line = {
-                    "seq": seq,
-                    "time": time,
-                    "actor": actor,
-                    "action": action,
-                    "subject": subject,
-                    "payload_digest": digest,
-                    "salt": salt,
-                    "payload_json": payload,
-                    "leaf_hash": leaf,
-                }
-                f.write(dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+                f.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 n += 1
             for cp in self.backend.checkpoints():
                 f.write(canonical_json({"checkpoint": cp.to_dict()}) + "\n")

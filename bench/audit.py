@@ -1,0 +1,187 @@
+"""Audit log benchmark: batched appends, verification (online and offline), proofs at 1M events.
+
+    python bench/audit.py [--quick] [--backend memory]
+
+The peer is what teams often build instead: a hash chain (each row stores
+``SHA256(prev_hash || canonical_json(row))``). It verifies, but cannot prove one event without
+replaying the chain, so its "proof" time is a full replay up to the event.
+
+Backends register in ``BACKENDS`` as factories ``(workdir: Path) -> AuditBackend``; the SQL
+store adds ``sqlite`` and ``postgresql`` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from mlwarden.audit import AuditLog, MemoryAuditBackend, Signer, verify_export
+from mlwarden.audit.events import canonical_json
+from mlwarden.audit.log import AuditBackend
+
+BackendFactory = Callable[[Path], AuditBackend]
+BACKENDS: dict[str, BackendFactory] = {"memory": lambda _workdir: MemoryAuditBackend()}
+
+
+def _entries(start: int, n: int) -> list[tuple[str, str, str, dict[str, object]]]:
+    return [
+        (
+            "svc-gateway",
+            "prediction.logged",
+            f"prediction:{i:012d}",
+            {"model": "credit-risk", "version": 3, "score": round((i % 997) / 997, 4), "ok": True},
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def hash_chain(n: int, batch: int) -> dict[str, float]:
+    """The peer: a per-row hash chain, appended and verified in the same process."""
+    rows: list[tuple[str, str]] = []
+    prev = "0" * 64
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        for actor, action, subject, payload in _entries(start, min(batch, n - start)):
+            text = canonical_json([actor, action, subject, payload])
+            prev = hashlib.sha256((prev + text).encode()).hexdigest()
+            rows.append((text, prev))
+    append_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    prev = "0" * 64
+    for text, h in rows:
+        prev = hashlib.sha256((prev + text).encode()).hexdigest()
+        if prev != h:
+            raise AssertionError
+    verify_s = time.perf_counter() - t0
+    return {"append_s": append_s, "verify_s": verify_s, "replay_us_per_event": verify_s / n * 1e6}
+
+
+def run(
+    factory: BackendFactory, n: int, batch: int, proof_size: int, workdir: Path
+) -> dict[str, float]:
+    log = AuditLog(factory(workdir), Signer.generate())
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        log.append_many(_entries(start, min(batch, n - start)))
+    append_s = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    online = log.verify()
+    verify_s = time.perf_counter() - t0
+    assert online.ok and online.events_checked == n, online
+
+    path = workdir / "audit-export.jsonl"
+    t0 = time.perf_counter()
+    log.export(path)
+    export_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    offline = verify_export(path, log.public_key)
+    verify_export_s = time.perf_counter() - t0
+    assert offline.ok and offline.events_checked == n, offline
+
+    # Grow to proof_size events, then time proofs at random seqs against the latest checkpoint.
+    t0 = time.perf_counter()
+    big = 10_000
+    for start in range(n, proof_size, big):
+        log.append_many(_entries(start, min(big, proof_size - start)))
+    grow_s = time.perf_counter() - t0
+    cp = log.checkpoint()
+    rng = random.Random(7)
+    seqs = [rng.randint(1, cp.tree_size) for _ in range(2000)]
+    times = []
+    for seq in seqs:
+        t = time.perf_counter()
+        proof = log.prove(seq)
+        times.append(time.perf_counter() - t)
+    assert all(log.prove(s).verify(cp) for s in seqs[:200])
+    t0 = time.perf_counter()
+    for s in seqs[:200]:
+        log.prove(s).verify(cp)
+    prove_verify_ms = (time.perf_counter() - t0) / 200 * 1e3
+    t0 = time.perf_counter()
+    for old in (1, 1000, cp.tree_size // 3, cp.tree_size - 1):
+        assert log.consistency(old).verify()
+    consistency_ms = (time.perf_counter() - t0) / 4 * 1e3
+    return {
+        "append_s": append_s,
+        "verify_s": verify_s,
+        "export_s": export_s,
+        "verify_export_s": verify_export_s,
+        "grow_s": grow_s,
+        "proof_ms_median": statistics.median(times) * 1e3,
+        "proof_ms_p99": sorted(times)[int(len(times) * 0.99)] * 1e3,
+        "proof_and_verify_ms": prove_verify_ms,
+        "consistency_ms": consistency_ms,
+        "path_len": len(proof.path),
+        "checkpoints": len(log.backend.checkpoints()),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, well under a minute")
+    ap.add_argument("--backend", default="memory", choices=sorted(BACKENDS))
+    ap.add_argument("--events", type=int, default=None, help="events to append and verify")
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--proof-size", type=int, default=None, help="tree size for the proof timing")
+    args = ap.parse_args(argv)
+    n = args.events or (20_000 if args.quick else 100_000)
+    proof_size = args.proof_size or (100_000 if args.quick else 1_000_000)
+
+    with tempfile.TemporaryDirectory(prefix="mlwarden-bench-audit-") as tmp:
+        w = run(BACKENDS[args.backend], n, args.batch, max(proof_size, n), Path(tmp))
+    peer = hash_chain(n, args.batch)
+
+    rows = [
+        (f"append (batches of {args.batch})", n / w["append_s"], n / peer["append_s"], "ev/s"),
+        ("verify, online", n / w["verify_s"], n / peer["verify_s"], "ev/s"),
+        ("verify export file, offline", n / w["verify_export_s"], None, "ev/s"),
+        ("export", n / w["export_s"], None, "ev/s"),
+    ]
+    print(f"\naudit log, backend={args.backend}, {n:,} events; proofs at {proof_size:,} events")
+    print(f"{'':34} {'warden':>14} {'hash chain':>14}")
+    for name, ours, theirs, unit in rows:
+        t = f"{theirs:>14,.0f}" if theirs else f"{'-':>14}"
+        print(f"{name:34} {ours:>14,.0f} {t}  {unit}")
+    replay_ms = peer["replay_us_per_event"] * proof_size / 2 / 1e3
+    print(f"{'inclusion proof, median':34} {w['proof_ms_median']:>14.3f} {replay_ms:>14.1f}  ms")
+    print(f"{'inclusion proof, p99':34} {w['proof_ms_p99']:>14.3f} {'-':>14}  ms")
+    print(f"{'proof + verify':34} {w['proof_and_verify_ms']:>14.3f} {'-':>14}  ms")
+    print(f"{'consistency proof + verify':34} {w['consistency_ms']:>14.3f} {'-':>14}  ms")
+    print(f"(path length {w['path_len']}, {w['checkpoints']:,} signed checkpoints; hash-chain")
+    print(f" proof = replaying half the chain on average; peak RSS {_peak_mb():.0f} MB)")
+    result = {
+        "bench": "audit",
+        "size": f"{n // 1000}k events, proofs at {proof_size // 1000}k",
+        "backend": args.backend,
+        "append_per_s": round(n / w["append_s"]),
+        "verify_per_s": round(n / w["verify_s"]),
+        "verify_export_per_s": round(n / w["verify_export_s"]),
+        "proof_ms": round(w["proof_ms_median"], 4),
+        "warden_s": round(w["append_s"] + w["verify_s"], 3),
+        "peer": "hash-chain",
+        "peer_s": round(peer["append_s"] + peer["verify_s"], 3),
+        "peer_proof_ms": round(replay_ms, 1),
+        "ratio": round((peer["append_s"] + peer["verify_s"]) / (w["append_s"] + w["verify_s"]), 2),
+        "proof_ratio": round(replay_ms / w["proof_ms_median"], 1),
+        "warden_peak_mb": round(_peak_mb()),
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
