@@ -6,7 +6,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
+from functools import reduce
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import pandas as pd
 
 from mlwarden.errors import ValidationError
 
-from ..profile import Profile, profile
+from ..profile import ColumnProfile, Profile, profile
 from ..profile._inputs import chunk_source
 from ._result import DriftResult
 from .detect import DEFAULT_METHODS, detect
@@ -189,6 +189,10 @@ def _chunk_profiles(data: Any, n_chunks: int, kw: dict[str, Any]) -> list[Profil
     return [profile(chunk, reference=True, **kw) for chunk in source()]
 
 
+def _merge_all(cols: list[ColumnProfile]) -> ColumnProfile:
+    return reduce(lambda a, b: a.merge(b), cols)
+
+
 def calibrate_thresholds(
     reference: Any,
     n_chunks: int = 10,
@@ -201,9 +205,10 @@ def calibrate_thresholds(
     """Per-column thresholds from the reference's own variability.
 
     Splits ``reference`` (data, or a list of chunk Profiles) into ``n_chunks`` slices, computes
-    each column's default effect-size statistic (or ``methods[column]``) between every pair of
-    slices, and sets ``threshold = mean + k * std`` (std with ddof=1). The result plugs into
-    ``compare(..., overrides=...)``. Thresholds suit current windows about one slice in size.
+    each column's default effect-size statistic (or ``methods[column]``) between each slice and
+    the merge of the other slices, and sets ``threshold = mean + k * std`` (std with ddof=1).
+    The result plugs into ``compare(..., overrides=...)``. Thresholds suit current windows about
+    one slice in size.
     """
     if n_chunks < 2 or k < 0:
         raise ValidationError("n_chunks must be >= 2 and k >= 0")
@@ -220,8 +225,13 @@ def calibrate_thresholds(
         method = methods.get(name) or DEFAULT_METHODS[kinds.pop()]["method"]
         if method not in METHODS or method in P_VALUE_METHODS:
             raise ValidationError(f"calibrate an effect-size method, not {method!r}")
+        # leave one out: each slice against the merge of the others, like a current window
+        # against a (larger) reference; the statistics are then close to independent
         stats = np.array(
-            [METHODS[method](prepare(a, b), bins).statistic for a, b in combinations(cols, 2)]
+            [
+                METHODS[method](prepare(_merge_all(cols[:i] + cols[i + 1 :]), c), bins).statistic
+                for i, c in enumerate(cols)
+            ]
         )
         mean, std = float(stats.mean()), float(stats.std(ddof=1)) if len(stats) > 1 else 0.0
         out[name] = {
@@ -229,6 +239,6 @@ def calibrate_thresholds(
             "threshold": mean + k * std,
             "mean": mean,
             "std": std,
-            "n_pairs": len(stats),
+            "n_chunks": len(stats),
         }
     return out
