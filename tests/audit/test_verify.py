@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from mlwarden.audit import AuditLog, MemoryAuditBackend, Problem, Signer, verify_export
 from mlwarden.audit.events import AuditEvent, leaf_bytes, payload_digest
@@ -303,3 +305,33 @@ def test_online_verify_sees_store_tampering(signer: Signer) -> None:
     backend._tamper_event(4, actor="a")
     assert log.verify().ok
     assert isinstance(backend.read(4, 4).__next__(), AuditEvent)
+
+
+EXPECTED_BY_FIELD = {
+    "time": Problem.ALTERED_EVENT,
+    "actor": Problem.ALTERED_EVENT,
+    "action": Problem.ALTERED_EVENT,
+    "subject": Problem.ALTERED_EVENT,
+    "payload_digest": Problem.ALTERED_EVENT,
+    "leaf_hash": Problem.ALTERED_EVENT,
+    "payload_json": Problem.ALTERED_PAYLOAD,
+    "salt": Problem.ALTERED_PAYLOAD,
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    index=st.integers(0, N - 1),
+    field=st.sampled_from(sorted(EXPECTED_BY_FIELD)),
+    value=st.text(max_size=8),
+    hexvalue=st.binary(min_size=16, max_size=32),
+)
+def test_any_single_field_change_is_named(
+    export_lines: list[str], signer: Signer, index: int, field: str, value: str, hexvalue: bytes
+) -> None:
+    h, ev, cp = parse(export_lines)
+    old = ev[index][field]
+    new = hexvalue.hex() if field in ("payload_digest", "leaf_hash", "salt") else value
+    assume(new != old)
+    ev[index][field] = new
+    check(dump(h, ev, cp), signer, EXPECTED_BY_FIELD[field], index + 1)

@@ -14,7 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +141,7 @@ class AuditBackend(ABC):
         self,
         *,
         subject: str | None = None,
-        subject_prefix: str | None = None,
+        subject_tree: str | None = None,
         actor: str | None = None,
         action: str | None = None,
         since: str | None = None,
@@ -149,7 +149,12 @@ class AuditBackend(ABC):
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[AuditEvent]:
-        """Events matching every given filter (``since <= time < until``, ISO strings)."""
+        """Events matching every given filter, ascending seq (or descending), at most ``limit``.
+
+        ``subject_tree="model:credit"`` matches subject ``model:credit`` and every subject
+        starting with ``model:credit/`` (SQL: ``subject = :t OR subject LIKE :t || '/%'`` with
+        ``%``/``_`` escaped). ``since <= time < until`` compare ISO strings.
+        """
         out: list[AuditEvent] = []
         events: Iterable[AuditEvent] = self.read(1)
         if newest_first:
@@ -157,7 +162,9 @@ class AuditBackend(ABC):
         for e in events:
             if subject is not None and e.subject != subject:
                 continue
-            if subject_prefix is not None and not e.subject.startswith(subject_prefix):
+            if subject_tree is not None and not (
+                e.subject == subject_tree or e.subject.startswith(subject_tree + "/")
+            ):
                 continue
             if actor is not None and e.actor != actor:
                 continue
@@ -465,16 +472,8 @@ class AuditLog:
             "until": _iso(until),
             "newest_first": newest_first,
         }
-        if model is None:
-            return self.backend.query(limit=limit, **kwargs)
-        # "model:<name>" exactly, or anything under "model:<name>/".
-        out = self.backend.query(subject_prefix=f"model:{model}", **kwargs)
-        out = [
-            e
-            for e in out
-            if e.subject in (f"model:{model}",) or e.subject.startswith(f"model:{model}/")
-        ]
-        return out if limit is None else out[:limit]
+        tree = None if model is None else f"model:{model}"
+        return self.backend.query(subject_tree=tree, limit=limit, **kwargs)
 
     def checkpoint(self) -> Checkpoint:
         """The latest signed checkpoint (integrating any backlog first)."""
@@ -598,8 +597,6 @@ class AuditLog:
 def _iso(value: str | datetime | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    from datetime import UTC
-
     if value.tzinfo is not None:
         value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
