@@ -109,6 +109,16 @@ def test_inclusion_proofs_for_every_event(log: AuditLog) -> None:
         wrong = ("0" if cp.root_hash[0] != "0" else "1") + cp.root_hash[1:]
         assert not proof.verify(wrong)
         assert json.loads(json.dumps(proof.to_dict()))["seq"] == seq
+    key = log.public_key
+    assert log.prove(5).verify(cp, key)
+    forged = Checkpoint(
+        cp.tree_size,
+        cp.root_hash,
+        cp.time,
+        cp.key_id,
+        Signer.generate().sign(cp.tree_size, cp.root_hash, cp.time).signature,
+    )
+    assert log.prove(5).verify(forged) and not log.prove(5).verify(forged, key)
     old = log.backend.checkpoints()[2]
     proof = log.prove(3, tree_size=old.tree_size)
     assert proof.verify(old) and not proof.verify(cp)

@@ -335,3 +335,26 @@ def test_any_single_field_change_is_named(
     assume(new != old)
     ev[index][field] = new
     check(dump(h, ev, cp), signer, EXPECTED_BY_FIELD[field], index + 1)
+
+
+def test_unreadable_checkpoint_line(export_lines: list[str], signer: Signer) -> None:
+    h, ev, cp = parse(export_lines)
+    cp[1]["checkpoint"]["root_hash"] = "not hex"
+    result = verify_export(dump(h, ev, cp), signer.public_key)
+    assert not result and result.problem == Problem.BAD_SIGNATURE
+    del cp[1]["checkpoint"]["tree_size"]
+    assert verify_export(dump(h, ev, cp), signer.public_key).problem == Problem.BAD_SIGNATURE
+
+
+def test_forked_checkpoint_at_the_same_size(export_lines: list[str], signer: Signer) -> None:
+    # Two validly signed checkpoints of size 8 with different roots: the key signed a fork.
+    h, ev, cp = parse(export_lines)
+    fork = signer.sign(8, b"\x07" * 32).to_dict()
+    check(dump(h, ev, [*cp, {"checkpoint": fork}]), signer, Problem.ROOT_MISMATCH, 5)
+
+
+def test_missing_public_key(export_lines: list[str]) -> None:
+    h, ev, cp = parse(export_lines)
+    del h["public_key"]
+    with pytest.raises(ValidationError):
+        verify_export(dump(h, ev, cp))

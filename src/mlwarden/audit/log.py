@@ -261,11 +261,18 @@ class InclusionProof:
     path: tuple[str, ...]
     root_hash: str
 
-    def verify(self, root: bytes | str | Checkpoint | None = None) -> bool:
-        """Check the path against ``root`` (a trusted root or checkpoint; default: the proof's
-        own root, which only shows internal consistency)."""
+    def verify(
+        self,
+        root: bytes | str | Checkpoint | None = None,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> bool:
+        """Check the path against ``root``: a trusted root hash, or a checkpoint (whose
+        signature is checked too when ``public_key`` is given). Default: the proof's own root,
+        which only shows internal consistency."""
         if isinstance(root, Checkpoint):
             if root.tree_size != self.tree_size:
+                return False
+            if public_key is not None and not root.verify(public_key):
                 return False
             root = root.root_hash
         want = bytes.fromhex(_hex(root if root is not None else self.root_hash))
@@ -277,12 +284,17 @@ class InclusionProof:
             want,
         )
 
-    def verify_event(self, event: AuditEvent, root: bytes | str | Checkpoint | None = None) -> bool:
+    def verify_event(
+        self,
+        event: AuditEvent,
+        root: bytes | str | Checkpoint | None = None,
+        public_key: Ed25519PublicKey | None = None,
+    ) -> bool:
         """Also check that the proof is about ``event``'s fields."""
         return (
             event.seq == self.seq
             and event.leaf_hash().hex() == self.leaf_hash
-            and (self.verify(root))
+            and self.verify(root, public_key)
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -108,6 +108,7 @@ def verify_records(
     unexplained_erasures: set[int] = set()
     checked = 0  # checkpoints verified
     attested = 0  # tree size of the last checkpoint that verified
+    previous = 0  # the verified checkpoint size before that one
     last_root: str | None = None
     ci = 0
 
@@ -125,8 +126,10 @@ def verify_records(
         )
 
     def check_checkpoint(cp: Checkpoint, root: bytes) -> VerificationResult | None:
-        nonlocal checked, attested, last_root
-        start = attested + 1
+        nonlocal checked, attested, last_root, previous
+        # Several checkpoints may share a size: they all cover the range after the last
+        # checkpoint of a *smaller* size.
+        start = (attested if attested < cp.tree_size else previous) + 1
         if not cp.signature:
             return fail(
                 start, Problem.MISSING_SIGNATURE, f"checkpoint at size {cp.tree_size} is unsigned"
@@ -147,6 +150,8 @@ def verify_records(
                 "cannot be named: it is in this range)",
             )
         checked += 1
+        if attested < cp.tree_size:
+            previous = attested
         attested = cp.tree_size
         last_root = cp.root_hash
         return None
@@ -352,13 +357,22 @@ def _records_from_lines(lines: Iterable[str]) -> Iterator[Record]:
         prev = rec[0]
 
 
+class _BadCheckpoint(Exception):
+    pass
+
+
 def _checkpoints_from_lines(lines: Iterable[str]) -> list[Checkpoint]:
     out = []
     for line in lines:
         if _is_checkpoint_line(line):
-            d = json.loads(line)
-            if isinstance(d, dict) and "checkpoint" in d:
-                out.append(Checkpoint.from_dict(d["checkpoint"]))
+            try:
+                d = json.loads(line)
+                if isinstance(d, dict) and "checkpoint" in d:
+                    cp = Checkpoint.from_dict(d["checkpoint"])
+                    bytes.fromhex(cp.root_hash)
+                    out.append(cp)
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise _BadCheckpoint(f"unreadable checkpoint line: {exc}") from exc
     return out
 
 
@@ -388,24 +402,35 @@ def verify_export(
     the key in the file's header is used, which only proves the file is self-consistent: anyone
     who rewrites a file can put their own key in it.
     """
-    if isinstance(source, str | Path):
-        path = Path(source)
-        with path.open(encoding="utf-8") as f:
-            header = _read_header(f.readline())
-            checkpoints = _checkpoints_from_lines(f)
-        key = load_public_key(public_key if public_key is not None else header["public_key"])
-        with path.open(encoding="utf-8") as f:
-            f.readline()
-            return _run(_records_from_lines(f), checkpoints, key, require_erasure_records)
-    lines = [ln if isinstance(ln, str) else json.dumps(ln) for ln in source]
-    header = _read_header(lines[0] if lines else None)
-    key = load_public_key(public_key if public_key is not None else header["public_key"])
-    return _run(
-        _records_from_lines(lines[1:]),
-        _checkpoints_from_lines(lines[1:]),
-        key,
-        require_erasure_records,
-    )
+    try:
+        if isinstance(source, str | Path):
+            path = Path(source)
+            with path.open(encoding="utf-8") as f:
+                header = _read_header(f.readline())
+                checkpoints = _checkpoints_from_lines(f)
+            key = _trusted_key(public_key, header)
+            with path.open(encoding="utf-8") as f:
+                f.readline()
+                return _run(_records_from_lines(f), checkpoints, key, require_erasure_records)
+        lines = [ln if isinstance(ln, str) else json.dumps(ln) for ln in source]
+        header = _read_header(lines[0] if lines else None)
+        key = _trusted_key(public_key, header)
+        checkpoints = _checkpoints_from_lines(lines[1:])
+        return _run(_records_from_lines(lines[1:]), checkpoints, key, require_erasure_records)
+    except _BadCheckpoint as exc:
+        return VerificationResult(
+            ok=False, events_checked=0, problem=Problem.BAD_SIGNATURE, message=str(exc)
+        )
+
+
+def _trusted_key(
+    public_key: Ed25519PublicKey | str | bytes | Path | None, header: dict[str, Any]
+) -> Ed25519PublicKey:
+    if public_key is not None:
+        return load_public_key(public_key)
+    if not header.get("public_key"):
+        raise ValidationError("no public key given and none in the export header")
+    return load_public_key(str(header["public_key"]))
 
 
 def _run(
