@@ -14,7 +14,13 @@ from mlwarden.audit import AuditLog, Checkpoint, MemoryAuditBackend, Signer, pay
 from mlwarden.audit.events import AuditEvent, canonical_json, event_leaf_bytes
 from mlwarden.audit.merkle import mth
 from mlwarden.audit.signing import key_id, load_public_key
-from mlwarden.errors import AlreadyExists, NotFound, ValidationError, WardenError
+from mlwarden.errors import (
+    AlreadyExists,
+    IntegrityError,
+    NotFound,
+    ValidationError,
+    WardenError,
+)
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +219,9 @@ def test_integrate_picks_up_a_backlog(log: AuditLog) -> None:
     with log.backend.integrating():
         log.backend.append_batch(pending)
     assert log.verify().problem == "missing_signature"
+    with pytest.raises(IntegrityError):
+        log.append("a", "x", "refused until an operator integrates the backlog")
+    assert log.size == 6
     cp = log.integrate()
     assert cp is not None and cp.tree_size == 6
     assert log.verify().ok

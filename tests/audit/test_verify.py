@@ -358,3 +358,11 @@ def test_missing_public_key(export_lines: list[str]) -> None:
     del h["public_key"]
     with pytest.raises(ValidationError):
         verify_export(dump(h, ev, cp))
+
+
+def test_gap_before_an_unreadable_line(export_lines: list[str], signer: Signer) -> None:
+    h, ev, cp = parse(export_lines)
+    lines = dump(h, ev, cp)
+    del lines[4]  # seq 4
+    lines[10] = "[garbage"
+    check(lines, signer, Problem.DELETED_EVENT, 4)

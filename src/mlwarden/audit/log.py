@@ -48,7 +48,7 @@ from mlwarden.audit.verify import (
     VerificationResult,
     verify_records,
 )
-from mlwarden.errors import NotFound, ValidationError, WardenError
+from mlwarden.errors import IntegrityError, NotFound, ValidationError, WardenError
 
 __all__ = [
     "AuditBackend",
@@ -87,6 +87,11 @@ class AuditBackend(ABC):
     ``append_batch`` numbers the rows ``size() + 1 …``, the tree nodes and a checkpoint are
     written, and the commit makes all three visible together, so there are never gaps or
     unsigned leaves. See docs/audit.md for the pending-queue variant.
+
+    Transactions: ``append_batch``, ``put_nodes``, ``save_checkpoint``, ``size``, ``read``,
+    ``get_node`` and ``latest_checkpoint`` are also called *inside* :meth:`integrating` and
+    must then use its transaction (e.g. a connection held in a context variable). Called
+    outside it (queries, proofs, verification, ``erase``), each runs and commits on its own.
     """
 
     @abstractmethod
@@ -404,14 +409,25 @@ class AuditLog:
         if not prepared:
             return []
         with self.backend.integrating():
+            backlog = self.backend.size() - self._tree_size()
+            if backlog:
+                # Appends integrate in the same transaction, so stored-but-unsigned rows mean a
+                # crashed non-transactional backend or rows written around the service. Signing
+                # them blindly would bless them: an operator inspects, then calls integrate().
+                raise IntegrityError(
+                    f"the audit store holds {backlog} events outside the signed tree; "
+                    "inspect them, then run AuditLog.integrate()",
+                    backlog=backlog,
+                )
             seqs = self.backend.append_batch(prepared)
             stored = [replace(e, seq=s) for e, s in zip(prepared, seqs, strict=True)]
             self._integrate(signer, stored)
         return stored
 
     def integrate(self) -> Checkpoint | None:
-        """Integrate events stored but not yet in the tree (after a crash or by a backend that
-        queues writes) and sign a checkpoint; returns the latest checkpoint."""
+        """Integrate events stored but not yet in the tree and sign a checkpoint; returns the
+        latest checkpoint. An operator's recovery step (or a queueing backend's integrator):
+        whatever rows are there get signed, so look at them first."""
         signer = self._require_signer()
         with self.backend.integrating():
             self._integrate(signer, [])

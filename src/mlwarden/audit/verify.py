@@ -146,8 +146,8 @@ def verify_records(
                 start,
                 Problem.ROOT_MISMATCH,
                 f"events {start}..{cp.tree_size} do not hash to the signed root of checkpoint "
-                f"{cp.tree_size} (recorded leaf hashes were rewritten too, so the exact event "
-                "cannot be named: it is in this range)",
+                f"{cp.tree_size}: an event in this range was changed and its recorded leaf "
+                "hash rewritten too (or absent), so it cannot be pinned down further",
             )
         checked += 1
         if attested < cp.tree_size:
@@ -173,13 +173,16 @@ def verify_records(
             if seq < expected:
                 return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
             # A gap: deleted, unless the missing seq turns up later (moved lines).
-            for later in it:
-                if later[0] == expected:
-                    return fail(
-                        expected,
-                        Problem.REORDERED_EVENTS,
-                        f"seq {expected} is stored after seq {seq}: events are out of order",
-                    )
+            try:
+                for later in it:
+                    if later[0] == expected:
+                        return fail(
+                            expected,
+                            Problem.REORDERED_EVENTS,
+                            f"seq {expected} is stored after seq {seq}: events are out of order",
+                        )
+            except _Malformed:
+                pass  # an unreadable line further on: report the gap, which comes first
             last = expected if seq == expected + 1 else f"{expected}..{seq - 1}"
             return fail(expected, Problem.DELETED_EVENT, f"seq {last} missing (next is {seq})")
         try:
