@@ -173,7 +173,7 @@ class AuditEvent:
         text = _canonical({} if payload is None else payload)
         return cls(
             seq=seq,
-            time=time or utc_now(),
+            time=utc_now() if time is None else time,
             actor=actor,
             action=action,
             subject=subject,
