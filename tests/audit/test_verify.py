@@ -366,3 +366,12 @@ def test_gap_before_an_unreadable_line(export_lines: list[str], signer: Signer) 
     del lines[4]  # seq 4
     lines[10] = "[garbage"
     check(lines, signer, Problem.DELETED_EVENT, 4)
+
+
+def test_object_line_mentioning_checkpoint_is_an_event(signer: Signer, tmp_path: Path) -> None:
+    log = AuditLog(MemoryAuditBackend(), signer)
+    log.append_many([("checkpoint", "checkpoint", "checkpoint", {"checkpoint": 1})] * 3)
+    log.export(tmp_path / "e.jsonl")
+    h, ev, cp = parse((tmp_path / "e.jsonl").read_text().splitlines())
+    reordered = [{"actor": e["actor"], **e} for e in ev]  # a "checkpoint" string up front
+    assert verify_export([json.dumps(x) for x in [h, *reordered, *cp]], signer.public_key).ok

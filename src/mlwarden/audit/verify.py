@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import json.scanner
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -84,12 +85,6 @@ class VerificationResult:
 Record = Sequence[Any]
 """``(seq, time, actor, action, subject, payload_digest, payload_json, salt, leaf_hash_hex)``;
 the recorded leaf hash is ``None`` where the source has none."""
-
-
-class _Malformed(Exception):
-    def __init__(self, seq: int | None, message: str) -> None:
-        super().__init__(message)
-        self.seq = seq
 
 
 def verify_records(
@@ -168,21 +163,20 @@ def verify_records(
     for rec in it:
         seq, time, actor, action, subject, digest, payload, salt, recorded = rec
         if seq != expected:
+            if seq is None:  # a line the reader could not parse; the reason is in `time`
+                return fail(expected, Problem.ALTERED_EVENT, f"after seq {expected - 1}: {time}")
             if type(seq) is not int or seq < 1:
                 return fail(expected, Problem.ALTERED_EVENT, f"bad seq {seq!r} after {tree.size}")
             if seq < expected:
                 return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
             # A gap: deleted, unless the missing seq turns up later (moved lines).
-            try:
-                for later in it:
-                    if later[0] == expected:
-                        return fail(
-                            expected,
-                            Problem.REORDERED_EVENTS,
-                            f"seq {expected} is stored after seq {seq}: events are out of order",
-                        )
-            except _Malformed:
-                pass  # an unreadable line further on: report the gap, which comes first
+            for later in it:
+                if later[0] == expected:
+                    return fail(
+                        expected,
+                        Problem.REORDERED_EVENTS,
+                        f"seq {expected} is stored after seq {seq}: events are out of order",
+                    )
             last = expected if seq == expected + 1 else f"{expected}..{seq - 1}"
             return fail(expected, Problem.DELETED_EVENT, f"seq {last} missing (next is {seq})")
         try:
@@ -305,8 +299,11 @@ def verify_records(
 # --------------------------------------------------------------------------- export files
 
 
+_CHECKPOINT_LINE = re.compile(r'\s*\{\s*"checkpoint"\s*:')
+
+
 def _is_checkpoint_line(line: str) -> bool:
-    return '"checkpoint"' in line[:24]
+    return line[:1] != "[" and _CHECKPOINT_LINE.match(line) is not None
 
 
 # The C scanner behind json.loads without its per-call Python wrapper: ~1 µs a line saved,
@@ -342,7 +339,6 @@ EVENT_FIELDS = (
 def _records_from_lines(lines: Iterable[str]) -> Iterator[Record]:
     loads = _parse_line
     width = len(EVENT_FIELDS)
-    prev: Any = 0
     for line in lines:
         try:
             if line[:1] == "[":
@@ -355,9 +351,9 @@ def _records_from_lines(lines: Iterable[str]) -> Iterator[Record]:
                 d = loads(line)
                 rec = [d[k] for k in EVENT_FIELDS[:6]] + [d.get(k) for k in EVENT_FIELDS[6:]]
         except (ValueError, KeyError, TypeError) as exc:
-            raise _Malformed(prev + 1 if type(prev) is int else None, str(exc)) from exc
-        yield rec  # type: ignore[misc]
-        prev = rec[0]
+            # Handed on, not raised: the verifier names it at the right seq, keeping its state.
+            rec = [None, f"unreadable event line: {exc}", None, None, None, None, None, None, None]
+        yield rec
 
 
 class _BadCheckpoint(Exception):
@@ -414,12 +410,22 @@ def verify_export(
             key = _trusted_key(public_key, header)
             with path.open(encoding="utf-8") as f:
                 f.readline()
-                return _run(_records_from_lines(f), checkpoints, key, require_erasure_records)
+                return verify_records(
+                    _records_from_lines(f),
+                    checkpoints,
+                    key,
+                    require_erasure_records=require_erasure_records,
+                )
         lines = [ln if isinstance(ln, str) else json.dumps(ln) for ln in source]
         header = _read_header(lines[0] if lines else None)
         key = _trusted_key(public_key, header)
         checkpoints = _checkpoints_from_lines(lines[1:])
-        return _run(_records_from_lines(lines[1:]), checkpoints, key, require_erasure_records)
+        return verify_records(
+            _records_from_lines(lines[1:]),
+            checkpoints,
+            key,
+            require_erasure_records=require_erasure_records,
+        )
     except _BadCheckpoint as exc:
         return VerificationResult(
             ok=False, events_checked=0, problem=Problem.BAD_SIGNATURE, message=str(exc)
@@ -434,23 +440,3 @@ def _trusted_key(
     if not header.get("public_key"):
         raise ValidationError("no public key given and none in the export header")
     return load_public_key(str(header["public_key"]))
-
-
-def _run(
-    records: Iterator[Record],
-    checkpoints: list[Checkpoint],
-    key: Ed25519PublicKey,
-    require_erasure_records: bool,
-) -> VerificationResult:
-    try:
-        return verify_records(
-            records, checkpoints, key, require_erasure_records=require_erasure_records
-        )
-    except _Malformed as exc:
-        return VerificationResult(
-            ok=False,
-            events_checked=0,
-            first_bad_seq=exc.seq,
-            problem=Problem.ALTERED_EVENT,
-            message=f"unreadable event line after seq {(exc.seq or 1) - 1}: {exc}",
-        )
