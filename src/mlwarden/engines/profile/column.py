@@ -22,6 +22,11 @@ from mlwarden.errors import ValidationError
 
 from . import _hll
 
+DEFAULT_KLL_K = 1000
+"""KLL size. At 200 (DataSketches' default) the sketch noise alone puts the normalised
+Wasserstein distance of two samples of one distribution at 0.02-0.05, half the 0.1 drift
+threshold; at 1000 it is 0.005-0.015, for ~23 KB per numeric column and the same update speed."""
+
 NUMERIC = "numeric"
 CATEGORICAL = "categorical"
 TYPES = ("numeric", "string", "bool", "other")
@@ -66,7 +71,7 @@ class ColumnProfile:
     ----------
     name : column name.
     kind : ``"numeric"``, ``"categorical"`` or ``None`` (decided by the first non-null chunk).
-    kll_k : KLL accuracy parameter; rank error about ``1.65 / k`` (0.013 at 200, 99 % conf.).
+    kll_k : KLL accuracy parameter; single-rank error ~0.3 % at 1000 (1.3 % at 200), 99 % conf.
     categorical_cap : distinct categories counted exactly before switching to frequent items.
 
     Learned state (trailing underscore): ``count_``, ``null_count_``, ``type_counts_``, and for
@@ -80,7 +85,7 @@ class ColumnProfile:
         name: str,
         *,
         kind: str | None = None,
-        kll_k: int = 200,
+        kll_k: int = DEFAULT_KLL_K,
         categorical_cap: int = 1000,
     ) -> None:
         self.name = name
@@ -331,11 +336,11 @@ class ColumnProfile:
         out = np.asarray(kll.get_quantiles(qs.tolist()), dtype=np.float64)
         return float(out[0]) if np.ndim(q) == 0 else out
 
-    def cdf(self, x: np.ndarray) -> np.ndarray:
-        """Approximate P(X <= x), shape like ``x`` (1-D sorted or not)."""
+    def cdf(self, x: np.ndarray, inclusive: bool = True) -> np.ndarray:
+        """Approximate P(X <= x) (or P(X < x) when not ``inclusive``), shape (m,) for x (m,)."""
         kll = self._require_numeric("cdf")
         xs = np.atleast_1d(np.asarray(x, dtype=np.float64))
-        return np.array([kll.get_rank(float(v), True) for v in xs])
+        return np.array([kll.get_rank(float(v), inclusive) for v in xs])
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """KLL's retained items and weights, shapes (r,), (r,): a weighted stand-in sample."""

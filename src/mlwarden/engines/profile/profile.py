@@ -21,7 +21,7 @@ import pandas as pd
 from mlwarden.errors import ValidationError
 
 from ._inputs import CHUNK_ROWS, chunk_source, is_dask
-from .column import NUMERIC, ColumnProfile, bin_counts
+from .column import DEFAULT_KLL_K, NUMERIC, ColumnProfile, bin_counts
 
 _MAGIC = b"MWPROF1\n"
 
@@ -200,7 +200,7 @@ def profile(
     reference: bool = False,
     bins_from: Profile | None = None,
     categorical_cap: int = 1000,
-    kll_k: int = 200,
+    kll_k: int = DEFAULT_KLL_K,
     bins: int = 10,
     columns: list[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
@@ -215,7 +215,7 @@ def profile(
         (exactly when ``data`` can be read twice; estimated from KLL for a one-shot iterator).
     bins_from : a reference profile whose bin edges this profile counts in.
     categorical_cap : distinct categories counted exactly before switching to frequent items.
-    kll_k : KLL sketch size (rank error ~1.3 % at 200, 99 % confidence).
+    kll_k : KLL sketch size (rank error ~0.3 % at the default 1000, 1.3 % at 200; 99 %).
     columns : profile only these columns.
     chunk_rows : rows per chunk for in-memory and Parquet inputs; bounds memory.
     """
