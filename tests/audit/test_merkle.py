@@ -120,6 +120,9 @@ def test_nodes_are_perfect_subtrees() -> None:
             width = 1 << level
             assert store.get(level, index) == mth(leaves[index * width : (index + 1) * width])
     assert store.count(0) == 50 and store.count(5) == 1
+    assert store.get_range(0, 3, 9) == leaves[3:9] and store.get_range(1, 4, 4) == []
+    with pytest.raises(KeyError):
+        store.get_range(0, 45, 51)
     with pytest.raises(KeyError):
         store.get(1, 25)  # leaves 50..51 do not exist yet
     assert subtree_hash(32, 50, store.get) == mth(leaves[32:50])

@@ -213,6 +213,9 @@ class MemoryAuditBackend(AuditBackend):
     def get_node(self, level: int, index: int) -> bytes:
         return self._nodes.get(level, index)
 
+    def get_nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        return self._nodes.get_range(level, start, stop)
+
     def put_nodes(self, nodes: Sequence[Node]) -> None:
         self._nodes.put_many(nodes)
 
@@ -220,8 +223,10 @@ class MemoryAuditBackend(AuditBackend):
         return self._checkpoints[-1] if self._checkpoints else None
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        self._checkpoints.append(checkpoint)
-        self._checkpoints.sort(key=lambda c: c.tree_size)
+        cps = self._checkpoints
+        cps.append(checkpoint)
+        if len(cps) > 1 and cps[-2].tree_size > checkpoint.tree_size:
+            cps.sort(key=lambda c: c.tree_size)
 
     def checkpoints(self) -> list[Checkpoint]:
         return list(self._checkpoints)

@@ -110,6 +110,15 @@ class MemoryNodeStore:
                 return bytes(buf[start : start + 32])
         raise KeyError((level, index))
 
+    def get_range(self, level: int, start: int, stop: int) -> list[bytes]:
+        """Nodes ``start..stop-1`` of ``level``; ``KeyError`` if any is missing."""
+        if start >= stop:
+            return []
+        if start < 0 or stop > self.count(level):
+            raise KeyError((level, start, stop))
+        buf = bytes(self._levels[level][start * 32 : stop * 32])
+        return [buf[i : i + 32] for i in range(0, len(buf), 32)]
+
     def put_many(self, nodes: Iterable[Node]) -> None:
         levels = self._levels
         for level, index, h in nodes:
