@@ -338,11 +338,17 @@ EVENT_FIELDS = (
 
 def _records_from_lines(lines: Iterable[str]) -> Iterator[Record]:
     loads = _parse_line
+    scan = _scan_once
     width = len(EVENT_FIELDS)
     for line in lines:
         try:
             if line[:1] == "[":
-                rec = loads(line)
+                try:
+                    rec, end = scan(line, 0)
+                except StopIteration:
+                    raise ValueError("not valid JSON") from None
+                if end != len(line) and line[end:].strip():
+                    raise ValueError("extra data after the event")
                 if type(rec) is not list or len(rec) != width:
                     raise ValueError(f"an event line holds {width} values")
             elif _is_checkpoint_line(line) or not line.strip():
