@@ -222,7 +222,7 @@ def calibrate_thresholds(
         kinds = {c.kind for c in cols}
         if len(cols) < 2 or len(kinds) != 1:
             continue
-        method = methods.get(name) or DEFAULT_METHODS[kinds.pop()]["method"]
+        method = methods.get(name) or DEFAULT_METHODS[str(kinds.pop())]["method"]
         if method not in METHODS or method in P_VALUE_METHODS:
             raise ValidationError(f"calibrate an effect-size method, not {method!r}")
         # leave one out: each slice against the merge of the others, like a current window

@@ -86,7 +86,7 @@ def prepare(ref: Any, cur: Any) -> Pair:
                 )
         if ref.kind != cur.kind:
             raise ValidationError(f"column {ref.name!r} is {ref.kind} vs {cur.kind}")
-        return Pair(ref.kind, ref, cur, ref.n_, cur.n_, True, ref.name)
+        return Pair(str(ref.kind), ref, cur, ref.n_, cur.n_, True, ref.name)
     kind_r, r = _clean(ref, "reference")
     kind_c, c = _clean(cur, "current")
     if kind_r != kind_c:

@@ -21,10 +21,14 @@ from .profile import Profile, _accumulate, _count_pass, _reference_edges, _set_r
 def _profile_partition(
     part: pd.DataFrame, edges: dict[str, np.ndarray], params: dict[str, Any]
 ) -> Profile:
+    if isinstance(part, pd.Series):  # a Dask Series: one column
+        part = part.to_frame(str(part.name) if part.name is not None else "x0")
     return _accumulate(iter([part]), edges, params)
 
 
 def _count_partition(part: pd.DataFrame, edges: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    if isinstance(part, pd.Series):
+        part = part.to_frame(str(part.name) if part.name is not None else "x0")
     return _count_pass(iter([part]), edges)
 
 

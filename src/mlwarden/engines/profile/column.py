@@ -373,7 +373,11 @@ class ColumnProfile:
 
     def counts_in(self, edges: np.ndarray) -> np.ndarray:
         """Counts in ``edges`` (shape (b+1,)): exact if they are this profile's edges, else KLL."""
-        if self.bin_counts_ is not None and np.array_equal(self.edges_, edges):
+        if (
+            self.edges_ is not None
+            and self.bin_counts_ is not None
+            and np.array_equal(self.edges_, edges)
+        ):
             return self.bin_counts_.astype(np.float64)
         kll = self._require_numeric("binning")
         inner = [float(e) for e in edges[1:-1]]

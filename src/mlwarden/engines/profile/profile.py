@@ -224,11 +224,12 @@ def profile(
     if kll_k < 8 or categorical_cap < 1 or chunk_rows < 1:
         raise ValidationError("kll_k must be >= 8, categorical_cap and chunk_rows >= 1")
     params = {"kll_k": kll_k, "categorical_cap": categorical_cap, "bins": bins}
-    edges = {}
+    edges: dict[str, np.ndarray] = {}
     if bins_from is not None:
-        edges = {
-            n: bins_from[n].edges_ for n in bins_from.columns if bins_from[n].edges_ is not None
-        }
+        for name in bins_from.columns:
+            e = bins_from[name].edges_
+            if e is not None:
+                edges[name] = e
     if is_dask(data):
         from ._dask import profile_dask
 
