@@ -159,6 +159,8 @@ def test_erase_payload(log: AuditLog) -> None:
     assert log.root(4) == root_before and log.prove(3).verify(log.checkpoint())
     result = log.verify()
     assert result.ok and result.erased == 1
+    assert log.erase_payload(3, actor="dpo") == record  # a retry appends nothing
+    assert log.size == 5
     with pytest.raises(NotFound):
         log.erase_payload(99, actor="dpo")
 

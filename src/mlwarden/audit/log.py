@@ -466,11 +466,17 @@ class AuditLog:
 
         The tree is unchanged, so the log still verifies; the appended ``audit.erase_payload``
         event (subject ``audit-event:<seq>``) tells verifiers the gap is lawful. Put no
-        personal data in ``reason``.
+        personal data in ``reason``. Safe to retry: the first erasure record is reused.
         """
         if not 1 <= seq <= self.backend.size():
             raise NotFound(f"no audit event {seq}", seq=seq)
-        record = self.append(actor, ERASE_ACTION, erasure_subject(seq), {"reason": reason})
+        # Idempotent: a retry (also after a crash between the two steps) reuses the record.
+        done = self.backend.query(subject=erasure_subject(seq), action=ERASE_ACTION, limit=1)
+        record = (
+            done[0]
+            if done
+            else self.append(actor, ERASE_ACTION, erasure_subject(seq), {"reason": reason})
+        )
         self.backend.erase(seq)
         return record
 
