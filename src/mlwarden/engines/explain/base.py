@@ -67,6 +67,7 @@ class Explainer:
     """
 
     method = "base"
+    output_space_: str
     #: largest |base + sum(contributions) - output| accepted as additive
     tolerance = 1e-6
     needs_background = False

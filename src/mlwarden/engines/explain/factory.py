@@ -64,7 +64,7 @@ def explainer_for(
     if method not in METHODS:
         raise ValidationError(f"method must be one of {METHODS}", method=method)
     _, est = split_pipeline(model)
-    kwargs = {"seed": seed, "max_background": max_background, "output": output}
+    kwargs: dict[str, Any] = {"seed": seed, "max_background": max_background, "output": output}
     cls: type[Explainer]
     if method == "auto":
         tree = _tree_class(est)

@@ -80,6 +80,7 @@ class PermutationExplainer(Explainer):
 
     def _attribute(self, X: Any):
         bg = self.background_
+        assert bg is not None  # needs_background: fit() refused to run without one
         is_frame = isinstance(bg, pd.DataFrame)
         if is_frame and not isinstance(X, pd.DataFrame):
             X = pd.DataFrame(np.asarray(X), columns=bg.columns)

@@ -98,7 +98,7 @@ def audit_counts(
     results = []
     for name, feats in attrs.items():
         labels, m = counts.membership(feats)
-        obs = m @ cell
+        obs = np.rint(m @ cell).astype(np.int64)  # 0/1 membership: exact integer sums
         reps = np.einsum("gc,bck->bgk", m, boot) if boot is not None else None
         results.append(
             _classification_attribute(
@@ -158,7 +158,11 @@ def _classification_attribute(
     sizes = {g: int(n) for g, n in zip(labels, n_g, strict=True)}
     excluded = tuple(g for g, ok in zip(labels, eligible, strict=True) if not ok)
     fav = counts.favorable_label
-    common = {"attribute": attr, "favorable_label": fav, "excluded_groups": excluded}
+    common: dict[str, Any] = {
+        "attribute": attr,
+        "favorable_label": fav,
+        "excluded_groups": excluded,
+    }
     ref_label = labels[ref]
     ref_note = None if eligible[ref] else f"reference group has fewer than {min_size} rows"
     excl_note = (
@@ -170,7 +174,7 @@ def _classification_attribute(
     rates = all_rates(obs)
     rates_b = all_rates(reps) if reps is not None else None
     metrics: list[FairnessMetric] = []
-    group_ci: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    group_ci: dict[str, tuple[Any, Any]] = {}
 
     for rname, (_, _, direction, reason) in RATES.items():
         lo, hi = _ci(rates_b[rname], q) if rates_b is not None else (None, None)
@@ -292,6 +296,9 @@ def _classification_attribute(
         _calibration(counts, attr, labels, eligible, sizes, common) if counts.has_scores_ else []
     )
     metrics.extend(calib)
+    for rec in calib:
+        if rec.aggregation == "between_groups":
+            summary[rec.name] = rec.value
     return AttributeResult(
         attribute=attr,
         groups=labels,

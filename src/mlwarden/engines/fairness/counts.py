@@ -239,7 +239,7 @@ class GroupCounts:
     def attributes(self, intersections: bool = True) -> dict[str, tuple[str, ...]]:
         """Attribute name → the sensitive features it combines (singles, then intersections)."""
         self._check_fitted()
-        out = {f: (f,) for f in self.features_}
+        out: dict[str, tuple[str, ...]] = {f: (f,) for f in self.features_}
         if intersections:
             for r in range(2, len(self.features_) + 1):
                 for combo in combinations(self.features_, r):

@@ -56,7 +56,7 @@ def regression_attribute(
         ref = int(np.argmax(np.where(eligible, n_g, -1) if eligible.any() else n_g))
     sizes = {g: int(n) for g, n in zip(labels, n_g, strict=True)}
     excluded = tuple(g for g, ok in zip(labels, eligible, strict=True) if not ok)
-    common = {
+    common: dict[str, Any] = {
         "attribute": attr,
         "favorable_label": None,
         "excluded_groups": excluded,

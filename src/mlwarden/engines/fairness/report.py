@@ -189,8 +189,9 @@ class FairnessReport:
 def _bar_chart(r: AttributeResult, key: str) -> str:
     """Horizontal bars of ``key`` per group with interval whiskers, as inline SVG."""
     vals = np.nan_to_num(r.rates[key].astype(float))
-    lo, hi = r.rate_ci.get(key, (None, None))
-    top = max(float(np.nanmax(hi)) if hi is not None and np.isfinite(hi).any() else 0, vals.max())
+    nan = np.full(len(vals), np.nan)
+    lo, hi = (np.asarray(a, dtype=float) for a in r.rate_ci.get(key, (nan, nan)))
+    top = max(float(np.nanmax(hi)) if np.isfinite(hi).any() else 0.0, float(vals.max(initial=0)))
     scale = 300 / top if top > 0 else 0
     bar_h, label_w = 18, 180
     parts = []
@@ -205,7 +206,7 @@ def _bar_chart(r: AttributeResult, key: str) -> str:
             f"<text x='{label_w + vals[i] * scale + 4:.1f}' y='{y + 13}' font-size='11'>"
             f"{vals[i]:.3f}</text>"
         )
-        if lo is not None and np.isfinite(lo[i]) and np.isfinite(hi[i]):
+        if np.isfinite(lo[i]) and np.isfinite(hi[i]):
             mid = y + bar_h / 2
             parts.append(
                 f"<line x1='{label_w + lo[i] * scale:.1f}' x2='{label_w + hi[i] * scale:.1f}' "
