@@ -53,7 +53,7 @@ def save_private_key(key: Ed25519PrivateKey, path: str | Path, *, overwrite: boo
     The file is created with its final permissions (never briefly world-readable) and an
     existing key is never replaced unless ``overwrite``: losing it orphans every checkpoint.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -72,7 +72,7 @@ def save_private_key(key: Ed25519PrivateKey, path: str | Path, *, overwrite: boo
 
 
 def load_private_key(path: str | Path) -> Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(Path(path).read_bytes(), password=None)
+    key = serialization.load_pem_private_key(Path(path).expanduser().read_bytes(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
         raise ValidationError(f"{path} is not an Ed25519 private key", path=str(path))
     return key
