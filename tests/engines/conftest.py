@@ -20,8 +20,8 @@ def adult_parts() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 @pytest.fixture(scope="session")
-def adult(adult_parts) -> pd.DataFrame:
-    """All 48,842 rows (train then test)."""
+def adult_all(adult_parts) -> pd.DataFrame:
+    """All 48,842 rows (train then test). Named apart from the root ``adult`` (a tuple)."""
     return pd.concat(adult_parts, ignore_index=True)
 
 

@@ -97,15 +97,13 @@ def test_logistic_pipeline_exact_and_matches_permutation(adult_pipelines, rows, 
 
 
 def test_generic_model_uses_permutation(adult_pipelines, rows, background):
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    # naive Bayes: neither a tree nor linear, single-threaded and quick on 2 shared cores
+    from sklearn.base import clone
+    from sklearn.naive_bayes import GaussianNB
     from sklearn.pipeline import Pipeline
 
-    model = Pipeline(
-        [
-            ("pre", adult_pipelines["forest"][0]),
-            ("model", HistGradientBoostingClassifier(max_iter=20)),
-        ]
-    ).fit(background, np.arange(len(background)) % 3 == 0)
+    model = Pipeline([("pre", clone(adult_pipelines["forest"][0])), ("model", GaussianNB())])
+    model.fit(background, np.arange(len(background)) % 3 == 0)
     explainer = explainer_for(model, background, max_background=40, seed=3)
     exp = explainer.explain(rows.iloc[:10])
     _check(exp, rows.iloc[:10], "permutation_shap", "probability", 1e-8)
@@ -132,6 +130,9 @@ def test_reason_codes(lgbm_model, rows):
     lowered = exp.reason_codes(k=5, row=4, direction="lowered")
     assert all(r.contribution < 0 for r in lowered)
     json.dumps([r.to_dict() for r in codes])
+    logged = json.loads(json.dumps(exp.row_dict(4, k=3)))
+    assert list(logged["contributions"]) == [c.feature for c in codes]
+    assert logged["output_space"] == "log_odds" and abs(logged["residual"]) < 1e-9
 
 
 def test_global_importance_and_summary(lgbm_model, rows):

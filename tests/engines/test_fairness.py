@@ -19,10 +19,11 @@ fm = pytest.importorskip("fairlearn.metrics")
 
 
 @pytest.fixture(scope="module")
-def quickstart(adult):
+def quickstart(adult_all):
     """Fairlearn's quickstart: a depth-4 tree on get_dummies of all rows, scored on all rows."""
     from sklearn.tree import DecisionTreeClassifier
 
+    adult = adult_all
     x = pd.get_dummies(adult.drop(columns="income"))
     y = (adult["income"] == ">50K").astype(int).to_numpy()
     tree = DecisionTreeClassifier(min_samples_leaf=10, max_depth=4, random_state=0)
@@ -41,9 +42,9 @@ def test_fairlearn_quickstart_reference_numbers(quickstart):
     assert report.summary["sex"]["demographic_parity_difference"] == pytest.approx(0.150, abs=5e-4)
 
 
-def test_aif360_adult_labels_only_reference_numbers(adult):
+def test_aif360_adult_labels_only_reference_numbers(adult_all):
     # AIF360 AdultDataset: rows with any missing value dropped, '>50K' favorable, Male privileged.
-    data = adult.dropna()
+    data = adult_all.dropna()
     assert len(data) == 45222
     report = audit(
         data["income"],
@@ -197,6 +198,26 @@ def test_merge_of_split_counts_equals_whole(data, cut):
         _, b = merged.group_table(feats)
         for k in a:
             np.testing.assert_allclose(a[k], b[k], err_msg=attr)
+
+
+def test_regression_counts_merge_and_intersection_reference():
+    rng = np.random.default_rng(4)
+    n = 300
+    sf = {"a": rng.choice(["x", "y"], n), "b": rng.choice(["u", "v"], n)}
+    y, pred = rng.normal(size=n), rng.normal(size=n)
+    whole = GroupCounts(task="regression").fit(y, pred, sf)
+    left = GroupCounts(task="regression").fit(
+        y[:100], pred[:100], {k: v[:100] for k, v in sf.items()}
+    )
+    right = GroupCounts(task="regression").fit(
+        y[100:], pred[100:], {k: v[100:] for k, v in sf.items()}
+    )
+    assert left.merge(right) == whole
+    yb, pb = (y > 0).astype(int), (pred > 0).astype(int)
+    report = audit(yb, pb, sf, reference_groups={"a__b": ("y", "v")}, n_boot=20)
+    assert report.summary["a__b"]["reference_group"] == "y|v"
+    with pytest.raises(ValidationError):
+        audit(yb, pb, sf, reference_groups={"a": "nope"}, n_boot=0)
 
 
 def test_merge_rejects_mismatched_tables():

@@ -153,6 +153,24 @@ class Explanation:
             "notes": list(self.notes),
         }
 
+    def row_dict(self, row: int = 0, k: int | None = None) -> dict[str, Any]:
+        """One row's explanation as JSON-ready data, for a prediction log entry.
+
+        ``k`` keeps the ``k`` largest contributions (by magnitude) instead of all of them.
+        """
+        phi = self.values[row]
+        order = np.argsort(-np.abs(phi), kind="stable")[: k if k is not None else len(phi)]
+        return {
+            "method": self.method,
+            "output_space": self.output_space,
+            "base_value": float(self.base_values[row]),
+            "output": float(self.output[row]),
+            "residual": float(self.residual[row]),
+            "contributions": {self.feature_names[j]: float(phi[j]) for j in order},
+            "background_hash": self.background_hash,
+            "seed": self.seed,
+        }
+
     def to_frame(self) -> pd.DataFrame:
         """Contributions as a DataFrame (n_rows, n_features) plus base, output and residual."""
         frame = pd.DataFrame(self.values, columns=self.feature_names, index=self.data.index)
