@@ -191,3 +191,43 @@ def test_background_hash_is_stable(background):
     assert background_hash(background) != background_hash(background.iloc[1:])
     arr = np.arange(6.0).reshape(3, 2)
     assert background_hash(arr) == background_hash(arr.copy())
+
+
+def test_lime_glue_with_a_stand_in_module(monkeypatch, background):
+    """The LIME wrapper's arithmetic, against a stand-in whose surrogate is exactly linear."""
+    import sys
+    import types
+
+    from sklearn.linear_model import LinearRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = background[["age", "hours-per-week", "education-num"]].astype(float)
+    model = LinearRegression().fit(x, x.to_numpy() @ np.array([0.5, 0.1, 2.0]) + 1.0)
+
+    class FakeExplanation:
+        def __init__(self, weights, intercept):
+            self._map = {1: list(enumerate(weights)), 0: [(j, -w) for j, w in enumerate(weights)]}
+            self.intercept = {0: intercept, 1: intercept}
+
+        def as_map(self):
+            return self._map
+
+    class FakeLime:
+        def __init__(self, data, **kwargs):
+            assert kwargs["mode"] == "regression" and kwargs["discretize_continuous"] is False
+            self.scaler = StandardScaler().fit(data)
+
+        def explain_instance(self, row, predict_fn, labels, num_features, num_samples):
+            # LIME fits on z-scores: exact surrogate weights are coef * scale
+            w = model.coef_ * self.scaler.scale_
+            return FakeExplanation(w, float(model.intercept_ + model.coef_ @ self.scaler.mean_))
+
+    lime_mod = types.ModuleType("lime")
+    tabular = types.ModuleType("lime.lime_tabular")
+    tabular.LimeTabularExplainer = FakeLime
+    lime_mod.lime_tabular = tabular
+    monkeypatch.setitem(sys.modules, "lime", lime_mod)
+    monkeypatch.setitem(sys.modules, "lime.lime_tabular", tabular)
+    exp = explainer_for(model, x, method="lime").explain(x.iloc[:5])
+    assert exp.method == "lime" and exp.output_space == "raw" and exp.tolerance == float("inf")
+    assert exp.max_abs_residual < 1e-9

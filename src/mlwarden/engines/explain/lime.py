@@ -58,31 +58,19 @@ class LimeExplainer(Explainer):
 
     def _attribute(self, X: Any):
         arr = np.asarray(X.to_numpy() if isinstance(X, pd.DataFrame) else X, dtype=float)
-        p = arr.shape[1]
-        phi, base, out = np.zeros((len(arr), p)), np.zeros(len(arr)), np.zeros(len(arr))
-        label = 1 if self.is_classifier_ else 0
+        n, p = arr.shape
+        phi, base = np.zeros((n, p)), np.zeros(n)
+        mean, scale = self.explainer_.scaler.mean_, self.explainer_.scaler.scale_
+        scale = np.where(scale > 0, scale, 1.0)
         for i, row in enumerate(arr):  # LIME fits one surrogate per row by design
             exp = self.explainer_.explain_instance(
-                row,
-                self._predict,
-                num_features=p,
-                num_samples=self.num_samples,
-                labels=(label,),
+                row, self._predict, labels=(1,), num_features=p, num_samples=self.num_samples
             )
-            pairs = exp.as_map()[label] if self.is_classifier_ else exp.as_map()[0]
-            for j, w in pairs:
-                phi[i, j] = (
-                    w
-                    * (row[j] - self.explainer_.scaler.mean_[j])
-                    / (self.explainer_.scaler.scale_[j] or 1.0)
-                )
-            base[i] = (
-                float(
-                    np.ravel(exp.intercept[label] if self.is_classifier_ else exp.intercept[0])[0]
-                )
-                if hasattr(exp, "intercept")
-                else 0.0
-            )
-            pred = self._predict(row[None, :])
-            out[i] = float(pred[0, 1] if self.is_classifier_ else np.ravel(pred)[0])
-        return phi, base, out
+            # Label 1 is the positive class; in regression mode LIME stores the surrogate
+            # under 1 too (and a sign-flipped copy under 0).
+            for j, w in exp.as_map()[1]:
+                phi[i, j] = w * (row[j] - mean[j]) / scale[j]  # the surrogate is fit on z-scores
+            base[i] = float(exp.intercept[1])
+        pred = self._predict(arr)
+        out = pred[:, 1] if self.is_classifier_ else np.ravel(pred)
+        return phi, base, np.asarray(out, dtype=float)
