@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from mlwarden.engines.fairness.calibration import calibration_metrics
 from mlwarden.engines.fairness.counts import CONFUSION, GROUP_SEP, GroupCounts
 from mlwarden.engines.fairness.metrics import (
     BETWEEN,
@@ -293,7 +294,9 @@ def _classification_attribute(
         "worst_group": _worst_by_rate(rates, ("selection_rate",), eligible, labels),
     }
     calib = (
-        _calibration(counts, attr, labels, eligible, sizes, common) if counts.has_scores_ else []
+        calibration_metrics(counts, attr, labels, eligible, sizes, common)
+        if counts.has_scores_
+        else []
     )
     metrics.extend(calib)
     for rec in calib:
@@ -313,57 +316,6 @@ def _classification_attribute(
         summary_ci=summary_ci,
         extra=extra,
     )
-
-
-def _calibration(counts, attr, labels, eligible, sizes, common) -> list[FairnessMetric]:
-    """Mean score vs observed rate and expected calibration error per group (no bootstrap)."""
-    _, t = counts.group_table(tuple(attr_features(counts, attr)))
-    n = t["tp"] + t["fn"] + t["fp"] + t["tn"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_score = t["score_sum"] / n
-        observed = (t["tp"] + t["fn"]) / n
-        bn = t["bin_n"]
-        gap = np.abs(t["bin_score"] - t["bin_label"])  # n_b × |mean score_b − rate_b|
-        ece = gap.sum(axis=-1) / bn.sum(axis=-1)
-    out = []
-    for name, vals, direction in (
-        ("mean_score", mean_score, "closer_to_observed"),
-        ("calibration_gap", mean_score - observed, "closer_to_0"),
-        ("expected_calibration_error", ece, "lower_is_better"),
-    ):
-        for i, g in enumerate(labels):
-            out.append(
-                FairnessMetric(
-                    name=name,
-                    value=float(vals[i]),
-                    form="difference" if name != "mean_score" else "rate",
-                    aggregation="per_group",
-                    direction=direction,
-                    group=g,
-                    group_sizes={g: sizes[g]},
-                    note=None if eligible[i] else "insufficient data: excluded from aggregates",
-                    **common,
-                )
-            )
-    e = np.where(eligible, ece, np.nan)
-    if np.isfinite(e).any():
-        out.append(
-            FairnessMetric(
-                name="expected_calibration_error_difference",
-                value=float(np.nanmax(e) - np.nanmin(e)),
-                form="difference",
-                aggregation="between_groups",
-                direction="closer_to_0",
-                group_sizes=sizes,
-                worst_group=labels[int(np.nanargmax(e))],
-                **common,
-            )
-        )
-    return out
-
-
-def attr_features(counts: GroupCounts, attr: str) -> tuple[str, ...]:
-    return counts.attributes(True)[attr]
 
 
 def _four_fifths(name: str, v: float) -> dict[str, Any]:
