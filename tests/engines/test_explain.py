@@ -148,6 +148,17 @@ def test_global_importance_and_summary(lgbm_model, rows):
     assert summary["max_abs_residual"] < 1e-6
 
 
+def test_columns_in_another_order_are_realigned(adult_pipelines, rows, background):
+    linear = adult_pipelines["linear"]
+    explainer = explainer_for(linear, background)
+    shuffled = rows[list(reversed(rows.columns))]
+    a, b = explainer.explain(rows), explainer.explain(shuffled)
+    assert b.feature_names == list(rows.columns)
+    np.testing.assert_allclose(a.values, b.values)
+    with pytest.raises(ValidationError, match="lacks"):
+        explainer.explain(rows.drop(columns="age"))
+
+
 def test_single_row_and_numpy_input(adult_pipelines, background):
     from sklearn.linear_model import LinearRegression
 

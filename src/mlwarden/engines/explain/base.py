@@ -123,7 +123,13 @@ class Explainer:
             if self.prefix_ is not None and self.maps_back:
                 self.map_, self.notes_ = feature_map(self.prefix_, self.feature_names_)
         if isinstance(X, pd.DataFrame):
-            return X
+            if [str(c) for c in X.columns] == self.feature_names_:
+                return X
+            missing = [c for c in self.feature_names_ if c not in X.columns]
+            if missing:
+                raise ValidationError("X lacks input columns of the model", missing=missing)
+            # attributions follow the model's column order; so must the data they describe
+            return X[self.feature_names_]
         arr = np.asarray(X)
         if arr.ndim == 1:
             arr = arr.reshape(1, -1)
@@ -134,8 +140,13 @@ class Explainer:
         if not hasattr(self, "estimator_"):
             raise ValidationError("explainer is not fitted; call fit() or use explainer_for()")
         frame = self._frame(X)
-        if isinstance(X, np.ndarray) and X.ndim == 1:
-            X = X.reshape(1, -1)
+        if (
+            isinstance(X, pd.DataFrame)
+            or getattr(self.model, "feature_names_in_", None) is not None
+        ):
+            X = frame  # in the model's column order; frame-fitted pipelines need names
+        elif np.ndim(X) == 1:
+            X = np.asarray(X).reshape(1, -1)
         phi, base, out = self._attribute(self.transform(X))
         if self.map_ is not None:
             phi = phi @ self.map_

@@ -93,8 +93,9 @@ def audit_counts(
     q = (100 * (1 - confidence_level) / 2, 100 * (1 + confidence_level) / 2)
     total = cell.sum(axis=0)
     overall = {}
+    total_b = all_rates(boot.sum(axis=1)) if boot is not None else None
     for name, val in all_rates(total).items():
-        lo_hi = _ci(all_rates(boot.sum(axis=1))[name], q) if boot is not None else (None, None)
+        lo_hi = _ci(total_b[name], q) if total_b is not None else (None, None)
         overall[name] = (float(val), *lo_hi)
     results = []
     for name, feats in attrs.items():
