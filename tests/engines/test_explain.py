@@ -242,3 +242,29 @@ def test_lime_glue_with_a_stand_in_module(monkeypatch, background):
     exp = explainer_for(model, x, method="lime").explain(x.iloc[:5])
     assert exp.method == "lime" and exp.output_space == "raw" and exp.tolerance == float("inf")
     assert exp.max_abs_residual < 1e-9
+
+
+def test_feature_map_indicators_and_shared_outputs():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, PolynomialFeatures
+
+    from mlwarden.engines.explain.mapping import feature_map
+
+    x = pd.DataFrame(
+        {"age": [20.0, np.nan, 40.0], "wage": [1.0, 2.0, np.nan], "c": ["a", "b", "a"]}
+    )
+    ct = ColumnTransformer(
+        [
+            ("num", SimpleImputer(add_indicator=True), ["age", "wage"]),
+            ("cat", OneHotEncoder(drop="first"), ["c"]),
+        ]
+    ).fit(x)
+    m, notes = feature_map(ct, list(x.columns))
+    # outputs: age, wage, missingindicator_age, missingindicator_wage, c_b
+    np.testing.assert_array_equal(m, [[1, 0, 0], [0, 1, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    assert notes == []
+    poly = make_pipeline(SimpleImputer(), PolynomialFeatures(2)).fit(x[["age", "wage"]])
+    m, notes = feature_map(poly, ["age", "wage"])
+    assert np.allclose(m.sum(axis=1), 1.0) and any("split equally" in n for n in notes)

@@ -150,6 +150,10 @@ def _match_names(t: Any, names: list[str], outs: list[str], notes: list[str]) ->
         hits = [i for i, n in enumerate(names) if n and n in out]
         # drop a hit contained in a longer hit ("age" inside "age_group")
         hits = [i for i in hits if not any(i != j and names[i] in names[j] for j in hits)]
+        if not hits and out == "1":
+            # PolynomialFeatures' bias column is constant, so its attribution is always 0;
+            # spreading it keeps M's rows summing to 1
+            hits = list(range(n_in))
         if not hits:
             raise ValidationError(
                 f"cannot attribute output {out!r} of {type(t).__name__} to its input columns; "
