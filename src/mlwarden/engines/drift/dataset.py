@@ -125,6 +125,9 @@ def compare(
         raise ValidationError(f"columns not in both profiles: {sorted(set(unknown))}")
     results: list[DriftResult] = []
     skipped: dict[str, str] = {}
+    if columns is None:  # schema changes are worth reporting, not silently dropping
+        skipped.update({c: "missing from current" for c in ref.columns if c not in cur})
+        skipped.update({c: "not in reference" for c in cur.columns if c not in ref})
     for name in names:
         a, b = ref[name], cur[name]
         if a.n_ == 0 or b.n_ == 0 or a.kind is None or b.kind is None:

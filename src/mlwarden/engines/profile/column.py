@@ -470,11 +470,11 @@ class ColumnProfile:
             qs = self.quantile(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]))
             assert isinstance(qs, np.ndarray)
             out.update(
-                min=self.min_,
-                max=self.max_,
+                min=_finite(self.min_),
+                max=_finite(self.max_),
                 mean=self.mean_ if self.n_finite_ else None,
                 std=self.std_ if self.n_finite_ else None,
-                quantiles=dict(zip(_QUANTILE_KEYS, qs.tolist(), strict=True)),
+                quantiles={k: _finite(v) for k, v in zip(_QUANTILE_KEYS, qs.tolist(), strict=True)},
                 rank_error=self.rank_error,
             )
             if self.edges_ is not None and self.bin_counts_ is not None:
@@ -487,6 +487,11 @@ class ColumnProfile:
 
     def __repr__(self) -> str:
         return f"ColumnProfile({self.name!r}, kind={self.kind}, count={self.count_})"
+
+
+def _finite(x: float) -> float | None:
+    # strict JSON has no Infinity: an infinite min/max/quantile shows as null
+    return x if math.isfinite(x) else None
 
 
 def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
