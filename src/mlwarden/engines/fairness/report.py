@@ -176,13 +176,26 @@ class FairnessReport:
     def _attribute_html(self, r: AttributeResult) -> str:
         esc = html.escape
         key = "selection_rate" if "selection_rate" in r.rates else "mean_absolute_error"
-        rows = "".join(
-            f"<tr><td style='text-align:left'>{esc(k)}</td><td>{_fmt(v)}</td></tr>"
-            for k, v in r.summary.items()
+        rows = []
+        for k, v in r.summary.items():
+            lo, hi = r.summary_ci.get(k, (None, None))
+            bad = k == "disparate_impact" and np.isfinite(v) and v < 0.8
+            ci = f"[{_fmt(lo)}, {_fmt(hi)}]" if lo is not None else ""
+            rows.append(
+                f"<tr><td style='text-align:left'>{esc(k)}</td>"
+                f"<td{' class=bad' if bad else ''}>{_fmt(v)}</td><td>{ci}</td></tr>"
+            )
+        excluded = [g for g, ok in zip(r.groups, r.eligible, strict=True) if not ok]
+        note = (
+            f"<p>Insufficient data (grey, fewer than {self.min_group_size} rows), excluded from "
+            f"the summary: {esc(', '.join(excluded))}</p>"
+            if excluded
+            else ""
         )
         return (
-            f"<h4>{esc(r.attribute)} (reference: {esc(r.reference)})</h4>"
-            f"{_bar_chart(r, key)}<table><tr><th>metric</th><th>value</th></tr>{rows}</table>"
+            f"<h4>{esc(r.attribute)} (reference: {esc(r.reference)})</h4>{_bar_chart(r, key)}"
+            f"{note}<table><tr><th>metric</th><th>value</th><th>interval</th></tr>"
+            f"{''.join(rows)}</table>"
         )
 
 
@@ -203,7 +216,8 @@ def _bar_chart(r: AttributeResult, key: str) -> str:
             f"{html.escape(g)} (n={int(r.sizes[i])})</text>"
             f"<rect x='{label_w}' y='{y}' width='{vals[i] * scale:.1f}' height='{bar_h}' "
             f"fill='{color}'/>"
-            f"<text x='{label_w + vals[i] * scale + 4:.1f}' y='{y + 13}' font-size='11'>"
+            f"<text x='{label_w + max(vals[i], np.nan_to_num(hi[i])) * scale + 4:.1f}' "
+            f"y='{y + 13}' font-size='11'>"
             f"{vals[i]:.3f}</text>"
         )
         if np.isfinite(lo[i]) and np.isfinite(hi[i]):
