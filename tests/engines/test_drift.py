@@ -276,6 +276,9 @@ def test_compare_accepts_raw_frames_and_skips_empty_columns():
     cur = pd.DataFrame({"x": CUR[:5000], "e": [None] * 5000})
     rep = D.compare(ref, cur)
     assert rep.n_columns == 1 and "e" in rep.skipped
+    rep = D.compare(ref.assign(old=1.0), cur.assign(new="x"))
+    assert rep.skipped["old"] == "missing from current"
+    assert rep.skipped["new"] == "not in reference"
 
 
 def test_calibrate_thresholds_from_reference_chunks():

@@ -254,7 +254,9 @@ def test_bytes_round_trip_and_summary_is_json():
     assert back["num"].quantile(0.5) == p["num"].quantile(0.5)
     again = pickle.loads(pickle.dumps(p))  # goes through to_bytes, never pickled sketches
     assert exact_state(again) == exact_state(p)
-    json.dumps(p.to_dict())
+    json.dumps(p.to_dict(), allow_nan=False)
+    with_inf = profile(pd.DataFrame({"a": [1.0, np.inf, -np.inf, 2.0]}))
+    json.dumps(with_inf.to_dict(), allow_nan=False)  # strict JSON: infinities become null
     with pytest.raises(ValidationError, match="magic"):
         Profile.from_bytes(b"garbage")
     with pytest.raises(ValidationError, match="corrupt"):
