@@ -240,6 +240,8 @@ def test_merge_is_associative_and_commutative(parts, cap):
     cats = [v for x, c in parts for v in c[: min(len(x), len(c))]]
     whole = _profile_of(nums, cats, cap)
     assert exact_state(left) == exact_state(whole)
+    if whole["x"].kll_ is not None:
+        assert_quantiles_close(left["x"], whole["x"])
 
 
 # --------------------------------------------------------------------------- serialization

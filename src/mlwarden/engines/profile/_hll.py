@@ -29,12 +29,19 @@ _ALPHA_INF = 1.0 / (2.0 * math.log(2.0))
 
 def hash_floats(values: np.ndarray) -> np.ndarray:
     """Hash float64 values, shape (n,), to uint64, shape (n,)."""
-    z = (np.asarray(values, dtype=np.float64) + 0.0).view(np.uint64)
+    # + 0.0 folds -0.0 into 0.0 and gives a fresh array to work on in place
+    z = np.add(np.asarray(values, dtype=np.float64), 0.0).view(np.uint64)
     # splitmix64 finaliser: full avalanche, so buckets and ranks are independent
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+    z += np.uint64(0x9E3779B97F4A7C15)
+    t = z >> np.uint64(30)
+    z ^= t
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
+    z *= np.uint64(0x94D049BB133111EB)
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
 
 
 def hash_strings(values: np.ndarray | pd.Index) -> np.ndarray:
@@ -53,13 +60,15 @@ def update(registers: np.ndarray, hashes: np.ndarray) -> None:
     if hashes.size == 0:
         return
     bucket = (hashes >> np.uint64(_Q)).astype(np.intp)
-    # The low Q = 52 bits fit a float64 mantissa exactly, so frexp gives the bit length
-    # without a per-bit loop; rank = leading zeros in the Q-bit field + 1.
-    low = (hashes & _MASK_Q).astype(np.float64)
-    # IEEE exponent field of float(low) is bit_length + 1022 (0 for low == 0)
-    exponent = (low.view(np.uint64) >> np.uint64(52)).astype(np.int16) - 1022
-    rank = (_Q + 1 - np.maximum(exponent, 0)).astype(np.uint8)
-    np.maximum.at(registers, bucket, rank)
+    # rank (leading zeros of the low Q bits, + 1) falls as the low bits grow, so a bucket's
+    # highest rank comes from its smallest low part: take per-bucket minima over the rows,
+    # then turn only 2**P numbers into ranks. 2**Q (one past the largest) marks "no row".
+    lowest = np.full(registers.size, np.uint64(1 << _Q))
+    np.minimum.at(lowest, bucket, hashes & _MASK_Q)
+    # values up to 2**52 are exact in float64, whose exponent field is bit_length + 1022
+    exponent = (lowest.astype(np.float64).view(np.uint64) >> np.uint64(52)).astype(np.int16)
+    rank = (_Q + 1 - np.maximum(exponent - 1022, 0)).astype(np.uint8)
+    np.maximum(registers, rank, out=registers)
 
 
 def merge(a: np.ndarray, b: np.ndarray) -> np.ndarray:

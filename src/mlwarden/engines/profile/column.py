@@ -345,8 +345,12 @@ class ColumnProfile:
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """KLL's retained items and weights, shapes (r,), (r,): a weighted stand-in sample."""
         kll = self._require_numeric("sample")
-        pairs = np.array(list(kll), dtype=np.float64).reshape(-1, 2)
-        return pairs[:, 0], pairs[:, 1]
+        # iterating the sketch is a Python loop over its ~3k items: do it once per state
+        cached = self.__dict__.get("_sample")
+        if cached is None or cached[0] != kll.n:
+            pairs = np.array(list(kll), dtype=np.float64).reshape(-1, 2)
+            cached = self.__dict__["_sample"] = (kll.n, pairs[:, 0], pairs[:, 1])
+        return cached[1], cached[2]
 
     def reference_edges(self, bins: int = 10) -> np.ndarray:
         """Bin edges, shape (b + 1,): -inf, deduplicated interior quantiles, +inf."""
