@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import platform
 import subprocess
@@ -68,10 +69,8 @@ def git_info(cwd: Path | None = None) -> dict[str, Any] | None:
         commit = git("rev-parse", "HEAD")
         dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
         remote = None
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             remote = git("config", "--get", "remote.origin.url") or None
-        except subprocess.CalledProcessError:
-            pass
         return {"commit": commit, "dirty": dirty, "remote": remote}
     except (OSError, subprocess.SubprocessError):
         return None

@@ -106,8 +106,10 @@ class RegistryService:
                 )
         chosen = flavor_for(model, flavor, save_fn, load_fn)
         data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        # Some formats (ONNX protos) only predict once loaded into their runtime.
+        predictor = model if hasattr(model, "predict") else chosen.load(data, flavor_info)
 
-        reg = self._prepare(name, model, train, eval, list(sensitive_features or []))
+        reg = self._prepare(name, predictor, train, eval, list(sensitive_features or []))
         metrics = self._metrics(reg)
         signature = (
             infer_signature(
@@ -132,7 +134,7 @@ class RegistryService:
             "sensitive_features": reg.sensitive_names,
             "code": lin.git_info(),
             "environment": lin.environment(),
-            "estimator": f"{type(model).__module__}.{type(model).__qualname__}",
+            "estimator": f"{type(model).__module__}.{type(model).__qualname__}",  # as given
             "flavor": chosen.name,
             "registered_by": actor,
             "registered_at": datetime.now(UTC).isoformat(),

@@ -1,0 +1,1 @@
+"""Typer + Rich command line; thin: parse, call the Warden facade, render."""

@@ -1,0 +1,61 @@
+"""What every command shares: the Warden it talks to, JSON output, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from mlwarden._json import jsonable
+from mlwarden.errors import WardenError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
+UriOption = typer.Option(None, "--uri", envvar="MLWARDEN_URI", help="Store URI.")
+
+
+def open_warden(uri: str | None = None):  # type: ignore[no-untyped-def]
+    from mlwarden.client import Warden
+
+    return Warden(uri)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(jsonable(data), indent=2) + "\n")
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Warden errors (and anything unexpected) end as one readable line and a non-zero
+    exit; ``MLWARDEN_DEBUG=1`` shows the traceback instead."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except WardenError as exc:
+            if os.environ.get("MLWARDEN_DEBUG"):
+                raise
+            fail(exc.message, 1)
+        except (OSError, ValueError, KeyError) as exc:
+            if os.environ.get("MLWARDEN_DEBUG"):
+                raise
+            fail(f"{type(exc).__name__}: {exc}", 2)
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,65 @@
+"""The ``mlwarden`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from mlwarden.cli import db, models
+from mlwarden.cli._common import (
+    JsonOption,
+    UriOption,
+    console,
+    handle_errors,
+    open_warden,
+    print_json,
+)
+
+app = typer.Typer(
+    name="mlwarden",
+    help="Warden: govern machine-learning models in production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(db.app, name="db")
+
+
+@app.command()
+@handle_errors
+def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Create the store (database schema and artifact folder)."""
+    wd = open_warden(uri)
+    info = {"uri": wd.uri, "artifacts": wd.artifacts.root}
+    if as_json:
+        print_json(info)
+    else:
+        console.print(f"Warden store ready: {wd.uri}\nArtifacts: {wd.artifacts.root}")
+
+
+@app.command()
+@handle_errors
+def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Train, register and govern a credit-risk model on the Adult data."""
+    from mlwarden.demo import MODEL, run_demo
+
+    wd = open_warden(uri)
+    results = run_demo(wd, console=console if not as_json else None)
+    if as_json:
+        print_json(results)
+        return
+    console.print(models.models_table(wd.list_models()))
+    for table in models.version_tables(wd.get_model_version(f"{MODEL}@staging"))[:2]:
+        console.print(table)
+    console.print(f"\nStore: {wd.uri}. Next: `mlwarden models show {MODEL}@production`.")
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    from mlwarden import __version__
+
+    console.print(__version__)
+
+
+def main() -> None:
+    app()
