@@ -138,11 +138,12 @@ def peer_main(folder: str) -> None:
     print(json.dumps({"peer_s": seconds, "peer_peak_mb": mem.peak_above, "values": values}))
 
 
-def run_peer(folder: str) -> dict | None:
-    if not PEER_PYTHON.exists():
+def run_peer(folder: str, python: Path = PEER_PYTHON) -> dict | None:
+    if not python.exists():
+        print(f"peer unavailable: {python} not found (see bench/requirements-evidently.txt)")
         return None
     proc = subprocess.run(
-        [str(PEER_PYTHON), __file__, "--_peer", folder],
+        [str(python), __file__, "--_peer", folder],
         capture_output=True,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1", "DO_NOT_TRACK": "1"},
@@ -225,6 +226,7 @@ def main() -> None:
     ap.add_argument("--big-rows", type=int, default=None)
     ap.add_argument("--chunk", type=int, default=500_000)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--peer-python", type=Path, default=PEER_PYTHON, help="Evidently venv python")
     ap.add_argument("--_peer", help=argparse.SUPPRESS)
     ap.add_argument("--_big", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -247,7 +249,7 @@ def main() -> None:
         cur = pd.read_parquet(Path(folder) / "current.parquet")
         warden = run_warden(ref, cur)
         del ref, cur
-        peer = None if args.no_peer else run_peer(folder)
+        peer = None if args.no_peer else run_peer(folder, args.peer_python)
     big = run_big(big_rows, min(args.chunk, big_rows))
 
     print(f"\nDrift report, reference and current of {size} (20 numeric + 5 categorical)")

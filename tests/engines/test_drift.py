@@ -58,6 +58,28 @@ def profiles():
     return ref, profile(df_cur, bins_from=ref)
 
 
+def test_public_surface():
+    import mlwarden.engines.profile as P
+
+    for name in [
+        "psi",
+        "ks",
+        "wasserstein",
+        "jensen_shannon",
+        "hellinger",
+        "chi_square",
+        "total_variation",
+        "detect",
+        "compare",
+        "calibrate_thresholds",
+        "DriftResult",
+        "DatasetDrift",
+        "DEFAULT_METHODS",
+    ]:
+        assert name in D.__all__ and hasattr(D, name)
+    assert {"profile", "Profile", "ColumnProfile"} <= set(P.__all__)
+
+
 # --------------------------------------------------------------------------- arrays vs scipy
 def test_array_methods_match_scipy_and_definitions():
     assert D.ks(REF, CUR).statistic == stats.ks_2samp(REF, CUR).statistic
