@@ -10,7 +10,6 @@ the documented error of their sketch.
 
 from __future__ import annotations
 
-import base64
 import math
 from typing import Any
 
@@ -20,48 +19,21 @@ import pandas as pd
 
 from mlwarden.errors import ValidationError
 
-from . import _hll
+from . import _hll, _state
+from ._common import (
+    CATEGORICAL,
+    DEFAULT_KLL_K,
+    NUMERIC,
+    TYPES,
+    bin_counts,
+    kind_of,
+    numeric_values,
+    python_type,
+)
 
-DEFAULT_KLL_K = 1000
-"""KLL size. At 200 (DataSketches' default) the sketch noise alone puts the normalised
-Wasserstein distance of two samples of one distribution at 0.02-0.05, half the 0.1 drift
-threshold; at 1000 it is 0.005-0.015, for ~23 KB per numeric column and the same update speed."""
+__all__ = ["CATEGORICAL", "DEFAULT_KLL_K", "NUMERIC", "ColumnProfile", "bin_counts", "kind_of"]
 
-NUMERIC = "numeric"
-CATEGORICAL = "categorical"
-TYPES = ("numeric", "string", "bool", "other")
-_QUANTILE_KEYS = ("p01", "p05", "p25", "p50", "p75", "p95", "p99")
 _NO_FALSE_NEG = ds.frequent_items_error_type.NO_FALSE_NEGATIVES
-
-
-def kind_of(series: pd.Series) -> str | None:
-    """Column kind from a pandas dtype; ``None`` for an all-null object column (kind unknown)."""
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return CATEGORICAL
-    if pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_datetime64_any_dtype(dtype):
-        return NUMERIC
-    if dtype is np.dtype(object) and len(series) and series.isna().all():
-        return None
-    return CATEGORICAL
-
-
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.b64decode(text.encode("ascii"))
-
-
-def _python_type(t: type) -> str:
-    if issubclass(t, bool | np.bool_):
-        return "bool"
-    if issubclass(t, int | float | np.number):
-        return "numeric"
-    if issubclass(t, str):
-        return "string"
-    return "other"
 
 
 class ColumnProfile:
@@ -144,19 +116,8 @@ class ColumnProfile:
         return self
 
     def _fit_numeric(self, values: pd.Series) -> None:
-        if pd.api.types.is_datetime64_any_dtype(values.dtype):
-            # datetimes are profiled as seconds since the epoch; typed "other"
-            arr = values.astype("datetime64[ns]").to_numpy()
-            null = np.isnat(arr)
-            arr = arr.astype("int64").astype(np.float64) / 1e9
-            type_key = "other"
-        else:
-            arr = values.to_numpy(dtype=np.float64, na_value=np.nan)
-            null = np.isnan(arr)
-            type_key = "numeric"
-        n_null = int(null.sum())
+        v, n_null, type_key = numeric_values(values)
         self.null_count_ += n_null
-        v = arr[~null] if n_null else arr
         self.type_counts_[type_key] += len(v)
         if not len(v):
             return
@@ -197,7 +158,7 @@ class ColumnProfile:
             valid = values.dropna()
             types = valid.map(type)
             for t, total in types.value_counts(sort=False).items():
-                self.type_counts_[_python_type(t)] += int(total)
+                self.type_counts_[python_type(t)] += int(total)
             vc = valid.astype(str).value_counts(sort=False)
         else:
             vc = values.value_counts(dropna=True, sort=False)
@@ -214,7 +175,7 @@ class ColumnProfile:
         ):
             self.type_counts_["string"] += n_valid
         else:  # homogeneous object or category column: type each *distinct* value once
-            kinds = np.array([_python_type(type(v)) for v in vc.index], dtype=object)
+            kinds = np.array([python_type(type(v)) for v in vc.index], dtype=object)
             for key, total in pd.Series(vc.to_numpy()).groupby(kinds).sum().items():
                 self.type_counts_[str(key)] += int(total)
         keys = vc.index.astype(str)
@@ -413,49 +374,12 @@ class ColumnProfile:
     # ------------------------------------------------------------------ serialization
     def to_state(self) -> dict[str, Any]:
         """Full state as JSON-able data (sketches as base64 bytes)."""
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "kll_k": self.kll_k,
-            "categorical_cap": self.categorical_cap,
-            "count": self.count_,
-            "null_count": self.null_count_,
-            "type_counts": dict(self.type_counts_),
-            "n": self.n_,
-            "n_finite": self.n_finite_,
-            "min": self.min_ if self.n_ else None,
-            "max": self.max_ if self.n_ else None,
-            "mean": self.mean_,
-            "m2": self.m2_,
-            "kll": _b64(self.kll_.serialize()) if self.kll_ is not None else None,
-            "edges": self.edges_.tolist() if self.edges_ is not None else None,
-            "bin_counts": self.bin_counts_.tolist() if self.bin_counts_ is not None else None,
-            "bins_exact": self.bins_exact_,
-            "counts": self.counts_,
-            "frequent": _b64(self.frequent_.serialize()) if self.frequent_ is not None else None,
-            "hll": _b64(self.hll_.tobytes()),
-        }
+        return _state.to_state(self)
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> ColumnProfile:
         out = cls(s["name"], kind=s["kind"], kll_k=s["kll_k"], categorical_cap=s["categorical_cap"])
-        out.count_, out.null_count_ = s["count"], s["null_count"]
-        out.type_counts_ = {k: int(s["type_counts"].get(k, 0)) for k in TYPES}
-        out.n_, out.n_finite_ = s["n"], s["n_finite"]
-        out.min_ = math.inf if s["min"] is None else float(s["min"])
-        out.max_ = -math.inf if s["max"] is None else float(s["max"])
-        out.mean_, out.m2_ = float(s["mean"]), float(s["m2"])
-        if s["kll"] is not None:
-            out.kll_ = ds.kll_doubles_sketch.deserialize(_unb64(s["kll"]))
-        if s["edges"] is not None:
-            out.edges_ = np.asarray(s["edges"], dtype=np.float64)
-            out.bin_counts_ = np.asarray(s["bin_counts"], dtype=np.int64)
-        out.bins_exact_ = bool(s["bins_exact"])
-        out.counts_ = dict(s["counts"]) if s["counts"] is not None else None
-        if s["frequent"] is not None:
-            out.frequent_ = ds.frequent_strings_sketch.deserialize(_unb64(s["frequent"]))
-        out.hll_ = np.frombuffer(_unb64(s["hll"]), dtype=np.uint8).copy()
-        return out
+        return _state.load_state(out, s)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # sketches do not pickle; Dask ships column profiles through their own state
@@ -463,47 +387,7 @@ class ColumnProfile:
 
     def summary(self, top: int = 20) -> dict[str, Any]:
         """Readable JSON-serializable summary (no sketch bytes)."""
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "count": self.count_,
-            "null_count": self.null_count_,
-            "type_counts": dict(self.type_counts_),
-            "distinct": float(self.distinct_count()),
-        }
-        if self.kind == NUMERIC and self.n_:
-            qs = self.quantile(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]))
-            assert isinstance(qs, np.ndarray)
-            out.update(
-                min=_finite(self.min_),
-                max=_finite(self.max_),
-                mean=self.mean_ if self.n_finite_ else None,
-                std=self.std_ if self.n_finite_ else None,
-                quantiles={k: _finite(v) for k, v in zip(_QUANTILE_KEYS, qs.tolist(), strict=True)},
-                rank_error=self.rank_error,
-            )
-            if self.edges_ is not None and self.bin_counts_ is not None:
-                edges = [None if not math.isfinite(e) else e for e in self.edges_.tolist()]
-                out["histogram"] = {"edges": edges, "counts": self.bin_counts_.tolist()}
-        elif self.kind == CATEGORICAL:
-            out["top"] = self.category_counts(top)
-            out["categories_exact"] = self.categories_exact
-        return out
+        return _state.summary(self, top)
 
     def __repr__(self) -> str:
         return f"ColumnProfile({self.name!r}, kind={self.kind}, count={self.count_})"
-
-
-def _finite(x: float) -> float | None:
-    # strict JSON has no Infinity: an infinite min/max/quantile shows as null
-    return x if math.isfinite(x) else None
-
-
-def bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of ``values`` (n,) in left-closed bins ``[e_i, e_i+1)`` of ``edges`` (b+1,)."""
-    inner = edges[1:-1]
-    if len(inner) > 32:
-        idx = np.searchsorted(inner, values, side="right")
-        return np.bincount(idx, minlength=len(edges) - 1).astype(np.int64)
-    # few edges: one vectorised comparison per edge beats a binary search per value (~5x)
-    at_least = [len(values)] + [int(np.count_nonzero(values >= e)) for e in inner] + [0]
-    return -np.diff(np.asarray(at_least, dtype=np.int64))

@@ -20,8 +20,9 @@ import pandas as pd
 
 from mlwarden.errors import ValidationError
 
+from ._common import DEFAULT_KLL_K, NUMERIC, bin_counts, numeric_values
 from ._inputs import CHUNK_ROWS, chunk_source, is_dask
-from .column import DEFAULT_KLL_K, NUMERIC, ColumnProfile, bin_counts
+from .column import ColumnProfile
 
 _MAGIC = b"MWPROF1\n"
 
@@ -159,16 +160,8 @@ def _count_pass(chunks: Iterator[pd.DataFrame], edges: dict[str, np.ndarray]) ->
         for raw in chunk.columns:
             name = str(raw)
             if name in edges:
-                totals[name] += bin_counts(_numeric_values(chunk[raw]), edges[name])
+                totals[name] += bin_counts(numeric_values(chunk[raw])[0], edges[name])
     return totals
-
-
-def _numeric_values(s: pd.Series) -> np.ndarray:
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        arr = s.astype("datetime64[ns]").to_numpy()
-        return arr[~np.isnat(arr)].astype("int64").astype(np.float64) / 1e9
-    arr = s.to_numpy(dtype=np.float64, na_value=np.nan)
-    return arr[~np.isnan(arr)]
 
 
 def _reference_edges(prof: Profile, bins: int) -> dict[str, np.ndarray]:
