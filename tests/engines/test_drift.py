@@ -242,6 +242,17 @@ def test_prediction_drift_on_score_and_class_columns():
     r = D.detect(cls_ref, cls_cur)
     assert r.kind == "categorical" and r.drifted
     assert D.detect(score_ref > 0.5, score_cur > 0.5).kind == "categorical"  # bool → classes
+    # integer class labels are numbers to pandas: say they are categories
+    lab_ref, lab_cur = (score_ref > 0.5).astype(int), (score_cur > 0.5).astype(int)
+    assert D.detect(lab_ref, lab_cur).method == "wasserstein"
+    r = D.detect(lab_ref, lab_cur, kind="categorical")
+    assert r.method == "jensen_shannon" and r.statistic == pytest.approx(
+        D.jensen_shannon(cls_ref, cls_cur).statistic
+    )
+    pr = profile(pd.DataFrame({"label": lab_ref}), reference=True, categorical=["label"])
+    pc = profile(pd.DataFrame({"label": lab_cur}), bins_from=pr, categorical=["label"])
+    assert pr["label"].kind == "categorical" and set(pr["label"].category_counts()) == {"0", "1"}
+    assert D.detect(pr["label"], pc["label"]).statistic == pytest.approx(r.statistic)
 
 
 def test_bad_inputs():

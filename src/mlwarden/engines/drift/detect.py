@@ -57,6 +57,7 @@ def detect(
     threshold: float | None = None,
     bins: int = 10,
     column: str | None = None,
+    kind: str | None = None,
 ) -> DriftResult:
     """Measure drift of one column and decide it against a threshold.
 
@@ -67,8 +68,9 @@ def detect(
     threshold : effect-size cut (drift when statistic >= threshold) or, for ``ks`` and
         ``chi_square``, a significance level (drift when p-value < threshold).
     bins : bins for binned measures on arrays (profiles use the reference's stored edges).
+    kind : ``"categorical"`` to treat numeric arrays (e.g. integer class labels) as categories.
     """
-    pair = prepare(ref, cur)
+    pair = prepare(ref, cur, kind)
     default = default_method(pair.kind, pair.n_ref, pair.n_cur)
     name = method or default["method"]
     if name not in METHODS:

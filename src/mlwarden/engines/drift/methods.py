@@ -59,9 +59,13 @@ def _as_series(x: Any) -> pd.Series:
     return pd.Series(arr)
 
 
-def _clean(x: Any, side: str) -> tuple[str, Any]:
+def _clean(x: Any, side: str, force: str | None = None) -> tuple[str, Any]:
     s = _as_series(x)
     kind = kind_of(s) if len(s) else None
+    if force == CATEGORICAL and kind is not None:
+        kind = CATEGORICAL  # e.g. integer class labels: categories, not magnitudes
+    elif force not in (None, CATEGORICAL, NUMERIC):
+        raise ValidationError(f"kind must be 'numeric' or 'categorical', not {force!r}")
     s = s.dropna()
     if not len(s) or kind is None:
         raise ValidationError(f"the {side} sample has no non-null values", side=side)
@@ -72,8 +76,12 @@ def _clean(x: Any, side: str) -> tuple[str, Any]:
     return kind, s.astype(str)
 
 
-def prepare(ref: Any, cur: Any) -> Pair:
-    """Validate and normalise ``(ref, cur)``: both arrays or both column profiles."""
+def prepare(ref: Any, cur: Any, kind: str | None = None) -> Pair:
+    """Validate and normalise ``(ref, cur)``: both arrays or both column profiles.
+
+    ``kind="categorical"`` treats numeric arrays (integer class labels) as categories; profiles
+    keep the kind they were built with (see ``profile(..., categorical=[...])``).
+    """
     if isinstance(ref, Pair):
         return ref
     if isinstance(ref, ColumnProfile) != isinstance(cur, ColumnProfile):
@@ -87,8 +95,8 @@ def prepare(ref: Any, cur: Any) -> Pair:
         if ref.kind != cur.kind:
             raise ValidationError(f"column {ref.name!r} is {ref.kind} vs {cur.kind}")
         return Pair(str(ref.kind), ref, cur, ref.n_, cur.n_, True, ref.name)
-    kind_r, r = _clean(ref, "reference")
-    kind_c, c = _clean(cur, "current")
+    kind_r, r = _clean(ref, "reference", kind)
+    kind_c, c = _clean(cur, "current", kind)
     if kind_r != kind_c:
         raise ValidationError(f"reference is {kind_r} but current is {kind_c}")
     return Pair(kind_r, r, c, len(r), len(c), False, getattr(ref, "name", None))

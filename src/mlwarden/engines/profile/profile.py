@@ -20,7 +20,7 @@ import pandas as pd
 
 from mlwarden.errors import ValidationError
 
-from ._common import DEFAULT_KLL_K, NUMERIC, bin_counts, numeric_values
+from ._common import DEFAULT_KLL_K, NUMERIC, bin_counts, kind_of, numeric_values
 from ._inputs import CHUNK_ROWS, chunk_source, is_dask
 from .column import ColumnProfile
 
@@ -129,6 +129,7 @@ def _null_column(name: str, n_rows: int, like: ColumnProfile) -> ColumnProfile:
 def _accumulate(
     chunks: Iterator[pd.DataFrame], edges: dict[str, np.ndarray], params: dict[str, Any]
 ) -> Profile:
+    categorical = set(params.get("categorical") or ())
     cols: dict[str, ColumnProfile] = {}
     n_rows = 0
     for chunk in chunks:
@@ -144,7 +145,11 @@ def _accumulate(
                 if name in edges:
                     col.set_edges(edges[name])
                 col.count_ = col.null_count_ = n_rows  # absent from earlier chunks
-            col.partial_fit(chunk[raw])
+            values = chunk[raw]
+            if name in categorical and kind_of(values) == NUMERIC:
+                # forced categorical (integer class labels, codes): categories by string form
+                values = values.astype("string")
+            col.partial_fit(values)
         for name, col in cols.items():
             if name not in names:
                 col.count_ += len(chunk)
@@ -196,6 +201,7 @@ def profile(
     kll_k: int = DEFAULT_KLL_K,
     bins: int = 10,
     columns: list[str] | None = None,
+    categorical: list[str] | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> Profile:
     """Profile ``data`` column by column.
@@ -210,13 +216,19 @@ def profile(
     categorical_cap : distinct categories counted exactly before switching to frequent items.
     kll_k : KLL sketch size (rank error ~0.3 % at the default 1000, 1.3 % at 200; 99 %).
     columns : profile only these columns.
+    categorical : columns to profile as categorical even when numeric (class labels, codes).
     chunk_rows : rows per chunk for in-memory and Parquet inputs; bounds memory.
     """
     if reference and bins_from is not None:
         raise ValidationError("a reference profile fixes its own bins; drop bins_from")
     if kll_k < 8 or categorical_cap < 1 or chunk_rows < 1:
         raise ValidationError("kll_k must be >= 8, categorical_cap and chunk_rows >= 1")
-    params = {"kll_k": kll_k, "categorical_cap": categorical_cap, "bins": bins}
+    params: dict[str, Any] = {
+        "kll_k": kll_k,
+        "categorical_cap": categorical_cap,
+        "bins": bins,
+        "categorical": sorted(categorical or []),
+    }
     edges: dict[str, np.ndarray] = {}
     if bins_from is not None:
         for name in bins_from.columns:
