@@ -28,12 +28,20 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# Peers that conflict with our dependencies (MLflow, Evidently need pandas < 3) get their own
+# environments under .bench-venv/, one per bench/requirements-NAME.txt.
+PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/requirements-*.txt))
+
+.bench-venv/%/.ok: bench/requirements-%.txt
+	$(PYTHON) -m venv .bench-venv/$*
+	.bench-venv/$*/bin/pip install --quiet -r $<
+	touch $@
+
+bench: $(STAMP) $(PEERS)
+	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 bench-quick: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
+	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
 clean:
 	rm -rf $(VENV) .bench-venv mlwarden .pytest_cache

@@ -232,3 +232,35 @@ def test_regression_metrics(warden):
     mv = warden.register_model("reg", LinearRegression().fit(X, y), eval=mw.Dataset(X, y))
     assert set(mv.metrics) == {"mae", "rmse", "r2"} and mv.metrics["r2"] > 0.99
     assert mv.signature["output"]["type"] == "number"
+
+
+def test_evidence_is_collected_at_registration(warden, registered, fitted_pipeline, small_adult):
+    from mlwarden.engines.fairness import audit
+    from mlwarden.engines.profile import Profile
+
+    assert set(registered.evidence) == {"reference_profile", "fairness", "explain"}
+    _, test = small_adult
+    X = test.drop(columns="income")
+
+    ref = warden.get_evidence("credit-risk@1", "reference_profile")
+    assert ref["status"] == "ok" and ref["rows"] == 2000 and ref["source"] == "eval"
+    prof = Profile.from_bytes(warden.artifacts.get(ref["artifact_sha256"]))
+    assert prof.n_rows == 2000 and "__score__" in prof.columns and "age" in prof.columns
+
+    fairness = warden.get_evidence("credit-risk@1", "fairness")
+    direct = audit(test["income"].to_numpy(), fitted_pipeline.predict(X),
+                   sensitive_features=test[["sex", "race"]].reset_index(drop=True),
+                   favorable_label=">50K")
+    assert fairness["summary"]["sex"]["disparate_impact"] == pytest.approx(
+        direct.to_dict()["summary"]["sex"]["disparate_impact"])
+
+    explain = warden.get_evidence("credit-risk@1", "explain")
+    assert explain["status"] == "ok" and explain["method"] == "linear_exact"
+    assert set(explain["importance"]) == set(X.columns)  # mapped back to input columns
+
+
+def test_evidence_gaps_are_recorded_not_hidden(warden, fitted_pipeline):
+    mv = warden.register_model("bare", fitted_pipeline)  # no data at all
+    assert warden.get_evidence("bare@1", "fairness")["status"] == "skipped"
+    assert "no training" in warden.get_evidence("bare@1", "reference_profile")["reason"]
+    assert set(mv.evidence) == {"reference_profile", "fairness", "explain"}

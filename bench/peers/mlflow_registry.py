@@ -34,6 +34,8 @@ def main(n: int) -> None:
     mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
     mlflow.set_registry_uri(f"sqlite:///{tmp}/mlflow.db")
     client = MlflowClient()
+    experiment = client.create_experiment("bench", artifact_location=f"{tmp}/artifacts")
+    mlflow.set_experiment(experiment_id=experiment)
     model = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]], [0, 1, 1, 0])
     with mlflow.start_run():
         info = mlflow.sklearn.log_model(model, name="model")

@@ -7,7 +7,7 @@ import hashlib
 import platform
 import subprocess
 import sys
-from importlib import metadata
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from mlwarden._json import jsonable
+from mlwarden.registry.flavors.base import package_version
 
 TRACKED_PACKAGES = (
     "mlwarden",
@@ -57,32 +58,75 @@ def fingerprint(frame: pd.DataFrame, y: Any = None, name: str | None = None) -> 
     }
 
 
-def git_info(cwd: Path | None = None) -> dict[str, Any] | None:
-    """Commit and dirty flag of the repository the user runs in, if any."""
+def _git_dir(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / ".git"
+        if candidate.exists():
+            return candidate
+    return None
 
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=5, check=True
-        ).stdout.strip()
 
+def _git_state_key(git_dir: Path) -> tuple[object, ...] | None:
+    """Cheap stat-based key: HEAD's target and the index's mtime change with every commit,
+    checkout or staged edit, so the git subprocess only runs when something moved."""
     try:
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
-        remote = None
-        with contextlib.suppress(subprocess.CalledProcessError):
-            remote = git("config", "--get", "remote.origin.url") or None
-        return {"commit": commit, "dirty": dirty, "remote": remote}
-    except (OSError, subprocess.SubprocessError):
+        head = (git_dir / "HEAD").read_text().strip()
+        ref = git_dir / head.removeprefix("ref: ") if head.startswith("ref: ") else None
+        ref_stat = ref.stat().st_mtime_ns if ref is not None and ref.exists() else None
+        index = git_dir / "index"
+        index_stat = index.stat().st_mtime_ns if index.exists() else None
+        return (str(git_dir), head, ref_stat, index_stat)
+    except OSError:
         return None
 
 
+_git_cache: dict[tuple[object, ...], dict[str, Any] | None] = {}
+
+
+def git_info(cwd: Path | None = None) -> dict[str, Any] | None:
+    """Commit, dirty flag and remote of the repository the user runs in, if any.
+
+    The dirty flag covers tracked files; an edit to a tracked file that is not yet staged is
+    seen because ``git status`` compares the work tree (re-run when the index or HEAD moved).
+    """
+    folder = (cwd or Path.cwd()).resolve()
+    git_dir = _git_dir(folder)
+    if git_dir is None or not git_dir.is_dir():
+        return None
+    key = _git_state_key(git_dir)
+    if key is not None and key in _git_cache:
+        return _git_cache[key]
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=folder, capture_output=True, text=True, timeout=5, check=True
+        ).stdout
+
+    try:
+        status = git("status", "--porcelain=v2", "--branch", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = None
+    dirty = False
+    for line in status.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split()[-1]
+        elif not line.startswith("#"):
+            dirty = True
+    remote = None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        remote = git("config", "--get", "remote.origin.url").strip() or None
+    info = {"commit": None if commit == "(initial)" else commit, "dirty": dirty, "remote": remote}
+    if key is not None:
+        _git_cache.clear()  # one repository at a time is enough
+        _git_cache[key] = info
+    return info
+
+
+@lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
-    packages = {}
-    for name in TRACKED_PACKAGES:
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
+    """Interpreter and package versions (cached: they do not change under a process)."""
+    packages = {name: v for name in TRACKED_PACKAGES if (v := package_version(name))}
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),

@@ -66,7 +66,11 @@ class RegistryService:
         self.artifacts = artifacts
         self._transaction = transaction
         self._events = events
-        self.collectors = list(collectors or [])
+        if collectors is None:
+            from mlwarden.registry.evidence import default_collectors
+
+            collectors = default_collectors(artifacts)
+        self.collectors = list(collectors)
 
     def _emit(self, actor: str, action: str, subject: str, payload: dict[str, Any]) -> None:
         if self._events is not None:

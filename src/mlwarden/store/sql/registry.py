@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, delete, func, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlwarden.entities import AliasChange, Model, ModelVersion
@@ -14,6 +14,31 @@ from mlwarden.errors import Conflict, NotFound
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow
 from mlwarden.store.sql.schema import alias_history, aliases, evidence, model_versions, models
+
+# Single-version look-ups are the hot path (every prediction resolves an alias): their
+# statements are built once with bind parameters, so SQLAlchemy only looks up its cache.
+_VERSIONS = select(model_versions, models.c.name).join(
+    models, models.c.id == model_versions.c.model_id
+)
+_BY_NUMBER = _VERSIONS.where(
+    models.c.name == bindparam("name"), model_versions.c.version == bindparam("version")
+)
+_BY_ALIAS = _VERSIONS.where(
+    models.c.name == bindparam("name"),
+    model_versions.c.version
+    == select(aliases.c.version)
+    .where(aliases.c.model_id == models.c.id, aliases.c.alias == bindparam("alias"))
+    .scalar_subquery(),
+)
+_LATEST = _VERSIONS.where(
+    models.c.name == bindparam("name"), model_versions.c.version == models.c.last_version
+)
+_ALIASES_OF = select(aliases.c.alias).where(
+    aliases.c.model_id == bindparam("model_id"), aliases.c.version == bindparam("version")
+)
+_EVIDENCE_OF = select(evidence.c.kind, evidence.c.sha256).where(
+    evidence.c.version_id == bindparam("version_id")
+)
 
 
 def content_sha256(content: dict[str, Any]) -> str:
@@ -139,98 +164,86 @@ class SqlRegistryStore(RegistryStore):
                 self._upsert_evidence(conn, version_id, kind, content)
             return self.get_version(name, number)
 
-    def _versions_query(self):  # type: ignore[no-untyped-def]
-        return select(model_versions, models.c.name).join(
-            models, models.c.id == model_versions.c.model_id
+    def _to_version(self, row: Row, alias_names: list[str], kinds: dict[str, str]) -> ModelVersion:
+        return ModelVersion(
+            name=row.name,
+            version=row.version,
+            artifact_sha256=row.artifact_sha256,
+            artifact_size=row.artifact_size,
+            flavor=row.flavor,
+            flavor_info=row.flavor_info,
+            signature=row.signature,
+            lineage=row.lineage,
+            metrics=row.metrics,
+            params=row.params,
+            status=row.status,
+            created_at=as_utc(row.created_at),
+            created_by=row.created_by,
+            description=row.description,
+            aliases=tuple(sorted(alias_names)),
+            evidence=dict(sorted(kinds.items())),
         )
 
     def _to_versions(self, conn: Connection, rows: list[Row]) -> list[ModelVersion]:
         if not rows:
             return []
-        ids = [r.id for r in rows]
-        model_ids = {r.model_id for r in rows}
         alias_map: dict[tuple[int, int], list[str]] = {}
         for model_id, alias, version in conn.execute(
             select(aliases.c.model_id, aliases.c.alias, aliases.c.version).where(
-                aliases.c.model_id.in_(model_ids)
+                aliases.c.model_id.in_({r.model_id for r in rows})
             )
         ):
             alias_map.setdefault((model_id, version), []).append(alias)
         evidence_map: dict[int, dict[str, str]] = {}
         for version_id, kind, digest in conn.execute(
             select(evidence.c.version_id, evidence.c.kind, evidence.c.sha256).where(
-                evidence.c.version_id.in_(ids)
+                evidence.c.version_id.in_([r.id for r in rows])
             )
         ):
             evidence_map.setdefault(version_id, {})[kind] = digest
         return [
-            ModelVersion(
-                name=r.name,
-                version=r.version,
-                artifact_sha256=r.artifact_sha256,
-                artifact_size=r.artifact_size,
-                flavor=r.flavor,
-                flavor_info=r.flavor_info,
-                signature=r.signature,
-                lineage=r.lineage,
-                metrics=r.metrics,
-                params=r.params,
-                status=r.status,
-                created_at=as_utc(r.created_at),
-                created_by=r.created_by,
-                description=r.description,
-                aliases=tuple(sorted(alias_map.get((r.model_id, r.version), []))),
-                evidence=dict(sorted(evidence_map.get(r.id, {}).items())),
+            self._to_version(
+                r, alias_map.get((r.model_id, r.version), []), evidence_map.get(r.id, {})
             )
             for r in rows
         ]
 
-    def _one_version(self, name: str, condition: Any, missing: str) -> ModelVersion:
+    def _one_version(
+        self, name: str, statement: Any, params: dict[str, Any], missing: str
+    ) -> ModelVersion:
         with self.db.reading() as conn:
-            row = conn.execute(self._versions_query().where(condition)).first()
+            row = conn.execute(statement, {"name": name, **params}).first()
             if row is None:
                 self._model_row(conn, name)  # NotFound for the model itself comes first
                 raise NotFound(missing, model=name)
-            return self._to_versions(conn, [row])[0]
+            alias_names = list(
+                conn.execute(
+                    _ALIASES_OF, {"model_id": row.model_id, "version": row.version}
+                ).scalars()
+            )
+            kinds = {k: v for k, v in conn.execute(_EVIDENCE_OF, {"version_id": row.id})}
+            return self._to_version(row, alias_names, kinds)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         return self._one_version(
-            name,
-            and_(models.c.name == name, model_versions.c.version == version),
-            f"model {name!r} has no version {version}",
+            name, _BY_NUMBER, {"version": version}, f"model {name!r} has no version {version}"
         )
 
     def latest_version(self, name: str) -> ModelVersion:
-        latest = (
-            select(func.max(model_versions.c.version))
-            .where(model_versions.c.model_id == models.c.id)
-            .scalar_subquery()
-        )
-        return self._one_version(
-            name,
-            and_(models.c.name == name, model_versions.c.version == latest),
-            f"model {name!r} has no versions yet",
-        )
+        return self._one_version(name, _LATEST, {}, f"model {name!r} has no versions yet")
 
     def resolve_alias(self, name: str, alias: str) -> ModelVersion:
-        target = (
-            select(aliases.c.version)
-            .where(aliases.c.model_id == models.c.id, aliases.c.alias == alias)
-            .scalar_subquery()
-        )
         return self._one_version(
-            name,
-            and_(models.c.name == name, model_versions.c.version == target),
-            f"model {name!r} has no alias {alias!r}",
+            name, _BY_ALIAS, {"alias": alias}, f"model {name!r} has no alias {alias!r}"
         )
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         with self.db.reading() as conn:
             model = self._model_row(conn, name)
             rows = conn.execute(
-                self._versions_query()
-                .where(model_versions.c.model_id == model.id)
-                .order_by(model_versions.c.version)
+                _VERSIONS.where(model_versions.c.model_id == model.id).order_by(
+                    model_versions.c.version
+                )
             ).all()
             return self._to_versions(conn, rows)
 

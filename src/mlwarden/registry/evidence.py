@@ -1,0 +1,129 @@
+"""Evidence collected at registration: reference profile, fairness audit, explanations.
+
+Each collector reads the ``Registration`` and returns ``{kind: json}``. Evidence that cannot
+be computed for a model (no labels, a multiclass explainer, a missing extra) is recorded as
+``{"status": "skipped", "reason": …}`` so a policy can see the gap instead of a silent hole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwarden.errors import MissingDependency, ValidationError
+from mlwarden.registry.service import EvidenceCollector, Registration
+from mlwarden.store.artifacts import ArtifactStore
+
+PREDICTION_COLUMN = "__prediction__"
+SCORE_COLUMN = "__score__"
+EXPLAIN_ROWS = 200  # rows explained for the global-importance summary
+BACKGROUND_ROWS = 100
+# Model-agnostic permutation SHAP costs rows × background × permutations model calls: a
+# smaller sample keeps registration in seconds (the summary records how many rows it used).
+PERMUTATION_ROWS = 40
+PERMUTATION_BACKGROUND = 25
+
+
+def skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "reason": reason}
+
+
+def reference_frame(reg: Registration) -> pd.DataFrame | None:
+    """The data monitoring compares against: evaluation inputs (else training inputs) with
+    the model's predictions and positive-class scores beside them."""
+    X = reg.eval_X if reg.eval_X is not None else reg.train_X
+    if X is None:
+        return None
+    frame = X.reset_index(drop=True)
+    if reg.eval_pred is not None and len(reg.eval_pred) == len(frame):
+        frame = frame.assign(**{PREDICTION_COLUMN: pd.Series(reg.eval_pred).astype(str)})
+        if reg.eval_proba is not None and reg.eval_proba.ndim == 2:
+            frame = frame.assign(**{SCORE_COLUMN: reg.eval_proba[:, -1]})
+    return frame
+
+
+def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
+    def collect(reg: Registration) -> dict[str, dict[str, Any]]:
+        from mlwarden.engines.profile import profile
+
+        frame = reference_frame(reg)
+        if frame is None:
+            return {"reference_profile": skipped("no training or evaluation data given")}
+        prof = profile(
+            frame,
+            reference=True,
+            categorical=[c for c in (PREDICTION_COLUMN,) if c in frame.columns],
+        )
+        digest = artifacts.put(prof.to_bytes())
+        return {
+            "reference_profile": {
+                "status": "ok",
+                "artifact_sha256": digest,
+                "rows": len(frame),
+                "source": "eval" if reg.eval_X is not None else "train",
+                "summary": prof.to_dict(),
+            }
+        }
+
+    return collect
+
+
+def fairness_audit(reg: Registration) -> dict[str, dict[str, Any]]:
+    from mlwarden.engines.fairness import audit
+
+    role = "eval" if "eval" in reg.sensitive else "train"
+    if not reg.sensitive_names:
+        return {"fairness": skipped("no sensitive features named")}
+    if reg.eval_y is None or reg.eval_pred is None or role not in reg.sensitive:
+        return {"fairness": skipped("no labelled evaluation data with the sensitive features")}
+    task = "classification" if reg.classes is not None else "regression"
+    try:
+        report = audit(
+            reg.eval_y,
+            reg.eval_pred,
+            sensitive_features=reg.sensitive[role],
+            y_score=(
+                reg.eval_proba[:, -1]
+                if reg.eval_proba is not None
+                and reg.eval_proba.ndim == 2
+                and task == "classification"
+                and len(reg.classes or []) == 2
+                else None
+            ),
+            favorable_label=reg.classes[-1] if task == "classification" else 1,
+            task=task,
+        )
+    except ValidationError as exc:
+        return {"fairness": skipped(exc.message)}
+    return {"fairness": {"status": "ok", **report.to_dict()}}
+
+
+def explanation_summary(reg: Registration) -> dict[str, dict[str, Any]]:
+    from mlwarden.engines.explain import explainer_for
+
+    X = reg.train_X if reg.train_X is not None else reg.eval_X
+    target = reg.eval_X if reg.eval_X is not None else X
+    if X is None or target is None:
+        return {"explain": skipped("no data to explain")}
+    rng = np.random.default_rng(0)
+
+    def sample(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+        return frame.iloc[rng.choice(len(frame), min(n, len(frame)), replace=False)]
+
+    try:
+        explainer = explainer_for(reg.model, sample(X, BACKGROUND_ROWS))
+        n_rows = EXPLAIN_ROWS
+        if explainer.method.startswith("permutation"):
+            explainer = explainer_for(reg.model, sample(X, PERMUTATION_BACKGROUND))
+            n_rows = PERMUTATION_ROWS
+        summary = explainer.importance_summary(sample(target, n_rows))
+    except (ValidationError, MissingDependency) as exc:
+        return {"explain": skipped(exc.message)}
+    return {"explain": {"status": "ok", **summary}}
+
+
+def default_collectors(artifacts: ArtifactStore) -> list[Callable[[Registration], Any]]:
+    return [reference_profile(artifacts), fairness_audit, explanation_summary]
