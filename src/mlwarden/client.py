@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from mlwarden.access import (
+    AccessService,
+    Approval,
+    ApprovalService,
+    ApprovalStatus,
+    NewToken,
+    Recorder,
+    Token,
+    User,
+)
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import ValidationError
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.sql.access import SqlAccessStore
+from mlwarden.store.sql.audit import open_audit_log
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.registry import SqlRegistryStore
 
@@ -44,8 +57,19 @@ class Warden:
         self.uri = resolved
         self.db = Database(resolved)
         self.artifacts = ArtifactStore(self.settings.resolved_artifacts())
+        # The signing key lives outside the database (see store/sql/audit.py: key_path).
+        self.audit = open_audit_log(self.db, self.settings)
+        recorder = Recorder(self.audit)
+        access_store = SqlAccessStore(self.db)
+        self.access = AccessService(access_store, recorder, transaction=self.db.transaction)
         self.registry = RegistryService(
-            SqlRegistryStore(self.db), self.artifacts, transaction=self.db.transaction
+            SqlRegistryStore(self.db),
+            self.artifacts,
+            transaction=self.db.transaction,
+            events=recorder,  # registrations and alias moves are audited in their transaction
+        )
+        self.approval_service = ApprovalService(
+            access_store, self.registry, self.access, recorder, transaction=self.db.transaction
         )
 
     @property
@@ -89,6 +113,7 @@ class Warden:
         ``eval`` (or ``train``), code commit, environment and evidence. Model-level fields
         (owner, risk tier, intended use) are taken from the first registration.
         """
+        self.access.require(self.actor, "model.register", f"model:{name}")
         return self.registry.register(
             name,
             model,
@@ -123,9 +148,11 @@ class Warden:
         self, name: str, alias: str, version: int, *, reason: str | None = None
     ) -> AliasChange:
         """Move ``alias`` to ``version`` unconditionally (gated promotion is ``promote``)."""
+        self.access.require(self.actor, "alias.set", f"model:{name}/{alias}")
         return self.registry.set_alias(name, alias, version, actor=self.actor, reason=reason)
 
     def delete_alias(self, name: str, alias: str) -> AliasChange:
+        self.access.require(self.actor, "alias.delete", f"model:{name}/{alias}")
         return self.registry.delete_alias(name, alias, actor=self.actor)
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
@@ -137,3 +164,41 @@ class Warden:
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         return self.registry.get_evidence(ref, kind)
+
+    # -- approvals and access control (docs/access.md) -------------------------------------
+
+    def approve(self, ref: str, *, comment: str | None = None) -> Approval:
+        """Approve a version as the current actor (a validator or admin who did not register
+        it); refusals raise ``PermissionDenied`` and are audited."""
+        return self.approval_service.approve(ref, actor=self.actor, comment=comment)
+
+    def approvals(self, ref: str) -> list[Approval]:
+        return self.approval_service.approvals(ref)
+
+    def approval_status(self, ref: str) -> ApprovalStatus:
+        """Approvals the version's risk tier requires, has, and is missing."""
+        return self.approval_service.status(ref)
+
+    def create_user(self, name: str, role: str) -> User:
+        return self.access.create_user(name, role, actor=self.actor)
+
+    def list_users(self) -> list[User]:
+        return self.access.list_users()
+
+    def create_token(
+        self,
+        user: str,
+        *,
+        expires_in: str | timedelta | None = None,
+        description: str | None = None,
+    ) -> NewToken:
+        """A new API token for ``user``; ``.token`` holds the secret, shown this once."""
+        return self.access.create_token(
+            user, actor=self.actor, expires_in=expires_in, description=description
+        )
+
+    def revoke_token(self, token_id: int) -> Token:
+        return self.access.revoke_token(token_id, actor=self.actor)
+
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        return self.access.list_tokens(user)

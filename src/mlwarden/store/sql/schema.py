@@ -5,12 +5,15 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -108,4 +111,87 @@ evidence = Table(
     Column("content", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("version_id", "kind", name="uq_evidence_version_kind"),
+)
+
+# ---- audit log (columns as in mlwarden.audit.log.AuditBackend; docs/audit.md)
+
+# seq is assigned by the audit service under its lock (1, 2, 3, … no gaps), never by the
+# database: a sequence would leave gaps on rollback.
+SeqId = BigInteger().with_variant(Integer(), "sqlite")
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", SeqId, primary_key=True, autoincrement=False),
+    Column("time", Text, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("payload_digest", String(64), nullable=False),
+    # TEXT, never JSON/JSONB: the exact canonical text is what was hashed
+    Column("payload", Text),
+    Column("salt", String(32)),
+    Index("ix_audit_events_subject", "subject"),
+    Index("ix_audit_events_action", "action"),
+    Index("ix_audit_events_actor", "actor"),
+    Index("ix_audit_events_time", "time"),
+)
+
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("time", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("signature", Text),
+)
+
+# ---- access control
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+)
+
+# Only the SHA-256 of a token is kept (see mlwarden.access.tokens for why a fast hash is right).
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp),
+    Column("revoked_at", Timestamp),
+    Column("last_used_at", Timestamp),
+    Column("description", Text),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("approver", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("comment", Text),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("model_id", "version", "approver", name="uq_approvals_model_version_approver"),
 )

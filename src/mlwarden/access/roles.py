@@ -1,0 +1,68 @@
+"""Roles and the permission table: which role may perform which action.
+
+One table, read by the embedded client and (later) by the server, so a rule is written once.
+Actions are the audit actions they produce, so a denial and a success read alike in the log.
+"""
+
+from __future__ import annotations
+
+from mlwarden.access.types import User
+from mlwarden.errors import PermissionDenied, ValidationError
+
+VIEWER, DEVELOPER, VALIDATOR, ADMIN = "viewer", "developer", "validator", "admin"
+ROLES = (VIEWER, DEVELOPER, VALIDATOR, ADMIN)
+
+_ALL = frozenset(ROLES)
+
+#: action -> roles allowed to perform it. Separation of duties (a registrant never approves
+#: their own version) is checked on top of this, by identity, in ``approvals.py``.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "read": _ALL,
+    "audit.read": _ALL,
+    "model.register": frozenset({DEVELOPER, ADMIN}),
+    # an unconditional alias move bypasses the gates; gated promotion is separate
+    "alias.set": frozenset({ADMIN}),
+    "alias.delete": frozenset({ADMIN}),
+    "model.promote": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
+    "model.rollback": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
+    "checks.run": frozenset({VALIDATOR, ADMIN}),
+    "version.approve": frozenset({VALIDATOR, ADMIN}),
+    "config.set": frozenset({ADMIN}),
+    "user.create": frozenset({ADMIN}),
+    "token.create": _ALL,  # for oneself; for another user it is "token.manage"
+    "token.revoke": _ALL,  # likewise
+    "token.manage": frozenset({ADMIN}),
+    "audit.checkpoint": _ALL,
+    "audit.erase": frozenset({ADMIN}),
+}
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValidationError(f"role must be one of {list(ROLES)}, got {role!r}", field="role")
+    return role
+
+
+def allowed(role: str, action: str) -> bool:
+    try:
+        return role in PERMISSIONS[action]
+    except KeyError:
+        raise ValidationError(f"unknown action {action!r}", field="action") from None
+
+
+def require_role(user: User, action: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``user`` may perform ``action``.
+
+    Pure: it does not audit. Services (and the server) call ``AccessService.require``, which
+    audits the denial, or call this and audit themselves.
+    """
+    if user.disabled:
+        raise PermissionDenied(f"user {user.name!r} is disabled", user=user.name, action=action)
+    if not allowed(user.role, action):
+        roles = sorted(PERMISSIONS[action])
+        raise PermissionDenied(
+            f"{user.name} ({user.role}) may not {action}: it needs one of {roles}",
+            user=user.name,
+            role=user.role,
+            action=action,
+        )

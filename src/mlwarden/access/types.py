@@ -1,0 +1,98 @@
+"""Users, API tokens and approvals as the access services hand them out."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class User:
+    """A person or service account with one role."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    disabled: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token's record. The secret itself is never stored, only its SHA-256."""
+
+    id: int
+    user: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    description: str | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NewToken:
+    """What ``create_token`` returns: the record and the secret, shown this once."""
+
+    token: str = field(repr=False)
+    info: Token
+
+    def __repr__(self) -> str:
+        return f"NewToken(id={self.info.id}, user={self.info.user!r}, prefix={self.info.prefix!r})"
+
+
+@dataclass(frozen=True)
+class Approval:
+    model: str
+    version: int
+    approver: str
+    role: str
+    comment: str | None
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ref": self.ref}
+
+
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """How many distinct approvals a version's risk tier requires and how many it has."""
+
+    ref: str
+    risk_tier: str
+    required: int
+    have: int
+    approvers: tuple[str, ...]
+    registered_by: str
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.required - self.have)
+
+    @property
+    def approved(self) -> bool:
+        return self.missing == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **asdict(self),
+            "approvers": list(self.approvers),
+            "missing": self.missing,
+            "approved": self.approved,
+        }

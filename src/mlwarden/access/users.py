@@ -1,0 +1,211 @@
+"""Who is acting and what they may do: users, API tokens, role checks, audited refusals.
+
+Embedded mode: identity is the OS user (or ``MLWARDEN_ACTOR``), asserted, not authenticated.
+While the ``users`` table is empty every actor has every role (single-user mode); once any
+user exists, roles come from the table and unknown actors are refused. Separation of duties
+applies in both modes, by identity. A server authenticates API tokens (:meth:`authenticate`)
+and checks roles with the same table. See docs/access.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from mlwarden.access.recorder import Recorder
+from mlwarden.access.roles import ADMIN, check_role, require_role
+from mlwarden.access.types import NewToken, Token, User
+from mlwarden.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
+from mlwarden.store.sql.database import utcnow
+
+if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
+    from mlwarden.store.sql.access import SqlAccessStore
+
+#: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
+TOKEN_PREFIX = "mlw_"
+#: Characters of a token kept in clear to identify it in lists and the audit log.
+SHOWN_CHARS = 12
+#: The effective role recorded for actors in single-user mode (no users exist yet).
+SINGLE_USER = "single-user"
+
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: str | timedelta | None) -> timedelta | None:
+    """``"30d"``, ``"12h"``, ``"2w"``, ``"90m"`` or a ``timedelta``; ``None`` never expires."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    m = _DURATION_RE.match(value)
+    if not m or int(m.group(1)) == 0:
+        raise ValidationError(
+            f"invalid duration {value!r}: use a positive number and s, m, h, d or w (e.g. 30d)",
+            field="expires_in",
+        )
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
+def hash_token(token: str) -> str:
+    # A plain SHA-256 is right here, unlike for passwords: the token carries 256 random bits,
+    # so there is nothing to guess and slow hashing (bcrypt, argon2) would only slow down
+    # every authenticated request. A stolen table reveals no usable token.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class AccessService:
+    def __init__(
+        self,
+        store: SqlAccessStore,
+        recorder: Recorder,
+        *,
+        transaction: Callable[[], Any],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.recorder = recorder
+        self._transaction = transaction
+        self._clock = clock
+
+    # ---- role checks
+
+    def single_user(self) -> bool:
+        return not self.store.any_users()
+
+    def require(self, actor: str, action: str, subject: str) -> str:
+        """Check ``actor`` may perform ``action`` on ``subject``; return the role it acts in.
+
+        A refusal is audited (in its own transaction) and raised as ``PermissionDenied``.
+        Call it before opening the transaction of the action itself.
+        """
+        if self.single_user():
+            return SINGLE_USER
+        user = self.store.get_user(actor)
+        if user is None:
+            self.deny(
+                actor,
+                action,
+                subject,
+                f"{actor} is not a registered user (users exist, so roles are enforced: "
+                f"an admin runs `mlwarden users add {actor} --role …`)",
+            )
+        try:
+            require_role(user, action)
+        except PermissionDenied as exc:
+            self.deny(actor, action, subject, exc.message, role=user.role)
+        return user.role
+
+    def deny(self, actor: str, action: str, subject: str, reason: str, **details: Any) -> NoReturn:
+        """Record the refused attempt, then raise ``PermissionDenied`` with the reason."""
+        self.recorder.denied(actor, action, subject, reason, **details)
+        raise PermissionDenied(reason, actor=actor, action=action, subject=subject, **details)
+
+    # ---- users
+
+    def create_user(self, name: str, role: str, *, actor: str) -> User:
+        if not isinstance(name, str) or not _USER_RE.match(name):
+            raise ValidationError(
+                f"invalid user name {name!r}: letters, digits and . _ @ + - (max 256)",
+                field="name",
+            )
+        check_role(role)
+        subject = f"user:{name}"
+        if self.single_user() and role != ADMIN:
+            # The first user ends single-user mode; if it were not an admin, nobody could
+            # add the next one.
+            raise ValidationError(
+                "the first user must have role 'admin' (it turns on role enforcement)",
+                field="role",
+            )
+        self.require(actor, "user.create", subject)
+        with self._transaction():
+            user = self.store.create_user(name, role, actor)
+            self.recorder.record(actor, "user.create", subject, {"role": role})
+        return user
+
+    def get_user(self, name: str) -> User:
+        user = self.store.get_user(name)
+        if user is None:
+            raise NotFound(f"no user {name!r}", field="name", name=name)
+        return user
+
+    def list_users(self) -> list[User]:
+        return self.store.list_users()
+
+    # ---- tokens
+
+    def create_token(
+        self,
+        user: str,
+        *,
+        actor: str,
+        expires_in: str | timedelta | None = None,
+        description: str | None = None,
+    ) -> NewToken:
+        """A new API token for ``user``. Its secret is in the result only: keep it now."""
+        owner = self.get_user(user)
+        ttl = parse_duration(expires_in)
+        subject = f"user:{user}"
+        self.require(actor, "token.create" if actor == user else "token.manage", subject)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
+        expires_at = None if ttl is None else self._clock() + ttl
+        with self._transaction():
+            info = self.store.create_token(
+                owner.id, secret[:SHOWN_CHARS], hash_token(secret), expires_at, description
+            )
+            # Never the secret, nor its hash: the id and the shown prefix identify it.
+            self.recorder.record(
+                actor,
+                "token.create",
+                f"token:{info.id}",
+                {
+                    "user": user,
+                    "prefix": info.prefix,
+                    "expires_at": None if expires_at is None else expires_at.isoformat(),
+                    "description": description,
+                },
+            )
+        return NewToken(secret, info)
+
+    def revoke_token(self, token_id: int, *, actor: str) -> Token:
+        token = self.store.get_token(token_id)
+        subject = f"token:{token_id}"
+        self.require(actor, "token.revoke" if actor == token.user else "token.manage", subject)
+        with self._transaction():
+            revoked = self.store.revoke_token(token_id)
+            self.recorder.record(
+                actor, "token.revoke", subject, {"user": token.user, "prefix": token.prefix}
+            )
+        return revoked
+
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        return self.store.list_tokens(user)
+
+    def authenticate(self, token: str) -> User:
+        """The user a bearer token belongs to; ``AuthenticationError`` (audited) otherwise."""
+        if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
+            self._refuse("token:unknown", "not a Warden API token", None)
+        found = self.store.find_token(hash_token(token))
+        if found is None:
+            self._refuse("token:unknown", "unknown API token", token[:SHOWN_CHARS])
+        info, user = found
+        now = self._clock()
+        subject = f"token:{info.id}"
+        if info.revoked_at is not None:
+            self._refuse(subject, f"API token {info.id} was revoked", info.prefix)
+        if info.expires_at is not None and now >= info.expires_at:
+            self._refuse(subject, f"API token {info.id} expired", info.prefix)
+        if user.disabled:
+            self._refuse(subject, f"user {user.name!r} is disabled", info.prefix)
+        # Not audited: it would add one signed event per request. The log has the token's
+        # creation and revocation; the server's access log has its use.
+        self.store.touch_token(info.id)
+        return user
+
+    def _refuse(self, subject: str, reason: str, prefix: str | None) -> NoReturn:
+        self.recorder.denied("anonymous", "authenticate", subject, reason, prefix=prefix)
+        raise AuthenticationError(reason, subject=subject)

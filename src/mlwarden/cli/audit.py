@@ -1,0 +1,207 @@
+"""``mlwarden audit …``: read, prove, checkpoint, export and verify the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mlwarden.cli._common import (
+    JsonOption,
+    UriOption,
+    console,
+    err_console,
+    handle_errors,
+    open_warden,
+    print_json,
+)
+
+app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+
+
+def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
+    """The latest checkpoint, never signing anything new.
+
+    ``AuditLog.checkpoint()`` integrates stored-but-unsigned rows first; on the SQL store every
+    append is signed in its own transaction, so such rows can only have been written around
+    Warden, and signing them here would bless a forgery. Read-only commands refuse instead.
+    """
+    from mlwarden.errors import IntegrityError
+
+    backend = wd.audit.backend
+    cp = backend.latest_checkpoint()
+    size = backend.size()
+    done = cp.tree_size if cp else 0
+    if size > done:
+        raise IntegrityError(
+            f"the audit store holds {size - done} events outside the signed tree "
+            f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
+        )
+    if cp is None:
+        cp = wd.audit.checkpoint()  # the empty log: sign its (empty) root once
+    return cp
+
+
+def read_only(wd):  # type: ignore[no-untyped-def]
+    from mlwarden.audit.log import AuditLog
+
+    return AuditLog(wd.audit.backend, public_key=wd.audit.public_key)
+
+
+def events_table(events: list) -> Table:  # type: ignore[type-arg]
+    table = Table(title="Audit log")
+    for col in ("seq", "time (UTC)", "actor", "action", "subject", "payload"):
+        table.add_column(col, overflow="fold")
+    for e in events:
+        payload = "(erased)" if e.payload_json is None else e.payload_json
+        if len(payload) > 80:
+            payload = payload[:77] + "…"
+        table.add_row(
+            str(e.seq), e.time[:19].replace("T", " "), e.actor, e.action, e.subject, payload
+        )
+    return table
+
+
+@app.command("log")
+@handle_errors
+def log(
+    model: str | None = typer.Option(None, "--model", help="Only events about this model."),
+    action: str | None = typer.Option(None, "--action", help="Only this action."),
+    since: str | None = typer.Option(None, "--since", help="ISO time, e.g. 2026-11-30."),
+    actor: str | None = typer.Option(None, "--actor", help="Only this actor."),
+    limit: int = typer.Option(100, "--limit", help="At most this many (newest first)."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """List audit events, newest first."""
+    wd = open_warden(uri)
+    events = wd.audit.events(
+        model=model, action=action, since=since, actor=actor, limit=limit, newest_first=True
+    )
+    if as_json:
+        print_json([e.to_dict() for e in events])
+    elif not events:
+        console.print("No audit events match.")
+    else:
+        console.print(events_table(events))
+
+
+@app.command("proof")
+@handle_errors
+def proof(
+    seq: int = typer.Argument(..., help="Event seq."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Inclusion proof of one event in the latest signed checkpoint."""
+    wd = open_warden(uri)
+    p = wd.audit.prove(seq)
+    event = wd.audit.get(seq)
+    ok = p.verify_event(event, signed_checkpoint(wd), wd.audit.public_key)
+    if as_json:
+        print_json({**p.to_dict(), "event": event.to_dict(), "verified": ok})
+        return
+    console.print(
+        f"event {seq} ({event.action} {event.subject}) is in the tree of size "
+        f"{p.tree_size}, root {p.root_hash}"
+    )
+    console.print(f"leaf {p.leaf_hash}")
+    for i, h in enumerate(p.path):
+        console.print(f"  path[{i}] {h}")
+    console.print("[green]proof verifies[/]" if ok else "[red]proof does NOT verify[/]")
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command("checkpoint")
+@handle_errors
+def checkpoint(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Print the latest signed checkpoint (publish it somewhere the store cannot reach)."""
+    cp = signed_checkpoint(open_warden(uri))
+    if as_json:
+        print_json(cp.to_dict())
+    else:
+        console.print(cp.signed_text() + f"— {cp.key_id} {cp.signature}", highlight=False)
+
+
+@app.command("export")
+@handle_errors
+def export(
+    file: Path = typer.Argument(..., help="JSON Lines file to write."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write the whole log (events, payloads, checkpoints) for offline verification."""
+    wd = open_warden(uri)
+    signed_checkpoint(wd)
+    # Read-only: the export carries exactly what is stored and signed, nothing signed now.
+    n = read_only(wd).export(file)
+    if as_json:
+        print_json({"file": str(file), "events": n})
+    else:
+        console.print(f"Wrote {n:,} events to {file}")
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    export_file: Path | None = typer.Option(
+        None, "--export", help="Verify this export file offline instead of the store."
+    ),
+    pubkey: str | None = typer.Option(
+        None, "--pubkey", help="Trusted public key (PEM file or base64). Default: this store's."
+    ),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Recompute the log and check every signature: OK, or the first bad seq and why."""
+    from mlwarden.audit import verify_export
+
+    if export_file is not None:
+        key = pubkey
+        if key is None:
+            err_console.print(
+                "[yellow]warning:[/] no --pubkey: trusting the key in the export's header "
+                "only shows the file is self-consistent"
+            )
+        result = verify_export(export_file, key)
+    else:
+        wd = open_warden(uri)
+        if pubkey is not None:
+            from mlwarden.audit.log import AuditLog
+
+            result = AuditLog(wd.audit.backend, public_key=pubkey).verify()
+        else:
+            result = wd.audit.verify()
+    if as_json:
+        print_json(result.to_dict())
+    elif result.ok:
+        console.print(
+            f"[green]OK[/] {result.message} (tree size {result.tree_size}, root {result.root_hash})"
+        )
+    else:
+        console.print(
+            f"[red]FAILED[/] at seq {result.first_bad_seq}: {result.problem} — {result.message}",
+            highlight=False,
+        )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("pubkey")
+@handle_errors
+def pubkey(
+    b64: bool = typer.Option(False, "--base64", help="Raw key in base64 instead of PEM."),
+    uri: str | None = UriOption,
+) -> None:
+    """Print the public key that verifies this store's checkpoints."""
+    from mlwarden.audit.signing import public_key_b64, public_key_pem
+
+    key = open_warden(uri).audit.public_key
+    if key is None:
+        from mlwarden.cli._common import fail
+
+        fail("this store has no audit key: run `mlwarden init` or set MLWARDEN_KEY_FILE")
+        return
+    typer.echo(public_key_b64(key) if b64 else public_key_pem(key).rstrip())

@@ -1,0 +1,351 @@
+"""The audit log on SQLite and PostgreSQL: ``SqlAuditBackend`` and the signing-key lookup.
+
+All rules (seq order, tree, signatures, verification) live in :class:`mlwarden.audit.AuditLog`;
+this module only stores rows. Hot paths (batch inserts, node reads for proofs, event scans for
+verification) use driver SQL with ``executemany`` and plain tuples: SQLAlchemy's per-row
+compilation would cost more than the hashing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from mlwarden.audit.events import AuditEvent
+from mlwarden.audit.log import AuditBackend, AuditLog
+from mlwarden.audit.merkle import Node
+from mlwarden.audit.signing import Checkpoint, Signer
+from mlwarden.errors import AlreadyExists, IntegrityError, WardenError
+from mlwarden.settings import Settings
+from mlwarden.store.sql.database import Database
+
+__all__ = ["AUDIT_LOCK_KEY", "SqlAuditBackend", "key_path", "open_audit_log"]
+
+#: ``pg_advisory_xact_lock`` key of the audit integrator: the bytes ``mlwaudit`` as a bigint.
+AUDIT_LOCK_KEY = int.from_bytes(b"mlwaudit", "big")
+
+_EVENT_COLS = "seq, time, actor, action, subject, payload_digest, payload, salt"
+_PAGE = 10_000  # events per read query: bounded memory, few round trips
+_NODE_CACHE = 200_000  # immutable node hashes kept per process (~20 MB)
+
+
+class SqlAuditBackend(AuditBackend):
+    """``audit_events``, ``audit_nodes`` and ``audit_checkpoints`` (schema.py).
+
+    :meth:`integrating` joins the caller's open ``Database.transaction()`` (so a registration
+    and its audit event commit together) and takes the integrator lock: PostgreSQL
+    ``pg_advisory_xact_lock(AUDIT_LOCK_KEY)``, held to commit; on SQLite the ``BEGIN
+    IMMEDIATE`` of every write transaction already serialises writers.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._sqlite = db.is_sqlite
+        self._p = "?" if self._sqlite else "%s"  # the driver's paramstyle
+        self._cache: dict[tuple[int, int], bytes] = {}
+        self._local = threading.local()
+
+    # ---- the integrator transaction
+
+    @contextmanager
+    def integrating(self) -> Iterator[None]:
+        with self.db.transaction() as conn:
+            if not self._sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
+            yield
+
+    def _in_transaction(self) -> bool:
+        # Database keeps the open transaction in a context variable; reads inside one must use
+        # it (they need to see this transaction's own uncommitted nodes and checkpoints).
+        return self.db._current.get() is not None
+
+    # ---- events
+
+    def size(self) -> int:
+        with self.db.reading() as conn:
+            return int(conn.exec_driver_sql("SELECT max(seq) FROM audit_events").scalar() or 0)
+
+    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
+        start = self.size() + 1
+        seqs = list(range(start, start + len(events)))
+        p = self._p
+        rows = [
+            (s, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload_json, e.salt)
+            for e, s in zip(events, seqs, strict=True)
+        ]
+        with self.db.transaction() as conn:
+            conn.exec_driver_sql(
+                f"INSERT INTO audit_events ({_EVENT_COLS}) VALUES ({', '.join([p] * 8)})", rows
+            )
+        return seqs
+
+    def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
+        last = self.size() if to_seq is None else to_seq
+        return self._pages(max(from_seq, 1), last)
+
+    def _pages(self, start: int, last: int) -> Iterator[AuditEvent]:
+        # Pages by seq range, each its own short read: a 1M-event scan never holds a
+        # connection (or a SQLite read snapshot) while the caller works between pages.
+        p = self._p
+        sql = f"SELECT {_EVENT_COLS} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq"
+        while start <= last:
+            stop = min(start + _PAGE - 1, last)
+            with self.db.reading() as conn:
+                rows = conn.exec_driver_sql(sql, (start, stop)).fetchall()
+            for r in rows:
+                yield AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
+            start = stop + 1
+
+    def erase(self, seq: int) -> bool:
+        with self.db.transaction() as conn:
+            done = conn.exec_driver_sql(
+                f"UPDATE audit_events SET payload = NULL, salt = NULL WHERE seq = {self._p}",
+                (seq,),
+            ).rowcount
+        return bool(done)
+
+    def query(
+        self,
+        *,
+        subject: str | None = None,
+        subject_tree: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEvent]:
+        p = self._p
+        where: list[str] = []
+        args: list[Any] = []
+        for col, op, value in (
+            ("subject", "=", subject),
+            ("actor", "=", actor),
+            ("action", "=", action),
+            ("time", ">=", since),
+            ("time", "<", until),
+        ):
+            if value is not None:
+                where.append(f"{col} {op} {p}")
+                args.append(value)
+        if subject_tree is not None:
+            escaped = subject_tree.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(f"(subject = {p} OR subject LIKE {p} ESCAPE '\\')")
+            args += [subject_tree, escaped + "/%"]
+        sql = f"SELECT {_EVENT_COLS} FROM audit_events"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq" + (" DESC" if newest_first else "")
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self.db.reading() as conn:
+            rows = conn.exec_driver_sql(sql, tuple(args)).fetchall()
+        return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
+
+    # ---- tree nodes
+
+    def get_node(self, level: int, index: int) -> bytes:
+        if self._in_transaction():
+            with self.db.reading() as conn:
+                row = conn.exec_driver_sql(
+                    f"SELECT hash FROM audit_nodes WHERE level = {self._p} AND idx = {self._p}",
+                    (level, index),
+                ).first()
+            if row is None:
+                raise KeyError((level, index))
+            return bytes(row[0])
+        key = (level, index)
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        value = self._read_node(level, index)
+        # Nodes are insert-only and this one is committed, so it can never change: cache it.
+        if len(self._cache) >= _NODE_CACHE:
+            self._cache.clear()
+        self._cache[key] = value
+        return value
+
+    def _read_node(self, level: int, index: int) -> bytes:
+        # Proofs make ~2·log2(n) single-row reads. A pooled checkout per read (and on SQLite a
+        # fresh connection with its PRAGMAs) would cost more than the proof, so each thread
+        # keeps one autocommit driver connection for committed node reads.
+        conn = self._node_connection()
+        cur = conn.cursor()
+        try:
+            cur.execute(
+                f"SELECT hash FROM audit_nodes WHERE level = {self._p} AND idx = {self._p}",
+                (level, index),
+            )
+            row = cur.fetchone()
+        finally:
+            cur.close()
+        if row is None:
+            raise KeyError((level, index))
+        return bytes(row[0])
+
+    def _node_connection(self) -> Any:
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # never reuse a parent's connection
+            raw = self.db.engine.raw_connection()
+            driver = raw.driver_connection
+            if not self._sqlite:
+                driver.autocommit = True  # each read sees the latest commit, holds no snapshot
+            local.raw, local.conn, local.pid = raw, driver, os.getpid()
+        return local.conn
+
+    def get_nodes(self, level: int, start: int, stop: int) -> list[bytes]:
+        if stop <= start:
+            return []
+        p = self._p
+        with self.db.reading() as conn:
+            rows = conn.exec_driver_sql(
+                f"SELECT idx, hash FROM audit_nodes WHERE level = {p} AND idx >= {p} "
+                f"AND idx < {p} ORDER BY idx",
+                (level, start, stop),
+            ).fetchall()
+        if len(rows) == stop - start:
+            return [bytes(r[1]) for r in rows]
+        # A missing row (tampering): keep positions aligned so the verifier names the right seq.
+        found = {int(r[0]): bytes(r[1]) for r in rows}
+        return [found.get(i, b"") for i in range(start, stop)]
+
+    def put_nodes(self, nodes: Sequence[Node]) -> None:
+        if not nodes:
+            return
+        p = self._p
+        ignore = "INSERT OR IGNORE INTO" if self._sqlite else "INSERT INTO"
+        tail = "" if self._sqlite else " ON CONFLICT DO NOTHING"
+        with self.db.transaction() as conn:
+            conn.exec_driver_sql(
+                f"{ignore} audit_nodes (level, idx, hash) VALUES ({p}, {p}, {p}){tail}",
+                [(lv, i, h) for lv, i, h in nodes],
+            )
+
+    # ---- checkpoints
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        with self.db.reading() as conn:
+            row = conn.exec_driver_sql(
+                "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints "
+                "ORDER BY tree_size DESC LIMIT 1"
+            ).first()
+        return None if row is None else Checkpoint(*row)
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        latest = self.latest_checkpoint()
+        if latest is not None and latest.key_id and latest.key_id != checkpoint.key_id:
+            # Two hosts with different keys must never both sign one log: the verifier trusts
+            # one public key, so the second key's checkpoints would all read as forged.
+            raise IntegrityError(
+                f"this store's audit log is signed with key {latest.key_id}, but this Warden's "
+                f"key is {checkpoint.key_id}: point MLWARDEN_KEY_FILE at the store's key",
+                field="key_file",
+                store_key_id=latest.key_id,
+                key_id=checkpoint.key_id,
+            )
+        p = self._p
+        with self.db.transaction() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p})",
+                (
+                    checkpoint.tree_size,
+                    checkpoint.root_hash,
+                    checkpoint.time,
+                    checkpoint.key_id,
+                    checkpoint.signature,
+                ),
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        with self.db.reading() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints "
+                "ORDER BY tree_size"
+            ).fetchall()
+        return [Checkpoint(*r) for r in rows]
+
+
+# --------------------------------------------------------------------------- the signing key
+
+KEY_NAME = "audit-ed25519.pem"
+
+
+def key_path(settings: Settings) -> Path:
+    """Where the signing key lives: ``MLWARDEN_KEY_FILE``; else ``keys/`` beside an explicit
+    SQLite file; else ``<home>/keys/`` (the embedded default, and PostgreSQL)."""
+    if settings.key_file is not None:
+        return Path(settings.key_file).expanduser()
+    uri = settings.resolved_uri()
+    if settings.uri and uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).expanduser().parent / "keys" / KEY_NAME
+    return Path(settings.home).expanduser() / "keys" / KEY_NAME
+
+
+def public_key_path(private: Path) -> Path:
+    return private.with_name(private.name.removesuffix(".pem") + ".pub.pem")
+
+
+class KeylessAuditLog(AuditLog):
+    """An audit log opened without its signing key: it reads, proves and verifies, and says
+    exactly why when asked to write."""
+
+    def __init__(self, backend: AuditBackend, reason: str, **kwargs: Any) -> None:
+        super().__init__(backend, None, **kwargs)
+        self.reason = reason
+
+    def _require_signer(self) -> Signer:
+        raise WardenError(self.reason, field="key_file")
+
+
+def open_audit_log(db: Database, settings: Settings) -> AuditLog:
+    """The store's audit log with its signer.
+
+    The key file is created on first use only while the log is still empty (no checkpoint):
+    for the embedded default that makes ``Warden()`` just work; on PostgreSQL the first
+    process acts as ``mlwarden init`` and every other host must be given the same key
+    (``MLWARDEN_KEY_FILE``) — a different key is refused at the first append.
+    """
+    backend = SqlAuditBackend(db)
+    path = key_path(settings)
+    if not path.exists() and backend.latest_checkpoint() is None:
+        try:
+            Signer.create(path)
+        except AlreadyExists:  # another process created it a moment ago
+            pass
+        except OSError as exc:
+            return KeylessAuditLog(backend, f"cannot create the audit signing key {path}: {exc}")
+    if not path.exists():
+        return KeylessAuditLog(
+            backend,
+            f"no audit signing key at {path}: this store's log is already signed, so set "
+            "MLWARDEN_KEY_FILE to its key (the one `mlwarden init` created)",
+        )
+    signer = _load_signer(path)
+    pub = public_key_path(path)
+    if not pub.exists():
+        # Only a convenience copy; `mlwarden audit pubkey` prints it too.
+        with contextlib.suppress(OSError):
+            pub.write_text(signer.public_key_pem())
+    return AuditLog(backend, signer)
+
+
+def _load_signer(path: Path) -> Signer:
+    # A key created by a concurrent process may be half-written for an instant.
+    for attempt in range(20):
+        try:
+            return Signer.from_file(path)
+        except ValueError:
+            if attempt == 19:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("unreachable")
