@@ -8,11 +8,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from mlwarden.errors import WardenError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: ``pg_advisory_xact_lock`` key for schema changes: the bytes ``mlwmigr`` as a bigint.
+MIGRATION_LOCK_KEY = int.from_bytes(b"mlwmigr", "big")
 
 
 class SchemaOutOfDate(WardenError):
@@ -40,6 +42,10 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = _config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes may open a fresh database at once: one migrates, the others
+            # wait here and then find the schema at head (SQLite's write lock does the same).
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
