@@ -165,6 +165,17 @@ def test_sketch_methods_on_profiles_within_bounds(profiles):
     assert abs(w.statistic - exact_w) <= 0.07
 
 
+def test_sketch_methods_on_merged_profiles(profiles):
+    """Merged sketches (Dask, windows) weigh items by level; drift must use those weights."""
+    ref, _ = profiles
+    parts = [profile(pd.DataFrame({"x": CUR[i : i + 12_500]})) for i in range(0, N, 12_500)]
+    merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    exact_w = stats.wasserstein_distance(REF, CUR) / np.std(REF)
+    assert D.wasserstein(ref["x"], merged["x"]).statistic == pytest.approx(exact_w, abs=0.07)
+    k = D.ks(ref["x"], merged["x"])
+    assert abs(k.statistic - stats.ks_2samp(REF, CUR).statistic) <= k.error_bound
+
+
 def test_profile_without_shared_edges_falls_back_to_kll(profiles):
     ref, _ = profiles
     cur = profile(pd.DataFrame({"x": CUR}))  # no bins_from

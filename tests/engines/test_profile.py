@@ -177,6 +177,33 @@ def test_hll_agrees_with_datasketches():
     assert abs(_hll.estimate(regs) - truth) <= tol
 
 
+@pytest.mark.parametrize("n", [2, 999, 5_000, 200_000])
+def test_kll_items_parse_equals_iteration(n):
+    import datasketches as ds
+
+    from mlwarden.engines.profile._common import kll_items
+
+    rng = np.random.default_rng(n)
+    a, b = ds.kll_doubles_sketch(200), ds.kll_doubles_sketch(1000)
+    a.update(rng.normal(size=n))
+    b.update(rng.lognormal(size=n))
+    b.merge(a)
+    items, weights = kll_items(a.serialize(), a.n)
+    expect = np.array(list(a)).reshape(-1, 2)
+    assert np.array_equal(items, expect[:, 0]) and np.array_equal(weights, expect[:, 1])
+    # after a merge the binding's iterator reports weight 1 for every item (weights no longer
+    # add up to n); the parsed weights reproduce the sketch's own ranks exactly
+    for sketch in (b, ds.kll_doubles_sketch.deserialize(b.serialize())):
+        items, weights = kll_items(sketch.serialize(), sketch.n)
+        assert weights.sum() == sketch.n
+        order = np.argsort(items, kind="stable")
+        cum = np.cumsum(weights[order]) / sketch.n
+        for x in np.quantile(items, [0.1, 0.5, 0.9]):
+            idx = np.searchsorted(items[order], x, side="right") - 1
+            assert cum[idx] == pytest.approx(sketch.get_rank(float(x), True), abs=1e-12)
+    assert kll_items(ds.kll_doubles_sketch(200).serialize(), 0) is None  # empty: iterate
+
+
 # --------------------------------------------------------------------------- reference bins
 def test_reference_bins_are_exact_and_current_uses_them():
     df = make_frame(30_000)

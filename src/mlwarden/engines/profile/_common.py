@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import math
+import struct
 
 import numpy as np
 import pandas as pd
@@ -81,3 +82,30 @@ def b64(raw: bytes) -> str:
 
 def unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
+
+
+def kll_items(raw: bytes, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Retained items and weights, shapes (r,), (r,), parsed from a KLL doubles sketch's bytes.
+
+    Iterating the sketch from Python costs ~1.3 µs per item (4 ms per sketch at k=1000); its
+    serialized form already holds the items as float64 and the level boundaries (an item on
+    level i weighs 2**i). Returns None for any layout this does not recognise (empty or
+    single-item sketches, other versions); the caller then iterates instead. The weights are
+    checked to add up to ``n``.
+    """
+    if len(raw) < 20 or raw[0] != 5 or raw[2] != 15:  # full-mode preamble, KLL family
+        return None
+    num_levels = raw[18]
+    offset = 20 + 4 * num_levels + 16  # levels (last one omitted), then min and max
+    if len(raw) < offset:
+        return None
+    levels = np.frombuffer(raw, dtype=np.uint32, count=num_levels, offset=20).astype(np.int64)
+    items = np.frombuffer(raw, dtype=np.float64, offset=offset)
+    bounds = np.append(levels - levels[0], len(items))
+    sizes = np.diff(bounds)
+    if (sizes < 0).any() or struct.unpack_from("<Q", raw, 8)[0] != n:
+        return None
+    weights = np.repeat(2.0 ** np.arange(num_levels), sizes)
+    if len(weights) != len(items) or weights.sum() != n:
+        return None
+    return items.copy(), weights

@@ -27,6 +27,7 @@ from ._common import (
     TYPES,
     bin_counts,
     kind_of,
+    kll_items,
     numeric_values,
     python_type,
 )
@@ -306,11 +307,14 @@ class ColumnProfile:
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """KLL's retained items and weights, shapes (r,), (r,): a weighted stand-in sample."""
         kll = self._require_numeric("sample")
-        # iterating the sketch is a Python loop over its ~3k items: do it once per state
+        # parsed once per state: compare() asks for it twice per column
         cached = self.__dict__.get("_sample")
         if cached is None or cached[0] != kll.n:
-            pairs = np.array(list(kll), dtype=np.float64).reshape(-1, 2)
-            cached = self.__dict__["_sample"] = (kll.n, pairs[:, 0], pairs[:, 1])
+            parsed = kll_items(kll.serialize(), kll.n)
+            if parsed is None:
+                pairs = np.array(list(kll), dtype=np.float64).reshape(-1, 2)
+                parsed = pairs[:, 0], pairs[:, 1]
+            cached = self.__dict__["_sample"] = (kll.n, *parsed)
         return cached[1], cached[2]
 
     def reference_edges(self, bins: int = 10) -> np.ndarray:
