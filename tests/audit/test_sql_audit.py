@@ -1,0 +1,364 @@
+"""The audit log on SQLite and PostgreSQL: transactions, tampering done directly in SQL,
+concurrent writers in real processes, the key, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+import mlwarden as mw
+from mlwarden.audit import AuditLog, Problem, Signer, verify_export
+from mlwarden.audit.signing import load_public_key
+from mlwarden.cli.main import app
+from mlwarden.errors import IntegrityError, WardenError
+from mlwarden.store.sql.audit import SqlAuditBackend, key_path, public_key_path
+
+BATCH = 4  # events per append_many: checkpoints at 4, 8, 12
+
+
+def _settings(tmp_path: Path) -> mw.Settings:
+    return mw.Settings(key_file=tmp_path / "keys" / "audit.pem")
+
+
+@pytest.fixture
+def wd(store_uri: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    w = mw.Warden(
+        store_uri, artifacts=str(tmp_path / "a"), actor="alice", settings=_settings(tmp_path)
+    )
+    yield w
+    w.close()
+
+
+def _fill(log: AuditLog, batches: int = 3) -> None:
+    for b in range(batches):
+        log.append_many(
+            ("alice", "model.promote", f"model:m{b * BATCH + i + 1}", {"n": b * BATCH + i + 1})
+            for i in range(BATCH)
+        )
+
+
+def _sql(wd: mw.Warden, *statements: str) -> None:
+    """Tamper as an attacker with database access would: plain SQL, committed."""
+    with wd.db.engine.begin() as conn:
+        for s in statements:
+            conn.exec_driver_sql(s)
+
+
+def _verdicts(wd: mw.Warden, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The online verdict and the offline one (export, then verify with the trusted key)."""
+    key = wd.audit.public_key
+    fresh = AuditLog(SqlAuditBackend(wd.db), public_key=key)  # no cache, no signer
+    online = fresh.verify()
+    path = tmp_path / "export.jsonl"
+    fresh.export(path)
+    offline = verify_export(path, key)
+    return online, offline
+
+
+def test_backend_stores_exact_text_and_verifies(wd, tmp_path):
+    _fill(wd.audit)
+    assert wd.audit.size == 3 * BATCH
+    assert [c.tree_size for c in wd.audit.backend.checkpoints()] == [4, 8, 12]
+    with wd.db.engine.connect() as conn:
+        payload = conn.execute(text("SELECT payload FROM audit_events WHERE seq = 5")).scalar()
+    assert payload == '{"n":5}'  # TEXT, the exact hashed bytes, not re-encoded JSON
+    online, offline = _verdicts(wd, tmp_path)
+    assert online.ok and offline.ok and online.events_checked == 12
+    proof = wd.audit.prove(7)
+    assert proof.verify_event(wd.audit.get(7), wd.audit.checkpoint(), wd.audit.public_key)
+    assert [e.seq for e in wd.audit.events(model="m3")] == [3]
+    assert [e.seq for e in wd.audit.events(action="model.promote", limit=2)] == [1, 2]
+    assert wd.audit.events(since="2000-01-01", newest_first=True)[0].seq == 12
+    assert wd.audit.consistency(4).verify()
+
+
+def test_registration_and_its_events_commit_together(wd, tmp_path):
+    from sklearn.dummy import DummyClassifier
+
+    model = DummyClassifier().fit([[0], [1]], [0, 1])
+    mv = wd.register_model("credit", model, risk_tier="low")
+    wd.set_alias("credit", "production", mv.version)
+    actions = [(e.action, e.subject) for e in wd.audit.events(model="credit")]
+    assert actions == [
+        ("model.create", "model:credit"),
+        ("version.register", "model:credit/1"),
+        ("alias.set", "model:credit/production"),
+    ]
+    # An event appended inside a transaction that fails is rolled back with it: no gap.
+    with pytest.raises(RuntimeError), wd.db.transaction():
+        wd.audit.append("alice", "model.note", "model:credit", {"x": 1})
+        raise RuntimeError("boom")
+    assert wd.audit.size == 3
+    assert wd.audit.append("alice", "model.note", "model:credit").seq == 4
+    assert wd.audit.verify().ok
+
+
+# Each tampering, done in SQL, with (problem(s) accepted, first bad seq). Checkpoints at 4, 8,
+# 12, so a signature problem on checkpoint 8 is reported at the first seq of its range, 5.
+TAMPERING = {
+    "altered_payload": (
+        ["UPDATE audit_events SET payload = '{\"n\":500}' WHERE seq = 6"],
+        {Problem.ALTERED_PAYLOAD},
+        6,
+    ),
+    "erased_payload_without_record": (
+        ["UPDATE audit_events SET payload = NULL, salt = NULL WHERE seq = 6"],
+        {Problem.ALTERED_PAYLOAD},
+        6,
+    ),
+    "altered_event": (
+        ["UPDATE audit_events SET actor = 'mallory' WHERE seq = 6"],
+        {Problem.ALTERED_EVENT},
+        6,
+    ),
+    "deleted_event": (["DELETE FROM audit_events WHERE seq = 6"], {Problem.DELETED_EVENT}, 6),
+    "deleted_tail": (
+        ["DELETE FROM audit_events WHERE seq >= 11"],
+        {Problem.DELETED_EVENT},
+        11,
+    ),
+    "inserted_event_at_end": (
+        [
+            "INSERT INTO audit_events (seq, time, actor, action, subject, payload_digest, "
+            "payload, salt) SELECT 13, time, 'mallory', action, subject, payload_digest, "
+            "payload, salt FROM audit_events WHERE seq = 12"
+        ],
+        {Problem.MISSING_SIGNATURE},
+        13,
+    ),
+    "inserted_event_in_the_middle": (
+        [
+            "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 6",
+            "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1000",
+            "INSERT INTO audit_events (seq, time, actor, action, subject, payload_digest, "
+            "payload, salt) SELECT 6, time, 'mallory', action, 'model:forged', payload_digest, "
+            "payload, salt FROM audit_events WHERE seq = 5",
+        ],
+        {Problem.INSERTED_EVENT, Problem.ALTERED_EVENT},
+        6,
+    ),
+    "reordered_events": (
+        [
+            "UPDATE audit_events SET seq = 1003 WHERE seq = 3",
+            "UPDATE audit_events SET seq = 3 WHERE seq = 6",
+            "UPDATE audit_events SET seq = 6 WHERE seq = 1003",
+        ],
+        {Problem.ALTERED_EVENT, Problem.REORDERED_EVENTS},
+        3,
+    ),
+    "bad_signature": (
+        [
+            "UPDATE audit_checkpoints SET signature = (SELECT signature FROM audit_checkpoints "
+            "WHERE tree_size = 4) WHERE tree_size = 8"
+        ],
+        {Problem.BAD_SIGNATURE},
+        5,
+    ),
+    "altered_checkpoint_root": (
+        [
+            "UPDATE audit_checkpoints SET root_hash = (SELECT root_hash FROM audit_checkpoints "
+            "WHERE tree_size = 4) WHERE tree_size = 8"
+        ],
+        {Problem.BAD_SIGNATURE},
+        5,
+    ),
+    "missing_signature": (
+        ["UPDATE audit_checkpoints SET signature = NULL WHERE tree_size = 8"],
+        {Problem.MISSING_SIGNATURE},
+        5,
+    ),
+    "all_checkpoints_deleted": (
+        ["DELETE FROM audit_checkpoints"],
+        {Problem.MISSING_SIGNATURE},
+        1,
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING))
+def test_tampering_in_sql_is_detected(wd, tmp_path, kind):
+    statements, problems, first_bad = TAMPERING[kind]
+    _fill(wd.audit)
+    assert wd.audit.verify().ok
+    _sql(wd, *statements)
+    for result in _verdicts(wd, tmp_path):
+        assert not result.ok, (kind, result)
+        assert result.problem in problems, (kind, result)
+        assert result.first_bad_seq == first_bad, (kind, result)
+
+
+def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(wd, tmp_path):
+    from dataclasses import replace
+
+    _fill(wd.audit)
+    forged = replace(wd.audit.get(6), actor="mallory")
+    _sql(wd, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 6")
+    with wd.db.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_nodes SET hash = :h WHERE level = 0 AND idx = 5"),
+            {"h": forged.leaf_hash()},
+        )
+    for result in _verdicts(wd, tmp_path):
+        assert result.problem == Problem.ROOT_MISMATCH and result.first_bad_seq == 5, result
+
+
+def test_appends_refuse_to_sign_rows_written_around_the_service(wd):
+    _fill(wd.audit, 1)
+    _sql(
+        wd,
+        "INSERT INTO audit_events (seq, time, actor, action, subject, payload_digest, payload, "
+        "salt) SELECT 5, time, 'mallory', action, subject, payload_digest, payload, salt "
+        "FROM audit_events WHERE seq = 4",
+    )
+    with pytest.raises(IntegrityError, match="outside the signed tree"):
+        wd.audit.append("alice", "x", "y")
+    assert wd.audit.size == 5 and len(wd.audit.backend.checkpoints()) == 1
+
+
+def test_key_is_outside_the_database_and_a_second_key_is_refused(wd, tmp_path, store_uri):
+    key = key_path(wd.settings)
+    assert key == tmp_path / "keys" / "audit.pem" and (key.stat().st_mode & 0o777) == 0o600
+    assert load_public_key(public_key_path(key)) is not None
+    wd.audit.append("alice", "x", "y")
+    other = mw.Warden(
+        store_uri,
+        artifacts=str(tmp_path / "a"),
+        actor="bob",
+        settings=mw.Settings(key_file=tmp_path / "other.pem"),
+    )
+    # The log is signed already: no key is created for it, writes say what to do.
+    assert not (tmp_path / "other.pem").exists()
+    with pytest.raises(WardenError, match="MLWARDEN_KEY_FILE"):
+        other.audit.append("bob", "x", "y")
+    Signer.create(tmp_path / "other.pem")
+    other.close()
+    other = mw.Warden(
+        store_uri,
+        artifacts=str(tmp_path / "a"),
+        actor="bob",
+        settings=mw.Settings(key_file=tmp_path / "other.pem"),
+    )
+    with pytest.raises(IntegrityError, match="signed with key"):
+        other.audit.append("bob", "x", "y")
+    assert wd.audit.size == 1 and wd.audit.verify().ok
+    other.close()
+
+
+def test_sqlite_key_defaults_beside_the_database(tmp_path):
+    w = mw.Warden(f"sqlite:///{tmp_path / 'db' / 'w.db'}", artifacts=str(tmp_path / "a"))
+    assert key_path(w.settings) == tmp_path / "db" / "keys" / "audit-ed25519.pem"
+    assert key_path(w.settings).exists() and w.audit.signer is not None
+    w.close()
+
+
+# ---- concurrent writers in real processes
+
+WRITERS = 4
+PER_WRITER = 15
+
+
+def _write(uri: str, key: str, artifacts: str, who: int, barrier) -> list[int]:  # type: ignore[no-untyped-def]
+    w = mw.Warden(uri, artifacts=artifacts, actor=f"w{who}", settings=mw.Settings(key_file=key))
+    barrier.wait()
+    seqs = []
+    for i in range(PER_WRITER):
+        if i % 3 == 2:  # batches and single appends interleave
+            seqs += [
+                e.seq
+                for e in w.audit.append_many(
+                    [(f"w{who}", "test.batch", f"writer:{who}", {"i": i, "j": j}) for j in range(3)]
+                )
+            ]
+        else:
+            seqs.append(w.audit.append(f"w{who}", "test.single", f"writer:{who}", {"i": i}).seq)
+    w.close()
+    return seqs
+
+
+def test_concurrent_writers_get_one_total_order(store_uri, tmp_path):
+    key = str(tmp_path / "keys" / "audit.pem")
+    first = mw.Warden(store_uri, artifacts=str(tmp_path / "a"), settings=mw.Settings(key_file=key))
+    first.audit.checkpoint()  # `mlwarden init`: the key exists before the writers start
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        barrier = manager.Barrier(WRITERS)
+        with ctx.Pool(WRITERS) as pool:
+            results = pool.starmap(
+                _write, [(store_uri, key, str(tmp_path / "a"), w, barrier) for w in range(WRITERS)]
+            )
+    seqs = sorted(s for r in results for s in r)
+    total = WRITERS * (PER_WRITER // 3) * (2 + 3)
+    assert seqs == list(range(1, total + 1))  # no gaps, no duplicates
+    for r in results:  # each writer's own events come back in its order
+        assert r == sorted(r)
+    events = first.audit.events()
+    assert [e.seq for e in events] == seqs
+    times = [e.time for e in events]
+    assert times == sorted(times)  # stamped under the lock: never decreasing along seq
+    result = first.audit.verify()
+    assert result.ok and result.events_checked == total
+    first.close()
+
+
+# ---- CLI
+
+runner = CliRunner()
+
+
+def test_cli_log_proof_export_verify_and_tampering(store_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLWARDEN_KEY_FILE", str(tmp_path / "keys" / "audit.pem"))
+    monkeypatch.setenv("MLWARDEN_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLWARDEN_ARTIFACTS", str(tmp_path / "a"))
+
+    def cli(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, [*args, "--uri", store_uri])
+
+    init = cli("init", "--json")
+    assert init.exit_code == 0, init.output
+    pub = json.loads(init.stdout)["public_key_file"]
+    w = mw.Warden(store_uri, actor="alice")
+    _fill(w.audit)
+
+    logged = json.loads(cli("audit", "log", "--json", "--model", "m6").stdout)
+    assert [e["seq"] for e in logged] == [6] and logged[0]["payload"] == {"n": 6}
+    assert "model.promote" in cli("audit", "log", "--action", "model.promote").stdout
+    proof = cli("audit", "proof", "6", "--json")
+    assert proof.exit_code == 0 and json.loads(proof.stdout)["verified"] is True
+    assert json.loads(cli("audit", "checkpoint", "--json").stdout)["tree_size"] == 12
+    pem = cli("audit", "pubkey")
+    assert pem.exit_code == 0 and load_public_key(pem.stdout) is not None
+
+    ok = cli("audit", "verify")
+    assert ok.exit_code == 0 and "OK" in ok.stdout
+    export = tmp_path / "audit.jsonl"
+    assert cli("audit", "export", str(export)).exit_code == 0
+    offline = runner.invoke(app, ["audit", "verify", "--export", str(export), "--pubkey", pub])
+    assert offline.exit_code == 0 and "OK" in offline.stdout
+
+    _sql(w, "UPDATE audit_events SET payload = '{\"n\":60}' WHERE seq = 6")
+    bad = cli("audit", "verify", "--json")
+    assert bad.exit_code == 1
+    verdict = json.loads(bad.stdout)
+    assert verdict["first_bad_seq"] == 6 and verdict["problem"] == "altered_payload"
+    assert "seq 6" in cli("audit", "verify").stdout
+    # The old export is untouched; a new one carries the tampering and fails offline too.
+    assert cli("audit", "export", str(tmp_path / "new.jsonl")).exit_code == 0
+    again = runner.invoke(
+        app, ["audit", "verify", "--export", str(tmp_path / "new.jsonl"), "--pubkey", pub]
+    )
+    assert again.exit_code == 1 and "altered_payload" in again.stdout
+    # Rows written around Warden are never signed by read commands.
+    _sql(
+        w,
+        "INSERT INTO audit_events (seq, time, actor, action, subject, payload_digest) "
+        "SELECT 13, time, actor, action, subject, payload_digest FROM audit_events "
+        "WHERE seq = 12",
+    )
+    assert cli("audit", "checkpoint").exit_code == 1
+    assert cli("audit", "export", str(tmp_path / "x.jsonl")).exit_code == 1
+    w.close()
