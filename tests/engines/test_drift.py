@@ -174,6 +174,13 @@ def test_sketch_methods_on_merged_profiles(profiles):
     assert D.wasserstein(ref["x"], merged["x"]).statistic == pytest.approx(exact_w, abs=0.07)
     k = D.ks(ref["x"], merged["x"])
     assert abs(k.statistic - stats.ks_2samp(REF, CUR).statistic) <= k.error_bound
+    # a big window merged with a small, different one: items must keep their level weights
+    rng = np.random.default_rng(12)
+    big, small = rng.normal(0, 1, 100_000), rng.normal(5, 1, 2_000)
+    mixed = profile(big).merge(profile(small))["x0"]
+    whole = np.r_[big, small]
+    exact_w = stats.wasserstein_distance(REF, whole) / np.std(REF)
+    assert D.wasserstein(ref["x"], mixed).statistic == pytest.approx(exact_w, abs=0.03)
 
 
 def test_profile_without_shared_edges_falls_back_to_kll(profiles):
