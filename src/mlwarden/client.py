@@ -17,13 +17,17 @@ from mlwarden.access import (
     User,
 )
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
-from mlwarden.errors import ValidationError
+from mlwarden.errors import NotFound, ValidationError
+from mlwarden.monitor.predictions import PredictionLog
+from mlwarden.monitor.report import MonitorReport
+from mlwarden.monitor.service import MonitorService
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.audit import open_audit_log
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
 
 
@@ -70,6 +74,20 @@ class Warden:
         )
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
+        )
+        prediction_store = SqlPredictionStore(self.db)
+        self.prediction_log = PredictionLog(
+            prediction_store,
+            model_id=self.registry.store.model_id,
+            transaction=self.db.transaction,
+            record=recorder,  # maps "name@version" subjects into the audit tree
+        )
+        self.monitoring = MonitorService(
+            prediction_store,
+            SqlMonitorStore(self.db),
+            self.artifacts,
+            model_id=self.registry.store.model_id,
+            evidence=self.registry.get_evidence,
         )
 
     @property
@@ -202,3 +220,64 @@ class Warden:
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.access.list_tokens(user)
+
+    # -- predictions and monitoring ---------------------------------------------------------
+
+    def serving_version(self, name: str, version: int | None = None) -> ModelVersion:
+        """The version behind ``production`` (else the latest), or an explicit one."""
+        if version is not None:
+            return self.registry.get_version(f"{name}@{version}")
+        try:
+            return self.registry.get_version(f"{name}@production")
+        except NotFound:
+            return self.registry.get_version(name)
+
+    def log_predictions(
+        self,
+        name: str,
+        X: Any,
+        y_pred: Any,
+        *,
+        scores: Any = None,
+        ids: Any = None,
+        version: int | None = None,
+        timestamps: Any = None,
+        subjects: Any = None,
+    ) -> list[str]:
+        """Log a batch of predictions (e.g. from a scoring job); returns their ids."""
+        mv = self.serving_version(name, version)
+        return self.prediction_log.log(
+            mv,
+            X,
+            y_pred,
+            actor=self.actor,
+            scores=scores,
+            ids=ids,
+            timestamps=timestamps,
+            subjects=subjects,
+        )
+
+    def log_labels(self, name: str, ids: Any, y_true: Any) -> dict[str, Any]:
+        """Attach ground truth to logged predictions; unknown ids are reported back."""
+        return self.prediction_log.log_labels(name, list(ids), y_true, actor=self.actor)
+
+    def predictions(self, name: str, **filters: Any) -> Any:
+        """Logged predictions as a DataFrame (inputs as masked at logging, labels joined)."""
+        return self.prediction_log.store.read(self.registry.store.model_id(name), **filters)
+
+    def monitor(
+        self,
+        name: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        window: str = "1d",
+        segment_by: str | None = None,
+        version: int | None = None,
+    ) -> MonitorReport:
+        """Drift, data quality, performance (realized and estimated) and fairness per window
+        of the prediction log, against the version's reference profile."""
+        mv = self.serving_version(name, version)
+        return self.monitoring.run(
+            mv, since=since, until=until, window=window, segment_by=segment_by
+        )

@@ -43,6 +43,10 @@ class RegistryStore(ABC):
     def get_model(self, name: str) -> Model: ...
 
     @abstractmethod
+    def model_id(self, name: str) -> int:
+        """The model's row id, for stores that key other records by it."""
+
+    @abstractmethod
     def list_models(self) -> list[Model]: ...
 
     @abstractmethod

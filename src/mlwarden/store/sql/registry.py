@@ -96,6 +96,10 @@ class SqlRegistryStore(RegistryStore):
             created = conn.execute(insert.values(**values).on_conflict_do_nothing()).rowcount
             return self._to_model(conn, self._model_row(conn, spec.name)), bool(created)
 
+    def model_id(self, name: str) -> int:
+        with self.db.reading() as conn:
+            return self._model_row(conn, name).id
+
     def get_model(self, name: str) -> Model:
         with self.db.reading() as conn:
             return self._to_model(conn, self._model_row(conn, name))

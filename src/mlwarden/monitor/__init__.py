@@ -1,0 +1,1 @@
+"""Monitoring: the prediction log, labels, and windows compared with the reference."""

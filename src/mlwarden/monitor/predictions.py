@@ -1,0 +1,131 @@
+"""Logging predictions and labels: validated, batched, audited per batch."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwarden.entities import ModelVersion, as_frame
+from mlwarden.errors import ValidationError
+from mlwarden.store.sql.predictions import SqlPredictionStore, new_ids, reasons_json, records_json
+
+Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
+Recorder = Callable[[str, str, str, dict[str, Any]], None]
+
+
+def _column(values: Any, n: int, field: str) -> np.ndarray:
+    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValidationError(
+            f"{field} must be one-dimensional with {n} values (one per row of X), "
+            f"got shape {arr.shape}",
+            field=field,
+        )
+    return arr
+
+
+class PredictionLog:
+    """``log`` writes a batch of predictions in one transaction and one audit event."""
+
+    def __init__(
+        self,
+        store: SqlPredictionStore,
+        *,
+        model_id: Callable[[str], int],
+        transaction: Callable[[], Any],
+        record: Recorder | None = None,
+        mask: Masker | None = None,
+    ) -> None:
+        self.store = store
+        self._model_id = model_id
+        self._transaction = transaction
+        self._record = record
+        self._mask = mask
+
+    def log(
+        self,
+        mv: ModelVersion,
+        X: Any,
+        y_pred: Any,
+        *,
+        actor: str,
+        scores: Any = None,
+        ids: Sequence[str] | None = None,
+        timestamps: Any = None,
+        subjects: Sequence[str | None] | None = None,
+        reasons: Sequence[Any] | None = None,
+        latency_ms: Any = None,
+    ) -> list[str]:
+        frame = as_frame(X, "X")
+        n = len(frame)
+        outputs = _column(y_pred, n, "y_pred")
+        score = None if scores is None else _column(scores, n, "scores").astype(float)
+        if ids is None:
+            ids = new_ids(n)
+        else:
+            ids = [str(i) for i in _column(ids, n, "ids")]
+            if len(set(ids)) != n:
+                raise ValidationError("ids must be unique within a batch", field="ids")
+        if timestamps is None:
+            ts = pd.Series([datetime.now(UTC)] * n)
+        else:
+            ts = pd.Series(pd.to_datetime(_column(timestamps, n, "timestamps"), utc=True))
+        if self._mask is not None:
+            frame = self._mask(mv.name, frame)  # nothing unmasked reaches the database
+        days = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype(int).tolist()
+        latency = None if latency_ms is None else _column(latency_ms, n, "latency_ms")
+        rows = {
+            "id": ids,
+            "model_id": [self._model_id(mv.name)] * n,
+            "version": [mv.version] * n,
+            "ts": ts.dt.to_pydatetime().tolist(),
+            "day": days,
+            "inputs": records_json(frame),
+            "output": outputs.astype(str).tolist(),
+            "score": [None] * n
+            if score is None
+            else [None if np.isnan(s) else float(s) for s in score],
+            "latency_ms": [None] * n if latency is None else latency.astype(float).tolist(),
+            "reasons": reasons_json(reasons, n),
+            "subject": [None] * n if subjects is None else list(subjects),
+        }
+        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+        with self._transaction():
+            self.store.insert(rows)
+            if self._record is not None:
+                # one event per batch: the ids' digest commits to exactly which were logged
+                self._record(
+                    actor,
+                    "predictions.log",
+                    mv.ref,
+                    {
+                        "count": n,
+                        "first_id": ids[0] if n else None,
+                        "last_id": ids[-1] if n else None,
+                        "ids_sha256": digest,
+                    },
+                )
+        return list(ids)
+
+    def log_labels(
+        self, name: str, ids: Sequence[str], y_true: Any, *, actor: str
+    ) -> dict[str, Any]:
+        ids = [str(i) for i in ids]
+        values = _column(y_true, len(ids), "y_true").astype(str).tolist()
+        model_id = self._model_id(name)
+        known = self.store.existing_ids(model_id, ids)
+        unknown = [i for i in ids if i not in known]
+        pairs = [(i, v) for i, v in zip(ids, values, strict=True) if i in known]
+        with self._transaction():
+            if pairs:
+                self.store.upsert_labels(model_id, [p[0] for p in pairs], [p[1] for p in pairs])
+            if self._record is not None:
+                self._record(
+                    actor, "labels.log", name, {"count": len(pairs), "unknown": len(unknown)}
+                )
+        return {"labelled": len(pairs), "unknown_ids": unknown}

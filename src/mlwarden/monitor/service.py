@@ -1,0 +1,182 @@
+"""``wd.monitor``: window the prediction log, compare each window with the reference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlwarden.entities import ModelVersion
+from mlwarden.errors import NotFound, ValidationError
+from mlwarden.monitor import performance as perf
+from mlwarden.monitor.quality import check_quality, summarize
+from mlwarden.monitor.report import MonitorReport, WindowResult
+from mlwarden.monitor.windows import parse_window, segments, split
+from mlwarden.registry.evidence import PREDICTION_COLUMN, SCORE_COLUMN
+from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
+
+META = (
+    "id",
+    "model_id",
+    "version",
+    "ts",
+    "day",
+    "output",
+    "score",
+    "latency_ms",
+    "reasons",
+    "subject",
+    "label",
+)
+MIN_FAIRNESS_ROWS = 30
+FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tables
+
+
+class MonitorService:
+    def __init__(
+        self,
+        predictions: SqlPredictionStore,
+        results: SqlMonitorStore,
+        artifacts: ArtifactStore,
+        *,
+        model_id: Callable[[str], int],
+        evidence: Callable[[str, str], dict[str, Any]],
+    ) -> None:
+        self.predictions = predictions
+        self.results = results
+        self.artifacts = artifacts
+        self._model_id = model_id
+        self._evidence = evidence
+
+    def reference(self, mv: ModelVersion) -> Any:
+        from mlwarden.engines.profile import Profile
+
+        ev = self._evidence(mv.ref, "reference_profile")
+        if ev.get("status") != "ok":
+            raise NotFound(
+                f"{mv.ref} has no reference profile ({ev.get('reason')}); "
+                "register it with training or evaluation data",
+                model=mv.name,
+            )
+        return Profile.from_bytes(
+            self.artifacts.get(ev["artifact_sha256"], what=f"{mv.ref} reference profile")
+        )
+
+    def run(
+        self,
+        mv: ModelVersion,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        window: str = "1d",
+        segment_by: str | None = None,
+        store: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> MonitorReport:
+        from mlwarden.engines.drift import compare
+        from mlwarden.engines.profile import profile
+
+        parse_window(window)
+        ref = self.reference(mv)
+        model_id = self._model_id(mv.name)
+        frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
+        windows: list[WindowResult] = []
+        stored: list[dict[str, Any]] = []
+        if frame.empty:
+            return MonitorReport(mv.name, mv.version, window, segment_by, ())
+        frame = frame.assign(**{PREDICTION_COLUMN: frame["output"].astype(str)})
+        if SCORE_COLUMN in ref.columns:
+            frame[SCORE_COLUMN] = frame["score"].astype(float)
+        inputs = [c for c in frame.columns if c not in META]
+        spans = list(split(frame, window))
+        by_rows = window.endswith("rows")
+        by_rows = window.endswith("rows")
+        output = mv.signature.get("output", {})
+        classes = [str(c) for c in output["classes"]] if output.get("classes") else None
+        sensitive = [c["name"] for c in mv.signature.get("inputs", []) if c.get("sensitive")]
+        for i, (start, end, part) in enumerate(spans):
+            for segment, rows in segments(part, segment_by):
+                cur = profile(
+                    rows[inputs],
+                    bins_from=ref,
+                    categorical=[PREDICTION_COLUMN] if PREDICTION_COLUMN in inputs else None,
+                )
+                drift = compare(ref, cur).to_dict()
+                features = rows[[c for c in inputs if c not in (PREDICTION_COLUMN, SCORE_COLUMN)]]
+                quality = summarize(check_quality(dict(mv.signature), ref, features))
+                result = WindowResult(
+                    start=start,
+                    end=end,
+                    segment=segment,
+                    rows=len(rows),
+                    labelled=int(rows["label"].notna().sum()),
+                    drift=drift,
+                    quality=quality,
+                    **self._performance(rows, classes, sensitive),
+                )
+                windows.append(result)
+                if store:
+                    # time windows are keyed by start, row windows by their first prediction
+                    key = f"first:{rows['id'].iloc[0]}" if by_rows else start.isoformat()
+                    stored.append(
+                        {
+                            "key": key,
+                            "start": start.to_pydatetime(),
+                            "end": end.to_pydatetime(),
+                            "segment": segment,
+                            "rows": len(rows),
+                            "profile_sha256": self.artifacts.put(cur.to_bytes()),
+                            "result": result.to_dict(),
+                        }
+                    )
+            if progress is not None:
+                progress(i + 1, len(spans))
+        if store:
+            self.results.save(model_id, mv.version, window, stored)
+        return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
+
+    def _performance(
+        self, rows: pd.DataFrame, classes: list[str] | None, sensitive: list[str]
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        y_pred = rows["output"].astype(str).to_numpy()
+        scores = rows["score"].astype(float).to_numpy()
+        has_scores = not np.isnan(scores).all()
+        if classes is not None and len(classes) == 2 and has_scores:
+            out["estimated"] = perf.estimated(y_pred, scores, classes[-1])
+        labelled = rows[rows["label"].notna()]
+        if labelled.empty:
+            return out
+        y_true = labelled["label"].astype(str).to_numpy()
+        if classes is None:
+            try:
+                out["performance"] = perf.realized(
+                    y_true.astype(float), labelled["output"].astype(float).to_numpy(), None, None
+                )
+            except ValueError as exc:
+                raise ValidationError(f"labels are not numeric: {exc}", field="y_true") from exc
+            return out
+        lab_scores = labelled["score"].astype(float).to_numpy()
+        out["performance"] = perf.realized(
+            y_true,
+            labelled["output"].astype(str).to_numpy(),
+            lab_scores if has_scores else None,
+            classes,
+        )
+        present = [c for c in sensitive if c in labelled.columns]
+        if present and len(labelled) >= MIN_FAIRNESS_ROWS and len(classes) == 2:
+            from mlwarden.engines.fairness import audit
+
+            report = audit(
+                y_true,
+                labelled["output"].astype(str).to_numpy(),
+                sensitive_features=labelled[present].reset_index(drop=True),
+                favorable_label=classes[-1],
+                n_boot=FAIRNESS_BOOTSTRAP,
+            )
+            out["fairness"] = report.to_dict()["summary"]
+        return out

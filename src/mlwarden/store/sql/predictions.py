@@ -1,0 +1,271 @@
+"""The prediction log and labels: bulk writes (COPY on PostgreSQL, executemany on SQLite)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+
+from mlwarden.store.sql.database import Database, utcnow
+from mlwarden.store.sql.schema import BigId, Timestamp, metadata
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ts", Timestamp, nullable=False),
+    # yyyymmdd: retention purges and day-range scans hit an index instead of the whole log
+    Column("day", Integer, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("score", Float),
+    Column("latency_ms", Float),
+    Column("reasons", Text),
+    Column("subject", String(128)),
+    Index("ix_predictions_model_ts", "model_id", "ts"),
+    Index("ix_predictions_model_day", "model_id", "day"),
+    Index("ix_predictions_subject", "subject"),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("ts", Timestamp, nullable=False),
+)
+
+COLUMNS = (
+    "id",
+    "model_id",
+    "version",
+    "ts",
+    "day",
+    "inputs",
+    "output",
+    "score",
+    "latency_ms",
+    "reasons",
+    "subject",
+)
+
+
+def new_ids(n: int, at: datetime | None = None) -> list[str]:
+    """UUIDv7 strings (time-ordered, 74 random bits), generated in bulk without a Python
+    call per id beyond the final formatting."""
+    ms = int((at or utcnow()).timestamp() * 1000)
+    raw = np.frombuffer(np.random.default_rng().bytes(16 * n), dtype=np.uint8).reshape(n, 16)
+    raw = raw.copy()
+    raw[:, :6] = np.frombuffer(ms.to_bytes(6, "big"), dtype=np.uint8)
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70  # version 7
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.tobytes().hex()
+    cuts = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
+    return ["-".join(h[i + a : i + b] for a, b in cuts) for i in range(0, 32 * n, 32)]
+
+
+def records_json(frame: pd.DataFrame) -> list[str]:
+    """One JSON object per row, serialised by pandas in C."""
+    if frame.shape[1] == 0:
+        return ["{}"] * len(frame)
+    text = frame.reset_index(drop=True).to_json(orient="records", lines=True, date_format="iso")
+    return text.rstrip("\n").split("\n")
+
+
+class SqlPredictionStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def insert(self, rows: dict[str, Sequence[Any]]) -> None:
+        """Insert column-oriented rows (keys = ``COLUMNS``) in the current transaction."""
+        n = len(rows["id"])
+        tuples = list(zip(*(rows[c] for c in COLUMNS), strict=True)) if n else []
+        with self.db.transaction() as conn:
+            if not tuples:
+                return
+            if self.db.is_sqlite:
+                placeholders = ",".join("?" * len(COLUMNS))
+                conn.exec_driver_sql(
+                    f"INSERT INTO predictions ({','.join(COLUMNS)}) VALUES ({placeholders})",
+                    tuples,
+                )
+            else:
+                raw = conn.connection.driver_connection
+                with (
+                    raw.cursor() as cur,
+                    cur.copy(f"COPY predictions ({','.join(COLUMNS)}) FROM STDIN") as copy,
+                ):
+                    for row in tuples:
+                        copy.write_row(row)
+
+    def existing_ids(self, model_id: int, ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        with self.db.reading() as conn:
+            for start in range(0, len(ids), 5000):
+                chunk = list(ids[start : start + 5000])
+                found.update(
+                    conn.execute(
+                        select(predictions.c.id).where(
+                            predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
+                        )
+                    ).scalars()
+                )
+        return found
+
+    def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
+        now = utcnow()
+        with self.db.transaction() as conn:
+            for start in range(0, len(ids), 5000):
+                chunk = list(ids[start : start + 5000])
+                conn.execute(labels.delete().where(labels.c.prediction_id.in_(chunk)))
+            conn.execute(
+                labels.insert(),
+                [
+                    {"prediction_id": i, "model_id": model_id, "label": v, "ts": now}
+                    for i, v in zip(ids, values, strict=True)
+                ],
+            )
+
+    def read(
+        self,
+        model_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        version: int | None = None,
+        ids: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Predictions (with their labels, when known) ordered by time; inputs expanded into
+        columns, so monitoring sees the same frame shape the model saw."""
+        query = (
+            select(predictions, labels.c.label)
+            .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
+            .where(predictions.c.model_id == model_id)
+            .order_by(predictions.c.ts, predictions.c.id)
+        )
+        if since is not None:
+            query = query.where(predictions.c.ts >= since)
+        if until is not None:
+            query = query.where(predictions.c.ts < until)
+        if version is not None:
+            query = query.where(predictions.c.version == version)
+        if ids is not None:
+            query = query.where(predictions.c.id.in_(list(ids)))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.db.reading() as conn:
+            meta = pd.DataFrame(conn.execute(query).mappings().all())
+        if meta.empty:
+            return meta
+        meta["ts"] = pd.to_datetime(meta["ts"], utc=True)
+        inputs = pd.read_json(io.StringIO("\n".join(meta["inputs"])), lines=True, dtype=False)
+        return pd.concat([meta.drop(columns=["inputs"]), inputs], axis=1)
+
+    def purge(self, model_id: int, before_day: int) -> int:
+        with self.db.transaction() as conn:
+            old = select(predictions.c.id).where(
+                predictions.c.model_id == model_id, predictions.c.day < before_day
+            )
+            conn.execute(labels.delete().where(labels.c.prediction_id.in_(old)))
+            return conn.execute(
+                predictions.delete().where(
+                    predictions.c.model_id == model_id, predictions.c.day < before_day
+                )
+            ).rowcount
+
+
+def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
+    if reasons is None:
+        return [None] * n
+    return [None if r is None else json.dumps(r) for r in reasons]
+
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("window", String(16), nullable=False),
+    Column("start", Timestamp, nullable=False),
+    Column("end", Timestamp, nullable=False),
+    Column("segment", String(256), nullable=False),
+    # time windows are keyed by their start, row-count windows by their first prediction
+    Column("key", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("profile_sha256", String(64)),
+    Column("result", Text, nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint(
+        "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
+    ),
+)
+
+
+class SqlMonitorStore:
+    """Monitoring results as a time series: one row per model, version, window and segment."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def save(self, model_id: int, version: int, window: str, items: list[dict[str, Any]]) -> None:
+        now = utcnow()
+        with self.db.transaction() as conn:
+            for item in items:
+                conn.execute(
+                    monitor_windows.delete().where(
+                        monitor_windows.c.model_id == model_id,
+                        monitor_windows.c.version == version,
+                        monitor_windows.c.window == window,
+                        monitor_windows.c.segment == item["segment"],
+                        monitor_windows.c.key == item["key"],
+                    )
+                )
+                conn.execute(
+                    monitor_windows.insert().values(
+                        model_id=model_id,
+                        version=version,
+                        window=window,
+                        key=item["key"],
+                        start=item["start"],
+                        end=item["end"],
+                        segment=item["segment"],
+                        rows=item["rows"],
+                        profile_sha256=item.get("profile_sha256"),
+                        result=json.dumps(item["result"], default=str),
+                        computed_at=now,
+                    )
+                )
+
+    def history(
+        self, model_id: int, *, window: str | None = None, segment: str | None = None
+    ) -> list[dict[str, Any]]:
+        query = select(monitor_windows).where(monitor_windows.c.model_id == model_id)
+        if window is not None:
+            query = query.where(monitor_windows.c.window == window)
+        if segment is not None:
+            query = query.where(monitor_windows.c.segment == segment)
+        with self.db.reading() as conn:
+            rows = conn.execute(query.order_by(monitor_windows.c.start)).mappings().all()
+        return [{**dict(r), "result": json.loads(r["result"])} for r in rows]

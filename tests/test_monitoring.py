@@ -1,0 +1,121 @@
+"""The prediction log, labels and windowed monitoring on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import mlwarden as mw
+
+T0 = pd.Timestamp("2026-11-01T12:00", tz="UTC")
+
+
+@pytest.fixture
+def traffic(warden, registered, fitted_pipeline, small_adult):
+    """Day 1 as in the reference; day 2 with ages and hours shifted and a new category."""
+    _, test = small_adult
+    X = test.drop(columns="income").reset_index(drop=True)
+    day1, day2 = X.iloc[:1000], X.iloc[1000:].copy()
+    day2["age"] += 20
+    day2["hours-per-week"] += 15
+    day2["workclass"] = day2["workclass"].astype(str).where(day2.index % 10 != 0, "Astronaut")
+    ids = []
+    for i, part in enumerate((day1, day2)):
+        ids += warden.log_predictions(
+            "credit-risk",
+            part,
+            fitted_pipeline.predict(part),
+            scores=fitted_pipeline.predict_proba(part)[:, 1],
+            timestamps=[T0 + pd.Timedelta(days=i)] * len(part),
+        )
+    truth = test["income"].astype(str).to_numpy()
+    return ids, truth, X
+
+
+def test_log_predictions_returns_unique_uuid7_ids(warden, registered, traffic):
+    ids, _, _ = traffic
+    assert len(ids) == 2000 == len(set(ids))
+    assert all(
+        re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i)
+        for i in ids[:50]
+    )
+    frame = warden.predictions("credit-risk")
+    assert len(frame) == 2000 and set(frame["version"]) == {1}
+    assert {"age", "sex", "output", "score", "label"} <= set(frame.columns)
+    events = [e for e in warden.audit.events(model="credit-risk") if e.action == "predictions.log"]
+    assert [e.payload["count"] for e in events] == [1000, 1000]
+
+
+def test_labels_join_and_unknown_ids_are_reported(warden, registered, traffic):
+    ids, truth, _ = traffic
+    result = warden.log_labels("credit-risk", [*ids[:500], "no-such-id"], [*truth[:500], ">50K"])
+    assert result == {"labelled": 500, "unknown_ids": ["no-such-id"]}
+    frame = warden.predictions("credit-risk")
+    assert frame["label"].notna().sum() == 500
+
+
+def test_bad_prediction_batches_are_refused(warden, registered, small_adult):
+    _, test = small_adult
+    X = test.drop(columns="income").iloc[:10]
+    with pytest.raises(mw.ValidationError, match="y_pred must be one-dimensional with 10"):
+        warden.log_predictions("credit-risk", X, [1, 0])
+    with pytest.raises(mw.ValidationError, match="ids must be unique"):
+        warden.log_predictions("credit-risk", X, np.zeros(10), ids=["a"] * 10)
+    with pytest.raises(mw.NotFound):
+        warden.log_predictions("nope", X, np.zeros(10))
+    assert warden.predictions("credit-risk").empty  # nothing half-written
+
+
+def test_monitor_finds_the_shift_and_the_quality_problems(warden, registered, traffic):
+    ids, truth, _ = traffic
+    warden.log_labels("credit-risk", ids, truth)
+    report = warden.monitor("credit-risk", window="1d")
+    assert len(report.windows) == 2
+    normal, shifted = report.windows
+    assert not normal.drift["dataset_drifted"] and "age" not in normal.drift["drifted_columns"]
+    assert {"age", "hours-per-week"} <= set(shifted.drift["drifted_columns"])
+    failed = {(r["rule"], r["column"]) for r in shifted.quality["results"] if not r["passed"]}
+    assert ("unseen_categories", "workclass") in failed and ("range", "age") in failed
+    assert not [
+        r
+        for r in normal.quality["results"]
+        if not r["passed"] and r["rule"] in ("unseen_categories", "type", "missing_column")
+    ]
+
+
+def test_monitor_performance_matches_scikit_learn_and_cbpe_is_close(
+    warden, registered, traffic, fitted_pipeline
+):
+    from sklearn.metrics import accuracy_score
+
+    ids, truth, X = traffic
+    warden.log_labels("credit-risk", ids[:1000], truth[:1000])
+    normal = warden.monitor("credit-risk", window="1d").windows[0]
+    expected = accuracy_score(truth[:1000], fitted_pipeline.predict(X.iloc[:1000]))
+    assert normal.performance["accuracy"] == pytest.approx(expected)
+    # before labels: the confidence-based estimate of a calibrated logistic model is close
+    assert normal.estimated["accuracy"] == pytest.approx(expected, abs=0.03)
+    assert "calibrated" in normal.estimated["assumptions"]
+    assert set(normal.fairness) >= {"sex", "race"}
+
+
+def test_monitor_segments_windows_by_rows_and_stores_results(warden, registered, traffic, tmp_path):
+    report = warden.monitor("credit-risk", window="500rows", segment_by="sex")
+    segments = {w.segment for w in report.windows}
+    assert segments == {"all", "sex=Female", "sex=Male"}
+    assert sum(w.rows for w in report.windows if w.segment == "all") == 2000
+    history = warden.monitoring.results.history(
+        warden.registry.store.model_id("credit-risk"), window="500rows", segment="all"
+    )
+    assert len(history) == 4 and history[0]["rows"] == 500
+    frame = report.to_frame()
+    assert {"drift_share", "quality_failed", "est_accuracy"} <= set(frame.columns)
+    page = report.to_html(tmp_path / "report.html").read_text()
+    assert "<table class='heat'>" in page and "http" not in page.split("<body>")[1][:2000]
+    with pytest.raises(mw.ValidationError, match="invalid window"):
+        warden.monitor("credit-risk", window="fortnight")
+    with pytest.raises(mw.ValidationError, match="segment column 'planet'"):
+        warden.monitor("credit-risk", segment_by="planet")
