@@ -12,7 +12,13 @@ import pandas as pd
 
 from mlwarden.entities import ModelVersion, as_frame
 from mlwarden.errors import ValidationError
-from mlwarden.store.sql.predictions import SqlPredictionStore, new_ids, reasons_json, records_json
+from mlwarden.store.sql.predictions import (
+    SqlPredictionStore,
+    new_ids,
+    reasons_json,
+    records_json,
+    timestamps_for,
+)
 
 Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
@@ -83,13 +89,13 @@ class PredictionLog:
             "id": ids,
             "model_id": [self._model_id(mv.name)] * n,
             "version": [mv.version] * n,
-            "ts": ts.dt.to_pydatetime().tolist(),
+            "ts": timestamps_for(self.store.db, ts),
             "day": days,
             "inputs": records_json(frame),
             "output": outputs.astype(str).tolist(),
             "score": [None] * n
             if score is None
-            else [None if np.isnan(s) else float(s) for s in score],
+            else np.where(np.isnan(score), None, score).tolist(),
             "latency_ms": [None] * n if latency is None else latency.astype(float).tolist(),
             "reasons": reasons_json(reasons, n),
             "subject": [None] * n if subjects is None else list(subjects),

@@ -80,8 +80,23 @@ def new_ids(n: int, at: datetime | None = None) -> list[str]:
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x70  # version 7
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     h = raw.tobytes().hex()
-    cuts = ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))
-    return ["-".join(h[i + a : i + b] for a, b in cuts) for i in range(0, 32 * n, 32)]
+    return [
+        f"{h[i : i + 8]}-{h[i + 8 : i + 12]}-{h[i + 12 : i + 16]}-{h[i + 16 : i + 20]}-"
+        f"{h[i + 20 : i + 32]}"
+        for i in range(0, 32 * n, 32)
+    ]
+
+
+def timestamps_for(db: Database, ts: pd.Series) -> list[Any]:
+    """Timestamps in the form each database's driver writes fastest, formatted in bulk.
+
+    SQLite keeps text: we write exactly SQLAlchemy's format (UTC, no offset) so range queries
+    bound through SQLAlchemy compare correctly as strings.
+    """
+    utc = ts.dt.tz_convert("UTC")
+    if db.is_sqlite:
+        return utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist()
+    return utc.dt.to_pydatetime().tolist()
 
 
 def records_json(frame: pd.DataFrame) -> list[str]:
