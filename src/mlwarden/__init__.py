@@ -2,6 +2,8 @@
 
 from mlwarden import datasets
 from mlwarden.client import Warden
+from mlwarden.engines import drift, explain, fairness
+from mlwarden.engines.profile import Profile, profile
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import (
     AlreadyExists,
@@ -15,6 +17,7 @@ from mlwarden.errors import (
     ValidationError,
     WardenError,
 )
+from mlwarden.monitor.report import MonitorReport
 from mlwarden.settings import Settings
 
 __version__ = "0.1.0"
@@ -29,13 +32,19 @@ __all__ = [
     "MissingDependency",
     "Model",
     "ModelVersion",
+    "MonitorReport",
     "NotFound",
     "PermissionDenied",
     "PolicyViolation",
+    "Profile",
     "Settings",
     "ValidationError",
     "Warden",
     "WardenError",
     "__version__",
     "datasets",
+    "drift",
+    "explain",
+    "fairness",
+    "profile",
 ]
