@@ -1,13 +1,15 @@
 """Audit log benchmark: batched appends, verification (online and offline), proofs at 1M events.
 
-    python bench/audit.py [--quick] [--backend memory]
+    python bench/audit.py [--quick] [--backend memory|sqlite|postgresql|all]
+
+``postgresql`` needs ``MLWARDEN_BENCH_POSTGRES_URL`` (or ``MLWARDEN_TEST_POSTGRES_URL``); each
+run gets fresh schemas, dropped afterwards.
 
 The peer is what teams often build instead: a hash chain (each row stores
 ``SHA256(prev_hash || canonical_json(row))``). It verifies, but cannot prove one event without
 replaying the chain, so its "proof" time is a full replay up to the event.
 
-Backends register in ``BACKENDS`` as factories ``(workdir: Path) -> AuditBackend``; the SQL
-store adds ``sqlite`` and ``postgresql`` there.
+Backends register in ``BACKENDS`` as factories ``(workdir: Path) -> AuditBackend``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import resource
 import statistics
@@ -29,7 +32,52 @@ from mlwarden.audit.events import canonical_json
 from mlwarden.audit.log import AuditBackend
 
 BackendFactory = Callable[[Path], AuditBackend]
-BACKENDS: dict[str, BackendFactory] = {"memory": lambda _workdir: MemoryAuditBackend()}
+PG_URL = os.environ.get("MLWARDEN_BENCH_POSTGRES_URL") or os.environ.get(
+    "MLWARDEN_TEST_POSTGRES_URL"
+)
+_pg_schemas: list[str] = []
+
+
+def _sqlite(workdir: Path) -> AuditBackend:
+    from mlwarden.store.sql.audit import SqlAuditBackend
+    from mlwarden.store.sql.database import Database
+
+    return SqlAuditBackend(Database(f"sqlite:///{workdir / 'audit.db'}"))
+
+
+def _postgresql(_workdir: Path) -> AuditBackend:
+    import psycopg
+
+    from mlwarden.store.sql.audit import SqlAuditBackend
+    from mlwarden.store.sql.database import Database
+
+    if not PG_URL:
+        raise SystemExit("set MLWARDEN_BENCH_POSTGRES_URL=postgresql://… for --backend postgresql")
+    schema = f"bench_audit_{os.getpid()}_{len(_pg_schemas)}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    _pg_schemas.append(schema)
+    sep = "&" if "?" in PG_URL else "?"
+    return SqlAuditBackend(Database(f"{PG_URL}{sep}options=-csearch_path%3D{schema}"))
+
+
+def _drop_pg_schemas() -> None:
+    if not _pg_schemas:
+        return
+    import psycopg
+
+    with psycopg.connect(PG_URL, autocommit=True) as conn:  # type: ignore[arg-type]
+        for schema in _pg_schemas:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    _pg_schemas.clear()
+
+
+BACKENDS: dict[str, BackendFactory] = {
+    "memory": lambda _workdir: MemoryAuditBackend(),
+    "sqlite": _sqlite,
+    "postgresql": _postgresql,
+}
 
 
 def _entries(start: int, n: int) -> list[tuple[str, str, str, dict[str, object]]]:
@@ -144,31 +192,18 @@ def run(
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, well under a minute")
-    ap.add_argument("--backend", default="memory", choices=sorted(BACKENDS))
-    ap.add_argument("--events", type=int, default=None, help="events to append and verify")
-    ap.add_argument("--batch", type=int, default=1000)
-    ap.add_argument("--proof-size", type=int, default=None, help="tree size for the proof timing")
-    args = ap.parse_args(argv)
-    n = args.events or (20_000 if args.quick else 100_000)
-    proof_size = args.proof_size or (100_000 if args.quick else 1_000_000)
-
-    with tempfile.TemporaryDirectory(prefix="mlwarden-bench-audit-") as tmp:
-        w = run(BACKENDS[args.backend], n, args.batch, max(proof_size, n), Path(tmp))
-    peer = hash_chain(n, args.batch)
+def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: int) -> dict:  # type: ignore[type-arg]
+    peer = hash_chain(n, batch)
     warden_s = w["append_s"] + w["verify_s"]
-
     rows = [
-        (f"append (batches of {args.batch})", n / w["append_s"], n / peer["append_s"], "ev/s"),
+        (f"append (batches of {batch})", n / w["append_s"], n / peer["append_s"], "ev/s"),
         ("verify, online", n / w["verify_s"], n / peer["verify_s"], "ev/s"),
         ("verify export file, offline", n / w["verify_export_s"], None, "ev/s"),
         ("export", n / w["export_s"], None, "ev/s"),
         ("append, one call per event", w["single_per_s"], None, "ev/s"),
         ("verify that (1 checkpoint per event)", w["single_verify_per_s"], None, "ev/s"),
     ]
-    print(f"\naudit log, backend={args.backend}, {n:,} events; proofs at {proof_size:,} events")
+    print(f"\naudit log, backend={backend}, {n:,} events; proofs at {proof_size:,} events")
     print(f"{'':34} {'warden':>14} {'hash chain':>14}")
     for name, ours, theirs, unit in rows:
         t = f"{theirs:>14,.0f}" if theirs else f"{'-':>14}"
@@ -178,18 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'inclusion proof, p99':34} {w['proof_ms_p99']:>14.3f} {'-':>14}  ms")
     print(f"{'proof + verify':34} {w['proof_and_verify_ms']:>14.3f} {'-':>14}  ms")
     print(f"{'consistency proof + verify':34} {w['consistency_ms']:>14.3f} {'-':>14}  ms")
-    print(f"(path length {w['path_len']}, {w['checkpoints']:,} signed checkpoints; hash-chain")
-    print(f" proof = replaying half the chain on average; peak RSS {_peak_mb():.0f} MB)")
-    result = {
+    print(f"(path length {w['path_len']}, {w['checkpoints']:,} signed checkpoints; growing to")
+    print(f" {proof_size:,} took {w['grow_s']:.1f} s; hash-chain proof = replaying half the chain)")
+    return {
         "bench": "audit",
         "size": f"{n // 1000}k events, proofs at {proof_size // 1000}k",
-        "backend": args.backend,
+        "backend": backend,
         "append_per_s": round(n / w["append_s"]),
         "single_append_per_s": round(w["single_per_s"]),
         "single_verify_per_s": round(w["single_verify_per_s"]),
         "verify_per_s": round(n / w["verify_s"]),
         "verify_export_per_s": round(n / w["verify_export_s"]),
         "proof_ms": round(w["proof_ms_median"], 4),
+        "proof_ms_p99": round(w["proof_ms_p99"], 4),
         "warden_s": round(warden_s, 3),
         "peer": "hash-chain",
         "peer_s": round(peer["append_s"] + peer["verify_s"], 3),
@@ -198,7 +234,44 @@ def main(argv: list[str] | None = None) -> int:
         "proof_ratio": round(replay_ms / w["proof_ms_median"], 1),
         "warden_peak_mb": round(_peak_mb()),
     }
-    print(json.dumps(result))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, well under a minute")
+    ap.add_argument("--backend", default="memory", choices=[*sorted(BACKENDS), "all"])
+    ap.add_argument("--events", type=int, default=None, help="events to append and verify")
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--proof-size", type=int, default=None, help="tree size for the proof timing")
+    ap.add_argument(
+        "--pg-proof-size",
+        type=int,
+        default=None,
+        help="tree size for PostgreSQL's proof timing (default: --proof-size)",
+    )
+    args = ap.parse_args(argv)
+    n = args.events or (20_000 if args.quick else 100_000)
+    proof_size = args.proof_size or (100_000 if args.quick else 1_000_000)
+    names = ["memory", "sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    if args.backend == "all" and not PG_URL:
+        names.remove("postgresql")
+        print("(postgresql skipped: MLWARDEN_BENCH_POSTGRES_URL is not set)")
+
+    results = []
+    for name in names:
+        size = args.pg_proof_size or proof_size if name == "postgresql" else proof_size
+        size = max(size, n)
+        try:
+            with tempfile.TemporaryDirectory(prefix="mlwarden-bench-audit-") as tmp:
+                w = run(BACKENDS[name], n, args.batch, size, Path(tmp))
+        finally:
+            _drop_pg_schemas()
+        results.append(report(name, w, n, args.batch, size))
+    if len(results) == 1:
+        print(json.dumps(results[0]))
+    else:
+        for r in results:
+            print(json.dumps(r))
     return 0
 
 
