@@ -119,3 +119,33 @@ def test_monitor_segments_windows_by_rows_and_stores_results(warden, registered,
         warden.monitor("credit-risk", window="fortnight")
     with pytest.raises(mw.ValidationError, match="segment column 'planet'"):
         warden.monitor("credit-risk", segment_by="planet")
+
+
+def test_rollup_merges_stored_windows(warden, registered, traffic):
+    daily = warden.monitor("credit-risk", window="1d")
+    weekly = warden.monitor_rollup("credit-risk", source="1d", window="7d")
+    assert len(weekly.windows) == 1 and weekly.windows[0].rows == 2000
+    # the merged week sits between the calm and the shifted day
+    week_age = weekly.windows[0].drift["columns"]["age"]["statistic"]
+    day_ages = [w.drift["columns"]["age"]["statistic"] for w in daily.windows]
+    assert min(day_ages) < week_age < max(day_ages)
+
+
+def test_attribution_drift_for_tree_models(warden, small_adult):
+    lgb = pytest.importorskip("lightgbm")
+    train, test = small_adult
+    X, y = train.drop(columns="income"), train["income"]
+    model = lgb.LGBMClassifier(n_estimators=40, verbose=-1).fit(X, y)
+    Xt = test.drop(columns="income").reset_index(drop=True)
+    warden.register_model("lgb", model, train=mw.Dataset(X, y),
+                          eval=mw.Dataset(Xt, test["income"]))
+    calm, odd = Xt.iloc[:1000], Xt.iloc[1000:].copy()
+    odd["capital-gain"] = 15000  # everyone now looks like a big investor
+    for i, part in enumerate((calm, odd)):
+        warden.log_predictions("lgb", part, model.predict(part),
+                               scores=model.predict_proba(part)[:, 1],
+                               timestamps=[T0 + pd.Timedelta(days=i)] * len(part))
+    first, second = warden.monitor("lgb", window="1d", explain=True).windows
+    assert first.attribution["status"] == "ok" and second.attribution["status"] == "ok"
+    assert first.attribution["distance"] < 0.1 < second.attribution["distance"]
+    assert second.attribution["drifted"]

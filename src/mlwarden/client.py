@@ -88,6 +88,7 @@ class Warden:
             self.artifacts,
             model_id=self.registry.store.model_id,
             evidence=self.registry.get_evidence,
+            load_model=self.registry.load_model,
         )
 
     @property
@@ -274,10 +275,20 @@ class Warden:
         window: str = "1d",
         segment_by: str | None = None,
         version: int | None = None,
+        explain: bool = False,
     ) -> MonitorReport:
         """Drift, data quality, performance (realized and estimated) and fairness per window
-        of the prediction log, against the version's reference profile."""
+        of the prediction log, against the version's reference profile; with ``explain``,
+        attribution drift too (tree models)."""
         mv = self.serving_version(name, version)
         return self.monitoring.run(
-            mv, since=since, until=until, window=window, segment_by=segment_by
+            mv, since=since, until=until, window=window, segment_by=segment_by, explain=explain
+        )
+
+    def monitor_rollup(
+        self, name: str, *, source: str = "1d", window: str = "7d", version: int | None = None
+    ) -> MonitorReport:
+        """Drift over ``window`` by merging stored ``source`` windows (no raw rows re-read)."""
+        return self.monitoring.rollup(
+            self.serving_version(name, version), source=source, window=window
         )

@@ -23,6 +23,7 @@ class WindowResult:
     performance: dict[str, Any] = field(default_factory=dict)
     estimated: dict[str, Any] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
+    attribution: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +37,7 @@ class WindowResult:
             "performance": self.performance,
             "estimated": self.estimated,
             "fairness": self.fairness,
+            "attribution": self.attribution,
         }
 
 
@@ -68,6 +70,7 @@ class MonitorReport:
                 "drift_share": w.drift.get("share_drifted"),
                 "drifted": ", ".join(w.drift.get("drifted_columns", [])),
                 "quality_failed": w.quality.get("failed"),
+                "attribution_drift": w.attribution.get("distance"),
             }
             row.update({f"{k}": v for k, v in w.performance.items() if isinstance(v, float)})
             row.update({f"est_{k}": v for k, v in w.estimated.items() if isinstance(v, float)})

@@ -12,10 +12,12 @@ import pandas as pd
 from mlwarden.entities import ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor import performance as perf
+from mlwarden.monitor.attribution import attribution_drift
 from mlwarden.monitor.quality import check_quality, summarize
 from mlwarden.monitor.report import MonitorReport, WindowResult
 from mlwarden.monitor.windows import parse_window, segments, split
 from mlwarden.registry.evidence import PREDICTION_COLUMN, SCORE_COLUMN
+from mlwarden.registry.signature import conform
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 
@@ -45,12 +47,14 @@ class MonitorService:
         *,
         model_id: Callable[[str], int],
         evidence: Callable[[str, str], dict[str, Any]],
+        load_model: Callable[[str], Any] | None = None,
     ) -> None:
         self.predictions = predictions
         self.results = results
         self.artifacts = artifacts
         self._model_id = model_id
         self._evidence = evidence
+        self._load_model = load_model
 
     def reference(self, mv: ModelVersion) -> Any:
         from mlwarden.engines.profile import Profile
@@ -75,6 +79,7 @@ class MonitorService:
         window: str = "1d",
         segment_by: str | None = None,
         store: bool = True,
+        explain: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> MonitorReport:
         from mlwarden.engines.drift import compare
@@ -98,6 +103,10 @@ class MonitorService:
         output = mv.signature.get("output", {})
         classes = [str(c) for c in output["classes"]] if output.get("classes") else None
         sensitive = [c["name"] for c in mv.signature.get("inputs", []) if c.get("sensitive")]
+        model = reference_importance = None
+        if explain and self._load_model is not None:
+            model = self._load_model(mv.ref)
+            reference_importance = self._evidence(mv.ref, "explain").get("importance") or {}
         for i, (start, end, part) in enumerate(spans):
             for segment, rows in segments(part, segment_by):
                 cur = profile(
@@ -116,6 +125,13 @@ class MonitorService:
                     labelled=int(rows["label"].notna().sum()),
                     drift=drift,
                     quality=quality,
+                    attribution=(
+                        attribution_drift(
+                            model, conform(features, dict(mv.signature)), reference_importance
+                        )
+                        if model is not None and segment == "all"
+                        else {}
+                    ),
                     **self._performance(rows, classes, sensitive),
                 )
                 windows.append(result)
@@ -138,6 +154,52 @@ class MonitorService:
         if store:
             self.results.save(model_id, mv.version, window, stored)
         return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
+
+    def rollup(self, mv: ModelVersion, *, source: str = "1d", window: str = "7d") -> MonitorReport:
+        """Drift over longer windows by merging the stored profiles of shorter ones: no raw
+        prediction is read again (profiles merge exactly; quantiles within the sketch bound)."""
+        from functools import reduce
+
+        from mlwarden.engines.drift import compare
+        from mlwarden.engines.profile import Profile
+
+        size, unit = parse_window(window)
+        if unit == "rows":
+            raise ValidationError("roll-ups need a time window (e.g. 7d, 1w)", field="window")
+        ref = self.reference(mv)
+        stored = self.results.history(
+            self._model_id(mv.name), window=source, segment="all", version=mv.version
+        )
+        if not stored:
+            raise NotFound(
+                f"no stored {source} windows for {mv.ref}: run monitor first", model=mv.name
+            )
+        frame = pd.DataFrame(stored)
+        frame["start"] = pd.to_datetime(frame["start"], utc=True)
+        span = (
+            pd.Timedelta(days=7 * size)
+            if unit == "w"
+            else pd.Timedelta(f"{size}{ {'min': 'min', 'h': 'h', 'd': 'D'}[unit] }")
+        )
+        frame["bucket"] = frame["start"].dt.floor(span)
+        results = []
+        for bucket, group in frame.groupby("bucket", sort=True):
+            profiles = [
+                Profile.from_bytes(self.artifacts.get(sha)) for sha in group["profile_sha256"]
+            ]
+            merged = reduce(lambda a, b: a.merge(b), profiles)
+            results.append(
+                WindowResult(
+                    start=bucket,
+                    end=bucket + span,
+                    segment="all",
+                    rows=int(group["rows"].sum()),
+                    labelled=int(sum(r.get("labelled", 0) for r in group["result"])),
+                    drift=compare(ref, merged).to_dict(),
+                    quality={},
+                )
+            )
+        return MonitorReport(mv.name, mv.version, window, None, tuple(results))
 
     def _performance(
         self, rows: pd.DataFrame, classes: list[str] | None, sensitive: list[str]

@@ -54,3 +54,22 @@ def infer_signature(
         output = {"type": "unknown"}
     output["scores"] = has_scores
     return {"inputs": inputs, "output": output}
+
+
+def conform(frame: pd.DataFrame, signature: dict[str, Any]) -> pd.DataFrame:
+    """Give logged or JSON-decoded inputs back the dtypes the model was trained with:
+    categories as ``category`` with the training categories (unseen values become missing),
+    integers and floats as numbers, columns in signature order."""
+    columns = {}
+    for spec in signature.get("inputs", []):
+        name = spec["name"]
+        if name not in frame.columns:
+            continue
+        col = frame[name]
+        if spec["type"] == "category":
+            columns[name] = pd.Categorical(col, categories=spec.get("categories"))
+        elif spec["type"] in ("integer", "float"):
+            columns[name] = pd.to_numeric(col, errors="coerce")
+        else:
+            columns[name] = col
+    return pd.DataFrame(columns, index=frame.index)

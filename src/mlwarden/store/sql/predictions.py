@@ -274,9 +274,16 @@ class SqlMonitorStore:
                 )
 
     def history(
-        self, model_id: int, *, window: str | None = None, segment: str | None = None
+        self,
+        model_id: int,
+        *,
+        window: str | None = None,
+        segment: str | None = None,
+        version: int | None = None,
     ) -> list[dict[str, Any]]:
         query = select(monitor_windows).where(monitor_windows.c.model_id == model_id)
+        if version is not None:
+            query = query.where(monitor_windows.c.version == version)
         if window is not None:
             query = query.where(monitor_windows.c.window == window)
         if segment is not None:
