@@ -114,7 +114,7 @@ def test_monitor_segments_windows_by_rows_and_stores_results(warden, registered,
     frame = report.to_frame()
     assert {"drift_share", "quality_failed", "est_accuracy"} <= set(frame.columns)
     page = report.to_html(tmp_path / "report.html").read_text()
-    assert "<table class='heat'>" in page and "http" not in page.split("<body>")[1][:2000]
+    assert "<table class='heat'>" in page and "<polyline" in page and "http" not in page.split("<body>")[1][:2000]
     with pytest.raises(mw.ValidationError, match="invalid window"):
         warden.monitor("credit-risk", window="fortnight")
     with pytest.raises(mw.ValidationError, match="segment column 'planet'"):

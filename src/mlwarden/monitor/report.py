@@ -104,11 +104,19 @@ class MonitorReport:
                 f"<table class='heat'><thead><tr><th>feature</th>{head}</tr></thead>"
                 f"<tbody>{''.join(body)}</tbody></table>"
             )
+        overall = [w for w in self.windows if w.segment == "all"]
+        lines = {
+            "drift share": [w.drift.get("share_drifted") for w in overall],
+            "accuracy": [w.performance.get("accuracy") for w in overall],
+            "estimated accuracy": [w.estimated.get("accuracy") for w in overall],
+        }
+        chart = svg_lines([w.start.strftime("%Y-%m-%d %H:%M") for w in overall], lines)
         table = self.to_frame().to_html(
             index=False, float_format=lambda v: f"{v:.4f}", na_rep="—", border=0
         )
         return (
             f"<div class='mlwarden-monitor'><h3>{html.escape(title)}</h3>"
+            f"<h4>Over time</h4>{chart}"
             f"<h4>Drift statistic by feature and window</h4>{heat}"
             f"<h4>Windows</h4>{table}</div>"
         )
@@ -147,3 +155,48 @@ def _heat_cell(value: Any) -> str:
     color = f"rgba(214,39,40,{intensity:.2f})"
     text = "#fff" if intensity > 0.6 else "#1a1a1a"
     return f"<td style='background:{color};color:{text}'>{v:.3f}</td>"
+
+
+PALETTE = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
+
+
+def svg_lines(
+    labels: list[str], series: dict[str, list[Any]], width: int = 640, height: int = 200
+) -> str:
+    """A dependency-free inline SVG line chart of values in [0, 1] over windows."""
+    if len(labels) < 1:
+        return ""
+    pad, n = 32, len(labels)
+
+    def x(i: int) -> float:
+        return pad + (width - 2 * pad) * (i / max(n - 1, 1))
+
+    def y(v: float) -> float:
+        return height - pad - (height - 2 * pad) * max(0.0, min(1.0, v))
+
+    parts = [
+        f"<svg role='img' aria-label='metrics over time' width='{width}' "
+        f"height='{height}' viewBox='0 0 {width} {height}'>",
+        f"<line x1='{pad}' y1='{y(0)}' x2='{width - pad}' y2='{y(0)}' stroke='#999'/>",
+        f"<text x='4' y='{y(1) + 4}' font-size='10'>1</text>",
+        f"<text x='4' y='{y(0) + 4}' font-size='10'>0</text>",
+    ]
+    for k, (name, values) in enumerate(series.items()):
+        points = [
+            (x(i), y(float(v))) for i, v in enumerate(values) if v is not None and not pd.isna(v)
+        ]
+        if not points:
+            continue
+        color = PALETTE[k % len(PALETTE)]
+        path = " ".join(f"{px:.1f},{py:.1f}" for px, py in points)
+        parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{path}'/>")
+        parts.extend(
+            f"<circle cx='{px:.1f}' cy='{py:.1f}' r='3' fill='{color}'/>" for px, py in points
+        )
+        parts.append(
+            f"<text x='{width - pad - 130}' y='{14 + 12 * k}' font-size='11' "
+            f"fill='{color}'>{html.escape(name)}</text>"
+        )
+    parts.append(f"<text x='{pad}' y='{height - 8}' font-size='10'>{html.escape(labels[0])}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
