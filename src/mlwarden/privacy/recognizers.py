@@ -1,0 +1,226 @@
+"""The entity recognizers: one object per PII type, registered in one place (``RECOGNIZERS``).
+
+A recognizer is a regex that proposes candidates and a validator that disposes of them. The
+regex is deliberately loose (it only has to find the right *shape*); the validator carries the
+precision (checksums, numbering-plan rules, calendar checks). Scores say how much a validated
+match is worth as evidence: a Luhn-valid, issuer-prefixed 16-digit string is almost surely a
+card; a five-digit number that looks like a ZIP code is weak evidence on its own.
+
+Adding a recognizer is appending one :class:`Recognizer` to :func:`default_recognizers`. Order
+matters between equal text scores: the earlier one wins an overlap (an IBAN's digits after the
+country code can pass Luhn, so IBAN comes before CREDIT_CARD).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mlwarden.privacy import names, validators
+from mlwarden.privacy.validators import Validator
+
+# Kinds drive the default masking policy: identifiers are pseudonymized (joinable), quasi-
+# identifiers generalized (still useful for models), free text has its spans redacted.
+IDENTIFIER = "identifier"
+QUASI_IDENTIFIER = "quasi_identifier"
+
+
+@dataclass(frozen=True)
+class Recognizer:
+    """One entity type.
+
+    entity : the name used in reports, policies and replacement tokens (``<EMAIL>``).
+    value_regex : a whole column value must match it (after stripping) to be a candidate.
+    validate : candidates (``pd.Series`` of str) → boolean array.
+    value_score : confidence that a column is this entity when every sampled value validates.
+    name_regex : matched against the normalised column name (lower snake case).
+    name_score : confidence from the column name alone.
+    text_regex : candidate spans in free text; None when the shape is too ambiguous in prose.
+    text_score : score of a validated span.
+    named_value_regex : a looser ``value_regex`` used when the column name matched (nine bare
+        digits are an SSN in a column called ``ssn``, and just a number anywhere else).
+    refine : for spans needing more than yes/no (names, phones): (candidate, the 40 characters
+        before it) → (start, end, score) relative to the candidate, or None.
+    """
+
+    entity: str
+    value_regex: str
+    validate: Validator
+    value_score: float
+    name_regex: str | None = None
+    name_score: float = 0.7
+    text_regex: str | None = None
+    text_score: float = 0.0
+    kind: str = IDENTIFIER
+    refine: Callable[[str, str], tuple[int, int, float] | None] | None = None
+    named_value_regex: str | None = None
+    _compiled: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def token(self) -> str:
+        return f"<{self.entity}>"
+
+    def name_pattern(self) -> re.Pattern[str] | None:
+        return self._compile("name", self.name_regex)
+
+    def text_pattern(self) -> re.Pattern[str] | None:
+        return self._compile("text", self.text_regex)
+
+    def _compile(self, key: str, regex: str | None) -> re.Pattern[str] | None:
+        if regex is None:
+            return None
+        if key not in self._compiled:
+            self._compiled[key] = re.compile(regex)
+        return self._compiled[key]
+
+
+_IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?"
+# At least 7 digits ahead (cheap to reject years and amounts), then loose digit groups.
+_PHONE = (
+    r"(?=(?:[^\d\n\x00]{0,3}\d){7})(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}"
+    r"(?:[ .\-]?\d{2,8}){1,5}(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?"
+)
+
+
+def default_recognizers(region: str = "US") -> list[Recognizer]:
+    """The built-in recognizers; ``region`` is where phone numbers without ``+`` are dialled."""
+    return [
+        Recognizer(
+            "EMAIL",
+            r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}",
+            validators.email,
+            0.95,
+            name_regex=r"(^|_)e?_?mail(_?address)?($|_)",
+            text_regex=r"(?<![\w.+'%-])[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+",
+            text_score=0.95,
+        ),
+        Recognizer(
+            "IBAN",
+            r"[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]){11,30}",
+            validators.iban,
+            0.95,
+            name_regex=r"(^|_)(iban|bank_?account)($|_)",
+            text_regex=r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?\d{1,3})?(?!\w)",
+            text_score=0.95,
+        ),
+        Recognizer(
+            "CREDIT_CARD",
+            r"\d(?:[ \-]?\d){12,18}",
+            validators.card,
+            0.95,
+            name_regex=r"(^|_)(credit_?card|card_?(number|no|num)|cc_?(number|num|no)|pan)($|_)",
+            text_regex=r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?!\w)",
+            text_score=0.95,
+        ),
+        Recognizer(
+            "US_SSN",
+            r"\d{3}([ \-])\d{2}\1\d{4}",
+            validators.us_ssn,
+            0.85,
+            name_regex=r"(^|_)(ssn|social_?security(_?number)?)($|_)",
+            text_regex=r"(?<![\d\-])\d{3}([ \-])\d{2}\1\d{4}(?![\d\-])",
+            text_score=0.85,
+            named_value_regex=r"\d{3}([ \-]?)\d{2}\1\d{4}",
+        ),
+        Recognizer(
+            "IP_ADDRESS",
+            rf"{_IPV4}|{_IPV6}",
+            validators.ip_address,
+            0.9,
+            name_regex=r"(^|_)(ip|ip_?addr(ess)?|ipv[46]|client_?ip|remote_?addr)($|_)",
+            text_regex=rf"(?<![\w.:]){_IPV4}(?!\.?\d)|(?<![\w:]){_IPV6}(?![\w:])",
+            text_score=0.9,
+        ),
+        Recognizer(
+            "PHONE",
+            r"[+()\d][\d ()+.\-]{5,22}\d(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?",
+            validators.make_phone(region),
+            0.85,
+            name_regex=r"(^|_)(phone|telephone|tel|mobile|cell|fax|msisdn)(_?(number|no|num))?($|_)",
+            text_regex=rf"(?<![\w+]){_PHONE}(?![\w])",
+            text_score=0.85,
+            refine=validators.make_phone_refine(region, 0.85),
+        ),
+        Recognizer(
+            "DE_TAX_ID",
+            r"\d{2} ?\d{3} ?\d{3} ?\d{3}",
+            validators.stdnum_validator("de.idnr"),
+            0.6,
+            name_regex=r"(^|_)(steuer_?id|idnr|tax_?id|tin)($|_)",
+        ),
+        Recognizer(
+            "FR_NIR",
+            r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}",
+            validators.stdnum_validator("fr.nir"),
+            0.8,
+            name_regex=r"(^|_)(nir|insee|numero_?secu|securite_?sociale)($|_)",
+            text_regex=r"(?<![\w])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)",
+            text_score=0.8,
+        ),
+        Recognizer(
+            "ES_DNI",
+            r"\d{8}-?[A-Za-z]",
+            validators.stdnum_validator("es.dni"),
+            0.85,
+            name_regex=r"(^|_)(dni|nif|documento)($|_)",
+            text_regex=r"(?<![\w])\d{8}-?[A-Z](?!\w)",
+            text_score=0.8,
+        ),
+        Recognizer(
+            "NL_BSN",
+            r"\d{4}\.?\d{2}\.?\d{3}",
+            validators.stdnum_validator("nl.bsn"),
+            0.5,
+            name_regex=r"(^|_)(bsn|burgerservicenummer|sofi_?nummer)($|_)",
+        ),
+        Recognizer(
+            "UK_NINO",
+            r"[A-Za-z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Da-d]",
+            validators.uk_nino,
+            0.85,
+            name_regex=r"(^|_)(nino|ni_?number|national_?insurance(_?number)?)($|_)",
+            text_regex=r"(?<![\w])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)",
+            text_score=0.8,
+        ),
+        Recognizer(
+            "DATE_OF_BIRTH",
+            r"\d{4}-\d{1,2}-\d{1,2}(?:[ T]00:00(?::00)?)?|\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}",
+            validators.date_of_birth,
+            # Any date column validates, so values alone never flag one: the name must agree.
+            0.3,
+            name_regex=r"(^|_)(dob|date_?of_?birth|birth_?date|birthdate|birthday|born(_on)?)($|_)",
+            name_score=0.75,
+            kind=QUASI_IDENTIFIER,
+        ),
+        Recognizer(
+            "POSTCODE",
+            r"\d{5}(?:-\d{4})?|[A-Za-z]{1,2}\d[A-Za-z\d]? ?\d[A-Za-z]{2}|\d{4} ?[A-Za-z]{2}",
+            validators.always,
+            0.3,
+            name_regex=r"(^|_)(post_?code|postal_?code|zip|zip_?code|zipcode|plz|cap)($|_)",
+            name_score=0.75,
+            kind=QUASI_IDENTIFIER,
+        ),
+        Recognizer(
+            "PERSON",
+            r"[A-Z][A-Za-z'\-.]*(?:,? [A-Z][A-Za-z'\-.]*){0,3}",
+            names.person_values,
+            0.75 if names.name_lists() is not None else 0.25,
+            name_regex=(
+                r"^((first|last|middle|given|family|full|maiden|customer|patient|client|"
+                r"person|contact|holder|account_?holder|employee|sur|fore)_?)?names?$"
+            ),
+            name_score=0.6,
+            text_regex=r"(?<![\w'])[A-Z][A-Za-z'\-]*[a-z](?:[ ][A-Z][A-Za-z'\-]*[a-z]){1,3}(?!\w)",
+            text_score=0.85,
+            refine=names.person_in_text,
+        ),
+    ]
+
+
+def normalise_name(column: object) -> str:
+    """``"Customer E-Mail"`` and ``"customerEmail"`` both become ``customer_e_mail``-like keys."""
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(column))
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
