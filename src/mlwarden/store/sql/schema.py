@@ -195,3 +195,22 @@ approvals = Table(
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("model_id", "version", "approver", name="uq_approvals_model_version_approver"),
 )
+
+# ---- policy decisions (mlwarden.policy): one row per gate evaluation, rule inputs included
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("policy", String(256), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("applies", Boolean, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("results", Json, nullable=False),
+    Index("ix_decisions_model_id_version", "model_id", "version"),
+)

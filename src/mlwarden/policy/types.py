@@ -1,0 +1,133 @@
+"""What policy evaluation hands out: rule results, decisions, promotions. All frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlwarden._json import jsonable
+from mlwarden.entities import AliasChange
+from mlwarden.entities._frozen import freeze, thaw
+
+PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
+SEVERITIES = ("error", "warn")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's verdict. ``values`` holds every path the rule reads that exists (as the rule
+    saw it); ``missing`` the paths (shortest absent prefix) that do not."""
+
+    id: str
+    severity: str
+    verdict: str  # pass, fail, error (the rule could not be evaluated) or skipped
+    message: str
+    values: dict[str, Any] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    check: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", freeze(self.values))
+        object.__setattr__(self, "missing", tuple(self.missing))
+
+    @property
+    def blocking(self) -> bool:
+        """An error-severity rule that did not pass (a failed or unevaluable check)."""
+        return self.severity == "error" and self.verdict in (FAIL, ERROR)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "severity": self.severity,
+            "verdict": self.verdict,
+            "message": self.message,
+            "values": jsonable(thaw(self.values)),
+            "missing": list(self.missing),
+            "check": self.check,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RuleResult:
+        return cls(
+            id=data["id"],
+            severity=data["severity"],
+            verdict=data["verdict"],
+            message=data["message"],
+            values=data.get("values") or {},
+            missing=tuple(data.get("missing") or ()),
+            check=data.get("check", ""),
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One evaluation of a policy against one version, as stored and audited."""
+
+    policy: str
+    policy_sha256: str
+    ref: str
+    passed: bool
+    applies: bool
+    results: tuple[RuleResult, ...]
+    time: datetime
+    actor: str
+    purpose: str = "check"  # check, promote, dry-run
+    id: int | None = None  # set once stored
+
+    @property
+    def failed_rules(self) -> list[RuleResult]:
+        return [r for r in self.results if r.blocking]
+
+    @property
+    def warnings(self) -> list[RuleResult]:
+        return [r for r in self.results if r.severity == "warn" and r.verdict != PASS]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "policy": self.policy,
+            "policy_sha256": self.policy_sha256,
+            "ref": self.ref,
+            "passed": self.passed,
+            "applies": self.applies,
+            "purpose": self.purpose,
+            "time": self.time.isoformat(),
+            "actor": self.actor,
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def __repr__(self) -> str:
+        failed = [r.id for r in self.failed_rules]
+        return (
+            f"Decision({self.ref!r}, policy={self.policy!r}, passed={self.passed}, "
+            f"failed={failed}, id={self.id})"
+        )
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The outcome of ``promote``: the gate's decision, the approvals seen and (unless a dry
+    run, or the alias already pointed there) the alias move."""
+
+    ref: str
+    alias: str
+    decision: Decision
+    approvals: dict[str, Any]
+    allowed: bool
+    dry_run: bool
+    change: AliasChange | None = None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "alias": self.alias,
+            "allowed": self.allowed,
+            "dry_run": self.dry_run,
+            "moved": self.change is not None,
+            "change": None if self.change is None else self.change.to_dict(),
+            "reasons": list(self.reasons),
+            "approvals": dict(self.approvals),
+            "decision": self.decision.to_dict(),
+        }
