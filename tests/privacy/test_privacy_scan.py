@@ -176,3 +176,42 @@ def test_backends():
 def test_public_names():
     for name in privacy.__all__:
         assert hasattr(privacy, name)
+
+
+def test_ordinary_columns_are_not_flagged():
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(3)
+    n = 200
+    make = {
+        "city": fake.city,
+        "company": fake.company,
+        "job": fake.job,
+        "state": fake.state,
+        "country": fake.country,
+        "product": fake.catch_phrase,
+        "user_agent": fake.user_agent,
+        "url": fake.url,
+        "sku": lambda: fake.bothify("??-####"),
+        "created": lambda: fake.date_this_decade().isoformat(),
+        "text": fake.paragraph,
+    }
+    df = pd.DataFrame({c: [f() for _ in range(n)] for c, f in make.items()})
+    assert scan(df).findings == []
+
+
+def test_addresses_are_found_by_name_and_shape():
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(5)
+    df = pd.DataFrame(
+        {
+            "home_address": [fake.address().replace("\n", ", ") for _ in range(50)],
+            "ip_address": [fake.ipv4() for _ in range(50)],
+        }
+    )
+    report = scan(df)
+    assert report.entity_of("home_address") == "ADDRESS"
+    assert report.entity_of("ip_address") == "IP_ADDRESS"

@@ -29,6 +29,8 @@ from mlwarden.privacy.report import PrivacyReport
 from mlwarden.privacy.spans import find_spans, replace_spans
 
 REDACTED = "<REDACTED>"
+# No useful generalization and nothing to join on: the default policy removes the value.
+REDACT_BY_DEFAULT = {"ADDRESS"}
 
 
 def canonical_text(value: Any) -> str:
@@ -96,7 +98,7 @@ class MaskingPolicy:
     @classmethod
     def from_report(cls, report: PrivacyReport, keyring: KeyRing | None = None) -> MaskingPolicy:
         """The default policy: pseudonymize identifiers, generalize dates of birth and
-        postcodes, redact spans in free text, keep the rest."""
+        postcodes, redact street addresses and the spans in free text, keep the rest."""
         columns: dict[str, Rule] = {}
         entities: dict[str, str] = {}
         for column, findings in report.by_column().items():
@@ -107,6 +109,8 @@ class MaskingPolicy:
             entities[column] = best.entity
             if best.kind == QUASI_IDENTIFIER and best.entity in KIND_OF_ENTITY:
                 columns[column] = Rule("generalize", kind=KIND_OF_ENTITY[best.entity])
+            elif best.entity in REDACT_BY_DEFAULT:
+                columns[column] = Rule("redact")
             elif best.kind in (IDENTIFIER, QUASI_IDENTIFIER):
                 columns[column] = Rule("pseudonymize")
         return cls(columns=columns, column_entities=entities, keyring=keyring)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 _TOKEN = re.compile(r"[A-Z][A-Za-z'\-]*[a-z]")
+_HOUSE_NUMBER = re.compile(r"\d+[A-Za-z]?,? $")
 
 # Capitalised words that start sentences or address people but are not names themselves.
 _STOP_WORDS = (
@@ -40,6 +41,20 @@ def name_lists() -> tuple[frozenset[str], frozenset[str]] | None:
     return frozenset(firsts) - _STOP, frozenset(provider.last_names) - _STOP
 
 
+@functools.lru_cache(maxsize=1)
+def place_words() -> frozenset[str]:
+    """Street suffixes and city prefixes ("Maria Circle", "Port Jessica" are addresses)."""
+    try:
+        from faker.providers.address import en_US
+    except ImportError:
+        return frozenset()
+    provider = en_US.Provider
+    words = set(getattr(provider, "street_suffixes", ())) | set(
+        getattr(provider, "city_prefixes", ())
+    )
+    return frozenset(words) | {"Apt", "Suite", "Unit", "Floor", "Box"}
+
+
 def person_values(s: pd.Series) -> np.ndarray:
     """For column values: the first token is a known first name or the last a known surname."""
     lists = name_lists()
@@ -57,22 +72,26 @@ def person_in_text(candidate: str, before: str = "") -> tuple[int, int, float] |
 
     "Contact Maria Garcia" yields "Maria Garcia": we slide over the tokens to find a known first
     name followed by up to two more capitalised tokens, the last of which is a known surname
-    (score 0.85) or at least not a stop word (0.6, a first name alone is too weak).
+    (score 0.85) or, right after the first name, at least not a stop word or a street suffix
+    (0.6: "Debra Ramp" is a street; a first name alone is too weak).
     """
     lists = name_lists()
     if lists is None:
         return None
     firsts, lasts = lists
+    places = place_words()
     toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(candidate)]
     best: tuple[int, int, float] | None = None
     for i, (start, _, word) in enumerate(toks):
         if word not in firsts:
             continue
+        if start == 0 and _HOUSE_NUMBER.search(before):
+            continue  # "2645 Matthew Fields Suite 770": a street named after someone
         for j in range(min(i + 2, len(toks) - 1), i, -1):
             last = toks[j][2]
             if last in lasts:
                 score = 0.85
-            elif last not in _STOP and last not in firsts and j == i + 1:
+            elif j == i + 1 and last not in _STOP and last not in firsts and last not in places:
                 score = 0.6
             else:
                 continue

@@ -139,7 +139,8 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.make_phone(region),
             0.85,
             name_regex=r"(^|_)(phone|telephone|tel|mobile|cell|fax|msisdn)(_?(number|no|num))?($|_)",
-            text_regex=rf"(?<![\w+]){_PHONE}(?![\w])",
+            # Not inside paths or version strings (…/537.36) and not the date part of a time.
+            text_regex=rf"(?<![\w+/.]){_PHONE}(?![\w/]|:\d)",
             text_score=0.85,
             refine=validators.make_phone_refine(region, 0.85),
         ),
@@ -201,6 +202,20 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             0.3,
             name_regex=r"(^|_)(post_?code|postal_?code|zip|zip_?code|zipcode|plz|cap)($|_)",
             name_score=0.75,
+            kind=QUASI_IDENTIFIER,
+        ),
+        Recognizer(
+            "ADDRESS",
+            r"\d+[A-Za-z]?,? [A-Z][A-Za-z0-9'.#\- ]+(?:,.*)?",
+            validators.always,
+            # "12 Main Street" has a shape, not a checksum: the column name must agree.
+            0.3,
+            name_regex=(
+                r"^(?!(.*_)?(ip|e_?mail|mac|wallet)_?address)(.*_)?"
+                r"(street|home|postal|mailing|billing|shipping|residential)?_?"
+                r"(address|street)(_?line)?(_?\d)?$"
+            ),
+            name_score=0.7,
             kind=QUASI_IDENTIFIER,
         ),
         Recognizer(

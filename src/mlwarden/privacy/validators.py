@@ -133,6 +133,7 @@ def make_phone(region: str) -> Validator:
 _GROUP = re.compile(r"\+?\(?\d+\)?(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?")
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PHONE_CONTEXT = re.compile(
     r"(?i)(phone|call|\btel\b|mobile|cell|fax|sms|whatsapp|text me|reach me|number is|dial)"
 )
@@ -148,6 +149,8 @@ def make_phone_refine(
     """
 
     def refine(candidate: str, before: str = "") -> tuple[int, int, float] | None:
+        if _ISO_DATE.search(candidate):
+            return None
         # A bare run of digits is an account or tracking number as often as a phone number:
         # take it only when the words just before it talk about phoning.
         if candidate.isdigit():
