@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 _TOKEN = re.compile(r"[A-Z][A-Za-z'\-]*[a-z]")
-_HOUSE_NUMBER = re.compile(r"\d+[A-Za-z]?,? $")
+# A bare house number just before the name (not the tail of an SSN or a phone number).
+_HOUSE_NUMBER = re.compile(r"(?:^|[ ,])\d{1,6}[A-Za-z]?,? $")
 
 # Capitalised words that start sentences or address people but are not names themselves.
 _STOP_WORDS = (
