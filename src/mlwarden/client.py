@@ -35,8 +35,20 @@ class Warden:
     """Govern models on one store.
 
     ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
-    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL.
+    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL;
+    ``Warden("http://host:8080", token=…)`` a running ``mlwarden serve`` (a ``RemoteWarden``:
+    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given).
     """
+
+    def __new__(cls, uri: str | None = None, **kwargs: Any) -> Any:
+        if cls is Warden:
+            settings = kwargs.get("settings") or Settings()
+            resolved = uri or settings.resolved_uri()
+            if resolved.startswith(("http://", "https://")):
+                from mlwarden.remote import RemoteWarden
+
+                return RemoteWarden(resolved, token=kwargs.get("token"), settings=settings)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -45,6 +57,7 @@ class Warden:
         artifacts: str | None = None,
         actor: str | None = None,
         settings: Settings | None = None,
+        token: str | None = None,  # used by remote (http) URIs only
     ) -> None:
         base = settings or Settings()
         overrides = {
@@ -99,6 +112,9 @@ class Warden:
         return f"Warden({self.uri!r})"
 
     def close(self) -> None:
+        close_audit = getattr(self.audit.backend, "close", None)
+        if close_audit is not None:
+            close_audit()
         self.db.dispose()
 
     def __enter__(self) -> Warden:

@@ -16,7 +16,7 @@ from mlwarden.audit import AuditLog, Problem, Signer, verify_export
 from mlwarden.audit.signing import load_public_key
 from mlwarden.cli.main import app
 from mlwarden.errors import IntegrityError, WardenError
-from mlwarden.store.sql.audit import SqlAuditBackend, key_path, public_key_path
+from mlwarden.store.sql.audit import SqlAuditBackend, SqlAuditLog, key_path, public_key_path
 
 BATCH = 4  # events per append_many: checkpoints at 4, 8, 12
 
@@ -50,14 +50,14 @@ def _sql(wd: mw.Warden, *statements: str) -> None:
 
 
 def _verdicts(wd: mw.Warden, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """The online verdict and the offline one (export, then verify with the trusted key)."""
+    """Online verdicts (the store's joined-query reader, and the generic backend reader) and
+    the offline one (export, then verify with the trusted key)."""
     key = wd.audit.public_key
-    fresh = AuditLog(SqlAuditBackend(wd.db), public_key=key)  # no cache, no signer
-    online = fresh.verify()
+    fresh = SqlAuditLog(SqlAuditBackend(wd.db), public_key=key)  # no cache, no signer
+    generic = AuditLog(SqlAuditBackend(wd.db), public_key=key)
     path = tmp_path / "export.jsonl"
     fresh.export(path)
-    offline = verify_export(path, key)
-    return online, offline
+    return fresh.verify(), generic.verify(), verify_export(path, key)
 
 
 def test_backend_stores_exact_text_and_verifies(wd, tmp_path):
@@ -67,8 +67,8 @@ def test_backend_stores_exact_text_and_verifies(wd, tmp_path):
     with wd.db.engine.connect() as conn:
         payload = conn.execute(text("SELECT payload FROM audit_events WHERE seq = 5")).scalar()
     assert payload == '{"n":5}'  # TEXT, the exact hashed bytes, not re-encoded JSON
-    online, offline = _verdicts(wd, tmp_path)
-    assert online.ok and offline.ok and online.events_checked == 12
+    for verdict in _verdicts(wd, tmp_path):
+        assert verdict.ok and verdict.events_checked == 12
     proof = wd.audit.prove(7)
     assert proof.verify_event(wd.audit.get(7), wd.audit.checkpoint(), wd.audit.public_key)
     assert [e.seq for e in wd.audit.events(model="m3")] == [3]

@@ -43,10 +43,11 @@ def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
     return cp
 
 
-def read_only(wd):  # type: ignore[no-untyped-def]
-    from mlwarden.audit.log import AuditLog
+def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
+    """The store's log without its signer (trusting ``public_key`` if given)."""
+    from mlwarden.store.sql.audit import SqlAuditLog
 
-    return AuditLog(wd.audit.backend, public_key=wd.audit.public_key)
+    return SqlAuditLog(wd.audit.backend, public_key=public_key or wd.audit.public_key)
 
 
 def events_table(events: list) -> Table:  # type: ignore[type-arg]
@@ -168,12 +169,7 @@ def verify(
         result = verify_export(export_file, key)
     else:
         wd = open_warden(uri)
-        if pubkey is not None:
-            from mlwarden.audit.log import AuditLog
-
-            result = AuditLog(wd.audit.backend, public_key=pubkey).verify()
-        else:
-            result = wd.audit.verify()
+        result = read_only(wd, pubkey).verify()
     if as_json:
         print_json(result.to_dict())
     elif result.ok:

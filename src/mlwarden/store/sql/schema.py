@@ -143,6 +143,7 @@ audit_nodes = Table(
     Column("level", SmallInteger, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,  # clustered on (level, idx): one b-tree lookup per node
 )
 
 audit_checkpoints = Table(

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("level", sa.SmallInteger, primary_key=True, autoincrement=False),
         sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
+        sqlite_with_rowid=False,  # clustered on (level, idx): one b-tree lookup per node
     )
     op.create_table(
         "audit_checkpoints",
