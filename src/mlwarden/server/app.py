@@ -1,0 +1,253 @@
+"""``create_app(settings, warden)``: the HTTP API, which is the SDK over the wire.
+
+Every SDK error is a ``WardenError`` with an ``http_status``; this module is the one place
+that turns them (and the framework's own errors) into ``{"error", "message", "details"}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mlwarden._json import jsonable
+from mlwarden.access import User
+from mlwarden.errors import WardenError
+from mlwarden.server.auth import Authenticator
+from mlwarden.server.proxy import ProxyRuntime
+from mlwarden.server.schemas import ErrorOut
+from mlwarden.server.serving import ModelCache, Resolver
+from mlwarden.server.settings import ServerSettings
+from mlwarden.server.writer import PredictionWriter
+
+log = logging.getLogger("mlwarden.server")
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "permission_denied",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+}
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": code} for status, code in _CODES.items()
+}
+
+
+@dataclass
+class ServerContext:
+    """What the routes share; built once per app (no import-time state)."""
+
+    settings: ServerSettings
+    warden: Any
+    auth: Authenticator
+    resolver: Resolver
+    models: ModelCache
+    writer: PredictionWriter | None
+    proxies: ProxyRuntime
+
+    def acting(self, user: User) -> Any:
+        """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
+        # not copy.copy: Warden.__new__ reads the environment to pick a backend
+        wd = object.__new__(type(self.warden))
+        wd.__dict__.update(self.warden.__dict__)
+        wd.settings = self.warden.settings.model_copy(update={"actor": user.name})
+        return wd
+
+
+def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"error": code, "message": message, "details": jsonable(details or {})}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """413 above ``max_bytes`` (by Content-Length, or counted while streaming) and 415 for a
+    body that is not JSON: every endpoint that takes a body takes JSON."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > self.max_bytes
+            except ValueError:
+                too_big = False
+            if too_big:
+                await self._reply(send, 413, "payload_too_large", int(length))
+                return
+        has_body = length not in (None, b"0") or b"transfer-encoding" in headers
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if has_body and not (ctype == b"application/json" or ctype.endswith(b"+json")):
+            await self._reply(send, 415, "unsupported_media_type", None, ctype.decode("latin-1"))
+            return
+        seen = 0
+        limit = self.max_bytes
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise StarletteHTTPException(413, f"request body over {limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _reply(
+        self, send: Send, status: int, code: str, size: int | None, ctype: str = ""
+    ) -> None:
+        if status == 413:
+            message = f"request body of {size} bytes is over the limit of {self.max_bytes}"
+            details: dict[str, Any] = {"max_bytes": self.max_bytes}
+        else:
+            message = f"send JSON (Content-Type: application/json), not {ctype or 'nothing'}"
+            details = {"content_type": ctype}
+        body = json.dumps({"error": code, "message": message, "details": details}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(WardenError)
+    async def warden_error(request: Request, exc: WardenError) -> JSONResponse:
+        return error_response(exc.http_status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return error_response(400, "malformed_json", "the body is not valid JSON", errors[0])
+        first = errors[0] if errors else {"loc": [], "message": "invalid"}
+        where = ".".join(str(p) for p in first["loc"])
+        return error_response(
+            422,
+            "validation_error",
+            f"invalid request: {where}: {first['message']}",
+            {"errors": errors},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
+
+
+def create_app(settings: ServerSettings | None = None, warden: Any = None) -> FastAPI:
+    """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
+    from mlwarden.server.routes import access, audit, monitor, predict, registry
+
+    settings = settings or ServerSettings()
+    if warden is None:
+        from mlwarden.client import Warden
+
+        warden = Warden()
+    mask = getattr(warden.prediction_log, "_mask", None)
+    writer = (
+        PredictionWriter(
+            warden,
+            max_wait_ms=settings.batch_wait_ms,
+            max_rows=settings.batch_max_rows,
+            mask=mask,
+        )
+        if settings.log_predictions
+        else None
+    )
+    ctx = ServerContext(
+        settings=settings,
+        warden=warden,
+        auth=Authenticator(warden.access, settings.auth_ttl_s),
+        resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
+        models=ModelCache(
+            lambda mv: warden.registry.load_model(mv.ref), size=settings.model_cache_size
+        ),
+        writer=writer,
+        proxies=ProxyRuntime(settings),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if writer is not None:
+            writer.start()
+        try:
+            yield
+        finally:
+            if writer is not None:
+                writer.stop()  # commits what is queued before the process exits
+            await ctx.proxies.aclose()
+
+    app = FastAPI(
+        title="Warden",
+        version=_version(),
+        summary="Govern machine-learning models in production: the SDK over HTTP.",
+        lifespan=lifespan,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.ctx = ctx
+    _install_errors(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no authentication)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness: the store answers")
+    def readyz() -> dict[str, Any]:
+        size = warden.audit.size
+        return {"status": "ready", "audit_size": size}
+
+    for module in (registry, access, audit, monitor, predict):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _version() -> str:
+    from mlwarden import __version__
+
+    return __version__
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory for ``mlwarden serve --workers N``: each process opens its own store
+    from the environment (``MLWARDEN_*`` and ``MLWARDEN_SERVE_*``)."""
+    from mlwarden.client import Warden
+
+    return create_app(ServerSettings(), Warden())

@@ -1,0 +1,92 @@
+"""Bearer-token authentication and server-side role checks.
+
+Every endpoint but the health checks needs ``Authorization: Bearer mlw_…``. Tokens are checked
+by ``AccessService.authenticate`` (hash look-up, expiry, revocation, audited refusals); a good
+answer is reused for ``auth_ttl_s`` seconds so the prediction hot path does not hit the
+database per request. Revoking through this server takes effect at once; a revocation made
+elsewhere (CLI, another replica) within ``auth_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from mlwarden.access import AccessService, User, hash_token, require_role
+from mlwarden.errors import AuthenticationError, PermissionDenied
+from mlwarden.store.sql.database import as_utc, utcnow
+
+if TYPE_CHECKING:
+    from mlwarden.server.app import ServerContext
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token (`mlwarden tokens create USER`), sent as `Bearer mlw_…`.",
+)
+
+
+class Authenticator:
+    def __init__(self, access: AccessService, ttl: float) -> None:
+        self.access = access
+        self.ttl = ttl
+        self._cache: dict[str, tuple[float, datetime | None, User]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, token: str) -> User | None:
+        hit = self._cache.get(hash_token(token))
+        if hit is None:
+            return None
+        until, expires_at, user = hit
+        if time.monotonic() >= until or (expires_at is not None and utcnow() >= expires_at):
+            return None
+        return user
+
+    def authenticate(self, token: str) -> User:
+        user = self.access.authenticate(token)  # raises (and audits) on any refusal
+        if self.ttl > 0:
+            key = hash_token(token)
+            found = self.access.store.find_token(key)
+            expires_at = as_utc(found[0].expires_at) if found else None
+            with self._lock:
+                if len(self._cache) > 10_000:
+                    self._cache.clear()
+                self._cache[key] = (time.monotonic() + self.ttl, expires_at, user)
+        return user
+
+    def forget(self) -> None:
+        """Drop every cached answer (a token was revoked or a user changed here)."""
+        with self._lock:
+            self._cache.clear()
+
+
+def context(request: Request) -> ServerContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+async def current_user(
+    request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
+) -> User:
+    if creds is None:
+        raise AuthenticationError(
+            "missing bearer token: send `Authorization: Bearer mlw_…`", subject="token:none"
+        )
+    auth: Authenticator = request.app.state.ctx.auth
+    user = auth.cached(creds.credentials)
+    if user is None:
+        user = await run_in_threadpool(auth.authenticate, creds.credentials)
+    return user
+
+
+def check(ctx: ServerContext, user: User, action: str, subject: str, **details: Any) -> None:
+    """Refuse (and audit the refusal) unless ``user``'s role allows ``action``."""
+    try:
+        require_role(user, action)
+    except PermissionDenied as exc:
+        ctx.warden.access.deny(user.name, action, subject, exc.message, role=user.role, **details)

@@ -1,0 +1,83 @@
+"""Users and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from mlwarden.access import User
+from mlwarden.access.roles import allowed
+from mlwarden.errors import PermissionDenied
+from mlwarden.server.auth import check, current_user
+from mlwarden.server.routes._util import out
+from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
+
+router = APIRouter(prefix="/v1", tags=["users and tokens"])
+
+
+@router.get("/users", response_model=list[UserOut], summary="wd.list_users()")
+def list_users(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "user:*")
+    return out(ctx.warden.list_users())
+
+
+@router.get("/users/me", response_model=UserOut, summary="The authenticated user")
+def me(user: User = Depends(current_user)) -> Any:
+    return out(user)
+
+
+@router.post(
+    "/users", response_model=UserOut, status_code=201, summary="wd.create_user(name, role)"
+)
+def create_user(body: CreateUserIn, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "user.create", f"user:{body.name}")
+    return out(ctx.acting(user).create_user(body.name, body.role))
+
+
+@router.get("/tokens", response_model=list[TokenOut], summary="wd.list_tokens(user=None)")
+def list_tokens(
+    request: Request,
+    user_name: str | None = Query(None, alias="user"),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    if not allowed(user.role, "token.manage"):
+        # without token.manage, a user sees their own tokens only
+        if user_name not in (None, user.name):
+            check(ctx, user, "token.manage", f"user:{user_name}")
+        user_name = user.name
+    return out(ctx.warden.list_tokens(user_name))
+
+
+@router.post(
+    "/tokens",
+    response_model=NewTokenOut,
+    status_code=201,
+    summary="wd.create_token(user, expires_in=None, description=None)",
+)
+def create_token(body: CreateTokenIn, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    action = "token.create" if body.user == user.name else "token.manage"
+    check(ctx, user, action, f"user:{body.user}")
+    new = ctx.acting(user).create_token(
+        body.user, expires_in=body.expires_in, description=body.description
+    )
+    # the secret goes to the caller once, in this body; never to a log
+    return {"token": new.token, "info": out(new.info)}
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut, summary="wd.revoke_token(id)")
+def revoke_token(token_id: int, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "token.revoke", f"token:{token_id}")
+    try:
+        revoked = ctx.acting(user).revoke_token(token_id)
+    finally:
+        ctx.auth.forget()  # a revoked token must stop working here at once
+    return out(revoked)
+
+
+__all__ = ["PermissionDenied", "router"]

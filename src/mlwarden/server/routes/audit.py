@@ -1,0 +1,84 @@
+"""The audit log: events, checkpoints, inclusion proofs, verification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from mlwarden.access import User
+from mlwarden.server.auth import check, current_user
+from mlwarden.server.routes._util import out
+from mlwarden.server.schemas import AuditEventOut, CheckpointOut, ProofOut, VerificationOut
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/events", response_model=list[AuditEventOut], summary="wd.audit.events(...)")
+def events(
+    request: Request,
+    model: str | None = None,
+    action: str | None = None,
+    subject: str | None = None,
+    actor: str | None = None,
+    since: str | None = Query(None, description="ISO-8601, inclusive"),
+    until: str | None = Query(None, description="ISO-8601, exclusive"),
+    limit: int | None = Query(None, ge=1, le=100_000),
+    newest_first: bool = False,
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", "audit")
+    found = ctx.warden.audit.events(
+        model,
+        action,
+        since,
+        limit,
+        subject=subject,
+        actor=actor,
+        until=until,
+        newest_first=newest_first,
+    )
+    return [e.to_dict() for e in found]
+
+
+@router.get("/events/{seq}", response_model=AuditEventOut, summary="wd.audit.get(seq)")
+def get_event(seq: int, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", f"audit-event:{seq}")
+    return ctx.warden.audit.get(seq).to_dict()
+
+
+@router.get("/size", response_model=dict[str, int], summary="wd.audit.size")
+def size(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", "audit")
+    return {"size": ctx.warden.audit.size}
+
+
+@router.post(
+    "/checkpoint", response_model=CheckpointOut, summary="wd.audit.checkpoint(): sign the head"
+)
+def checkpoint(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.checkpoint", "audit")
+    return out(ctx.warden.audit.checkpoint())
+
+
+@router.get("/verify", response_model=VerificationOut, summary="wd.audit.verify()")
+def verify(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", "audit")
+    return ctx.warden.audit.verify().to_dict()
+
+
+@router.get("/proofs/{seq}", response_model=ProofOut, summary="wd.audit.prove(seq)")
+def prove(
+    seq: int,
+    request: Request,
+    tree_size: int | None = Query(None, ge=1),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", f"audit-event:{seq}")
+    return out(ctx.warden.audit.prove(seq, tree_size))

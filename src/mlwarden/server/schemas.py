@@ -1,0 +1,286 @@
+"""Request and response bodies: the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Scalar = str | int | float | bool | None
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="stable error code (the SDK exception's `code`)")
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- registry
+
+
+class ModelOut(_Out):
+    name: str
+    owner: str | None
+    risk_tier: str
+    intended_use: str | None
+    description: str | None
+    tags: dict[str, str]
+    created_at: datetime
+    created_by: str
+    latest_version: int | None
+    aliases: dict[str, int]
+
+
+class VersionOut(_Out):
+    name: str
+    version: int
+    artifact_sha256: str
+    artifact_size: int
+    flavor: str
+    flavor_info: dict[str, Any]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    metrics: dict[str, float | None]
+    params: dict[str, Any]
+    status: str
+    created_at: datetime
+    created_by: str
+    description: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    evidence: dict[str, str] = Field(default_factory=dict)
+
+
+class AliasChangeOut(_Out):
+    name: str
+    alias: str
+    from_version: int | None
+    to_version: int | None
+    action: str
+    actor: str
+    reason: str | None
+    at: datetime
+
+
+class SetAliasIn(BaseModel):
+    version: int = Field(ge=1)
+    reason: str | None = None
+
+
+class RegisterIn(BaseModel):
+    """A version prepared by the SDK (``RemoteWarden.register_model``): the artifact's bytes
+    travel base64-encoded with everything the registry computed from the data."""
+
+    artifact_b64: str
+    flavor: str
+    flavor_info: dict[str, Any] = Field(default_factory=dict)
+    signature: dict[str, Any] = Field(default_factory=dict)
+    lineage: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    evidence: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    blobs_b64: dict[str, str] = Field(
+        default_factory=dict, description="extra content-addressed blobs (sha256 -> base64)"
+    )
+    owner: str | None = None
+    risk_tier: Literal["low", "medium", "high"] = "medium"
+    intended_use: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+# ---- access
+
+
+class UserOut(_Out):
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    created_by: str
+    disabled: bool = False
+
+
+class CreateUserIn(BaseModel):
+    name: str = Field(min_length=1, max_length=256)
+    role: Literal["viewer", "developer", "validator", "admin"]
+
+
+class TokenOut(_Out):
+    id: int
+    user: str
+    prefix: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+    description: str | None = None
+
+
+class CreateTokenIn(BaseModel):
+    user: str = Field(min_length=1, max_length=256)
+    expires_in: str | None = Field(default=None, description="e.g. 30d, 12h; none: never")
+    description: str | None = None
+
+
+class NewTokenOut(BaseModel):
+    token: str = Field(description="the secret, shown this once")
+    info: TokenOut
+
+
+class ApproveIn(BaseModel):
+    comment: str | None = None
+
+
+class ApprovalOut(_Out):
+    model: str
+    version: int
+    approver: str
+    role: str
+    comment: str | None
+    created_at: datetime
+    ref: str
+
+
+class ApprovalStatusOut(_Out):
+    ref: str
+    risk_tier: str
+    required: int
+    have: int
+    approvers: list[str]
+    registered_by: str
+    missing: int
+    approved: bool
+
+
+# ---- audit
+
+
+class AuditEventOut(_Out):
+    seq: int
+    time: str
+    actor: str
+    action: str
+    subject: str
+    payload_digest: str
+    payload: dict[str, Any] | None
+    salt: str | None
+
+
+class CheckpointOut(_Out):
+    tree_size: int
+    root_hash: str
+    time: str
+    key_id: str
+    signature: str | None
+
+
+class VerificationOut(_Out):
+    ok: bool
+    events_checked: int
+    first_bad_seq: int | None
+    problem: str | None
+    message: str
+    erased: int
+    checkpoints_checked: int
+    tree_size: int
+    root_hash: str | None
+
+
+class ProofOut(_Out):
+    seq: int
+    tree_size: int
+    leaf_hash: str
+    path: list[str]
+    root_hash: str
+
+
+# ---- predictions
+
+
+class PredictIn(BaseModel):
+    """Rows as ``records`` (a list of objects) or ``columns`` (an object of equal-length
+    lists): exactly one of the two."""
+
+    records: list[dict[str, Any]] | None = None
+    columns: dict[str, list[Any]] | None = None
+    subjects: list[str | None] | None = Field(
+        default=None, description="data-subject key per row (for erasure requests)"
+    )
+
+
+class PredictOut(BaseModel):
+    model: str
+    version: int
+    alias: str | None
+    ids: list[str] = Field(description="prediction ids (UUIDv7), one per row")
+    outputs: list[Any]
+    scores: list[float | None] | None
+    reasons: list[Any] | None = None
+    logged: bool = Field(description="true when the predictions are in the log")
+
+
+class OipTensor(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class OipRequest(BaseModel):
+    id: str | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: list[OipTensor]
+    outputs: list[dict[str, Any]] | None = None
+
+
+class OipResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    outputs: list[OipTensor]
+
+
+class LogPredictionsIn(BaseModel):
+    """``wd.log_predictions`` over HTTP: inputs in either form, one output per row."""
+
+    records: list[dict[str, Any]] | None = None
+    columns: dict[str, list[Any]] | None = None
+    y_pred: list[Any]
+    scores: list[float | None] | None = None
+    ids: list[str] | None = None
+    version: int | None = Field(default=None, ge=1)
+    timestamps: list[str] | None = None
+    subjects: list[str | None] | None = None
+
+
+class IdsOut(BaseModel):
+    ids: list[str]
+
+
+class LabelsIn(BaseModel):
+    ids: list[str]
+    y_true: list[Scalar]
+
+
+class LabelsOut(BaseModel):
+    labelled: int
+    unknown_ids: list[str]
+
+
+class PurgeIn(BaseModel):
+    before_day: int = Field(ge=19700101, le=99991231, description="yyyymmdd, exclusive")
+
+
+class PurgeOut(BaseModel):
+    deleted: int
+
+
+class PredictionsOut(BaseModel):
+    rows: list[dict[str, Any]]

@@ -1,0 +1,57 @@
+"""Settings of ``mlwarden serve``: one typed object, every value an ``MLWARDEN_SERVE_*``
+variable, mirrored by the command's options."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_SERVE_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="interface to listen on")
+    port: int = Field(default=8080, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, description="server processes")
+    durability: Literal["sync", "async"] = Field(
+        default="sync",
+        description="sync: answer once the prediction is committed; async: answer at once "
+        "and commit within batch_wait_ms (a crash can lose the last batch)",
+    )
+    log_predictions: bool = Field(default=True, description="store every served prediction")
+    batch_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="extra time the log writer waits for more requests before a commit; 0 "
+        "commits what queued up during the previous commit (no added latency)",
+    )
+    batch_max_rows: int = Field(default=2000, ge=1, description="rows per commit, at most")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")
+    max_rows: int = Field(default=10_000, ge=1, description="rows per predict request")
+    alias_ttl_s: float = Field(
+        default=1.0, ge=0, description="how long a resolved alias is reused before re-reading"
+    )
+    auth_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long an authenticated token is trusted before re-checking the store "
+        "(revocations made elsewhere take effect within this time)",
+    )
+    strict_categories: bool = Field(
+        default=False, description="refuse category values unseen in training (422)"
+    )
+    proxy_timeout_s: float = Field(default=2.0, gt=0, description="per upstream call")
+    proxy_retries: int = Field(default=2, ge=0, description="retries per request, at most")
+    proxy_retry_budget: float = Field(
+        default=0.2, ge=0, le=1, description="retries allowed as a share of upstream calls"
+    )
+    proxy_breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open the circuit"
+    )
+    proxy_breaker_reset_s: float = Field(
+        default=10.0, gt=0, description="how long an open circuit refuses calls"
+    )
+    access_log: bool = Field(default=True, description="one line per request (no headers)")
+    model_cache_size: int = Field(default=16, ge=1, description="loaded models kept")

@@ -1,0 +1,231 @@
+"""The API in process: predictions, validation, errors, authentication, roles."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+import mlwarden as mw
+from conftest import records
+from mlwarden.server import ServerSettings, create_app
+
+
+def _error(resp, status: int, code: str) -> dict:
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error"] == code
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["details"], dict)
+    return body
+
+
+def test_predict_records_matches_the_model_and_is_logged(api, store, lgb_model, credit_data):
+    _, _, test = credit_data
+    rows = records(test, 20)
+    resp = api.post("/v1/models/credit/predict", json={"records": rows})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["version"] == 1 and body["alias"] == "production" and body["logged"]
+    assert body["outputs"] == lgb_model.predict(test.head(20)).tolist()
+    np.testing.assert_allclose(body["scores"], lgb_model.predict_proba(test.head(20))[:, 1])
+    assert len(set(body["ids"])) == 20
+    logged = store.warden.predictions("credit", ids=body["ids"])
+    assert sorted(logged["id"]) == sorted(body["ids"])
+    assert (logged["latency_ms"] > 0).all()
+    assert logged.set_index("id").loc[body["ids"][0], "age"] == rows[0]["age"]
+    events = store.warden.audit.events(model="credit", action="predictions.log")
+    assert events[-1].payload["count"] == 20 and events[-1].actor == "alice"
+
+
+def test_predict_columns_and_explicit_version_and_oip(api, lgb_model, credit_data):
+    _, _, test = credit_data
+    part = test.head(5)
+    columns = {c: [r[c] for r in records(part)] for c in part.columns}
+    a = api.post("/v1/models/credit/predict?version=1", json={"columns": columns}).json()
+    assert a["alias"] is None and a["outputs"] == lgb_model.predict(part).tolist()
+    inputs = [{"name": c, "shape": [5], "datatype": "BYTES", "data": v} for c, v in columns.items()]
+    resp = api.post("/v2/models/credit/infer", json={"id": "r1", "inputs": inputs})
+    assert resp.status_code == 200, resp.text
+    out = {t["name"]: t for t in resp.json()["outputs"]}
+    assert resp.json()["model_version"] == "1" and resp.json()["id"] == "r1"
+    assert out["predict"]["data"] == a["outputs"]
+    assert len(set(out["prediction_id"]["data"])) == 5
+    np.testing.assert_allclose(out["score"]["data"], a["scores"])
+    meta = api.get("/v2/models/credit").json()
+    assert meta["inputs"][0] == {"name": "age", "datatype": "INT64", "shape": [-1]}
+
+
+def test_explain_adds_reason_codes(api, credit_data):
+    _, _, test = credit_data
+    body = api.post(
+        "/v1/models/credit/predict?explain=true", json={"records": records(test, 2)}
+    ).json()
+    assert len(body["reasons"]) == 2 and len(body["reasons"][0]) == 3
+    assert {"feature", "contribution", "text"} <= set(body["reasons"][0][0])
+
+
+def test_validation_lists_every_bad_field(api, credit_data):
+    _, _, test = credit_data
+    bad = records(test, 2)
+    del bad[0]["age"]
+    bad[0]["zip"] = "12345"
+    bad[1]["hours-per-week"] = "forty"
+    bad[1]["sex"] = 1
+    bad[1]["race"] = "Martian"  # fine unless strict
+    body = _error(api.post("/v1/models/credit/predict", json={"records": bad}), 422,
+                  "validation_error")  # fmt: skip
+    found = {(e["row"], e["field"], e["error"]) for e in body["details"]["errors"]}
+    assert found == {
+        (0, "age", "missing"),
+        (0, "zip", "unknown"),
+        (1, "hours-per-week", "type"),
+        (1, "sex", "type"),
+    }
+    strict = api.post("/v1/models/credit/predict?strict=true", json={"records": bad[1:]})
+    found = {(e["field"], e["error"]) for e in _error(strict, 422, "validation_error")[
+        "details"]["errors"]}  # fmt: skip
+    assert ("race", "category") in found
+    _error(api.post("/v1/models/credit/predict", json={"records": []}), 422, "validation_error")
+    _error(api.post("/v1/models/credit/predict", json={}), 422, "validation_error")
+    _error(
+        api.post("/v1/models/credit/predict", json={"columns": {"age": [1, 2], "sex": ["M"]}}),
+        422,
+        "validation_error",
+    )
+
+
+def test_malformed_bodies_get_clear_json_errors(api, store):
+    url = "/v1/models/credit/predict"
+    _error(api.post(url, content=b'{"records": [', headers={"content-type": "application/json"}),
+           400, "malformed_json")  # fmt: skip
+    _error(api.post(url, content=b"age=3", headers={"content-type": "text/plain"}), 415,
+           "unsupported_media_type")  # fmt: skip
+    app = create_app(ServerSettings(max_body_bytes=2048), store.warden)
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, headers=store.headers()) as small:
+        big = {"records": [{"age": 1, "pad": "x" * 4000}]}
+        _error(small.post(url, json=big), 413, "payload_too_large")
+    _error(api.get("/v1/models/nope"), 404, "not_found")
+    _error(api.post("/v1/models/nope/predict", json={"records": [{}]}), 404, "not_found")
+    _error(api.post(url + "?alias=Bad Alias", json={"records": [{}]}), 422, "validation_error")
+
+
+def test_tokens_missing_bad_expired_revoked_and_roles(api, store):
+    wd = store.warden
+    url = "/v1/models/credit/predict"
+    api.headers.pop("Authorization")
+    _error(api.get("/v1/models"), 401, "unauthenticated")
+    _error(api.get("/v1/models", headers={"Authorization": "Bearer nope"}), 401,
+           "unauthenticated")  # fmt: skip
+    _error(api.get("/v1/models", headers={"Authorization": "Basic YTpi"}), 401, "unauthenticated")
+    assert api.get("/healthz").status_code == 200 and api.get("/readyz").status_code == 200
+
+    clock = [wd.access._clock()]
+    wd.access._clock = lambda: clock[0]
+    short = wd.create_token("alice", expires_in="1m").token
+    assert api.get("/v1/models", headers=store.headers(short)).status_code == 200
+    clock[0] += timedelta(minutes=2)
+    api.app.state.ctx.auth.forget()  # the cache would keep it for auth_ttl_s
+    _error(api.get("/v1/models", headers=store.headers(short)), 401, "unauthenticated")
+
+    wd.create_user("vic", "viewer")
+    vic = wd.create_token("vic", description="viewer").token
+    h = store.headers(vic)
+    assert api.get("/v1/models", headers=h).status_code == 200
+    body = _error(
+        api.put("/v1/models/credit/aliases/production", json={"version": 1}, headers=h),
+        403,
+        "permission_denied",
+    )
+    assert "alias.set" in body["message"]
+    denied = wd.audit.events(action="access.denied", actor="vic")
+    assert denied and denied[-1].payload["action"] == "alias.set"
+    # a viewer may predict, but may not write to the log
+    rows = [{"age": 1}]
+    assert api.post(url, json={"records": rows}, headers=h).status_code == 422
+    _error(api.post("/v1/models/credit/labels", json={"ids": ["x"], "y_true": [1]}, headers=h),
+           403, "permission_denied")  # fmt: skip
+
+    token_id = wd.list_tokens("vic")[0].id
+    revoke = api.delete(f"/v1/tokens/{token_id}", headers=store.headers())
+    assert revoke.status_code == 200 and revoke.json()["revoked_at"]
+    _error(api.get("/v1/models", headers=h), 401, "unauthenticated")
+
+
+def test_alias_swaps_without_restart(api, store, lgb_model, credit_data):
+    import lightgbm as lgb
+
+    X, y, test = credit_data
+    other = lgb.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1).fit(X, y)
+    store.warden.register_model("credit", other, train=mw.Dataset(X, y))
+    rows = records(test, 50)
+    assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
+    moved = api.put("/v1/models/credit/aliases/production", json={"version": 2})
+    assert moved.status_code == 200 and moved.json()["to_version"] == 2
+    after = api.post("/v1/models/credit/predict", json={"records": rows}).json()
+    assert after["version"] == 2
+    np.testing.assert_allclose(after["scores"], other.predict_proba(test.head(50))[:, 1])
+    # a move made elsewhere (CLI, another replica) is seen within alias_ttl_s
+    store.warden.set_alias("credit", "production", 1)
+    api.app.state.ctx.resolver.ttl = 0
+    assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
+
+
+def test_labels_purge_and_async_durability(store, credit_data):
+    from fastapi.testclient import TestClient
+
+    _, _, test = credit_data
+    app = create_app(ServerSettings(durability="async"), store.warden)
+    with TestClient(app, headers=store.headers()) as api:
+        body = api.post("/v1/models/credit/predict", json={"records": records(test, 3)}).json()
+        assert body["logged"] is False  # answered before the commit
+    # leaving the client stops the writer, which commits what was queued
+    ids = body["ids"]
+    assert len(store.warden.predictions("credit", ids=ids)) == 3
+    with TestClient(create_app(ServerSettings(), store.warden), headers=store.headers()) as api:
+        res = api.post("/v1/models/credit/labels", json={"ids": [*ids, "nope"],
+                                                         "y_true": [">50K"] * 4})  # fmt: skip
+        assert res.json() == {"labelled": 3, "unknown_ids": ["nope"]}
+        assert api.post("/v1/models/credit/predictions/purge",
+                        json={"before_day": 99991231}).json() == {"deleted": 3}  # fmt: skip
+    assert store.warden.predictions("credit").empty
+    assert store.warden.audit.verify().ok
+
+
+def test_openapi_is_complete(api):
+    doc = api.get("/openapi.json").json()
+    paths = doc["paths"]
+    for path in (
+        "/v1/models",
+        "/v1/models/{name}/versions/{ref}",
+        "/v1/models/{name}/aliases/{alias}",
+        "/v1/models/{name}/versions/{ref}/approvals",
+        "/v1/models/{name}/predict",
+        "/v2/models/{name}/infer",
+        "/v1/models/{name}/labels",
+        "/v1/models/{name}/monitor",
+        "/v1/audit/verify",
+        "/v1/users",
+        "/v1/tokens",
+    ):
+        assert path in paths, path
+    assert doc["components"]["securitySchemes"]["token"]["scheme"] == "bearer"
+    assert "security" in paths["/v1/models"]["get"]
+    assert "security" not in paths["/healthz"]["get"]
+
+
+@pytest.mark.parametrize("n", [1, 300])
+def test_lightgbm_fast_path_equals_the_model(store, lgb_model, credit_data, n):
+    from mlwarden.server.serving import LightGBMServed
+
+    _, _, test = credit_data
+    mv = store.warden.get_model_version("credit@1")
+    served = LightGBMServed(mv, store.warden.load_model("credit@1"))
+    assert served.fast
+    part = test.head(n)
+    pred = served.predict(records(part))
+    assert pred.outputs == lgb_model.predict(part).tolist()
+    np.testing.assert_allclose(pred.scores, lgb_model.predict_proba(part)[:, 1], rtol=1e-12)
