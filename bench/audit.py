@@ -136,6 +136,7 @@ def run(
     # One call per event (registry style): one signature per event, and one to check.
     single = min(2000, n)
     (workdir / "single").mkdir()
+    assert log.signer is not None
     one_by_one = _log(factory(workdir / "single"), log.signer)
     t0 = time.perf_counter()
     for actor, action, subject, payload in _entries(0, single):

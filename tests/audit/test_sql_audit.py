@@ -263,7 +263,9 @@ PER_WRITER = 15
 
 
 def _write(uri: str, key: str, artifacts: str, who: int, barrier) -> list[int]:  # type: ignore[no-untyped-def]
-    w = mw.Warden(uri, artifacts=artifacts, actor=f"w{who}", settings=mw.Settings(key_file=key))
+    w = mw.Warden(
+        uri, artifacts=artifacts, actor=f"w{who}", settings=mw.Settings(key_file=Path(key))
+    )
     barrier.wait()
     seqs = []
     for i in range(PER_WRITER):
@@ -282,7 +284,9 @@ def _write(uri: str, key: str, artifacts: str, who: int, barrier) -> list[int]: 
 
 def test_concurrent_writers_get_one_total_order(store_uri, tmp_path):
     key = str(tmp_path / "keys" / "audit.pem")
-    first = mw.Warden(store_uri, artifacts=str(tmp_path / "a"), settings=mw.Settings(key_file=key))
+    first = mw.Warden(
+        store_uri, artifacts=str(tmp_path / "a"), settings=mw.Settings(key_file=Path(key))
+    )
     first.audit.checkpoint()  # `mlwarden init`: the key exists before the writers start
     ctx = mp.get_context("spawn")
     with ctx.Manager() as manager:

@@ -38,6 +38,13 @@ _NODE_CACHE = 200_000  # immutable node hashes kept per process (~20 MB)
 _BAND = 4  # tree levels fetched per node query (see _read_node)
 
 
+def _driver(conn: Any) -> Any:
+    """The DBAPI connection under a SQLAlchemy ``Connection`` (sqlite3 or psycopg)."""
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    return driver
+
+
 class SqlAuditBackend(AuditBackend):
     """``audit_events``, ``audit_nodes`` and ``audit_checkpoints`` (schema.py).
 
@@ -69,7 +76,7 @@ class SqlAuditBackend(AuditBackend):
         """Rows as plain driver tuples (SQLAlchemy's row processing would double the cost of
         a verification scan). Joins the open transaction, if any."""
         with self.db.reading() as conn:
-            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cur = _driver(conn).cursor()
             try:
                 cur.execute(sql, params)
                 return cur.fetchall()
@@ -103,7 +110,7 @@ class SqlAuditBackend(AuditBackend):
                 )
             else:
                 # COPY: several times cheaper than a per-row executemany (bench/audit.py).
-                cur = conn.connection.driver_connection.cursor()
+                cur = _driver(conn).cursor()
                 try:
                     with cur.copy(f"COPY audit_events ({_EVENT_COLS}) FROM STDIN") as copy:
                         for row in rows:
@@ -118,7 +125,7 @@ class SqlAuditBackend(AuditBackend):
     ) -> None:  # type: ignore[type-arg]
         columns = [list(c) for c in zip(*rows, strict=True)]
         arrays = ", ".join(f"%b::{t}[]" for t in types)
-        cur = conn.connection.driver_connection.cursor()
+        cur = _driver(conn).cursor()
         try:
             # %b: arrays go over the wire in binary, without per-element text quoting
             cur.execute(
@@ -258,7 +265,7 @@ class SqlAuditBackend(AuditBackend):
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # never reuse a parent's connection
             raw = self.db.engine.raw_connection()
-            driver = raw.driver_connection
+            driver: Any = raw.driver_connection
             # Detached: it never goes back to the pool with autocommit set.
             raw.detach()
             if not self._sqlite:
@@ -310,7 +317,7 @@ class SqlAuditBackend(AuditBackend):
         # their checkpoint, so try it under a savepoint and fall back only if one does.
         import psycopg
 
-        cur = conn.connection.driver_connection.cursor()
+        cur = _driver(conn).cursor()
         try:
             cur.execute("SAVEPOINT audit_nodes")
             try:
