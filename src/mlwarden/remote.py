@@ -1,0 +1,555 @@
+"""``RemoteWarden``: the ``Warden`` methods against a running ``mlwarden serve``.
+
+``mw.Warden("http://host:8080", token=…)`` returns one. Same method names, same return types,
+same exceptions: the server sends ``{"error": code, "message", "details"}`` and the code names
+the exception class (``ERRORS_BY_CODE``), raised here again with the same message and details.
+Who acts is the token's user, not a local setting.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from mlwarden._json import jsonable
+from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
+from mlwarden.audit.events import AuditEvent, canonical_json
+from mlwarden.audit.log import InclusionProof
+from mlwarden.audit.signing import Checkpoint
+from mlwarden.audit.verify import Problem, VerificationResult
+from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+from mlwarden.errors import (
+    ERRORS_BY_CODE,
+    AuthenticationError,
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    WardenError,
+)
+from mlwarden.monitor.report import MonitorReport, WindowResult
+from mlwarden.registry.flavors import load_flavor
+from mlwarden.registry.refs import parse_ref
+from mlwarden.settings import Settings
+from mlwarden.store.artifacts import sha256_bytes
+
+_BY_STATUS: dict[int, type[WardenError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDenied,
+    404: NotFound,
+    409: Conflict,
+    413: ValidationError,
+    415: ValidationError,
+    422: ValidationError,
+}
+
+
+def error_from_response(resp: httpx.Response) -> WardenError:
+    """The exception the server raised, rebuilt from its JSON error body."""
+    try:
+        body = resp.json()
+        code, message = body["error"], body.get("message", "")
+        details = body.get("details") or {}
+    except (ValueError, KeyError, TypeError):
+        code, message, details = "", f"HTTP {resp.status_code}: {resp.text[:300]}", {}
+    cls = ERRORS_BY_CODE.get(code) or _BY_STATUS.get(resp.status_code, WardenError)
+    try:
+        exc = cls(message, **details)
+    except TypeError:  # a detail named like a parameter
+        exc = cls(message)
+        exc.details = details
+    exc.http_status = resp.status_code  # type: ignore[misc]
+    return exc
+
+
+def _dt(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _model(d: dict[str, Any]) -> Model:
+    return Model(**{**d, "created_at": _dt(d["created_at"])})
+
+
+def _version(d: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        **{**d, "created_at": _dt(d["created_at"]), "aliases": tuple(d.get("aliases", ()))}
+    )
+
+
+def _change(d: dict[str, Any]) -> AliasChange:
+    return AliasChange(**{**d, "at": _dt(d["at"])})
+
+
+def _user(d: dict[str, Any]) -> User:
+    return User(**{**d, "created_at": _dt(d["created_at"])})
+
+
+def _token(d: dict[str, Any]) -> Token:
+    times = ("created_at", "expires_at", "revoked_at", "last_used_at")
+    return Token(**{**d, **{k: _dt(d.get(k)) for k in times}})
+
+
+def _approval(d: dict[str, Any]) -> Approval:
+    d = {k: v for k, v in d.items() if k != "ref"}
+    return Approval(**{**d, "created_at": _dt(d["created_at"])})
+
+
+def _status(d: dict[str, Any]) -> ApprovalStatus:
+    d = {k: v for k, v in d.items() if k not in ("missing", "approved")}
+    return ApprovalStatus(**{**d, "approvers": tuple(d["approvers"])})
+
+
+def _event(d: dict[str, Any]) -> AuditEvent:
+    payload = d.get("payload")
+    return AuditEvent(
+        seq=d["seq"],
+        time=d["time"],
+        actor=d["actor"],
+        action=d["action"],
+        subject=d["subject"],
+        payload_digest=d["payload_digest"],
+        # the stored text is canonical JSON, so re-encoding the payload gives it back exactly
+        payload_json=None if payload is None else canonical_json(payload),
+        salt=d.get("salt"),
+    )
+
+
+def _url_ref(ref: str) -> tuple[str, str]:
+    r = parse_ref(ref)
+    if r.version is not None:
+        return r.name, str(r.version)
+    return r.name, r.alias or "latest"
+
+
+def _records(X: Any) -> list[dict[str, Any]]:
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
+    frame = frame.astype(object).where(frame.notna(), None)
+    return jsonable(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
+
+
+def _list(values: Any) -> list[Any] | None:
+    if values is None:
+        return None
+    arr = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    return jsonable(arr.tolist())  # type: ignore[no-any-return]
+
+
+class RemoteAudit:
+    """``wd.audit`` of a remote Warden: read, prove, checkpoint and verify on the server."""
+
+    def __init__(self, call: Callable[..., Any]) -> None:
+        self._call = call
+
+    @property
+    def size(self) -> int:
+        return int(self._call("GET", "/v1/audit/size")["size"])
+
+    def events(
+        self,
+        model: str | None = None,
+        action: str | None = None,
+        since: str | datetime | None = None,
+        limit: int | None = None,
+        *,
+        subject: str | None = None,
+        actor: str | None = None,
+        until: str | datetime | None = None,
+        newest_first: bool = False,
+    ) -> list[AuditEvent]:
+        params = {
+            "model": model,
+            "action": action,
+            "since": since.isoformat() if isinstance(since, datetime) else since,
+            "until": until.isoformat() if isinstance(until, datetime) else until,
+            "limit": limit,
+            "subject": subject,
+            "actor": actor,
+            "newest_first": newest_first,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        return [_event(e) for e in self._call("GET", "/v1/audit/events", params=params)]
+
+    def get(self, seq: int) -> AuditEvent:
+        return _event(self._call("GET", f"/v1/audit/events/{int(seq)}"))
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(**self._call("POST", "/v1/audit/checkpoint"))
+
+    def verify(self) -> VerificationResult:
+        d = self._call("GET", "/v1/audit/verify")
+        return VerificationResult(
+            **{**d, "problem": None if d.get("problem") is None else Problem(d["problem"])}
+        )
+
+    def prove(self, seq: int, tree_size: int | None = None) -> InclusionProof:
+        params = {} if tree_size is None else {"tree_size": tree_size}
+        d = self._call("GET", f"/v1/audit/proofs/{int(seq)}", params=params)
+        return InclusionProof(**{**d, "path": tuple(d["path"])})
+
+
+class RemoteWarden:
+    """Govern models through a Warden server (see the module docstring)."""
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        token: str | None = None,
+        settings: Settings | None = None,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+        **_: Any,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.uri = (uri or self.settings.resolved_uri()).rstrip("/")
+        if token is None and self.settings.token is not None:
+            token = self.settings.token.get_secret_value()
+        if not token:
+            raise AuthenticationError(
+                f"a token is needed for {self.uri}: pass token=… or set MLWARDEN_TOKEN",
+                field="token",
+            )
+        self._http = httpx.Client(
+            base_url=self.uri,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+            transport=transport,
+        )
+        self.audit = RemoteAudit(self._call)
+        self._me: User | None = None
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            resp = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from exc
+        if resp.status_code >= 400:
+            raise error_from_response(resp)
+        if resp.headers.get("content-type", "").startswith("application/json"):
+            return resp.json()
+        return resp.content
+
+    @property
+    def actor(self) -> str:
+        if self._me is None:
+            self._me = _user(self._call("GET", "/v1/users/me"))
+        return self._me.name
+
+    def __repr__(self) -> str:
+        return f"Warden({self.uri!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> RemoteWarden:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- registry -------------------------------------------------------------------------
+
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        train: Dataset | None = None,
+        eval: Dataset | None = None,
+        sensitive_features: list[str] | None = None,
+        owner: str | None = None,
+        risk_tier: str = "medium",
+        intended_use: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        flavor: str | None = None,
+        save_fn: Callable[..., Any] | None = None,
+        load_fn: Callable[..., Any] | None = None,
+    ) -> ModelVersion:
+        """Everything computed from the data (signature, metrics, lineage, evidence) is
+        computed here, where the data is; the artifact and those results are uploaded."""
+        body = prepare_registration(
+            name,
+            model,
+            train=train,
+            eval=eval,
+            sensitive_features=sensitive_features,
+            description=description,
+            flavor=flavor,
+            save_fn=save_fn,
+            load_fn=load_fn,
+        )
+        body.update(
+            owner=owner,
+            risk_tier=risk_tier,
+            intended_use=intended_use,
+            description=description,
+            tags=dict(tags or {}),
+        )
+        return _version(self._call("POST", f"/v1/models/{name}/versions", json=body))
+
+    def get_model(self, name: str) -> Model:
+        return _model(self._call("GET", f"/v1/models/{name}"))
+
+    def list_models(self) -> list[Model]:
+        return [_model(m) for m in self._call("GET", "/v1/models")]
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        return [_version(v) for v in self._call("GET", f"/v1/models/{name}/versions")]
+
+    def get_model_version(self, ref: str) -> ModelVersion:
+        name, target = _url_ref(ref)
+        return _version(self._call("GET", f"/v1/models/{name}/versions/{target}"))
+
+    def set_alias(
+        self, name: str, alias: str, version: int, *, reason: str | None = None
+    ) -> AliasChange:
+        body = {"version": version, "reason": reason}
+        return _change(self._call("PUT", f"/v1/models/{name}/aliases/{alias}", json=body))
+
+    def delete_alias(self, name: str, alias: str) -> AliasChange:
+        return _change(self._call("DELETE", f"/v1/models/{name}/aliases/{alias}"))
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
+        params = {} if alias is None else {"alias": alias}
+        rows = self._call("GET", f"/v1/models/{name}/alias-history", params=params)
+        return [_change(c) for c in rows]
+
+    def load_model(self, ref: str) -> Any:
+        """Download the artifact, check its sha256 against the registry, load it here."""
+        mv = self.get_model_version(ref)
+        data = self._call("GET", f"/v1/models/{mv.name}/versions/{mv.version}/artifact")
+        if sha256_bytes(data) != mv.artifact_sha256:
+            raise WardenError(f"the artifact of {mv.ref} changed in transit", ref=mv.ref)
+        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+
+    def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
+        name, target = _url_ref(ref)
+        return self._call(  # type: ignore[no-any-return]
+            "GET", f"/v1/models/{name}/versions/{target}/evidence/{kind}"
+        )
+
+    # -- approvals and access control -----------------------------------------------------
+
+    def approve(self, ref: str, *, comment: str | None = None) -> Approval:
+        name, target = _url_ref(ref)
+        path = f"/v1/models/{name}/versions/{target}/approvals"
+        return _approval(self._call("POST", path, json={"comment": comment}))
+
+    def approvals(self, ref: str) -> list[Approval]:
+        name, target = _url_ref(ref)
+        return [
+            _approval(a)
+            for a in self._call("GET", f"/v1/models/{name}/versions/{target}/approvals")
+        ]
+
+    def approval_status(self, ref: str) -> ApprovalStatus:
+        name, target = _url_ref(ref)
+        return _status(self._call("GET", f"/v1/models/{name}/versions/{target}/approval-status"))
+
+    def create_user(self, name: str, role: str) -> User:
+        return _user(self._call("POST", "/v1/users", json={"name": name, "role": role}))
+
+    def list_users(self) -> list[User]:
+        return [_user(u) for u in self._call("GET", "/v1/users")]
+
+    def create_token(
+        self,
+        user: str,
+        *,
+        expires_in: str | timedelta | None = None,
+        description: str | None = None,
+    ) -> NewToken:
+        if isinstance(expires_in, timedelta):
+            expires_in = f"{max(1, int(expires_in.total_seconds()))}s"
+        body = {"user": user, "expires_in": expires_in, "description": description}
+        d = self._call("POST", "/v1/tokens", json=body)
+        return NewToken(d["token"], _token(d["info"]))
+
+    def revoke_token(self, token_id: int) -> Token:
+        return _token(self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
+
+    def list_tokens(self, user: str | None = None) -> list[Token]:
+        params = {} if user is None else {"user": user}
+        return [_token(t) for t in self._call("GET", "/v1/tokens", params=params)]
+
+    # -- predictions and monitoring ---------------------------------------------------------
+
+    def serving_version(self, name: str, version: int | None = None) -> ModelVersion:
+        if version is not None:
+            return self.get_model_version(f"{name}@{version}")
+        try:
+            return self.get_model_version(f"{name}@production")
+        except NotFound:
+            return self.get_model_version(name)
+
+    def predict(
+        self,
+        name: str,
+        X: Any,
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        explain: bool = False,
+    ) -> dict[str, Any]:
+        """Governed predictions from the server (logged there): outputs, scores, ids."""
+        params: dict[str, Any] = {"explain": explain}
+        if alias is not None:
+            params["alias"] = alias
+        if version is not None:
+            params["version"] = version
+        body = {"records": _records(X)}
+        return self._call(  # type: ignore[no-any-return]
+            "POST", f"/v1/models/{name}/predict", params=params, json=body
+        )
+
+    def log_predictions(
+        self,
+        name: str,
+        X: Any,
+        y_pred: Any,
+        *,
+        scores: Any = None,
+        ids: Any = None,
+        version: int | None = None,
+        timestamps: Any = None,
+        subjects: Any = None,
+    ) -> list[str]:
+        stamps = None
+        if timestamps is not None:
+            stamps = [
+                pd.Timestamp(t).isoformat() for t in pd.to_datetime(_list(timestamps), utc=True)
+            ]
+        body = {
+            "records": _records(X),
+            "y_pred": _list(y_pred),
+            "scores": _list(scores),
+            "ids": None if ids is None else [str(i) for i in _list(ids) or []],
+            "version": version,
+            "timestamps": stamps,
+            "subjects": _list(subjects),
+        }
+        return self._call("POST", f"/v1/models/{name}/predictions", json=body)["ids"]  # type: ignore[no-any-return]
+
+    def log_labels(self, name: str, ids: Any, y_true: Any) -> dict[str, Any]:
+        body = {"ids": [str(i) for i in ids], "y_true": _list(y_true)}
+        return self._call("POST", f"/v1/models/{name}/labels", json=body)  # type: ignore[no-any-return]
+
+    def predictions(self, name: str, **filters: Any) -> pd.DataFrame:
+        params = {}
+        for key in ("since", "until"):
+            if filters.get(key) is not None:
+                params[key] = pd.Timestamp(filters[key]).isoformat()
+        for key in ("version", "limit"):
+            if filters.get(key) is not None:
+                params[key] = int(filters[key])
+        unknown = set(filters) - {"since", "until", "version", "limit", "ids"}
+        if unknown:
+            raise ValidationError(f"unknown filters {sorted(unknown)}", field="filters")
+        rows = self._call("GET", f"/v1/models/{name}/predictions", params=params)["rows"]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return frame
+        frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+        if filters.get("ids") is not None:
+            frame = frame[frame["id"].isin([str(i) for i in filters["ids"]])]
+        return frame.reset_index(drop=True)
+
+    def monitor(
+        self,
+        name: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        window: str = "1d",
+        segment_by: str | None = None,
+        version: int | None = None,
+    ) -> MonitorReport:
+        params: dict[str, Any] = {"window": window}
+        for key, value in (("since", since), ("until", until)):
+            if value is not None:
+                params[key] = pd.Timestamp(value).isoformat()
+        if segment_by is not None:
+            params["segment_by"] = segment_by
+        if version is not None:
+            params["version"] = version
+        d = self._call("GET", f"/v1/models/{name}/monitor", params=params)
+        windows = tuple(
+            WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})
+            for w in d["windows"]
+        )
+        return MonitorReport(d["name"], d["version"], d["window"], d["segment_by"], windows)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+class _Captured(Exception):
+    def __init__(self, spec: Any, evidence: dict[str, Any]) -> None:
+        self.spec, self.evidence = spec, evidence
+
+
+class _CaptureStore:
+    """Stands in for the registry store: the registration runs exactly as it would locally
+    and stops where it would write, handing over what it would have written."""
+
+    def get_or_create_model(self, spec: Any, actor: str) -> tuple[None, bool]:
+        return None, False
+
+    def create_version(self, name: str, spec: Any, evidence: Any, actor: str) -> Any:
+        raise _Captured(spec, evidence)
+
+
+class _Blobs:
+    """Content-addressed blobs kept in memory (the artifact, the reference profile)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, bytes] = {}
+
+    def put(self, data: bytes) -> str:
+        digest = sha256_bytes(data)
+        self.items[digest] = data
+        return digest
+
+    def get(self, digest: str, *, what: str = "artifact") -> bytes:
+        return self.items[digest]
+
+
+def prepare_registration(name: str, model: Any, **kwargs: Any) -> dict[str, Any]:
+    """The upload body of ``POST /v1/models/{name}/versions``, computed by the same
+    ``RegistryService.register`` code a local registration runs."""
+    from mlwarden.registry.service import RegistryService
+
+    blobs = _Blobs()
+    service = RegistryService(
+        _CaptureStore(),  # type: ignore[arg-type]
+        blobs,  # type: ignore[arg-type]
+        transaction=contextlib.nullcontext,
+    )
+    try:
+        service.register(name, model, actor="remote", **kwargs)
+    except _Captured as done:
+        spec, evidence = done.spec, done.evidence
+    else:  # pragma: no cover - register always reaches create_version
+        raise WardenError("registration did not produce a version")
+    artifact = blobs.items.pop(spec.artifact_sha256)
+    return {
+        "artifact_b64": _b64(artifact),
+        "flavor": spec.flavor,
+        "flavor_info": spec.flavor_info,
+        "signature": spec.signature,
+        "lineage": spec.lineage,
+        "metrics": spec.metrics,
+        "params": spec.params,
+        "evidence": evidence,
+        "blobs_b64": {k: _b64(v) for k, v in blobs.items.items()},
+    }
