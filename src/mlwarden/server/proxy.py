@@ -88,6 +88,11 @@ def decode(protocol: str, body: Any, n: int) -> tuple[list[Any], list[float | No
     ]
 
 
+class NoScores(ValidationError, AttributeError):
+    """The upstream returns no scores. An ``AttributeError`` too, so code that probes for
+    ``predict_proba`` (registration, explainers) treats the model as having none."""
+
+
 class ProxyModel:
     """A model served by an external endpoint.
 
@@ -126,15 +131,27 @@ class ProxyModel:
             "timeout_s": self.timeout_s,
         }
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Synchronous call (registration computes metrics through it)."""
+    def _call(self, X: Any) -> tuple[list[Any], list[float | None] | None]:
         records = [{k: _clean(v) for k, v in r.items()} for r in X.to_dict(orient="records")]
         types = {str(c): "float" if X[c].dtype.kind == "f" else "" for c in X.columns}
         body = encode(self.protocol, records, types)
         resp = httpx.post(self.url, json=body, timeout=self.timeout_s)
         resp.raise_for_status()
-        outputs, _ = decode(self.protocol, resp.json(), len(records))
-        return np.asarray(outputs)
+        return decode(self.protocol, resp.json(), len(records))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Synchronous call (registration computes metrics through it)."""
+        return np.asarray(self._call(X)[0])
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Binary classifiers whose upstream returns a score (probability of the second
+        class); ``NoScores`` otherwise."""
+        classes = getattr(self, "classes_", None)
+        _, scores = self._call(X)
+        if scores is None or classes is None or len(classes) != 2:
+            raise NoScores("the upstream endpoint returns no scores for two classes")
+        p = np.asarray([np.nan if s is None else s for s in scores], dtype=float)
+        return np.column_stack([1 - p, p])
 
     def served(self, mv: ModelVersion) -> ProxyServed:
         return ProxyServed(mv, self)

@@ -1,0 +1,177 @@
+"""Proxy mode against a second uvicorn app on loopback, and the group-commit writer."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+import mlwarden as mw
+from conftest import LiveServer, records
+from mlwarden.server import ServerSettings, create_app
+from mlwarden.server.proxy import register_endpoint
+from mlwarden.server.writer import Pending, PredictionWriter
+from mlwarden.store.sql.predictions import new_ids
+
+
+def upstream_app(model) -> tuple[FastAPI, dict[str, int]]:
+    """A tiny model server: OIP v2, plain JSON, one that fails and one that hangs."""
+    app = FastAPI()
+    calls = {"fail": 0, "slow": 0}
+
+    def frame(columns: dict) -> pd.DataFrame:
+        X = pd.DataFrame(columns)
+        for c, cats in zip(
+            [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])],
+            model.booster_.pandas_categorical,
+            strict=True,
+        ):
+            X[c] = pd.Categorical(X[c], categories=cats)
+        return X
+
+    @app.post("/v2/models/up/infer")
+    async def infer(body: dict) -> dict:
+        X = frame({t["name"]: t["data"] for t in body["inputs"]})
+        n = len(X)
+        return {
+            "model_name": "up",
+            "outputs": [
+                {"name": "predict", "shape": [n], "datatype": "BYTES",
+                 "data": model.predict(X).tolist()},
+                {"name": "probability", "shape": [n], "datatype": "FP64",
+                 "data": model.predict_proba(X)[:, 1].tolist()},
+            ],
+        }  # fmt: skip
+
+    @app.post("/json")
+    async def plain(body: dict) -> dict:
+        X = frame(pd.DataFrame(body["records"]).to_dict(orient="list"))
+        return {"predictions": model.predict(X).tolist()}
+
+    @app.post("/fail")
+    async def fail(request: Request) -> dict:
+        calls["fail"] += 1
+        raise RuntimeError("upstream broke")
+
+    @app.post("/slow")
+    async def slow(request: Request) -> dict:
+        calls["slow"] += 1
+        await asyncio.sleep(1.0)
+        return {"predictions": []}
+
+    return app, calls
+
+
+@pytest.fixture
+def upstream(lgb_model):
+    app, calls = upstream_app(lgb_model)
+    with LiveServer(app) as server:
+        server.calls = calls
+        yield server
+
+
+def test_proxied_versions_are_validated_logged_and_audited(store, upstream, lgb_model, credit_data):
+    X, y, test = credit_data
+    wd = store.warden
+    sample = mw.Dataset(X.head(300), y.head(300))
+    oip = register_endpoint(
+        wd, "credit", f"{upstream.url}/v2/models/up/infer", "oip-v2", train=sample,
+        classes=["<=50K", ">50K"],
+    )  # fmt: skip
+    plain = register_endpoint(wd, "credit", f"{upstream.url}/json", "json", train=sample,
+                              classes=["<=50K", ">50K"])  # fmt: skip
+    assert oip.flavor == "generic" and oip.metrics["accuracy"] > 0.7
+    assert oip.signature["inputs"][0]["name"] == "age"
+    rows = records(test, 10)
+    expected = lgb_model.predict(test.head(10)).tolist()
+    with TestClient(create_app(ServerSettings(), wd), headers=store.headers()) as api:
+        a = api.post(f"/v1/models/credit/predict?version={oip.version}", json={"records": rows})
+        assert a.status_code == 200, a.text
+        assert a.json()["outputs"] == expected and a.json()["logged"]
+        np.testing.assert_allclose(a.json()["scores"], lgb_model.predict_proba(test.head(10))[:, 1])
+        wd.set_alias("credit", "production", plain.version)
+        b = api.post("/v1/models/credit/predict", json={"records": rows}).json()
+        assert b["version"] == plain.version and b["outputs"] == expected and b["scores"] is None
+        bad = api.post(f"/v1/models/credit/predict?version={oip.version}",
+                       json={"records": [{"age": "old"}]})  # fmt: skip
+        assert bad.status_code == 422 and len(bad.json()["details"]["errors"]) > 1
+    logged = wd.predictions("credit", ids=a.json()["ids"] + b["ids"])
+    assert len(logged) == 20 and set(logged["version"]) == {oip.version, plain.version}
+    subjects = {e.subject for e in wd.audit.events(model="credit", action="predictions.log")}
+    assert {f"model:credit/{oip.version}", f"model:credit/{plain.version}"} <= subjects
+
+
+def test_proxy_retries_times_out_and_opens_the_circuit(store, upstream, credit_data):
+    _, _, test = credit_data
+    wd = store.warden
+    fail = register_endpoint(wd, "credit", f"{upstream.url}/fail", "json")
+    slow = register_endpoint(wd, "credit", f"{upstream.url}/slow", "json")
+    settings = ServerSettings(
+        proxy_timeout_s=0.2, proxy_retries=2, proxy_breaker_failures=2, proxy_breaker_reset_s=60
+    )
+    rows = {"records": records(test, 1)}
+    with TestClient(create_app(settings, wd), headers=store.headers()) as api:
+        url = f"/v1/models/credit/predict?version={fail.version}"
+        first = api.post(url, json=rows)
+        assert first.status_code == 502 and first.json()["error"] == "upstream_error"
+        assert first.json()["details"]["attempts"] == 3 and upstream.calls["fail"] == 3
+        assert api.post(url, json=rows).status_code == 502  # second failure opens the circuit
+        calls = upstream.calls["fail"]
+        third = api.post(url, json=rows)
+        assert third.status_code == 503 and third.json()["error"] == "upstream_unavailable"
+        assert upstream.calls["fail"] == calls  # not called while open
+        timed = api.post(f"/v1/models/credit/predict?version={slow.version}", json=rows)
+        assert timed.status_code == 502 and "timed out" in timed.json()["message"]
+    assert wd.predictions("credit").empty  # nothing is logged for a failed prediction
+
+
+def _pending(mid: int, n: int = 1) -> Pending:
+    return Pending("alice", "credit", mid, 1, new_ids(n), datetime.now(UTC),
+                   [{"age": 30}] * n, ["<=50K"] * n, [0.1] * n, 1.0)  # fmt: skip
+
+
+def test_writer_group_commits_concurrent_requests(store):
+    wd = store.warden
+    mid = wd.registry.store.model_id("credit")
+    writer = PredictionWriter(wd, max_wait_ms=5)
+    writer.start()
+    futures, lock = [], threading.Lock()
+
+    def client() -> None:
+        for _ in range(25):
+            f = writer.submit(_pending(mid, 2))
+            with lock:
+                futures.append(f)
+            f.result(10)
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writer.stop()
+    assert all(f.done() and f.exception() is None for f in futures)
+    assert writer.rows == 400 and writer.batches < 200  # grouped, not one commit per request
+    assert len(wd.predictions("credit")) == 400
+    events = wd.audit.events(action="predictions.log")
+    assert sum(e.payload["count"] for e in events) == 400 and len(events) == writer.batches
+    assert wd.audit.verify().ok
+
+
+def test_a_failed_batch_fails_its_requests(store):
+    wd = store.warden
+    writer = PredictionWriter(wd)
+    writer.start()
+    bad = _pending(999_999)  # no such model: the foreign key refuses the batch
+    with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError
+        writer.submit(bad).result(10)
+    ok = writer.submit(_pending(wd.registry.store.model_id("credit")))
+    ok.result(10)
+    writer.stop()
+    assert len(wd.predictions("credit")) == 1
