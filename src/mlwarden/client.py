@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from mlwarden.access import (
@@ -21,12 +22,16 @@ from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
+from mlwarden.policy.loader import Policy
+from mlwarden.policy.service import PolicyService
+from mlwarden.policy.types import Decision, Promotion
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.audit import open_audit_log
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
 
@@ -87,6 +92,14 @@ class Warden:
         )
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
+        )
+        self.policies = PolicyService(
+            self.registry,
+            SqlDecisionStore(self.db),
+            self.approval_service,
+            self.access,
+            recorder,
+            transaction=self.db.transaction,
         )
         prediction_store = SqlPredictionStore(self.db)
         self.prediction_log = PredictionLog(
@@ -199,6 +212,40 @@ class Warden:
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         return self.registry.get_evidence(ref, kind)
+
+    # -- policy gates, promotion, rollback (docs/policies.md) ------------------------------
+
+    def check(self, ref: str, policy: str | Path | Policy) -> Decision:
+        """Evaluate a policy (file, shipped name or ``Policy``) on a version; the decision is
+        stored and audited with the policy's hash and each rule's inputs."""
+        return self.policies.check(ref, policy, actor=self.actor)
+
+    def promote(
+        self,
+        ref: str,
+        *,
+        alias: str,
+        policy: str | Path | Policy,
+        dry_run: bool = False,
+        reason: str | None = None,
+    ) -> Promotion:
+        """Move ``alias`` to ``ref`` (compare-and-set) if the gate passes and the approvals
+        meet the risk tier; else ``PolicyViolation`` (audited). ``dry_run`` only evaluates."""
+        return self.policies.promote(
+            ref, alias=alias, policy=policy, actor=self.actor, dry_run=dry_run, reason=reason
+        )
+
+    def rollback(self, name: str, *, alias: str, reason: str) -> AliasChange:
+        """Return ``alias`` to the version it was promoted from (by its history)."""
+        return self.policies.rollback(name, alias=alias, reason=reason, actor=self.actor)
+
+    def decisions(self, ref: str, *, limit: int | None = None) -> list[Decision]:
+        """Stored policy decisions for a version (``name@3``) or a model, newest first."""
+        return self.policies.decisions(ref, limit=limit)
+
+    def policy_context(self, ref: str) -> dict[str, Any]:
+        """The evaluation context policy rules see for a version."""
+        return self.policies.context(ref)
 
     # -- approvals and access control (docs/access.md) -------------------------------------
 

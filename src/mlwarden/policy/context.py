@@ -7,12 +7,11 @@ comparing against null.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 from mlwarden.entities import Model, ModelVersion
-from mlwarden.entities._frozen import thaw
 
 #: Evidence kinds whose content (less its ``status``) becomes a context root as is.
 #: ``drift`` and ``quality`` are written by monitoring, ``privacy`` by the PII scan; until they
@@ -21,18 +20,21 @@ PASSTHROUGH = ("drift", "quality", "privacy")
 #: Evidence the context builder reads; ``evidence_kinds`` tells the service what to fetch.
 EVIDENCE_KINDS = ("fairness", "explain", *PASSTHROUGH)
 _EXPLAIN_FIELDS = ("importance", "method", "output_space", "n_rows", "max_abs_residual")
+_EXPLAIN = frozenset(_EXPLAIN_FIELDS)
 
 
 def _present(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """Drop ``None`` values (recursively), keep everything else as plain dicts and lists."""
+    # ``dict`` rather than the ``Mapping`` ABC: entities hold FrozenDicts (dict subclasses),
+    # and the ABC check is the slowest step of building a context.
     out: dict[str, Any] = {}
     for k, v in mapping.items():
         if v is None:
             continue
-        if isinstance(v, Mapping):
+        if isinstance(v, dict):
             v = _present(v)
         elif isinstance(v, list | tuple):
-            v = [_present(x) if isinstance(x, Mapping) else x for x in v if x is not None]
+            v = [_present(x) if isinstance(x, dict) else x for x in v if x is not None]
         out[str(k)] = v
     return out
 
@@ -49,14 +51,14 @@ def fairness_context(content: Mapping[str, Any] | None) -> dict[str, Any]:
     usable = _usable(content)
     if usable is None:
         return {}
-    return _present(thaw(usable.get("summary") or {}))
+    return _present(usable.get("summary") or {})
 
 
 def explain_context(content: Mapping[str, Any] | None) -> dict[str, Any]:
     usable = _usable(content)
     if usable is None:
         return {}
-    return _present({k: thaw(usable.get(k)) for k in _EXPLAIN_FIELDS})
+    return _present({k: usable.get(k) for k in _EXPLAIN_FIELDS})
 
 
 def card_context(model: Model) -> dict[str, Any]:
@@ -71,64 +73,106 @@ def card_context(model: Model) -> dict[str, Any]:
     )
 
 
-def build_context(
+def _raw_roots(
     model: Model,
     version: ModelVersion,
     evidence: Mapping[str, Mapping[str, Any] | None],
     approvals: Mapping[str, Any],
     now: datetime,
-) -> dict[str, Any]:
-    """The context for ``version``.
+) -> dict[str, Callable[[], Any]]:
+    """Each root as a thunk, so a policy that never reads ``fairness`` never builds it."""
 
-    ``evidence`` maps a kind to its stored content (missing kinds may be absent);
-    ``approvals`` is an ``ApprovalStatus.to_dict()``.
-    """
-    usable_kinds = [
-        k for k in version.evidence if _usable(evidence.get(k)) is not None or (k not in evidence)
-    ]
-    return {
-        "model": _present(
-            {
-                "name": model.name,
-                "owner": model.owner,
-                "risk_tier": model.risk_tier,
-                "intended_use": model.intended_use,
-                "description": model.description,
-                "tags": thaw(model.tags),
-                "created_by": model.created_by,
-                "created_at": model.created_at,
-                "aliases": thaw(model.aliases),
-            }
-        ),
-        "version": _present(
-            {
-                "number": version.version,
-                "ref": version.ref,
-                "flavor": version.flavor,
-                "status": version.status,
-                "created_by": version.created_by,
-                "created_at": version.created_at,
-                "description": version.description,
-                "artifact_sha256": version.artifact_sha256,
-                "artifact_size": version.artifact_size,
-                "aliases": list(version.aliases),
-                "evidence": usable_kinds,
-                "metrics": thaw(version.metrics),
-                "params": thaw(version.params),
-                "lineage": thaw(version.lineage),
-                "signature": thaw(version.signature),
-            }
-        ),
-        "fairness": fairness_context(evidence.get("fairness")),
-        "explain": explain_context(evidence.get("explain")),
-        **{kind: _present(_usable(evidence.get(kind)) or {}) for kind in PASSTHROUGH},
-        "card": card_context(model),
-        "approvals": {
+    def version_root() -> dict[str, Any]:
+        usable = [k for k in version.evidence if k not in evidence or _usable(evidence[k])]
+        return {
+            "number": version.version,
+            "ref": version.ref,
+            "flavor": version.flavor,
+            "status": version.status,
+            "created_by": version.created_by,
+            "created_at": version.created_at,
+            "description": version.description,
+            "artifact_sha256": version.artifact_sha256,
+            "artifact_size": version.artifact_size,
+            "aliases": list(version.aliases),
+            "evidence": usable,
+            "metrics": version.metrics,
+            "params": version.params,
+            "lineage": version.lineage,
+            "signature": version.signature,
+        }
+
+    roots: dict[str, Callable[[], Any]] = {
+        "model": lambda: {
+            "name": model.name,
+            "owner": model.owner,
+            "risk_tier": model.risk_tier,
+            "intended_use": model.intended_use,
+            "description": model.description,
+            "tags": model.tags,
+            "created_by": model.created_by,
+            "created_at": model.created_at,
+            "aliases": model.aliases,
+        },
+        "version": version_root,
+        # raw here, cleaned (_present) after pruning: a fairness summary is mostly intervals
+        # no rule reads
+        "fairness": lambda: (_usable(evidence.get("fairness")) or {}).get("summary") or {},
+        "explain": lambda: {
+            k: v for k, v in (_usable(evidence.get("explain")) or {}).items() if k in _EXPLAIN
+        },
+        "card": lambda: card_context(model),
+        "approvals": lambda: {
             "count": int(approvals.get("have", 0)),
             "required": int(approvals.get("required", 0)),
             "missing": int(approvals.get("missing", 0)),
             "approved": bool(approvals.get("approved", True)),
             "approvers": list(approvals.get("approvers", ())),
         },
-        "now": now,
+        "now": lambda: now,
     }
+    for kind in PASSTHROUGH:
+        roots[kind] = lambda kind=kind: _usable(evidence.get(kind)) or {}
+    return roots
+
+
+def _prune(value: Any, paths: list[list[str]]) -> Any:
+    """Only the subtrees at ``paths`` (relative to ``value``); absent ones stay absent."""
+    if not isinstance(value, dict) or any(not p for p in paths):
+        return value
+    out: dict[str, Any] = {}
+    for key in {p[0] for p in paths}:
+        if key in value and value[key] is not None:
+            out[key] = _prune(value[key], [p[1:] for p in paths if p[0] == key])
+    return out
+
+
+def build_context(
+    model: Model,
+    version: ModelVersion,
+    evidence: Mapping[str, Mapping[str, Any] | None],
+    approvals: Mapping[str, Any],
+    now: datetime,
+    *,
+    reads: Iterable[str] | None = None,
+) -> dict[str, Any]:
+    """The context for ``version``.
+
+    ``evidence`` maps a kind to its stored content (missing kinds may be absent);
+    ``approvals`` is an ``ApprovalStatus.to_dict()``. With ``reads`` (a policy's paths, see
+    ``Policy.reads``) only those subtrees are built: converting the context into CEL values
+    costs in proportion to its size, and rules cannot see past the paths they name.
+    """
+    roots = _raw_roots(model, version, evidence, approvals, now)
+    if reads is None:
+        wanted = {root: [[]] for root in roots}
+    else:
+        wanted = {}
+        for path in reads:
+            root, *rest = path.split(".")
+            wanted.setdefault(root, []).append(rest)
+    out: dict[str, Any] = {}
+    for root, paths in wanted.items():
+        value = _prune(roots[root](), paths)
+        out[root] = _present(value) if isinstance(value, dict) else value
+    return out

@@ -11,6 +11,7 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ class Policy:
     source: str = field(repr=False)
     path: str | None = None
     description: str | None = None
+
+    @cached_property
+    def reads(self) -> tuple[str, ...]:
+        """Every path the rules read, without paths inside another (``a.b`` covers ``a.b.c``):
+        the context builder builds only these."""
+        paths = sorted({p for r in self.rules for p in r.paths})
+        kept: list[str] = []
+        for p in paths:  # sorted: a prefix comes before the paths it covers
+            if not any(p == k or p.startswith(k + ".") for k in kept):
+                kept.append(p)
+        return tuple(kept)
 
     @property
     def sha256(self) -> str:

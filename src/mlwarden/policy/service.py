@@ -80,13 +80,24 @@ class PolicyService:
         mv = self.registry.get_version(ref)
         return self._context(mv, self.approvals.status(mv.ref).to_dict(), now or self._clock())
 
-    def _context(self, mv: ModelVersion, approvals: dict[str, Any], now: datetime) -> dict:
+    def _context(
+        self,
+        mv: ModelVersion,
+        approvals: dict[str, Any],
+        now: datetime,
+        reads: tuple[str, ...] | None = None,
+    ) -> dict:
         model = self.registry.get_model(mv.name)
+        # Evidence a policy does not read is not fetched, unless it reads the list of usable
+        # kinds (``version.evidence``), which needs each one's status.
+        roots = None if reads is None else {p.split(".", 1)[0] for p in reads}
+        if reads is not None and any(p in ("version", "version.evidence") for p in reads):
+            roots = None
         evidence: dict[str, Any] = {}
         for kind in EVIDENCE_KINDS:
-            if kind in mv.evidence:
+            if kind in mv.evidence and (roots is None or kind in roots):
                 evidence[kind] = self.registry.store.get_evidence(mv.name, mv.version, kind)
-        return build_context(model, mv, evidence, approvals, now)
+        return build_context(model, mv, evidence, approvals, now, reads=reads)
 
     def _decide(
         self, mv: ModelVersion, policy: Policy, approvals: dict[str, Any], actor: str, purpose: str
@@ -94,7 +105,7 @@ class PolicyService:
         now = self._clock()
         model = self.registry.get_model(mv.name)
         applies = policy.applies(model)
-        context = self._context(mv, approvals, now) if applies else {}
+        context = self._context(mv, approvals, now, policy.reads) if applies else {}
         return evaluate(
             policy, context, ref=mv.ref, actor=actor, time=now, applies=applies, purpose=purpose
         )
