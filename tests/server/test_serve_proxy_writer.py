@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
 
 import mlwarden as mw
@@ -55,9 +56,9 @@ def upstream_app(model) -> tuple[FastAPI, dict[str, int]]:
         return {"predictions": model.predict(X).tolist()}
 
     @app.post("/fail")
-    async def fail(request: Request) -> dict:
+    async def fail(request: Request) -> JSONResponse:
         calls["fail"] += 1
-        raise RuntimeError("upstream broke")
+        return JSONResponse({"detail": "upstream broke"}, status_code=500)
 
     @app.post("/slow")
     async def slow(request: Request) -> dict:
