@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import db, models
+from mlwarden.cli import access, audit, db, models
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
@@ -22,18 +22,39 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
+app.add_typer(audit.app, name="audit")
+app.add_typer(access.users_app, name="users")
+app.add_typer(access.tokens_app, name="tokens")
+app.command("approve")(access.approve)
+app.command("approvals")(access.approvals)
 
 
 @app.command()
 @handle_errors
 def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
-    """Create the store (database schema and artifact folder)."""
+    """Create the store (database schema, artifact folder, audit signing key)."""
+    from mlwarden.store.sql.audit import key_path, public_key_path
+
     wd = open_warden(uri)
-    info = {"uri": wd.uri, "artifacts": wd.artifacts.root}
+    # Warden() creates the key on first use of an empty log; a log signed by another key
+    # needs MLWARDEN_KEY_FILE pointed at that key (the error says so).
+    if wd.audit.size == 0:
+        wd.audit.checkpoint()  # pins this key to the store (a size-0 signed checkpoint)
+    key = key_path(wd.settings)
+    info = {
+        "uri": wd.uri,
+        "artifacts": wd.artifacts.root,
+        "key_file": str(key),
+        "public_key_file": str(public_key_path(key)),
+    }
     if as_json:
         print_json(info)
     else:
-        console.print(f"Warden store ready: {wd.uri}\nArtifacts: {wd.artifacts.root}")
+        console.print(
+            f"Warden store ready: {wd.uri}\nArtifacts: {wd.artifacts.root}\n"
+            f"Audit signing key: {info['key_file']} (keep it out of database backups)\n"
+            f"Public key: {info['public_key_file']} (give it to verifiers)"
+        )
 
 
 @app.command()
