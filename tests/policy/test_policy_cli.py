@@ -5,30 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
 import mlwarden as mw
-from mlwarden.cli import policy as cli
+from mlwarden.cli.main import app
 
 runner = CliRunner()
 
 
-def _app() -> typer.Typer:
-    # registered as in cli/main.py
-    app = typer.Typer()
-    app.add_typer(cli.app, name="policy")
-    models = typer.Typer()
-    models.command("history")(cli.history)
-    models.command("list")(lambda: None)
-    app.add_typer(models, name="models")
-    app.command("promote")(cli.promote)
-    app.command("rollback")(cli.rollback)
-    return app
-
-
 def invoke(*args: str):  # type: ignore[no-untyped-def]
-    return runner.invoke(_app(), list(args))
+    return runner.invoke(app, list(args))
 
 
 @pytest.fixture

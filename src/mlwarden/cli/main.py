@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, audit, db, models
+from mlwarden.cli import access, audit, db, models, policy
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
@@ -27,6 +27,10 @@ app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.command("approve")(access.approve)
 app.command("approvals")(access.approvals)
+app.add_typer(policy.app, name="policy")
+app.command("promote")(policy.promote)
+app.command("rollback")(policy.rollback)
+models.app.command("history")(policy.history)
 
 
 @app.command()
