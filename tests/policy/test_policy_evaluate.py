@@ -157,3 +157,30 @@ def test_context_from_entities_and_evidence():
 @pytest.mark.parametrize("tier, expected", [("low", False), ("high", True)])
 def test_applies_to_risk_tier(tier, expected):
     assert mwp.load("production-gate").applies(_model(risk_tier=tier)) is expected
+
+
+def test_context_is_built_only_for_the_paths_a_policy_reads():
+    pol = mwp.load("production-gate")
+    assert pol.reads == (
+        "card.intended_use",
+        "card.limitations",
+        "fairness.sex.disparate_impact",
+        "version.evidence",
+        "version.lineage.code.dirty",
+        "version.metrics.roc_auc",
+    )
+    fairness = {"status": "ok", "summary": {"sex": {"disparate_impact": 0.9, "ci": {}}}}
+    ctx = build_context(_model(), _version(), {"fairness": fairness}, {}, NOW, reads=pol.reads)
+    assert ctx == {
+        "card": {"intended_use": "scoring", "limitations": "not for minors"},
+        "fairness": {"sex": {"disparate_impact": 0.9}},
+        "version": {
+            "evidence": ["fairness", "explain", "reference_profile"],
+            "lineage": {"code": {"dirty": False}},
+            "metrics": {"roc_auc": 0.9},
+        },
+    }
+    full = build_context(_model(), _version(), {"fairness": fairness}, {}, NOW)
+    d_pruned = mwp.evaluate(pol, ctx, ref="m@1", actor="a", time=NOW)
+    d_full = mwp.evaluate(pol, full, ref="m@1", actor="a", time=NOW)
+    assert d_pruned.results == d_full.results
