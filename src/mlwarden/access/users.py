@@ -32,6 +32,7 @@ SHOWN_CHARS = 12
 #: The effective role recorded for actors in single-user mode (no users exist yet).
 SINGLE_USER = "single-user"
 
+_TOUCH_EVERY = timedelta(minutes=1)
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -202,8 +203,10 @@ class AccessService:
         if user.disabled:
             self._refuse(subject, f"user {user.name!r} is disabled", info.prefix)
         # Not audited: it would add one signed event per request. The log has the token's
-        # creation and revocation; the server's access log has its use.
-        self.store.touch_token(info.id)
+        # creation and revocation; the server's access log has its use. Written at most once
+        # a minute per token: a write (and on SQLite an fsync) per request would cap the server.
+        if info.last_used_at is None or now - info.last_used_at >= _TOUCH_EVERY:
+            self.store.touch_token(info.id)
         return user
 
     def _refuse(self, subject: str, reason: str, prefix: str | None) -> NoReturn:
