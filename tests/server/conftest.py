@@ -123,7 +123,7 @@ def live(app) -> Iterator[LiveServer]:
         yield server
 
 
-def spawn_server(store: Store, port: int, **env: str) -> subprocess.Popen:
+def spawn_server(store: Store, port: int, log: Path, **env: str) -> subprocess.Popen:
     """``python -m mlwarden.server`` (what ``mlwarden serve`` runs) as its own process."""
     environ = {
         **os.environ,
@@ -132,21 +132,23 @@ def spawn_server(store: Store, port: int, **env: str) -> subprocess.Popen:
         "MLWARDEN_ARTIFACTS": store.artifacts,
         "MLWARDEN_KEY_FILE": store.key_file,
         "MLWARDEN_SERVE_PORT": str(port),
+        "MLWARDEN_SERVE_ACCESS_LOG": "false",
         **env,
     }
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlwarden.server"],
-        env=environ,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    with open(log, "ab") as out:  # a file, not a pipe: a full pipe would block the server
+        return subprocess.Popen(
+            [sys.executable, "-m", "mlwarden.server"],
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
-def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
                 return
@@ -154,3 +156,37 @@ def wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
             pass
         time.sleep(0.1)
     raise RuntimeError("server did not become ready")
+
+
+def hammer(
+    urls: list[str], token: str, body: dict[str, Any], seconds: float, threads: int = 6
+) -> tuple[list[str], int]:
+    """Single-row predictions from ``threads`` clients spread over ``urls`` for ``seconds``:
+    the ids the servers acknowledged (HTTP 200), and how many requests failed."""
+    acked: list[str] = []
+    failed = [0]
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(url: str) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as c:
+            while time.monotonic() < stop:
+                try:
+                    r = c.post("/v1/models/credit/predict", json=body, timeout=5)
+                except httpx.TransportError:
+                    with lock:
+                        failed[0] += 1
+                    time.sleep(0.01)
+                    continue
+                with lock:
+                    if r.status_code == 200:
+                        acked.extend(r.json()["ids"])
+                    else:
+                        failed[0] += 1
+
+    pool = [threading.Thread(target=client, args=(urls[i % len(urls)],)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return acked, failed[0]
