@@ -26,7 +26,7 @@ from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.policy import KIND_OF_ENTITY, Rule, parse_policy
 from mlwarden.privacy.recognizers import IDENTIFIER, QUASI_IDENTIFIER, default_recognizers
 from mlwarden.privacy.report import PrivacyReport
-from mlwarden.privacy.spans import find_spans, replace_spans
+from mlwarden.privacy.spans import replace_span_arrays, span_arrays
 
 REDACTED = "<REDACTED>"
 # No useful generalization and nothing to join on: the default policy removes the value.
@@ -169,42 +169,38 @@ class MaskingPolicy:
         if rule.action == "keep":
             return s
         present = s.notna().to_numpy()
-        result = pd.Series(np.full(len(s), None, dtype=object), index=s.index)
-        values = s[present]
+        out = np.full(len(s), None, dtype=object)
+        if rule.action == "redact" and not rule.spans:
+            out[present] = self._token(column)
+            return pd.Series(out, index=s.index, dtype=object)
+        # Mask each distinct value once: logs repeat values, and an HMAC or a span search
+        # per distinct value is the whole cost.
+        codes, uniques = pd.factorize(s[present])
+        distinct = pd.Series(uniques)
         if rule.spans:
-            result[present] = self._mask_texts(column, values.tolist(), rule)
-        elif rule.action == "redact":
-            result[present] = self._token(column)
+            masked = self._mask_texts(column, distinct.tolist(), rule)
         elif rule.action == "pseudonymize":
-            texts = [canonical_text(v) for v in values.tolist()]
-            result[present] = self._pseudonymize(column, texts)
+            masked = self._pseudonymize(column, [canonical_text(v) for v in distinct.tolist()])
         else:
-            result[present] = _generalize_series(values, rule).to_numpy(dtype=object)
-        return result
+            masked = _generalize_series(distinct, rule).tolist()
+        out[present] = np.asarray(masked, dtype=object)[codes]
+        return pd.Series(out, index=s.index, dtype=object)
 
     def _mask_texts(self, column: str, texts: list[Any], rule: Rule) -> list[Any]:
         texts = [t if isinstance(t, str) else canonical_text(t) for t in texts]
-        spans = find_spans(texts, self._recognizers)
-        if spans.empty:
+        rows, starts, ends, entities, _ = span_arrays(texts, self._recognizers)
+        if not len(rows):
             return texts
-        actions = [self.entities.get(e, rule).action for e in spans["entity"]]
-        keep = np.array([a == "keep" for a in actions], dtype=bool)
-        spans = spans[~keep].reset_index(drop=True)
-        pz = np.array([a == "pseudonymize" for a, k in zip(actions, keep, strict=True) if not k])
-        replacements = [f"<{e}>" for e in spans["entity"]]
-        if pz.any():
-            originals = [
-                texts[r][a:b]
-                for r, a, b in zip(
-                    spans["row"][pz], spans["start"][pz], spans["end"][pz], strict=True
-                )
-            ]
-            for i, token in zip(
-                np.flatnonzero(pz), self._pseudonymize(column, originals), strict=True
-            ):
-                replacements[i] = token
-        spans = spans.assign(token=replacements)
-        return replace_spans(texts, spans)
+        actions = [self.entities.get(e, rule).action for e in entities]
+        chosen = [i for i, a in enumerate(actions) if a != "keep"]
+        tokens = [f"<{entities[i]}>" for i in chosen]
+        pz = [j for j, i in enumerate(chosen) if actions[i] == "pseudonymize"]
+        if pz:
+            originals = [texts[rows[chosen[j]]][starts[chosen[j]] : ends[chosen[j]]] for j in pz]
+            for j, token in zip(pz, self._pseudonymize(column, originals), strict=True):
+                tokens[j] = token
+        idx = np.asarray(chosen, dtype=np.int64)
+        return replace_span_arrays(texts, rows[idx], starts[idx], ends[idx], tokens)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -224,7 +220,7 @@ class MaskingPolicy:
             elif rule.action == "pseudonymize":
                 out[column] = self._pseudonymize(str(column), [canonical_text(value)])[0]
             else:
-                out[column] = _generalize_series(pd.Series([value]), rule).iloc[0]
+                out[column] = _generalize_value(value, rule)
         return out
 
     def __repr__(self) -> str:
@@ -251,6 +247,26 @@ def _generalize_series(values: pd.Series, rule: Rule) -> pd.Series:
         )
     dates = pd.to_datetime(values, errors="coerce", format="mixed")
     return dates.dt.strftime("%Y-%m").where(dates.notna(), None)
+
+
+def _generalize_value(value: Any, rule: Rule) -> str | None:
+    """:func:`_generalize_series` for one value, without building a Series (the prediction
+    path); the tests hold both to the same output."""
+    if rule.kind == "age":
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            return None
+        if math.isnan(x):
+            return None
+        if rule.top is not None and x >= rule.top:
+            return f"{rule.top}+"
+        lo = int(math.floor(x / rule.width) * rule.width)
+        return f"{lo}-{lo + rule.width - 1}"
+    if rule.kind == "postcode":
+        return canonical_text(value).replace(" ", "").upper()[: rule.keep]
+    date = pd.to_datetime(value, errors="coerce")
+    return None if pd.isna(date) else date.strftime("%Y-%m")
 
 
 def _as_text(values: pd.Series) -> pd.Series:

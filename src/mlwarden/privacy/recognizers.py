@@ -40,6 +40,7 @@ class Recognizer:
     text_score : score of a validated span.
     named_value_regex : a looser ``value_regex`` used when the column name matched (nine bare
         digits are an SSN in a column called ``ssn``, and just a number anywhere else).
+    min_digits : free-text rows with fewer digits are skipped before the regex runs.
     refine : for spans needing more than yes/no (names, phones): (candidate, the 40 characters
         before it) → (start, end, score) relative to the candidate, or None.
     """
@@ -55,6 +56,7 @@ class Recognizer:
     kind: str = IDENTIFIER
     refine: Callable[[str, str], tuple[int, int, float] | None] | None = None
     named_value_regex: str | None = None
+    min_digits: int = 0
     _compiled: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -104,6 +106,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(iban|bank_?account)($|_)",
             text_regex=r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?\d{1,3})?(?!\w)",
             text_score=0.95,
+            min_digits=8,
         ),
         Recognizer(
             "CREDIT_CARD",
@@ -113,6 +116,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(credit_?card|card_?(number|no|num)|cc_?(number|num|no)|pan)($|_)",
             text_regex=r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?!\w)",
             text_score=0.95,
+            min_digits=13,
         ),
         Recognizer(
             "US_SSN",
@@ -123,6 +127,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             text_regex=r"(?<![\d\-])\d{3}([ \-])\d{2}\1\d{4}(?![\d\-])",
             text_score=0.85,
             named_value_regex=r"\d{3}([ \-]?)\d{2}\1\d{4}",
+            min_digits=9,
         ),
         Recognizer(
             "IP_ADDRESS",
@@ -132,6 +137,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(ip|ip_?addr(ess)?|ipv[46]|client_?ip|remote_?addr)($|_)",
             text_regex=rf"(?<![\w.:]){_IPV4}(?!\.?\d)|(?<![\w:]){_IPV6}(?![\w:])",
             text_score=0.9,
+            min_digits=1,
         ),
         Recognizer(
             "PHONE",
@@ -143,6 +149,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             text_regex=rf"(?<![\w+/.]){_PHONE}(?![\w/]|:\d)",
             text_score=0.85,
             refine=validators.make_phone_refine(region, 0.85),
+            min_digits=7,
         ),
         Recognizer(
             "DE_TAX_ID",
@@ -159,6 +166,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(nir|insee|numero_?secu|securite_?sociale)($|_)",
             text_regex=r"(?<![\w])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)",
             text_score=0.8,
+            min_digits=13,
         ),
         Recognizer(
             "ES_DNI",
@@ -168,6 +176,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(dni|nif|documento)($|_)",
             text_regex=r"(?<![\w])\d{8}-?[A-Z](?!\w)",
             text_score=0.8,
+            min_digits=8,
         ),
         Recognizer(
             "NL_BSN",
@@ -184,6 +193,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             name_regex=r"(^|_)(nino|ni_?number|national_?insurance(_?number)?)($|_)",
             text_regex=r"(?<![\w])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)",
             text_score=0.8,
+            min_digits=6,
         ),
         Recognizer(
             "DATE_OF_BIRTH",

@@ -37,28 +37,38 @@ def find_spans(
     Returns a DataFrame with columns (row, start, end, entity, score); ``row`` is the position
     0..n-1 in ``texts``; offsets are Python string indices into that text.
     """
-    values = [t if isinstance(t, str) else "" for t in texts]
-    if not values:
+    rows, start, end, entity, score = span_arrays(texts, recognizers, min_score)
+    if not len(rows):
         return pd.DataFrame(columns=SPAN_COLUMNS)
+    return pd.DataFrame({"row": rows, "start": start, "end": end, "entity": entity, "score": score})
+
+
+def span_arrays(
+    texts: Iterable[object], recognizers: Sequence[Recognizer], min_score: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[float]]:
+    """:func:`find_spans` without the DataFrame (rows, starts, ends, entities, scores), sorted
+    by position; what the per-record masking path uses."""
+    values = [t if isinstance(t, str) else "" for t in texts]
+    empty = np.empty(0, dtype=np.int64)
+    if not values:
+        return empty, empty, empty, [], []
     joined, starts = _join(values)
+    digits = _per_row_counts(joined, starts, "0123456789")
+    ats = _per_row_counts(joined, starts, "@")
     # Highest-scoring recognizers go first; a later candidate overlapping an accepted span is
     # dropped before validation, which both resolves overlaps (a card number is not also a
     # phone number) and skips most of the expensive validator calls.
     ordered = sorted(
         (r for r in recognizers if r.text_pattern() is not None), key=lambda r: -r.text_score
     )
-    acc_start = np.empty(0, dtype=np.int64)
-    acc_end = np.empty(0, dtype=np.int64)
+    acc_start, acc_end = empty, empty
     acc_entity: list[str] = []
     acc_score: list[float] = []
     for rec in ordered:
-        pattern = rec.text_pattern()
-        assert pattern is not None
-        bounds = np.array([m.span() for m in pattern.finditer(joined)], dtype=np.int64)
+        bounds = _candidates(rec, values, joined, starts, digits, ats)
         if not len(bounds):
             continue
-        free = ~_overlaps(acc_start, acc_end, bounds[:, 0], bounds[:, 1])
-        bounds = bounds[free]
+        bounds = bounds[~_overlaps(acc_start, acc_end, bounds[:, 0], bounds[:, 1])]
         if not len(bounds):
             continue
         candidates = [joined[a:b] for a, b in bounds]
@@ -84,18 +94,44 @@ def find_spans(
         acc_start, acc_end = acc_start[order], acc_end[order]
         acc_entity = [acc_entity[i] for i in order]
         acc_score = [acc_score[i] for i in order]
-    if not len(acc_start):
-        return pd.DataFrame(columns=SPAN_COLUMNS)
     rows = np.searchsorted(starts, acc_start, side="right") - 1
-    return pd.DataFrame(
-        {
-            "row": rows,
-            "start": acc_start - starts[rows],
-            "end": acc_end - starts[rows],
-            "entity": acc_entity,
-            "score": acc_score,
-        }
-    )
+    return rows, acc_start - starts[rows], acc_end - starts[rows], acc_entity, acc_score
+
+
+def _per_row_counts(joined: str, starts: np.ndarray, chars: str) -> np.ndarray:
+    """How many of ``chars`` each row holds, from one numpy pass over the joined text."""
+    codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+    hit = np.isin(codes, np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32))
+    # reduceat needs in-range indices: a trailing zero covers an empty last row.
+    return np.add.reduceat(np.append(hit, False).astype(np.int64), starts)
+
+
+def _candidates(
+    rec: Recognizer,
+    values: list[str],
+    joined: str,
+    starts: np.ndarray,
+    digits: np.ndarray,
+    ats: np.ndarray,
+) -> np.ndarray:
+    """(k, 2) candidate bounds in ``joined``, running the regex only over rows that can match.
+
+    Most prose has no digits and no "@": skipping those rows for the digit-shaped recognizers
+    is what keeps masking a log of mostly harmless comments fast.
+    """
+    pattern = rec.text_pattern()
+    assert pattern is not None
+    need = (digits >= rec.min_digits) & (ats >= 1 if rec.entity == "EMAIL" else True)
+    if need.all() or need.mean() > 0.5:
+        return np.array([m.span() for m in pattern.finditer(joined)], dtype=np.int64).reshape(-1, 2)
+    idx = np.flatnonzero(need)
+    if not len(idx):
+        return np.empty((0, 2), dtype=np.int64)
+    sub, sub_starts = _join([values[i] for i in idx])
+    spans = np.array([m.span() for m in pattern.finditer(sub)], dtype=np.int64).reshape(-1, 2)
+    sub_row = np.searchsorted(sub_starts, spans[:, 0], side="right") - 1
+    shift = starts[idx[sub_row]] - sub_starts[sub_row]
+    return spans + shift[:, None]
 
 
 def _overlaps(starts: np.ndarray, ends: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,22 +151,52 @@ def replace_spans(
 
     ``spans`` as returned by :func:`find_spans` for the same ``texts``. Non-strings pass through.
     """
-    out = list(texts)
     if spans.empty:
-        return out
-    replacement = replacement or {}
-    if "token" not in spans.columns:
+        return list(texts)
+    if "token" in spans.columns:
+        tokens = spans["token"].tolist()
+    else:
+        replacement = replacement or {}
         tokens = [replacement.get(e, f"<{e}>") for e in spans["entity"]]
-        spans = spans.assign(token=tokens)
-    for row, group in spans.groupby("row", sort=False):
-        text = out[int(row)]
+    return replace_span_arrays(
+        texts,
+        spans["row"].to_numpy(dtype=np.int64),
+        spans["start"].to_numpy(dtype=np.int64),
+        spans["end"].to_numpy(dtype=np.int64),
+        tokens,
+    )
+
+
+def replace_span_arrays(
+    texts: Sequence[object],
+    rows: np.ndarray,
+    starts: np.ndarray,
+    ends: np.ndarray,
+    tokens: Sequence[str],
+) -> list[object]:
+    """The edit behind :func:`replace_spans`: done once on the joined text (a loop over spans,
+    not rows), then split back; spans must not overlap."""
+    out = list(texts)
+    if not len(rows):
+        return out
+    if len(out) == 1:  # the per-prediction path: skip the join
+        text = out[0]
         if not isinstance(text, str):
-            continue
+            return out
         pieces, cursor = [], 0
-        for start, end, token in zip(group["start"], group["end"], group["token"], strict=True):
-            pieces.append(text[cursor:start])
-            pieces.append(token)
-            cursor = end
-        pieces.append(text[cursor:])
-        out[int(row)] = "".join(pieces)
-    return out
+        for i in np.argsort(starts, kind="stable"):
+            pieces += [text[cursor : starts[i]], tokens[i]]
+            cursor = ends[i]
+        return ["".join(pieces) + text[cursor:]]
+    is_text = [isinstance(t, str) for t in out]
+    joined, offsets = _join([t if ok else "" for t, ok in zip(out, is_text, strict=True)])
+    a = offsets[rows] + starts
+    b = offsets[rows] + ends
+    pieces, cursor = [], 0
+    for i in np.argsort(a, kind="stable"):
+        if is_text[rows[i]]:
+            pieces += [joined[cursor : a[i]], tokens[i]]
+            cursor = b[i]
+    pieces.append(joined[cursor:])
+    edited = "".join(pieces).split(SEP)
+    return [e if ok else t for e, t, ok in zip(edited, out, is_text, strict=True)]
