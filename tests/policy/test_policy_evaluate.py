@@ -133,13 +133,13 @@ def test_context_from_entities_and_evidence():
         "limitations": "not for minors",
     }
     assert ctx["version"]["metrics"] == {"roc_auc": 0.9}
-    assert ctx["version"]["evidence"] == ["fairness", "reference_profile"]
+    assert ctx["version"]["evidence"] == ("fairness", "reference_profile")  # lists: tuples
     assert ctx["approvals"] == {
         "count": 1,
         "required": 2,
         "missing": 1,
         "approved": False,
-        "approvers": ["bob"],
+        "approvers": ("bob",),
     }
     assert ctx["model"]["aliases"] == {"production": 1} and ctx["now"] == NOW
     pol = mwp.load("production-gate")
@@ -175,7 +175,7 @@ def test_context_is_built_only_for_the_paths_a_policy_reads():
         "card": {"intended_use": "scoring", "limitations": "not for minors"},
         "fairness": {"sex": {"disparate_impact": 0.9}},
         "version": {
-            "evidence": ["fairness", "explain", "reference_profile"],
+            "evidence": ("fairness", "explain", "reference_profile"),
             "lineage": {"code": {"dirty": False}},
             "metrics": {"roc_auc": 0.9},
         },

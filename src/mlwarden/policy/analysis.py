@@ -318,9 +318,9 @@ class _Checker:
             name, target, args = node[2], node[3], node[4]
             if name in _MACROS and target is not None and args and args[0][0] == "ident":
                 self.infer(target, scope)
-                inner = scope | {args[0][2]}
+                bound = scope | {args[0][2]}
                 for a in args[1:]:
-                    self.infer(a, inner)
+                    self.infer(a, bound)
             else:
                 for a in ([target] if target is not None else []) + list(args):
                     self.infer(a, scope)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from mlwarden.entities import Model, ModelVersion
+from mlwarden.entities._frozen import FrozenDict
 
 #: Evidence kinds whose content (less its ``status``) becomes a context root as is.
 #: ``drift`` and ``quality`` are written by monitoring, ``privacy`` by the PII scan; until they
@@ -23,8 +25,9 @@ _EXPLAIN_FIELDS = ("importance", "method", "output_space", "n_rows", "max_abs_re
 _EXPLAIN = frozenset(_EXPLAIN_FIELDS)
 
 
-def _present(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    """Drop ``None`` values (recursively), keep everything else as plain dicts and lists."""
+def _present(mapping: Mapping[str, Any]) -> FrozenDict:
+    """Drop ``None`` values (recursively); maps become FrozenDicts and lists tuples, so the
+    values a decision records are immutable already and need no second deep copy."""
     # ``dict`` rather than the ``Mapping`` ABC: entities hold FrozenDicts (dict subclasses),
     # and the ABC check is the slowest step of building a context.
     out: dict[str, Any] = {}
@@ -34,9 +37,9 @@ def _present(mapping: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(v, dict):
             v = _present(v)
         elif isinstance(v, list | tuple):
-            v = [_present(x) if isinstance(x, dict) else x for x in v if x is not None]
+            v = tuple(_present(x) if isinstance(x, dict) else x for x in v if x is not None)
         out[str(k)] = v
-    return out
+    return FrozenDict(out)
 
 
 def _usable(content: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -132,8 +135,12 @@ def _raw_roots(
         "now": lambda: now,
     }
     for kind in PASSTHROUGH:
-        roots[kind] = lambda kind=kind: _usable(evidence.get(kind)) or {}
+        roots[kind] = partial(_passthrough, evidence, kind)
     return roots
+
+
+def _passthrough(evidence: Mapping[str, Mapping[str, Any] | None], kind: str) -> dict[str, Any]:
+    return _usable(evidence.get(kind)) or {}
 
 
 def _prune(value: Any, paths: list[list[str]]) -> Any:
@@ -164,6 +171,7 @@ def build_context(
     costs in proportion to its size, and rules cannot see past the paths they name.
     """
     roots = _raw_roots(model, version, evidence, approvals, now)
+    wanted: dict[str, list[list[str]]]
     if reads is None:
         wanted = {root: [[]] for root in roots}
     else:

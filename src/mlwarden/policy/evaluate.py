@@ -28,7 +28,7 @@ def _read(context: Mapping[str, Any], path: str) -> tuple[Any, str | None]:
     return value, None
 
 
-def _inputs(rule: Rule, context: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def _inputs(rule: Rule, context: Mapping[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
     values: dict[str, Any] = {}
     missing: list[str] = []
     for path in rule.paths:
@@ -37,7 +37,7 @@ def _inputs(rule: Rule, context: Mapping[str, Any]) -> tuple[dict[str, Any], lis
             values[path] = value
         elif absent not in missing:
             missing.append(absent)
-    return values, missing
+    return values, tuple(missing)
 
 
 def _first_line(exc: BaseException) -> str:

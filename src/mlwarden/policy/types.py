@@ -8,9 +8,15 @@ from typing import Any
 
 from mlwarden._json import jsonable
 from mlwarden.entities import AliasChange
-from mlwarden.entities._frozen import freeze, thaw
+from mlwarden.entities._frozen import FrozenDict, freeze, thaw
 
 PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
+
+
+def _freeze(value: Any) -> Any:
+    return value if isinstance(value, FrozenDict | tuple) else freeze(value)
+
+
 SEVERITIES = ("error", "warn")
 
 
@@ -28,7 +34,12 @@ class RuleResult:
     check: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "values", freeze(self.values))
+        # Values read from a built context are frozen already (policy.context); freezing
+        # them again would be most of a rule's evaluation time.
+        values = self.values
+        if not isinstance(values, FrozenDict):
+            values = FrozenDict({k: _freeze(v) for k, v in values.items()})
+        object.__setattr__(self, "values", values)
         object.__setattr__(self, "missing", tuple(self.missing))
 
     @property
