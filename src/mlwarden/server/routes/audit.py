@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from mlwarden.access import User
+from mlwarden.errors import ValidationError
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import out
 from mlwarden.server.schemas import AuditEventOut, CheckpointOut, ProofOut, VerificationOut
@@ -81,4 +82,14 @@ def prove(
 ) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "audit.read", f"audit-event:{seq}")
-    return out(ctx.warden.audit.prove(seq, tree_size))
+    audit = ctx.warden.audit
+    if tree_size is not None:
+        # proofs exist for signed tree sizes only (the nodes of a larger tree are not stored)
+        signed = audit.checkpoint().tree_size
+        if tree_size > signed:
+            raise ValidationError(
+                f"tree_size {tree_size} is larger than the signed tree ({signed})",
+                field="tree_size",
+                signed=signed,
+            )
+    return out(audit.prove(seq, tree_size))
