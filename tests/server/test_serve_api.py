@@ -229,3 +229,12 @@ def test_lightgbm_fast_path_equals_the_model(store, lgb_model, credit_data, n):
     pred = served.predict(records(part))
     assert pred.outputs == lgb_model.predict(part).tolist()
     np.testing.assert_allclose(pred.scores, lgb_model.predict_proba(part)[:, 1], rtol=1e-12)
+
+
+def test_serve_command_is_registered():
+    from typer.testing import CliRunner
+
+    from mlwarden.cli.main import app
+
+    result = CliRunner().invoke(app, ["serve", "--help"])
+    assert result.exit_code == 0 and "--durability" in result.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, audit, db, models, policy
+from mlwarden.cli import access, audit, db, models, policy, serve
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
@@ -30,6 +30,7 @@ app.command("approvals")(access.approvals)
 app.add_typer(policy.app, name="policy")
 app.command("promote")(policy.promote)
 app.command("rollback")(policy.rollback)
+app.command("serve")(serve.serve)
 models.app.command("history")(policy.history)
 
 
