@@ -143,3 +143,13 @@ def test_applies_to_matches_tier_name_and_tags():
     assert not pol.applies(M("credit-risk", "low", {"team": "risk"}))
     assert not pol.applies(M("fraud", "high", {"team": "risk"}))
     assert not pol.applies(M("credit-risk", "high", {}))
+
+
+def test_block_scalar_positions_include_the_indentation():
+    (p,) = problems("name: x\nrules:\n  - id: a\n    check: |\n      versoin.number > 1\n")
+    assert (p["line"], p["column"]) == (5, 7)
+
+
+def test_unknown_functions_are_load_errors():
+    (p,) = problems("name: x\nrules:\n  - id: a\n    check: max(version.number, 2) > 1\n")
+    assert "unknown function 'max'" in p["message"] and (p["line"], p["column"]) == (4, 12)

@@ -62,6 +62,35 @@ _CALL_TYPES = {
 _NUMERIC = {"int", "double"}
 
 
+#: Functions this CEL runtime (common-expression-language 0.10) provides; anything else fails
+#: at evaluation with "Undefined variable or function", so the loader reports it up front.
+FUNCTIONS = frozenset(
+    {
+        "size", "int", "uint", "double", "string", "bytes", "timestamp", "duration", "dyn",
+        "type", "matches", "contains", "startsWith", "endsWith", "has", "all", "exists",
+        "exists_one", "map", "filter", "getFullYear", "getMonth", "getDate", "getDayOfMonth",
+        "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes", "getSeconds",
+        "getMilliseconds",
+    }
+)  # fmt: skip
+
+
+def unknown_functions(src: str, functions: list[str]) -> list[Issue]:
+    """Named functions (not operators) the runtime does not provide, with a position."""
+    out = []
+    for name in functions:
+        if name in FUNCTIONS or not name[:1].isalpha():
+            continue
+        m = re.search(rf"\b{re.escape(name)}\s*\(", src)
+        out.append(
+            Issue(
+                f"unknown function {name!r} (available: {', '.join(sorted(FUNCTIONS))})",
+                m.start() if m else 0,
+            )
+        )
+    return out
+
+
 class _Unsupported(Exception):
     """Syntax this checker does not model; fall back to root-level checks."""
 

@@ -19,7 +19,7 @@ import cel
 import yaml
 
 from mlwarden.errors import NotFound, ValidationError
-from mlwarden.policy.analysis import analyse, line_col
+from mlwarden.policy.analysis import analyse, line_col, unknown_functions
 from mlwarden.policy.types import SEVERITIES
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -159,8 +159,11 @@ def _check_keys(
 def _expr_position(node: yaml.ScalarNode, line: int, column: int) -> tuple[int, int]:
     """Map a 1-based line/column inside the check text to the file."""
     mark = node.start_mark
-    if node.style in ("|", ">"):  # block scalar: the text starts on the next line
-        return mark.line + 1 + line, column
+    if node.style in ("|", ">"):  # block scalar: the text starts on the next line, indented
+        file_line = mark.line + line  # 0-based index of the line in the file
+        lines = (mark.buffer or "").split("\n")
+        text = lines[file_line] if file_line < len(lines) else ""
+        return file_line + 1, column + len(text) - len(text.lstrip(" "))
     if line == 1:
         return mark.line + 1, mark.column + column + (1 if node.style in ("'", '"') else 0)
     return mark.line + line, column
@@ -204,7 +207,7 @@ def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Proble
             problems.add(_line(check_node), f"syntax error: {text}", rule=rule_id)
         return None
     result = analyse(check, program.variables())
-    for issue in result.issues:
+    for issue in result.issues + unknown_functions(check, program.functions()):
         line, col = _expr_position(check_node, *line_col(check, issue.pos))
         problems.add(line, issue.message, column=col, rule=rule_id)
     if result.type not in ("bool", "dyn"):
