@@ -235,6 +235,9 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
 
     for module in (registry, access, audit, monitor, predict):
         app.include_router(module.router)
+    from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
+
+    dashboard.mount(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app
 

@@ -1,0 +1,518 @@
+"""The dashboard's pages and actions (server-rendered Jinja2, htmx for partial updates).
+
+Pages read through ``views.py``; actions call the same ``Warden`` service methods as the API
+(as the signed-in user, via ``ServerContext.acting``), after the same role check, so every
+rule and every audit event is the API's. Actions need a session cookie *and* the session's
+CSRF token; the API keeps requiring bearer tokens and never reads the cookie.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from starlette.background import BackgroundTask
+
+from mlwarden.access import allowed
+from mlwarden.errors import WardenError
+from mlwarden.policy.loader import examples
+from mlwarden.server.auth import check
+from mlwarden.server.dashboard import views
+from mlwarden.server.dashboard.render import render
+from mlwarden.server.dashboard.session import COOKIE, MAX_AGE_S, Session, Sessions
+
+#: Security headers of every dashboard response. Vega compiles its expressions with
+#: ``new Function`` (hence 'unsafe-eval') and vega-embed injects a <style>; no inline script.
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' "
+        "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'self'; form-action 'self'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+DONE = {
+    "approve": "Approved {ref}.",
+    "promote": "Promoted {ref} to {alias}.",
+    "rollback": "Rolled {alias} back to version {version}.",
+    "check": "Evaluated the gate on {ref}: {verdict}.",
+}
+
+
+class LoginRequired(Exception):
+    """No valid session: pages redirect to the sign-in page."""
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class DashboardRoute(APIRoute):
+    """Turns errors into HTML (full pages, or a fragment in the flash region for htmx)
+    instead of the API's JSON, and adds the security headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def wrapped(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except LoginRequired:
+                target = quote(
+                    request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                )
+                url = f"/login?next={target}"
+                if _htmx(request):
+                    response = Response(status_code=200, headers={"HX-Redirect": url})
+                else:
+                    response = RedirectResponse(url, status_code=303)
+            except Refused as exc:
+                response = _error(request, exc.status, exc.message)
+            except WardenError as exc:
+                response = _error(request, exc.http_status, exc.message, exc.details)
+            response.headers.update(HEADERS)
+            return response
+
+        return wrapped
+
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _sessions(request: Request) -> Sessions:
+    return request.app.state.dashboard_sessions  # type: ignore[no-any-return]
+
+
+def _ctx(request: Request) -> Any:
+    return request.app.state.ctx
+
+
+async def _session(request: Request) -> Session:
+    found = await run_in_threadpool(_sessions(request).read, request.cookies.get(COOKIE))
+    if found is None:
+        raise LoginRequired()
+    return found
+
+
+def _page(request: Request, template: str, session: Session | None, **data: Any) -> HTMLResponse:
+    role = session.user.role if session else None
+    return HTMLResponse(
+        render(
+            template,
+            request=request,
+            session=session,
+            user=session.user if session else None,
+            csrf=session.csrf if session else "",
+            can=lambda action: role is not None and allowed(role, action),
+            **data,
+        )
+    )
+
+
+def _error(request: Request, status: int, message: str, details: Any = None) -> Response:
+    details = details if isinstance(details, dict) else {}
+    if _htmx(request):
+        body = render("_flash.html", kind="error", message=message, details=details)
+        # htmx swaps only 2xx answers: the refusal is shown in the flash region instead
+        return HTMLResponse(body, headers={"HX-Retarget": "#flash", "HX-Reswap": "innerHTML"})
+    body = render(
+        "error.html",
+        request=request,
+        session=None,
+        user=None,
+        csrf="",
+        can=lambda a: False,
+        status=status,
+        message=message,
+        details=details,
+        kind="error",
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+async def _action_body(request: Request, session: Session) -> dict[str, Any]:
+    """The JSON body of an action, after the CSRF and same-origin checks."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
+        raise Refused(403, "cross-origin request refused")
+    try:
+        body = (
+            await request.json() if request.headers.get("content-length") not in (None, "0") else {}
+        )
+    except ValueError:
+        raise Refused(400, "the form was not sent as JSON") from None
+    if not isinstance(body, dict):
+        raise Refused(400, "the form was not sent as a JSON object")
+    sent = request.headers.get("X-CSRF-Token") or body.get("csrf")
+    if not _sessions(request).check_csrf(session, sent):
+        raise Refused(403, "missing or wrong CSRF token: reload the page and try again")
+    return body
+
+
+def _done(request: Request, url: str, what: str, **params: Any) -> Response:
+    target = f"{url}{'&' if '?' in url else '?'}{urlencode({'done': what, **params})}"
+    if _htmx(request):
+        return Response(status_code=200, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def _text(body: dict[str, Any], key: str, limit: int = 2000) -> str | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    value = str(value).strip()
+    if len(value) > limit:
+        raise Refused(400, f"{key} is longer than {limit} characters")
+    return value or None
+
+
+# ------------------------------------------------------------------------------ sign-in
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, next: str = "/") -> Response:
+    current = await run_in_threadpool(_sessions(request).read, request.cookies.get(COOKIE))
+    if current is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _page(request, "login.html", None, next=_safe_next(next))
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Refused(400, "the form was not sent as JSON") from None
+    token = str((body or {}).get("token") or "")
+    if not token:
+        raise Refused(400, "enter an API token")
+    cookie, _ = await run_in_threadpool(_sessions(request).sign_in, token)
+    target = _safe_next(str(body.get("next") or "/"))
+    response = Response(status_code=200, headers={"HX-Redirect": target})
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=MAX_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    session = await _session(request)
+    await _action_body(request, session)
+    _sessions(request).sign_out(session)
+    response = Response(status_code=200, headers={"HX-Redirect": "/login"})
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+def _safe_next(target: str) -> str:
+    # only paths on this site: never //host or a scheme (an open redirect)
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# ------------------------------------------------------------------------------ inventory
+
+
+@router.get("/", response_class=HTMLResponse)
+async def inventory(
+    request: Request,
+    q: str = "",
+    tier: str = "",
+    gate: str = "",
+    drift: str = "",
+) -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "read", "model:*")
+    rows = await run_in_threadpool(
+        views.inventory, ctx.warden, q=q.strip(), tier=tier, gate=gate, drift=drift
+    )
+    data = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
+    if _htmx(request) and request.headers.get("HX-Target") == "inventory-body":
+        return _page(request, "_inventory_rows.html", session, **data)
+    return _page(request, "inventory.html", session, nav="inventory", **data)
+
+
+# ------------------------------------------------------------------------------ model page
+
+
+@router.get("/models/{name}", response_class=HTMLResponse)
+async def model(
+    request: Request, name: str, version: int | None = None, done: str = ""
+) -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "read", f"model:{name}")
+    page = await run_in_threadpool(views.model_page, ctx.warden, name, version)
+    flash = _flash(done, request.query_params)
+    return _page(
+        request,
+        "model.html",
+        session,
+        nav="inventory",
+        page=page,
+        policies=list(policy_choices(request)),
+        flash=flash,
+    )
+
+
+def _flash(done: str, params: Any) -> str | None:
+    template = DONE.get(done)
+    if template is None:
+        return None
+    try:
+        return template.format(
+            **{k: params.get(k, "") for k in ("ref", "alias", "version", "verdict")}
+        )
+    except (KeyError, IndexError):
+        return None
+
+
+#: A folder of team policies (``*.yaml``) offered next to the shipped ones, by file stem.
+POLICY_DIR_ENV = "MLWARDEN_DASHBOARD_POLICY_DIR"
+
+
+def policy_choices(request: Request) -> dict[str, str]:
+    """Policy name -> what ``Warden.promote``/``check`` load: shipped names, then the files
+    of the policy folder (``app.state.dashboard_policy_dir`` or the environment variable)."""
+    choices = {name: name for name in examples()}
+    folder = getattr(request.app.state, "dashboard_policy_dir", None) or os.environ.get(
+        POLICY_DIR_ENV
+    )
+    if folder and Path(folder).is_dir():
+        for path in sorted(Path(folder).glob("*.y*ml")):
+            choices[path.stem] = str(path)
+    return choices
+
+
+def _policy(request: Request, body: dict[str, Any]) -> str:
+    # Only listed names: a path sent by the browser would read any file on the server.
+    choices = policy_choices(request)
+    name = _text(body, "policy") or "production-gate"
+    if name not in choices:
+        raise Refused(400, f"unknown policy {name!r}: choose one of {sorted(choices)}")
+    return choices[name]
+
+
+@router.post("/models/{name}/versions/{version}/approve")
+async def approve(request: Request, name: str, version: int) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    ref = f"{name}@{version}"
+    check(ctx, session.user, "version.approve", f"model:{name}/{version}")
+    wd = ctx.acting(session.user)
+    await run_in_threadpool(wd.approve, ref, comment=_text(body, "comment"))
+    return _done(request, f"/models/{name}?version={version}", "approve", ref=ref)
+
+
+@router.post("/models/{name}/versions/{version}/promote")
+async def promote(request: Request, name: str, version: int) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    alias = _text(body, "alias", 64) or "production"
+    check(ctx, session.user, "model.promote", f"model:{name}/{alias}")
+    wd = ctx.acting(session.user)
+    ref = f"{name}@{version}"
+    await run_in_threadpool(
+        lambda: wd.promote(
+            ref, alias=alias, policy=_policy(request, body), reason=_text(body, "reason")
+        )
+    )
+    ctx.resolver.forget(name)
+    return _done(request, f"/models/{name}?version={version}", "promote", ref=ref, alias=alias)
+
+
+@router.post("/models/{name}/versions/{version}/check")
+async def run_check(request: Request, name: str, version: int) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    check(ctx, session.user, "checks.run", f"model:{name}/{version}")
+    wd = ctx.acting(session.user)
+    ref = f"{name}@{version}"
+    decision = await run_in_threadpool(wd.check, ref, _policy(request, body))
+    verdict = "passed" if decision.passed else "failed"
+    return _done(request, f"/models/{name}?version={version}", "check", ref=ref, verdict=verdict)
+
+
+@router.post("/models/{name}/aliases/{alias}/rollback")
+async def rollback(request: Request, name: str, alias: str) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    check(ctx, session.user, "model.rollback", f"model:{name}/{alias}")
+    reason = _text(body, "reason")
+    if not reason:
+        raise Refused(400, "a rollback needs a reason")
+    wd = ctx.acting(session.user)
+    change = await run_in_threadpool(lambda: wd.rollback(name, alias=alias, reason=reason))
+    ctx.resolver.forget(name)
+    return _done(
+        request,
+        f"/models/{name}?version={change.to_version}",
+        "rollback",
+        alias=alias,
+        version=change.to_version,
+    )
+
+
+# ------------------------------------------------------------------------------ monitoring
+
+
+@router.get("/models/{name}/monitoring", response_class=HTMLResponse)
+async def monitoring(
+    request: Request, name: str, window: str | None = None, feature: str | None = None
+) -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "read", f"model:{name}")
+    page = await run_in_threadpool(
+        views.monitoring_page, ctx.warden, name, window=window, feature=feature
+    )
+    charts = _charts(page)
+    return _page(request, "monitoring.html", session, nav="inventory", page=page, charts=charts)
+
+
+def _charts(page: views.MonitoringPage) -> dict[str, str]:
+    from mlwarden.server.dashboard import charts
+
+    return {k: script_json(v) for k, v in charts.monitoring(page).items()}
+
+
+def script_json(value: Any) -> str:
+    """JSON safe inside <script type="application/json">: a category named "</script>"
+    must not end the element (the page then parses it with JSON.parse, not as script)."""
+    text = json.dumps(value, allow_nan=False, default=str)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# ------------------------------------------------------------------------------ predictions
+
+
+@router.get("/predictions", response_class=HTMLResponse)
+async def prediction(request: Request, id: str = "") -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    page = None
+    missing = False
+    pid = id.strip()
+    if pid:
+        if len(pid) > 64:
+            raise Refused(400, "a prediction id is at most 64 characters")
+        page = await run_in_threadpool(views.prediction, ctx.warden, pid)
+        missing = page is None
+        if page is not None:
+            check(ctx, session.user, "read", f"model:{page.model}")
+    from mlwarden.server.dashboard import charts
+
+    return _page(
+        request,
+        "prediction.html",
+        session,
+        nav="predictions",
+        id=pid,
+        page=page,
+        missing=missing,
+        waterfall=script_json(charts.waterfall(page)) if page and page.reasons else None,
+        proof=script_json(page.proof) if page and page.proof else None,
+    )
+
+
+# ------------------------------------------------------------------------------ audit
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit(
+    request: Request,
+    model: str = "",
+    action: str = "",
+    actor: str = "",
+    since: str = "",
+    until: str = "",
+) -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "audit.read", "audit")
+    filters = {"model": model, "action": action, "actor": actor, "since": since, "until": until}
+    events = await run_in_threadpool(lambda: views.audit_events(ctx.warden, **filters))
+    if _htmx(request) and request.headers.get("HX-Target") == "audit-body":
+        return _page(request, "_audit_rows.html", session, events=events)
+    wd = ctx.warden
+    cp = wd.audit.backend.latest_checkpoint()
+    signed = cp.verify(wd.audit.public_key) if cp is not None and wd.audit.public_key else None
+    return _page(
+        request,
+        "audit.html",
+        session,
+        nav="audit",
+        events=events,
+        filters=filters,
+        checkpoint=cp,
+        signed=signed,
+        size=wd.audit.size,
+        export_query=urlencode({k: v for k, v in filters.items() if v}),
+    )
+
+
+@router.get("/audit/verify", response_class=HTMLResponse)
+async def audit_verify(request: Request) -> Response:
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "audit.read", "audit")
+    result = await run_in_threadpool(ctx.warden.audit.verify)
+    return _page(request, "_verify.html", session, result=result)
+
+
+@router.get("/audit/export")
+async def audit_export(request: Request) -> Response:
+    """The whole log in the verifiable JSON Lines export format (docs/audit.md)."""
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "audit.read", "audit")
+    folder = tempfile.mkdtemp(prefix="mlwarden-export-")
+    path = Path(folder) / "audit.jsonl"
+    await run_in_threadpool(ctx.warden.audit.export, path)
+
+    def cleanup() -> None:
+        path.unlink(missing_ok=True)
+        Path(folder).rmdir()
+
+    return FileResponse(
+        path,
+        media_type="application/x-ndjson",
+        filename="mlwarden-audit.jsonl",
+        background=BackgroundTask(cleanup),
+    )

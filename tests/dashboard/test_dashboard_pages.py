@@ -1,0 +1,164 @@
+"""Dashboard pages and actions in process: sessions, CSRF, roles, separation of duties, every
+page rendering, the API's bearer auth untouched by the cookie."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import client_for
+
+from mlwarden.server.dashboard.session import COOKIE
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def test_pages_need_a_session(app, scenario):
+    c = client_for(app, scenario, None)
+    r = c.get("/models/credit", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert c.get("/login").status_code == 200
+    bad = c.post("/login", json={"token": "mlw_not-a-token"})
+    assert 'role="alert"' in bad.text and COOKIE not in bad.cookies
+    # forged cookie
+    c.cookies.set(COOKIE, "eyJ1IjoiYWxpY2UifQ.AAAA")
+    assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_session_cookie_is_httponly_strict_and_not_the_token(app, scenario):
+    c = client_for(app, scenario, None)
+    r = c.post("/login", json={"token": scenario.tokens["vic"]})
+    header = r.headers["set-cookie"]
+    assert "HttpOnly" in header and "SameSite=strict" in header.replace("Strict", "strict")
+    assert scenario.tokens["vic"] not in header
+    assert scenario.tokens["vic"][4:20] not in header
+
+
+def test_inventory_filters_and_search(app, scenario):
+    c = client_for(app, scenario, "vic")
+    page = c.get("/")
+    assert page.status_code == 200
+    assert "credit" in page.text and "churn" in page.text
+    assert "Content-Security-Policy" in page.headers
+    rows = c.get("/?q=retention", headers={"HX-Request": "true", "HX-Target": "inventory-body"})
+    assert "churn" in rows.text and "credit" not in rows.text and "<html" not in rows.text
+    high = c.get("/?tier=medium", headers={"HX-Request": "true", "HX-Target": "inventory-body"})
+    assert "credit" in high.text and "churn" not in high.text
+    drifting = c.get("/?drift=drift", headers={"HX-Request": "true", "HX-Target": "inventory-body"})
+    assert "credit" in drifting.text  # the shifted last day drifted
+
+
+def test_viewer_sees_but_cannot_act(app, scenario):
+    c = client_for(app, scenario, "vic")
+    page = c.get("/models/credit?version=2")
+    assert page.status_code == 200
+    assert "Approve credit@2" not in page.text and "Promote credit@2" not in page.text
+    csrf = csrf_of(page.text)
+    r = c.post(
+        "/models/credit/versions/2/approve",
+        json={"csrf": csrf},
+        headers={"HX-Request": "true"},
+    )
+    assert "may not version.approve" in r.text
+    denied = scenario.warden.audit.events(action="access.denied", actor="vic")
+    assert denied and denied[-1].payload["action"] == "version.approve"
+
+
+def test_actions_need_the_csrf_token(app, scenario):
+    c = client_for(app, scenario, "carol")
+    r = c.post("/models/credit/versions/2/approve", json={"comment": "no token"})
+    assert r.status_code == 403 and "CSRF" in r.text
+    r = c.post("/models/credit/versions/2/approve", json={"csrf": "forged"})
+    assert r.status_code == 403
+    page = c.get("/models/credit?version=2")
+    r = c.post(
+        "/models/credit/versions/2/approve",
+        json={"csrf": csrf_of(page.text)},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert r.status_code == 403 and "cross-origin" in r.text
+    assert scenario.warden.approvals("credit@2") == []
+
+
+def test_cookie_does_not_authenticate_the_api(app, scenario):
+    c = client_for(app, scenario, "alice")
+    assert c.get("/v1/models").status_code == 401
+    assert c.get("/v1/audit/events").status_code == 401
+
+
+def test_registrant_cannot_approve_own_version(app, scenario, small_adult):
+    # alice (admin) registers v3; the page offers her no approval and the service refuses
+    import lightgbm as lgb
+
+    import mlwarden as mw
+
+    wd = scenario.warden
+    train, _ = small_adult
+    X, y = train.drop(columns="income").head(300), train["income"].head(300)
+    model = lgb.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
+    wd.register_model("credit", model, train=mw.Dataset(X, y))
+    c = client_for(app, scenario, "alice")
+    page = c.get("/models/credit?version=3")
+    assert "You registered this version" in page.text
+    r = c.post(
+        "/models/credit/versions/3/approve",
+        json={"csrf": csrf_of(page.text)},
+        headers={"HX-Request": "true"},
+    )
+    assert "separation of duties" in r.text
+    assert wd.approvals("credit@3") == []
+
+
+def test_monitoring_page_has_charts(app, scenario):
+    c = client_for(app, scenario, "vic")
+    page = c.get("/models/credit/monitoring?feature=age")
+    assert page.status_code == 200, page.text
+    for spec in ("spec-heatmap", "spec-distribution", "spec-performance"):
+        assert f'id="{spec}"' in page.text
+    assert "Drift and data-quality events" in page.text
+
+
+def test_prediction_page_carries_the_batch_and_proof(app, scenario):
+    import hashlib
+    import json
+
+    c = client_for(app, scenario, "vic")
+    pid = scenario.prediction_ids[3]
+    page = c.get(f"/predictions?id={pid}")
+    assert page.status_code == 200
+    data = json.loads(re.search(r'id="proof-data">(.*?)</script>', page.text, re.S).group(1))
+    assert pid in data["ids"]
+    payload = json.loads(data["event"]["payload_json"])
+    assert hashlib.sha256("\n".join(data["ids"]).encode()).hexdigest() == payload["ids_sha256"]
+    assert 'id="spec-waterfall"' in page.text
+    assert "No prediction with id" in c.get("/predictions?id=nope").text
+
+
+def test_audit_page_and_export(app, scenario):
+    c = client_for(app, scenario, "vic")
+    page = c.get("/audit?action=version.register")
+    assert page.status_code == 200 and "version.register" in page.text
+    assert "Verified" in c.get("/audit/verify").text
+    export = c.get("/audit/export")
+    assert export.status_code == 200
+    assert export.text.splitlines()[0].startswith('{"event_fields"')
+
+
+def test_logout_ends_the_session(app, scenario):
+    c = client_for(app, scenario, "vic")
+    page = c.get("/")
+    cookie = c.cookies.get(COOKIE)
+    r = c.post("/logout", json={"csrf": csrf_of(page.text)})
+    assert r.headers.get("HX-Redirect") == "/login"
+    c.cookies.set(COOKIE, cookie)  # replaying the old cookie does not work either
+    assert c.get("/", follow_redirects=False).status_code == 303
+
+
+def test_static_assets_are_packaged():
+    from importlib.resources import files
+
+    static = files("mlwarden.server.dashboard") / "static"
+    for name in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/vega-6.4.0.min.js"):
+        assert (static / name).is_file(), name
+    assert (files("mlwarden.server.dashboard") / "templates" / "base.html").is_file()
