@@ -215,3 +215,23 @@ def test_addresses_are_found_by_name_and_shape():
     report = scan(df)
     assert report.entity_of("home_address") == "ADDRESS"
     assert report.entity_of("ip_address") == "IP_ADDRESS"
+
+
+def test_phone_fast_path_agrees_with_phonenumbers():
+    import phonenumbers
+    from faker import Faker
+
+    fake = Faker("en_US")
+    fake.seed_instance(9)
+    numbers = [fake.phone_number() for _ in range(1500)]
+    numbers += ["1-319-748-9241", "+1 (319) 748-9241", "319 748 9241", "+44 20 7946 0018"]
+    # Random area codes cover Canada, the Caribbean plans and unassigned codes.
+    rng = np.random.default_rng(9)
+    for a, b, c in rng.integers([200, 200, 0], [1000, 1000, 10000], size=(1500, 3)):
+        numbers.append(f"+1 ({a}) {b}-{c:04d}" if c % 2 else f"{a}.{b}.{c:04d}")
+    for number in numbers:
+        try:
+            expected = phonenumbers.is_valid_number(phonenumbers.parse(number, "US"))
+        except phonenumbers.NumberParseException:
+            expected = False
+        assert validators.is_phone.__wrapped__(number, "US") == expected, number

@@ -79,6 +79,14 @@ class Recognizer:
 
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?"
+# Text regexes start with a character class and check the character before it with a
+# two-character lookbehind: sre then skips impossible positions in C (a leading lookbehind
+# disables that and costs 2-3x). IP: v4 after a digit, v6 after a hex digit or a colon.
+_IP_TEXT = (
+    r"[0-9A-Fa-f:](?<![\w.:][0-9A-Fa-f:])(?:(?<=\d)\d{0,2}(?:\.\d{1,3}){3}(?!\.?\d)|"
+    r"(?:(?<=:)(?::[0-9A-Fa-f]{0,4}){1,7}|(?<=[0-9A-Fa-f])[0-9A-Fa-f]{0,3}"
+    r"(?::[0-9A-Fa-f]{0,4}){2,7})(?:%\w+)?(?![\w:]))"
+)
 # At least 7 digits ahead (cheap to reject years and amounts), then loose digit groups.
 _PHONE = (
     r"(?=(?:[^\d\n\x00]{0,3}\d){7})(?:\+\d{1,3}[ .\-]?)?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}"
@@ -104,7 +112,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.iban,
             0.95,
             name_regex=r"(^|_)(iban|bank_?account)($|_)",
-            text_regex=r"(?<![\w])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?\d{1,3})?(?!\w)",
+            text_regex=r"[A-Z](?<!\w[A-Z])[A-Z]\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?\d{1,3})?(?!\w)",
             text_score=0.95,
             min_digits=8,
         ),
@@ -114,7 +122,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.card,
             0.95,
             name_regex=r"(^|_)(credit_?card|card_?(number|no|num)|cc_?(number|num|no)|pan)($|_)",
-            text_regex=r"(?<![\w\-])\d(?:[ \-]?\d){12,18}(?!\w)",
+            text_regex=r"\d(?<![\w\-]\d)(?:[ \-]?\d){12,18}(?!\w)",
             text_score=0.95,
             min_digits=13,
         ),
@@ -124,7 +132,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.us_ssn,
             0.85,
             name_regex=r"(^|_)(ssn|social_?security(_?number)?)($|_)",
-            text_regex=r"(?<![\d\-])\d{3}([ \-])\d{2}\1\d{4}(?![\d\-])",
+            text_regex=r"\d(?<![\d\-]\d)\d{2}([ \-])\d{2}\1\d{4}(?![\d\-])",
             text_score=0.85,
             named_value_regex=r"\d{3}([ \-]?)\d{2}\1\d{4}",
             min_digits=9,
@@ -135,7 +143,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.ip_address,
             0.9,
             name_regex=r"(^|_)(ip|ip_?addr(ess)?|ipv[46]|client_?ip|remote_?addr)($|_)",
-            text_regex=rf"(?<![\w.:]){_IPV4}(?!\.?\d)|(?<![\w:]){_IPV6}(?![\w:])",
+            text_regex=_IP_TEXT,
             text_score=0.9,
             min_digits=1,
         ),
@@ -164,7 +172,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.stdnum_validator("fr.nir"),
             0.8,
             name_regex=r"(^|_)(nir|insee|numero_?secu|securite_?sociale)($|_)",
-            text_regex=r"(?<![\w])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)",
+            text_regex=r"[12](?<!\w[12]) ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?!\w)",
             text_score=0.8,
             min_digits=13,
         ),
@@ -174,7 +182,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.stdnum_validator("es.dni"),
             0.85,
             name_regex=r"(^|_)(dni|nif|documento)($|_)",
-            text_regex=r"(?<![\w])\d{8}-?[A-Z](?!\w)",
+            text_regex=r"\d(?<!\w\d)\d{7}-?[A-Z](?!\w)",
             text_score=0.8,
             min_digits=8,
         ),
@@ -191,7 +199,7 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
             validators.uk_nino,
             0.85,
             name_regex=r"(^|_)(nino|ni_?number|national_?insurance(_?number)?)($|_)",
-            text_regex=r"(?<![\w])[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)",
+            text_regex=r"[A-Z](?<!\w[A-Z])[A-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?!\w)",
             text_score=0.8,
             min_digits=6,
         ),
@@ -238,7 +246,9 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
                 r"person|contact|holder|account_?holder|employee|sur|fore)_?)?names?$"
             ),
             name_score=0.6,
-            text_regex=r"(?<![\w'])[A-Z][A-Za-z'\-]*[a-z](?:[ ][A-Z][A-Za-z'\-]*[a-z]){1,3}(?!\w)",
+            text_regex=(
+                r"[A-Z](?<![\w'][A-Z])[A-Za-z'\-]*[a-z](?:[ ][A-Z][A-Za-z'\-]*[a-z]){1,3}(?!\w)"
+            ),
             text_score=0.85,
             refine=names.person_in_text,
         ),

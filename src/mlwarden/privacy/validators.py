@@ -106,6 +106,7 @@ def email(s: pd.Series) -> np.ndarray:
 
 
 _EXTENSION = re.compile(r"(?:x|ext\.?|#)[ ]?\d{1,6}$")
+_NANP = re.compile(r"(?:\+1|1)?[ .\-]?(\(?[2-9]\d{2}\)?[ .\-]?\d{3}[ .\-]?\d{4})")
 
 
 @functools.lru_cache(maxsize=65536)  # logs repeat numbers; parsing is ~50 µs each
@@ -117,6 +118,17 @@ def is_phone(value: str, region: str) -> bool:
     n_digits = sum(ch.isdigit() for ch in _EXTENSION.sub("", value))
     if not 7 <= n_digits <= 15:
         return False
+    bare = _EXTENSION.sub("", value).rstrip()
+    nanp = _NANP.fullmatch(bare)
+    if nanp and (bare.startswith("+") or phonenumbers.country_code_for_region(region) == 1):
+        # A North American number written the usual ways parses to exactly (1, these ten
+        # digits); building it directly skips most of parse(), the larger half of the cost.
+        national = int(re.sub(r"\D", "", nanp.group(1)))
+        number = phonenumbers.PhoneNumber(country_code=1, national_number=national)
+        # Checking the US plan first avoids scanning all ~25 NANP regions for most numbers.
+        return phonenumbers.is_valid_number_for_region(
+            number, "US"
+        ) or phonenumbers.is_valid_number(number)
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(value, region))
     except phonenumbers.NumberParseException:
