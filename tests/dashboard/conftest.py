@@ -157,15 +157,20 @@ def app(scenario):
     return scenario.app()
 
 
-def client_for(app: Any, scenario: Scenario, user: str | None) -> Any:
-    """A TestClient signed in to the dashboard as ``user`` (cookie set by /login)."""
+@pytest.fixture(scope="module")
+def signed_in(app, scenario) -> Any:
+    """``signed_in(user)``: a TestClient signed in to the dashboard as ``user`` (the cookie
+    set by /login); ``signed_in(None)``: one with no session."""
     from fastapi.testclient import TestClient
 
-    client = TestClient(app, base_url="http://testserver")
-    if user is not None:
-        r = client.post("/login", json={"token": scenario.tokens[user], "next": "/"})
-        assert r.status_code == 200 and r.headers.get("HX-Redirect") == "/", r.text
-    return client
+    def make(user: str | None) -> Any:
+        client = TestClient(app, base_url="http://testserver")
+        if user is not None:
+            r = client.post("/login", json={"token": scenario.tokens[user], "next": "/"})
+            assert r.status_code == 200 and r.headers.get("HX-Redirect") == "/", r.text
+        return client
+
+    return make
 
 
 # ------------------------------------------------------------------------------ browser

@@ -93,12 +93,20 @@ def test_model_page_approve_and_promote(carol, live, shots, scenario):
     assert "Approved credit@2" in page.locator(".flash.ok").inner_text()
     assert page.get_by_text("carol (validator)").is_visible()
     # promote through the gate
-    page.get_by_label("Gate policy").select_option("demo-gate")
+    page.get_by_label("Gate policy", exact=True).select_option("demo-gate")
     page.get_by_label("Reason for promoting").fill("better AUC")
     page.get_by_role("button", name="Promote credit@2").click()
     page.wait_for_selector(".flash.ok >> text=Promoted credit@2 to production")
     assert scenario.warden.get_model("credit").aliases["production"] == 2
     shot(page, shots, "03-promoted")
+    # and back: production returns to v1 by its history
+    page.get_by_label("Reason for rolling back production").fill("latency regression")
+    page.get_by_role("button", name="Roll back").click()
+    page.wait_for_selector(".flash.ok >> text=Rolled production back to version 1")
+    assert scenario.warden.get_model("credit").aliases["production"] == 1
+    history = scenario.warden.alias_history("credit", "production")
+    assert [h.action for h in history][-2:] == ["promote", "rollback"]
+    assert history[-1].actor == "carol"
 
 
 def test_audit_trail_shows_the_promotion(carol, live, shots):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-from conftest import client_for
-
 from mlwarden.server.dashboard.session import COOKIE
 
 
@@ -14,8 +12,8 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
-def test_pages_need_a_session(app, scenario):
-    c = client_for(app, scenario, None)
+def test_pages_need_a_session(signed_in, scenario):
+    c = signed_in(None)
     r = c.get("/models/credit", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     assert c.get("/login").status_code == 200
@@ -26,8 +24,8 @@ def test_pages_need_a_session(app, scenario):
     assert c.get("/", follow_redirects=False).status_code == 303
 
 
-def test_session_cookie_is_httponly_strict_and_not_the_token(app, scenario):
-    c = client_for(app, scenario, None)
+def test_session_cookie_is_httponly_strict_and_not_the_token(signed_in, scenario):
+    c = signed_in(None)
     r = c.post("/login", json={"token": scenario.tokens["vic"]})
     header = r.headers["set-cookie"]
     assert "HttpOnly" in header and "SameSite=strict" in header.replace("Strict", "strict")
@@ -35,8 +33,8 @@ def test_session_cookie_is_httponly_strict_and_not_the_token(app, scenario):
     assert scenario.tokens["vic"][4:20] not in header
 
 
-def test_inventory_filters_and_search(app, scenario):
-    c = client_for(app, scenario, "vic")
+def test_inventory_filters_and_search(signed_in, scenario):
+    c = signed_in("vic")
     page = c.get("/")
     assert page.status_code == 200
     assert "credit" in page.text and "churn" in page.text
@@ -49,8 +47,8 @@ def test_inventory_filters_and_search(app, scenario):
     assert "credit" in drifting.text  # the shifted last day drifted
 
 
-def test_viewer_sees_but_cannot_act(app, scenario):
-    c = client_for(app, scenario, "vic")
+def test_viewer_sees_but_cannot_act(signed_in, scenario):
+    c = signed_in("vic")
     page = c.get("/models/credit?version=2")
     assert page.status_code == 200
     assert "Approve credit@2" not in page.text and "Promote credit@2" not in page.text
@@ -65,8 +63,8 @@ def test_viewer_sees_but_cannot_act(app, scenario):
     assert denied and denied[-1].payload["action"] == "version.approve"
 
 
-def test_actions_need_the_csrf_token(app, scenario):
-    c = client_for(app, scenario, "carol")
+def test_actions_need_the_csrf_token(signed_in, scenario):
+    c = signed_in("carol")
     r = c.post("/models/credit/versions/2/approve", json={"comment": "no token"})
     assert r.status_code == 403 and "CSRF" in r.text
     r = c.post("/models/credit/versions/2/approve", json={"csrf": "forged"})
@@ -81,13 +79,13 @@ def test_actions_need_the_csrf_token(app, scenario):
     assert scenario.warden.approvals("credit@2") == []
 
 
-def test_cookie_does_not_authenticate_the_api(app, scenario):
-    c = client_for(app, scenario, "alice")
+def test_cookie_does_not_authenticate_the_api(signed_in, scenario):
+    c = signed_in("alice")
     assert c.get("/v1/models").status_code == 401
     assert c.get("/v1/audit/events").status_code == 401
 
 
-def test_registrant_cannot_approve_own_version(app, scenario, small_adult):
+def test_registrant_cannot_approve_own_version(signed_in, scenario, small_adult):
     # alice (admin) registers v3; the page offers her no approval and the service refuses
     import lightgbm as lgb
 
@@ -98,7 +96,7 @@ def test_registrant_cannot_approve_own_version(app, scenario, small_adult):
     X, y = train.drop(columns="income").head(300), train["income"].head(300)
     model = lgb.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
     wd.register_model("credit", model, train=mw.Dataset(X, y))
-    c = client_for(app, scenario, "alice")
+    c = signed_in("alice")
     page = c.get("/models/credit?version=3")
     assert "You registered this version" in page.text
     r = c.post(
@@ -110,8 +108,8 @@ def test_registrant_cannot_approve_own_version(app, scenario, small_adult):
     assert wd.approvals("credit@3") == []
 
 
-def test_monitoring_page_has_charts(app, scenario):
-    c = client_for(app, scenario, "vic")
+def test_monitoring_page_has_charts(signed_in, scenario):
+    c = signed_in("vic")
     page = c.get("/models/credit/monitoring?feature=age")
     assert page.status_code == 200, page.text
     for spec in ("spec-heatmap", "spec-distribution", "spec-performance"):
@@ -119,11 +117,11 @@ def test_monitoring_page_has_charts(app, scenario):
     assert "Drift and data-quality events" in page.text
 
 
-def test_prediction_page_carries_the_batch_and_proof(app, scenario):
+def test_prediction_page_carries_the_batch_and_proof(signed_in, scenario):
     import hashlib
     import json
 
-    c = client_for(app, scenario, "vic")
+    c = signed_in("vic")
     pid = scenario.prediction_ids[3]
     page = c.get(f"/predictions?id={pid}")
     assert page.status_code == 200
@@ -135,8 +133,8 @@ def test_prediction_page_carries_the_batch_and_proof(app, scenario):
     assert "No prediction with id" in c.get("/predictions?id=nope").text
 
 
-def test_audit_page_and_export(app, scenario):
-    c = client_for(app, scenario, "vic")
+def test_audit_page_and_export(signed_in, scenario):
+    c = signed_in("vic")
     page = c.get("/audit?action=version.register")
     assert page.status_code == 200 and "version.register" in page.text
     assert "Verified" in c.get("/audit/verify").text
@@ -145,8 +143,8 @@ def test_audit_page_and_export(app, scenario):
     assert export.text.splitlines()[0].startswith('{"event_fields"')
 
 
-def test_logout_ends_the_session(app, scenario):
-    c = client_for(app, scenario, "vic")
+def test_logout_ends_the_session(signed_in, scenario):
+    c = signed_in("vic")
     page = c.get("/")
     cookie = c.cookies.get(COOKIE)
     r = c.post("/logout", json={"csrf": csrf_of(page.text)})

@@ -43,7 +43,7 @@ def monitoring(page: Any) -> dict[str, dict[str, Any]]:
                 "color": {
                     "field": "statistic",
                     "type": "quantitative",
-                    "scale": {"scheme": "orangered"},
+                    "scale": {"type": "symlog", "scheme": "orangered"},
                     "title": "drift statistic",
                 },
                 "stroke": {"condition": {"test": "datum.drifted", "value": "#000"}, "value": None},

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, literal_column, select, text, union_all
 
+from mlwarden.policy.service import rollback_target
 from mlwarden.store.sql.database import as_utc
 from mlwarden.store.sql.predictions import labels, monitor_windows, predictions
 from mlwarden.store.sql.schema import (
@@ -211,11 +212,22 @@ def _last_activity(conn: Any) -> dict[int, datetime]:
 # ------------------------------------------------------------------------------ model page
 
 
+#: Metrics shown first in the versions table (the rest follow in stored order).
+KEY_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "r2")
+
+
 @dataclass
 class VersionRow:
     mv: Any
     gate: str = "none"
     approvals: int = 0
+
+    @property
+    def key_metrics(self) -> list[tuple[str, Any]]:
+        metrics = self.mv.metrics
+        first = [(k, metrics[k]) for k in KEY_METRICS if k in metrics]
+        rest = [(k, v) for k, v in metrics.items() if k not in KEY_METRICS]
+        return (first + rest)[:4]
 
 
 @dataclass
@@ -279,9 +291,11 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
         decisions=[],
         approvals=[],
         status=None,
-        rollback_aliases=sorted(
-            {h.alias for h in history if h.to_version is not None and h.alias in model.aliases}
-        ),
+        rollback_aliases=[
+            alias
+            for alias, current in sorted(model.aliases.items())
+            if rollback_target([h for h in history if h.alias == alias], current) is not None
+        ],
     )
     if selected is not None:
         page.decisions = wd.decisions(selected.ref, limit=10)
@@ -334,6 +348,8 @@ def _summarize(kind: str, ev: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------ monitoring
 
 
+#: The performance metrics charted over time (realized with labels, estimated without).
+PERFORMANCE_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
 #: The fairness metrics charted over time (the stored summary has many more, and intervals).
 FAIRNESS_METRICS = (
     "demographic_parity_difference",
@@ -396,7 +412,7 @@ def monitoring_page(
             ("estimated", res.get("estimated")),
         ):
             for metric, v in (values or {}).items():
-                if isinstance(v, int | float) and not isinstance(v, bool) and _num(v) is not None:
+                if metric in PERFORMANCE_METRICS and _num(v) is not None:
                     perf.append({"window": start, "metric": f"{metric} ({source})", "value": v})
         for feat, metrics in (res.get("fairness") or {}).items():
             if isinstance(metrics, dict):
