@@ -40,8 +40,12 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from mlwarden.store.sql.engine import writer
+
     cfg = _config()
-    with engine.begin() as conn:
+    # BEGIN IMMEDIATE on SQLite: a second process waits for the first one's schema instead
+    # of failing on the lock upgrade that a deferred transaction would need for DDL.
+    with writer(engine).begin() as conn:
         if conn.dialect.name == "postgresql":
             # Several processes may open a fresh database at once: one migrates, the others
             # wait here and then find the schema at head (SQLite's write lock does the same).
