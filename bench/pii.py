@@ -1,6 +1,6 @@
 """PII benchmark: spans in short free-text records, Warden's validator scanner vs Presidio.
 
-Both scan the same seeded Faker corpus (tests/privacy/corpus.py: e-mails, phones, cards, IBANs,
+Both scan the same seeded Faker corpus (tests/privacy/pii_corpus.py: e-mails, phones, cards, IBANs,
 SSNs, IP addresses and names embedded in sentences, plus lookalike negatives). Presidio runs in
 its own environment, `.bench-venv/presidio` (presidio-analyzer + a spaCy model, see
 bench/requirements-presidio.txt), as a subprocess. Prints throughput and per-entity
@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "privacy"))
 from _common import emit, run_peer
-from corpus import ENTITIES, VALIDATED, text_records
+from pii_corpus import ENTITIES, VALIDATED, text_records
 
 from mlwarden.privacy import PIIScanner
 

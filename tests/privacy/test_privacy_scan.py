@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from corpus import ENTITIES, VALIDATED, column_frame, text_records
+from pii_corpus import ENTITIES, VALIDATED, column_frame, text_records
 
 import mlwarden.privacy as privacy
 from mlwarden.errors import MissingDependency, ValidationError
@@ -70,6 +70,7 @@ def test_column_classification_precision_recall():
         predicted = {c for c in df.columns if report.entity_of(c) == entity}
         actual = {c for c, e in truth.items() if e == entity}
         tp = len(predicted & actual)
+        print(entity, "columns P/R", tp / max(len(predicted), 1), tp / len(actual))
         assert tp / len(predicted) >= 0.95 and tp / len(actual) >= 0.95, (entity, predicted)
     negatives = [c for c, e in truth.items() if e is None]
     assert not set(report.pii_features) & set(negatives)

@@ -102,7 +102,8 @@ class PresidioScanner(PIIScanner):
             score = float(covering["score"].mean()) if len(covering) else 0.0
             rec = names.get(entity)
             pattern = rec.name_pattern() if rec is not None else None
-            name = rec.name_score if pattern is not None and pattern.search(key) else 0.0
+            matched = rec is not None and pattern is not None and pattern.search(key)
+            name = rec.name_score if rec is not None and matched else 0.0
             confidence = 1.0 - (1.0 - name) * (1.0 - score * fraction)
             if confidence < self.threshold:
                 continue

@@ -189,7 +189,7 @@ def replace_span_arrays(
             cursor = ends[i]
         return ["".join(pieces) + text[cursor:]]
     is_text = [isinstance(t, str) for t in out]
-    joined, offsets = _join([t if ok else "" for t, ok in zip(out, is_text, strict=True)])
+    joined, offsets = _join([t if isinstance(t, str) else "" for t in out])
     a = offsets[rows] + starts
     b = offsets[rows] + ends
     pieces, cursor = [], 0
