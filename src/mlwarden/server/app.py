@@ -233,7 +233,8 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         size = warden.audit.size
         return {"status": "ready", "audit_size": size}
 
-    for module in (registry, access, audit, monitor, predict):
+    # the prediction routes first: routes are matched in order, and these are the hot path
+    for module in (predict, registry, access, audit, monitor):
         app.include_router(module.router)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 

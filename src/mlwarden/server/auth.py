@@ -73,15 +73,25 @@ def context(request: Request) -> ServerContext:
 async def current_user(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> User:
-    if creds is None:
+    return await user_for(request, None if creds is None else creds.credentials)
+
+
+async def user_for(request: Request, token: str | None) -> User:
+    if not token:
         raise AuthenticationError(
             "missing bearer token: send `Authorization: Bearer mlw_…`", subject="token:none"
         )
     auth: Authenticator = request.app.state.ctx.auth
-    user = auth.cached(creds.credentials)
+    user = auth.cached(token)
     if user is None:
-        user = await run_in_threadpool(auth.authenticate, creds.credentials)
+        user = await run_in_threadpool(auth.authenticate, token)
     return user
+
+
+async def header_user(request: Request) -> User:
+    """``current_user`` without FastAPI's dependency machinery (the prediction hot path)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return await user_for(request, token.strip() if scheme.lower() == "bearer" else None)
 
 
 def check(ctx: ServerContext, user: User, action: str, subject: str, **details: Any) -> None:

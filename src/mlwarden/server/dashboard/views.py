@@ -218,13 +218,20 @@ KEY_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "r2")
 
 @dataclass
 class VersionRow:
-    mv: Any
+    """A line of the versions table: only the columns it shows (no full entity per row)."""
+
+    version: int
+    created_at: datetime
+    created_by: str
+    lineage: dict[str, Any]
+    metrics: dict[str, Any]
+    aliases: list[str] = field(default_factory=list)
     gate: str = "none"
     approvals: int = 0
 
     @property
     def key_metrics(self) -> list[tuple[str, Any]]:
-        metrics = self.mv.metrics
+        metrics = self.metrics or {}
         first = [(k, metrics[k]) for k in KEY_METRICS if k in metrics]
         rest = [(k, v) for k, v in metrics.items() if k not in KEY_METRICS]
         return (first + rest)[:4]
@@ -244,12 +251,23 @@ class ModelPage:
 
 
 def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
-    """One model: all versions (gate and approval counts batched), alias history, and for
-    the selected version its decisions rule by rule, approvals and evidence summary."""
+    """One model: all versions (one query for the table, gates and approval counts batched),
+    alias history, and for the selected version its full entity, decisions rule by rule,
+    approvals and evidence summary."""
     model = wd.get_model(name)
-    versions = wd.list_versions(name)
     model_id = wd.registry.store.model_id(name)
     with wd.db.reading() as conn:
+        found = conn.execute(
+            select(
+                model_versions.c.version,
+                model_versions.c.created_at,
+                model_versions.c.created_by,
+                model_versions.c.lineage,
+                model_versions.c.metrics,
+            )
+            .where(model_versions.c.model_id == model_id)
+            .order_by(model_versions.c.version.desc())
+        ).all()
         last = (
             select(func.max(decisions.c.id))
             .where(decisions.c.model_id == model_id)
@@ -268,20 +286,26 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
                 .group_by(approvals.c.version)
             ).all()
         )
+    by_version: dict[int, list[str]] = {}
+    for alias, v in model.aliases.items():
+        by_version.setdefault(v, []).append(alias)
     rows = [
         VersionRow(
-            mv,
-            gate="none"
-            if mv.version not in gates
-            else ("passed" if gates[mv.version] else "failed"),
-            approvals=counts.get(mv.version, 0),
+            version=r.version,
+            created_at=as_utc(r.created_at),
+            created_by=r.created_by,
+            lineage=r.lineage or {},
+            metrics=r.metrics or {},
+            aliases=sorted(by_version.get(r.version, [])),
+            gate="none" if r.version not in gates else ("passed" if gates[r.version] else "failed"),
+            approvals=counts.get(r.version, 0),
         )
-        for mv in reversed(versions)  # newest first
+        for r in found
     ]
-    by_number = {mv.version: mv for mv in versions}
-    if version is None or version not in by_number:
+    numbers = {r.version for r in rows}
+    if version is None or version not in numbers:
         version = model.aliases.get("production") or model.latest_version
-    selected = by_number.get(version) if version else None
+    selected = wd.get_model_version(f"{name}@{version}") if version in numbers else None
     history = wd.alias_history(name)
     page = ModelPage(
         model=model,

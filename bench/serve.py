@@ -1,0 +1,299 @@
+"""Serving one LightGBM model: `mlflow models serve` against `mlwarden serve`.
+
+The same booster (Adult, categorical columns as integer codes, so both servers take the same
+JSON) is served by MLflow (its own venv, `--env-manager local`) and by Warden with every
+prediction validated, logged with sync durability (answered only once committed) and audited;
+then by Warden with logging off. Load comes from wrk (a second process on loopback, a Lua
+script for the POST body), or from an httpx async generator when wrk is missing. One row per
+request, 2 and 16 connections, 20 s each (5 s with --quick).
+
+    python bench/serve.py [--quick] [--skip-mlflow]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import PEER_VENVS, ROOT, emit, peer_python
+
+CONNECTIONS = (2, 16)
+
+
+def prepare(tmp: Path) -> tuple[Any, list[dict[str, Any]], Path]:
+    """The model (categories as integer codes), a request row and the booster's text file."""
+    import lightgbm as lgb
+
+    import mlwarden as mw
+
+    train, _ = mw.datasets.load_adult()
+    X = train.drop(columns="income")
+    cats = [c for c in X.columns if str(X[c].dtype) == "category"]
+    for c in cats:
+        X[c] = X[c].cat.codes.astype("int64")
+    model = lgb.LGBMClassifier(n_estimators=100, verbose=-1, random_state=0)
+    model.fit(X, train["income"], categorical_feature=cats)
+    path = tmp / "model.txt"
+    model.booster_.save_model(str(path))
+    row = {k: int(v) for k, v in X.iloc[7].items()}
+    return (model, X, train["income"]), [row], path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited:\n{log.read_text()[-3000:]}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server at {url} did not start:\n{log.read_text()[-3000:]}")
+
+
+def start_mlflow(tmp: Path, booster: Path, port: int) -> subprocess.Popen | None:
+    python = peer_python("mlflow")
+    if python is None:
+        print(f"peer mlflow unavailable: build it with `make bench` ({PEER_VENVS / 'mlflow'})")
+        return None
+    out = tmp / "mlflow-model"
+    subprocess.run(
+        [str(python), str(ROOT / "bench" / "peers" / "mlflow_serve_model.py"), str(booster),
+         str(out)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        # mlflow starts uvicorn through bash: its venv's bin must come first on PATH
+        "PATH": f"{python.parent}:{os.environ.get('PATH', '')}",
+    }
+    log = tmp / "mlflow.log"
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            [str(python.parent / "mlflow"), "models", "serve", "-m", str(out), "-h",
+             "127.0.0.1", "-p", str(port), "--env-manager", "local"],
+            env=env, stdout=fh, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    wait_up(f"http://127.0.0.1:{port}/ping", proc, log)
+    return proc
+
+
+def start_warden(tmp: Path, port: int, *, log_predictions: bool) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "src"),
+        "MLWARDEN_URI": f"sqlite:///{tmp / 'warden' / 'warden.db'}",
+        "MLWARDEN_SERVE_PORT": str(port),
+        "MLWARDEN_SERVE_DURABILITY": "sync",
+        "MLWARDEN_SERVE_LOG_PREDICTIONS": str(log_predictions).lower(),
+        "MLWARDEN_SERVE_ACCESS_LOG": "false",
+    }
+    log = tmp / f"warden-{port}.log"
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mlwarden.server"], env=env, stdout=fh, stderr=subprocess.STDOUT
+        )
+    wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
+    return proc
+
+
+def register(tmp: Path, model: Any, X: Any, y: Any) -> str:
+    import mlwarden as mw
+
+    wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
+    wd.create_user("bench", "admin")
+    token = wd.create_token("bench").token
+    wd.register_model("adult", model, train=mw.Dataset(X.head(5000), y.head(5000)))
+    wd.set_alias("adult", "production", 1)
+    wd.close()
+    return token
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk_load(url: str, body: str, headers: dict[str, str], conns: int, seconds: int, tmp: Path):  # type: ignore[no-untyped-def]
+    script = tmp / "post.lua"
+    lines = ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
+    lines += [f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items()]
+    script.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(
+        ["wrk", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{seconds}s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (
+        sum(int(g) for g in sock.groups()) if sock else 0
+    )
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": _ms(pct["50"]),
+        "p99_ms": _ms(pct["99"]),
+        "errors": errors,
+    }
+
+
+def httpx_load(url: str, body: str, headers: dict[str, str], conns: int, seconds: int, tmp: Path):  # type: ignore[no-untyped-def]
+    """Fallback load generator: ``conns`` keep-alive connections, one request in flight each.
+    It runs in this process, which is not the server's."""
+
+    async def run() -> tuple[list[float], int]:
+        lat: list[float] = []
+        errors = 0
+        limits = httpx.Limits(max_connections=conns)
+        async with httpx.AsyncClient(limits=limits, headers={**headers}, timeout=10) as client:
+            stop = time.monotonic() + seconds
+
+            async def worker() -> None:
+                nonlocal errors
+                while time.monotonic() < stop:
+                    t = time.perf_counter()
+                    r = await client.post(url, content=body)
+                    lat.append((time.perf_counter() - t) * 1000)
+                    errors += r.status_code != 200
+
+            await asyncio.gather(*(worker() for _ in range(conns)))
+        return lat, errors
+
+    lat, errors = asyncio.run(run())
+    q = statistics.quantiles(lat, n=100)
+    return {"rps": len(lat) / seconds, "p50_ms": q[49], "p99_ms": q[98], "errors": errors}
+
+
+def measure(name: str, url: str, body: str, headers: dict[str, str], seconds: int, tmp: Path,
+            load) -> dict[str, Any]:  # type: ignore[no-untyped-def]  # fmt: skip
+    for _ in range(50):  # warm up: model load, caches, first commits
+        httpx.post(url, content=body, headers=headers, timeout=30).raise_for_status()
+    results = {}
+    for conns in CONNECTIONS:
+        results[f"c{conns}"] = r = load(url, body, headers, conns, seconds, tmp)
+        print(f"  {name:<22} {conns:>3} conns: {r['rps']:8.0f} req/s  p50 {r['p50_ms']:7.2f} ms"
+              f"  p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}", flush=True)  # fmt: skip
+    return results
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="5 s per run instead of 20 s")
+    ap.add_argument("--skip-mlflow", action="store_true")
+    args = ap.parse_args()
+    seconds = 5 if args.quick else 20
+    load = wrk_load if shutil.which("wrk") else httpx_load
+    generator = "wrk" if load is wrk_load else "httpx-async"
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    (model, X, y), rows, booster = prepare(tmp)
+    token = register(tmp, model, X, y)
+    print(f"load generator: {generator}; {seconds} s per run; one row per request")
+    results: dict[str, Any] = {}
+    json_headers = {"Content-Type": "application/json"}
+
+    mlflow_proc = None
+    if not args.skip_mlflow:
+        port = free_port()
+        mlflow_proc = start_mlflow(tmp, booster, port)
+        if mlflow_proc is not None:
+            try:
+                url = f"http://127.0.0.1:{port}/invocations"
+                body = json.dumps({"dataframe_records": rows})
+                check = httpx.post(url, content=body, headers=json_headers, timeout=30).json()
+                expected = float(model.predict_proba(X.iloc[[7]])[0, 1])
+                assert abs(check["predictions"][0] - expected) < 1e-9, check
+                results["mlflow"] = measure("mlflow models serve", url, body, json_headers,
+                                            seconds, tmp, load)  # fmt: skip
+            finally:
+                stop(mlflow_proc)
+
+    auth = {**json_headers, "Authorization": f"Bearer {token}"}
+    body = json.dumps({"records": rows})
+    for key, logging in (("warden_sync", True), ("warden_nolog", False)):
+        port = free_port()
+        proc = start_warden(tmp, port, log_predictions=logging)
+        try:
+            url = f"http://127.0.0.1:{port}/v1/models/adult/predict"
+            check = httpx.post(url, content=body, headers=auth, timeout=30).json()
+            assert abs(check["scores"][0] - model.predict_proba(X.iloc[[7]])[0, 1]) < 1e-9
+            assert check["logged"] is logging
+            label = "mlwarden (sync log)" if logging else "mlwarden (no log)"
+            results[key] = measure(label, url, body, auth, seconds, tmp, load)
+        finally:
+            stop(proc)
+
+    import mlwarden as mw
+
+    wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
+    logged = len(wd.predictions("adult"))
+    verified = wd.audit.verify().ok
+    wd.close()
+
+    print(f"\n{'server':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    for key, res in results.items():
+        for c, r in res.items():
+            print(f"{key:<16}{c[1:]:>6}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}")
+    record: dict[str, Any] = {
+        "bench": "serve",
+        "model": "lightgbm adult 100 trees",
+        "seconds": seconds,
+        "load": generator,
+        "peer": "mlflow models serve",
+        **{k: v for k, v in results.items()},
+        "logged_rows": logged,
+        "audit_verified": verified,
+    }
+    if "mlflow" in results:
+        m, w = results["mlflow"], results["warden_sync"]
+        record["rps_ratio_c2"] = round(w["c2"]["rps"] / m["c2"]["rps"], 1)
+        record["rps_ratio_c16"] = round(w["c16"]["rps"] / m["c16"]["rps"], 1)
+        record["p99_ratio_c16"] = round(w["c16"]["p99_ms"] / m["c16"]["p99_ms"], 3)
+        print(
+            f"\nwarden (sync log) / mlflow: {record['rps_ratio_c2']}x req/s at 2 conns, "
+            f"{record['rps_ratio_c16']}x at 16; p99 at 16 conns {record['p99_ratio_c16']} of "
+            "mlflow's"
+        )
+    shutil.rmtree(tmp, ignore_errors=True)
+    emit(record)
+
+
+if __name__ == "__main__":
+    main()
