@@ -236,3 +236,33 @@ def test_phone_fast_path_agrees_with_phonenumbers():
         except phonenumbers.NumberParseException:
             expected = False
         assert validators.is_phone.__wrapped__(number, "US") == expected, number
+
+
+def test_formats_outside_the_corpus():
+    texts = [
+        "reach me on 319 748 9241 or +1 (319) 748-9241 or 319.748.9241 ext. 12",
+        "UK office +44 20 7946 0018, Paris +33 1 42 68 53 00",
+        "Amex 3782 822463 10005 and 5500-0000-0000-0004; order 1234-5678-9012-3456",
+        "IP 192.168.0.1, 2001:db8::1, fe80::1%eth0, not 999.1.1.1, version 1.2.3 at 10:30:00",
+        "Mail: first.last+tag@sub.example.co.uk; Alice Johnson met Robert Brown",
+        "SSN 078-05-1120 vs 219 09 9999; Gecko/6304-02-11 01:30:37 and Mozilla/5.0",
+    ]
+    spans = PIIScanner().find_spans(texts)
+    found = [(r.row, r.entity, texts[r.row][r.start : r.end]) for r in spans.itertuples()]
+    assert found == [
+        (0, "PHONE", "319 748 9241"),
+        (0, "PHONE", "+1 (319) 748-9241"),
+        (0, "PHONE", "319.748.9241 ext. 12"),
+        (1, "PHONE", "+44 20 7946 0018"),
+        (1, "PHONE", "+33 1 42 68 53 00"),
+        (2, "CREDIT_CARD", "3782 822463 10005"),
+        (2, "CREDIT_CARD", "5500-0000-0000-0004"),
+        (3, "IP_ADDRESS", "192.168.0.1"),
+        (3, "IP_ADDRESS", "2001:db8::1"),
+        (3, "IP_ADDRESS", "fe80::1%eth0"),
+        (4, "EMAIL", "first.last+tag@sub.example.co.uk"),
+        (4, "PERSON", "Alice Johnson"),
+        (4, "PERSON", "Robert Brown"),
+        (5, "US_SSN", "078-05-1120"),
+        (5, "US_SSN", "219 09 9999"),
+    ]
