@@ -266,3 +266,16 @@ def test_formats_outside_the_corpus():
         (5, "US_SSN", "078-05-1120"),
         (5, "US_SSN", "219 09 9999"),
     ]
+
+
+def test_presidio_backend_when_installed():
+    pytest.importorskip("presidio_analyzer")
+    df = pd.DataFrame(
+        {
+            "email": ["jane.doe@example.com", "bob@example.org"] * 10,
+            "notes": ["Please call John Smith about card 4111 1111 1111 1111 today."] * 20,
+        }
+    )
+    report = scan(df, backend="presidio", sample_size=20)
+    assert report.backend.startswith("presidio")
+    assert report.entity_of("email") == "EMAIL" and "notes" in report.free_text_features

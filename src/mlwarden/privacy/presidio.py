@@ -64,19 +64,27 @@ class PresidioScanner(PIIScanner):
     def __init__(self, *args: Any, spacy_model: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.spacy_model = spacy_model
-        self.analyzer_, self.model_name_ = build_analyzer(spacy_model)
+
+    def _analyzer(self) -> Any:
+        # Built on first use (loading spaCy takes seconds), then kept: the fitted-state
+        # convention, trailing underscore.
+        if not hasattr(self, "analyzer_"):
+            self.analyzer_, self.model_name_ = build_analyzer(self.spacy_model)
+        return self.analyzer_
 
     def scan(self, df: pd.DataFrame) -> PrivacyReport:
+        self._analyzer()
         report = super().scan(df)
         report.backend = f"presidio ({self.model_name_})"
         return report
 
     def find_spans(self, texts: Sequence[object] | pd.Series) -> pd.DataFrame:
+        analyzer = self._analyzer()
         rows = []
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text:
                 continue
-            for r in self.analyzer_.analyze(text=text, language="en"):
+            for r in analyzer.analyze(text=text, language="en"):
                 if r.score >= self.min_span_score:
                     entity = TO_WARDEN.get(r.entity_type, r.entity_type)
                     rows.append((i, r.start, r.end, entity, float(r.score)))
