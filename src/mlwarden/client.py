@@ -25,15 +25,17 @@ from mlwarden.monitor.service import MonitorService
 from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
 from mlwarden.policy.types import Decision, Promotion
+from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
-from mlwarden.store.sql.audit import open_audit_log
+from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.vault import MASTER_KEY_NAME, SubjectVault, load_or_create_master_key
 
 
 class Warden:
@@ -101,7 +103,14 @@ class Warden:
             recorder,
             transaction=self.db.transaction,
         )
-        prediction_store = SqlPredictionStore(self.db)
+        # per-subject payload keys are wrapped by a master key kept beside the signing key
+        self.vault = SubjectVault(
+            self.db, load_or_create_master_key(key_path(self.settings).with_name(MASTER_KEY_NAME))
+        )
+        prediction_store = SqlPredictionStore(self.db, self.vault)
+        self.subjects = SubjectRights(
+            prediction_store, self.vault, model_id=self.registry.store.model_id, record=recorder
+        )
         self.prediction_log = PredictionLog(
             prediction_store,
             model_id=self.registry.store.model_id,
@@ -307,8 +316,13 @@ class Warden:
         version: int | None = None,
         timestamps: Any = None,
         subjects: Any = None,
+        subject_column: str | None = None,
     ) -> list[str]:
-        """Log a batch of predictions (e.g. from a scoring job); returns their ids."""
+        """Log a batch of predictions (e.g. from a scoring job); returns their ids.
+
+        ``subjects`` (or ``subject_column``, a column of X removed from the logged inputs)
+        names the data subject of each row: stored pseudonymized, its payload sealed with the
+        subject's key so ``erase_subject`` can shred it."""
         mv = self.serving_version(name, version)
         return self.prediction_log.log(
             mv,
@@ -319,6 +333,7 @@ class Warden:
             ids=ids,
             timestamps=timestamps,
             subjects=subjects,
+            subject_column=subject_column,
         )
 
     def log_labels(self, name: str, ids: Any, y_true: Any) -> dict[str, Any]:
@@ -355,3 +370,27 @@ class Warden:
         return self.monitoring.rollup(
             self.serving_version(name, version), source=source, window=window
         )
+
+    # -- data subjects ------------------------------------------------------------------------
+
+    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
+        """GDPR erasure: destroy the subject's key so its logged payloads become unreadable;
+        the audit log still verifies."""
+        self.access.require(self.actor, "subject.erase", f"subject:{self.vault.pseudonym(subject)}")
+        return self.subjects.erase(subject, actor=self.actor, reason=reason)
+
+    def export_subject(self, subject: str) -> dict[str, Any]:
+        """GDPR access request: every logged prediction about the subject."""
+        self.access.require(
+            self.actor, "subject.export", f"subject:{self.vault.pseudonym(subject)}"
+        )
+        return self.subjects.export(subject, actor=self.actor)
+
+    def set_retention(self, name: str, days: int) -> None:
+        """Delete this model's logged predictions after ``days`` (see ``apply_retention``)."""
+        self.access.require(self.actor, "config.set", f"model:{name}")
+        self.subjects.set_retention(name, days, actor=self.actor)
+
+    def apply_retention(self) -> dict[str, int]:
+        """Purge predictions older than each model's retention; audited per model."""
+        return self.subjects.apply_retention(actor=self.actor)

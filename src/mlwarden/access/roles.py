@@ -34,6 +34,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "token.manage": frozenset({ADMIN}),
     "audit.checkpoint": _ALL,
     "audit.erase": frozenset({ADMIN}),
+    # data-subject requests act on personal data across models
+    "subject.erase": frozenset({ADMIN}),
+    "subject.export": frozenset({ADMIN}),
 }
 
 

@@ -64,10 +64,19 @@ class PredictionLog:
         ids: Sequence[str] | None = None,
         timestamps: Any = None,
         subjects: Sequence[str | None] | None = None,
+        subject_column: str | None = None,
         reasons: Sequence[Any] | None = None,
         latency_ms: Any = None,
     ) -> list[str]:
         frame = as_frame(X, "X")
+        if subject_column is not None:  # the identifier is a key, never a logged input
+            if subject_column not in frame.columns:
+                raise ValidationError(
+                    f"subject_column {subject_column!r} is not a column of X",
+                    field="subject_column",
+                )
+            subjects = frame[subject_column].astype(str).tolist()
+            frame = frame.drop(columns=subject_column)
         n = len(frame)
         outputs = _column(y_pred, n, "y_pred")
         score = None if scores is None else _column(scores, n, "scores").astype(float)

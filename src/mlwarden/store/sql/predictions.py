@@ -23,8 +23,10 @@ from sqlalchemy import (
     select,
 )
 
+from mlwarden.errors import IntegrityError
 from mlwarden.store.sql.database import Database, utcnow
 from mlwarden.store.sql.schema import BigId, Timestamp, metadata
+from mlwarden.store.sql.vault import SubjectVault
 
 predictions = Table(
     "predictions",
@@ -108,11 +110,28 @@ def records_json(frame: pd.DataFrame) -> list[str]:
 
 
 class SqlPredictionStore:
-    def __init__(self, db: Database) -> None:
+    """Every write path (batch logging, the server's group-commit writer) goes through
+    ``insert``, so subject pseudonymization and payload sealing happen in one place."""
+
+    def __init__(self, db: Database, vault: SubjectVault | None = None) -> None:
         self.db = db
+        self.vault = vault
+
+    def _seal(self, rows: dict[str, Sequence[Any]]) -> dict[str, Sequence[Any]]:
+        subjects = rows.get("subject") or []
+        if self.vault is None or not any(subjects):
+            return rows
+        pseudonyms = [None if s is None else self.vault.pseudonym(s) for s in subjects]
+        sealed = dict(rows, subject=pseudonyms)
+        for column in ("inputs", "output", "reasons"):
+            sealed[column] = self.vault.seal(pseudonyms, rows[column])
+        return sealed
 
     def insert(self, rows: dict[str, Sequence[Any]]) -> None:
-        """Insert column-oriented rows (keys = ``COLUMNS``) in the current transaction."""
+        """Insert column-oriented rows (keys = ``COLUMNS``) in the current transaction.
+        ``subject`` holds raw subject identifiers; they are stored pseudonymized, and the
+        rows' payloads sealed with the subject's key."""
+        rows = self._seal(rows)
         n = len(rows["id"])
         tuples = list(zip(*(rows[c] for c in COLUMNS), strict=True)) if n else []
         with self.db.transaction() as conn:
@@ -163,12 +182,13 @@ class SqlPredictionStore:
 
     def read(
         self,
-        model_id: int,
+        model_id: int | None,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
         version: int | None = None,
         ids: Sequence[str] | None = None,
+        subject: str | None = None,
         limit: int | None = None,
     ) -> pd.DataFrame:
         """Predictions (with their labels, when known) ordered by time; inputs expanded into
@@ -176,9 +196,10 @@ class SqlPredictionStore:
         query = (
             select(predictions, labels.c.label)
             .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
-            .where(predictions.c.model_id == model_id)
             .order_by(predictions.c.ts, predictions.c.id)
         )
+        if model_id is not None:  # None: across models (a data subject's access request)
+            query = query.where(predictions.c.model_id == model_id)
         if since is not None:
             query = query.where(predictions.c.ts >= since)
         if until is not None:
@@ -187,6 +208,8 @@ class SqlPredictionStore:
             query = query.where(predictions.c.version == version)
         if ids is not None:
             query = query.where(predictions.c.id.in_(list(ids)))
+        if subject is not None:  # a pseudonym (see SubjectVault.pseudonym)
+            query = query.where(predictions.c.subject == subject)
         if limit is not None:
             query = query.limit(limit)
         with self.db.reading() as conn:
@@ -194,8 +217,27 @@ class SqlPredictionStore:
         if meta.empty:
             return meta
         meta["ts"] = pd.to_datetime(meta["ts"], utc=True)
+        if self.vault is not None and meta["subject"].notna().any():
+            subjects = meta["subject"].tolist()
+            for column in ("inputs", "output", "reasons"):
+                meta[column] = self.vault.open(subjects, meta[column].tolist())
+            # an erased subject's rows keep their id, time and version, nothing else
+            meta["erased"] = meta["inputs"].isna()
+            meta["inputs"] = meta["inputs"].fillna("{}")
         inputs = pd.read_json(io.StringIO("\n".join(meta["inputs"])), lines=True, dtype=False)
         return pd.concat([meta.drop(columns=["inputs"]), inputs], axis=1)
+
+    def erase_subject(self, subject: str) -> int:
+        """Shred one subject (by pseudonym): destroy its key, drop its scores and labels."""
+        if self.vault is None:
+            raise IntegrityError("this store has no subject vault (master key)")
+        with self.db.transaction() as conn:
+            self.vault.erase(subject)
+            ids = select(predictions.c.id).where(predictions.c.subject == subject)
+            conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
+            return conn.execute(
+                predictions.update().where(predictions.c.subject == subject).values(score=None)
+            ).rowcount
 
     def purge(self, model_id: int, before_day: int) -> int:
         with self.db.transaction() as conn:
