@@ -160,3 +160,27 @@ def test_static_assets_are_packaged():
     for name in ("app.js", "app.css", "vendor/htmx-2.0.11.min.js", "vendor/vega-6.4.0.min.js"):
         assert (static / name).is_file(), name
     assert (files("mlwarden.server.dashboard") / "templates" / "base.html").is_file()
+
+
+def test_prediction_batch_found_on_postgresql(pg_schema_uri, tmp_path, small_adult):
+    """The batch of a prediction is rebuilt from physical row order (ctid) on PostgreSQL."""
+    import hashlib
+
+    import lightgbm as lgb
+
+    import mlwarden as mw
+    from mlwarden.server.dashboard import views
+
+    train, _ = small_adult
+    X, y = train.drop(columns="income").head(400), train["income"].head(400)
+    with mw.Warden(pg_schema_uri, artifacts=str(tmp_path / "a"), actor="alice") as wd:
+        model = lgb.LGBMClassifier(n_estimators=3, num_leaves=4, verbose=-1, n_jobs=1)
+        wd.register_model("credit", model.fit(X, y), train=mw.Dataset(X, y))
+        first = wd.log_predictions("credit", X.head(30), model.predict(X.head(30)))
+        second = wd.log_predictions("credit", X.tail(50), model.predict(X.tail(50)))
+        for ids in (first, second):
+            page = views.prediction(wd, ids[7])
+            assert page is not None and page.proof is not None, page and page.note
+            assert page.proof["ids"] == ids
+            digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+            assert digest in page.proof["event"]["payload_json"]
