@@ -238,7 +238,7 @@ def test_evidence_is_collected_at_registration(warden, registered, fitted_pipeli
     from mlwarden.engines.fairness import audit
     from mlwarden.engines.profile import Profile
 
-    assert set(registered.evidence) == {"reference_profile", "fairness", "explain"}
+    assert set(registered.evidence) == {"reference_profile", "fairness", "explain", "privacy"}
     _, test = small_adult
     X = test.drop(columns="income")
 
@@ -263,4 +263,4 @@ def test_evidence_gaps_are_recorded_not_hidden(warden, fitted_pipeline):
     mv = warden.register_model("bare", fitted_pipeline)  # no data at all
     assert warden.get_evidence("bare@1", "fairness")["status"] == "skipped"
     assert "no training" in warden.get_evidence("bare@1", "reference_profile")["reason"]
-    assert set(mv.evidence) == {"reference_profile", "fairness", "explain"}
+    assert set(mv.evidence) == {"reference_profile", "fairness", "explain", "privacy"}

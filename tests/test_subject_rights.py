@@ -16,7 +16,9 @@ def logged(warden, registered, fitted_pipeline, small_adult):
     X = test.drop(columns="income").iloc[:300].reset_index(drop=True)
     X.insert(0, "customer_id", [f"cust-{i % 3}" for i in range(300)])  # three subjects
     ids = warden.log_predictions(
-        "credit-risk", X, fitted_pipeline.predict(X.drop(columns="customer_id")),
+        "credit-risk",
+        X,
+        fitted_pipeline.predict(X.drop(columns="customer_id")),
         scores=fitted_pipeline.predict_proba(X.drop(columns="customer_id"))[:, 1],
         subject_column="customer_id",
     )
@@ -60,8 +62,12 @@ def test_erased_payloads_are_unrecoverable_even_with_new_data(warden, logged, fi
     _, X = logged
     warden.erase_subject("cust-2")
     # the subject comes back: a new key; the old rows must stay unreadable
-    warden.log_predictions("credit-risk", X.iloc[:3].assign(customer_id="cust-2"),
-                           ["<=50K"] * 3, subject_column="customer_id")
+    warden.log_predictions(
+        "credit-risk",
+        X.iloc[:3].assign(customer_id="cust-2"),
+        ["<=50K"] * 3,
+        subject_column="customer_id",
+    )
     rows = warden.export_subject("cust-2")["predictions"]
     assert len(rows) == 103
     assert sum(r["erased"] for r in rows) == 100

@@ -26,6 +26,7 @@ from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
 from mlwarden.policy.types import Decision, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
+from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
@@ -108,6 +109,9 @@ class Warden:
             self.db, load_or_create_master_key(key_path(self.settings).with_name(MASTER_KEY_NAME))
         )
         prediction_store = SqlPredictionStore(self.db, self.vault)
+        self.masking = MaskingService(
+            self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
+        )
         self.subjects = SubjectRights(
             prediction_store, self.vault, model_id=self.registry.store.model_id, record=recorder
         )
@@ -116,6 +120,7 @@ class Warden:
             model_id=self.registry.store.model_id,
             transaction=self.db.transaction,
             record=recorder,  # maps "name@version" subjects into the audit tree
+            mask=self.masking.mask,  # the server's writer reuses it: one masking path
         )
         self.monitoring = MonitorService(
             prediction_store,
@@ -394,3 +399,10 @@ class Warden:
     def apply_retention(self) -> dict[str, int]:
         """Purge predictions older than each model's retention; audited per model."""
         return self.subjects.apply_retention(actor=self.actor)
+
+    def set_masking_policy(self, name: str, policy: str) -> Any:
+        """Mask this model's logged inputs with ``policy`` (YAML text or a file path):
+        redact, pseudonymize (keyed HMAC), generalize, drop or keep, per column or entity."""
+        self.registry.get_model(name)
+        self.access.require(self.actor, "config.set", f"model:{name}")
+        return self.masking.set(name, policy, actor=self.actor)

@@ -52,6 +52,7 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
         frame = reference_frame(reg)
         if frame is None:
             return {"reference_profile": skipped("no training or evaluation data given")}
+        frame = frame.drop(columns=[c for c in reg.identifying if c in frame.columns])
         prof = profile(
             frame,
             reference=True,
@@ -64,6 +65,7 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
                 "artifact_sha256": digest,
                 "rows": len(frame),
                 "source": "eval" if reg.eval_X is not None else "train",
+                "excluded_identifying_columns": list(reg.identifying),
                 "summary": prof.to_dict(),
             }
         }
@@ -125,5 +127,20 @@ def explanation_summary(reg: Registration) -> dict[str, dict[str, Any]]:
     return {"explain": {"status": "ok", **summary}}
 
 
+def privacy_scan(reg: Registration) -> dict[str, dict[str, Any]]:
+    """Which training columns hold personal data (``privacy.pii_features`` for policies)."""
+    from mlwarden.privacy import scan
+
+    X = reg.train_X if reg.train_X is not None else reg.eval_X
+    if X is None:
+        return {"privacy": skipped("no data to scan")}
+    report = scan(X)
+    reg.identifying = sorted(
+        {f.column for f in report.findings if f.kind in ("identifier", "free_text")}
+    )
+    return {"privacy": {"status": "ok", **report.to_dict()}}
+
+
 def default_collectors(artifacts: ArtifactStore) -> list[Callable[[Registration], Any]]:
-    return [reference_profile(artifacts), fairness_audit, explanation_summary]
+    # privacy first: the profile leaves out the identifying columns it finds
+    return [privacy_scan, reference_profile(artifacts), fairness_audit, explanation_summary]

@@ -47,6 +47,9 @@ class Registration:
     classes: list[Any] | None
     sensitive: dict[str, pd.DataFrame] = field(default_factory=dict)  # role -> frame
     sensitive_names: list[str] = field(default_factory=list)
+    # identifier and free-text columns found by the privacy scan (it runs first): kept out
+    # of stored profiles, so no raw personal value is written at registration
+    identifying: list[str] = field(default_factory=list)
 
 
 EvidenceCollector = Callable[[Registration], dict[str, dict[str, Any]]]
@@ -115,17 +118,6 @@ class RegistryService:
 
         reg = self._prepare(name, predictor, train, eval, list(sensitive_features or []))
         metrics = self._metrics(reg)
-        signature = (
-            infer_signature(
-                reg.train_X if reg.train_X is not None else reg.eval_X,
-                reg.train_y if reg.train_y is not None else reg.eval_y,
-                sensitive=reg.sensitive_names,
-                classes=reg.classes,
-                has_scores=reg.eval_proba is not None or hasattr(model, "predict_proba"),
-            )
-            if (reg.train_X is not None or reg.eval_X is not None)
-            else {"inputs": [], "output": {}}
-        )
         lineage = {
             "datasets": {
                 role: lin.fingerprint(X, y, name=ds.name or role)
@@ -146,6 +138,19 @@ class RegistryService:
         evidence: dict[str, dict[str, Any]] = {}
         for collect in self.collectors:
             evidence.update({k: jsonable(v) for k, v in collect(reg).items()})
+        # after the collectors: the privacy scan decides which columns' values stay unlisted
+        signature = (
+            infer_signature(
+                reg.train_X if reg.train_X is not None else reg.eval_X,
+                reg.train_y if reg.train_y is not None else reg.eval_y,
+                sensitive=reg.sensitive_names,
+                classes=reg.classes,
+                has_scores=reg.eval_proba is not None or hasattr(model, "predict_proba"),
+                identifying=reg.identifying,
+            )
+            if (reg.train_X is not None or reg.eval_X is not None)
+            else {"inputs": [], "output": {}}
+        )
 
         digest = self.artifacts.put(data)  # content-addressed: harmless if the txn fails
         spec = NewVersion(

@@ -10,7 +10,7 @@ import pandas as pd
 MAX_CATEGORIES = 1000
 
 
-def _column_spec(series: pd.Series) -> dict[str, Any]:
+def _column_spec(series: pd.Series, identifying: bool = False) -> dict[str, Any]:
     dtype = series.dtype
     spec: dict[str, Any] = {"name": str(series.name), "nullable": bool(series.isna().any())}
     if isinstance(dtype, pd.CategoricalDtype):
@@ -27,7 +27,8 @@ def _column_spec(series: pd.Series) -> dict[str, Any]:
     else:
         spec["type"] = "string"
         values = series.dropna().unique()
-        if len(values) <= MAX_CATEGORIES:
+        # a near-unique or personal column is a key, not a category: never list its values
+        if not identifying and len(values) <= min(MAX_CATEGORIES, 0.5 * max(len(series), 1)):
             spec["categories"] = sorted(str(v) for v in values)
     spec["dtype"] = str(dtype)
     return spec
@@ -44,8 +45,11 @@ def infer_signature(
     sensitive: list[str],
     classes: list[Any] | None,
     has_scores: bool,
+    identifying: list[str] = (),  # type: ignore[assignment]
 ) -> dict[str, Any]:
-    inputs = [_column_spec(X[c]) | {"sensitive": c in sensitive} for c in X.columns]
+    inputs = [
+        _column_spec(X[c], c in identifying) | {"sensitive": c in sensitive} for c in X.columns
+    ]
     if classes is not None:
         output: dict[str, Any] = {"type": "class", "classes": [_plain(c) for c in classes]}
     elif y is not None:

@@ -14,9 +14,10 @@ def _stable_zip(data: bytes) -> bytes:
     """Rewrite skops' zip with fixed timestamps and entry order, so saving the same fitted
     object twice gives the same bytes and the content-addressed store keeps one copy."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(
-        out, "w", compression=zipfile.ZIP_DEFLATED
-    ) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst,
+    ):
         for name in sorted(src.namelist()):
             dst.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), src.read(name))
     return out.getvalue()
