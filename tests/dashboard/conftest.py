@@ -5,8 +5,6 @@ process (TestClient) and, for the browser tests, a live server and Chromium."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,21 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from chromium_support import CHROMIUM, CHROMIUM_ARGS, IN_CI, chromium_or_fail
 
 import mlwarden as mw
 from mlwarden.server import ServerSettings, create_app
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE.parents[1] / "test-artifacts" / "dashboard"
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CHROMIUM = os.environ.get("MLWARDEN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DEMO_POLICY = """\
 name: demo-gate
 description: A gate the test model passes.
@@ -174,15 +164,6 @@ def signed_in(app, scenario) -> Any:
 
 
 # ------------------------------------------------------------------------------ browser
-
-
-def chromium_or_fail() -> None:
-    """In CI a missing Chromium fails the tests; elsewhere they are skipped."""
-    if Path(CHROMIUM).exists() or shutil.which(CHROMIUM):
-        return
-    if IN_CI:
-        pytest.fail(f"CI=true but Chromium is missing at {CHROMIUM} (set MLWARDEN_CHROMIUM)")
-    pytest.skip(f"Chromium not found at {CHROMIUM}")
 
 
 @pytest.fixture(scope="module")

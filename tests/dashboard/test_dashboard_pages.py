@@ -184,3 +184,21 @@ def test_prediction_batch_found_on_postgresql(pg_schema_uri, tmp_path, small_adu
             assert page.proof["ids"] == ids
             digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
             assert digest in page.proof["event"]["payload_json"]
+
+
+def test_missing_chromium_fails_in_ci_and_skips_elsewhere():
+    import pytest
+    from chromium_support import chromium_or_fail
+
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        chromium_or_fail("/nonexistent/chromium", in_ci=True)
+    with pytest.raises(pytest.skip.Exception):
+        chromium_or_fail("/nonexistent/chromium", in_ci=False)
+
+
+def test_errors_render_as_pages(signed_in):
+    c = signed_in("vic")
+    r = c.get("/models/no-such-model")
+    assert r.status_code == 404 and "<html" in r.text and "no-such-model" in r.text
+    r = c.get("/models/credit?version=abc")
+    assert r.status_code == 400 and "<html" in r.text

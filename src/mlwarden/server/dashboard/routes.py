@@ -18,6 +18,7 @@ from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
@@ -86,6 +87,10 @@ class DashboardRoute(APIRoute):
                 response = _error(request, exc.status, exc.message)
             except WardenError as exc:
                 response = _error(request, exc.http_status, exc.message, exc.details)
+            except RequestValidationError as exc:
+                first = (exc.errors() or [{}])[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                response = _error(request, 400, f"invalid {where}: {first.get('msg', '')}")
             response.headers.update(HEADERS)
             return response
 
@@ -483,7 +488,6 @@ async def audit(
         checkpoint=cp,
         signed=signed,
         size=wd.audit.size,
-        export_query=urlencode({k: v for k, v in filters.items() if v}),
     )
 
 

@@ -581,6 +581,8 @@ def prediction(wd: Any, prediction_id: str) -> PredictionPage | None:
 
 #: How many of a version's newest prediction batches are searched for a prediction's event.
 BATCH_SCAN = 5000
+#: Above this many rows a batch's ids are not sent to the page (only the event is proven).
+MAX_BATCH_IDS = 100_000
 
 
 def batch_proof(
@@ -613,7 +615,8 @@ def batch_proof(
         first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
         if want is not None and first is not None and last is not None and first <= want <= last:
             event = e
-            ids = pos.between(first, last)
+            if int(e.payload.get("count") or 0) <= MAX_BATCH_IDS:
+                ids = pos.between(first, last)
             break
     if event is None:
         return None, "the batch event of this prediction was not found among the newest batches"
