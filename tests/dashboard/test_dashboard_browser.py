@@ -114,10 +114,12 @@ def test_audit_trail_shows_the_promotion(carol, live, shots):
     page.goto(f"{live}/audit")
     page.get_by_label("Action").fill("alias.promote")
     page.wait_for_function(
-        "document.querySelector('#audit-body').textContent.includes('alias.promote')"
+        "!document.querySelector('#audit-body').textContent.includes('alias.rollback')"
     )
-    row = page.locator("#audit-body tr").first
-    assert "carol" in row.inner_text()
+    actions = page.locator("#audit-body tr td:nth-child(4)").all_inner_texts()
+    assert actions == ["alias.promote"]
+    assert "carol" in page.locator("#audit-body tr").first.inner_text()
+    assert "action=alias.promote" in page.url  # the filtered view has its own address
     page.get_by_role("button", name="Verify the whole log now").click()
     page.wait_for_selector("#verify-result >> text=Verified")
     shot(page, shots, "04-audit")

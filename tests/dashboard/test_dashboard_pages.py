@@ -202,3 +202,15 @@ def test_errors_render_as_pages(signed_in):
     assert r.status_code == 404 and "<html" in r.text and "no-such-model" in r.text
     r = c.get("/models/credit?version=abc")
     assert r.status_code == 400 and "<html" in r.text
+
+
+def test_unmonitored_model_and_prediction_without_reasons(signed_in, scenario):
+    c = signed_in("vic")
+    page = c.get("/models/churn/monitoring")
+    assert page.status_code == 200 and "No monitoring windows" in page.text
+    wd = scenario.warden
+    logged = wd.predictions("credit", since=None, limit=5)
+    plain = [i for i, r in zip(logged["id"], logged["reasons"], strict=True) if r is None]
+    if plain:
+        page = c.get(f"/predictions?id={plain[0]}")
+        assert "No reason codes were logged" in page.text
