@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, audit, db, models, policy, serve
+from mlwarden.cli import access, audit, db, models, policy, privacy, serve
+from mlwarden.cli import monitor as monitor_cli
+from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
@@ -21,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models.app, name="models")
+app.add_typer(report_cli.app, name="report")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users_app, name="users")
@@ -32,6 +35,12 @@ app.command("promote")(policy.promote)
 app.command("rollback")(policy.rollback)
 app.command("serve")(serve.serve)
 models.app.command("history")(policy.history)
+app.command("monitor")(monitor_cli.monitor)
+app.command("scan")(privacy.scan)
+app.command("erase")(privacy.erase)
+app.command("export")(privacy.export)
+app.add_typer(privacy.retention_app, name="retention")
+app.add_typer(privacy.masking_app, name="masking")
 
 
 @app.command()
