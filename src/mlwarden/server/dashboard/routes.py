@@ -472,7 +472,11 @@ async def audit(
     ctx = _ctx(request)
     check(ctx, session.user, "audit.read", "audit")
     filters = {"model": model, "action": action, "actor": actor, "since": since, "until": until}
-    events = await run_in_threadpool(lambda: views.audit_events(ctx.warden, **filters))
+    events = await run_in_threadpool(
+        lambda: views.audit_events(
+            ctx.warden, model=model, action=action, actor=actor, since=since, until=until
+        )
+    )
     if _htmx(request) and request.headers.get("HX-Target") == "audit-body":
         return _page(request, "_audit_rows.html", session, events=events)
     wd = ctx.warden

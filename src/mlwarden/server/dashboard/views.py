@@ -201,11 +201,13 @@ def _last_activity(conn: Any) -> dict[int, datetime]:
     ]
     u = union_all(*parts).subquery()
     found = conn.execute(select(u.c.m, func.max(u.c.t)).group_by(u.c.m)).all()
-    out = {}
+    out: dict[int, datetime] = {}
     for model_id, t in found:
         if isinstance(t, str):  # SQLite hands back MAX over a UNION as text
             t = datetime.fromisoformat(t)
-        out[model_id] = as_utc(t)
+        when = as_utc(t)
+        if when is not None:
+            out[model_id] = when
     return out
 
 
@@ -292,7 +294,7 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
     rows = [
         VersionRow(
             version=r.version,
-            created_at=as_utc(r.created_at),
+            created_at=_utc(r.created_at),
             created_by=r.created_by,
             lineage=r.lineage or {},
             metrics=r.metrics or {},
@@ -416,7 +418,7 @@ def monitoring_page(
     heat, perf, fair, events = [], [], [], []
     features: list[str] = []
     for h in rows:
-        start = as_utc(h["start"]).isoformat()
+        start = _utc(h["start"]).isoformat()
         res = h["result"]
         drift = res.get("drift") or {}
         for col, r in (drift.get("columns") or {}).items():
@@ -506,11 +508,11 @@ def distribution(
                 for i, k in enumerate(keys)
             ]
         return out, "categorical", None
-    edges, ref_counts = rc.histogram()
-    cur_counts = cc.counts_in(edges)
-    for label, counts in (("reference", ref_counts), ("current", cur_counts)):
-        total = float(sum(counts)) or 1.0
-        for i, c in enumerate(counts):
+    edges, ref_hist = rc.histogram()
+    cur_hist = cc.counts_in(edges)
+    for label, hist in (("reference", ref_hist), ("current", cur_hist)):
+        total = float(sum(hist)) or 1.0
+        for i, c in enumerate(hist):
             out.append(
                 {
                     "bin": _bin_label(edges[i], edges[i + 1]),
@@ -528,6 +530,13 @@ def _bin_label(lo: float, hi: float) -> str:
     if math.isinf(hi):
         return f"≥ {lo:.4g}"
     return f"{lo:.4g} – {hi:.4g}"
+
+
+def _utc(value: Any) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite may hand back text or naive)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value) or value  # type: ignore[no-any-return]
 
 
 def _num(v: Any) -> float | None:
@@ -568,7 +577,7 @@ def prediction(wd: Any, prediction_id: str) -> PredictionPage | None:
         id=r.id,
         model=r.name,
         version=r.version,
-        ts=as_utc(r.ts) if isinstance(r.ts, datetime) else r.ts,
+        ts=_utc(r.ts),
         inputs=json.loads(r.inputs),
         output=r.output,
         score=r.score,
@@ -652,7 +661,7 @@ class _Positions:
     def __init__(self, wd: Any, model_id: int, version: int) -> None:
         self.db = wd.db
         self.sqlite = wd.db.is_sqlite
-        self.col = literal_column("rowid" if self.sqlite else "ctid")
+        self.col: Any = literal_column("rowid" if self.sqlite else "ctid")
         self.where = (predictions.c.model_id == model_id, predictions.c.version == version)
 
     def _key(self, v: Any) -> Any:
