@@ -1,6 +1,6 @@
 """Warden: govern machine-learning models in production."""
 
-from mlwarden import datasets
+from mlwarden import datasets, reports
 from mlwarden.client import Warden
 from mlwarden.engines import drift, explain, fairness
 from mlwarden.engines.profile import Profile, profile
@@ -47,4 +47,5 @@ __all__ = [
     "explain",
     "fairness",
     "profile",
+    "reports",
 ]
