@@ -214,3 +214,48 @@ def test_unmonitored_model_and_prediction_without_reasons(signed_in, scenario):
     if plain:
         page = c.get(f"/predictions?id={plain[0]}")
         assert "No reason codes were logged" in page.text
+
+
+def test_alerts_table_feeds_inventory_and_timeline(signed_in, scenario):
+    """With an alerts table (docs/alerts.md), firing alerts replace drifted-window counts."""
+    import pytest
+    from sqlalchemy import delete
+
+    from mlwarden.server.dashboard import views
+    from mlwarden.store.sql import schema
+    from mlwarden.store.sql.database import utcnow
+
+    table = getattr(schema, "alerts", None)
+    wd = scenario.warden
+    with wd.db.reading() as conn:
+        if views.alerts_table(conn) is None:
+            pytest.skip("this store has no alerts table")
+    model_id = wd.registry.store.model_id("credit")
+    now = utcnow()
+    with wd.db.transaction() as conn:
+        conn.execute(
+            table.insert().values(
+                fingerprint="test-fp",
+                policy="drift-watch",
+                policy_sha256="0" * 64,
+                rule="dataset-drift",
+                model_id=model_id,
+                version=1,
+                severity="critical",
+                status="firing",
+                message="half the features drifted",
+                actions=[],
+                values={},
+                started_at=now,
+                updated_at=now,
+            )
+        )
+    try:
+        c = signed_in("vic")
+        rows = c.get("/?q=credit", headers={"HX-Request": "true", "HX-Target": "inventory-body"})
+        assert "1 firing alerts" in rows.text
+        page = c.get("/models/credit/monitoring")
+        assert "half the features drifted" in page.text and "drift-watch/dataset-drift" in page.text
+    finally:
+        with wd.db.transaction() as conn:
+            conn.execute(delete(table).where(table.c.fingerprint == "test-fp"))

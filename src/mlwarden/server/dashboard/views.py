@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text, union_all
+from sqlalchemy import func, inspect, literal_column, select, text, union_all
 
 from mlwarden.policy.service import rollback_target
+from mlwarden.store.sql import schema
 from mlwarden.store.sql.database import as_utc
 from mlwarden.store.sql.predictions import labels, monitor_windows, predictions
 from mlwarden.store.sql.schema import (
@@ -48,6 +49,7 @@ class InventoryRow:
     drift_share: float | None = None
     drift_window: str | None = None
     alerts: int = 0
+    alerts_label: str = "firing alerts"
     last_activity: datetime | None = None
 
     def matches(self, q: str) -> bool:
@@ -120,16 +122,27 @@ def inventory(
             .order_by(monitor_windows.c.id)
         ):
             windows[r.model_id] = r  # the latest computed wins among window sizes
-        alerts = dict(
-            conn.execute(
-                select(monitor_windows.c.model_id, func.count())
-                .where(
-                    monitor_windows.c.segment == "all",
-                    monitor_windows.c.result.like('%"dataset_drifted": true%'),
-                )
-                .group_by(monitor_windows.c.model_id)
-            ).all()
-        )
+        table = alerts_table(conn)
+        if table is not None:
+            alerts = dict(
+                conn.execute(
+                    select(table.c.model_id, func.count())
+                    .where(table.c.status == "firing")
+                    .group_by(table.c.model_id)
+                ).all()
+            )
+        else:
+            # json.dumps' default separators, as SqlMonitorStore.save writes the result
+            alerts = dict(
+                conn.execute(
+                    select(monitor_windows.c.model_id, func.count())
+                    .where(
+                        monitor_windows.c.segment == "all",
+                        monitor_windows.c.result.like('%"dataset_drifted": true%'),
+                    )
+                    .group_by(monitor_windows.c.model_id)
+                ).all()
+            )
         activity = _last_activity(conn)
     out = []
     for r in rows:
@@ -148,6 +161,7 @@ def inventory(
             gate_ref=None if g is None else f"{r.name}@{g.version}",
             gate_policy=None if g is None else g.policy,
             alerts=alerts.get(r.id, 0),
+            alerts_label="firing alerts" if table is not None else "windows that drifted",
             last_activity=max(
                 (t for t in (as_utc(r.created_at), activity.get(r.id)) if t is not None),
                 default=None,
@@ -177,6 +191,15 @@ def _drift_of(result_text: str) -> dict[str, Any]:
         return json.loads(result_text).get("drift") or {}
     except ValueError:
         return {}
+
+
+def alerts_table(conn: Any) -> Any:
+    """The alerts table when this version of Warden has one and the database was migrated to
+    it; else ``None``, and the pages count drifted windows instead."""
+    table = getattr(schema, "alerts", None)
+    if table is None or not inspect(conn).has_table(table.name):
+        return None
+    return table
 
 
 def _last_activity(conn: Any) -> dict[int, datetime]:
@@ -401,6 +424,7 @@ class MonitoringPage:
     events: list[dict[str, Any]]
     version: int | None
     note: str | None = None
+    alerts: list[dict[str, Any]] | None = None  # None: this store has no alerts table
 
 
 def monitoring_page(
@@ -471,12 +495,53 @@ def monitoring_page(
         events=list(reversed(events)),
         version=version,
     )
+    page.alerts = alert_timeline(wd, model_id)
     if rows and features:
         page.feature = feature if feature in features else features[0]
         page.distribution, page.distribution_kind, page.note = distribution(
             wd, name, version, rows[-1].get("profile_sha256"), page.feature
         )
     return page
+
+
+#: Alerts shown on a model's monitoring page, newest first.
+ALERT_LIMIT = 100
+
+
+def alert_timeline(wd: Any, model_id: int) -> list[dict[str, Any]] | None:
+    """The model's alerts (firing and resolved), newest first; ``None`` without an alerts
+    table (the page then lists drift events only)."""
+    with wd.db.reading() as conn:
+        table = alerts_table(conn)
+        if table is None:
+            return None
+        found = conn.execute(
+            select(
+                table.c.id,
+                table.c.policy,
+                table.c.rule,
+                table.c.version,
+                table.c.severity,
+                table.c.status,
+                table.c.message,
+                table.c.window_start,
+                table.c.started_at,
+                table.c.ended_at,
+                table.c.resolution,
+            )
+            .where(table.c.model_id == model_id)
+            .order_by(table.c.id.desc())
+            .limit(ALERT_LIMIT)
+        ).all()
+    return [
+        {
+            **dict(r._mapping),
+            "started_at": as_utc(r.started_at),
+            "ended_at": as_utc(r.ended_at),
+            "window_start": as_utc(r.window_start),
+        }
+        for r in found
+    ]
 
 
 def distribution(
