@@ -17,6 +17,11 @@ from mlwarden.access import (
     Token,
     User,
 )
+from mlwarden.alerts.notify import Notifier
+from mlwarden.alerts.policy import MonitoringPolicy
+from mlwarden.alerts.service import AlertService
+from mlwarden.alerts.settings import AlertSettings
+from mlwarden.alerts.types import Alert, Delivery, Evaluation
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
@@ -31,6 +36,7 @@ from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
+from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.policy import SqlDecisionStore
@@ -129,6 +135,17 @@ class Warden:
             model_id=self.registry.store.model_id,
             evidence=self.registry.get_evidence,
             load_model=self.registry.load_model,
+        )
+        alert_store = SqlAlertStore(self.db)
+        self.alerting = AlertService(
+            alert_store,
+            self.registry,
+            self.monitoring,
+            self.access,
+            recorder,
+            Notifier(alert_store, AlertSettings()),
+            rollback=self.policies.rollback,
+            transaction=self.db.transaction,
         )
 
     @property
@@ -406,3 +423,69 @@ class Warden:
         self.registry.get_model(name)
         self.access.require(self.actor, "config.set", f"model:{name}")
         return self.masking.set(name, policy, actor=self.actor)
+
+    # -- monitoring policies and alerts (docs/alerts.md) -----------------------------------
+
+    def evaluate_monitoring(
+        self,
+        policies: list[str | Path | MonitoringPolicy] | None = None,
+        *,
+        names: list[str] | None = None,
+        refresh: bool = False,
+    ) -> Evaluation:
+        """Run monitoring policies (files, or the installed ones) over the newest stored
+        windows of every model they apply to: fire, resolve, roll back, block, notify."""
+        return self.alerting.evaluate(
+            None if policies is None else [str(p) if isinstance(p, Path) else p for p in policies],
+            actor=self.actor,
+            names=names,
+            refresh=refresh,
+        )
+
+    def install_monitoring_policy(self, policy: str | Path | MonitoringPolicy) -> MonitoringPolicy:
+        """Store a monitoring policy so ``mlwarden serve`` and ``monitor run`` evaluate it."""
+        return self.alerting.install(
+            str(policy) if isinstance(policy, Path) else policy, actor=self.actor
+        )
+
+    def monitoring_policies(self) -> list[MonitoringPolicy]:
+        return self.alerting.installed()
+
+    def alerts(
+        self,
+        name: str | None = None,
+        *,
+        status: str | None = None,
+        policy: str | None = None,
+        limit: int | None = None,
+    ) -> list[Alert]:
+        """Alerts, newest first: all, or one model's; ``status`` is firing or resolved."""
+        return self.alerting.alerts(name, status=status, policy=policy, limit=limit)
+
+    def alert_deliveries(
+        self, alert_id: int | None = None, *, failed: bool | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        """Every attempt to send an alert (channel, HTTP status, error), newest first."""
+        return self.alerting.store.deliveries(alert_id=alert_id, failed=failed, limit=limit)
+
+    def block(self, ref: str, *, reason: str) -> ModelVersion:
+        """Mark a version blocked: promotions to it are refused until ``unblock``."""
+        return self.alerting.block(ref, reason=reason, actor=self.actor)
+
+    def unblock(self, ref: str, *, reason: str) -> ModelVersion:
+        return self.alerting.unblock(ref, reason=reason, actor=self.actor)
+
+    # -- documentation and evidence bundles (docs/compliance.md) ----------------------------
+
+    def report(self, kind: str, ref: str, other: str | None = None, **kwargs: Any) -> Any:
+        """Document ``kind`` (card, annex-iv, gaps, instructions, monitoring-plan; ``diff``
+        from ``ref`` to ``other``) as Markdown, or ``format="html"|"pdf"``, ``out=FILE``."""
+        from mlwarden import reports
+
+        return reports.report(self, kind, ref, other, **kwargs)
+
+    def bundle(self, ref: str, path: str | Path) -> Path:
+        """Write ``ref``'s signed evidence bundle (zip); ``mw.reports.verify_bundle`` checks it."""
+        from mlwarden import reports
+
+        return reports.write_bundle(self, ref, path)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, audit, db, models, policy, privacy, serve
-from mlwarden.cli import monitor as monitor_cli
+from mlwarden.cli import access, alerts, audit, db, models, policy, privacy, serve
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -35,7 +34,11 @@ app.command("promote")(policy.promote)
 app.command("rollback")(policy.rollback)
 app.command("serve")(serve.serve)
 models.app.command("history")(policy.history)
-app.command("monitor")(monitor_cli.monitor)
+# `monitor show|run`; a bare `monitor NAME` is `monitor show NAME` (cli/alerts.py)
+app.add_typer(alerts.monitor_app, name="monitor")
+app.add_typer(alerts.alerts_app, name="alerts")
+models.app.command("block")(alerts.block)
+models.app.command("unblock")(alerts.unblock)
 app.command("scan")(privacy.scan)
 app.command("erase")(privacy.erase)
 app.command("export")(privacy.export)

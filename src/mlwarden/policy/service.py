@@ -187,6 +187,8 @@ class PolicyService:
             mv, pol, status.to_dict(), actor, "dry-run" if dry_run else "promote"
         )
         reasons = [f"rule {r.id!r} {r.verdict}: {r.message}" for r in decision.failed_rules]
+        if mv.status == "blocked":  # set by a monitoring policy's block action (mlwarden.alerts)
+            reasons.append(f"{mv.ref} is blocked (see its audit events; `wd.unblock` lifts it)")
         if not status.approved:
             reasons.append(
                 f"{status.missing} more approval(s) needed: a {status.risk_tier}-risk model "

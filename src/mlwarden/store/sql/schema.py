@@ -215,3 +215,69 @@ decisions = Table(
     Column("results", Json, nullable=False),
     Index("ix_decisions_model_id_version", "model_id", "version"),
 )
+
+# ---- monitoring policies and alerts (mlwarden.alerts)
+
+# Installed monitoring policies: what the scheduler in `mlwarden serve` and a bare
+# `mlwarden monitor run` evaluate. The source is kept verbatim so its sha256 matches the file.
+monitoring_policies = Table(
+    "monitoring_policies",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# One row per firing episode of a rule on a model version. At most one firing row per
+# fingerprint (partial unique index): two schedulers evaluating at once cannot both fire.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(512), nullable=False),
+    Column("policy", String(256), nullable=False),
+    Column("policy_sha256", String(64), nullable=False),
+    Column("rule", String(256), nullable=False),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("actions", Json, nullable=False),
+    Column("values", Json, nullable=False),
+    Column("window_start", Timestamp),
+    Column("window_end", Timestamp),
+    Column("started_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Column("ended_at", Timestamp),
+    Column("resolution", Text),
+    Index("ix_alerts_fingerprint", "fingerprint"),
+    Index("ix_alerts_model_id_status", "model_id", "status"),
+    Index(
+        "uq_alerts_firing",
+        "fingerprint",
+        unique=True,
+        postgresql_where=Column("status") == "firing",
+        sqlite_where=Column("status") == "firing",
+    ),
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("alert_id", BigId, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("channel", String(256), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("url", Text),
+    Column("attempt", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("http_status", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_alert_deliveries_alert_id", "alert_id"),
+)

@@ -1,0 +1,128 @@
+"""What the alert service hands out: alerts, deliveries, one evaluation's outcome. Frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mlwarden._json import jsonable
+
+FIRING, RESOLVED = "firing", "resolved"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One firing episode of a monitoring rule on a model version."""
+
+    id: int
+    fingerprint: str
+    policy: str
+    policy_sha256: str
+    rule: str
+    model: str
+    version: int
+    severity: str
+    status: str  # firing or resolved
+    message: str
+    actions: tuple[dict[str, Any], ...]
+    values: dict[str, Any]
+    window_start: datetime | None
+    window_end: datetime | None
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None = None
+    resolution: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.model}@{self.version}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(
+            {
+                "id": self.id,
+                "fingerprint": self.fingerprint,
+                "policy": self.policy,
+                "policy_sha256": self.policy_sha256,
+                "rule": self.rule,
+                "model": self.model,
+                "version": self.version,
+                "ref": self.ref,
+                "severity": self.severity,
+                "status": self.status,
+                "message": self.message,
+                "actions": list(self.actions),
+                "values": self.values,
+                "window_start": self.window_start,
+                "window_end": self.window_end,
+                "started_at": self.started_at,
+                "updated_at": self.updated_at,
+                "ended_at": self.ended_at,
+                "resolution": self.resolution,
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to send one alert event to one channel."""
+
+    id: int
+    alert_id: int
+    event: str  # firing or resolved
+    channel: str
+    format: str
+    url: str | None
+    attempt: int
+    ok: bool
+    http_status: int | None
+    error: str | None
+    duration_ms: int
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """A rule on one model in one evaluation: what the latest windows said and what changed."""
+
+    policy: str
+    rule: str
+    model: str
+    version: int
+    state: str  # firing, ok, pending (true but not for enough windows), no-data, error
+    change: str | None = None  # fired, resolved, suppressed (cooldown) or None
+    alert_id: int | None = None
+    windows: int = 0
+    message: str = ""
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """``wd.evaluate_monitoring()``: every rule's outcome on every model it applies to."""
+
+    time: datetime
+    outcomes: tuple[RuleOutcome, ...]
+    duration_s: float = 0.0
+
+    @property
+    def fired(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.change == "fired"]
+
+    @property
+    def resolved(self) -> list[RuleOutcome]:
+        return [o for o in self.outcomes if o.change == "resolved"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time.isoformat(),
+            "duration_s": self.duration_s,
+            "outcomes": [o.to_dict() for o in self.outcomes],
+        }
