@@ -1,0 +1,210 @@
+"""Webhooks against a real receiver (uvicorn on loopback): HMAC, retries, formats, the log."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from mlwarden.alerts import loads, sign, verify
+from mlwarden.alerts.settings import AlertSettings
+
+SECRET = "s3cret-for-tests"
+
+
+class Receiver:
+    """Verifies every request's signature; answers 503 to the first ``fail_first`` (or
+    ``status`` to all, when set)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []
+        self.fail_first = 0
+        self.status: int | None = None
+        self.calls = 0
+
+        async def hook(request: Request) -> JSONResponse:
+            body = await request.body()
+            self.calls += 1
+            ok = verify(
+                SECRET,
+                body,
+                request.headers.get("x-warden-signature"),
+                request.headers.get("x-warden-timestamp"),
+            )
+            if not ok:
+                return JSONResponse({"error": "bad signature"}, status_code=401)
+            if self.status is not None:
+                return JSONResponse({}, status_code=self.status)
+            if self.calls <= self.fail_first:
+                return JSONResponse({"error": "try later"}, status_code=503)
+            self.received.append(
+                {"body": json.loads(body), "delivery": request.headers.get("x-warden-delivery")}
+            )
+            return JSONResponse({"ok": True})
+
+        app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            assert time.monotonic() < deadline, "receiver did not start"
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+@pytest.fixture
+def receiver():
+    with Receiver() as r:
+        yield r
+
+
+@pytest.fixture
+def fast_retries(served, monkeypatch):
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    sleeps: list[float] = []
+    notifier = served.alerting.notifier
+    notifier.settings = AlertSettings(attempts=4, backoff_s=0.5, backoff_max_s=1.5, timeout_s=2)
+    notifier._sleep = sleeps.append
+    return sleeps
+
+
+def watch(url: str, fmt: str = "json") -> object:
+    return loads(
+        f"""kind: monitoring
+name: drift-watch
+channels:
+  - name: ops
+    url: {url}
+    format: {fmt}
+    secret_env: HOOK_SECRET
+rules:
+  - id: drift
+    when: drift.share_drifted > 0.3
+    severity: critical
+    message: More than 30% of features drifted
+"""
+    )
+
+
+# the delivery path does not depend on the database: SQLite only
+SQLITE = pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+
+
+@SQLITE
+def test_signed_webhook_fires_and_resolves(served, put_windows, receiver, fast_retries):
+    wd = served
+    put_windows(wd, [0.6])
+    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
+    wd.evaluate_monitoring([watch(receiver.url)])  # still firing: not sent again
+    put_windows(wd, [0.1], start=1)
+    wd.evaluate_monitoring([watch(receiver.url)])
+    fired, resolved = receiver.received
+    assert fired["body"]["event"] == "firing" and resolved["body"]["event"] == "resolved"
+    assert fired["body"]["alert"]["values"] == {"drift.share_drifted": 0.6}
+    assert fired["delivery"] == f"{out.alert_id}-firing"
+    log = wd.alert_deliveries(out.alert_id)
+    assert [(d.event, d.ok, d.http_status, d.attempt) for d in log] == [
+        ("resolved", True, 200, 1),
+        ("firing", True, 200, 1),
+    ]
+    assert fast_retries == []
+
+
+@SQLITE
+def test_failures_are_retried_with_backoff_and_logged(served, put_windows, receiver, fast_retries):
+    wd = served
+    receiver.fail_first = 3
+    put_windows(wd, [0.6])
+    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
+    log = list(reversed(wd.alert_deliveries(out.alert_id)))
+    assert [(d.attempt, d.ok, d.http_status) for d in log] == [
+        (1, False, 503),
+        (2, False, 503),
+        (3, False, 503),
+        (4, True, 200),
+    ]
+    assert "try later" in log[0].error
+    assert fast_retries == [0.5, 1.0, 1.5]  # doubling, capped at backoff_max_s
+    assert len(receiver.received) == 1
+    assert wd.alert_deliveries(failed=True)[0].http_status == 503
+
+
+@SQLITE
+def test_refusals_are_not_retried_and_dead_receivers_exhaust_attempts(
+    served, put_windows, receiver, fast_retries
+):
+    wd = served
+    receiver.status = 400
+    put_windows(wd, [0.6])
+    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
+    assert [(d.attempt, d.http_status) for d in wd.alert_deliveries(out.alert_id)] == [(1, 400)]
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
+    put_windows(wd, [0.1], start=1)
+    wd.evaluate_monitoring([watch(dead)])
+    resolved = [d for d in wd.alert_deliveries(out.alert_id) if d.event == "resolved"]
+    assert len(resolved) == 4 and not any(d.ok for d in resolved)
+    assert all(d.http_status is None and "ConnectError" in d.error for d in resolved)
+
+
+@SQLITE
+def test_slack_and_alertmanager_payloads(served, put_windows, receiver, fast_retries):
+    wd = served
+    put_windows(wd, [0.6])
+    wd.evaluate_monitoring([watch(receiver.url, "slack")])
+    slack = receiver.received[-1]["body"]
+    assert "FIRING" in slack["text"] and "scorer@2" in slack["text"]
+    assert [b["type"] for b in slack["blocks"]] == ["header", "section", "context"]
+    put_windows(wd, [0.1], start=1)
+    wd.evaluate_monitoring([watch(receiver.url, "alertmanager")])
+    (am,) = receiver.received[-1]["body"]
+    assert am["labels"] == {
+        "alertname": "drift-watch/drift",
+        "model": "scorer",
+        "version": "2",
+        "policy": "drift-watch",
+        "rule": "drift",
+        "severity": "critical",
+        "source": "mlwarden",
+    }
+    assert am["annotations"]["description"] == "More than 30% of features drifted"
+    assert am["startsAt"] < am["endsAt"] and not am["endsAt"].startswith("0001")
+
+
+def test_verify_refuses_tampering_replays_and_wrong_keys():
+    body = b'{"event": "firing"}'
+    now = int(time.time())
+    sig = sign(SECRET, body, now)
+    assert sig.startswith("sha256=") and len(sig) == 7 + 64
+    assert verify(SECRET, body, sig, str(now))
+    assert not verify(SECRET, body + b" ", sig, str(now))
+    assert not verify("other", body, sig, str(now))
+    assert not verify(SECRET, body, sig, str(now + 1))  # the timestamp is signed too
+    old = now - 3600
+    assert not verify(SECRET, body, sign(SECRET, body, old), str(old))  # a replay
+    assert not verify(SECRET, body, None, str(now))
