@@ -3,9 +3,10 @@
 The same booster (Adult, categorical columns as integer codes, so both servers take the same
 JSON) is served by MLflow (its own venv, `--env-manager local`) and by Warden with every
 prediction validated, logged with sync durability (answered only once committed) and audited;
-then by Warden with logging off. Load comes from wrk (a second process on loopback, a Lua
-script for the POST body), or from an httpx async generator when wrk is missing. One row per
-request, 2 and 16 connections, 20 s each (5 s with --quick).
+then with async durability (answered before the commit), then with logging off. Load comes
+from wrk (a second process on loopback, a Lua script for the POST body), or from an httpx async
+generator when wrk is missing. One row per request, 2 and 16 connections, 20 s each (5 s with
+--quick).
 
     python bench/serve.py [--quick] [--skip-mlflow]
 """
@@ -103,13 +104,15 @@ def start_mlflow(tmp: Path, booster: Path, port: int) -> subprocess.Popen | None
     return proc
 
 
-def start_warden(tmp: Path, port: int, *, log_predictions: bool) -> subprocess.Popen:
+def start_warden(
+    tmp: Path, port: int, *, log_predictions: bool, durability: str = "sync"
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
         "MLWARDEN_URI": f"sqlite:///{tmp / 'warden' / 'warden.db'}",
         "MLWARDEN_SERVE_PORT": str(port),
-        "MLWARDEN_SERVE_DURABILITY": "sync",
+        "MLWARDEN_SERVE_DURABILITY": durability,
         "MLWARDEN_SERVE_LOG_PREDICTIONS": str(log_predictions).lower(),
         "MLWARDEN_SERVE_ACCESS_LOG": "false",
     }
@@ -247,15 +250,19 @@ def main() -> None:
 
     auth = {**json_headers, "Authorization": f"Bearer {token}"}
     body = json.dumps({"records": rows})
-    for key, logging in (("warden_sync", True), ("warden_nolog", False)):
+    runs = (
+        ("warden_sync", "mlwarden (sync log)", True, "sync"),
+        ("warden_async", "mlwarden (async log)", True, "async"),
+        ("warden_nolog", "mlwarden (no log)", False, "sync"),
+    )
+    for key, label, logging, durability in runs:
         port = free_port()
-        proc = start_warden(tmp, port, log_predictions=logging)
+        proc = start_warden(tmp, port, log_predictions=logging, durability=durability)
         try:
             url = f"http://127.0.0.1:{port}/v1/models/adult/predict"
             check = httpx.post(url, content=body, headers=auth, timeout=30).json()
             assert abs(check["scores"][0] - model.predict_proba(X.iloc[[7]])[0, 1]) < 1e-9
-            assert check["logged"] is logging
-            label = "mlwarden (sync log)" if logging else "mlwarden (no log)"
+            assert check["logged"] is (logging and durability == "sync")
             results[key] = measure(label, url, body, auth, seconds, tmp, load)
         finally:
             stop(proc)

@@ -122,6 +122,52 @@ def _event(d: dict[str, Any]) -> AuditEvent:
     )
 
 
+def _policy_body(policy: Any) -> dict[str, Any]:
+    """A policy as the server takes it: a shipped name, or the YAML text of a file or of a
+    loaded ``Policy`` (the server never reads a client's paths)."""
+    from pathlib import Path
+
+    source = getattr(policy, "source", None)
+    if source is not None:
+        return {"policy_yaml": source}
+    path = Path(policy)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in str(policy):
+        return {"policy_yaml": path.read_text()}
+    return {"policy": str(policy)}
+
+
+def _decision(d: dict[str, Any]) -> Any:
+    from mlwarden.policy.types import Decision, RuleResult
+
+    return Decision(
+        policy=d["policy"],
+        policy_sha256=d["policy_sha256"],
+        ref=d["ref"],
+        passed=d["passed"],
+        applies=d["applies"],
+        results=tuple(RuleResult.from_dict(r) for r in d["results"]),
+        time=datetime.fromisoformat(d["time"]),
+        actor=d["actor"],
+        purpose=d.get("purpose", "check"),
+        id=d.get("id"),
+    )
+
+
+def _promotion(d: dict[str, Any]) -> Any:
+    from mlwarden.policy.types import Promotion
+
+    return Promotion(
+        ref=d["ref"],
+        alias=d["alias"],
+        decision=_decision(d["decision"]),
+        approvals=d["approvals"],
+        allowed=d["allowed"],
+        dry_run=d["dry_run"],
+        change=None if d.get("change") is None else _change(d["change"]),
+        reasons=tuple(d.get("reasons") or ()),
+    )
+
+
 def _url_ref(ref: str) -> tuple[str, str]:
     r = parse_ref(ref)
     if r.version is not None:
@@ -335,6 +381,44 @@ class RemoteWarden:
         name, target = _url_ref(ref)
         return self._call(  # type: ignore[no-any-return]
             "GET", f"/v1/models/{name}/versions/{target}/evidence/{kind}"
+        )
+
+    # -- policies ---------------------------------------------------------------------------
+
+    def check(self, ref: str, policy: Any) -> Any:
+        name, target = _url_ref(ref)
+        path = f"/v1/models/{name}/versions/{target}/checks"
+        return _decision(self._call("POST", path, json=_policy_body(policy)))
+
+    def promote(
+        self,
+        ref: str,
+        *,
+        alias: str,
+        policy: Any,
+        dry_run: bool = False,
+        reason: str | None = None,
+    ) -> Any:
+        name, target = _url_ref(ref)
+        body = {**_policy_body(policy), "alias": alias, "dry_run": dry_run, "reason": reason}
+        return _promotion(
+            self._call("POST", f"/v1/models/{name}/versions/{target}/promote", json=body)
+        )
+
+    def rollback(self, name: str, *, alias: str, reason: str) -> AliasChange:
+        body = {"alias": alias, "reason": reason}
+        return _change(self._call("POST", f"/v1/models/{name}/rollback", json=body))
+
+    def decisions(self, ref: str, *, limit: int | None = None) -> list[Any]:
+        name, target = _url_ref(ref)
+        params = {} if limit is None else {"limit": limit}
+        path = f"/v1/models/{name}/versions/{target}/decisions"
+        return [_decision(d) for d in self._call("GET", path, params=params)]
+
+    def policy_context(self, ref: str) -> dict[str, Any]:
+        name, target = _url_ref(ref)
+        return self._call(  # type: ignore[no-any-return]
+            "GET", f"/v1/models/{name}/versions/{target}/policy-context"
         )
 
     # -- approvals and access control -----------------------------------------------------

@@ -151,3 +151,34 @@ def test_load_and_register_models(backend, lgb_model, credit_data):
     )
     events = wd.audit.events(model="credit", action="version.register")
     assert [e.subject for e in events] == ["model:credit/1", "model:credit/2"]
+
+
+GATE = """\
+name: smoke-gate
+rules:
+  - id: auc
+    check: version.metrics.roc_auc >= {threshold}
+    message: ROC AUC must be at least {threshold}
+"""
+
+
+def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data, tmp_path):
+    wd = backend.wd
+    X, y, _ = credit_data
+    wd.register_model("credit", lgb_model, train=mw.Dataset(X, y))
+    easy, hard = tmp_path / "easy.yaml", tmp_path / "hard.yaml"
+    easy.write_text(GATE.format(threshold=0.5))
+    hard.write_text(GATE.format(threshold=1.5))
+    decision = wd.check("credit@2", easy)
+    assert decision.passed and decision.results[0].verdict == "pass" and decision.actor == "alice"
+    with pytest.raises(mw.PolicyViolation) as refused:
+        wd.promote("credit@2", alias="production", policy=hard)
+    assert refused.value.details["failed_rules"]
+    promotion = wd.promote("credit@2", alias="production", policy=easy, reason="better")
+    assert promotion.allowed and promotion.change.to_version == 2
+    assert wd.get_model("credit").aliases["production"] == 2
+    back = wd.rollback("credit", alias="production", reason="smoke test")
+    assert isinstance(back, mw.AliasChange) and back.to_version == 1
+    assert len(wd.decisions("credit@2")) >= 3
+    context = wd.policy_context("credit@2")
+    assert context["model"]["name"] == "credit" and "metrics" in context["version"]

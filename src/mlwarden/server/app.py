@@ -173,7 +173,7 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_app(settings: ServerSettings | None = None, warden: Any = None) -> FastAPI:
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
-    from mlwarden.server.routes import access, audit, monitor, predict, registry
+    from mlwarden.server.routes import access, audit, monitor, policy, predict, registry
 
     settings = settings or ServerSettings()
     if warden is None:
@@ -234,7 +234,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         return {"status": "ready", "audit_size": size}
 
     # the prediction routes first: routes are matched in order, and these are the hot path
-    for module in (predict, registry, access, audit, monitor):
+    for module in (predict, registry, policy, access, audit, monitor):
         app.include_router(module.router)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
