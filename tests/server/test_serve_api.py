@@ -238,3 +238,18 @@ def test_serve_command_is_registered():
 
     result = CliRunner().invoke(app, ["serve", "--help"])
     assert result.exit_code == 0 and "--durability" in result.output
+
+
+def test_served_inputs_are_masked_before_they_are_stored(api, store, lgb_model, credit_data):
+    store.warden.set_masking_policy(
+        "credit",
+        "version: 1\ncolumns:\n  age: {action: generalize, kind: age, width: 10, top: 90}\n"
+        "  native-country: drop\n",
+    )
+    _, _, test = credit_data
+    rows = records(test, 5)
+    body = api.post("/v1/models/credit/predict", json={"records": rows}).json()
+    assert body["outputs"] == lgb_model.predict(test.head(5)).tolist()  # the model saw it all
+    logged = store.warden.predictions("credit", ids=body["ids"])
+    assert all(isinstance(a, str) and "-" in a or a == "90+" for a in logged["age"])
+    assert "native-country" not in logged.columns or logged["native-country"].isna().all()
