@@ -251,5 +251,5 @@ def test_served_inputs_are_masked_before_they_are_stored(api, store, lgb_model, 
     body = api.post("/v1/models/credit/predict", json={"records": rows}).json()
     assert body["outputs"] == lgb_model.predict(test.head(5)).tolist()  # the model saw it all
     logged = store.warden.predictions("credit", ids=body["ids"])
-    assert all(isinstance(a, str) and "-" in a or a == "90+" for a in logged["age"])
+    assert all((isinstance(a, str) and "-" in a) or a == "90+" for a in logged["age"])
     assert "native-country" not in logged.columns or logged["native-country"].isna().all()
