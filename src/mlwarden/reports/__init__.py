@@ -1,0 +1,115 @@
+"""Documentation from evidence: model cards, EU AI Act Annex IV, Art. 13 instructions, the
+post-market monitoring plan, version diffs, and signed evidence bundles (docs/compliance.md).
+
+``wd.report("card", "credit@3")`` returns Markdown; ``format="html"`` a self-contained page;
+``format="pdf", out=…`` a PDF through Chromium. ``wd.bundle(ref, path)`` writes the signed zip
+that :func:`verify_bundle` checks offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlwarden.errors import ValidationError
+from mlwarden.reports.context import ReportContext, gather
+
+#: Document kinds and the file stem each gets in a bundle.
+KINDS = {
+    "card": "model-card",
+    "annex-iv": "annex-iv",
+    "gaps": "gap-report",
+    "instructions": "instructions-for-use",
+    "monitoring-plan": "monitoring-plan",
+    "diff": "diff",
+}
+
+
+def _writers() -> dict[str, Callable[..., str]]:
+    from mlwarden.reports.annex_iv import annex_iv
+    from mlwarden.reports.card import model_card
+    from mlwarden.reports.gaps import gap_report
+    from mlwarden.reports.instructions import instructions
+    from mlwarden.reports.monitoring_plan import monitoring_plan
+
+    return {
+        "card": model_card,
+        "annex-iv": annex_iv,
+        "gaps": gap_report,
+        "instructions": instructions,
+        "monitoring-plan": monitoring_plan,
+    }
+
+
+def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
+    """The context of the version registered just before ``ctx``'s, if any."""
+    older = [
+        v.version for v in wd.list_versions(ctx.version.name) if v.version < ctx.version.version
+    ]
+    return gather(wd, f"{ctx.version.name}@{max(older)}") if older else None
+
+
+def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None = None) -> str:
+    """The Markdown of one document for an already-gathered context."""
+    if kind == "diff":
+        from mlwarden.reports.diff import version_diff
+
+        if other is None:
+            raise ValidationError(
+                "a diff needs two versions: report('diff', OLD, NEW)", field="other"
+            )
+        return version_diff(ctx, other)
+    writers = _writers()
+    if kind not in writers:
+        raise ValidationError(
+            f"report kind must be one of {list(KINDS)}, got {kind!r}", field="kind"
+        )
+    if kind == "annex-iv":
+        return writers[kind](ctx, previous_context(wd, ctx))
+    return writers[kind](ctx)
+
+
+def report(
+    wd: Any,
+    kind: str,
+    ref: str,
+    other: str | None = None,
+    *,
+    format: str = "md",
+    out: str | Path | None = None,
+) -> str | Path:
+    """Generate document ``kind`` for ``ref`` (for ``diff``: from ``ref`` to ``other``)."""
+    from mlwarden.reports.render import render
+
+    if kind not in KINDS:
+        raise ValidationError(
+            f"report kind must be one of {list(KINDS)}, got {kind!r}", field="kind"
+        )
+    ctx = gather(wd, ref)
+    other_ctx = gather(wd, other) if other is not None else None
+    return render(document(wd, kind, ctx, other_ctx), format, out)
+
+
+def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
+    from mlwarden.reports.bundle import write_bundle as _write
+
+    return _write(wd, ref, path)
+
+
+def verify_bundle(path: str | Path, pubkey: Any = None) -> Any:
+    """Check a bundle offline; returns a ``BundleVerification`` (truthy when it verifies)."""
+    from mlwarden.reports.bundle import verify_bundle as _verify
+
+    return _verify(path, pubkey)
+
+
+__all__ = [
+    "KINDS",
+    "ReportContext",
+    "document",
+    "gather",
+    "report",
+    "verify_bundle",
+    "write_bundle",
+]

@@ -1,0 +1,135 @@
+"""Markdown to a self-contained HTML page (no external CSS or JS), and HTML to PDF through
+Chromium's print-to-PDF when a Chromium is installed (never downloaded)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from mlwarden.errors import MissingDependency, ValidationError, WardenError
+
+FORMATS = ("md", "html", "pdf")
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+PDF_TIMEOUT_S = 60
+
+
+@cache
+def _markdown() -> Any:
+    from markdown_it import MarkdownIt  # ships with rich, a core dependency
+
+    # Raw HTML off: tags and descriptions come from users and must render as text.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+@cache
+def _template() -> Any:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    env = Environment(
+        loader=PackageLoader("mlwarden.reports", "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    return env.get_template("page.html")
+
+
+def split_front_matter(text: str) -> tuple[str | None, str]:
+    """``(yaml, body)`` of a document that starts with a ``---`` YAML block."""
+    if text.startswith("---\n"):
+        end = text.find("\n---\n", 4)
+        if end != -1:
+            return text[4 : end + 1], text[end + 5 :]
+    return None, text
+
+
+def to_html(markdown: str, title: str | None = None) -> str:
+    from markupsafe import Markup
+
+    from mlwarden import __version__
+
+    meta, body = split_front_matter(markdown)
+    if title is None:
+        first = next((ln for ln in body.splitlines() if ln.startswith("# ")), "# Warden report")
+        title = first[2:].strip()
+    return _template().render(
+        title=title,
+        body=Markup(_markdown().render(body)),
+        front_matter=meta,
+        version=__version__,
+    )
+
+
+def find_chromium() -> str | None:
+    """``MLWARDEN_CHROMIUM`` if set, else the first Chromium or Chrome on ``PATH``."""
+    explicit = os.environ.get("MLWARDEN_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def to_pdf(html: str, out: str | Path) -> Path:
+    """Print ``html`` to ``out`` with headless Chromium (offline: networking is disabled)."""
+    browser = find_chromium()
+    if browser is None:
+        raise MissingDependency(
+            "PDF output needs Chromium or Chrome on PATH (or MLWARDEN_CHROMIUM); "
+            "use --format html and print it instead",
+            module="chromium",
+            extra="none",
+        )
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mlwarden-pdf-") as tmp:
+        page = Path(tmp) / "page.html"
+        page.write_text(html, encoding="utf-8")
+        cmd = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={tmp}/profile",  # never touch the user's own profile
+            f"--print-to-pdf={out}",
+            page.as_uri(),
+        ]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=PDF_TIMEOUT_S, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise WardenError(
+                f"{browser} did not finish printing {out} in {PDF_TIMEOUT_S}s"
+            ) from exc
+    if not out.exists() or out.stat().st_size == 0:
+        tail = proc.stderr.decode(errors="replace")[-400:]
+        raise WardenError(
+            f"{browser} wrote no PDF at {out} (exit {proc.returncode}): {tail}", path=str(out)
+        )
+    return out
+
+
+def render(markdown: str, fmt: str = "md", out: str | Path | None = None) -> str | Path:
+    """The document as ``md`` or ``html`` text (written to ``out`` when given, returning the
+    path), or as a ``pdf`` file (``out`` required)."""
+    if fmt not in FORMATS:
+        raise ValidationError(f"format must be one of {list(FORMATS)}, got {fmt!r}", field="format")
+    if fmt == "pdf":
+        if out is None:
+            raise ValidationError("PDF output needs an output file (--out FILE.pdf)", field="out")
+        return to_pdf(to_html(markdown), out)
+    text = markdown if fmt == "md" else to_html(markdown)
+    if out is None:
+        return text
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
