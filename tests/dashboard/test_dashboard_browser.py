@@ -134,6 +134,23 @@ def test_prediction_lookup_verifies_the_proof(carol, live, shots, scenario):
     page.wait_for_selector("#proof-verdict[data-result]")
     assert page.get_attribute("#proof-verdict", "data-result") == "verified"
     assert page.locator("#proof-steps li.fail").count() == 0
+    # ids, payload, leaf, path, root, and the checkpoint's Ed25519 signature (WebCrypto)
+    assert page.locator("#proof-steps li.pass").count() == 6
+    assert "Ed25519 signature is valid" in page.locator("#proof-steps").inner_text()
+    # the check is real: a tampered audit path or batch fails in the page
+    for tamper in (
+        "d.proof.path[0] = d.proof.path[0].replace(/^./, c => c === 'a' ? 'b' : 'a')",
+        "d.ids[d.ids.length - 1] = 'not-' + d.ids[d.ids.length - 1]",
+        "d.event.actor = 'mallory'",
+    ):
+        page.evaluate(
+            "async () => { const n = document.getElementById('proof-data');"
+            f" const d = JSON.parse(n.textContent); {tamper};"
+            " n.textContent = JSON.stringify(d); await checkProof(); }"
+        )
+        assert page.get_attribute("#proof-verdict", "data-result") == "failed", tamper
+        page.reload()
+        page.wait_for_selector("#proof-verdict[data-result=verified]")
     page.wait_for_selector("[data-spec=waterfall][data-rendered=true]")
     shot(page, shots, "05-prediction")
     axe_check(page, "prediction")

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, literal_column, select, text, union_all
 
+from mlwarden.audit.signing import CHECKPOINT_ORIGIN, public_key_b64
 from mlwarden.policy.service import rollback_target
 from mlwarden.store.sql import schema
 from mlwarden.store.sql.database import as_utc
@@ -712,7 +713,17 @@ def batch_proof(
                 "salt": event.salt,
             },
             "proof": proof.to_dict(),
-            "checkpoint": None if cp is None else {**cp.to_dict(), "signature_ok": signed},
+            "checkpoint": None
+            if cp is None
+            else {
+                **cp.to_dict(),
+                "signature_ok": signed,
+                # for the browser's own Ed25519 check of the signed text
+                "origin": CHECKPOINT_ORIGIN,
+                "public_key": None
+                if wd.audit.public_key is None
+                else public_key_b64(wd.audit.public_key),
+            },
             "ids": ids,
             "prediction_id": prediction_id,
         },

@@ -88,6 +88,25 @@ async function verifyInclusion(leaf, index, size, path, root) {
   return sn === 0 && hex(r) === hex(root);
 }
 
+function b64(bytes) { return btoa(String.fromCharCode.apply(null, Array.from(bytes))); }
+function unb64(text) { return Uint8Array.from(atob(text), function (c) { return c.charCodeAt(0); }); }
+
+// The checkpoint's signed text (mlwarden/audit/signing.py: signed_text) checked with WebCrypto
+// Ed25519; null (not shown as a failure) where the browser has no Ed25519.
+async function checkSignature(cp) {
+  if (!cp.public_key || !cp.signature) return false;
+  var raw = unb64(cp.public_key);
+  if (hex(await sha256(raw)).slice(0, 16) !== cp.key_id) return false;
+  var text = cp.origin + "\n" + cp.tree_size + "\n" + b64(unhex(cp.root_hash)) + "\n" + cp.time + "\n";
+  try {
+    var key = await crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+    return await crypto.subtle.verify({ name: "Ed25519" }, key, unb64(cp.signature), enc.encode(text));
+  } catch (err) {
+    if (err && err.name === "NotSupportedError") return null;
+    throw err;
+  }
+}
+
 async function checkProof() {
   var node = document.getElementById("proof-data");
   if (!node) return;
@@ -128,6 +147,9 @@ async function checkProof() {
     if (d.checkpoint) {
       step(d.checkpoint.root_hash === d.proof.root_hash && d.checkpoint.tree_size === d.proof.tree_size,
            "that root is the signed checkpoint's root");
+      step(await checkSignature(d.checkpoint),
+           "the checkpoint's Ed25519 signature is valid for key " + d.checkpoint.key_id +
+           " (compare it with the key you trust: mlwarden audit pubkey)");
     }
     verdict.textContent = all
       ? (batchOk ? "Verified in your browser: this prediction is in the tamper-evident audit log."
