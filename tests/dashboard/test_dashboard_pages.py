@@ -259,3 +259,24 @@ def test_alerts_table_feeds_inventory_and_timeline(signed_in, scenario):
     finally:
         with wd.db.transaction() as conn:
             conn.execute(delete(table).where(table.c.fingerprint == "test-fp"))
+
+
+def test_sessions_survive_across_workers(scenario, tmp_path):
+    """Workers of one host share the session key file: a cookie from one is good on another;
+    a process with another key refuses it."""
+    import stat
+
+    from mlwarden.server.dashboard.session import Sessions
+
+    key_file = tmp_path / "dashboard-session.key"
+    one = Sessions(scenario.warden.access, secret_file=key_file)
+    two = Sessions(scenario.warden.access, secret_file=key_file)
+    token = scenario.warden.create_token("vic", description="revoked below").token
+    cookie, session = one.sign_in(token)
+    assert two.read(cookie) is not None and two.read(cookie).user.name == "vic"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert Sessions(scenario.warden.access).read(cookie) is None
+    # revoking the token used to sign in ends the session at once
+    wd = scenario.warden
+    wd.revoke_token(session.token_id)
+    assert one.read(cookie) is None

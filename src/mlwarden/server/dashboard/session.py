@@ -6,9 +6,10 @@ user and the token, so disabling the user or revoking that token ends the sessio
 (the same rules as bearer auth, without caching). Signing out adds the session id to a
 deny-list until the cookie would have expired anyway.
 
-The signing key comes from ``MLWARDEN_DASHBOARD_SECRET`` (hex or any string, 32+ characters),
-else a random key per process: sessions then end when the server restarts, and with
-``--workers N`` every worker must share the variable or users get signed out at random.
+The signing key comes from ``MLWARDEN_DASHBOARD_SECRET`` (any string, 32+ characters); else
+from a key file beside the audit signing key (``dashboard-session.key``, created on first use,
+mode 0600), which every worker of one host shares; else a random key per process. Servers on
+several hosts behind one address need the variable (or the same file) on every host.
 
 CSRF: every state-changing request carries a per-session token (a hidden field and an
 ``X-CSRF-Token`` header) derived from the session id with the same key, compared in constant
@@ -27,6 +28,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlwarden.access import User
@@ -58,9 +60,16 @@ class Session:
 class Sessions:
     """Issues, checks and revokes session cookies for one app."""
 
-    def __init__(self, access: Any, secret: str | bytes | None = None) -> None:
+    def __init__(
+        self,
+        access: Any,
+        secret: str | bytes | None = None,
+        secret_file: Path | None = None,
+    ) -> None:
         self.access = access
         raw = secret if secret is not None else os.environ.get(SECRET_ENV)
+        if not raw and secret_file is not None:
+            raw = shared_secret(secret_file)
         if isinstance(raw, str):
             raw = raw.encode()
         self._key = hashlib.sha256(raw).digest() if raw else secrets.token_bytes(32)
@@ -133,6 +142,30 @@ class Sessions:
 
     def check_csrf(self, session: Session, sent: str | None) -> bool:
         return bool(sent) and hmac.compare_digest(str(sent), session.csrf)
+
+
+def shared_secret(path: Path) -> bytes | None:
+    """The key file's bytes, creating it (32 random bytes, 0600) if absent; ``None`` when
+    the folder cannot be written (a read-only deployment falls back to a per-process key)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    else:
+        # exclusive create: of several workers starting at once, exactly one writes it
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    for _ in range(50):  # another worker may be between its create and its write
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if len(data) >= 32:
+            return data
+        time.sleep(0.01)
+    return None
 
 
 def _hash(token: str) -> str:
