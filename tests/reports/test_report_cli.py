@@ -57,6 +57,7 @@ def test_bundle_and_verify_commands(bundle_store, tmp_path):
     assert result.exit_code == 1
     report = json.loads(result.output)
     assert report["ok"] is False
-    assert {
-        k: report["problems"][0][k] for k in ("file", "problem")
-    } == {"file": "policy/decisions.json", "problem": "missing"}
+    assert {k: report["problems"][0][k] for k in ("file", "problem")} == {
+        "file": "policy/decisions.json",
+        "problem": "missing",
+    }

@@ -149,6 +149,7 @@ def gather(wd: Any, ref: str) -> ReportContext:
         approval_status = None
     decisions = [_plain(d.to_dict()) for d in wd.decisions(mv.ref)]
     changes = [c for c in wd.alias_history(mv.name) if mv.version in (c.from_version, c.to_version)]
+    monitoring = monitoring_config(wd, mv, model)
     return ReportContext(
         model=model,
         version=mv,
@@ -157,15 +158,18 @@ def gather(wd: Any, ref: str) -> ReportContext:
         approval_status=_plain(approval_status),
         decisions=decisions,
         alias_changes=changes,
-        monitoring=monitoring_config(wd, mv, model),
-        audit_events=version_events(wd, mv),
+        monitoring=monitoring,
+        audit_events=version_events(wd, mv, monitoring.get("policies") or []),
         store=getattr(wd, "uri", ""),
     )
 
 
-def version_events(wd: Any, mv: ModelVersion) -> list[Any]:
+def version_events(
+    wd: Any, mv: ModelVersion, policies: list[dict[str, Any]] | None = None
+) -> list[Any]:
     """The governance events of ``mv``: its model's creation, its registration, approvals,
-    decisions and refusals, and every alias move to or from it."""
+    decisions and refusals, every alias move to or from it, and the installation of each
+    monitoring policy that applies (so the plan's policies are proven in the log too)."""
     own = f"model:{mv.name}/{mv.version}"
     out = []
     for e in wd.audit.events(model=mv.name):
@@ -178,7 +182,13 @@ def version_events(wd: Any, mv: ModelVersion) -> list[Any]:
             moved = {payload.get("from_version"), payload.get("to_version")}
             if mv.version in moved or payload.get("ref") == mv.ref:
                 out.append(e)
-    return out
+    for p in policies or []:
+        installs = wd.audit.events(
+            subject=f"monitoring-policy:{p['name']}", action="monitoring.policy.install"
+        )
+        same = [e for e in installs if (e.payload or {}).get("sha256") == p.get("sha256")]
+        out += same[-1:]  # the installation of the version in force
+    return sorted(out, key=lambda e: e.seq)
 
 
 def monitoring_config(wd: Any, mv: ModelVersion, model: Model | None = None) -> dict[str, Any]:
@@ -188,7 +198,23 @@ def monitoring_config(wd: Any, mv: ModelVersion, model: Model | None = None) -> 
     policies = _monitoring_policies(wd, model or wd.get_model(mv.name))
     windows = _stored_windows(wd, mv)
     source = "monitoring policies" if policies else "monitor windows" if windows else "none"
-    return {"source": source, "policies": policies, "windows": windows}
+    return {
+        "source": source,
+        "policies": policies,
+        "windows": windows,
+        "alerts": _alerts(wd, mv),
+    }
+
+
+def _alerts(wd: Any, mv: ModelVersion, limit: int = 20) -> list[dict[str, Any]]:
+    getter = getattr(wd, "alerts", None)
+    if getter is None:
+        return []
+    try:
+        found = getter(mv.name, limit=200)
+    except NotFound:
+        return []
+    return [_plain(a.to_dict()) for a in found if a.version == mv.version][:limit]
 
 
 def _stored_windows(wd: Any, mv: ModelVersion) -> dict[str, dict[str, Any]]:

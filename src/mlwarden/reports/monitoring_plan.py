@@ -20,7 +20,7 @@ def monitoring_plan(ctx: ReportContext) -> str:
     parts = [f"# Post-market monitoring plan: {ctx.ref}\n", f"_Generated {ctx.generated_at}._\n"]
     if src == "monitoring policies":
         parts += ["## Monitoring policies\n"]
-        parts += [_policy(p) for p in mon["policies"]]
+        parts += [_policy(ctx, p) for p in mon["policies"]]
         parts += ["## Monitoring runs so far\n", _windows(ctx)]
     else:
         parts.append(
@@ -33,6 +33,7 @@ def monitoring_plan(ctx: ReportContext) -> str:
             + "\n"
         )
         parts += ["## Monitoring runs so far\n", _windows(ctx)]
+    parts += ["## Alerts so far\n", _alerts(ctx)]
     ref = ctx.ev("reference_profile")
     inputs = [c["name"] for c in ctx.version.signature.get("inputs", [])]
     sensitive = [c["name"] for c in ctx.version.signature.get("inputs", []) if c.get("sensitive")]
@@ -114,7 +115,7 @@ def _windows(ctx: ReportContext) -> str:
     )
 
 
-def _policy(p: dict[str, Any]) -> str:
+def _policy(ctx: ReportContext, p: dict[str, Any]) -> str:
     rules = table(
         ("Rule", "Fires when", "Severity", "Actions", "For windows", "Cooldown (s)"),
         [
@@ -124,9 +125,43 @@ def _policy(p: dict[str, Any]) -> str:
     )
     # Channel URLs may embed credentials: only names and formats go into documents.
     channels = ", ".join(f"{c['name']} ({c['format']})" for c in p.get("channels", [])) or "none"
+    alias = p.get("alias") or "production"
+    behind = ctx.model.aliases.get(alias)
+    where = (
+        "this version is behind it"
+        if behind == ctx.version.version
+        else f"it points at version {behind}"
+        if behind is not None
+        else "it is not set"
+    )
     return (
         f"### {p['name']}\n\n{p.get('description') or ''}\n\n"
-        f"Monitors alias `{p.get('alias')}` over "
+        f"Monitors alias `{alias}` ({where}) over "
         f"{p.get('window') or 'the latest stored'} windows; notifies {channels}.\n\n{rules}"
         f"\nsource: monitoring policy {p['name']} {short(p.get('sha256'))}\n"
+    )
+
+
+def _alerts(ctx: ReportContext) -> str:
+    alerts = ctx.monitoring.get("alerts") or []
+    if not alerts:
+        return "_No alert has fired for this version._\n"
+    return (
+        table(
+            ("Alert", "Policy", "Rule", "Severity", "Status", "Started", "Ended", "Resolution"),
+            [
+                (
+                    a.get("id"),
+                    a.get("policy"),
+                    a.get("rule"),
+                    a.get("severity"),
+                    a.get("status"),
+                    a.get("started_at"),
+                    a.get("ended_at"),
+                    a.get("resolution"),
+                )
+                for a in alerts
+            ],
+        )
+        + f"\nsource: alerts of {ctx.ref} (newest first)\n"
     )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.errors import MissingDependency, ValidationError, WardenError
+from mlwarden.reports._md import NEEDS_INPUT
 
 FORMATS = ("md", "html", "pdf")
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
@@ -55,9 +56,17 @@ def to_html(markdown: str, title: str | None = None) -> str:
     if title is None:
         first = next((ln for ln in body.splitlines() if ln.startswith("# ")), "# Warden report")
         title = first[2:].strip()
+    html = (
+        _markdown()
+        .render(body)
+        .replace(
+            f"<strong>{NEEDS_INPUT[2:-2]}</strong>",
+            f'<strong class="needs">{NEEDS_INPUT[2:-2]}</strong>',
+        )
+    )
     return _template().render(
         title=title,
-        body=Markup(_markdown().render(body)),
+        body=Markup(html),
         front_matter=meta,
         version=__version__,
     )
