@@ -169,7 +169,7 @@ def test_prediction_batch_found_on_postgresql(pg_schema_uri, tmp_path, small_adu
     import lightgbm as lgb
 
     import mlwarden as mw
-    from mlwarden.server.dashboard import views
+    from mlwarden.server.dashboard import predictions
 
     train, _ = small_adult
     X, y = train.drop(columns="income").head(400), train["income"].head(400)
@@ -179,7 +179,7 @@ def test_prediction_batch_found_on_postgresql(pg_schema_uri, tmp_path, small_adu
         first = wd.log_predictions("credit", X.head(30), model.predict(X.head(30)))
         second = wd.log_predictions("credit", X.tail(50), model.predict(X.tail(50)))
         for ids in (first, second):
-            page = views.prediction(wd, ids[7])
+            page = predictions.prediction(wd, ids[7])
             assert page is not None and page.proof is not None, page and page.note
             assert page.proof["ids"] == ids
             digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()

@@ -27,6 +27,8 @@ from mlwarden.access import allowed
 from mlwarden.errors import WardenError
 from mlwarden.policy.loader import examples
 from mlwarden.server.auth import check
+from mlwarden.server.dashboard import monitoring as monitoring_data
+from mlwarden.server.dashboard import predictions as prediction_data
 from mlwarden.server.dashboard import views
 from mlwarden.server.dashboard.render import render
 from mlwarden.server.dashboard.session import COOKIE, MAX_AGE_S, Session, Sessions
@@ -405,13 +407,13 @@ async def monitoring(
     ctx = _ctx(request)
     check(ctx, session.user, "read", f"model:{name}")
     page = await run_in_threadpool(
-        views.monitoring_page, ctx.warden, name, window=window, feature=feature
+        monitoring_data.monitoring_page, ctx.warden, name, window=window, feature=feature
     )
     charts = _charts(page)
     return _page(request, "monitoring.html", session, nav="inventory", page=page, charts=charts)
 
 
-def _charts(page: views.MonitoringPage) -> dict[str, str]:
+def _charts(page: monitoring_data.MonitoringPage) -> dict[str, str]:
     from mlwarden.server.dashboard import charts
 
     return {k: script_json(v) for k, v in charts.monitoring(page).items()}
@@ -437,7 +439,7 @@ async def prediction(request: Request, id: str = "") -> Response:
     if pid:
         if len(pid) > 64:
             raise Refused(400, "a prediction id is at most 64 characters")
-        page = await run_in_threadpool(views.prediction, ctx.warden, pid)
+        page = await run_in_threadpool(prediction_data.prediction, ctx.warden, pid)
         missing = page is None
         if page is not None:
             check(ctx, session.user, "read", f"model:{page.model}")

@@ -1,4 +1,5 @@
-"""The data behind each dashboard page: small functions over the ``Warden`` facade.
+"""The data behind the inventory, model and audit pages: small functions over the ``Warden``
+facade (monitoring.py and predictions.py serve the other two pages).
 
 Pages that list many models or versions read in a fixed number of batched queries (one per
 table, never one per row), so the inventory of 500 models and a model with 1,000 versions
@@ -14,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, literal_column, select, text, union_all
+from sqlalchemy import func, inspect, select, union_all
 
-from mlwarden.audit.signing import CHECKPOINT_ORIGIN, public_key_b64
 from mlwarden.policy.service import rollback_target
 from mlwarden.store.sql import schema
 from mlwarden.store.sql.database import as_utc
-from mlwarden.store.sql.predictions import labels, monitor_windows, predictions
+from mlwarden.store.sql.predictions import monitor_windows
 from mlwarden.store.sql.schema import (
     alias_history,
     aliases,
@@ -318,7 +318,7 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
     rows = [
         VersionRow(
             version=r.version,
-            created_at=_utc(r.created_at),
+            created_at=utc(r.created_at),
             created_by=r.created_by,
             lineage=r.lineage or {},
             metrics=r.metrics or {},
@@ -395,385 +395,6 @@ def _summarize(kind: str, ev: dict[str, Any]) -> str:
     return "recorded (" + ", ".join(keys) + ")" if keys else "recorded"
 
 
-# ------------------------------------------------------------------------------ monitoring
-
-
-#: The performance metrics charted over time (realized with labels, estimated without).
-PERFORMANCE_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
-#: The fairness metrics charted over time (the stored summary has many more, and intervals).
-FAIRNESS_METRICS = (
-    "demographic_parity_difference",
-    "disparate_impact",
-    "equal_opportunity_difference",
-    "equalized_odds_difference",
-)
-
-
-@dataclass
-class MonitoringPage:
-    name: str
-    window: str | None
-    windows: list[str]
-    rows: list[dict[str, Any]]
-    heatmap: list[dict[str, Any]]
-    features: list[str]
-    feature: str | None
-    distribution: list[dict[str, Any]]
-    distribution_kind: str | None
-    performance: list[dict[str, Any]]
-    fairness: list[dict[str, Any]]
-    events: list[dict[str, Any]]
-    version: int | None
-    note: str | None = None
-    alerts: list[dict[str, Any]] | None = None  # None: this store has no alerts table
-
-
-def monitoring_page(
-    wd: Any, name: str, *, window: str | None = None, feature: str | None = None
-) -> MonitoringPage:
-    model_id = wd.registry.store.model_id(name)
-    history = wd.monitoring.results.history(model_id, segment="all")
-    sizes = sorted({h["window"] for h in history})
-    if window not in sizes:
-        window = history[-1]["window"] if history else None
-    rows = [h for h in history if h["window"] == window]
-    # several versions may have been monitored: show the latest version's series
-    version = max((h["version"] for h in rows), default=None)
-    rows = [h for h in rows if h["version"] == version]
-    heat, perf, fair, events = [], [], [], []
-    features: list[str] = []
-    for h in rows:
-        start = _utc(h["start"]).isoformat()
-        res = h["result"]
-        drift = res.get("drift") or {}
-        for col, r in (drift.get("columns") or {}).items():
-            if col not in features:
-                features.append(col)
-            heat.append(
-                {
-                    "window": start,
-                    "feature": col,
-                    "statistic": _num(r.get("statistic")),
-                    "method": r.get("method"),
-                    "drifted": bool(r.get("drifted")),
-                }
-            )
-        for source, values in (
-            ("realized", res.get("performance")),
-            ("estimated", res.get("estimated")),
-        ):
-            for metric, v in (values or {}).items():
-                if metric in PERFORMANCE_METRICS and _num(v) is not None:
-                    perf.append({"window": start, "metric": f"{metric} ({source})", "value": v})
-        for feat, metrics in (res.get("fairness") or {}).items():
-            if isinstance(metrics, dict):
-                for metric, v in metrics.items():
-                    if metric in FAIRNESS_METRICS and _num(v) is not None:
-                        fair.append({"window": start, "metric": f"{feat}: {metric}", "value": v})
-        quality = res.get("quality") or {}
-        if drift.get("dataset_drifted") or quality.get("failed"):
-            events.append(
-                {
-                    "window": start,
-                    "rows": h["rows"],
-                    "drifted": drift.get("drifted_columns") or [],
-                    "share": drift.get("share_drifted"),
-                    "quality_failed": quality.get("failed") or 0,
-                }
-            )
-    page = MonitoringPage(
-        name=name,
-        window=window,
-        windows=sizes,
-        rows=rows,
-        heatmap=heat,
-        features=features,
-        feature=None,
-        distribution=[],
-        distribution_kind=None,
-        performance=perf,
-        fairness=fair,
-        events=list(reversed(events)),
-        version=version,
-    )
-    page.alerts = alert_timeline(wd, model_id)
-    if rows and features:
-        page.feature = feature if feature in features else features[0]
-        page.distribution, page.distribution_kind, page.note = distribution(
-            wd, name, version, rows[-1].get("profile_sha256"), page.feature
-        )
-    return page
-
-
-#: Alerts shown on a model's monitoring page, newest first.
-ALERT_LIMIT = 100
-
-
-def alert_timeline(wd: Any, model_id: int) -> list[dict[str, Any]] | None:
-    """The model's alerts (firing and resolved), newest first; ``None`` without an alerts
-    table (the page then lists drift events only)."""
-    with wd.db.reading() as conn:
-        table = alerts_table(conn)
-        if table is None:
-            return None
-        found = conn.execute(
-            select(
-                table.c.id,
-                table.c.policy,
-                table.c.rule,
-                table.c.version,
-                table.c.severity,
-                table.c.status,
-                table.c.message,
-                table.c.window_start,
-                table.c.started_at,
-                table.c.ended_at,
-                table.c.resolution,
-            )
-            .where(table.c.model_id == model_id)
-            .order_by(table.c.id.desc())
-            .limit(ALERT_LIMIT)
-        ).all()
-    return [
-        {
-            **dict(r._mapping),
-            "started_at": as_utc(r.started_at),
-            "ended_at": as_utc(r.ended_at),
-            "window_start": as_utc(r.window_start),
-        }
-        for r in found
-    ]
-
-
-def distribution(
-    wd: Any, name: str, version: int | None, current_sha: str | None, feature: str
-) -> tuple[list[dict[str, Any]], str | None, str | None]:
-    """Reference vs the latest window's distribution of one feature, as shares per bin (the
-    reference's own bins for numbers, the most frequent categories otherwise)."""
-    from mlwarden.engines.profile import Profile
-
-    try:
-        ref = wd.monitoring.reference(wd.get_model_version(f"{name}@{version}"))
-    except Exception as exc:  # no reference profile: say so on the page
-        return [], None, f"no reference profile: {exc}"
-    if not current_sha or feature not in ref:
-        return [], None, "no stored profile for the latest window"
-    cur = Profile.from_bytes(wd.artifacts.get(current_sha, what="window profile"))
-    if feature not in cur:
-        return [], None, f"{feature} is not in the latest window's profile"
-    rc, cc = ref[feature], cur[feature]
-    out: list[dict[str, Any]] = []
-    if rc.kind == "categorical":
-        ref_counts = rc.category_counts(top=15)
-        cur_counts = cc.category_counts() if cc.kind == "categorical" else {}
-        keys = list(ref_counts) + [k for k in list(cur_counts)[:5] if k not in ref_counts]
-        for label, counts in (("reference", ref_counts), ("current", cur_counts)):
-            total = sum(counts.values()) or 1
-            out += [
-                {"bin": str(k), "order": i, "set": label, "share": counts.get(k, 0) / total}
-                for i, k in enumerate(keys)
-            ]
-        return out, "categorical", None
-    edges, ref_hist = rc.histogram()
-    cur_hist = cc.counts_in(edges)
-    for label, hist in (("reference", ref_hist), ("current", cur_hist)):
-        total = float(sum(hist)) or 1.0
-        for i, c in enumerate(hist):
-            out.append(
-                {
-                    "bin": _bin_label(edges[i], edges[i + 1]),
-                    "order": i,
-                    "set": label,
-                    "share": float(c) / total,
-                }
-            )
-    return out, "numeric", None
-
-
-def _bin_label(lo: float, hi: float) -> str:
-    if math.isinf(lo):
-        return f"< {hi:.4g}"
-    if math.isinf(hi):
-        return f"≥ {lo:.4g}"
-    return f"{lo:.4g} – {hi:.4g}"
-
-
-def _utc(value: Any) -> datetime:
-    """A stored timestamp as an aware UTC datetime (SQLite may hand back text or naive)."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return as_utc(value) or value  # type: ignore[no-any-return]
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
-
-
-# ------------------------------------------------------------------------------ predictions
-
-
-@dataclass
-class PredictionPage:
-    id: str
-    model: str
-    version: int
-    ts: datetime
-    inputs: dict[str, Any]
-    output: str
-    score: float | None
-    label: str | None
-    reasons: list[dict[str, Any]]
-    proof: dict[str, Any] | None = None
-    note: str | None = None
-
-
-def prediction(wd: Any, prediction_id: str) -> PredictionPage | None:
-    with wd.db.reading() as conn:
-        r = conn.execute(
-            select(predictions, models.c.name, labels.c.label)
-            .join(models, models.c.id == predictions.c.model_id)
-            .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
-            .where(predictions.c.id == prediction_id)
-        ).first()
-    if r is None:
-        return None
-    page = PredictionPage(
-        id=r.id,
-        model=r.name,
-        version=r.version,
-        ts=_utc(r.ts),
-        inputs=json.loads(r.inputs),
-        output=r.output,
-        score=r.score,
-        label=r.label,
-        reasons=json.loads(r.reasons) if r.reasons else [],
-    )
-    page.proof, page.note = batch_proof(wd, r.name, r.version, r.model_id, r.id)
-    return page
-
-
-#: How many of a version's newest prediction batches are searched for a prediction's event.
-BATCH_SCAN = 5000
-#: Above this many rows a batch's ids are not sent to the page (only the event is proven).
-MAX_BATCH_IDS = 100_000
-
-
-def batch_proof(
-    wd: Any, name: str, version: int, model_id: int, prediction_id: str
-) -> tuple[dict[str, Any] | None, str | None]:
-    """The ``predictions.log`` event of the batch holding a prediction, its inclusion proof,
-    the latest signed checkpoint and the batch's ids in logged order, for the browser to check
-    end to end: ids → ids_sha256 → payload digest → leaf → root.
-
-    A batch is found by the physical order its rows were inserted in (SQLite rowid,
-    PostgreSQL ctid): one insert per batch. The browser re-hashes the ids, so a batch put
-    together wrongly can only fail the check, never pass it.
-    """
-    events = wd.audit.events(
-        subject=f"model:{name}/{version}",
-        action="predictions.log",
-        limit=BATCH_SCAN,
-        newest_first=True,
-    )
-    events = [e for e in events if e.payload_json is not None]
-    if not events:
-        return None, "no audit event found for this prediction's batch"
-    pos = _positions(wd, model_id, version)
-    want = pos.position_of([prediction_id]).get(prediction_id)
-    ends = pos.position_of(
-        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x]
-    )
-    event = ids = None
-    for e in events:
-        first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
-        if want is not None and first is not None and last is not None and first <= want <= last:
-            event = e
-            if int(e.payload.get("count") or 0) <= MAX_BATCH_IDS:
-                ids = pos.between(first, last)
-            break
-    if event is None:
-        return None, "the batch event of this prediction was not found among the newest batches"
-    proof = wd.audit.prove(event.seq)
-    cp = wd.audit.backend.latest_checkpoint()
-    signed = None
-    if cp is not None and wd.audit.public_key is not None:
-        signed = cp.verify(wd.audit.public_key)
-    return (
-        {
-            "event": {
-                "seq": event.seq,
-                "time": event.time,
-                "actor": event.actor,
-                "action": event.action,
-                "subject": event.subject,
-                "payload_digest": event.payload_digest,
-                "payload_json": event.payload_json,
-                "salt": event.salt,
-            },
-            "proof": proof.to_dict(),
-            "checkpoint": None
-            if cp is None
-            else {
-                **cp.to_dict(),
-                "signature_ok": signed,
-                # for the browser's own Ed25519 check of the signed text
-                "origin": CHECKPOINT_ORIGIN,
-                "public_key": None
-                if wd.audit.public_key is None
-                else public_key_b64(wd.audit.public_key),
-            },
-            "ids": ids,
-            "prediction_id": prediction_id,
-        },
-        None,
-    )
-
-
-class _Positions:
-    """Insertion order of a version's prediction rows (see :func:`batch_proof`)."""
-
-    def __init__(self, wd: Any, model_id: int, version: int) -> None:
-        self.db = wd.db
-        self.sqlite = wd.db.is_sqlite
-        self.col: Any = literal_column("rowid" if self.sqlite else "ctid")
-        self.where = (predictions.c.model_id == model_id, predictions.c.version == version)
-
-    def _key(self, v: Any) -> Any:
-        if self.sqlite:
-            return int(v)
-        page, _, item = str(v).strip("()").partition(",")
-        return (int(page), int(item))
-
-    def position_of(self, ids: list[str]) -> dict[str, Any]:
-        if not ids:
-            return {}
-        with self.db.reading() as conn:
-            found = conn.execute(
-                select(predictions.c.id, self.col).where(*self.where, predictions.c.id.in_(ids))
-            ).all()
-        return {i: self._key(p) for i, p in found}
-
-    def between(self, first: Any, last: Any) -> list[str]:
-        if self.sqlite:
-            lo, hi, cond = first, last, "rowid >= :lo AND rowid <= :hi"
-        else:
-            lo, hi = f"({first[0]},{first[1]})", f"({last[0]},{last[1]})"
-            cond = "ctid >= CAST(:lo AS tid) AND ctid <= CAST(:hi AS tid)"
-        with self.db.reading() as conn:
-            found = conn.execute(
-                select(predictions.c.id, self.col).where(
-                    *self.where, text(cond).bindparams(lo=lo, hi=hi)
-                )
-            ).all()
-        return [i for i, _ in sorted(found, key=lambda r: self._key(r[1]))]
-
-
-def _positions(wd: Any, model_id: int, version: int) -> _Positions:
-    return _Positions(wd, model_id, version)
-
-
 # ------------------------------------------------------------------------------ audit
 
 
@@ -796,3 +417,19 @@ def audit_events(
         until=until or None,
         newest_first=True,
     )
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def utc(value: Any) -> datetime:
+    """A stored timestamp as an aware UTC datetime (SQLite may hand back text or naive)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return as_utc(value) or value  # type: ignore[no-any-return]
+
+
+def finite(v: Any) -> float | None:
+    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
