@@ -133,7 +133,7 @@ def find_gaps(ctx: ReportContext) -> list[Gap]:
                 "9",
                 "monitoring policy",
                 detail,
-                "define a monitoring policy; run `mlwarden monitor`",
+                "write a `kind: monitoring` policy, `mlwarden alerts install FILE`",
             )
         )
     for tag, why in HUMAN_TAGS.items():
