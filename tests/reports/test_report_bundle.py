@@ -177,3 +177,20 @@ def test_not_a_zip_is_a_validation_error(tmp_path):
     bad.write_text("hello")
     with pytest.raises(mw.ValidationError, match=r"bad\.zip"):
         mw.reports.verify_bundle(bad)
+
+
+def test_evidence_edited_in_the_store_is_refused(warden):
+    from sklearn.dummy import DummyClassifier
+    from sqlalchemy import update
+
+    from mlwarden.store.sql.schema import evidence
+
+    mv = warden.register_model("edited", DummyClassifier().fit([[0], [1]], [0, 1]))
+    with warden.db.transaction() as conn:
+        conn.execute(
+            update(evidence)
+            .where(evidence.c.kind == "fairness")
+            .values(content={"status": "ok", "summary": {}})
+        )
+    with pytest.raises(mw.IntegrityError, match="edited@1 fairness evidence"):
+        warden.report("card", mv.ref)

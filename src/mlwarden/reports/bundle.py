@@ -51,6 +51,7 @@ FORMAT_VERSION = 1
 MANIFEST, SIGNATURE, PUBKEY = "manifest.json", "manifest.sig", "pubkey.pem"
 #: Fixed zip timestamps: the same state gives the same bytes for each file.
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+MAX_BUNDLE_BYTES = 2 << 30
 EVENT_FIELDS = (
     "seq",
     "time",
@@ -162,6 +163,13 @@ def verify_bundle(path: str | Path, pubkey: Any = None) -> BundleVerification:
     except (OSError, zipfile.BadZipFile) as exc:
         raise ValidationError(f"{path} is not a readable zip file: {exc}", path=str(path)) from exc
     with zf:
+        total = sum(i.file_size for i in zf.infolist())
+        if total > MAX_BUNDLE_BYTES:
+            # read into memory below: refuse a zip bomb before inflating it
+            raise ValidationError(
+                f"{path} would inflate to {total:,} bytes (limit {MAX_BUNDLE_BYTES:,})",
+                path=str(path),
+            )
         names = zf.namelist()
         for dup in sorted({n for n in names if names.count(n) > 1}):
             result.add(dup, Problem.DUPLICATE, "appears more than once in the zip")

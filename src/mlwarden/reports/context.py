@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlwarden.entities import AliasChange, Model, ModelVersion
-from mlwarden.errors import NotFound
+from mlwarden.errors import IntegrityError, NotFound
 
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
 KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy")
@@ -140,6 +140,16 @@ def gather(wd: Any, ref: str) -> ReportContext:
             content = wd.get_evidence(mv.ref, kind)
         except NotFound:
             continue
+        # Documents cite this digest as the source of what they show: refuse to cite it for
+        # content that no longer hashes to it (a row edited around the registry).
+        actual = sha256_hex(canonical_bytes(content))
+        if actual != digest:
+            raise IntegrityError(
+                f"{mv.ref} {kind} evidence does not match its recorded sha256 "
+                f"({actual[:12]}… != {digest[:12]}…)",
+                ref=mv.ref,
+                kind=kind,
+            )
         evidence[kind] = Evidence(kind, digest, dict(content))
     approvals = [_plain(a.to_dict()) for a in wd.approvals(mv.ref)]
     try:
