@@ -96,6 +96,10 @@ def timestamps_for(db: Database, ts: pd.Series) -> list[Any]:
     bound through SQLAlchemy compare correctly as strings.
     """
     utc = ts.dt.tz_convert("UTC")
+    if len(utc) and (utc.iloc[0] == utc).all():  # one batch, one time: format it once
+        first = utc.iloc[0]
+        value = first.strftime("%Y-%m-%d %H:%M:%S.%f") if db.is_sqlite else first.to_pydatetime()
+        return [value] * len(utc)
     if db.is_sqlite:
         return utc.dt.strftime("%Y-%m-%d %H:%M:%S.%f").tolist()
     return utc.dt.to_pydatetime().tolist()
