@@ -77,18 +77,21 @@ def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 @app.command()
 @handle_errors
 def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
-    """Train, register and govern a credit-risk model on the Adult data."""
-    from mlwarden.demo import MODEL, run_demo
+    """The governance story on Adult: a blocked candidate, an approved promotion, drift that
+    fires an alert and rolls production back, and the audit trail."""
+    from mlwarden.cli._common import err_console
+    from mlwarden.demo import run_demo
 
     wd = open_warden(uri)
-    results = run_demo(wd, console=console if not as_json else None)
+    results = run_demo(wd, console=err_console if as_json else console)
     if as_json:
         print_json(results)
         return
+    name = results["model"]
     console.print(models.models_table(wd.list_models()))
-    for table in models.version_tables(wd.get_model_version(f"{MODEL}@staging"))[:2]:
+    for table in models.version_tables(wd.get_model_version(f"{name}@production"))[:2]:
         console.print(table)
-    console.print(f"\nStore: {wd.uri}. Next: `mlwarden models show {MODEL}@production`.")
+    console.print(f"\nStore: {wd.uri}. Next: `mlwarden alerts list`, `mlwarden audit verify`.")
 
 
 @app.command()
