@@ -114,7 +114,11 @@ def test_monitor_segments_windows_by_rows_and_stores_results(warden, registered,
     frame = report.to_frame()
     assert {"drift_share", "quality_failed", "est_accuracy"} <= set(frame.columns)
     page = report.to_html(tmp_path / "report.html").read_text()
-    assert "<table class='heat'>" in page and "<polyline" in page and "http" not in page.split("<body>")[1][:2000]
+    assert (
+        "<table class='heat'>" in page
+        and "<polyline" in page
+        and "http" not in page.split("<body>")[1][:2000]
+    )
     with pytest.raises(mw.ValidationError, match="invalid window"):
         warden.monitor("credit-risk", window="fortnight")
     with pytest.raises(mw.ValidationError, match="segment column 'planet'"):
@@ -137,15 +141,33 @@ def test_attribution_drift_for_tree_models(warden, small_adult):
     X, y = train.drop(columns="income"), train["income"]
     model = lgb.LGBMClassifier(n_estimators=40, verbose=-1).fit(X, y)
     Xt = test.drop(columns="income").reset_index(drop=True)
-    warden.register_model("lgb", model, train=mw.Dataset(X, y),
-                          eval=mw.Dataset(Xt, test["income"]))
+    warden.register_model("lgb", model, train=mw.Dataset(X, y), eval=mw.Dataset(Xt, test["income"]))
     calm, odd = Xt.iloc[:1000], Xt.iloc[1000:].copy()
     odd["capital-gain"] = 15000  # everyone now looks like a big investor
     for i, part in enumerate((calm, odd)):
-        warden.log_predictions("lgb", part, model.predict(part),
-                               scores=model.predict_proba(part)[:, 1],
-                               timestamps=[T0 + pd.Timedelta(days=i)] * len(part))
+        warden.log_predictions(
+            "lgb",
+            part,
+            model.predict(part),
+            scores=model.predict_proba(part)[:, 1],
+            timestamps=[T0 + pd.Timedelta(days=i)] * len(part),
+        )
     first, second = warden.monitor("lgb", window="1d", explain=True).windows
     assert first.attribution["status"] == "ok" and second.attribution["status"] == "ok"
     assert first.attribution["distance"] < 0.1 < second.attribution["distance"]
     assert second.attribution["drifted"]
+
+
+def test_segments_are_compared_with_the_same_group_at_registration(warden, registered, traffic):
+    ref = warden.get_evidence("credit-risk@1", "reference_profile")
+    assert set(ref["segments"]["sex"]) == {"Female", "Male"}
+    calm = [
+        w
+        for w in warden.monitor("credit-risk", window="1d", segment_by="sex").windows
+        if w.start == T0.floor("D")
+    ]
+    by_segment = {w.segment: w for w in calm}
+    # the calm day's women look like the women at registration, not like everyone
+    for segment in ("sex=Female", "sex=Male"):
+        assert not by_segment[segment].drift["dataset_drifted"]
+        assert by_segment[segment].drift["share_drifted"] < 0.25

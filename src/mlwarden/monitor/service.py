@@ -56,7 +56,9 @@ class MonitorService:
         self._evidence = evidence
         self._load_model = load_model
 
-    def reference(self, mv: ModelVersion) -> Any:
+    def reference(self, mv: ModelVersion, segment: str = "all") -> Any:
+        """The reference profile; for ``col=value`` segments the profile of that group at
+        registration when one was stored (sensitive features), else the overall one."""
         from mlwarden.engines.profile import Profile
 
         ev = self._evidence(mv.ref, "reference_profile")
@@ -66,9 +68,9 @@ class MonitorService:
                 "register it with training or evaluation data",
                 model=mv.name,
             )
-        return Profile.from_bytes(
-            self.artifacts.get(ev["artifact_sha256"], what=f"{mv.ref} reference profile")
-        )
+        column, _, value = segment.partition("=")
+        digest = ev.get("segments", {}).get(column, {}).get(value, ev["artifact_sha256"])
+        return Profile.from_bytes(self.artifacts.get(digest, what=f"{mv.ref} reference profile"))
 
     def run(
         self,
@@ -98,6 +100,7 @@ class MonitorService:
             frame[SCORE_COLUMN] = frame["score"].astype(float)
         inputs = [c for c in frame.columns if c not in META]
         spans = list(split(frame, window))
+        refs: dict[str, Any] = {"all": ref}  # segment -> its reference profile
         by_rows = window.endswith("rows")
         by_rows = window.endswith("rows")
         output = mv.signature.get("output", {})
@@ -109,14 +112,17 @@ class MonitorService:
             reference_importance = self._evidence(mv.ref, "explain").get("importance") or {}
         for i, (start, end, part) in enumerate(spans):
             for segment, rows in segments(part, segment_by):
+                if segment not in refs:
+                    refs[segment] = self.reference(mv, segment)
+                seg_ref = refs[segment]
                 cur = profile(
                     rows[inputs],
-                    bins_from=ref,
+                    bins_from=seg_ref,
                     categorical=[PREDICTION_COLUMN] if PREDICTION_COLUMN in inputs else None,
                 )
-                drift = compare(ref, cur).to_dict()
+                drift = compare(seg_ref, cur).to_dict()
                 features = rows[[c for c in inputs if c not in (PREDICTION_COLUMN, SCORE_COLUMN)]]
-                quality = summarize(check_quality(dict(mv.signature), ref, features))
+                quality = summarize(check_quality(dict(mv.signature), seg_ref, features))
                 result = WindowResult(
                     start=start,
                     end=end,

@@ -17,6 +17,8 @@ from mlwarden.errors import MissingDependency, ValidationError
 from mlwarden.registry.service import EvidenceCollector, Registration
 from mlwarden.store.artifacts import ArtifactStore
 
+MAX_SEGMENT_VALUES = 50
+MIN_SEGMENT_ROWS = 30
 PREDICTION_COLUMN = "__prediction__"
 SCORE_COLUMN = "__score__"
 EXPLAIN_ROWS = 200  # rows explained for the global-importance summary
@@ -53,12 +55,23 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
         if frame is None:
             return {"reference_profile": skipped("no training or evaluation data given")}
         frame = frame.drop(columns=[c for c in reg.identifying if c in frame.columns])
-        prof = profile(
-            frame,
-            reference=True,
-            categorical=[c for c in (PREDICTION_COLUMN,) if c in frame.columns],
-        )
+        categorical = [c for c in (PREDICTION_COLUMN,) if c in frame.columns]
+        prof = profile(frame, reference=True, categorical=categorical)
         digest = artifacts.put(prof.to_bytes())
+        # one reference per group of each sensitive feature, so a monitored segment is
+        # compared with the same group at registration, not with everyone
+        segments: dict[str, dict[str, str]] = {}
+        for col in reg.sensitive_names:
+            if col not in frame.columns or frame[col].nunique() > MAX_SEGMENT_VALUES:
+                continue
+            values = frame[col].astype(str)
+            segments[col] = {
+                value: artifacts.put(
+                    profile(part, reference=True, categorical=categorical).to_bytes()
+                )
+                for value, part in frame.groupby(values, sort=True, observed=True)
+                if len(part) >= MIN_SEGMENT_ROWS
+            }
         return {
             "reference_profile": {
                 "status": "ok",
@@ -66,6 +79,7 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
                 "rows": len(frame),
                 "source": "eval" if reg.eval_X is not None else "train",
                 "excluded_identifying_columns": list(reg.identifying),
+                "segments": segments,
                 "summary": prof.to_dict(),
             }
         }
