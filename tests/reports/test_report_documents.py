@@ -146,6 +146,7 @@ def test_diff_between_versions(warden, fitted_pipeline, small_adult):
     assert "train data: t1" in doc and "t2" in doc
     assert "logisticregression__C: 1.0 → 0.01" in doc
     assert "| accuracy |" in doc and "demographic_parity_difference" in doc
+    assert re.search(r"\| sex \| four_fifths_rule \| (yes|no) \| (yes|no) \| — \|", doc)
     annex = warden.report("annex-iv", b.ref)
     assert "### Changes from c@1" in annex
 

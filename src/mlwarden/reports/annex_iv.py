@@ -12,6 +12,8 @@ from mlwarden.reports._md import bullets, fields_table, needs, num, table
 from mlwarden.reports.context import Evidence, ReportContext
 from mlwarden.reports.gaps import find_gaps, gap_table
 
+PROVIDER = "none yet: the provider supplies it"
+
 
 def annex_iv(ctx: ReportContext, previous: ReportContext | None = None) -> str:
     gaps = find_gaps(ctx)
@@ -262,7 +264,7 @@ def _s4(ctx: ReportContext) -> str:
             (
                 "Fitness for this purpose",
                 needs("confirm these metrics fit the intended purpose"),
-                "human",
+                PROVIDER,
             ),
         ]
     )
@@ -329,7 +331,7 @@ def _s7(ctx: ReportContext) -> str:
                     "list the harmonised standards or common specifications applied "
                     "(model tag `harmonised_standards`)"
                 ),
-                ctx.cite("tags") if stated else "human",
+                ctx.cite("tags") if stated else PROVIDER,
             )
         ]
     )
@@ -346,7 +348,7 @@ def _s8(ctx: ReportContext) -> str:
                     "attach a copy of the signed EU declaration of conformity "
                     "(model tag `eu_declaration`)"
                 ),
-                ctx.cite("tags") if stated else "human",
+                ctx.cite("tags") if stated else PROVIDER,
             )
         ]
     )

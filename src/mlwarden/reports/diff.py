@@ -10,6 +10,8 @@ from mlwarden.reports.context import ReportContext, short
 
 
 def _delta(a: Any, b: Any) -> Any:
+    if isinstance(a, bool) or isinstance(b, bool):  # bools are ints, but not quantities
+        return None
     if isinstance(a, int | float) and isinstance(b, int | float):
         return float(b) - float(a)
     return None
@@ -66,6 +68,9 @@ def lineage_changes(a: ReportContext, b: ReportContext) -> list[str]:
     for pkg in sorted(set(pa) | set(pb)):
         if pa.get(pkg) != pb.get(pkg):
             out.append(f"package {pkg}: {pa.get(pkg)} → {pb.get(pkg)}")
+    pii_a, pii_b = _pii(a), _pii(b)
+    if pii_a != pii_b:
+        out.append(f"personal data found in: {pii_a} → {pii_b} (privacy evidence)")
     if a.version.artifact_sha256 == b.version.artifact_sha256:
         out.append("artifact unchanged (same sha256)")
     pra, prb = a.version.params, b.version.params
@@ -76,6 +81,11 @@ def lineage_changes(a: ReportContext, b: ReportContext) -> list[str]:
     )
     out += [f"param {k}: {pra.get(k)} → {prb.get(k)}" for k in changed[:20]]
     return out
+
+
+def _pii(ctx: ReportContext) -> list[str] | None:
+    item = ctx.ev("privacy")
+    return None if item is None else sorted(map(str, item.content.get("pii_features") or []))
 
 
 def fairness_rows(a: ReportContext, b: ReportContext) -> list[tuple[Any, ...]]:
