@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import mlwarden as mw
-from mlwarden.audit.signing import Signer
+from mlwarden.audit.signing import generate_key, public_key_pem
 from mlwarden.reports.bundle_check import Problem
 from mlwarden.reports.context import canonical_bytes, sha256_hex
 from mlwarden.store.sql.audit import key_path, public_key_path
@@ -104,7 +104,7 @@ def test_tampering_is_detected_and_named(bundle_store, tmp_path, case, expect):
     elif case == "add-file":
         rewrite(path, out, add={"documents/extra.md": b"# Not signed\n"})
     elif case == "swap-signature":
-        forged = base64.b64encode(Signer.generate()._key.sign(b"{}")) + b"\n"
+        forged = base64.b64encode(generate_key().sign(b"{}")) + b"\n"
         rewrite(path, out, lambda n, d: forged if n == "manifest.sig" else d)
     elif case == "edit-manifest":
         rewrite(
@@ -129,7 +129,7 @@ def test_tampering_is_detected_and_named(bundle_store, tmp_path, case, expect):
 def test_wrong_public_key_is_named(bundle_store, tmp_path):
     _, _, path = bundle_store
     other = tmp_path / "other.pub.pem"
-    other.write_text(Signer.generate().public_key_pem())
+    other.write_text(public_key_pem(generate_key().public_key()))
     result = mw.reports.verify_bundle(path, other)
     assert [(f.file, f.problem) for f in result.problems][:1] == [
         ("manifest.sig", Problem.WRONG_KEY)
@@ -142,17 +142,17 @@ def test_resigned_bundle_with_forged_key_fails_against_pinned_key(bundle_store, 
     their pubkey.pem) passes an unpinned check only if the audit proofs still hold: they do
     not, because the checkpoint is signed by the real key."""
     wd, _, path = bundle_store
-    forger = Signer.generate()
+    forger = generate_key()
     with zipfile.ZipFile(path) as zf:
         files = {n: zf.read(n) for n in zf.namelist()}
     files["documents/model-card.md"] += b"\nForged."
-    files["pubkey.pem"] = forger.public_key_pem().encode()
+    files["pubkey.pem"] = public_key_pem(forger.public_key()).encode()
     manifest = json.loads(files["manifest.json"])
     manifest["files"] = {
         n: sha256_hex(d) for n, d in files.items() if n not in ("manifest.json", "manifest.sig")
     }
     files["manifest.json"] = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    files["manifest.sig"] = base64.b64encode(forger._key.sign(files["manifest.json"]))
+    files["manifest.sig"] = base64.b64encode(forger.sign(files["manifest.json"]))
     out = tmp_path / "forged.zip"
     with zipfile.ZipFile(out, "w") as zf:
         for n, d in files.items():
