@@ -187,3 +187,23 @@ def test_installed_policies_apply_by_applies_to(served, put_windows, tmp_path):
     path.write_text(policy(DRIFT))
     wd.install_monitoring_policy(path)  # replaces it by name
     assert wd.evaluate_monitoring().fired
+
+
+def test_refresh_computes_windows_from_the_prediction_log(served, numeric_data):
+    import pandas as pd
+
+    wd = served
+    X, _ = numeric_data
+    shifted = X.assign(age=X["age"] + 30)
+    day = pd.Timestamp("2026-11-10", tz="UTC")
+    for i, batch in enumerate((X, shifted)):
+        wd.log_predictions(
+            NAME,
+            batch,
+            (batch["age"] > 41).astype(int),
+            timestamps=[day + pd.Timedelta(days=i)] * len(batch),
+        )
+    pol = loads(policy(DRIFT.replace("severity", "for: 1\n    severity"), window="1d"))
+    (out,) = wd.evaluate_monitoring([pol], refresh=True).outcomes
+    assert out.change == "fired" and out.values["drift.share_drifted"] >= 0.5
+    assert len(wd.monitoring.results.history(wd.registry.store.model_id(NAME))) == 2

@@ -151,23 +151,19 @@ class AlertService:
         return Evaluation(self._clock(), tuple(outcomes), time.perf_counter() - started)
 
     def _windows(
-        self, pol: MonitoringPolicy, mv: ModelVersion, refresh: bool
+        self, pol: MonitoringPolicy, mv: ModelVersion, model_id: int, refresh: bool
     ) -> list[dict[str, Any]]:
-        model_id = self.registry.store.model_id(mv.name)
-        store = self.monitoring.results
         if refresh:
-            stored = store.history(model_id, window=pol.window, segment="all", version=mv.version)
-            since = stored[-1]["start"] if stored else None
+            latest = self.store.recent_windows(model_id, mv.version, pol.window, 1)
             try:
-                self.monitoring.run(mv, since=since, window=pol.window or "1d")
+                self.monitoring.run(
+                    mv,
+                    since=latest[-1]["start"] if latest else None,
+                    window=pol.window or (latest[-1]["window"] if latest else "1d"),
+                )
             except NotFound:  # no reference profile: nothing to monitor against
                 return []
-        rows = store.history(model_id, window=pol.window, segment="all", version=mv.version)
-        if pol.window is None and rows:
-            # the window size computed most recently, so `wd.monitor(window=…)` decides
-            latest = max(rows, key=lambda r: r["computed_at"])["window"]
-            rows = [r for r in rows if r["window"] == latest]
-        return rows[-pol.history_needed :]
+        return self.store.recent_windows(model_id, mv.version, pol.window, pol.history_needed)
 
     def _evaluate_model(
         self, pol: MonitoringPolicy, model: Model, actor: str, refresh: bool
@@ -190,25 +186,35 @@ class AlertService:
                 for r in pol.rules
             ]
         mv = self.registry.get_version(f"{model.name}@{version}")
-        self._resolve_stale(
+        firing = self._resolve_stale(
             pol, model_id, mv.version, f"{mv.ref} no longer serves behind {pol.alias!r}", actor
         )
-        windows = self._windows(pol, mv, refresh)
+        windows = self._windows(pol, mv, model_id, refresh)
         now = self._clock()
         contexts = [window_context(model, mv, w, now) for w in windows]
         cel_contexts = [cel.Context(c) for c in contexts]
         out = []
         for rule in pol.rules:
-            out.append(self._rule(pol, rule, model, mv, windows, contexts, cel_contexts, actor))
+            out.append(
+                self._rule(
+                    pol, rule, model, mv, model_id, windows, contexts, cel_contexts, actor, firing
+                )
+            )
         return out
 
     def _resolve_stale(
         self, pol: MonitoringPolicy, model_id: int, version: int | None, reason: str, actor: str
-    ) -> None:
+    ) -> dict[str, Alert]:
+        """Resolve this policy's alerts on versions no longer monitored (or rules no longer
+        in it); the rest, by fingerprint: one query per model, not one per rule."""
         rules = {r.id for r in pol.rules}
+        still: dict[str, Alert] = {}
         for alert in self.store.firing_for(model_id, pol.name):
             if alert.version != version or alert.rule not in rules:
                 self._resolve(alert, reason, pol, actor)
+            else:
+                still[alert.fingerprint] = alert
+        return still
 
     def _rule(
         self,
@@ -216,10 +222,12 @@ class AlertService:
         rule: MonitorRule,
         model: Model,
         mv: ModelVersion,
+        model_id: int,
         windows: list[dict[str, Any]],
         contexts: list[dict[str, Any]],
         cel_contexts: list[Any],
         actor: str,
+        firing_now: dict[str, Alert],
     ) -> RuleOutcome:
         def outcome(state: str, **kw: Any) -> RuleOutcome:
             return RuleOutcome(pol.name, rule.id, model.name, mv.version, state, **kw)
@@ -231,7 +239,7 @@ class AlertService:
         latest = results[-1]
         values = dict(latest.values)
         fingerprint = f"{pol.name}/{rule.id}/{model.name}/{mv.version}"
-        firing = self.store.firing(fingerprint)
+        firing = firing_now.get(fingerprint)
         common = {"windows": len(results), "values": jsonable(values)}
         if latest.verdict in (ERROR, SKIPPED):
             # no data for the rule in this window: neither fire nor resolve
@@ -262,7 +270,9 @@ class AlertService:
                 message=f"in cooldown until {(ended + rule.cooldown).isoformat()}",
                 **common,
             )
-        alert = self._fire(pol, rule, mv, windows[-1], fingerprint, common["values"], actor)
+        alert = self._fire(
+            pol, rule, mv, model_id, windows[-1], fingerprint, common["values"], actor
+        )
         if alert is None:  # another evaluator fired it a moment ago
             return outcome(FIRING, message=rule.message, **common)
         return outcome(FIRING, change="fired", alert_id=alert.id, message=rule.message, **common)
@@ -272,12 +282,12 @@ class AlertService:
         pol: MonitoringPolicy,
         rule: MonitorRule,
         mv: ModelVersion,
+        model_id: int,
         window: dict[str, Any],
         fingerprint: str,
         values: dict[str, Any],
         actor: str,
     ) -> Alert | None:
-        model_id = self.registry.store.model_id(mv.name)
         subject = version_subject(mv.name, mv.version)
         with self._transaction():
             alert = self.store.open(

@@ -191,6 +191,34 @@ class SqlAlertStore:
             rows = conn.execute(select(monitoring_policies).order_by(monitoring_policies.c.name))
             return [dict(r) for r in rows.mappings().all()]
 
+    # -- what an evaluation reads ---------------------------------------------------------
+
+    def recent_windows(
+        self, model_id: int, version: int, window: str | None, n: int
+    ) -> list[dict[str, Any]]:
+        """The ``n`` newest overall windows of a version, oldest first. With ``window=None``,
+        of the window size computed most recently (so ``wd.monitor(window=…)`` decides)."""
+        mw = monitor_windows
+        mine = (mw.c.model_id == model_id, mw.c.version == version, mw.c.segment == "all")
+        with self.db.reading() as conn:
+            if window is None:
+                window = conn.execute(
+                    select(mw.c.window).where(*mine).order_by(mw.c.computed_at.desc()).limit(1)
+                ).scalar_one_or_none()
+                if window is None:
+                    return []
+            rows = (
+                conn.execute(
+                    select(mw)
+                    .where(*mine, mw.c.window == window)
+                    .order_by(mw.c.start.desc())
+                    .limit(n)
+                )
+                .mappings()
+                .all()
+            )
+        return [{**dict(r), "result": json.loads(r["result"])} for r in reversed(rows)]
+
     # -- what a metrics scrape reads ------------------------------------------------------
 
     def latest_windows(self) -> list[dict[str, Any]]:
