@@ -208,8 +208,8 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
         bob.approve(first, comment="reviewed the model card and the fairness audit")
         promo = alice.promote(first, alias="production", policy=gate)
         say(f"   {first} → production (approved by {', '.join(promo.approvals['approvers'])})")
-        for w in promo.decision.warnings:
-            say(f"   [yellow]warning[/] {w.id}: {w.message}")
+        for warning in promo.decision.warnings:
+            say(f"   [yellow]warning[/] {warning.id}: {warning.message}")
         bob.approve(second, comment="better AUC, fairness within bounds")
         alice.promote(second, alias="production", policy=gate)
         results.update(approved_by="bob", promoted=second)

@@ -230,7 +230,7 @@ class WardenCollector(Collector):
             "1 for every alert firing now",
             labels=[*_MV, "policy", "rule", "severity"],
         )
-        for a in store.list(status=FIRING):
+        for a in store.find(status=FIRING):
             firing.add_metric([a.model, str(a.version), a.policy, a.rule, a.severity], 1.0)
         yield firing
         fired = CounterMetricFamily(

@@ -388,4 +388,4 @@ class AlertService:
         limit: int | None = None,
     ) -> list[Alert]:
         model_id = None if name is None else self.registry.store.model_id(name)
-        return self.store.list(model_id=model_id, status=status, policy=policy, limit=limit)
+        return self.store.find(model_id=model_id, status=status, policy=policy, limit=limit)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 from rich.markup import escape
 from rich.table import Table
@@ -29,9 +28,7 @@ from mlwarden.cli._common import (
 class _ShowByDefault(TyperGroup):
     """``mlwarden monitor credit-risk`` means ``mlwarden monitor show credit-risk``."""
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["show", *args]
         return super().resolve_command(ctx, args)

@@ -115,7 +115,7 @@ class SqlAlertStore:
             ).scalar_one_or_none()
         return as_utc(value)
 
-    def list(
+    def find(
         self,
         *,
         model_id: int | None = None,
@@ -138,7 +138,7 @@ class SqlAlertStore:
             return [_alert(r) for r in conn.execute(query).all()]
 
     def firing_for(self, model_id: int, policy: str) -> list[Alert]:
-        return self.list(model_id=model_id, status=FIRING, policy=policy)
+        return self.find(model_id=model_id, status=FIRING, policy=policy)
 
     # -- deliveries -----------------------------------------------------------------------
 
