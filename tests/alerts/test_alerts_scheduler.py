@@ -48,3 +48,25 @@ def test_a_failing_evaluation_is_logged_not_fatal(served, caplog):
 
     s = scheduler.Scheduler(Broken(), AlertSettings(interval_s=1))
     assert s.run_once() is None and "database went away" in s.last_error
+
+
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+def test_the_server_runs_the_scheduler_for_its_lifetime(served, put_windows, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from mlwarden.server import create_app
+    from mlwarden.server.settings import ServerSettings
+
+    wd = served
+    path = tmp_path / "watch.yaml"
+    path.write_text(POLICY)
+    wd.install_monitoring_policy(path)
+    put_windows(wd, [0.9])
+    monkeypatch.setenv("MLWARDEN_ALERTS_INTERVAL_S", "0.05")
+    monkeypatch.setenv("MLWARDEN_ALERTS_REFRESH", "false")
+    with TestClient(create_app(ServerSettings(log_predictions=False), wd)):
+        deadline = time.monotonic() + 20
+        while not wd.alerts():
+            assert time.monotonic() < deadline, "the scheduler never evaluated"
+            time.sleep(0.02)
+    assert [a.rule for a in wd.alerts()] == ["drift"]

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from mlwarden.alerts import loads, metrics
-from mlwarden.alerts.settings import AlertSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -45,15 +44,12 @@ EXTRA = {
 }
 
 
-def app_for(wd, settings: AlertSettings | None = None):
+def app_for(wd):
+    """The real server app: ``create_app`` includes ``/metrics`` (settings from the env)."""
     from mlwarden.server import create_app
     from mlwarden.server.settings import ServerSettings
 
-    app = create_app(ServerSettings(log_predictions=False), wd)
-    if settings is not None or not any(getattr(r, "path", "") == "/metrics" for r in app.routes):
-        app.router.routes = [r for r in app.router.routes if getattr(r, "path", "") != "/metrics"]
-        app.include_router(metrics.router(wd, settings or AlertSettings()))
-    return app
+    return create_app(ServerSettings(log_predictions=False), wd)
 
 
 @pytest.fixture
@@ -106,7 +102,7 @@ def test_metrics_read_the_store_and_count_predictions(populated):
 
 
 @SQLITE
-def test_metrics_need_a_token_of_any_role_unless_turned_off(populated):
+def test_metrics_need_a_token_of_any_role_unless_turned_off(populated, monkeypatch):
     wd = populated
     wd.create_user("root", "admin")
     wd.settings = wd.settings.model_copy(update={"actor": "root"})
@@ -117,7 +113,8 @@ def test_metrics_need_a_token_of_any_role_unless_turned_off(populated):
         ok = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/plain")
         assert "mlwarden_drift_share" in ok.text
-    with TestClient(app_for(wd, AlertSettings(metrics_auth=False))) as client:
+    monkeypatch.setenv("MLWARDEN_ALERTS_METRICS_AUTH", "false")
+    with TestClient(app_for(wd)) as client:
         assert client.get("/metrics").status_code == 200
 
 

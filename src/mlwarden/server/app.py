@@ -173,6 +173,8 @@ def _install_errors(app: FastAPI) -> None:
 
 def create_app(settings: ServerSettings | None = None, warden: Any = None) -> FastAPI:
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
+    from mlwarden.alerts import metrics as alert_metrics
+    from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server.routes import access, audit, monitor, policy, predict, registry
 
     settings = settings or ServerSettings()
@@ -207,9 +209,11 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if writer is not None:
             writer.start()
+        monitoring = alerts_scheduler.start(warden)  # monitoring policies (docs/alerts.md)
         try:
             yield
         finally:
+            alerts_scheduler.stop(monitoring)
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()
@@ -236,6 +240,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     # the prediction routes first: routes are matched in order, and these are the hot path
     for module in (predict, registry, policy, access, audit, monitor):
         app.include_router(module.router)
+    app.include_router(alert_metrics.router(warden))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
