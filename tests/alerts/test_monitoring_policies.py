@@ -207,3 +207,28 @@ def test_refresh_computes_windows_from_the_prediction_log(served, numeric_data):
     (out,) = wd.evaluate_monitoring([pol], refresh=True).outcomes
     assert out.change == "fired" and out.values["drift.share_drifted"] >= 0.5
     assert len(wd.monitoring.results.history(wd.registry.store.model_id(NAME))) == 2
+
+
+def test_two_evaluators_fire_an_alert_once(served, put_windows):
+    """The partial unique index decides a race: the loser's insert is refused (and rolled
+    back to a savepoint), so its actions never run."""
+    wd = served
+    model_id = wd.registry.store.model_id(NAME)
+    fields = dict(
+        fingerprint="p/r/scorer/2",
+        policy="p",
+        policy_sha256="0" * 64,
+        rule="r",
+        version=2,
+        severity="warning",
+        message="m",
+        actions=[],
+        values={},
+    )
+    with wd.db.transaction():
+        first = wd.alerting.store.open(model_id, **fields)
+        second = wd.alerting.store.open(model_id, **fields)
+        assert first is not None and second is None
+    assert [a.id for a in wd.alerts()] == [first.id]
+    wd.alerting.store.resolve(first.id, "done", wd.alerting._clock())
+    assert wd.alerting.store.open(model_id, **fields) is not None  # a new episode
