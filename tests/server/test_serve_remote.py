@@ -182,3 +182,16 @@ def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data,
     assert len(wd.decisions("credit@2")) >= 3
     context = wd.policy_context("credit@2")
     assert context["model"]["name"] == "credit" and "metrics" in context["version"]
+
+
+def test_remote_predict_is_governed(backend, store, lgb_model, credit_data):
+    if backend.kind == "local":
+        pytest.skip("governed predictions are served by the server")
+    _, _, test = credit_data
+    out = backend.wd.predict("credit", test.head(3), explain=True)
+    assert out["outputs"] == lgb_model.predict(test.head(3)).tolist() and out["logged"]
+    assert len(out["reasons"]) == 3
+    assert len(store.warden.predictions("credit", ids=out["ids"])) == 3
+    with pytest.raises(mw.ValidationError) as bad:
+        backend.wd.predict("credit", test.head(1).drop(columns="age"))
+    assert bad.value.details["errors"][0]["error"] == "missing"
