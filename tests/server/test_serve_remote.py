@@ -195,3 +195,20 @@ def test_remote_predict_is_governed(backend, store, lgb_model, credit_data):
     with pytest.raises(mw.ValidationError) as bad:
         backend.wd.predict("credit", test.head(1).drop(columns="age"))
     assert bad.value.details["errors"][0]["error"] == "missing"
+
+
+def test_http_uris_pick_the_remote_backend(monkeypatch):
+    monkeypatch.setenv("MLWARDEN_URI", "http://127.0.0.1:9")
+    monkeypatch.delenv("MLWARDEN_TOKEN", raising=False)
+    with pytest.raises(mw.AuthenticationError):
+        mw.Warden()
+    monkeypatch.setenv("MLWARDEN_TOKEN", "mlw_x")
+    wd = mw.Warden()
+    assert isinstance(wd, RemoteWarden) and wd.uri == "http://127.0.0.1:9"
+    with pytest.raises(mw.WardenError, match="cannot reach"):
+        wd.list_models()  # nothing listens on port 9
+    wd.close()
+    explicit = mw.Warden("https://warden.example", token="mlw_y")
+    assert (
+        isinstance(explicit, RemoteWarden) and repr(explicit) == "Warden('https://warden.example')"
+    )
