@@ -180,6 +180,15 @@ def test_slack_and_alertmanager_payloads(served, put_windows, receiver, fast_ret
     slack = receiver.received[-1]["body"]
     assert "FIRING" in slack["text"] and "scorer@2" in slack["text"]
     assert [b["type"] for b in slack["blocks"]] == ["header", "section", "context"]
+    # Alertmanager forgets alerts not re-sent within resolve_timeout: firing ones are
+    # re-sent on every evaluation there (and only there)
+    before = len(receiver.received)
+    wd.evaluate_monitoring([watch(receiver.url, "slack")])
+    assert len(receiver.received) == before
+    wd.evaluate_monitoring([watch(receiver.url, "alertmanager")])
+    (again,) = receiver.received[-1]["body"]
+    assert again["labels"]["alertname"] == "drift-watch/drift"
+    assert again["endsAt"] == "0001-01-01T00:00:00Z"
     put_windows(wd, [0.1], start=1)
     wd.evaluate_monitoring([watch(receiver.url, "alertmanager")])
     (am,) = receiver.received[-1]["body"]

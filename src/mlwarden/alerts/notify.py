@@ -125,6 +125,16 @@ class Notifier:
             out.extend(self._deliver(alert, event, channel))
         return out
 
+    def refresh(self, alert: Alert, channels: tuple[Channel, ...]) -> list[Delivery]:
+        """Re-send a still-firing alert to Alertmanager channels only. Alertmanager resolves
+        an alert nobody re-sends within its ``resolve_timeout`` (5 min by default) and
+        de-duplicates repeats itself; every other channel hears about an alert once."""
+        out: list[Delivery] = []
+        for channel in channels or self.default_channels():
+            if channel.format == "alertmanager":
+                out.extend(self._deliver(alert, FIRING, channel))
+        return out
+
     def _deliver(self, alert: Alert, event: str, channel: Channel) -> list[Delivery]:
         if channel.format == "log":
             log.warning("%s: %s", _summary(alert, event), alert.message)

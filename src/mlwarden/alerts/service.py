@@ -253,6 +253,7 @@ class AlertService:
         held = len(results) >= rule.for_windows and all(r.verdict == PASS for r in results)
         if firing is not None:
             self.store.update(firing.id, updated_at=self._clock(), values=common["values"])
+            self.notifier.refresh(firing, pol.channels)  # Alertmanager only: see there
             return outcome(FIRING, alert_id=firing.id, message=rule.message, **common)
         if not held:
             return outcome(
