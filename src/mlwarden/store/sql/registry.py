@@ -164,8 +164,20 @@ class SqlRegistryStore(RegistryStore):
                 )
                 .returning(model_versions.c.id)
             ).scalar_one()
-            for kind, content in evidence_items.items():
-                self._upsert_evidence(conn, version_id, kind, content)
+            if evidence_items:  # a new version has no evidence yet: one multi-row insert
+                conn.execute(
+                    evidence.insert(),
+                    [
+                        {
+                            "version_id": version_id,
+                            "kind": kind,
+                            "sha256": content_sha256(content),
+                            "content": content,
+                            "created_at": now,
+                        }
+                        for kind, content in evidence_items.items()
+                    ],
+                )
             return self.get_version(name, number)
 
     def _to_version(self, row: Row, alias_names: list[str], kinds: dict[str, str]) -> ModelVersion:
