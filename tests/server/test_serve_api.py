@@ -253,3 +253,18 @@ def test_served_inputs_are_masked_before_they_are_stored(api, store, lgb_model, 
     logged = store.warden.predictions("credit", ids=body["ids"])
     assert all((isinstance(a, str) and "-" in a) or a == "90+" for a in logged["age"])
     assert "native-country" not in logged.columns or logged["native-country"].isna().all()
+
+
+def test_served_predictions_are_counted_in_metrics(api, credit_data):
+    import re
+
+    _, _, test = credit_data
+
+    def served() -> float:
+        text = api.get("/metrics").text
+        found = re.search(r'mlwarden_predictions_total\{model="credit",version="1"\} (\S+)', text)
+        return float(found.group(1)) if found else 0.0
+
+    before = served()
+    assert api.post("/v1/models/credit/predict", json={"records": records(test, 5)}).is_success
+    assert served() == before + 5

@@ -16,9 +16,9 @@ def _fresh(store) -> mw.Warden:
     return mw.Warden(store.uri, artifacts=store.artifacts, actor="alice", settings=settings)
 
 
+# on SQLite only (synchronous=FULL); PostgreSQL commits are durable the same way
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
 def test_kill_9_under_load_loses_no_acknowledged_prediction(store, credit_data, tmp_path):
-    if not store.uri.startswith("sqlite"):
-        pytest.skip("run on SQLite (synchronous=FULL); PostgreSQL commits are durable the same way")
     _, _, test = credit_data
     body = {"records": records(test, 1)}
     port = free_port()
@@ -54,9 +54,8 @@ def test_kill_9_under_load_loses_no_acknowledged_prediction(store, credit_data, 
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("store_uri", ["postgresql"], indirect=True)
 def test_two_replicas_share_one_log_and_one_audit_order(store, credit_data, tmp_path):
-    if not store.uri.startswith("postgresql"):
-        pytest.skip("replicas are tested on PostgreSQL")
     _, _, test = credit_data
     body = {"records": records(test, 1)}
     ports = [free_port(), free_port()]

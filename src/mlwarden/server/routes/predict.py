@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
+from mlwarden.alerts.metrics import observe_prediction
 from mlwarden.errors import ValidationError
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user, header_user
@@ -93,6 +94,7 @@ async def serve(
         if ctx.settings.durability == "sync":
             await asyncio.wrap_future(future)  # answered only once committed
             logged = True
+    observe_prediction(mv.name, mv.version, time.perf_counter() - started, rows=len(records))
     return {
         "model": mv.name,
         "version": mv.version,
