@@ -46,6 +46,7 @@ from mlwarden.policy.loader import (
     _mapping,
     _Problems,
     _scalar,
+    compose_policy,
 )
 from mlwarden.registry.refs import check_alias
 
@@ -301,19 +302,7 @@ def _channels(node: yaml.Node, problems: _Problems) -> tuple[Channel, ...]:
 def loads(text: str, filename: str = "<string>") -> MonitoringPolicy:
     """Parse and check a monitoring policy; ``ValidationError`` lists every problem."""
     problems = _Problems(filename)
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problems.add(mark.line + 1 if mark else 1, f"YAML error: {exc.problem or exc}")
-        problems.raise_if_any()
-        raise AssertionError("unreachable") from exc
-    if root is None:
-        problems.add(1, "the policy file is empty")
-        problems.raise_if_any()
-    items = _mapping(root, "a policy", problems)
-    problems.raise_if_any()
-    assert items is not None
+    root, items = compose_policy(text, problems)
     kind = _scalar(items["kind"]) if "kind" in items else None
     if kind != KIND:
         problems.add(

@@ -261,9 +261,9 @@ def _applies_to(node: yaml.Node, problems: _Problems) -> dict[str, Any]:
     return out
 
 
-def loads(text: str, filename: str = "<string>") -> Policy:
-    """Parse and check a policy from YAML text; ``ValidationError`` lists every problem."""
-    problems = _Problems(filename)
+def compose_policy(text: str, problems: _Problems) -> tuple[yaml.Node, dict[str, yaml.Node]]:
+    """The YAML document's root node and its top-level keys (with line marks); a syntax
+    error or an empty or non-mapping document is raised at once with its line."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -277,6 +277,13 @@ def loads(text: str, filename: str = "<string>") -> Policy:
     items = _mapping(root, "a policy", problems)
     problems.raise_if_any()
     assert items is not None
+    return root, items
+
+
+def loads(text: str, filename: str = "<string>") -> Policy:
+    """Parse and check a policy from YAML text; ``ValidationError`` lists every problem."""
+    problems = _Problems(filename)
+    root, items = compose_policy(text, problems)
     _check_keys(items, _POLICY_KEYS, "the policy", problems)
     name = _scalar(items["name"]) if "name" in items else None
     if not isinstance(name, str) or not name.strip():
