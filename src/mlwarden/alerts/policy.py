@@ -47,6 +47,7 @@ from mlwarden.policy.loader import (
     _Problems,
     _scalar,
     compose_policy,
+    rule_header,
 )
 from mlwarden.registry.refs import check_alias
 
@@ -210,17 +211,10 @@ def _actions(node: yaml.Node | None, rule_id: str, problems: _Problems) -> tuple
 
 
 def _rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> MonitorRule | None:
-    items = _mapping(node, f"rule #{index + 1}", problems)
-    if items is None:
+    header = rule_header(node, index, seen, problems, _RULE_KEYS)
+    if header is None:
         return None
-    rule_id = _scalar(items["id"]) if "id" in items else None
-    if not isinstance(rule_id, str) or not rule_id.strip():
-        problems.add(_line(node), f"rule #{index + 1} needs an 'id' (a non-empty string)")
-        return None
-    if rule_id in seen:
-        problems.add(_line(items["id"]), f"duplicate rule id {rule_id!r}", rule=rule_id)
-    seen.add(rule_id)
-    _check_keys(items, _RULE_KEYS, f"rule {rule_id!r}", problems, rule=rule_id)
+    items, rule_id = header
     if "check" in items:
         problems.add(
             _line(items["check"]),

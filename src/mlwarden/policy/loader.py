@@ -169,7 +169,10 @@ def _expr_position(node: yaml.ScalarNode, line: int, column: int) -> tuple[int, 
     return mark.line + line, column
 
 
-def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> Rule | None:
+def rule_header(
+    node: yaml.Node, index: int, seen: set[str], problems: _Problems, keys: Any
+) -> tuple[dict[str, yaml.Node], str] | None:
+    """A rule's keys and its id: present, unique in the file, and no unknown keys beside it."""
     items = _mapping(node, f"rule #{index + 1}", problems)
     if items is None:
         return None
@@ -180,7 +183,15 @@ def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Proble
     if rule_id in seen:
         problems.add(_line(items["id"]), f"duplicate rule id {rule_id!r}", rule=rule_id)
     seen.add(rule_id)
-    _check_keys(items, _RULE_KEYS, f"rule {rule_id!r}", problems, rule=rule_id)
+    _check_keys(items, keys, f"rule {rule_id!r}", problems, rule=rule_id)
+    return items, rule_id
+
+
+def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> Rule | None:
+    header = rule_header(node, index, seen, problems, _RULE_KEYS)
+    if header is None:
+        return None
+    items, rule_id = header
     severity = _scalar(items["severity"]) if "severity" in items else "error"
     if severity not in SEVERITIES:
         problems.add(
