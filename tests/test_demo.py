@@ -41,3 +41,24 @@ def test_demo_tells_the_whole_story_and_reruns(tmp_path):
     assert again["model"] == "credit-risk-2" and again["rolled_back"]
     assert sorted(u.name for u in wd.list_users()) == ["admin", "alice", "bob"]
     wd.close()
+
+
+def test_demo_stores_no_raw_personal_data(tmp_path):
+    """Run the demo, then search the database file and the artifact folder for the
+    applicants' raw e-mails and customer ids: masking and pseudonymization happen first."""
+    from pathlib import Path
+
+    from mlwarden.demo import TRAFFIC_ROWS, with_contacts
+
+    wd = mw.Warden(f"sqlite:///{tmp_path / 'w.db'}", artifacts=str(tmp_path / "a"))
+    run_demo(wd, console=Console(file=io.StringIO()))
+    name = "credit-risk"
+    logged = wd.predictions(name)
+    assert logged["applicant_email"].str.startswith("pz").all()
+    assert logged["subject"].notna().all() and "customer_id" not in logged.columns
+    wd.close()
+    sample = with_contacts(mw.datasets.load_adult()[1].head(3), offset=2 * TRAFFIC_ROWS)
+    raw = [*sample["applicant_email"], *sample["customer_id"]]
+    blob = b"".join(p.read_bytes() for p in Path(tmp_path).rglob("*") if p.is_file())
+    for value in raw:
+        assert value.encode() not in blob, value

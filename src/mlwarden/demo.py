@@ -74,6 +74,21 @@ rules:
 """
 
 
+# Applicants' contact details travel with the traffic but must never be stored raw: the
+# e-mail is pseudonymized (keyed HMAC), the customer id becomes the GDPR subject key.
+MASKING = """
+version: 1
+default: keep
+columns:
+  applicant_email: {action: pseudonymize}
+"""
+
+
+def with_contacts(batch: pd.DataFrame, offset: int) -> pd.DataFrame:
+    ids = [f"C{offset + i:06d}" for i in range(len(batch))]
+    return batch.assign(applicant_email=[f"{c.lower()}@example.org" for c in ids], customer_id=ids)
+
+
 def build_pipeline(kind: str) -> Any:
     from lightgbm import LGBMClassifier
     from sklearn.compose import make_column_selector, make_column_transformer
@@ -220,13 +235,15 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
         today = pd.Timestamp.now(tz="UTC").floor("D")
         normal = Xt.iloc[:TRAFFIC_ROWS]
         drifted = _shifted(Xt.iloc[TRAFFIC_ROWS : 2 * TRAFFIC_ROWS])
+        admin.set_masking_policy(name, MASKING)
         for days_ago, batch in ((2, normal), (1, drifted)):
             alice.log_predictions(
                 name,
-                batch,
+                with_contacts(batch, offset=days_ago * len(batch)),
                 serving.predict(batch),
                 scores=serving.predict_proba(batch)[:, 1],
                 timestamps=[today - pd.Timedelta(days=days_ago)] * len(batch),
+                subject_column="customer_id",
             )
         report = admin.monitor(name, window="1d", since=today - pd.Timedelta(days=2))
         for w in report.windows:
