@@ -184,9 +184,9 @@ def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data,
     assert context["model"]["name"] == "credit" and "metrics" in context["version"]
 
 
+# governed predictions are served by the server: remote backend only
+@pytest.mark.parametrize("backend", ["remote"], indirect=True)
 def test_remote_predict_is_governed(backend, store, lgb_model, credit_data):
-    if backend.kind == "local":
-        pytest.skip("governed predictions are served by the server")
     _, _, test = credit_data
     out = backend.wd.predict("credit", test.head(3), explain=True)
     assert out["outputs"] == lgb_model.predict(test.head(3)).tolist() and out["logged"]
