@@ -248,11 +248,15 @@ def test_evidence_is_collected_at_registration(warden, registered, fitted_pipeli
     assert prof.n_rows == 2000 and "__score__" in prof.columns and "age" in prof.columns
 
     fairness = warden.get_evidence("credit-risk@1", "fairness")
-    direct = audit(test["income"].to_numpy(), fitted_pipeline.predict(X),
-                   sensitive_features=test[["sex", "race"]].reset_index(drop=True),
-                   favorable_label=">50K")
+    direct = audit(
+        test["income"].to_numpy(),
+        fitted_pipeline.predict(X),
+        sensitive_features=test[["sex", "race"]].reset_index(drop=True),
+        favorable_label=">50K",
+    )
     assert fairness["summary"]["sex"]["disparate_impact"] == pytest.approx(
-        direct.to_dict()["summary"]["sex"]["disparate_impact"])
+        direct.to_dict()["summary"]["sex"]["disparate_impact"]
+    )
 
     explain = warden.get_evidence("credit-risk@1", "explain")
     assert explain["status"] == "ok" and explain["method"] == "linear_exact"

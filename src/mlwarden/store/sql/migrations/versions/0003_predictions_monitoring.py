@@ -18,7 +18,9 @@ def upgrade() -> None:
     op.create_table(
         "predictions",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column("model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("ts", Ts, nullable=False),
         sa.Column("day", sa.Integer, nullable=False),
@@ -35,14 +37,18 @@ def upgrade() -> None:
     op.create_table(
         "labels",
         sa.Column("prediction_id", sa.String(36), primary_key=True),
-        sa.Column("model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("label", sa.Text, nullable=False),
         sa.Column("ts", Ts, nullable=False),
     )
     op.create_table(
         "monitor_windows",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column("model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "model_id", BigId, sa.ForeignKey("models.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("version", sa.Integer, nullable=False),
         sa.Column("window", sa.String(16), nullable=False),
         sa.Column("start", Ts, nullable=False),
@@ -54,8 +60,9 @@ def upgrade() -> None:
         sa.Column("profile_sha256", sa.String(64)),
         sa.Column("result", sa.Text, nullable=False),
         sa.Column("computed_at", Ts, nullable=False),
-        sa.UniqueConstraint("model_id", "version", "window", "segment", "key",
-                            name="uq_monitor_windows_key"),
+        sa.UniqueConstraint(
+            "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
+        ),
     )
 
 
