@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,7 @@ predictions = Table(
     Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("ts", Timestamp, nullable=False),
-    # yyyymmdd: retention purges and day-range scans hit an index instead of the whole log
+    # yyyymmdd, for reading by day; ranges use the (model_id, ts) index
     Column("day", Integer, nullable=False),
     Column("inputs", Text, nullable=False),
     Column("output", Text, nullable=False),
@@ -44,7 +44,6 @@ predictions = Table(
     Column("reasons", Text),
     Column("subject", String(128)),
     Index("ix_predictions_model_ts", "model_id", "ts"),
-    Index("ix_predictions_model_day", "model_id", "day"),
     Index("ix_predictions_subject", "subject"),
 )
 
@@ -106,10 +105,20 @@ def timestamps_for(db: Database, ts: pd.Series) -> list[Any]:
 
 
 def records_json(frame: pd.DataFrame) -> list[str]:
-    """One JSON object per row, serialised by pandas in C."""
-    if frame.shape[1] == 0:
-        return ["{}"] * len(frame)
-    text = frame.reset_index(drop=True).to_json(orient="records", lines=True, date_format="iso")
+    """One JSON object per row, serialised by pandas in C.
+
+    The array form is split at its record boundaries (``},{``): every boundary is one, so
+    exactly ``n`` pieces means no string value contained the separator; otherwise the
+    slower line-delimited form is used.
+    """
+    n = len(frame)
+    if frame.shape[1] == 0 or n == 0:
+        return ["{}"] * n
+    frame = frame.reset_index(drop=True)
+    pieces = frame.to_json(orient="records", date_format="iso")[2:-2].split("},{")
+    if len(pieces) == n:
+        return [f"{{{p}}}" for p in pieces]
+    text = frame.to_json(orient="records", lines=True, date_format="iso")
     return text.rstrip("\n").split("\n")
 
 
@@ -244,16 +253,15 @@ class SqlPredictionStore:
             ).rowcount
 
     def purge(self, model_id: int, before_day: int) -> int:
+        """Delete the model's predictions (and labels) logged before day ``yyyymmdd``."""
+        cutoff = datetime(
+            before_day // 10000, before_day // 100 % 100, before_day % 100, tzinfo=UTC
+        )
+        old = (predictions.c.model_id == model_id, predictions.c.ts < cutoff)
         with self.db.transaction() as conn:
-            old = select(predictions.c.id).where(
-                predictions.c.model_id == model_id, predictions.c.day < before_day
-            )
-            conn.execute(labels.delete().where(labels.c.prediction_id.in_(old)))
-            return conn.execute(
-                predictions.delete().where(
-                    predictions.c.model_id == model_id, predictions.c.day < before_day
-                )
-            ).rowcount
+            ids = select(predictions.c.id).where(*old)
+            conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
+            return conn.execute(predictions.delete().where(*old)).rowcount
 
 
 def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
