@@ -1,4 +1,9 @@
-"""Table definitions (SQLAlchemy Core). Alembic migrations create exactly these."""
+"""Table definitions (SQLAlchemy Core). Alembic migrations create exactly these.
+
+Tables used by one store module only are defined beside it, on this same ``metadata``:
+``predictions``/``labels``/``monitor_windows`` (store/sql/predictions.py), ``subject_keys``/
+``retention`` (store/sql/vault.py) and ``masking_policies`` (privacy/service.py).
+"""
 
 from __future__ import annotations
 
