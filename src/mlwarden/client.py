@@ -415,6 +415,8 @@ class Warden:
 
     def apply_retention(self) -> dict[str, int]:
         """Purge predictions older than each model's retention; audited per model."""
+        # deletes from every model's log: the role set_retention needs, on all models
+        self.access.require(self.actor, "config.set", "model:*")
         return self.subjects.apply_retention(actor=self.actor)
 
     def set_masking_policy(self, name: str, policy: str) -> Any:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,6 +38,7 @@ from mlwarden.errors import (
 from mlwarden.monitor.report import MonitorReport, WindowResult
 from mlwarden.registry.flavors import load_flavor
 from mlwarden.registry.refs import parse_ref
+from mlwarden.remote_governance import GovernanceMethods
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import sha256_bytes
 
@@ -235,13 +237,19 @@ class RemoteAudit:
             **{**d, "problem": None if d.get("problem") is None else Problem(d["problem"])}
         )
 
+    def export(self, path: str | Path) -> int:
+        """Write the server's JSON Lines export to ``path`` here; returns events written."""
+        resp = self._call("GET", "/v1/audit/export", raw=True)
+        Path(path).write_bytes(resp.content)
+        return int(resp.headers["X-Events"])
+
     def prove(self, seq: int, tree_size: int | None = None) -> InclusionProof:
         params = {} if tree_size is None else {"tree_size": tree_size}
         d = self._call("GET", f"/v1/audit/proofs/{int(seq)}", params=params)
         return InclusionProof(**{**d, "path": tuple(d["path"])})
 
 
-class RemoteWarden:
+class RemoteWarden(GovernanceMethods):
     """Govern models through a Warden server (see the module docstring)."""
 
     def __init__(
@@ -272,13 +280,16 @@ class RemoteWarden:
         self.audit = RemoteAudit(self._call)
         self._me: User | None = None
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
+        """The decoded body (JSON, else bytes); with ``raw``, the response (headers too)."""
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from exc
         if resp.status_code >= 400:
             raise error_from_response(resp)
+        if raw:
+            return resp
         if resp.headers.get("content-type", "").startswith("application/json"):
             return resp.json()
         return resp.content

@@ -277,9 +277,10 @@ def compose_policy(text: str, problems: _Problems) -> tuple[yaml.Node, dict[str,
     error or an empty or non-mapping document is raised at once with its line."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problems.add(mark.line + 1 if mark else 1, f"YAML error: {exc.problem or exc}")
+    except yaml.YAMLError as exc:  # a ReaderError (a control character) has no line mark
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or exc
+        problems.add(mark.line + 1 if mark else 1, f"YAML error: {problem}")
         problems.raise_if_any()
         raise AssertionError("unreachable") from exc
     if root is None:

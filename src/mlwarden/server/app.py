@@ -175,7 +175,17 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
     from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
-    from mlwarden.server.routes import access, audit, monitor, policy, predict, registry
+    from mlwarden.server.routes import (
+        access,
+        alerts,
+        audit,
+        monitor,
+        policy,
+        predict,
+        registry,
+        reports,
+        subjects,
+    )
 
     settings = settings or ServerSettings()
     if warden is None:
@@ -238,7 +248,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         return {"status": "ready", "audit_size": size}
 
     # the prediction routes first: routes are matched in order, and these are the hot path
-    for module in (predict, registry, policy, access, audit, monitor):
+    for module in (predict, registry, policy, access, audit, monitor, subjects, alerts, reports):
         app.include_router(module.router)
     app.include_router(alert_metrics.router(warden))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
@@ -93,3 +97,27 @@ def prove(
                 signed=signed,
             )
     return out(audit.prove(seq, tree_size))
+
+
+@router.get(
+    "/export",
+    response_class=FileResponse,
+    summary="wd.audit.export(path): the JSON Lines export (X-Events: events written)",
+)
+def export(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "audit.read", "audit")
+    # the whole log can be large: written to a file once, streamed from it, then removed
+    fd, name = tempfile.mkstemp(suffix=".jsonl")
+    os.close(fd)
+    try:
+        n = ctx.warden.audit.export(name)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return FileResponse(
+        name,
+        media_type="application/x-ndjson",
+        headers={"X-Events": str(n)},
+        background=BackgroundTask(os.unlink, name),
+    )

@@ -1,0 +1,178 @@
+"""The ``RemoteWarden`` methods for data subjects, masking, alerts, reports and bundles.
+
+Kept apart from ``remote.py`` to keep modules small; ``RemoteWarden`` inherits them. Files
+named by the caller (policies, report outputs, bundles) are read and written here, on the
+caller's machine: the server only ever sees and sends their contents.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from mlwarden.alerts.policy import MonitoringPolicy, load, loads
+from mlwarden.alerts.types import Alert, Delivery, Evaluation, RuleOutcome
+from mlwarden.entities import ModelVersion
+from mlwarden.errors import ValidationError
+from mlwarden.privacy.masking import MaskingPolicy
+
+
+def _dt(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _alert(d: dict[str, Any]) -> Alert:
+    times = ("window_start", "window_end", "started_at", "updated_at", "ended_at")
+    d = {k: v for k, v in d.items() if k != "ref"}  # a property of Alert, not a field
+    return Alert(**{**d, **{k: _dt(d.get(k)) for k in times}, "actions": tuple(d["actions"])})
+
+
+def _delivery(d: dict[str, Any]) -> Delivery:
+    return Delivery(**{**d, "created_at": _dt(d["created_at"])})
+
+
+def _evaluation(d: dict[str, Any]) -> Evaluation:
+    outcomes = tuple(RuleOutcome(**o) for o in d["outcomes"])
+    return Evaluation(datetime.fromisoformat(d["time"]), outcomes, d["duration_s"])
+
+
+def _monitoring_policy(d: dict[str, Any]) -> MonitoringPolicy:
+    loaded = loads(d["source"], filename=d.get("path") or "<string>")
+    return MonitoringPolicy(**{**loaded.__dict__, "path": d.get("path")})
+
+
+def _policy_text(policy: str | Path | MonitoringPolicy) -> dict[str, Any]:
+    # loaded (and checked) here, as locally: a missing file or a bad rule fails before sending
+    pol = load(policy)
+    return {"source": pol.source, "path": pol.path}
+
+
+def _masking_text(policy: str | os.PathLike[str]) -> str:
+    """YAML text, or the text of the file it names (the rule ``MaskingPolicy.from_yaml``
+    applies locally)."""
+    text = str(policy)
+    if isinstance(policy, os.PathLike) or ("\n" not in text and Path(text).is_file()):
+        return Path(policy).read_text()
+    return text
+
+
+class GovernanceMethods:
+    """Mixed into ``RemoteWarden``, which provides ``_call``."""
+
+    _call: Any
+
+    def _ref_path(self, ref: str) -> str:
+        from mlwarden.remote import _url_ref
+
+        name, target = _url_ref(ref)
+        return f"/v1/models/{name}/versions/{target}"
+
+    # -- data subjects --------------------------------------------------------------------
+
+    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
+        body = {"subject": subject, "reason": reason}
+        return self._call("POST", "/v1/subjects/erase", json=body)  # type: ignore[no-any-return]
+
+    def export_subject(self, subject: str) -> dict[str, Any]:
+        body = {"subject": subject}
+        return self._call("POST", "/v1/subjects/export", json=body)  # type: ignore[no-any-return]
+
+    def set_retention(self, name: str, days: int) -> None:
+        self._call("PUT", f"/v1/models/{name}/retention", json={"days": days})
+
+    def apply_retention(self) -> dict[str, int]:
+        return self._call("POST", "/v1/retention/apply")  # type: ignore[no-any-return]
+
+    def set_masking_policy(self, name: str, policy: str) -> MaskingPolicy:
+        """The policy as stored (without the server's pseudonymization keys)."""
+        body = {"policy_yaml": _masking_text(policy)}
+        return MaskingPolicy.from_dict(
+            self._call("PUT", f"/v1/models/{name}/masking-policy", json=body)
+        )
+
+    # -- monitoring policies and alerts ---------------------------------------------------
+
+    def evaluate_monitoring(
+        self,
+        policies: list[str | Path | MonitoringPolicy] | None = None,
+        *,
+        names: list[str] | None = None,
+        refresh: bool = False,
+    ) -> Evaluation:
+        body = {
+            "policies": None if policies is None else [_policy_text(p) for p in policies],
+            "names": names,
+            "refresh": refresh,
+        }
+        return _evaluation(self._call("POST", "/v1/monitoring/evaluate", json=body))
+
+    def install_monitoring_policy(self, policy: str | Path | MonitoringPolicy) -> MonitoringPolicy:
+        body = _policy_text(policy)
+        return _monitoring_policy(self._call("POST", "/v1/monitoring/policies", json=body))
+
+    def monitoring_policies(self) -> list[MonitoringPolicy]:
+        return [_monitoring_policy(p) for p in self._call("GET", "/v1/monitoring/policies")]
+
+    def alerts(
+        self,
+        name: str | None = None,
+        *,
+        status: str | None = None,
+        policy: str | None = None,
+        limit: int | None = None,
+    ) -> list[Alert]:
+        params = {"name": name, "status": status, "policy": policy, "limit": limit}
+        params = {k: v for k, v in params.items() if v is not None}
+        return [_alert(a) for a in self._call("GET", "/v1/alerts", params=params)]
+
+    def alert_deliveries(
+        self, alert_id: int | None = None, *, failed: bool | None = None, limit: int | None = None
+    ) -> list[Delivery]:
+        params = {"alert_id": alert_id, "failed": failed, "limit": limit}
+        params = {k: v for k, v in params.items() if v is not None}
+        return [_delivery(d) for d in self._call("GET", "/v1/alerts/deliveries", params=params)]
+
+    def block(self, ref: str, *, reason: str) -> ModelVersion:
+        from mlwarden.remote import _version
+
+        path = f"{self._ref_path(ref)}/block"
+        return _version(self._call("POST", path, json={"reason": reason}))
+
+    def unblock(self, ref: str, *, reason: str) -> ModelVersion:
+        from mlwarden.remote import _version
+
+        path = f"{self._ref_path(ref)}/unblock"
+        return _version(self._call("POST", path, json={"reason": reason}))
+
+    # -- documentation and evidence bundles -----------------------------------------------
+
+    def report(
+        self,
+        kind: str,
+        ref: str,
+        other: str | None = None,
+        *,
+        format: str = "md",
+        out: str | Path | None = None,
+    ) -> str | Path:
+        """The document as text, or written to ``out`` here (a PDF needs ``out``)."""
+        if format == "pdf" and out is None:  # refused before the server renders it
+            raise ValidationError("PDF output needs an output file (--out FILE.pdf)", field="out")
+        params = {"format": format} if other is None else {"format": format, "other": other}
+        data = self._call("GET", f"{self._ref_path(ref)}/reports/{kind}", params=params)
+        if out is None:
+            return bytes(data).decode("utf-8")
+        path = Path(out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    def bundle(self, ref: str, path: str | Path) -> Path:
+        """The signed bundle, built (and signed) by the server, written to ``path`` here."""
+        data = self._call("GET", f"{self._ref_path(ref)}/bundle")
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        return out

@@ -1,0 +1,128 @@
+"""Alerts, their deliveries, monitoring policies (install, evaluate) and the block list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from mlwarden.access import User
+from mlwarden.alerts.policy import MonitoringPolicy, loads
+from mlwarden.server.auth import check, current_user
+from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.schemas import VersionOut
+
+router = APIRouter(prefix="/v1", tags=["alerts"])
+
+
+class PolicyText(BaseModel):
+    # the YAML text (the server never reads a client's paths) and the client's file name,
+    # kept so the policy, its audit event and its errors name the same file as locally
+    source: str
+    path: str | None = None
+
+
+class EvaluateIn(BaseModel):
+    policies: list[PolicyText] | None = None  # None: the installed ones
+    names: list[str] | None = None
+    refresh: bool = False
+
+
+class ReasonIn(BaseModel):
+    reason: str
+
+
+def policy_from(text: PolicyText) -> MonitoringPolicy:
+    loaded = loads(text.source, filename=text.path or "<string>")
+    return MonitoringPolicy(**{**loaded.__dict__, "path": text.path})
+
+
+def policy_out(pol: MonitoringPolicy) -> dict[str, Any]:
+    return {**pol.to_dict(), "source": pol.source}
+
+
+@router.get("/alerts", summary="wd.alerts(name=None, status=, policy=, limit=)")
+def alerts(
+    request: Request,
+    name: str | None = None,
+    status: str | None = None,
+    policy: str | None = None,
+    limit: int | None = Query(None, ge=1),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", f"model:{name or '*'}")
+    found = ctx.warden.alerts(name, status=status, policy=policy, limit=limit)
+    return [a.to_dict() for a in found]
+
+
+@router.get("/alerts/deliveries", summary="wd.alert_deliveries(alert_id=None, failed=, limit=)")
+def alert_deliveries(
+    request: Request,
+    alert_id: int | None = None,
+    failed: bool | None = None,
+    limit: int | None = Query(None, ge=1),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "alert:*")
+    found = ctx.warden.alert_deliveries(alert_id, failed=failed, limit=limit)
+    return [d.to_dict() for d in found]
+
+
+@router.get("/monitoring/policies", summary="wd.monitoring_policies()")
+def monitoring_policies(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "monitoring-policy:*")
+    return [policy_out(p) for p in ctx.warden.monitoring_policies()]
+
+
+@router.post(
+    "/monitoring/policies", status_code=201, summary="wd.install_monitoring_policy(policy)"
+)
+def install_monitoring_policy(
+    body: PolicyText, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    pol = policy_from(body)
+    check(ctx, user, "config.set", f"monitoring-policy:{pol.name}")
+    return policy_out(ctx.acting(user).install_monitoring_policy(pol))
+
+
+@router.post("/monitoring/evaluate", summary="wd.evaluate_monitoring(policies=, names=)")
+def evaluate_monitoring(
+    body: EvaluateIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    # evaluating can roll back and block versions: the validators' and admins' act
+    check(ctx, user, "checks.run", "monitoring")
+    pols = None if body.policies is None else [policy_from(p) for p in body.policies]
+    result = ctx.acting(user).evaluate_monitoring(pols, names=body.names, refresh=body.refresh)
+    return result.to_dict()
+
+
+@router.post(
+    "/models/{name}/versions/{ref}/block",
+    response_model=VersionOut,
+    summary="wd.block(ref, reason=)",
+)
+def block(
+    name: str, ref: str, body: ReasonIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "model.rollback", f"model:{name}/{ref}")
+    return out(ctx.acting(user).block(version_ref(name, ref), reason=body.reason))
+
+
+@router.post(
+    "/models/{name}/versions/{ref}/unblock",
+    response_model=VersionOut,
+    summary="wd.unblock(ref, reason=)",
+)
+def unblock(
+    name: str, ref: str, body: ReasonIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "version.approve", f"model:{name}/{ref}")
+    return out(ctx.acting(user).unblock(version_ref(name, ref), reason=body.reason))
