@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from serve_support import records
 
 import mlwarden as mw
-from conftest import records
 from mlwarden.server import ServerSettings, create_app
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 
 import pytest
+from serve_support import free_port, hammer, records, spawn_server, wait_ready
 
 import mlwarden as mw
-from conftest import free_port, hammer, records, spawn_server, wait_ready
 
 
 def _fresh(store) -> mw.Warden:

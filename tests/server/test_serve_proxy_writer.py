@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.testclient import TestClient
+from serve_support import LiveServer, records
 
 import mlwarden as mw
-from conftest import LiveServer, records
 from mlwarden.server import ServerSettings, create_app
 from mlwarden.server.proxy import register_endpoint
 from mlwarden.server.writer import Pending, PredictionWriter

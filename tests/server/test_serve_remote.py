@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from serve_support import LiveServer
 
 import mlwarden as mw
-from conftest import LiveServer
 from mlwarden.access import User
 from mlwarden.remote import RemoteWarden
 

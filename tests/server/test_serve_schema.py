@@ -15,9 +15,9 @@ from schemathesis.checks import (
     not_a_server_error,
     response_schema_conformance,
 )
+from serve_support import records
 
 import mlwarden as mw
-from conftest import records
 from mlwarden.server import ServerSettings, create_app
 
 

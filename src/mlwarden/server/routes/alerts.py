@@ -66,7 +66,8 @@ def alert_deliveries(
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
-    check(ctx, user, "read", "alert:*")
+    # deliveries and policies name channel URLs (a Slack webhook URL is a secret)
+    check(ctx, user, "checks.run", "alert:*")
     found = ctx.warden.alert_deliveries(alert_id, failed=failed, limit=limit)
     return [d.to_dict() for d in found]
 
@@ -74,7 +75,7 @@ def alert_deliveries(
 @router.get("/monitoring/policies", summary="wd.monitoring_policies()")
 def monitoring_policies(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
-    check(ctx, user, "read", "monitoring-policy:*")
+    check(ctx, user, "checks.run", "monitoring-policy:*")
     return [policy_out(p) for p in ctx.warden.monitoring_policies()]
 
 
