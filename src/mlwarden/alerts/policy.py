@@ -47,6 +47,7 @@ from mlwarden.policy.loader import (
     _Problems,
     _scalar,
     compose_policy,
+    parse_rules,
     rule_header,
 )
 from mlwarden.registry.refs import check_alias
@@ -324,16 +325,7 @@ def loads(text: str, filename: str = "<string>") -> MonitoringPolicy:
         except ValidationError as exc:
             problems.add(_line(items["window"]), exc.message)
     channels = _channels(items["channels"], problems) if "channels" in items else ()
-    rules: list[MonitorRule] = []
-    rules_node = items.get("rules")
-    if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
-        problems.add(_line(rules_node or root), "the policy needs 'rules' (a non-empty list)")
-    else:
-        seen: set[str] = set()
-        for i, node in enumerate(rules_node.value):
-            rule = _rule(node, i, seen, problems)
-            if rule is not None:
-                rules.append(rule)
+    rules: list[MonitorRule] = parse_rules(root, items, problems, _rule)
     problems.raise_if_any()
     description = _scalar(items["description"]) if "description" in items else None
     return MonitoringPolicy(

@@ -272,6 +272,24 @@ def _applies_to(node: yaml.Node, problems: _Problems) -> dict[str, Any]:
     return out
 
 
+def parse_rules(
+    root: yaml.Node, items: dict[str, yaml.Node], problems: _Problems, parse_one: Any
+) -> list[Any]:
+    """Each entry of the non-empty ``rules`` list through ``parse_one(node, index, seen,
+    problems)``; entries it rejects (``None``) are left out, their problems recorded."""
+    rules: list[Any] = []
+    rules_node = items.get("rules")
+    if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
+        problems.add(_line(rules_node or root), "the policy needs 'rules' (a non-empty list)")
+        return rules
+    seen: set[str] = set()
+    for i, node in enumerate(rules_node.value):
+        rule = parse_one(node, i, seen, problems)
+        if rule is not None:
+            rules.append(rule)
+    return rules
+
+
 def compose_policy(text: str, problems: _Problems) -> tuple[yaml.Node, dict[str, yaml.Node]]:
     """The YAML document's root node and its top-level keys (with line marks); a syntax
     error or an empty or non-mapping document is raised at once with its line."""
@@ -301,16 +319,7 @@ def loads(text: str, filename: str = "<string>") -> Policy:
     if not isinstance(name, str) or not name.strip():
         problems.add(_line(items.get("name", root)), "the policy needs a 'name' (a string)")
     applies = _applies_to(items["applies_to"], problems) if "applies_to" in items else {}
-    rules: list[Rule] = []
-    rules_node = items.get("rules")
-    if not isinstance(rules_node, yaml.SequenceNode) or not rules_node.value:
-        problems.add(_line(rules_node or root), "the policy needs 'rules' (a non-empty list)")
-    else:
-        seen: set[str] = set()
-        for i, node in enumerate(rules_node.value):
-            rule = _compile_rule(node, i, seen, problems)
-            if rule is not None:
-                rules.append(rule)
+    rules: list[Rule] = parse_rules(root, items, problems, _compile_rule)
     problems.raise_if_any()
     description = _scalar(items["description"]) if "description" in items else None
     return Policy(str(name), tuple(rules), applies, text, None, description)
