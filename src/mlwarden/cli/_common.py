@@ -34,6 +34,18 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(jsonable(data), indent=2) + "\n")
 
 
+def show_list(
+    items: list[Any], as_json: bool, table: Callable[[list[Any]], Any], empty: str
+) -> None:
+    """A listing command's output: JSON records, a one-line note when empty, else a table."""
+    if as_json:
+        print_json([item.to_dict() for item in items])
+    elif not items:
+        console.print(empty)
+    else:
+        console.print(table(items))
+
+
 def fail(message: str, code: int = 1) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -22,6 +22,7 @@ from mlwarden.cli._common import (
     handle_errors,
     open_warden,
     print_json,
+    show_list,
 )
 
 
@@ -127,12 +128,7 @@ def list_alerts(
 ) -> None:
     """Alerts, newest first."""
     alerts = open_warden(uri).alerts(model, status=status, limit=limit)
-    if as_json:
-        print_json([a.to_dict() for a in alerts])
-    elif not alerts:
-        console.print("No alerts.")
-    else:
-        console.print(alerts_table(alerts))
+    show_list(alerts, as_json, alerts_table, "No alerts.")
 
 
 @alerts_app.command("deliveries")

@@ -15,6 +15,7 @@ from mlwarden.cli._common import (
     handle_errors,
     open_warden,
     print_json,
+    show_list,
 )
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -80,12 +81,7 @@ def log(
     events = wd.audit.events(
         model=model, action=action, since=since, actor=actor, limit=limit, newest_first=True
     )
-    if as_json:
-        print_json([e.to_dict() for e in events])
-    elif not events:
-        console.print("No audit events match.")
-    else:
-        console.print(events_table(events))
+    show_list(events, as_json, events_table, "No audit events match.")
 
 
 @app.command("proof")

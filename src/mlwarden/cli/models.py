@@ -15,6 +15,7 @@ from mlwarden.cli._common import (
     handle_errors,
     open_warden,
     print_json,
+    show_list,
 )
 from mlwarden.entities import Model, ModelVersion
 
@@ -86,12 +87,7 @@ def version_tables(mv: ModelVersion) -> list[Table]:
 def list_models(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
     """List every registered model."""
     models = open_warden(uri).list_models()
-    if as_json:
-        print_json([m.to_dict() for m in models])
-    elif not models:
-        console.print("No models registered yet. Try `mlwarden demo`.")
-    else:
-        console.print(models_table(models))
+    show_list(models, as_json, models_table, "No models registered yet. Try `mlwarden demo`.")
 
 
 @app.command("show")

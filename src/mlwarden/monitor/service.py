@@ -88,6 +88,7 @@ class MonitorService:
         from mlwarden.engines.profile import profile
 
         parse_window(window)
+        since, until = as_time(since, "since"), as_time(until, "until")
         ref = self.reference(mv)
         model_id = self._model_id(mv.name)
         frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
@@ -248,3 +249,18 @@ class MonitorService:
             )
             out["fairness"] = report.to_dict()["summary"]
         return out
+
+
+def as_time(value: Any, field: str) -> datetime | None:
+    """Accept datetimes, pandas timestamps and ISO strings; naive times are UTC."""
+    if value is None:
+        return None
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(
+            f"{field} must be a date or time, got {value!r}", field=field
+        ) from exc
+    return (
+        stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    ).to_pydatetime()
