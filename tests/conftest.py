@@ -12,6 +12,10 @@ import pytest
 
 import mlwarden as mw
 
+# Servers built in this process would freeze the heap (gc.freeze) and keep every earlier
+# test's objects; test_serve_proxy_writer.py checks the setting itself.
+os.environ.setdefault("MLWARDEN_SERVE_SETTLE_HEAP", "false")
+
 PG_URL = os.environ.get("MLWARDEN_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

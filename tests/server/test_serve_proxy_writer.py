@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from datetime import UTC, datetime
 
@@ -130,6 +131,21 @@ def test_proxy_retries_times_out_and_opens_the_circuit(store, upstream, credit_d
         timed = api.post(f"/v1/models/credit/predict?version={slow.version}", json=rows)
         assert timed.status_code == 502 and "timed out" in timed.json()["message"]
     assert wd.predictions("credit").empty  # nothing is logged for a failed prediction
+
+
+def test_settle_heap_freezes_after_start_and_after_each_model_load(store, credit_data):
+    _, _, test = credit_data
+    gc.unfreeze()
+    settings = ServerSettings(settle_heap=True)
+    try:
+        with TestClient(create_app(settings, store.warden), headers=store.headers()) as api:
+            assert gc.get_freeze_count() > 0  # the app, frozen at start-up
+            gc.unfreeze()
+            r = api.post("/v1/models/credit/predict", json={"records": records(test, 1)})
+            assert r.status_code == 200, r.text
+            assert gc.get_freeze_count() > 0  # and again once the model was loaded
+    finally:
+        gc.unfreeze()
 
 
 def _pending(mid: int, n: int = 1) -> Pending:

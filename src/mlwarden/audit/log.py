@@ -103,9 +103,10 @@ class AuditBackend(ABC):
         """The highest seq stored (0 when empty)."""
 
     @abstractmethod
-    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
+    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
         """Store ``events`` with seqs ``size() + 1, …`` (their own ``seq`` is ignored); return
-        those seqs. Called only inside :meth:`integrating`."""
+        those seqs. ``after`` is ``size()`` when the caller has just read it under the lock.
+        Called only inside :meth:`integrating`."""
 
     @abstractmethod
     def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
@@ -200,7 +201,7 @@ class MemoryAuditBackend(AuditBackend):
     def size(self) -> int:
         return len(self._events)
 
-    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
+    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
         start = len(self._events) + 1
         seqs = list(range(start, start + len(events)))
         self._events.extend(_with(e, s, e.time) for e, s in zip(events, seqs, strict=True))
@@ -369,6 +370,8 @@ class AuditLog:
     ) -> None:
         self.backend = backend
         self.signer = signer
+        #: (tree size, root hash, frontier) of the last head this log signed
+        self._last: tuple[int, str, CompactRange] | None = None
         if public_key is not None:
             self.public_key: Ed25519PublicKey | None = load_public_key(public_key)
         else:
@@ -413,7 +416,9 @@ class AuditLog:
         if not prepared:
             return []
         with self.backend.integrating():
-            backlog = self.backend.size() - self._tree_size()
+            latest = self.backend.latest_checkpoint()
+            size = self.backend.size()
+            backlog = size - (latest.tree_size if latest else 0)
             if backlog:
                 # Appends integrate in the same transaction, so stored-but-unsigned rows mean a
                 # crashed non-transactional backend or rows written around the service. Signing
@@ -427,9 +432,9 @@ class AuditLog:
             # host's clock); one batch shares one time.
             now = utc_now()
             prepared = [_with(e, 0, now) for e in prepared]
-            seqs = self.backend.append_batch(prepared)
+            seqs = self.backend.append_batch(prepared, after=size)
             stored = [_with(e, s, now) for e, s in zip(prepared, seqs, strict=True)]
-            self._integrate(signer, stored)
+            self._sign(signer, latest, seqs[-1], stored)
         return stored
 
     def integrate(self) -> Checkpoint | None:
@@ -442,12 +447,26 @@ class AuditLog:
             return self.backend.latest_checkpoint()
 
     def _integrate(self, signer: Signer, fresh: list[AuditEvent]) -> None:
-        cp = self.backend.latest_checkpoint()
-        done = cp.tree_size if cp else 0
-        size = self.backend.size()
+        self._sign(signer, self.backend.latest_checkpoint(), self.backend.size(), fresh)
+
+    def _sign(
+        self, signer: Signer, latest: Checkpoint | None, size: int, fresh: list[AuditEvent]
+    ) -> None:
+        """Add the leaves after ``latest`` up to ``size`` to the tree and sign its new head."""
+        done = latest.tree_size if latest else 0
         if size == done:
             return
-        frontier = CompactRange.from_nodes(done, self.backend.get_node)
+        if latest is not None and latest.key_id and latest.key_id != signer.key_id:
+            # Two hosts with different keys must never both sign one log: the verifier trusts
+            # one public key, so the second key's checkpoints would all read as forged.
+            raise IntegrityError(
+                f"this store's audit log is signed with key {latest.key_id}, but this Warden's "
+                f"key is {signer.key_id}: point MLWARDEN_KEY_FILE at the store's key",
+                field="key_file",
+                store_key_id=latest.key_id,
+                key_id=signer.key_id,
+            )
+        frontier = self._frontier(latest)
         if fresh and fresh[0].seq == done + 1 and fresh[-1].seq == size:
             todo: Iterable[AuditEvent] = fresh
         else:
@@ -459,7 +478,20 @@ class AuditLog:
         if frontier.size != size:
             raise WardenError(f"audit store returned {frontier.size - done} of {size - done}")
         self.backend.put_nodes(nodes)
-        self.backend.save_checkpoint(signer.sign(size, frontier.root()))
+        checkpoint = signer.sign(size, frontier.root())
+        self.backend.save_checkpoint(checkpoint)
+        self._last = (checkpoint.tree_size, checkpoint.root_hash, frontier.copy())
+
+    def _frontier(self, latest: Checkpoint | None) -> CompactRange:
+        """The tree's right edge at ``latest``: the one this log signed last when the store
+        has not moved since (a head commits to every leaf, so an equal head means an equal
+        frontier, even one whose transaction rolled back), else read from stored nodes."""
+        if latest is None:
+            return CompactRange()
+        last = self._last
+        if last is not None and (last[0], last[1]) == (latest.tree_size, latest.root_hash):
+            return last[2].copy()
+        return CompactRange.from_nodes(latest.tree_size, self.backend.get_node)
 
     def erase_payload(self, seq: int, *, actor: str, reason: str = "") -> AuditEvent:
         """Destroy event ``seq``'s payload and salt (GDPR erasure) and log that it happened.

@@ -25,7 +25,7 @@ from mlwarden.errors import WardenError
 from mlwarden.server.auth import Authenticator
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
-from mlwarden.server.serving import ModelCache, Resolver
+from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
 
@@ -192,13 +192,12 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         from mlwarden.client import Warden
 
         warden = Warden()
-    mask = getattr(warden.prediction_log, "_mask", None)
     writer = (
         PredictionWriter(
             warden,
             max_wait_ms=settings.batch_wait_ms,
             max_rows=settings.batch_max_rows,
-            mask=mask,
+            masking=getattr(warden, "masking", None),
         )
         if settings.log_predictions
         else None
@@ -209,7 +208,9 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         auth=Authenticator(warden.access, settings.auth_ttl_s),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
-            lambda mv: warden.registry.load_model(mv.ref), size=settings.model_cache_size
+            lambda mv: warden.registry.load_model(mv.ref),
+            size=settings.model_cache_size,
+            settle=settings.settle_heap,
         ),
         writer=writer,
         proxies=ProxyRuntime(settings),
@@ -220,6 +221,8 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         if writer is not None:
             writer.start()
         monitoring = alerts_scheduler.start(warden)  # monitoring policies (docs/alerts.md)
+        if settings.settle_heap:
+            settle_heap()
         try:
             yield
         finally:

@@ -17,19 +17,23 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 
 from mlwarden.store.sql.predictions import records_json
 
+if TYPE_CHECKING:
+    from mlwarden.privacy.masking import MaskingPolicy
+
 log = logging.getLogger("mlwarden.server.writer")
 
-Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
+
+class Masking(Protocol):
+    def get(self, model: str) -> MaskingPolicy | None: ...
 
 
 @dataclass
@@ -61,7 +65,7 @@ class PredictionWriter:
         *,
         max_wait_ms: float = 2.0,
         max_rows: int = 2000,
-        mask: Masker | None = None,
+        masking: Masking | None = None,
     ) -> None:
         self.warden = warden
         self.db = warden.db
@@ -69,7 +73,7 @@ class PredictionWriter:
         self.audit = warden.audit
         self.max_wait = max_wait_ms / 1000.0
         self.max_rows = max_rows
-        self.mask = mask
+        self.masking = masking
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.batches = 0
@@ -188,8 +192,9 @@ class PredictionWriter:
         return cols, entries
 
     def _inputs(self, item: Pending) -> list[str]:
-        if self.mask is None:
+        policy = None if self.masking is None else self.masking.get(item.name)  # cached
+        if policy is None:
             dumps = json.dumps
             return [dumps(r, default=str) for r in item.inputs]
         # nothing unmasked reaches the database
-        return records_json(self.mask(item.name, pd.DataFrame.from_records(item.inputs)))
+        return records_json(policy.apply(pd.DataFrame.from_records(item.inputs)))

