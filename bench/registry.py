@@ -41,7 +41,11 @@ def postgres_schema(url: str) -> tuple[str, str]:
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    return schema, f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+    return schema, postgres_schema_uri(url, schema)
+
+
+def postgres_schema_uri(url: str, schema: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
 
 
 def main() -> None:

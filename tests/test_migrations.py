@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from sqlalchemy import text
 
@@ -31,6 +32,12 @@ def test_sqlite_uses_wal(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
+STRUCTURAL = (
+    "add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index",
+    "add_fk", "remove_fk",
+)  # fmt: skip
+
+
 def test_migrations_create_exactly_the_declared_tables(store_uri, tmp_path):
     """Alembic's autogenerate comparison finds nothing to add or drop after upgrading."""
     from alembic.autogenerate import compare_metadata
@@ -41,10 +48,38 @@ def test_migrations_create_exactly_the_declared_tables(store_uri, tmp_path):
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))  # imports every store module
     with wd.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
-    structural = [
-        d
-        for d in diff
-        if d[0]
-        in ("add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index")
-    ]
+    structural = [d for d in diff if d[0] in STRUCTURAL]
     assert structural == []
+
+
+def test_prediction_ingest_migration_keeps_the_log(store_uri, tmp_path):
+    """0009 rebuilds ``predictions`` on SQLite (dropping its foreign key): rows, indexes and
+    the downgrade path survive it."""
+    from alembic import command
+    from sklearn.dummy import DummyClassifier
+    from sqlalchemy import inspect
+
+    wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+    wd.register_model("m", DummyClassifier().fit(X, [0, 1, 1]))
+    ids = wd.log_predictions("m", X, [1, 1, 1], subjects=["ann", None, None])
+    engine = wd.db.engine
+
+    def move(step, revision: str) -> None:
+        cfg = migrate._config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    def foreign_keys() -> list:
+        return inspect(engine).get_foreign_keys("predictions")
+
+    assert foreign_keys() == []
+    move(command.downgrade, "0008")
+    assert [fk["referred_table"] for fk in foreign_keys()] == ["models"]
+    move(command.upgrade, "head")
+    assert foreign_keys() == []
+    indexes = {i["name"] for i in inspect(engine).get_indexes("predictions")}
+    assert {"ix_predictions_model_ts", "ix_predictions_subject"} <= indexes
+    logged = wd.predictions("m")
+    assert sorted(logged["id"]) == sorted(ids) and wd.export_subject("ann")["predictions"]

@@ -42,6 +42,7 @@ def test_log_predictions_returns_unique_uuid7_ids(warden, registered, traffic):
         re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", i)
         for i in ids[:50]
     )
+    assert ids[:1000] == sorted(ids[:1000])  # in row order within a batch
     frame = warden.predictions("credit-risk")
     assert len(frame) == 2000 and set(frame["version"]) == {1}
     assert {"age", "sex", "output", "score", "label"} <= set(frame.columns)

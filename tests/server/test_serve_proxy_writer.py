@@ -183,12 +183,16 @@ def test_writer_group_commits_concurrent_requests(store):
 
 def test_a_failed_batch_fails_its_requests(store):
     wd = store.warden
+    mid = wd.registry.store.model_id("credit")
     writer = PredictionWriter(wd)
     writer.start()
-    bad = _pending(999_999)  # no such model: the foreign key refuses the batch
+    first = _pending(mid)
+    writer.submit(first).result(10)
+    again = _pending(mid)
+    again.ids = first.ids  # an id already logged: the primary key refuses the batch
     with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError
-        writer.submit(bad).result(10)
-    ok = writer.submit(_pending(wd.registry.store.model_id("credit")))
-    ok.result(10)
+        writer.submit(again).result(10)
+    writer.submit(_pending(mid)).result(10)
     writer.stop()
-    assert len(wd.predictions("credit")) == 1
+    assert len(wd.predictions("credit")) == 2
+    assert len(wd.audit.events(model="credit", action="predictions.log")) == 2
