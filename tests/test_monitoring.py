@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -48,6 +49,16 @@ def test_log_predictions_returns_unique_uuid7_ids(warden, registered, traffic):
     assert {"age", "sex", "output", "score", "label"} <= set(frame.columns)
     events = [e for e in warden.audit.events(model="credit-risk") if e.action == "predictions.log"]
     assert [e.payload["count"] for e in events] == [1000, 1000]
+
+
+def test_logged_inputs_keep_fifteen_significant_digits(warden, small_adult):
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"x": [1e-12, math.pi, 123456.789012345, 2.5e-300]})
+    warden.register_model("precise", LinearRegression().fit(X, [0.0, 1.0, 2.0, 3.0]))
+    warden.log_predictions("precise", X, [0.0, 1.0, 2.0, 3.0])
+    logged = warden.predictions("precise")["x"].to_numpy()
+    np.testing.assert_allclose(sorted(logged), sorted(X["x"]), rtol=1e-15, atol=0)
 
 
 def test_labels_join_and_unknown_ids_are_reported(warden, registered, traffic):

@@ -136,10 +136,13 @@ def records_json(frame: pd.DataFrame) -> list[str]:
     if frame.shape[1] == 0 or n == 0:
         return ["{}"] * n
     frame = frame.reset_index(drop=True)
-    pieces = frame.to_json(orient="records", date_format="iso")[2:-2].split("},{")
+    # pandas' default keeps 10 decimals (1e-12 would be logged as 0.0); 15 is its most
+    pieces = frame.to_json(orient="records", date_format="iso", double_precision=15)[2:-2].split(
+        "},{"
+    )
     if len(pieces) == n:
         return [f"{{{p}}}" for p in pieces]
-    text = frame.to_json(orient="records", lines=True, date_format="iso")
+    text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
     return text.rstrip("\n").split("\n")
 
 
