@@ -436,7 +436,9 @@ class Warden:
         refresh: bool = False,
     ) -> Evaluation:
         """Run monitoring policies (files, or the installed ones) over the newest stored
-        windows of every model they apply to: fire, resolve, roll back, block, notify."""
+        windows of every model they apply to: fire, resolve, roll back, block, notify.
+        Validators and admins only: evaluating can roll back and block versions."""
+        self.access.require(self.actor, "checks.run", "monitoring")
         return self.alerting.evaluate(
             None if policies is None else [str(p) if isinstance(p, Path) else p for p in policies],
             actor=self.actor,

@@ -43,10 +43,11 @@ def test_scheduler_evaluates_installed_policies_until_stopped(served, put_window
 @pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
 def test_a_failing_evaluation_is_logged_not_fatal(served, caplog):
     class Broken:
-        def evaluate_monitoring(self, **kw):
+        def evaluate(self, **kw):
             raise RuntimeError("database went away")
 
-    s = scheduler.Scheduler(Broken(), AlertSettings(interval_s=1))
+    served.alerting = Broken()
+    s = scheduler.Scheduler(served, AlertSettings(interval_s=1))
     assert s.run_once() is None and "database went away" in s.last_error
 
 

@@ -189,6 +189,20 @@ def test_installed_policies_apply_by_applies_to(served, put_windows, tmp_path):
     assert wd.evaluate_monitoring().fired
 
 
+def test_only_validators_and_admins_evaluate(served, put_windows):
+    wd = served
+    wd.install_monitoring_policy(loads(policy(DRIFT)))
+    put_windows(wd, [0.9])
+    for name, role in (("alice", "admin"), ("dev", "developer"), ("val", "validator")):
+        wd.create_user(name, role)
+    as_dev = mw.Warden(wd.settings.uri, artifacts=wd.settings.artifacts, actor="dev")
+    with pytest.raises(mw.errors.PermissionDenied, match=r"checks\.run"):
+        as_dev.evaluate_monitoring()
+    assert wd.alerts(status="firing") == []  # nothing ran
+    as_val = mw.Warden(wd.settings.uri, artifacts=wd.settings.artifacts, actor="val")
+    assert as_val.evaluate_monitoring().fired
+
+
 def test_refresh_computes_windows_from_the_prediction_log(served, numeric_data):
     import pandas as pd
 

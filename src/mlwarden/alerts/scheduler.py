@@ -31,7 +31,11 @@ class Scheduler:
 
     def run_once(self) -> Evaluation | None:
         try:
-            evaluation = self.warden.evaluate_monitoring(refresh=self.settings.refresh)
+            # the service itself, not the facade: the server evaluates as the system, not
+            # as a user whose role the facade would check
+            evaluation = self.warden.alerting.evaluate(
+                actor=self.warden.actor, refresh=self.settings.refresh
+            )
         except Exception as exc:  # a bad policy or a database blip must not kill the loop
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("monitoring policy evaluation failed")
