@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
+from sqlalchemy import Connection
 
 from mlwarden.store.sql.predictions import records_json
 
@@ -76,6 +77,7 @@ class PredictionWriter:
         self.masking = masking
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._conn: Connection | None = None  # the writer thread's own
         self.batches = 0
         self.rows = 0
 
@@ -102,38 +104,48 @@ class PredictionWriter:
     # ---- the writer thread
 
     def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
+        try:
+            while self._next_batch():
+                pass
+        finally:
+            self._close()
+
+    def _next_batch(self) -> bool:
+        """Gather one batch and commit it; ``False`` once asked to stop."""
+        first = self._queue.get()
+        if first is _STOP:
+            return False
+        batch, rows = [first], len(first.ids)
+        deadline = time.monotonic() + self.max_wait
+        while rows < self.max_rows:
+            remaining = deadline - time.monotonic()
+            try:
+                item = (
+                    self._queue.get(timeout=remaining)
+                    if remaining > 0
+                    else (self._queue.get_nowait())
+                )
+            except queue.Empty:
                 break
-            batch, rows = [first], len(first.ids)
-            deadline = time.monotonic() + self.max_wait
-            while rows < self.max_rows:
-                remaining = deadline - time.monotonic()
-                try:
-                    item = (
-                        self._queue.get(timeout=remaining)
-                        if remaining > 0
-                        else (self._queue.get_nowait())
-                    )
-                except queue.Empty:
-                    break
-                if item is _STOP:
-                    stopping = True
-                    break
-                batch.append(item)
-                rows += len(item.ids)
-            self._commit(batch)
+            if item is _STOP:
+                self._commit(batch)
+                return False
+            batch.append(item)
+            rows += len(item.ids)
+        self._commit(batch)
+        return True
 
     def _commit(self, batch: list[Pending]) -> None:
         try:
             rows, entries = self._rows(batch)
-            with self.db.transaction():
+            if self._conn is None:  # kept across batches: no pool checkout per commit
+                self._conn = self.db.writer_connection()
+            with self.db.transaction(on=self._conn):
                 self.store.insert(rows)
                 self.audit.append_many(entries)
         except Exception as exc:  # every waiting request learns the batch failed
             log.exception("prediction log batch of %d requests failed", len(batch))
+            self._close()  # the next batch starts on a fresh connection
             for item in batch:
                 if not item.future.done():
                     item.future.set_exception(exc)
@@ -143,6 +155,14 @@ class PredictionWriter:
         for item in batch:
             if not item.future.done():
                 item.future.set_result(None)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                conn.close()
+            except Exception:  # a broken connection: the pool discards it
+                log.debug("closing the writer's connection failed", exc_info=True)
 
     def _rows(self, batch: list[Pending]) -> tuple[dict[str, list[Any]], list[tuple]]:
         cols: dict[str, list[Any]] = {

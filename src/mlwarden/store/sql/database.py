@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
@@ -47,18 +47,24 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); nested calls join the outer one."""
+    def transaction(self, on: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction (SQLite: ``BEGIN IMMEDIATE``); nested calls join the outer one.
+        ``on``: a connection from :meth:`writer_connection` that the caller keeps, instead
+        of a pool checkout per transaction (the prediction writer's hot loop)."""
         current = self._current.get()
         if current is not None:
             yield current
             return
-        with self._writer.begin() as conn:
+        with nullcontext(on) if on is not None else self._writer.connect() as conn, conn.begin():
             token = self._current.set(conn)
             try:
                 yield conn
             finally:
                 self._current.reset(token)
+
+    def writer_connection(self) -> Connection:
+        """A connection whose transactions take the write lock at BEGIN; close it when done."""
+        return self._writer.connect()
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
