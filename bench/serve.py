@@ -34,6 +34,17 @@ from _common import PEER_VENVS, ROOT, emit, peer_python
 
 CONNECTIONS = (2, 16)
 
+# Each server is one Python process (one worker): it runs on CPU 0 and the load generator on
+# CPU 1, for MLflow and Warden alike, so neither competes with wrk or migrates between cores
+# (unpinned, both lose a quarter of their throughput here and the runs are noisier).
+PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+SERVER_CPUS, LOAD_CPUS = ({0}, {1}) if PINNED else (None, None)
+
+
+def pinned(cpus: set[int] | None):  # type: ignore[no-untyped-def]
+    """A ``preexec_fn`` that keeps the child (and what it starts) on ``cpus``."""
+    return None if cpus is None else (lambda: os.sched_setaffinity(0, cpus))
+
 
 def prepare(tmp: Path) -> tuple[Any, list[dict[str, Any]], Path]:
     """The model (categories as integer codes), a request row and the booster's text file."""
@@ -98,7 +109,7 @@ def start_mlflow(tmp: Path, booster: Path, port: int) -> subprocess.Popen | None
         proc = subprocess.Popen(
             [str(python.parent / "mlflow"), "models", "serve", "-m", str(out), "-h",
              "127.0.0.1", "-p", str(port), "--env-manager", "local"],
-            env=env, stdout=fh, stderr=subprocess.STDOUT,
+            env=env, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CPUS),
         )  # fmt: skip
     wait_up(f"http://127.0.0.1:{port}/ping", proc, log)
     return proc
@@ -119,8 +130,9 @@ def start_warden(
     log = tmp / f"warden-{port}.log"
     with log.open("ab") as fh:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "mlwarden.server"], env=env, stdout=fh, stderr=subprocess.STDOUT
-        )
+            [sys.executable, "-m", "mlwarden.server"], env=env, stdout=fh,
+            stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CPUS),
+        )  # fmt: skip
     wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
     return proc
 
@@ -153,7 +165,7 @@ def wrk_load(url: str, body: str, headers: dict[str, str], conns: int, seconds: 
     out = subprocess.run(
         ["wrk", "-t", str(min(conns, 2)), "-c", str(conns), "-d", f"{seconds}s", "--latency",
          "-s", str(script), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, preexec_fn=pinned(LOAD_CPUS),
     ).stdout  # fmt: skip
     pct = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -228,7 +240,8 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     (model, X, y), rows, booster = prepare(tmp)
     token = register(tmp, model, X, y)
-    print(f"load generator: {generator}; {seconds} s per run; one row per request")
+    print(f"load generator: {generator}; {seconds} s per run; one row per request; "
+          + ("servers on CPU 0, load on CPU 1" if PINNED else "not pinned"))  # fmt: skip
     results: dict[str, Any] = {}
     json_headers = {"Content-Type": "application/json"}
 
@@ -283,6 +296,7 @@ def main() -> None:
         "model": "lightgbm adult 100 trees",
         "seconds": seconds,
         "load": generator,
+        "pinned": PINNED,
         "peer": "mlflow models serve",
         **{k: v for k, v in results.items()},
         "logged_rows": logged,
