@@ -3,7 +3,8 @@
 The same booster (Adult, categorical columns as integer codes, so both servers take the same
 JSON) is served by MLflow (its own venv, `--env-manager local`) and by Warden with every
 prediction validated, logged with sync durability (answered only once committed) and audited;
-then with async durability (answered before the commit), then with logging off. Load comes
+then with async durability (answered before the commit), then with logging off; last, a bare
+ASGI app on the same uvicorn (the floor of any Python server here). Load comes
 from wrk (a second process on loopback, a Lua script for the POST body), or from an httpx async
 generator when wrk is missing. One row per request, 2 and 16 connections, 20 s each (5 s with
 --quick).
@@ -134,6 +135,20 @@ def start_warden(
             stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CPUS),
         )  # fmt: skip
     wait_up(f"http://127.0.0.1:{port}/healthz", proc, log)
+    return proc
+
+
+def start_floor(tmp: Path, port: int) -> subprocess.Popen:
+    """``peers/bare_asgi.py`` on this venv's uvicorn: the most any one-worker Python server
+    can answer here."""
+    log = tmp / "floor.log"
+    with log.open("ab") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT / "bench" / "peers"),
+             "bare_asgi:app", "--port", str(port), "--no-access-log", "--lifespan", "off"],
+            stdout=fh, stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CPUS),
+        )  # fmt: skip
+    wait_up(f"http://127.0.0.1:{port}/", proc, log)
     return proc
 
 
@@ -280,6 +295,14 @@ def main() -> None:
         finally:
             stop(proc)
 
+    port = free_port()
+    proc = start_floor(tmp, port)
+    try:
+        results["asgi_floor"] = measure("bare ASGI (floor)", f"http://127.0.0.1:{port}/", body,
+                                        json_headers, seconds, tmp, load)  # fmt: skip
+    finally:
+        stop(proc)
+
     import mlwarden as mw
 
     wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
@@ -302,8 +325,14 @@ def main() -> None:
         "logged_rows": logged,
         "audit_verified": verified,
     }
+    floor = results["asgi_floor"]
+    record["floor_share_nolog_c16"] = round(
+        results["warden_nolog"]["c16"]["rps"] / floor["c16"]["rps"], 2
+    )
     if "mlflow" in results:
         m, w = results["mlflow"], results["warden_sync"]
+        record["floor_over_mlflow_c2"] = round(floor["c2"]["rps"] / m["c2"]["rps"], 1)
+        record["floor_over_mlflow_c16"] = round(floor["c16"]["rps"] / m["c16"]["rps"], 1)
         record["rps_ratio_c2"] = round(w["c2"]["rps"] / m["c2"]["rps"], 1)
         record["rps_ratio_c16"] = round(w["c16"]["rps"] / m["c16"]["rps"], 1)
         record["p99_ratio_c16"] = round(w["c16"]["p99_ms"] / m["c16"]["p99_ms"], 3)
@@ -311,6 +340,11 @@ def main() -> None:
             f"\nwarden (sync log) / mlflow: {record['rps_ratio_c2']}x req/s at 2 conns, "
             f"{record['rps_ratio_c16']}x at 16; p99 at 16 conns {record['p99_ratio_c16']} of "
             "mlflow's"
+        )
+        print(
+            f"a bare ASGI app on the same uvicorn answers {record['floor_over_mlflow_c2']}x / "
+            f"{record['floor_over_mlflow_c16']}x mlflow's req/s: no Python server here can do "
+            "more"
         )
     shutil.rmtree(tmp, ignore_errors=True)
     emit(record)

@@ -61,6 +61,19 @@ def test_logged_inputs_keep_fifteen_significant_digits(warden, small_adult):
     np.testing.assert_allclose(sorted(logged), sorted(X["x"]), rtol=1e-15, atol=0)
 
 
+def test_a_batch_larger_than_one_serialisation_chunk_is_stored_whole(warden):
+    from sklearn.linear_model import LinearRegression
+
+    n = 9_000  # RecordsJSON serialises 4,096 rows at a time while the insert streams them
+    X = pd.DataFrame({"x": np.arange(n, dtype=float), "city": ["a", "b", "c"] * (n // 3)})
+    warden.register_model("big", LinearRegression().fit(X[["x"]], X["x"]))
+    ids = warden.log_predictions("big", X, X["x"], subjects=[None] * (n - 1) + ["ann"])
+    logged = warden.predictions("big").set_index("id").loc[ids]
+    assert logged["x"].tolist() == X["x"].tolist() and logged["city"].tolist() == X["city"].tolist()
+    (sealed,) = warden.export_subject("ann")["predictions"]  # the last row, opened again
+    assert (sealed["x"], sealed["city"]) == (n - 1, "c")
+
+
 def test_labels_join_and_unknown_ids_are_reported(warden, registered, traffic):
     ids, truth, _ = traffic
     result = warden.log_labels("credit-risk", [*ids[:500], "no-such-id"], [*truth[:500], ">50K"])

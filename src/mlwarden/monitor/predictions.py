@@ -13,10 +13,10 @@ import pandas as pd
 from mlwarden.entities import ModelVersion, as_frame
 from mlwarden.errors import ValidationError
 from mlwarden.store.sql.predictions import (
+    RecordsJSON,
     SqlPredictionStore,
     new_ids,
     reasons_json,
-    records_json,
     timestamps_for,
 )
 
@@ -100,7 +100,7 @@ class PredictionLog:
             "version": [mv.version] * n,
             "ts": timestamps_for(self.store.db, ts),
             "day": days,
-            "inputs": records_json(frame),
+            "inputs": RecordsJSON(frame),
             "output": outputs.astype(str).tolist(),
             "score": [None] * n
             if score is None

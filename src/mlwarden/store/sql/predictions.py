@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -146,6 +146,25 @@ def records_json(frame: pd.DataFrame) -> list[str]:
     return text.rstrip("\n").split("\n")
 
 
+class RecordsJSON:
+    """``records_json(frame)`` made ``chunk`` rows at a time, as it is iterated.
+
+    ``insert`` streams it: a PostgreSQL COPY sends the first rows while later ones are still
+    being serialised, so the server's work overlaps the client's instead of following it.
+    """
+
+    def __init__(self, frame: pd.DataFrame, chunk: int = 4096) -> None:
+        self.frame = frame
+        self.chunk = chunk
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __iter__(self) -> Iterator[str]:
+        for start in range(0, len(self.frame), self.chunk):
+            yield from records_json(self.frame.iloc[start : start + self.chunk])
+
+
 class SqlPredictionStore:
     """Every write path (batch logging, the server's group-commit writer) goes through
     ``insert``, so subject pseudonymization and payload sealing happen in one place."""
@@ -169,11 +188,10 @@ class SqlPredictionStore:
         ``subject`` holds raw subject identifiers; they are stored pseudonymized, and the
         rows' payloads sealed with the subject's key."""
         rows = self._seal(rows)
-        n = len(rows["id"])
-        tuples = list(zip(*(rows[c] for c in COLUMNS), strict=True)) if n else []
+        if not len(rows["id"]):
+            return
+        tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
         with self.db.transaction() as conn:
-            if not tuples:
-                return
             # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
             raw = conn.connection.driver_connection
             if self.db.is_sqlite:
