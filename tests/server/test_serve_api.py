@@ -268,3 +268,21 @@ def test_served_predictions_are_counted_in_metrics(api, credit_data):
     before = served()
     assert api.post("/v1/models/credit/predict", json={"records": records(test, 5)}).is_success
     assert served() == before + 5
+
+
+def test_an_unexpected_error_on_the_predict_path_is_a_json_500(app, api, credit_data, caplog):
+    """Predictions bypass FastAPI's router (PredictFastPath): the app's own handlers still
+    answer its errors, down to the catch-all."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("resolver down")
+
+    app.state.ctx.resolver.resolve = broken
+    r = api.post("/v1/models/credit/predict", json={"records": records(credit_data[2], 1)})
+    assert r.status_code == 500
+    assert r.json() == {
+        "error": "internal_error",
+        "message": "internal error: RuntimeError",
+        "details": {},
+    }
+    assert "unhandled error on POST /v1/models/credit/predict" in caplog.text
