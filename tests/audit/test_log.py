@@ -267,3 +267,23 @@ def test_export_round_trip(log: AuditLog, tmp_path: Path) -> None:
     assert first["seq"] == 1 and len(first["leaf_hash"]) == 64
     assert json.loads(first["payload_json"]) == {"i": 0, "text": "naïve ✓"}
     assert json.loads(lines[-1])["checkpoint"]["tree_size"] == 10
+
+
+def test_a_second_key_may_not_sign_the_same_log(log: AuditLog) -> None:
+    log.append("a", "x", "y")
+    intruder = AuditLog(log.backend, Signer.generate())
+    with pytest.raises(IntegrityError, match="MLWARDEN_KEY_FILE"):
+        intruder.append("b", "x", "y")
+    assert log.size == 1  # refused before anything was written
+    log.append("a", "x", "z")  # the store's own key goes on
+    assert log.verify().ok and log.size == 2
+
+
+def test_appends_after_another_writer_read_the_frontier_back(signer: Signer) -> None:
+    backend = MemoryAuditBackend()
+    first, second = AuditLog(backend, signer), AuditLog(backend, signer)
+    for i in range(5):  # interleaved: each log's remembered frontier goes stale in turn
+        first.append("a", "x", f"first-{i}")
+        second.append("b", "x", f"second-{i}")
+    assert first.verify().ok and backend.size() == 10
+    assert first.checkpoint().tree_size == 10

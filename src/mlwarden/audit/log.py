@@ -61,6 +61,19 @@ __all__ = [
 Entry = tuple[str, str, str, "Mapping[str, Any] | None"] | Mapping[str, Any]
 
 
+def _check_key(signer: Signer, latest: Checkpoint | None) -> None:
+    """Two hosts with different keys must never both sign one log: the verifier trusts one
+    public key, so the second key's checkpoints would all read as forged."""
+    if latest is not None and latest.key_id and latest.key_id != signer.key_id:
+        raise IntegrityError(
+            f"this store's audit log is signed with key {latest.key_id}, but this Warden's "
+            f"key is {signer.key_id}: point MLWARDEN_KEY_FILE at the store's key",
+            field="key_file",
+            store_key_id=latest.key_id,
+            key_id=signer.key_id,
+        )
+
+
 class AuditBackend(ABC):
     """Storage primitives for the audit log. Only these are abstract.
 
@@ -417,6 +430,7 @@ class AuditLog:
             return []
         with self.backend.integrating():
             latest = self.backend.latest_checkpoint()
+            _check_key(signer, latest)  # before anything is written
             size = self.backend.size()
             backlog = size - (latest.tree_size if latest else 0)
             if backlog:
@@ -447,7 +461,9 @@ class AuditLog:
             return self.backend.latest_checkpoint()
 
     def _integrate(self, signer: Signer, fresh: list[AuditEvent]) -> None:
-        self._sign(signer, self.backend.latest_checkpoint(), self.backend.size(), fresh)
+        latest = self.backend.latest_checkpoint()
+        _check_key(signer, latest)
+        self._sign(signer, latest, self.backend.size(), fresh)
 
     def _sign(
         self, signer: Signer, latest: Checkpoint | None, size: int, fresh: list[AuditEvent]
@@ -456,16 +472,6 @@ class AuditLog:
         done = latest.tree_size if latest else 0
         if size == done:
             return
-        if latest is not None and latest.key_id and latest.key_id != signer.key_id:
-            # Two hosts with different keys must never both sign one log: the verifier trusts
-            # one public key, so the second key's checkpoints would all read as forged.
-            raise IntegrityError(
-                f"this store's audit log is signed with key {latest.key_id}, but this Warden's "
-                f"key is {signer.key_id}: point MLWARDEN_KEY_FILE at the store's key",
-                field="key_file",
-                store_key_id=latest.key_id,
-                key_id=signer.key_id,
-            )
         frontier = self._frontier(latest)
         if fresh and fresh[0].seq == done + 1 and fresh[-1].seq == size:
             todo: Iterable[AuditEvent] = fresh
