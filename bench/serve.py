@@ -343,8 +343,8 @@ def main() -> None:
         )
         print(
             f"a bare ASGI app on the same uvicorn answers {record['floor_over_mlflow_c2']}x / "
-            f"{record['floor_over_mlflow_c16']}x mlflow's req/s: no Python server here can do "
-            "more"
+            f"{record['floor_over_mlflow_c16']}x mlflow's req/s (the ceiling of a one-worker "
+            "Python server here)"
         )
     shutil.rmtree(tmp, ignore_errors=True)
     emit(record)
