@@ -102,10 +102,10 @@ def new_ids(n: int, at: datetime | None = None) -> list[str]:
     hexed = np.frombuffer(
         np.sort(raw.view("S16").ravel()).tobytes().hex().encode("ascii"), dtype=np.uint8
     ).reshape(n, 32)
-    text = np.full((n, 36), ord("-"), dtype=np.uint8)  # 8-4-4-4-12, dashes between
-    for start, stop, at in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
-        text[:, at : at + stop - start] = hexed[:, start:stop]
-    joined = text.tobytes().decode("ascii")
+    chars = np.full((n, 36), ord("-"), dtype=np.uint8)  # 8-4-4-4-12, dashes between
+    for start, stop, col in ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24)):
+        chars[:, col : col + stop - start] = hexed[:, start:stop]
+    joined = chars.tobytes().decode("ascii")
     return [joined[i : i + 36] for i in range(0, 36 * n, 36)]
 
 
