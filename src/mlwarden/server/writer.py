@@ -120,11 +120,10 @@ class PredictionWriter:
         while rows < self.max_rows:
             remaining = deadline - time.monotonic()
             try:
-                item = (
-                    self._queue.get(timeout=remaining)
-                    if remaining > 0
-                    else (self._queue.get_nowait())
-                )
+                if remaining > 0:
+                    item = self._queue.get(timeout=remaining)
+                else:
+                    item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:

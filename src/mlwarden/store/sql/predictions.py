@@ -137,9 +137,8 @@ def records_json(frame: pd.DataFrame) -> list[str]:
         return ["{}"] * n
     frame = frame.reset_index(drop=True)
     # pandas' default keeps 10 decimals (1e-12 would be logged as 0.0); 15 is its most
-    pieces = frame.to_json(orient="records", date_format="iso", double_precision=15)[2:-2].split(
-        "},{"
-    )
+    text = frame.to_json(orient="records", date_format="iso", double_precision=15)
+    pieces = text[2:-2].split("},{")
     if len(pieces) == n:
         return [f"{{{p}}}" for p in pieces]
     text = frame.to_json(orient="records", lines=True, date_format="iso", double_precision=15)
@@ -196,14 +195,10 @@ class SqlPredictionStore:
             raw = conn.connection.driver_connection
             if self.db.is_sqlite:
                 placeholders = ",".join("?" * len(COLUMNS))
-                cur = raw.cursor()
-                try:
-                    cur.executemany(
-                        f"INSERT INTO predictions ({','.join(COLUMNS)}) VALUES ({placeholders})",
-                        tuples,
-                    )
-                finally:
-                    cur.close()
+                raw.executemany(
+                    f"INSERT INTO predictions ({','.join(COLUMNS)}) VALUES ({placeholders})",
+                    tuples,
+                ).close()
             else:
                 # binary COPY: no text escaping of the JSON payloads on either side
                 sql = f"COPY predictions ({','.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
