@@ -285,6 +285,7 @@ class LightGBMServed(Served):
                 {c: float(i) for i, c in enumerate(by_col[n])} if n in by_col else None
                 for n in names
             ]
+        self.single = _single_row_predictor(self.booster) if self.fast else None
 
     def _matrix(self, records: Sequence[Record]) -> np.ndarray:
         names, codes = self.spec.names, self.codes
@@ -304,8 +305,13 @@ class LightGBMServed(Served):
     def predict(self, records: Sequence[Record]) -> Prediction:
         if not self.fast:
             return super().predict(records)
-        # one thread: for a handful of rows OpenMP's start-up costs more than the trees
-        raw = np.asarray(self.booster.predict(self._matrix(records), num_threads=1))
+        X = self._matrix(records)
+        if self.single is not None and len(records) == 1:
+            raw = self.single.predict(X[0])
+            raw = raw if raw.size == 1 else raw[None, :]  # binary: (1,); multiclass: (1, k)
+        else:
+            # one thread: for a handful of rows OpenMP's start-up costs more than the trees
+            raw = np.asarray(self.booster.predict(X, num_threads=1))
         if self.classes is None:
             return Prediction(_plain_list(raw), None)
         if raw.ndim == 1:  # binary: probability of the second class
@@ -313,6 +319,15 @@ class LightGBMServed(Served):
             return Prediction(labels.tolist(), [float(p) for p in raw])
         labels = np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
         return Prediction(labels.tolist(), _scores_from_proba(raw))
+
+
+def _single_row_predictor(booster: Any) -> Any:
+    from mlwarden.server.lightgbm_row import SingleRowPredictor
+
+    try:
+        return SingleRowPredictor(booster)
+    except (AttributeError, OSError, RuntimeError):  # a LightGBM without the single-row API
+        return None
 
 
 def served_for(mv: ModelVersion, model: Any) -> Served:
