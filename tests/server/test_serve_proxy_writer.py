@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -179,6 +180,20 @@ def test_writer_group_commits_concurrent_requests(store):
     events = wd.audit.events(action="predictions.log")
     assert sum(e.payload["count"] for e in events) == 400 and len(events) == writer.batches
     assert wd.audit.verify().ok
+
+
+def test_a_lone_client_never_waits_for_company(store):
+    wd = store.warden
+    mid = wd.registry.store.model_id("credit")
+    writer = PredictionWriter(wd, max_wait_ms=400)
+    writer.start()
+    started = time.monotonic()
+    for _ in range(5):  # one request at a time: nobody to wait for
+        writer.submit(_pending(mid)).result(10)
+    alone = time.monotonic() - started
+    writer.stop()
+    assert writer.batches == 5
+    assert alone < 1.0  # waiting for company would take 5 x 0.4 s
 
 
 def test_a_failed_batch_fails_its_requests(store):

@@ -22,10 +22,10 @@ class ServerSettings(BaseSettings):
     )
     log_predictions: bool = Field(default=True, description="store every served prediction")
     batch_wait_ms: float = Field(
-        default=0.0,
+        default=0.1,
         ge=0,
-        description="extra time the log writer waits for more requests before a commit; 0 "
-        "commits what queued up during the previous commit (no added latency)",
+        description="while other requests are about (the last commit had company), how long "
+        "the log writer waits for more before committing; a lone client never waits",
     )
     batch_max_rows: int = Field(default=2000, ge=1, description="rows per commit, at most")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")

@@ -1,8 +1,8 @@
 """The prediction log's group-commit writer.
 
-Requests hand their rows to one background thread, which gathers what arrives within
-``max_wait_ms`` (or ``max_rows``) and writes it in one transaction with one audit event per
-(actor, model, version) of the batch. Each request's future is resolved only after that
+Requests hand their rows to one background thread, which gathers what has queued (waiting up
+to ``max_wait_ms`` for more while other requests are about, up to ``max_rows``) and writes it
+in one transaction with one audit event per (actor, model, version) of the batch. Each request's future is resolved only after that
 commit returns, so with ``durability="sync"`` an answered prediction is on disk (SQLite runs
 ``synchronous=FULL``; PostgreSQL commits are durable by default): ``kill -9`` loses nothing that
 was acknowledged. One commit (an fsync) is shared by every request of the batch, which is where
@@ -64,7 +64,7 @@ class PredictionWriter:
         self,
         warden: Any,
         *,
-        max_wait_ms: float = 2.0,
+        max_wait_ms: float = 0.1,
         max_rows: int = 2000,
         masking: Masking | None = None,
     ) -> None:
@@ -78,6 +78,7 @@ class PredictionWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # the writer thread's own
+        self._company = False  # whether the last batch saw other requests
         self.batches = 0
         self.rows = 0
 
@@ -111,12 +112,18 @@ class PredictionWriter:
             self._close()
 
     def _next_batch(self) -> bool:
-        """Gather one batch and commit it; ``False`` once asked to stop."""
+        """Gather one batch and commit it; ``False`` once asked to stop.
+
+        With other requests about (the last batch had company, or more arrived while it
+        committed), wait up to ``max_wait`` for more before committing: at 2 connections that
+        pairs the requests into one commit instead of each waiting for the other's. A lone
+        client never waits.
+        """
         first = self._queue.get()
         if first is _STOP:
             return False
         batch, rows = [first], len(first.ids)
-        deadline = time.monotonic() + self.max_wait
+        deadline = time.monotonic() + (self.max_wait if self._company else 0.0)
         while rows < self.max_rows:
             remaining = deadline - time.monotonic()
             try:
@@ -132,6 +139,7 @@ class PredictionWriter:
             batch.append(item)
             rows += len(item.ids)
         self._commit(batch)
+        self._company = len(batch) > 1 or not self._queue.empty()
         return True
 
     def _commit(self, batch: list[Pending]) -> None:
