@@ -2,10 +2,10 @@
 
 Requests hand their rows to one background thread, which gathers what has queued (waiting up
 to ``max_wait_ms`` for more while other requests are about, up to ``max_rows``) and writes it
-in one transaction with one audit event per (actor, model, version) of the batch. Each request's future is resolved only after that
-commit returns, so with ``durability="sync"`` an answered prediction is on disk (SQLite runs
-``synchronous=FULL``; PostgreSQL commits are durable by default): ``kill -9`` loses nothing that
-was acknowledged. One commit (an fsync) is shared by every request of the batch, which is where
+in one transaction with one audit event per (actor, model, version) of the batch. Each
+request's future is resolved only after that commit returns, so with ``durability="sync"`` an
+answered prediction is on disk (SQLite runs ``synchronous=FULL``; PostgreSQL commits are
+durable by default): ``kill -9`` loses nothing that was acknowledged. One commit (an fsync) is shared by every request of the batch, which is where
 the throughput comes from.
 """
 
