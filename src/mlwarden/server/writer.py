@@ -5,8 +5,8 @@ to ``max_wait_ms`` for more while other requests are about, up to ``max_rows``) 
 in one transaction with one audit event per (actor, model, version) of the batch. Each
 request's future is resolved only after that commit returns, so with ``durability="sync"`` an
 answered prediction is on disk (SQLite runs ``synchronous=FULL``; PostgreSQL commits are
-durable by default): ``kill -9`` loses nothing that was acknowledged. One commit (an fsync) is shared by every request of the batch, which is where
-the throughput comes from.
+durable by default): ``kill -9`` loses nothing that was acknowledged. One commit (an fsync)
+is shared by every request of the batch, which is where the throughput comes from.
 """
 
 from __future__ import annotations
