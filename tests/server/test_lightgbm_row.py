@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -63,3 +65,27 @@ def test_a_row_of_the_wrong_shape_is_refused():
     for bad in (np.zeros(X.shape[1] - 1), np.zeros((1, X.shape[1])), np.zeros(12)[::2]):
         with pytest.raises(ValueError, match="contiguous float64 row of 6"):
             single.predict(bad)
+
+
+def test_threads_sharing_one_predictor_each_get_their_own_row():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = _data()
+    booster = lgb.train({"objective": "regression", "verbose": -1}, lgb.Dataset(X, y), 30)
+    single = SingleRowPredictor(booster)
+    expected = booster.predict(X, num_threads=1)
+    rows = [np.ascontiguousarray(r) for r in X]
+
+    def run(offset: int) -> bool:
+        return all(
+            single.predict(rows[(offset + i) % len(rows)])[0] == expected[(offset + i) % len(rows)]
+            for i in range(2000)
+        )
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            assert all(pool.map(run, range(0, 8 * 75, 75)))
+    finally:
+        sys.setswitchinterval(interval)

@@ -45,10 +45,7 @@ class SingleRowPredictor:
         self._lib = _library()
         self._booster = booster  # the config points into it: keep it alive
         self.n_features = booster.num_feature()
-        self._out = np.empty(booster.num_model_per_iteration(), dtype=np.float64)
-        self._out_ptr = self._out.ctypes.data
-        self._out_len = ctypes.c_int64(0)
-        self._out_len_ref = ctypes.byref(self._out_len)
+        self._width = booster.num_model_per_iteration()  # scores per row
         self._config = ctypes.c_void_p()
         best = booster.best_iteration  # Booster.predict's default: the best iteration, if any
         self._check(
@@ -59,15 +56,18 @@ class SingleRowPredictor:
         )  # fmt: skip
 
     def predict(self, row: np.ndarray) -> np.ndarray:
-        """Scores of one row (float64, C-contiguous, ``n_features`` long): a new array."""
+        """Scores of one row (float64, C-contiguous, ``n_features`` long)."""
         if row.shape != (self.n_features,) or row.dtype != np.float64 or not row.flags.c_contiguous:
             raise ValueError(f"expected a contiguous float64 row of {self.n_features} values")
+        # a fresh output per call: nothing shared if two threads predict with one version
+        out = np.empty(self._width, dtype=np.float64)
+        n = ctypes.c_int64(0)
         self._check(
             self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._config, row.ctypes.data, self._out_len_ref, self._out_ptr
+                self._config, row.ctypes.data, ctypes.byref(n), out.ctypes.data
             )
         )
-        return self._out[: self._out_len.value].copy()
+        return out[: n.value]
 
     def _check(self, status: int) -> None:
         if status != 0:
