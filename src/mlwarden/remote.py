@@ -222,7 +222,6 @@ class RemoteAudit:
             "actor": actor,
             "newest_first": newest_first,
         }
-        params = {k: v for k, v in params.items() if v is not None}
         return [_event(e) for e in self._call("GET", "/v1/audit/events", params=params)]
 
     def get(self, seq: int) -> AuditEvent:
@@ -244,7 +243,7 @@ class RemoteAudit:
         return int(resp.headers["X-Events"])
 
     def prove(self, seq: int, tree_size: int | None = None) -> InclusionProof:
-        params = {} if tree_size is None else {"tree_size": tree_size}
+        params = {"tree_size": tree_size}
         d = self._call("GET", f"/v1/audit/proofs/{int(seq)}", params=params)
         return InclusionProof(**{**d, "path": tuple(d["path"])})
 
@@ -281,7 +280,10 @@ class RemoteWarden(GovernanceMethods):
         self._me: User | None = None
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
-        """The decoded body (JSON, else bytes); with ``raw``, the response (headers too)."""
+        """The decoded body (JSON, else bytes); with ``raw``, the response (headers too).
+        Query parameters set to ``None`` are left out (the server's defaults apply)."""
+        if kwargs.get("params"):
+            kwargs["params"] = {k: v for k, v in kwargs["params"].items() if v is not None}
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
@@ -376,8 +378,7 @@ class RemoteWarden(GovernanceMethods):
         return _change(self._call("DELETE", f"/v1/models/{name}/aliases/{alias}"))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        params = {} if alias is None else {"alias": alias}
-        rows = self._call("GET", f"/v1/models/{name}/alias-history", params=params)
+        rows = self._call("GET", f"/v1/models/{name}/alias-history", params={"alias": alias})
         return [_change(c) for c in rows]
 
     def load_model(self, ref: str) -> Any:
@@ -422,7 +423,7 @@ class RemoteWarden(GovernanceMethods):
 
     def decisions(self, ref: str, *, limit: int | None = None) -> list[Any]:
         name, target = _url_ref(ref)
-        params = {} if limit is None else {"limit": limit}
+        params = {"limit": limit}
         path = f"/v1/models/{name}/versions/{target}/decisions"
         return [_decision(d) for d in self._call("GET", path, params=params)]
 
@@ -473,8 +474,7 @@ class RemoteWarden(GovernanceMethods):
         return _token(self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
-        params = {} if user is None else {"user": user}
-        return [_token(t) for t in self._call("GET", "/v1/tokens", params=params)]
+        return [_token(t) for t in self._call("GET", "/v1/tokens", params={"user": user})]
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -496,11 +496,7 @@ class RemoteWarden(GovernanceMethods):
         explain: bool = False,
     ) -> dict[str, Any]:
         """Governed predictions from the server (logged there): outputs, scores, ids."""
-        params: dict[str, Any] = {"explain": explain}
-        if alias is not None:
-            params["alias"] = alias
-        if version is not None:
-            params["version"] = version
+        params = {"explain": explain, "alias": alias, "version": version}
         body = {"records": _records(X)}
         return self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/models/{name}/predict", params=params, json=body
@@ -568,14 +564,13 @@ class RemoteWarden(GovernanceMethods):
         segment_by: str | None = None,
         version: int | None = None,
     ) -> MonitorReport:
-        params: dict[str, Any] = {"window": window}
-        for key, value in (("since", since), ("until", until)):
-            if value is not None:
-                params[key] = pd.Timestamp(value).isoformat()
-        if segment_by is not None:
-            params["segment_by"] = segment_by
-        if version is not None:
-            params["version"] = version
+        params = {
+            "window": window,
+            "since": None if since is None else pd.Timestamp(since).isoformat(),
+            "until": None if until is None else pd.Timestamp(until).isoformat(),
+            "segment_by": segment_by,
+            "version": version,
+        }
         d = self._call("GET", f"/v1/models/{name}/monitor", params=params)
         windows = tuple(
             WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})

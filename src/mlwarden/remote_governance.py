@@ -58,6 +58,13 @@ def _masking_text(policy: str | os.PathLike[str]) -> str:
     return text
 
 
+def _write(path: str | Path, data: bytes) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out
+
+
 class GovernanceMethods:
     """Mixed into ``RemoteWarden``, which provides ``_call``."""
 
@@ -124,26 +131,24 @@ class GovernanceMethods:
         limit: int | None = None,
     ) -> list[Alert]:
         params = {"name": name, "status": status, "policy": policy, "limit": limit}
-        params = {k: v for k, v in params.items() if v is not None}
         return [_alert(a) for a in self._call("GET", "/v1/alerts", params=params)]
 
     def alert_deliveries(
         self, alert_id: int | None = None, *, failed: bool | None = None, limit: int | None = None
     ) -> list[Delivery]:
         params = {"alert_id": alert_id, "failed": failed, "limit": limit}
-        params = {k: v for k, v in params.items() if v is not None}
         return [_delivery(d) for d in self._call("GET", "/v1/alerts/deliveries", params=params)]
 
     def block(self, ref: str, *, reason: str) -> ModelVersion:
-        from mlwarden.remote import _version
-
-        path = f"{self._ref_path(ref)}/block"
-        return _version(self._call("POST", path, json={"reason": reason}))
+        return self._version_action(ref, "block", reason)
 
     def unblock(self, ref: str, *, reason: str) -> ModelVersion:
+        return self._version_action(ref, "unblock", reason)
+
+    def _version_action(self, ref: str, action: str, reason: str) -> ModelVersion:
         from mlwarden.remote import _version
 
-        path = f"{self._ref_path(ref)}/unblock"
+        path = f"{self._ref_path(ref)}/{action}"
         return _version(self._call("POST", path, json={"reason": reason}))
 
     # -- documentation and evidence bundles -----------------------------------------------
@@ -160,19 +165,12 @@ class GovernanceMethods:
         """The document as text, or written to ``out`` here (a PDF needs ``out``)."""
         if format == "pdf" and out is None:  # refused before the server renders it
             raise ValidationError("PDF output needs an output file (--out FILE.pdf)", field="out")
-        params = {"format": format} if other is None else {"format": format, "other": other}
+        params = {"format": format, "other": other}
         data = self._call("GET", f"{self._ref_path(ref)}/reports/{kind}", params=params)
         if out is None:
             return bytes(data).decode("utf-8")
-        path = Path(out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        return path
+        return _write(out, data)
 
     def bundle(self, ref: str, path: str | Path) -> Path:
         """The signed bundle, built (and signed) by the server, written to ``path`` here."""
-        data = self._call("GET", f"{self._ref_path(ref)}/bundle")
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
-        return out
+        return _write(path, self._call("GET", f"{self._ref_path(ref)}/bundle"))
