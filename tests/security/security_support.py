@@ -1,0 +1,119 @@
+"""The security tests' real server: ``python -m mlwarden.server`` (what ``mlwarden serve``
+runs) in its own process on a loopback port, over a store with one user per role and a
+LightGBM model behind ``production``. A uniquely named module, so test folders' ``conftest``
+modules never shadow each other."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+
+#: one user per role; the admin owns the store
+USERS = {"admin": "alice", "developer": "dave", "validator": "vera", "viewer": "vic"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class SecureServer:
+    """A running server and the tokens of each role."""
+
+    url: str
+    uri: str
+    artifacts: str
+    key_file: str
+    tokens: dict[str, str]  # role -> bearer token
+    log: Path
+    proc: subprocess.Popen | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+    def client(self, role: str | None = "admin", **kwargs: Any) -> httpx.Client:
+        headers = self.headers(role) if role else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kwargs)
+
+    def request(self, role: str | None, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        with self.client(role) as c:
+            return c.request(method, path, **kwargs)
+
+    def assert_alive(self) -> None:
+        """The process runs and answers a health check within one second."""
+        assert self.proc is not None and self.proc.poll() is None, (
+            f"the server died: {self.log.read_text()[-3000:]}"
+        )
+        started = time.monotonic()
+        r = httpx.get(f"{self.url}/healthz", timeout=1.0)
+        assert r.status_code == 200
+        assert time.monotonic() - started < 1.0
+
+    def start(self, **env: str) -> SecureServer:
+        port = int(self.url.rsplit(":", 1)[1])
+        environ = {
+            **os.environ,
+            "PYTHONPATH": SRC,
+            "MLWARDEN_URI": self.uri,
+            "MLWARDEN_ARTIFACTS": self.artifacts,
+            "MLWARDEN_KEY_FILE": self.key_file,
+            "MLWARDEN_SERVE_PORT": str(port),
+            "MLWARDEN_SERVE_ACCESS_LOG": "false",
+            **self.env,
+            **env,
+        }
+        with open(self.log, "ab") as out:  # a file, not a pipe: a full pipe blocks the server
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "mlwarden.server"],
+                env=environ,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None
+
+    def restart(self, **env: str) -> SecureServer:
+        self.stop()
+        return self.start(**env)
+
+
+def open_store(srv: SecureServer, actor: str = "alice") -> Any:
+    """The server's store opened directly (as the operator would), to check what happened."""
+    import mlwarden as mw
+
+    return mw.Warden(
+        srv.uri, artifacts=srv.artifacts, actor=actor, settings=mw.Settings(key_file=srv.key_file)
+    )
