@@ -50,7 +50,9 @@ def lgb_model(credit_data):
     return lgb.LGBMClassifier(n_estimators=20, num_leaves=15, verbose=-1, n_jobs=1).fit(X, y)
 
 
-def build_store(backend: str, folder: Path, lgb_model, credit_data) -> tuple[SecureServer, Callable]:
+def build_store(
+    backend: str, folder: Path, lgb_model, credit_data
+) -> tuple[SecureServer, Callable]:
     """A store on ``backend`` with a user and token per role and ``credit`` v1 in production;
     the server is not started."""
     pg_url = os.environ.get("MLWARDEN_TEST_POSTGRES_URL")
@@ -109,4 +111,3 @@ def fresh_server(request, tmp_path, lgb_model, credit_data) -> Iterator[SecureSe
     finally:
         srv.stop()
         cleanup()
-
