@@ -359,3 +359,100 @@ def test_calibrate_thresholds_from_reference_chunks():
         }
     )
     assert D.compare(pr, profile(moved, bins_from=pr), overrides=cal).n_drifted == 2
+
+
+# ---- edge cases real data has: small windows, infinities, heavy tails, many categories
+
+
+def test_ks_on_exact_sketches_uses_the_exact_distribution():
+    """40 rows shifted by 12: the asymptotic law said p = 0.043 (drift at 0.05); both sketches
+    still hold every value, so the exact test applies and says 0.054 (no drift)."""
+    ref, cur = np.arange(40.0), np.arange(40.0) + 12
+    exact = stats.ks_2samp(ref, cur, method="exact")
+    assert stats.ks_2samp(ref, cur, method="asymp").pvalue < 0.05 < exact.pvalue
+    r, c = profile(pd.DataFrame({"x": ref})), profile(pd.DataFrame({"x": cur}))
+    result = D.ks(r["x"], c["x"])
+    assert result.p_value == pytest.approx(exact.pvalue, rel=1e-12)
+    assert result.statistic == pytest.approx(exact.statistic) and not result.approximate
+    assert D.detect(r["x"], c["x"]).drifted is False
+    # once a sketch compacts, the conservative asymptotic path takes over, with a bound
+    big = profile(pd.DataFrame({"x": REF}))
+    assert D.ks(big["x"], c["x"]).approximate
+
+
+def test_infinities_are_counted_left_out_and_reported():
+    rng = np.random.default_rng(1)
+    ref, cur = rng.normal(0, 1, 500), rng.normal(0, 1, 500)
+    with_inf = np.concatenate([ref, [np.inf, -np.inf, np.inf]])
+    for method in ("ks", "wasserstein", "psi", "jensen_shannon"):
+        plain, result = D.detect(ref, cur, method=method), D.detect(with_inf, cur, method=method)
+        assert np.isfinite(result.statistic), method
+        assert result.statistic == pytest.approx(plain.statistic, rel=1e-12), method
+        assert result.drifted == plain.drifted
+        assert result.details["infinite"] == {"reference": 3, "current": 0}
+        assert result.n_ref == 500
+    # the same on profiles: left out of the sketch samples, counted from the profile
+    r = profile(pd.DataFrame({"x": with_inf}))
+    c = profile(pd.DataFrame({"x": cur}))
+    w = D.wasserstein(r["x"], c["x"])
+    assert np.isfinite(w.statistic) and w.details["infinite"] == {"reference": 3, "current": 0}
+    assert w.statistic == pytest.approx(D.wasserstein(ref, cur).statistic, abs=1e-9)
+    with pytest.raises(ValidationError, match="no finite values"):
+        D.ks(np.array([np.inf, -np.inf]), cur)
+
+
+def test_heavy_tailed_columns_are_measured_on_their_bulk():
+    """A Cauchy column scaled by 1.5 read 0.016 under the std scale (never flagged). Heavy
+    tails switch to the IQR scale on the central quantiles, the same on arrays and profiles."""
+    rng = np.random.default_rng(0)
+    ref, cur = rng.standard_cauchy(20_000), 1.5 * rng.standard_cauchy(20_000)
+    naive = stats.wasserstein_distance(ref, cur) / np.std(ref)
+    assert naive < 0.1  # what the std scale says
+    result = D.detect(ref, cur)
+    assert result.method == "wasserstein" and result.drifted
+    assert result.details["scale"] == "iqr" and result.details["heavy_tailed"]
+    # the value is the distance between quantile functions on [5 %, 95 %] in IQR units
+    levels = np.linspace(0.05, 0.95, 197)
+    bulk = np.mean(np.abs(np.quantile(ref, levels) - np.quantile(cur, levels))) * 0.9
+    iqr = np.subtract(*np.quantile(ref, [0.75, 0.25])) / 1.349
+    assert result.statistic == pytest.approx(bulk / iqr, rel=1e-12)
+    r, c = profile(pd.DataFrame({"x": ref})), profile(pd.DataFrame({"x": cur}))
+    sketched = D.wasserstein(r["x"], c["x"])
+    assert sketched.error_bound is not None and sketched.error_bound < 0.2
+    assert abs(sketched.statistic - result.statistic) <= sketched.error_bound
+    # no drift stays no drift; a light-tailed column keeps the std scale (Evidently's)
+    same = D.detect(ref, rng.standard_cauchy(20_000))
+    assert not same.drifted
+    assert D.wasserstein(REF, CUR).details["scale"] == "std"
+
+
+def test_jensen_shannon_on_many_categories_brackets_the_exact_value():
+    """Over the exact-count cap, the sketches list only frequent items: the value is the
+    midpoint of a proven interval around the exact distance, whose half-width is reported."""
+    rng = np.random.default_rng(3)
+    k = 20_000
+    ref = pd.Series((rng.zipf(1.3, 200_000) % k).astype(str))
+    cur = pd.Series(((rng.zipf(1.3, 200_000) + 1) % k).astype(str))
+    r, c = ref.value_counts(), cur.value_counts()
+    labels = r.index.union(c.index)
+    assert len(labels) > 10_000
+    exact = jensenshannon(
+        r.reindex(labels, fill_value=0).to_numpy(),
+        c.reindex(labels, fill_value=0).to_numpy(),
+        base=2,
+    )
+    assert D.jensen_shannon(ref, cur).statistic == pytest.approx(exact, rel=1e-12)
+    pr, pc = profile(pd.DataFrame({"c": ref})), profile(pd.DataFrame({"c": cur}))
+    result = D.jensen_shannon(pr["c"], pc["c"])
+    assert result.approximate
+    assert result.details["lower"] <= exact <= result.details["upper"]
+    assert abs(result.statistic - exact) <= result.error_bound
+    # below the cap the profile's counts are exact, and so is the distance
+    small_ref, small_cur = ref.head(2_000), cur.head(2_000)
+    few = profile(pd.DataFrame({"c": small_ref}), categorical_cap=5_000)
+    few_cur = profile(pd.DataFrame({"c": small_cur}), categorical_cap=5_000)
+    exact_result = D.jensen_shannon(few["c"], few_cur["c"])
+    assert not exact_result.approximate
+    assert exact_result.statistic == pytest.approx(
+        D.jensen_shannon(small_ref, small_cur).statistic, rel=1e-12
+    )

@@ -28,6 +28,9 @@ from ._result import DriftResult
 
 PSI_EPS = 1e-4  # empty-bin share used by PSI (Evidently's value), so log(0) never occurs
 STD_FLOOR = 1e-3  # normalised Wasserstein divides by max(std_ref, this), as Evidently does
+IQR_TO_STD = 1.349  # a normal distribution's interquartile range in standard deviations
+HEAVY_TAIL_RATIO = 3.0  # std above this many robust (IQR) scales: the tails dominate the std
+TRIM = 0.05  # heavy-tailed columns: the distance between quantile functions on [5 %, 95 %]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Pair:
     n_cur: int
     profiles: bool
     name: str | None = None
+    infinite: tuple[int, int] = (0, 0)  # ±inf values left out on each side (numeric only)
 
 
 def _as_series(x: Any) -> pd.Series:
@@ -59,7 +63,8 @@ def _as_series(x: Any) -> pd.Series:
     return pd.Series(arr)
 
 
-def _clean(x: Any, side: str, force: str | None = None) -> tuple[str, Any]:
+def _clean(x: Any, side: str, force: str | None = None) -> tuple[str, Any, int]:
+    """(kind, values, infinities left out): nulls dropped, numeric as float64 without ±inf."""
     s = _as_series(x)
     kind = kind_of(s) if len(s) else None
     if force == CATEGORICAL and kind is not None:
@@ -69,11 +74,19 @@ def _clean(x: Any, side: str, force: str | None = None) -> tuple[str, Any]:
     s = s.dropna()
     if not len(s) or kind is None:
         raise ValidationError(f"the {side} sample has no non-null values", side=side)
-    if kind == NUMERIC:
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            return kind, s.astype("datetime64[ns]").astype("int64").to_numpy(np.float64) / 1e9
-        return kind, s.to_numpy(dtype=np.float64)
-    return kind, s.astype(str)
+    if kind != NUMERIC:
+        return kind, s.astype(str), 0
+    if pd.api.types.is_datetime64_any_dtype(s.dtype):
+        return kind, s.astype("datetime64[ns]").astype("int64").to_numpy(np.float64) / 1e9, 0
+    values = s.to_numpy(dtype=np.float64)
+    finite = np.isfinite(values)
+    if finite.all():
+        return kind, values, 0
+    # As profiles do: infinities are counted and reported, never fed to the statistics
+    # (one inf turns a Wasserstein distance into NaN and a KS CDF into a step at the edge).
+    if not finite.any():
+        raise ValidationError(f"the {side} sample has no finite values", side=side)
+    return kind, values[finite], int((~finite).sum())
 
 
 def prepare(ref: Any, cur: Any, kind: str | None = None) -> Pair:
@@ -94,12 +107,15 @@ def prepare(ref: Any, cur: Any, kind: str | None = None) -> Pair:
                 )
         if ref.kind != cur.kind:
             raise ValidationError(f"column {ref.name!r} is {ref.kind} vs {cur.kind}")
-        return Pair(str(ref.kind), ref, cur, ref.n_, cur.n_, True, ref.name)
-    kind_r, r = _clean(ref, "reference", kind)
-    kind_c, c = _clean(cur, "current", kind)
+        infinite = (0, 0)
+        if ref.kind == NUMERIC:
+            infinite = (ref.n_ - ref.n_finite_, cur.n_ - cur.n_finite_)
+        return Pair(str(ref.kind), ref, cur, ref.n_, cur.n_, True, ref.name, infinite)
+    kind_r, r, inf_r = _clean(ref, "reference", kind)
+    kind_c, c, inf_c = _clean(cur, "current", kind)
     if kind_r != kind_c:
         raise ValidationError(f"reference is {kind_r} but current is {kind_c}")
-    return Pair(kind_r, r, c, len(r), len(c), False, getattr(ref, "name", None))
+    return Pair(kind_r, r, c, len(r), len(c), False, getattr(ref, "name", None), (inf_r, inf_c))
 
 
 def quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
@@ -136,18 +152,36 @@ def binned(pair: Pair, bins: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarr
             False,
         )
     r_counts, c_counts = pair.ref.category_counts(), pair.cur.category_counts()
-    labels = sorted(set(r_counts) | set(c_counts))
+    exact = pair.ref.categories_exact and pair.cur.categories_exact
+    if exact:
+        labels = sorted(set(r_counts) | set(c_counts))
+    else:
+        # Above the exact-count cap a sketch lists only its frequent items. An item listed on
+        # one side only has an unknown count on the other, and taking it as 0 inflated the
+        # distances (JS twice the exact value on 10k+ categories). So compare the items both
+        # sides list, and pool every other row in "__other__" on both sides: a coarsening of
+        # the true distributions, which can only lower a divergence (see error_bound).
+        labels = sorted(set(r_counts) & set(c_counts))
     r = np.array([r_counts.get(k, 0) for k in labels], dtype=np.float64)
     c = np.array([c_counts.get(k, 0) for k in labels], dtype=np.float64)
-    exact = pair.ref.categories_exact and pair.cur.categories_exact
-    if not exact:  # rows of items the sketches no longer list
-        labels.append("__other__")
+    if not exact:
+        labels.append(OTHER)
         r = np.append(r, max(pair.n_ref - r.sum(), 0.0))
         c = np.append(c, max(pair.n_cur - c.sum(), 0.0))
     return np.asarray(labels, dtype=object), r, c, not exact
 
 
+OTHER = "__other__"
+"""The pooled category of rows a sketch no longer lists item by item."""
+
+
 def _result(pair: Pair, method: str, statistic: float, **kw: Any) -> DriftResult:
+    if any(pair.infinite):
+        reference, current = pair.infinite
+        kw["details"] = {
+            **kw.get("details", {}),
+            "infinite": {"reference": reference, "current": current},
+        }
     return DriftResult(
         method=method,
         statistic=float(statistic),
@@ -172,11 +206,31 @@ def _psi(pair: Pair, bins: int = 10) -> DriftResult:
 
 
 def _jensen_shannon(pair: Pair, bins: int = 10) -> DriftResult:
-    p, q, approx = _shares(pair, bins)
+    labels, r, c, approx = binned(pair, bins)
+    p, q = r / r.sum(), c / c.sum()
     m = 0.5 * (p + q)
     # same arithmetic as scipy.spatial.distance.jensenshannon(p, q, base=2)
-    js = 0.5 * (rel_entr(p, m).sum() + rel_entr(q, m).sum()) / math.log(2.0)
-    return _result(pair, "jensen_shannon", math.sqrt(max(js, 0.0)), approximate=approx)
+    terms = 0.5 * (rel_entr(p, m) + rel_entr(q, m)) / math.log(2.0)
+    js = max(float(terms.sum()), 0.0)
+    if not (approx and pair.kind == CATEGORICAL and len(labels) and labels[-1] == OTHER):
+        return _result(pair, "jensen_shannon", math.sqrt(js), approximate=approx)
+    # The pooled bin hides how its rows split: the true divergence is at least the pooled one
+    # and at most that plus half the pooled mass (each category adds at most (p + q) / 2 bits).
+    # The midpoint of that interval is reported, with half its width as the error bound.
+    lower = math.sqrt(js)
+    upper = math.sqrt(max(min(js - float(terms[-1]) + 0.5 * float(p[-1] + q[-1]), 1.0), js))
+    return _result(
+        pair,
+        "jensen_shannon",
+        (lower + upper) / 2,
+        approximate=True,
+        error_bound=(upper - lower) / 2,
+        details={
+            "lower": lower,
+            "upper": upper,
+            "pooled_share": {"reference": float(p[-1]), "current": float(q[-1])},
+        },
+    )
 
 
 def _hellinger(pair: Pair, bins: int = 10) -> DriftResult:
@@ -212,10 +266,17 @@ def _require_numeric(pair: Pair, method: str) -> None:
         raise ValidationError(f"{method} needs numeric data; this column is categorical")
 
 
+def _finite_sample(col: ColumnProfile) -> tuple[np.ndarray, np.ndarray]:
+    x, w = col.sample()
+    finite = np.isfinite(x)
+    return (x, w) if finite.all() else (x[finite], w[finite])
+
+
 def _sketch_cdfs(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted KLL samples of both sides and their CDFs on the union of retained items."""
-    xa, wa = pair.ref.sample()
-    xb, wb = pair.cur.sample()
+    """Weighted KLL samples of both sides (finite items) and their CDFs' absolute difference
+    on the union of retained items."""
+    xa, wa = _finite_sample(pair.ref)
+    xb, wb = _finite_sample(pair.cur)
     grid = np.union1d(xa, xb)
     fa = _weighted_cdf(xa, wa, grid)
     fb = _weighted_cdf(xb, wb, grid)
@@ -234,8 +295,15 @@ def _ks(pair: Pair, bins: int = 10) -> DriftResult:
     if not pair.profiles:
         res = stats.ks_2samp(pair.ref, pair.cur)
         return _result(pair, "ks", res.statistic, p_value=float(res.pvalue))
-    d = float(_sketch_cdfs(pair)[4].max())
     bound = pair.ref.rank_error + pair.cur.rank_error
+    if bound == 0:
+        # Both sketches still hold every value (weight 1 each): the samples are the data, so
+        # scipy's exact test applies; the asymptotic law flips decisions on small windows.
+        xa, wa = _finite_sample(pair.ref)
+        xb, wb = _finite_sample(pair.cur)
+        res = stats.ks_2samp(np.repeat(xa, wa.astype(np.int64)), np.repeat(xb, wb.astype(np.int64)))
+        return _result(pair, "ks", res.statistic, p_value=float(res.pvalue))
+    d = float(_sketch_cdfs(pair)[4].max())
     p = ks_p_value(max(d - bound, 0.0), pair.n_ref, pair.n_cur)
     return _result(
         pair,
@@ -261,26 +329,65 @@ def ks_p_value(d: float, n_ref: int, n_cur: int) -> float:
     return float(stats.kstwobign.sf(math.sqrt(en) * d))
 
 
+def _quantiles(pair: Pair, side: str, levels: np.ndarray) -> np.ndarray:
+    col = pair.ref if side == "ref" else pair.cur
+    if pair.profiles:
+        return np.asarray(col.quantile(levels), dtype=np.float64)
+    return np.quantile(col, levels)
+
+
+def _trimmed_wasserstein(pair: Pair) -> tuple[float, float]:
+    """W1 between the quantile functions on [TRIM, 1 - TRIM] (the bulk of both samples), and
+    its sketch error bound: each quantile moved by the KLL rank error on either side."""
+    levels = np.linspace(TRIM, 1 - TRIM, 197)
+    qa, qb = _quantiles(pair, "ref", levels), _quantiles(pair, "cur", levels)
+    distance = float(np.mean(np.abs(qa - qb))) * (1 - 2 * TRIM)
+    if not pair.profiles:
+        return distance, 0.0
+    bound = 0.0
+    for side, eps in (("ref", pair.ref.rank_error), ("cur", pair.cur.rank_error)):
+        if eps > 0:
+            lo = _quantiles(pair, side, np.clip(levels - eps, 0, 1))
+            hi = _quantiles(pair, side, np.clip(levels + eps, 0, 1))
+            bound += float(np.mean(hi - lo)) * (1 - 2 * TRIM)
+    return distance, bound
+
+
 def _wasserstein(pair: Pair, bins: int = 10, normalize: bool = True) -> DriftResult:
     _require_numeric(pair, "wasserstein")
     if pair.profiles:
         xa, wa, xb, wb, _ = _sketch_cdfs(pair)
         raw = stats.wasserstein_distance(xa, xb, wa, wb)
         std = pair.ref.std_
-        span = max(pair.ref.max_, pair.cur.max_) - min(pair.ref.min_, pair.cur.min_)
-        bound = (pair.ref.rank_error + pair.cur.rank_error) * span
+        low, high = min(xa.min(), xb.min()), max(xa.max(), xb.max())
+        bound = (pair.ref.rank_error + pair.cur.rank_error) * float(high - low)
     else:
         raw = stats.wasserstein_distance(pair.ref, pair.cur)
         std, bound = float(np.std(pair.ref)), 0.0
-    norm = max(std, STD_FLOOR) if normalize else 1.0
-    stat = raw / norm
+    details: dict[str, Any] = {"raw": float(raw), "ref_std": float(std), "normalized": normalize}
+    stat, norm = float(raw), 1.0
+    if normalize:
+        q25, q75 = _quantiles(pair, "ref", np.array([0.25, 0.75]))
+        robust = float(q75 - q25) / IQR_TO_STD
+        if robust > 0 and std > HEAVY_TAIL_RATIO * robust:
+            # Heavy tails: a few extreme values set both the std and the distance, so raw/std
+            # stays small whatever the shift (a Cauchy column scaled by 1.5 read 0.016), and a
+            # sketch's error on those extremes swamps the value. Measure the bulk instead: W1
+            # on the central quantiles, in units of the reference's IQR (as a std).
+            stat, bound = _trimmed_wasserstein(pair)
+            norm = robust
+            details.update(scale="iqr", heavy_tailed=True, trimmed=[TRIM, 1 - TRIM])
+        else:
+            norm = max(std, STD_FLOOR)
+            details["scale"] = "std"
+        details["ref_scale"] = float(norm)
     return _result(
         pair,
         "wasserstein" if normalize else "wasserstein_raw",
-        stat,
+        stat / norm,
         approximate=bound > 0,
         error_bound=(bound / norm) if bound > 0 else None,
-        details={"raw": float(raw), "ref_std": float(std), "normalized": normalize},
+        details=details,
     )
 
 
