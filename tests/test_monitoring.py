@@ -124,6 +124,11 @@ def test_monitor_performance_matches_scikit_learn_and_cbpe_is_close(
     # before labels: the confidence-based estimate of a calibrated logistic model is close
     assert normal.estimated["accuracy"] == pytest.approx(expected, abs=0.03)
     assert "calibrated" in normal.estimated["assumptions"]
+    # scores go through the isotonic map fitted on the registration's evaluation data
+    assert normal.estimated["calibrated"] is True
+    assert "2000 labelled reference rows" in normal.estimated["calibration"]
+    assert 0.5 < normal.estimated["roc_auc"] <= 1.0
+    assert warden.get_evidence("credit-risk@1", "calibration")["method"] == "isotonic"
     assert set(normal.fairness) >= {"sex", "race"}
 
 

@@ -238,7 +238,13 @@ def test_evidence_is_collected_at_registration(warden, registered, fitted_pipeli
     from mlwarden.engines.fairness import audit
     from mlwarden.engines.profile import Profile
 
-    assert set(registered.evidence) == {"reference_profile", "fairness", "explain", "privacy"}
+    assert set(registered.evidence) == {
+        "reference_profile",
+        "fairness",
+        "explain",
+        "privacy",
+        "calibration",
+    }
     _, test = small_adult
     X = test.drop(columns="income")
 
@@ -267,4 +273,11 @@ def test_evidence_gaps_are_recorded_not_hidden(warden, fitted_pipeline):
     mv = warden.register_model("bare", fitted_pipeline)  # no data at all
     assert warden.get_evidence("bare@1", "fairness")["status"] == "skipped"
     assert "no training" in warden.get_evidence("bare@1", "reference_profile")["reason"]
-    assert set(mv.evidence) == {"reference_profile", "fairness", "explain", "privacy"}
+    assert set(mv.evidence) == {
+        "reference_profile",
+        "fairness",
+        "explain",
+        "privacy",
+        "calibration",
+    }
+    assert "held out" in warden.get_evidence("bare@1", "calibration")["reason"]

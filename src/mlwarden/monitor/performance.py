@@ -1,11 +1,10 @@
 """Performance per window: from labels when they have arrived, estimated before they do.
 
-The estimate is confidence-based (CBPE, as in NannyML): for a calibrated score ``p`` of the
-positive class, a row predicted positive is a true positive with probability ``p``, a row
-predicted negative a false negative with probability ``p``. Summing those expectations gives an
-expected confusion matrix and the metrics derived from it. Assumptions, stated with every
-estimate: the scores are calibrated, and the relation between inputs and label (P(y|x)) has not
-changed since the reference — covariate shift is fine, concept drift is not.
+The estimate is confidence-based (CBPE, as in NannyML; ``mlwarden.engines.cbpe``): scores are
+calibrated on the version's labelled evaluation data at registration (evidence
+``calibration``), then summed into an expected confusion matrix. Assumptions, stated with every
+estimate: P(label | inputs) has not changed since the reference — covariate shift is fine,
+concept drift is not.
 """
 
 from __future__ import annotations
@@ -14,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from mlwarden.engines.cbpe import ScoreCalibrator, estimate
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 
 CBPE_ASSUMPTIONS = (
-    "scores are calibrated probabilities of the positive class; "
+    "calibrated scores are probabilities of the positive class; "
     "P(label | inputs) is unchanged since the reference (no concept drift)"
 )
 
@@ -33,22 +33,24 @@ def realized(
     return classification_metrics(y_true, y_pred, proba, classes)
 
 
-def estimated(y_pred: np.ndarray, scores: np.ndarray, positive: Any) -> dict[str, Any]:
-    """Expected binary metrics from calibrated scores (shape (n,)) and decisions (n,)."""
-    predicted_pos = y_pred == positive
-    tp = float(scores[predicted_pos].sum())
-    fp = float((1 - scores[predicted_pos]).sum())
-    fn = float(scores[~predicted_pos].sum())
-    tn = float((1 - scores[~predicted_pos]).sum())
-    n = tp + fp + fn + tn
-    precision = tp / (tp + fp) if tp + fp else float("nan")
-    recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else float("nan")
+def estimated(
+    y_pred: np.ndarray,
+    scores: np.ndarray,
+    positive: Any,
+    calibration: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Expected binary metrics from scores (n,) and decisions (n,), the scores mapped through
+    the version's calibration (evidence ``calibration``) when it has one."""
+    p, note = scores, "no calibration evidence (registered without labelled evaluation data)"
+    if calibration and calibration.get("status") == "ok":
+        p = ScoreCalibrator.from_dict(calibration).transform(scores)
+        note = f"isotonic, fitted on {calibration.get('rows')} labelled reference rows"
+    elif calibration:
+        note = f"not calibrated: {calibration.get('reason')}"
     return {
         "method": "cbpe",
         "assumptions": CBPE_ASSUMPTIONS,
-        "accuracy": (tp + tn) / n if n else float("nan"),
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
+        "calibrated": p is not scores,
+        "calibration": note,
+        **estimate(y_pred == positive, scores, p),
     }

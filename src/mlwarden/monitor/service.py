@@ -103,10 +103,10 @@ class MonitorService:
         spans = list(split(frame, window))
         refs: dict[str, Any] = {"all": ref}  # segment -> its reference profile
         by_rows = window.endswith("rows")
-        by_rows = window.endswith("rows")
         output = mv.signature.get("output", {})
         classes = [str(c) for c in output["classes"]] if output.get("classes") else None
         sensitive = [c["name"] for c in mv.signature.get("inputs", []) if c.get("sensitive")]
+        calibration = self._calibration(mv)
         model = reference_importance = None
         if explain and self._load_model is not None:
             model = self._load_model(mv.ref)
@@ -139,7 +139,7 @@ class MonitorService:
                         if model is not None and segment == "all"
                         else {}
                     ),
-                    **self._performance(rows, classes, sensitive),
+                    **self._performance(rows, classes, sensitive, calibration),
                 )
                 windows.append(result)
                 if store:
@@ -208,15 +208,27 @@ class MonitorService:
             )
         return MonitorReport(mv.name, mv.version, window, None, tuple(results))
 
+    def _calibration(self, mv: ModelVersion) -> dict[str, Any] | None:
+        """The version's score calibration (evidence), or None for versions registered before
+        it existed."""
+        try:
+            return self._evidence(mv.ref, "calibration")
+        except NotFound:
+            return None
+
     def _performance(
-        self, rows: pd.DataFrame, classes: list[str] | None, sensitive: list[str]
+        self,
+        rows: pd.DataFrame,
+        classes: list[str] | None,
+        sensitive: list[str],
+        calibration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         y_pred = rows["output"].astype(str).to_numpy()
         scores = rows["score"].astype(float).to_numpy()
         has_scores = not np.isnan(scores).all()
         if classes is not None and len(classes) == 2 and has_scores:
-            out["estimated"] = perf.estimated(y_pred, scores, classes[-1])
+            out["estimated"] = perf.estimated(y_pred, scores, classes[-1], calibration)
         labelled = rows[rows["label"].notna()]
         if labelled.empty:
             return out

@@ -155,6 +155,25 @@ def privacy_scan(reg: Registration) -> dict[str, dict[str, Any]]:
     return {"privacy": {"status": "ok", **report.to_dict()}}
 
 
+def score_calibration(reg: Registration) -> dict[str, dict[str, Any]]:
+    """The isotonic map from positive-class score to probability that performance estimates
+    (CBPE) use before labels arrive, fitted on the labelled evaluation data."""
+    from mlwarden.engines.cbpe import calibration_evidence
+
+    if reg.eval_y is None or reg.eval_X is reg.train_X:
+        # training scores carry the model's over-fit: calibrating on them would hide it
+        return {"calibration": skipped("no labelled evaluation data held out from training")}
+    if reg.classes is None or len(reg.classes) != 2 or reg.eval_proba is None:
+        return {"calibration": skipped("not a binary classifier with scores")}
+    return {"calibration": calibration_evidence(reg.eval_y, reg.eval_proba[:, -1], reg.classes[-1])}
+
+
 def default_collectors(artifacts: ArtifactStore) -> list[Callable[[Registration], Any]]:
     # privacy first: the profile leaves out the identifying columns it finds
-    return [privacy_scan, reference_profile(artifacts), fairness_audit, explanation_summary]
+    return [
+        privacy_scan,
+        reference_profile(artifacts),
+        fairness_audit,
+        explanation_summary,
+        score_calibration,
+    ]

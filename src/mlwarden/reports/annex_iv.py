@@ -7,6 +7,8 @@ human input and listed again in the gap report that closes the document.
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlwarden.reports import facts
 from mlwarden.reports._md import bullets, fields_table, needs, num, table
 from mlwarden.reports.context import Evidence, ReportContext
@@ -381,10 +383,26 @@ def _s9(ctx: ReportContext) -> str:
                 ctx.cite("reference_profile") if "reference_profile" in ctx.evidence else "none",
             ),
             (
+                "Performance before labels",
+                _calibration_text(ctx.ev("calibration")),
+                ctx.cite("calibration") if "calibration" in ctx.evidence else "none",
+            ),
+            (
                 "Prediction logging",
                 "every served decision is logged with id, version, masked inputs and output; "
                 "batches are audited",
                 "Warden prediction log",
             ),
         ]
+    )
+
+
+def _calibration_text(ev: Any) -> str:
+    if ev is None:
+        return "not estimated: the version predates score calibration"
+    if ev.content.get("status") != "ok":
+        return f"raw scores, not calibrated: {ev.content.get('reason')}"
+    return (
+        "confidence-based estimate (CBPE) from scores calibrated by isotonic regression on "
+        f"{ev.content.get('rows')} labelled reference rows"
     )

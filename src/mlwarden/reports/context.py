@@ -17,7 +17,7 @@ from mlwarden.entities import AliasChange, Model, ModelVersion
 from mlwarden.errors import IntegrityError, NotFound
 
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
-KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy")
+KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration")
 
 #: Actions of the audit events that describe a version's governance (prediction batches are
 #: left out: a busy model has millions, and the bundle proves the decisions, not the traffic).
