@@ -201,3 +201,24 @@ def test_segments_are_compared_with_the_same_group_at_registration(warden, regis
     for segment in ("sex=Female", "sex=Male"):
         assert not by_segment[segment].drift["dataset_drifted"]
         assert by_segment[segment].drift["share_drifted"] < 0.25
+
+
+def test_calendar_month_windows_and_erased_subjects_stay_out_of_quality(
+    warden, registered, fitted_pipeline, small_adult
+):
+    """``1mo`` windows follow the calendar in the configured zone; rows of an erased subject
+    (inputs shredded) are left out instead of failing data quality in every window."""
+    _, test = small_adult
+    X = test.drop(columns="income").reset_index(drop=True).iloc[:600]
+    stamps = [pd.Timestamp("2026-01-31T23:30", tz="UTC")] * 300
+    stamps += [pd.Timestamp("2026-02-15T12:00", tz="UTC")] * 300
+    subjects = ["ana.lópez@example.es"] * 50 + [None] * 550
+    warden.log_predictions(
+        "credit-risk", X, fitted_pipeline.predict(X), timestamps=stamps, subjects=subjects
+    )
+    warden.erase_subject("ana.lópez@example.es", reason="Art. 17 request")
+    warden.monitoring.timezone = "Europe/Berlin"  # 23:30 UTC on Jan 31 is February there
+    report = warden.monitor("credit-risk", window="1mo")
+    assert [(w.start.month, w.rows) for w in report.windows] == [(1, 550)]
+    assert report.windows[0].start == pd.Timestamp("2026-01-31T23:00", tz="UTC")
+    assert "erased" not in str(report.windows[0].quality)

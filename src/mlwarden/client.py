@@ -135,6 +135,7 @@ class Warden:
             model_id=self.registry.store.model_id,
             evidence=self.registry.get_evidence,
             load_model=self.registry.load_model,
+            timezone=self.settings.timezone,
         )
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(

@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
     actor: str | None = Field(default=None, description="who acts on the embedded store")
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA time zone where monitoring's calendar windows (1d, 1w, 1mo, 1q) start",
+    )
 
     def resolved_uri(self) -> str:
         return self.uri or f"sqlite:///{(self.home / 'warden.db').as_posix()}"

@@ -15,7 +15,7 @@ from mlwarden.monitor import performance as perf
 from mlwarden.monitor.attribution import attribution_drift
 from mlwarden.monitor.quality import check_quality, summarize
 from mlwarden.monitor.report import MonitorReport, WindowResult
-from mlwarden.monitor.windows import parse_window, segments, split
+from mlwarden.monitor.windows import bounds, parse_window, segments, split
 from mlwarden.registry.evidence import PREDICTION_COLUMN, SCORE_COLUMN
 from mlwarden.registry.signature import conform
 from mlwarden.store.artifacts import ArtifactStore
@@ -33,6 +33,7 @@ META = (
     "reasons",
     "subject",
     "label",
+    "erased",
 )
 MIN_FAIRNESS_ROWS = 30
 FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tables
@@ -48,8 +49,10 @@ class MonitorService:
         model_id: Callable[[str], int],
         evidence: Callable[[str, str], dict[str, Any]],
         load_model: Callable[[str], Any] | None = None,
+        timezone: str = "UTC",
     ) -> None:
         self.predictions = predictions
+        self.timezone = timezone  # calendar windows (days, weeks, months) start in this zone
         self.results = results
         self.artifacts = artifacts
         self._model_id = model_id
@@ -94,13 +97,16 @@ class MonitorService:
         frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
         windows: list[WindowResult] = []
         stored: list[dict[str, Any]] = []
+        if "erased" in frame.columns:
+            # a shredded subject's rows keep only id, time and version: nothing to monitor
+            frame = frame[~frame["erased"].astype(bool)].reset_index(drop=True)
         if frame.empty:
             return MonitorReport(mv.name, mv.version, window, segment_by, ())
         frame = frame.assign(**{PREDICTION_COLUMN: frame["output"].astype(str)})
         if SCORE_COLUMN in ref.columns:
             frame[SCORE_COLUMN] = frame["score"].astype(float)
         inputs = [c for c in frame.columns if c not in META]
-        spans = list(split(frame, window))
+        spans = list(split(frame, window, self.timezone))
         refs: dict[str, Any] = {"all": ref}  # segment -> its reference profile
         by_rows = window.endswith("rows")
         output = mv.signature.get("output", {})
@@ -170,7 +176,7 @@ class MonitorService:
         from mlwarden.engines.drift import compare
         from mlwarden.engines.profile import Profile
 
-        size, unit = parse_window(window)
+        _, unit = parse_window(window)
         if unit == "rows":
             raise ValidationError("roll-ups need a time window (e.g. 7d, 1w)", field="window")
         ref = self.reference(mv)
@@ -183,14 +189,9 @@ class MonitorService:
             )
         frame = pd.DataFrame(stored)
         frame["start"] = pd.to_datetime(frame["start"], utc=True)
-        span = (
-            pd.Timedelta(days=7 * size)
-            if unit == "w"
-            else pd.Timedelta(f"{size}{ {'min': 'min', 'h': 'h', 'd': 'D'}[unit] }")
-        )
-        frame["bucket"] = frame["start"].dt.floor(span)
+        frame["bucket"], frame["bucket_end"] = bounds(frame["start"], window, self.timezone)
         results = []
-        for bucket, group in frame.groupby("bucket", sort=True):
+        for (bucket, bucket_end), group in frame.groupby(["bucket", "bucket_end"], sort=True):
             profiles = [
                 Profile.from_bytes(self.artifacts.get(sha)) for sha in group["profile_sha256"]
             ]
@@ -198,7 +199,7 @@ class MonitorService:
             results.append(
                 WindowResult(
                     start=bucket,
-                    end=bucket + span,
+                    end=bucket_end,
                     segment="all",
                     rows=int(group["rows"].sum()),
                     labelled=int(sum(r.get("labelled", 0) for r in group["result"])),
