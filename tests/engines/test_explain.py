@@ -268,3 +268,31 @@ def test_feature_map_indicators_and_shared_outputs():
     poly = make_pipeline(SimpleImputer(), PolynomialFeatures(2)).fit(x[["age", "wage"]])
     m, notes = feature_map(poly, ["age", "wage"])
     assert np.allclose(m.sum(axis=1), 1.0) and any("split equally" in n for n in notes)
+
+
+def test_reason_codes_state_their_unit_skip_zeros_and_protected_features(lgbm_model, rows):
+    exp = explainer_for(lgbm_model).explain(rows)
+    codes = exp.reason_codes(k=3, row=4)
+    assert {c.unit for c in codes} == {"log_odds"} and "(log-odds)" in codes[0].text
+    # in probability points: additive, same signs and ranking as the log-odds contributions
+    prob = exp.contributions(4, units="probability")
+    base, out = exp.base_values[4], exp.base_values[4] + exp.values[4].sum()
+    assert prob.sum() == pytest.approx(1 / (1 + np.exp(-out)) - 1 / (1 + np.exp(-base)))
+    assert np.array_equal(np.sign(prob), np.sign(exp.values[4]))
+    in_points = exp.reason_codes(k=3, row=4, units="probability")
+    assert [c.feature for c in in_points] == [c.feature for c in codes]
+    assert in_points[0].unit == "probability" and "percentage points" in in_points[0].text
+    # a protected attribute is never cited; its share is reported apart
+    top = codes[0].feature
+    kept = exp.reason_codes(k=3, row=4, exclude=[top])
+    assert top not in [c.feature for c in kept] and len(kept) == 3
+    assert exp.excluded_contribution([top], row=4) == pytest.approx(codes[0].contribution)
+    # zero contributions are no reason: a row whose lowering terms are all zero lists none
+    exp.values[4] = np.where(exp.values[4] < 0, 0.0, exp.values[4])
+    assert exp.reason_codes(k=5, row=4, direction="lowered") == []
+    raw = Explanation(
+        exp.values, exp.base_values, exp.output, exp.data, method="tree_shap",
+        output_space="raw", background_hash=None, seed=None, tolerance=1.0,
+    )  # fmt: skip
+    with pytest.raises(ValidationError, match="cannot be given in probability"):
+        raw.reason_codes(units="probability")

@@ -263,7 +263,12 @@ class Served:
                     )
                 self._explainer = explainer_for(self.model)
         exp = self._explainer.explain(frame_for(self.spec, records))
-        return [[c.to_dict() for c in exp.reason_codes(k=k, row=i)] for i in range(len(exp))]
+        # the version's sensitive features are never given as a reason (adverse-action rules)
+        protected = [c["name"] for c in self.mv.signature.get("inputs", []) if c.get("sensitive")]
+        return [
+            [c.to_dict() for c in exp.reason_codes(k=k, row=i, exclude=protected)]
+            for i in range(len(exp))
+        ]
 
 
 class LightGBMServed(Served):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from mlwarden.errors import ValidationError
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,7 @@ class ReasonCode:
     contribution: float
     direction: str  # "raised" or "lowered"
     output_space: str
+    unit: str  # what ``contribution`` is measured in: the output space or "probability"
     text: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,20 +105,60 @@ class Explanation:
             f"max_abs_residual={self.max_abs_residual:.2e})"
         )
 
-    def reason_codes(self, k: int = 3, row: int = 0, direction: str = "both") -> list[ReasonCode]:
-        """Top-``k`` contributions of ``row`` by magnitude.
+    def contributions(self, row: int = 0, units: str | None = None) -> np.ndarray:
+        """``row``'s contributions, shape (n_features,), in the explanation's output space or,
+        with ``units="probability"``, in probability points.
 
-        ``direction="lowered"`` keeps only the contributions that pushed the score down (what an
-        adverse-action notice lists), ``"raised"`` only those that pushed it up.
+        A log-odds explanation is turned into probability points by sharing the row's change in
+        probability, sigmoid(output) - sigmoid(base), in proportion to each log-odds
+        contribution: additive (they sum to that change) and of the same signs and ranking.
         """
         phi = self.values[row]
-        order = np.argsort(-np.abs(phi), kind="stable")
-        if direction == "lowered":
-            order = order[phi[order] < 0]
-        elif direction == "raised":
-            order = order[phi[order] > 0]
-        elif direction != "both":
-            raise ValueError("direction must be 'both', 'lowered' or 'raised'")
+        if units in (None, self.output_space):
+            return phi
+        if units != "probability" or self.output_space != "log_odds":
+            raise ValidationError(
+                f"reason codes in {self.output_space} cannot be given in {units}: only "
+                "log-odds explanations convert to probability",
+                field="units",
+            )
+        total = float(phi.sum())
+        p_out = _sigmoid(self.base_values[row] + total)
+        if abs(total) < 1e-12:  # no net change: the slope at the output scales each term
+            return phi * p_out * (1 - p_out)
+        return phi * (p_out - _sigmoid(self.base_values[row])) / total
+
+    def reason_codes(
+        self,
+        k: int = 3,
+        row: int = 0,
+        direction: str = "both",
+        *,
+        units: str | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[ReasonCode]:
+        """Top-``k`` non-zero contributions of ``row`` by magnitude.
+
+        ``direction="lowered"`` keeps only the contributions that pushed the score down (what an
+        adverse-action notice lists), ``"raised"`` only those that pushed it up. ``units``:
+        the output space (default) or ``"probability"`` (see :meth:`contributions`).
+        ``exclude`` names features never to cite, such as protected attributes an adverse-action
+        notice must not give as a reason; :meth:`excluded_contribution` reports their share.
+        """
+        if direction not in ("both", "lowered", "raised"):
+            raise ValidationError(
+                "direction must be 'both', 'lowered' or 'raised'", field="direction"
+            )
+        phi = self.contributions(row, units)
+        unit = units or self.output_space
+        skip = set(exclude)
+        order = [
+            j
+            for j in np.argsort(-np.abs(phi), kind="stable")
+            if phi[j] != 0
+            and self.feature_names[j] not in skip
+            and (direction == "both" or (phi[j] < 0) == (direction == "lowered"))
+        ]
         out = []
         for rank, j in enumerate(order[:k], start=1):
             name = self.feature_names[j]
@@ -129,10 +173,19 @@ class Explanation:
                     contribution=c,
                     direction=verb,
                     output_space=self.output_space,
-                    text=f"{name} = {_fmt_value(value)} {verb} the score by {abs(c):.2f}",
+                    unit=unit,
+                    text=f"{name} = {_fmt_value(value)} {verb} the score by {_amount(c, unit)}",
                 )
             )
         return out
+
+    def excluded_contribution(
+        self, features: Sequence[str], row: int = 0, units: str | None = None
+    ) -> float:
+        """The summed contribution of ``features`` (left out of reason codes) to ``row``."""
+        phi = self.contributions(row, units)
+        wanted = set(features)
+        return float(sum(phi[j] for j, f in enumerate(self.feature_names) if f in wanted))
 
     def global_importance(self) -> dict[str, float]:
         """Mean |contribution| per original feature over these rows, sorted descending."""
@@ -197,3 +250,13 @@ def _fmt_value(value: Any) -> str:
     if isinstance(v, float):
         return f"{v:g}"
     return str(v)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _amount(c: float, unit: str) -> str:
+    if unit == "probability":
+        return f"{abs(c) * 100:.1f} percentage points"
+    return f"{abs(c):.2f} ({unit.replace('_', '-')})"
