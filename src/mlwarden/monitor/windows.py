@@ -63,7 +63,7 @@ def bounds(ts: pd.Series, spec: str, tz: str = "UTC") -> tuple[pd.Series, pd.Ser
         start = day - pd.to_timedelta((day - pd.Timestamp(0)).dt.days % size, unit="D")
         end = start + pd.Timedelta(days=size)
     elif unit == "w":
-        monday = wall.dt.normalize() - pd.to_timedelta(wall.dt.dayofweek, unit="D")
+        monday = wall.dt.normalize() - pd.to_timedelta(wall.dt.day_of_week, unit="D")
         weeks = (monday - _EPOCH_MONDAY).dt.days // 7
         start = monday - pd.to_timedelta(weeks % size * 7, unit="D")
         end = start + pd.Timedelta(days=7 * size)
