@@ -127,6 +127,7 @@ class Warden:
             transaction=self.db.transaction,
             record=recorder,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
+            signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
         )
         self.monitoring = MonitorService(
             prediction_store,

@@ -189,6 +189,9 @@ def test_labels_purge_and_async_durability(store, credit_data):
         res = api.post("/v1/models/credit/labels", json={"ids": [*ids, "nope"],
                                                          "y_true": [">50K"] * 4})  # fmt: skip
         assert res.json() == {"labelled": 3, "unknown_ids": ["nope"]}
+        bad = api.post("/v1/models/credit/labels", json={"ids": ids, "y_true": ["yes", 7, 1]})
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "y_true"
+        assert ids[0] in bad.json()["message"] and "'yes'" in bad.json()["message"]
         assert api.post("/v1/models/credit/predictions/purge",
                         json={"before_day": 99991231}).json() == {"deleted": 3}  # fmt: skip
     assert store.warden.predictions("credit").empty

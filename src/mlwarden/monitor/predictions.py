@@ -12,6 +12,7 @@ import pandas as pd
 
 from mlwarden.entities import ModelVersion, as_frame
 from mlwarden.errors import ValidationError
+from mlwarden.registry.signature import canonical_labels
 from mlwarden.store.sql.predictions import (
     RecordsJSON,
     SqlPredictionStore,
@@ -21,6 +22,7 @@ from mlwarden.store.sql.predictions import (
 )
 
 Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
+Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signature
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
 
@@ -46,8 +48,10 @@ class PredictionLog:
         transaction: Callable[[], Any],
         record: Recorder | None = None,
         mask: Masker | None = None,
+        signature: Signature | None = None,
     ) -> None:
         self.store = store
+        self._signature = signature
         self._model_id = model_id
         self._transaction = transaction
         self._record = record
@@ -131,11 +135,12 @@ class PredictionLog:
         self, name: str, ids: Sequence[str], y_true: Any, *, actor: str
     ) -> dict[str, Any]:
         ids = [str(i) for i in ids]
-        values = _column(y_true, len(ids), "y_true").astype(str).tolist()
+        values = _column(y_true, len(ids), "y_true")
         model_id = self._model_id(name)
-        known = self.store.existing_ids(model_id, ids)
-        unknown = [i for i in ids if i not in known]
-        pairs = [(i, v) for i, v in zip(ids, values, strict=True) if i in known]
+        versions = self.store.id_versions(model_id, ids)
+        unknown = [i for i in ids if i not in versions]
+        labels = self._checked_labels(name, ids, values, versions)
+        pairs = [(i, v) for i, v in zip(ids, labels, strict=True) if i in versions]
         with self._transaction():
             if pairs:
                 self.store.upsert_labels(model_id, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -144,3 +149,27 @@ class PredictionLog:
                     actor, "labels.log", name, {"count": len(pairs), "unknown": len(unknown)}
                 )
         return {"labelled": len(pairs), "unknown_ids": unknown}
+
+    def _checked_labels(
+        self, name: str, ids: list[str], values: np.ndarray, versions: dict[str, int]
+    ) -> list[str]:
+        """Labels as stored, each checked against the classes (or numeric output) of the
+        version that made the prediction; any bad label refuses the whole batch, so a window
+        never meets a label its metrics cannot read."""
+        if self._signature is None:
+            return values.astype(str).tolist()
+        labels = values.astype(str).tolist()
+        bad: list[str] = []
+        for version in sorted(set(versions.values())):
+            at = [k for k, i in enumerate(ids) if versions.get(i) == version]
+            fixed, wrong = canonical_labels(values[at], self._signature(name, version))
+            for k, label in zip(at, fixed, strict=True):
+                labels[k] = label
+            bad += [f"{ids[at[w]]} ({values[at[w]]!r})" for w in wrong]
+        if bad:
+            shown = ", ".join(bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
+            raise ValidationError(
+                f"{len(bad)} label(s) are not outputs this model can produce: {shown}",
+                field="y_true",
+            )
+        return labels

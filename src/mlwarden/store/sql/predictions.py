@@ -207,18 +207,18 @@ class SqlPredictionStore:
                     for row in tuples:
                         copy.write_row(row)
 
-    def existing_ids(self, model_id: int, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def id_versions(self, model_id: int, ids: Sequence[str]) -> dict[str, int]:
+        """The version each of ``ids`` was logged under; unknown ids are absent."""
+        found: dict[str, int] = {}
         with self.db.reading() as conn:
             for start in range(0, len(ids), 5000):
                 chunk = list(ids[start : start + 5000])
-                found.update(
-                    conn.execute(
-                        select(predictions.c.id).where(
-                            predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
-                        )
-                    ).scalars()
+                rows = conn.execute(
+                    select(predictions.c.id, predictions.c.version).where(
+                        predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
+                    )
                 )
+                found.update({row.id: row.version for row in rows})
         return found
 
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
