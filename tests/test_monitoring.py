@@ -253,3 +253,31 @@ def test_numeric_labels_match_integer_classes_and_a_bad_stored_label_fails_no_wi
     assert window.performance["accuracy"] == pytest.approx(
         float((model.predict(X)[1:] == y[1:]).mean())
     )
+
+
+def test_sensitive_attributes_beside_predictions_feed_fairness_not_drift(warden):
+    """`race` is audited but is not a model input (the recommended set-up): logged beside each
+    prediction, it reaches per-window fairness and nothing else."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(5)
+    n = 600
+    race = pd.DataFrame({"race": rng.choice(["Black", "White", "Asian"], n, p=[0.3, 0.5, 0.2])})
+    X = pd.DataFrame({"income": rng.normal(50, 10, n), "debt": rng.normal(10, 3, n)})
+    y = (X["debt"] * 4 + (race["race"] == "Black") * 8 > X["income"]).astype(int)
+    model = LogisticRegression().fit(X, y)
+    mv = warden.register_model(
+        "recidivism", model, train=mw.Dataset(X, y, sensitive=race), sensitive_features=["race"]
+    )
+    assert mv.sensitive_attributes == ["race"] and "race" not in mv.input_names
+    with pytest.raises(mw.ValidationError, match=r"'zip'.*not declared"):
+        warden.log_predictions("recidivism", X, model.predict(X), sensitive={"zip": ["1"] * n})
+    with pytest.raises(mw.ValidationError, match=r"'income'.*model inputs"):
+        warden.log_predictions("recidivism", X, model.predict(X), sensitive=X[["income"]])
+    ids = warden.log_predictions(
+        "recidivism", X, model.predict(X), sensitive=race, timestamps=[T0] * n
+    )
+    warden.log_labels("recidivism", ids, y)
+    (window,) = warden.monitor("recidivism", window="1000rows").windows
+    assert "race" in window.fairness
+    assert "race" not in window.drift["columns"] and "race" not in str(window.quality)

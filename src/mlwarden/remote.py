@@ -494,10 +494,15 @@ class RemoteWarden(GovernanceMethods):
         alias: str | None = None,
         version: int | None = None,
         explain: bool = False,
+        sensitive: Any = None,
     ) -> dict[str, Any]:
-        """Governed predictions from the server (logged there): outputs, scores, ids."""
+        """Governed predictions from the server (logged there): outputs, scores, ids.
+        ``sensitive``: protected attributes per row, logged for fairness, not given to the
+        model."""
         params = {"explain": explain, "alias": alias, "version": version}
-        body = {"records": _records(X)}
+        body: dict[str, Any] = {"records": _records(X)}
+        if sensitive is not None:
+            body["sensitive"] = _records(sensitive)
         return self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/models/{name}/predict", params=params, json=body
         )
@@ -513,6 +518,7 @@ class RemoteWarden(GovernanceMethods):
         version: int | None = None,
         timestamps: Any = None,
         subjects: Any = None,
+        sensitive: Any = None,
     ) -> list[str]:
         stamps = None
         if timestamps is not None:
@@ -527,6 +533,7 @@ class RemoteWarden(GovernanceMethods):
             "version": version,
             "timestamps": stamps,
             "subjects": _list(subjects),
+            "sensitive": None if sensitive is None else _records(sensitive),
         }
         return self._call("POST", f"/v1/models/{name}/predictions", json=body)["ids"]  # type: ignore[no-any-return]
 

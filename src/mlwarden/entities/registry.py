@@ -88,6 +88,25 @@ class ModelVersion(_Entity):
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
 
+    @property
+    def input_names(self) -> list[str]:
+        return [c["name"] for c in self.signature.get("inputs", [])]
+
+    @property
+    def sensitive_features(self) -> list[str]:
+        """Protected attributes declared at registration: inputs marked sensitive, then those
+        that are not model inputs (``Dataset(sensitive=...)``), which travel beside predictions
+        for fairness only."""
+        flagged = [c["name"] for c in self.signature.get("inputs", []) if c.get("sensitive")]
+        declared = self.lineage.get("sensitive_features") or []
+        return flagged + [c for c in declared if c not in flagged]
+
+    @property
+    def sensitive_attributes(self) -> list[str]:
+        """The sensitive features that are not model inputs."""
+        inputs = set(self.input_names)
+        return [c for c in self.sensitive_features if c not in inputs]
+
     def __repr__(self) -> str:
         shown = {k: round(v, 4) for k, v in list(self.metrics.items())[:3]}
         return (

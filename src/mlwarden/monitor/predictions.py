@@ -37,6 +37,46 @@ def _column(values: Any, n: int, field: str) -> np.ndarray:
     return arr
 
 
+def attach_sensitive(mv: ModelVersion, frame: pd.DataFrame, sensitive: Any) -> pd.DataFrame:
+    """``frame`` with the version's protected attributes beside it, for fairness in monitoring:
+    one row per row of ``frame``, only attributes declared at registration that are not model
+    inputs (so they never reach the model)."""
+    if sensitive is None:
+        return frame
+    if isinstance(sensitive, dict):  # {attribute: values}
+        sensitive = pd.DataFrame(sensitive)
+    extra = as_frame(sensitive, "sensitive").reset_index(drop=True)
+    _check_attributes(mv, list(extra.columns), len(extra), len(frame))
+    return pd.concat([frame.reset_index(drop=True), extra], axis=1)
+
+
+def merge_sensitive(
+    mv: ModelVersion, records: list[dict[str, Any]], sensitive: list[dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """The server's form of :func:`attach_sensitive`: one object (or null) per record."""
+    names = list(dict.fromkeys(k for attrs in sensitive for k in attrs or {}))
+    _check_attributes(mv, names, len(sensitive), len(records))
+    return [{**r, **(a or {})} for r, a in zip(records, sensitive, strict=True)]
+
+
+def _check_attributes(mv: ModelVersion, names: list[str], rows: int, expected: int) -> None:
+    allowed = mv.sensitive_attributes
+    unknown = [c for c in names if c not in allowed]
+    if unknown:
+        why = (
+            "model inputs: log them with the inputs"
+            if set(unknown) <= set(mv.input_names)
+            else f"not declared at registration as sensitive attributes (declared: {allowed})"
+        )
+        raise ValidationError(f"sensitive: {', '.join(map(repr, unknown))} are {why}",
+                              field="sensitive")  # fmt: skip
+    if rows != expected:
+        raise ValidationError(
+            f"sensitive has {rows} rows but there are {expected} predictions: one per row",
+            field="sensitive",
+        )
+
+
 class PredictionLog:
     """``log`` writes a batch of predictions in one transaction and one audit event."""
 
@@ -71,6 +111,7 @@ class PredictionLog:
         subject_column: str | None = None,
         reasons: Sequence[Any] | None = None,
         latency_ms: Any = None,
+        sensitive: Any = None,
     ) -> list[str]:
         frame = as_frame(X, "X")
         if subject_column is not None:  # the identifier is a key, never a logged input
@@ -81,6 +122,7 @@ class PredictionLog:
                 )
             subjects = frame[subject_column].astype(str).tolist()
             frame = frame.drop(columns=subject_column)
+        frame = attach_sensitive(mv, frame, sensitive)
         n = len(frame)
         outputs = _column(y_pred, n, "y_pred")
         score = None if scores is None else _column(scores, n, "scores").astype(float)

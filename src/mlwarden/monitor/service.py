@@ -105,11 +105,13 @@ class MonitorService:
         frame = frame.assign(**{PREDICTION_COLUMN: frame["output"].astype(str)})
         if SCORE_COLUMN in ref.columns:
             frame[SCORE_COLUMN] = frame["score"].astype(float)
-        inputs = [c for c in frame.columns if c not in META]
+        # protected attributes logged beside the inputs feed fairness, never drift or quality
+        attributes = set(mv.sensitive_attributes)
+        inputs = [c for c in frame.columns if c not in META and c not in attributes]
         spans = list(split(frame, window, self.timezone))
         refs: dict[str, Any] = {"all": ref}  # segment -> its reference profile
         by_rows = window.endswith("rows")
-        sensitive = [c["name"] for c in mv.signature.get("inputs", []) if c.get("sensitive")]
+        sensitive = mv.sensitive_features
         calibration = self._calibration(mv)
         model = reference_importance = None
         if explain and self._load_model is not None:

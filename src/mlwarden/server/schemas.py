@@ -211,6 +211,11 @@ class PredictIn(BaseModel):
     subjects: list[str | None] | None = Field(
         default=None, description="data-subject key per row (for erasure requests)"
     )
+    sensitive: list[dict[str, Scalar] | None] | None = Field(
+        default=None,
+        description="protected attributes per row, declared at registration and not model "
+        "inputs: logged beside the inputs for fairness monitoring, never given to the model",
+    )
 
 
 class PredictOut(BaseModel):
@@ -258,6 +263,7 @@ class LogPredictionsIn(BaseModel):
     version: int | None = Field(default=None, ge=1)
     timestamps: list[str] | None = None
     subjects: list[str | None] | None = None
+    sensitive: list[dict[str, Scalar] | None] | None = None
 
 
 class IdsOut(BaseModel):

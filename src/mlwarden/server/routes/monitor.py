@@ -61,6 +61,9 @@ def log_predictions(
         version=body.version,
         timestamps=body.timestamps,
         subjects=body.subjects,
+        sensitive=None
+        if body.sensitive is None
+        else pd.DataFrame.from_records([a or {} for a in body.sensitive]),
     )
     return {"ids": ids}
 

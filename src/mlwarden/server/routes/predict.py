@@ -24,6 +24,7 @@ from pydantic import ValidationError as PydanticValidationError
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
 from mlwarden.errors import ValidationError
+from mlwarden.monitor.predictions import merge_sensitive
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
@@ -49,6 +50,7 @@ async def serve(
     explain: bool = False,
     strict: bool | None = None,
     subjects: list[str | None] | None = None,
+    sensitive: list[dict[str, Any] | None] | None = None,
     started: float,
 ) -> dict[str, Any]:
     check_name(name)
@@ -59,6 +61,8 @@ async def serve(
     if subjects is not None and len(subjects) != len(records):
         raise ValidationError("subjects needs one entry per row", field="subjects")
     mv = ctx.resolver.resolve(name, alias, version)
+    # protected attributes go to the log for fairness monitoring, never to the model
+    logged_inputs = records if sensitive is None else merge_sensitive(mv, records, sensitive)
     served = ctx.models._items.get((mv.artifact_sha256, mv.name, str(mv.version)))
     if served is None:  # first request for this version: load off the event loop
         served = await run_in_threadpool(ctx.models.get, mv)
@@ -84,7 +88,7 @@ async def serve(
             version=mv.version,
             ids=ids,
             ts=datetime.now(UTC),
-            inputs=records,
+            inputs=logged_inputs,
             outputs=pred.outputs,
             scores=pred.scores,
             latency_ms=(time.perf_counter() - started) * 1000.0,
@@ -247,6 +251,7 @@ async def predict(name: str, request: Request) -> Any:
         explain=bool(_query_bool(request, "explain")),
         strict=_query_bool(request, "strict"),
         subjects=body.subjects,
+        sensitive=body.sensitive,
         started=started,
     )
     # the body is built to PredictOut's shape; validating it again would cost more than the
