@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mlwarden import _yaml
 from mlwarden.errors import ValidationError
 from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.policy import KIND_OF_ENTITY, Rule, parse_policy
@@ -88,7 +89,7 @@ class MaskingPolicy:
         if isinstance(source, os.PathLike) or ("\n" not in text and Path(text).is_file()):
             text = Path(source).read_text()
         try:
-            data = yaml.safe_load(text)
+            data = _yaml.load(text)
         except yaml.YAMLError as exc:
             raise ValidationError(
                 f"masking policy is not valid YAML: {exc}", field="policy"
