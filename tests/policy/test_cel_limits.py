@@ -135,3 +135,10 @@ def test_evaluation_checks_the_budget_on_the_real_sizes():
     (result,) = refused.results
     assert not refused.passed and result.verdict == "error"
     assert "PolicyError" in result.message and "budget" in result.message
+
+
+def test_long_field_chains_on_an_expression_do_not_recurse():
+    src = "dyn(version)" + ".a" * 2000 + " == 1"
+    pol = loads(gate(src), "gate.yaml")  # was a RecursionError (a 500 over HTTP)
+    decision = evaluate(pol, {"version": {}}, ref="x@1", actor="t", time=datetime.now(UTC))
+    assert decision.results[0].verdict == "error"

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from mlwarden import _yaml
-from mlwarden.errors import ValidationError
+from mlwarden.errors import PolicyError, ValidationError
 from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.policy import KIND_OF_ENTITY, Rule, parse_policy
 from mlwarden.privacy.recognizers import IDENTIFIER, QUASI_IDENTIFIER, default_recognizers
@@ -91,7 +91,8 @@ class MaskingPolicy:
         try:
             data = _yaml.load(text)
         except yaml.YAMLError as exc:
-            raise ValidationError(
+            limit = isinstance(exc, _yaml.YamlLimitError)
+            raise (PolicyError if limit else ValidationError)(
                 f"masking policy is not valid YAML: {exc}", field="policy"
             ) from None
         return cls.from_dict(data, keyring=keyring, **kwargs)
