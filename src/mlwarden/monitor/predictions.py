@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.entities import ModelVersion, as_frame
-from mlwarden.errors import ValidationError
+from mlwarden.errors import AlreadyExists, ValidationError
 from mlwarden.registry.signature import canonical_labels
 from mlwarden.store.sql.predictions import (
     RecordsJSON,
@@ -131,11 +131,16 @@ class PredictionLog:
         else:
             ids = [str(i) for i in _column(ids, n, "ids")]
             if len(set(ids)) != n:
-                raise ValidationError("ids must be unique within a batch", field="ids")
+                raise AlreadyExists("ids must be unique within a batch", field="ids")
         if timestamps is None:
             ts = pd.Series([datetime.now(UTC)] * n)
         else:
-            ts = pd.Series(pd.to_datetime(_column(timestamps, n, "timestamps"), utc=True))
+            try:
+                ts = pd.Series(pd.to_datetime(_column(timestamps, n, "timestamps"), utc=True))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise ValidationError(
+                    f"timestamps: not a date-time ({exc})", field="timestamps"
+                ) from None
         if self._mask is not None:
             frame = self._mask(mv.name, frame)  # nothing unmasked reaches the database
         days = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype(int).tolist()

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlwarden.registry.refs import MAX_VERSION
+
 Scalar = str | int | float | bool | None
 
 
@@ -67,7 +69,7 @@ class AliasChangeOut(_Out):
 
 
 class SetAliasIn(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = None
 
 
@@ -260,7 +262,7 @@ class LogPredictionsIn(BaseModel):
     y_pred: list[Any]
     scores: list[float | None] | None = None
     ids: list[str] | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     timestamps: list[str] | None = None
     subjects: list[str | None] | None = None
     sensitive: list[dict[str, Scalar] | None] | None = None

@@ -25,15 +25,16 @@ from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
 from mlwarden.errors import ValidationError
 from mlwarden.monitor.predictions import merge_sensitive
-from mlwarden.registry.refs import check_alias, check_name
+from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
+from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
 from mlwarden.server.serving import Prediction, to_records, validate_records
 from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
 
-router = APIRouter(tags=["predictions"])
+router = APIRouter(tags=["predictions"], route_class=StrictJsonRoute)
 
 #: Rows predicted on the event loop; larger requests go to the thread pool.
 _INLINE_ROWS = 64
@@ -181,7 +182,7 @@ def _query_int(request: Request, key: str) -> int | None:
         raise ValidationError(f"{key} must be an integer, got {raw!r}", field=key) from None
     if value < 1:
         raise ValidationError(f"{key} must be at least 1", field=key)
-    return value
+    return check_version(value, key)
 
 
 def _query_bool(request: Request, key: str) -> bool | None:
@@ -208,7 +209,11 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     "security": [{"token": []}],
     "parameters": [
         _query("alias", {"type": "string"}, "alias to serve (default: production)"),
-        _query("version", {"type": "integer", "minimum": 1}, "an explicit version instead"),
+        _query(
+            "version",
+            {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+            "an explicit version instead",
+        ),
         _query("explain", {"type": "boolean", "default": False}, "add reason codes (trees)"),
         _query("strict", {"type": "boolean"}, "refuse unseen categories and nulls"),
     ],
@@ -285,7 +290,7 @@ async def infer(
     body: OipRequest,
     request: Request,
     alias: str | None = Query(None, description="alias to serve (default: production)"),
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> Any:
     started = time.perf_counter()
@@ -327,7 +332,7 @@ def metadata(
     name: str,
     request: Request,
     alias: str | None = Query(None),
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> dict[str, Any]:
     ctx = request.app.state.ctx

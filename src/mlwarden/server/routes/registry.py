@@ -15,7 +15,7 @@ from mlwarden.errors import IntegrityError, ValidationError
 from mlwarden.registry.flavors import FLAVORS
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 from mlwarden.server.schemas import (
     AliasChangeOut,
     ApprovalOut,
@@ -29,7 +29,7 @@ from mlwarden.server.schemas import (
 from mlwarden.store.artifacts import sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], route_class=StrictJsonRoute)
 
 
 def _ctx(request: Request) -> Any:
@@ -37,10 +37,12 @@ def _ctx(request: Request) -> Any:
 
 
 @router.get("/models", response_model=list[ModelOut], summary="wd.list_models()")
-def list_models(request: Request, user: User = Depends(current_user)) -> Any:
+def list_models(
+    request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", "model:*")
-    return out(ctx.warden.list_models())
+    return out(page.of(ctx.warden.list_models()))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="wd.get_model(name)")
@@ -53,10 +55,15 @@ def get_model(name: str, request: Request, user: User = Depends(current_user)) -
 @router.get(
     "/models/{name}/versions", response_model=list[VersionOut], summary="wd.list_versions(name)"
 )
-def list_versions(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+def list_versions(
+    name: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.list_versions(name))
+    return out(page.of(ctx.warden.list_versions(name)))
 
 
 @router.post(
@@ -220,13 +227,14 @@ def alias_history(
     name: str,
     request: Request,
     alias: str | None = Query(None),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
     if alias is not None:
         check_alias(alias)
-    return out(ctx.warden.alias_history(name, alias))
+    return out(page.of(ctx.warden.alias_history(name, alias)))
 
 
 @router.post(
@@ -250,10 +258,16 @@ def approve(
     summary="wd.approvals(ref)",
     tags=["approvals"],
 )
-def approvals(name: str, ref: str, request: Request, user: User = Depends(current_user)) -> Any:
+def approvals(
+    name: str,
+    ref: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.approvals(version_ref(name, ref)))
+    return out(page.of(ctx.warden.approvals(version_ref(name, ref))))
 
 
 @router.get(
