@@ -616,63 +616,26 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class _Captured(Exception):
-    def __init__(self, spec: Any, evidence: dict[str, Any]) -> None:
-        self.spec, self.evidence = spec, evidence
-
-
-class _CaptureStore:
-    """Stands in for the registry store: the registration runs exactly as it would locally
-    and stops where it would write, handing over what it would have written."""
-
-    def get_or_create_model(self, spec: Any, actor: str) -> tuple[None, bool]:
-        return None, False
-
-    def create_version(self, name: str, spec: Any, evidence: Any, actor: str) -> Any:
-        raise _Captured(spec, evidence)
-
-
-class _Blobs:
-    """Content-addressed blobs kept in memory (the artifact, the reference profile)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, bytes] = {}
-
-    def put(self, data: bytes) -> str:
-        digest = sha256_bytes(data)
-        self.items[digest] = data
-        return digest
-
-    def get(self, digest: str, *, what: str = "artifact") -> bytes:
-        return self.items[digest]
-
-
 def prepare_registration(name: str, model: Any, **kwargs: Any) -> dict[str, Any]:
     """The upload body of ``POST /v1/models/{name}/versions``, computed by the same
-    ``RegistryService.register`` code a local registration runs."""
+    ``RegistryService.prepare`` a local registration runs (it writes nothing)."""
     from mlwarden.registry.service import RegistryService
 
-    blobs = _Blobs()
     service = RegistryService(
-        _CaptureStore(),  # type: ignore[arg-type]
-        blobs,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]  # prepare reads no store
+        None,  # type: ignore[arg-type]  # and writes no artifact
         transaction=contextlib.nullcontext,
     )
-    try:
-        service.register(name, model, actor="remote", **kwargs)
-    except _Captured as done:
-        spec, evidence = done.spec, done.evidence
-    else:  # pragma: no cover - register always reaches create_version
-        raise WardenError("registration did not produce a version")
-    artifact = blobs.items.pop(spec.artifact_sha256)
+    prepared = service.prepare(name, model, actor="remote", **kwargs)
+    spec = prepared.spec
     return {
-        "artifact_b64": _b64(artifact),
+        "artifact_b64": _b64(prepared.artifact),
         "flavor": spec.flavor,
         "flavor_info": spec.flavor_info,
         "signature": spec.signature,
         "lineage": spec.lineage,
         "metrics": spec.metrics,
         "params": spec.params,
-        "evidence": evidence,
-        "blobs_b64": {k: _b64(v) for k, v in blobs.items.items()},
+        "evidence": prepared.evidence,
+        "blobs_b64": {k: _b64(v) for k, v in prepared.blobs.items()},
     }

@@ -24,10 +24,11 @@ from mlwarden.policy.guard import compile_cel
 from mlwarden.policy.types import SEVERITIES
 
 EXAMPLES = Path(__file__).parent / "examples"
-_POLICY_KEYS = {"name", "description", "applies_to", "rules"}
+_POLICY_KEYS = {"name", "description", "applies_to", "rules", "verified"}
 _RULE_KEYS = {"id", "check", "message", "severity", "description"}
 _APPLIES_KEYS = {"risk_tier", "name", "tags"}
 _CEL_POS = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_VERIFIED_NAME = re.compile(r"(metrics\.)?[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,37 @@ def _applies_to(node: yaml.Node, problems: _Problems) -> dict[str, Any]:
     return out
 
 
+def _verified_rules(node: yaml.Node, problems: _Problems) -> list[Rule]:
+    """``verified: [metrics.roc_auc, fairness]``: one error rule per name, passing only when
+    the server measured it (a metric or evidence kind a client only asserted fails)."""
+    names = _scalar(node)
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not names:
+        problems.add(_line(node), "verified must be a non-empty list of names")
+        return []
+    out: list[Rule] = []
+    for name in names:
+        if not isinstance(name, str) or not _VERIFIED_NAME.fullmatch(name):
+            problems.add(
+                _line(node),
+                f"verified: {name!r} is not `metrics.NAME` or an evidence kind (e.g. fairness)",
+            )
+            continue
+        check = f'"{name}" in version.verified'
+        out.append(
+            Rule(
+                id=f"verified:{name}",
+                check=check,
+                severity="error",
+                message=f"{name} must be measured by the server, not only asserted by a client",
+                line=_line(node),
+                paths=("version.verified",),
+                program=compile_cel(check),
+            )
+        )
+    return out
+
+
 def parse_rules(
     root: yaml.Node, items: dict[str, yaml.Node], problems: _Problems, parse_one: Any
 ) -> list[Any]:
@@ -335,6 +367,8 @@ def loads(text: str, filename: str = "<string>") -> Policy:
         problems.add(_line(items.get("name", root)), "the policy needs a 'name' (a string)")
     applies = _applies_to(items["applies_to"], problems) if "applies_to" in items else {}
     rules: list[Rule] = parse_rules(root, items, problems, _compile_rule)
+    if "verified" in items:
+        rules = _verified_rules(items["verified"], problems) + rules
     problems.raise_if_any()
     description = _scalar(items["description"]) if "description" in items else None
     return Policy(str(name), tuple(rules), applies, text, None, description)

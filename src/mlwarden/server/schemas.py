@@ -55,6 +55,11 @@ class VersionOut(_Out):
     description: str | None = None
     aliases: list[str] = Field(default_factory=list)
     evidence: dict[str, str] = Field(default_factory=dict)
+    provenance: dict[str, Literal["measured", "asserted"]] = Field(
+        default_factory=dict,
+        description="`metrics.NAME` or evidence kind -> measured (computed by the server from "
+        "data it holds) or asserted (sent by a client)",
+    )
 
 
 class AliasChangeOut(_Out):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.entities import ASSERTED
 from mlwarden.errors import IntegrityError, ValidationError
 from mlwarden.registry.flavors import FLAVORS
 from mlwarden.registry.refs import check_alias, check_name
@@ -109,6 +110,11 @@ def register_version(
         metrics=jsonable(body.metrics),
         params=jsonable(body.params),
         description=body.description,
+        # the server did not compute these from data it holds: the client only asserts them
+        provenance={
+            **{f"metrics.{k}": ASSERTED for k in body.metrics},
+            **{kind: ASSERTED for kind in body.evidence},
+        },
     )
     with wd.db.transaction():
         model, created = registry.store.get_or_create_model(
@@ -138,6 +144,7 @@ def register_version(
                     k: v.get("sha256") for k, v in (lineage.get("datasets") or {}).items()
                 },
                 "evidence": dict(mv.evidence),
+                "provenance": dict(mv.provenance),
                 "via": "api",
             },
         )
