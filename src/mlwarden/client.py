@@ -187,12 +187,17 @@ class Warden:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        favorable_label: Any = None,
     ) -> ModelVersion:
         """Register a fitted model as the next version of ``name`` (created if new).
 
         Records the artifact (content-addressed), signature, dataset fingerprints, metrics on
         ``eval`` (or ``train``), code commit, environment and evidence. Model-level fields
         (owner, risk tier, intended use) are taken from the first registration.
+
+        ``favorable_label`` is the outcome fairness counts as favourable: for a default or
+        recidivism model where 1 is the bad outcome, pass 0. Undeclared, a binary classifier's
+        last class is used and the gap report says so.
         """
         self.access.require(self.actor, "model.register", f"model:{name}")
         return self.registry.register(
@@ -210,6 +215,7 @@ class Warden:
             flavor=flavor,
             save_fn=save_fn,
             load_fn=load_fn,
+            favorable_label=favorable_label,
         )
 
     def get_model(self, name: str) -> Model:

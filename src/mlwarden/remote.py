@@ -360,6 +360,7 @@ class RemoteWarden(GovernanceMethods):
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        favorable_label: Any = None,
     ) -> ModelVersion:
         """Everything computed from the data (signature, metrics, lineage, evidence) is
         computed here, where the data is; the artifact and those results are uploaded."""
@@ -373,6 +374,7 @@ class RemoteWarden(GovernanceMethods):
             flavor=flavor,
             save_fn=save_fn,
             load_fn=load_fn,
+            favorable_label=favorable_label,
         )
         body.update(
             owner=owner,

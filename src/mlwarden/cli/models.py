@@ -170,6 +170,9 @@ def register(
     risk_tier: str = typer.Option("medium", help="low, medium or high"),
     intended_use: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
+    favorable_label: str | None = typer.Option(
+        None, help="the class fairness counts as favourable (e.g. 0 when 1 means default)"
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -197,6 +200,7 @@ def register(
         risk_tier=risk_tier,
         intended_use=intended_use,
         description=description,
+        favorable_label=favorable_label,
     )
     if as_json:
         print_json(mv.to_dict())

@@ -116,6 +116,9 @@ def _raw_roots(
             "params": version.params,
             "lineage": version.lineage,
             "signature": version.signature,
+            # declared at registration; null when never declared (fairness then counts the
+            # last class as favourable, which inverts verdicts for default/recidivism models)
+            "favorable_label": version.signature.get("output", {}).get("favorable_label"),
         }
 
     roots: dict[str, Callable[[], Any]] = {

@@ -123,6 +123,9 @@ CONTEXT = Struct(
                     },
                     "input/output schema",
                 ),
+                "favorable_label": Leaf(
+                    "dyn", "the class declared favourable at registration; null if never declared"
+                ),
             },
             "the version being checked",
         ),

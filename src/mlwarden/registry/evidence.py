@@ -102,15 +102,16 @@ def fairness_audit(reg: Registration) -> dict[str, dict[str, Any]]:
             reg.eval_y,
             reg.eval_pred,
             sensitive_features=reg.sensitive[role],
+            # scores as the probability of the favourable outcome, whichever class that is
             y_score=(
-                reg.eval_proba[:, -1]
+                reg.eval_proba[:, list(reg.classes).index(reg.favorable)]
                 if reg.eval_proba is not None
                 and reg.eval_proba.ndim == 2
-                and task == "classification"
-                and len(reg.classes or []) == 2
+                and reg.classes is not None
+                and len(reg.classes) == 2
                 else None
             ),
-            favorable_label=reg.classes[-1] if task == "classification" else 1,
+            favorable_label=reg.favorable,
             task=task,
         )
     except ValidationError as exc:

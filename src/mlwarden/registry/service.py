@@ -53,6 +53,16 @@ class Registration:
     # content-addressed blobs the collectors produced (reference profiles): staged here and
     # written by ``commit``, so preparing a version writes nothing
     blobs: dict[str, bytes] = field(default_factory=dict)
+    # the outcome fairness counts as favourable, as declared (None: never declared)
+    favorable_label: Any = None
+
+    @property
+    def favorable(self) -> Any:
+        """The declared favourable label, else the last class (the convention before it could
+        be declared, and the gap report flags it)."""
+        if self.favorable_label is not None:
+            return self.favorable_label
+        return self.classes[-1] if self.classes else 1
 
     def put_blob(self, data: bytes) -> str:
         digest = sha256_bytes(data)
@@ -124,6 +134,7 @@ class RegistryService:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        favorable_label: Any = None,
     ) -> PreparedVersion:
         """Flavor, signature, metrics, lineage and evidence of ``model`` on the data given,
         computed here (so ``measured``); nothing is written to the store or artifacts."""
@@ -145,6 +156,7 @@ class RegistryService:
         predictor = model if hasattr(model, "predict") else chosen.load(data, flavor_info)
 
         reg = self._prepare(name, predictor, train, eval, list(sensitive_features or []))
+        reg.favorable_label = _check_favorable(favorable_label, reg.classes)
         metrics = self._metrics(reg)
         lineage = {
             "datasets": {
@@ -175,6 +187,7 @@ class RegistryService:
                 classes=reg.classes,
                 has_scores=reg.eval_proba is not None or hasattr(model, "predict_proba"),
                 identifying=reg.identifying,
+                favorable_label=reg.favorable_label,
             )
             if (reg.train_X is not None or reg.eval_X is not None)
             else {"inputs": [], "output": {}}
@@ -367,3 +380,22 @@ class RegistryService:
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         mv = self.get_version(ref)
         return self.store.get_evidence(mv.name, mv.version, kind)
+
+
+def _check_favorable(label: Any, classes: list[Any] | None) -> Any:
+    """The declared favourable label as one of the model's classes (``"0"`` from a CLI or JSON
+    matches class ``0``), or a ``ValidationError`` naming the classes."""
+    if label is None:
+        return None
+    if classes is None:
+        raise ValidationError(
+            "favorable_label applies to classifiers; this model has no classes",
+            field="favorable_label",
+        )
+    for c in classes:
+        if c == label or str(c) == str(label):
+            return c
+    raise ValidationError(
+        f"favorable_label {label!r} is not one of the model's classes {classes}",
+        field="favorable_label",
+    )

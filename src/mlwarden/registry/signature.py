@@ -46,12 +46,15 @@ def infer_signature(
     classes: list[Any] | None,
     has_scores: bool,
     identifying: list[str] = (),  # type: ignore[assignment]
+    favorable_label: Any = None,
 ) -> dict[str, Any]:
     inputs = [
         _column_spec(X[c], c in identifying) | {"sensitive": c in sensitive} for c in X.columns
     ]
     if classes is not None:
         output: dict[str, Any] = {"type": "class", "classes": [_plain(c) for c in classes]}
+        if favorable_label is not None:
+            output["favorable_label"] = _plain(favorable_label)
     elif y is not None:
         output = {"type": "number", "dtype": str(np.asarray(y).dtype)}
     else:
