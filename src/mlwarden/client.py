@@ -42,7 +42,8 @@ from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
-from mlwarden.store.sql.vault import MASTER_KEY_NAME, SubjectVault, load_or_create_master_key
+from mlwarden.store.sql.keycheck import open_master_key
+from mlwarden.store.sql.vault import SubjectVault
 
 
 class Warden:
@@ -110,10 +111,9 @@ class Warden:
             recorder,
             transaction=self.db.transaction,
         )
-        # per-subject payload keys are wrapped by a master key kept beside the signing key
-        self.vault = SubjectVault(
-            self.db, load_or_create_master_key(key_path(self.settings).with_name(MASTER_KEY_NAME))
-        )
+        # per-subject payload keys are wrapped by a master key outside the database, checked
+        # against the store's key-check value (a replica with another key refuses to start)
+        self.vault = SubjectVault(self.db, open_master_key(self.db, self.settings))
         prediction_store = SqlPredictionStore(self.db, self.vault)
         self.masking = MaskingService(
             self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
