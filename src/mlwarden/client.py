@@ -39,10 +39,11 @@ from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
-from mlwarden.store.sql.vault import MASTER_KEY_NAME, SubjectVault, load_or_create_master_key
+from mlwarden.store.sql.vault import SubjectVault
 
 
 class Warden:
@@ -110,10 +111,9 @@ class Warden:
             recorder,
             transaction=self.db.transaction,
         )
-        # per-subject payload keys are wrapped by a master key kept beside the signing key
-        self.vault = SubjectVault(
-            self.db, load_or_create_master_key(key_path(self.settings).with_name(MASTER_KEY_NAME))
-        )
+        # per-subject payload keys are wrapped by a master key outside the database, checked
+        # against the store's key-check value (a replica with another key refuses to start)
+        self.vault = SubjectVault(self.db, open_master_key(self.db, self.settings))
         prediction_store = SqlPredictionStore(self.db, self.vault)
         self.masking = MaskingService(
             self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
@@ -407,11 +407,14 @@ class Warden:
 
     # -- data subjects ------------------------------------------------------------------------
 
-    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
+    def erase_subject(
+        self, subject: str, *, reason: str | None = None, vacuum: bool = False
+    ) -> dict[str, Any]:
         """GDPR erasure: destroy the subject's key so its logged payloads become unreadable;
-        the audit log still verifies."""
+        the audit log still verifies. ``vacuum``: on PostgreSQL, VACUUM the affected tables
+        now (SQLite's write-ahead log is always checkpointed and truncated)."""
         self.access.require(self.actor, "subject.erase", f"subject:{self.vault.pseudonym(subject)}")
-        return self.subjects.erase(subject, actor=self.actor, reason=reason)
+        return self.subjects.erase(subject, actor=self.actor, reason=reason, vacuum=vacuum)
 
     def export_subject(self, subject: str) -> dict[str, Any]:
         """GDPR access request: every logged prediction about the subject."""

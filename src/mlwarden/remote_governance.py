@@ -78,8 +78,10 @@ class GovernanceMethods:
 
     # -- data subjects --------------------------------------------------------------------
 
-    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
-        body = {"subject": subject, "reason": reason}
+    def erase_subject(
+        self, subject: str, *, reason: str | None = None, vacuum: bool = False
+    ) -> dict[str, Any]:
+        body = {"subject": subject, "reason": reason, "vacuum": vacuum}
         return self._call("POST", "/v1/subjects/erase", json=body)  # type: ignore[no-any-return]
 
     def export_subject(self, subject: str) -> dict[str, Any]:

@@ -27,6 +27,20 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
     actor: str | None = Field(default=None, description="who acts on the embedded store")
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
+    master_key_file: Path | None = Field(
+        default=None,
+        description="32-byte master key that wraps the data subjects' keys (default: "
+        "master.key beside the signing key); every server of one store needs the same",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="the master key itself, base64 (from a secret manager); wins over the file",
+    )
+    audit_pubkey: str | None = Field(
+        default=None,
+        description="pinned audit public key (PEM file or base64): verification trusts it, "
+        "and a server whose signing key does not match it refuses to start",
+    )
     timezone: str = Field(
         default="UTC",
         description="IANA time zone where monitoring's calendar windows (1d, 1w, 1mo, 1q) start",

@@ -65,7 +65,8 @@ def test_subject_access_and_erasure(backend, store, lgb_model, credit_data):
     assert len(exported["predictions"]) == 20
     assert exported["predictions"] == store.warden.export_subject("cust-1")["predictions"]
     erased = wd.erase_subject("cust-1", reason="Art. 17 request")
-    assert erased == {"subject": exported["subject"], "predictions": 20}
+    # (plus what became of the residue: wal_truncated on SQLite, vacuumed on PostgreSQL)
+    assert erased | {"subject": exported["subject"], "predictions": 20} == erased
     events = wd.audit.events(action="subject.erase")
     assert len(events) == 1 and events[0].actor == "alice"
     # refusals are audited under the pseudonym: the raw identifier is never written

@@ -19,6 +19,7 @@ class SubjectIn(BaseModel):
     # access logs or proxies; only its pseudonym is ever written down
     subject: str
     reason: str | None = None
+    vacuum: bool = False  # erasure only: VACUUM the affected tables now (PostgreSQL)
 
 
 class RetentionIn(BaseModel):
@@ -33,11 +34,11 @@ def _subject(ctx: Any, subject: str) -> str:
     return f"subject:{ctx.warden.vault.pseudonym(subject)}"
 
 
-@router.post("/subjects/erase", summary="wd.erase_subject(subject, reason=None)")
+@router.post("/subjects/erase", summary="wd.erase_subject(subject, reason=None, vacuum=False)")
 def erase_subject(body: SubjectIn, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "subject.erase", _subject(ctx, body.subject))
-    return out(ctx.acting(user).erase_subject(body.subject, reason=body.reason))
+    return out(ctx.acting(user).erase_subject(body.subject, reason=body.reason, vacuum=body.vacuum))
 
 
 @router.post("/subjects/export", summary="wd.export_subject(subject)")

@@ -311,6 +311,8 @@ class SqlPredictionStore:
         if self.vault is None:
             raise IntegrityError("this store has no subject vault (master key)")
         with self.db.transaction() as conn:
+            if self.db.is_sqlite:  # zero the freed cells, not only unlink them
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
             self.vault.erase(subject)
             ids = select(predictions.c.id).where(predictions.c.subject == subject)
             conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))

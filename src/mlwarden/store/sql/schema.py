@@ -290,3 +290,14 @@ alert_deliveries = Table(
     Column("created_at", Timestamp, nullable=False),
     Index("ix_alert_deliveries_alert_id", "alert_id"),
 )
+
+# One row per key the store depends on but never holds (the master key, the audit signing
+# key): a check value (HMAC of a fixed label under the key, or the public key id) by which a
+# server started with a different or missing key refuses instead of silently diverging.
+store_keys = Table(
+    "store_keys",
+    metadata,
+    Column("purpose", String(32), primary_key=True),
+    Column("check_value", String(128), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
