@@ -10,7 +10,7 @@ exactly those versions' metrics and evidence ``asserted``. (An erased payload ca
 how its version arrived; registration payloads name no data subject, so none is erased.)
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 
 import json
@@ -20,7 +20,7 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0012"
 
 Json = sa.JSON().with_variant(JSONB(), "postgresql")
 
