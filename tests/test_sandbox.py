@@ -31,6 +31,10 @@ HOSTILE = Trust.of(
 @pytest.fixture(scope="module")
 def sandbox():
     box = Sandbox(timeout_s=3, memory_mb=256)
+    sig = {"inputs": [{"name": "a", "type": "float"}]}
+    # warm: the zygote's start-up (seconds on a busy machine) is not what the tests time
+    box.check_artifact("generic", {"loader": "_hostile_loaders:fine"}, b"{}", sample_frame(sig),
+                       trust=HOSTILE)  # fmt: skip
     yield box
     box.close()
 
@@ -119,7 +123,7 @@ def test_hostile_loaders_are_contained(sandbox, loader, problem, words):
             trust=HOSTILE,
         )  # fmt: skip
     assert err.value.details["problem"] == problem
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 3 + 12  # the 3 s limit, and room for a loaded host
     # the zygote survives its worker's end: the next check works
     ok = sandbox.check_artifact(
         "generic", {"loader": "_hostile_loaders:fine"}, b"{}", sample_frame(sig), trust=HOSTILE
