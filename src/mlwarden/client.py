@@ -32,6 +32,8 @@ from mlwarden.policy.service import PolicyService
 from mlwarden.policy.types import Decision, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
+from mlwarden.registry.flavors import Trust
+from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
@@ -99,6 +101,8 @@ class Warden:
             self.artifacts,
             transaction=self.db.transaction,
             events=recorder,  # registrations and alias moves are audited in their transaction
+            trust=Trust.of(self.settings.trusted_loaders, self.settings.trusted_types),
+            sandbox=Sandbox(self.settings.sandbox_timeout_s, self.settings.sandbox_memory_mb),
         )
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
@@ -161,6 +165,8 @@ class Warden:
         close_audit = getattr(self.audit.backend, "close", None)
         if close_audit is not None:
             close_audit()
+        if self.registry.sandbox is not None:
+            self.registry.sandbox.close()
         self.db.dispose()
 
     def __enter__(self) -> Warden:

@@ -87,6 +87,20 @@ class PolicyViolation(WardenError):
     code = "policy_violation"
 
 
+class UntrustedCode(PermissionDenied):
+    """A version names code (a loader, a pickled type) the operator did not install or allow:
+    only built-in flavors, entry-point plugins and ``MLWARDEN_TRUSTED_LOADERS`` run."""
+
+    code = "untrusted_code"
+
+
+class ArtifactRejected(ValidationError):
+    """The artifact failed the sandbox check: it did not load, crashed, ran out of time or
+    memory, or could not predict a sample of its inputs."""
+
+    code = "artifact_rejected"
+
+
 class MissingDependency(WardenError, ImportError):
     """An optional extra is needed for this feature."""
 
@@ -108,6 +122,8 @@ ERRORS_BY_CODE: dict[str, type[WardenError]] = {
         PermissionDenied,
         PolicyViolation,
         MissingDependency,
+        UntrustedCode,
+        ArtifactRejected,
     )
 }
 

@@ -36,7 +36,7 @@ from mlwarden.errors import (
     WardenError,
 )
 from mlwarden.monitor.report import MonitorReport, WindowResult
-from mlwarden.registry.flavors import load_flavor
+from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
 from mlwarden.settings import Settings
@@ -306,6 +306,7 @@ class RemoteWarden(GovernanceMethods):
         )
         self.audit = RemoteAudit(self._call)
         self._me: User | None = None
+        self._own = Trust()  # loaders and types this process registered with its own model
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         """The decoded body (JSON, else bytes); with ``raw``, the response (headers too).
@@ -376,6 +377,11 @@ class RemoteWarden(GovernanceMethods):
             load_fn=load_fn,
             favorable_label=favorable_label,
         )
+        info = body["flavor_info"]
+        self._own = self._own | Trust.of(
+            [info["loader"]] if body["flavor"] == "generic" else [],
+            info.get("trusted_types", []) if body["flavor"] == "sklearn" else [],
+        )
         body.update(
             owner=owner,
             risk_tier=risk_tier,
@@ -417,7 +423,9 @@ class RemoteWarden(GovernanceMethods):
         data = self._call("GET", f"/v1/models/{mv.name}/versions/{mv.version}/artifact")
         if sha256_bytes(data) != mv.artifact_sha256:
             raise WardenError(f"the artifact of {mv.ref} changed in transit", ref=mv.ref)
-        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+        # only code this host trusts runs: the server's flavor_info never names a callable here
+        trust = Trust.of(self.settings.trusted_loaders, self.settings.trusted_types)
+        return load_flavor(mv.flavor, trust | self._own).load(data, dict(mv.flavor_info))
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         name, target = _url_ref(ref)

@@ -14,7 +14,8 @@ from mlwarden._json import jsonable
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import ValidationError
 from mlwarden.registry import lineage as lin
-from mlwarden.registry.flavors import flavor_for, load_flavor
+from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load_flavor
+from mlwarden.registry.flavors.generic import GenericFlavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
 from mlwarden.registry.signature import infer_signature
@@ -96,8 +97,15 @@ class RegistryService:
         transaction: Callable[[], Any],
         events: EventSink | None = None,
         collectors: list[EvidenceCollector] | None = None,
+        trust: Trust = Trust(),
+        sandbox: Any = None,
     ) -> None:
         self.store = store
+        #: code the operator allows (settings); ``_own`` adds what this process registered
+        #: with its own functions, which it may load again
+        self.trust = trust
+        self._own = Trust()
+        self.sandbox = sandbox  # a registry.sandbox.Sandbox; made on first use
         self.artifacts = artifacts
         self._transaction = transaction
         self._events = events
@@ -152,6 +160,10 @@ class RegistryService:
                 )
         chosen = flavor_for(model, flavor, save_fn, load_fn)
         data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        self._own = self._own | Trust.of(
+            [flavor_info["loader"]] if isinstance(chosen, GenericFlavor) else [],
+            flavor_info.get("trusted_types", []) if chosen.name == "sklearn" else [],
+        )
         # Some formats (ONNX protos) only predict once loaded into their runtime.
         predictor = model if hasattr(model, "predict") else chosen.load(data, flavor_info)
 
@@ -346,7 +358,32 @@ class RegistryService:
     def load_model(self, ref: str | ModelRef) -> Any:
         mv = self.get_version(ref)
         data = self.artifacts.get(mv.artifact_sha256, what=mv.ref)
-        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+        return load_flavor(mv.flavor, self.trust | self._own).load(data, dict(mv.flavor_info))
+
+    def verify_artifact(
+        self, flavor: str, flavor_info: dict[str, Any], data: bytes, signature: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Check an artifact that arrived as bytes before it is stored: its flavor is installed
+        here, it names no code this host does not trust, and it loads and predicts a sample of
+        its inputs in the sandbox. Returns the flavor info to store (for skops artifacts, the
+        types computed here, whatever the client listed)."""
+        from mlwarden.registry.flavors.sklearn import vetted_types
+        from mlwarden.registry.sandbox import Sandbox, sample_frame
+
+        info = dict(flavor_info)
+        if flavor == "generic":
+            GenericFlavor(trust=self.trust).check_loader(info)
+        elif flavor not in available_flavors():
+            raise ValidationError(
+                f"unknown flavor {flavor!r}; installed: {[*available_flavors(), 'generic']}",
+                field="flavor",
+            )
+        if flavor == "sklearn":
+            info["trusted_types"] = vetted_types(data, self.trust)
+        if self.sandbox is None:
+            self.sandbox = Sandbox()
+        self.sandbox.check_artifact(flavor, info, data, sample_frame(signature), trust=self.trust)
+        return info
 
     # -- aliases --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from mlwarden._json import jsonable
 from mlwarden.access import User
 from mlwarden.entities import ASSERTED
 from mlwarden.errors import IntegrityError, ValidationError
-from mlwarden.registry.flavors import FLAVORS
+from mlwarden.registry.flavors import flavor_names
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
@@ -83,13 +83,18 @@ def register_version(
     check(ctx, user, "model.register", f"model:{name}")
     wd = ctx.acting(user)
     wd.access.require(user.name, "model.register", f"model:{name}")
-    if body.flavor not in (*FLAVORS, "generic"):
+    if body.flavor not in flavor_names():
         raise ValidationError(f"unknown flavor {body.flavor!r}", field="flavor")
     try:
         data = base64.b64decode(body.artifact_b64, validate=True)
         blobs = {k: base64.b64decode(v, validate=True) for k, v in body.blobs_b64.items()}
     except (binascii.Error, ValueError) as exc:
         raise ValidationError(f"artifact is not base64: {exc}", field="artifact_b64") from exc
+    # before anything is stored: no client-named code, and the artifact loads and predicts
+    # in the sandbox (a sync route: FastAPI runs it on a worker thread, off the event loop)
+    flavor_info = wd.registry.verify_artifact(
+        body.flavor, jsonable(body.flavor_info), data, jsonable(body.signature)
+    )
     for digest, blob in blobs.items():
         if sha256_bytes(blob) != digest:
             raise IntegrityError(f"blob {digest[:12]} does not match its sha256", blob=digest)
@@ -104,7 +109,7 @@ def register_version(
         artifact_sha256=digest,
         artifact_size=len(data),
         flavor=body.flavor,
-        flavor_info=jsonable(body.flavor_info),
+        flavor_info=flavor_info,
         signature=jsonable(body.signature),
         lineage=jsonable(lineage),
         metrics=jsonable(body.metrics),
