@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.alerts.policy import MonitoringPolicy, loads
@@ -31,6 +31,13 @@ class EvaluateIn(BaseModel):
 
 class ReasonIn(BaseModel):
     reason: str
+
+
+class ChannelIn(BaseModel):
+    name: str = Field(max_length=64)
+    url: str | None = Field(default=None, max_length=2048)
+    format: str = Field(default="json", max_length=16)
+    secret_env: str | None = Field(default=None, max_length=128)
 
 
 def policy_from(text: PolicyText) -> MonitoringPolicy:
@@ -72,6 +79,36 @@ def alert_deliveries(
     return [d.to_dict() for d in found]
 
 
+@router.get("/alerts/channels", summary="wd.alert_channels()")
+def alert_channels(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    return [c.to_dict() for c in ctx.acting(user).alert_channels()]
+
+
+@router.post(
+    "/alerts/channels",
+    status_code=201,
+    summary="wd.install_alert_channel(name, url, format=, secret_env=)",
+)
+def install_alert_channel(
+    body: ChannelIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    channel = ctx.acting(user).install_alert_channel(
+        body.name, body.url, format=body.format, secret_env=body.secret_env
+    )
+    return channel.to_dict()
+
+
+@router.delete("/alerts/channels/{name}", status_code=204, summary="wd.remove_alert_channel(name)")
+def remove_alert_channel(name: str, request: Request, user: User = Depends(current_user)) -> None:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    ctx.acting(user).remove_alert_channel(name)
+
+
 @router.get("/monitoring/policies", summary="wd.monitoring_policies()")
 def monitoring_policies(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
@@ -96,6 +133,7 @@ def evaluate_monitoring(
     body: EvaluateIn, request: Request, user: User = Depends(current_user)
 ) -> Any:
     ctx = request.app.state.ctx
+    check(ctx, user, "checks.run", "monitoring")  # before any policy text is parsed
     pols = None if body.policies is None else [policy_from(p) for p in body.policies]
     result = ctx.acting(user).evaluate_monitoring(pols, names=body.names, refresh=body.refresh)
     return result.to_dict()
