@@ -63,6 +63,21 @@ def blocked_reason(ip: IPAddress) -> str | None:
     return None
 
 
+def literal_address(host: str) -> IPAddress | None:
+    """``host`` as an address when it is written as one, in any form the C library reads
+    (``2130706433``, ``0x7f.1``, ``0177.0.0.1``, ``127.1`` are all ``127.0.0.1``)."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if not host or not all(c in "0123456789abcdefx." for c in host) or not host[0].isdigit():
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
+        return None
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to (literals in any form ``inet_aton`` reads too)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -129,9 +144,8 @@ class EgressPolicy:
             return
         if host == "localhost" or host.endswith(".localhost"):
             raise self._refusal(host, "loopback")
-        try:
-            ip = ipaddress.ip_address(host)
-        except ValueError:
+        ip = literal_address(host)
+        if ip is None:
             return
         reason = blocked_reason(ip)
         if reason is not None and not self._allowed(host, ip):
