@@ -30,7 +30,7 @@ class Listener:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.requests.append({"headers": dict(self.headers), "body": body})
                 answer = INTERNAL_ANSWER.encode()
@@ -39,7 +39,7 @@ class Listener:
                 self.end_headers()
                 self.wfile.write(answer)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -45,21 +45,22 @@ def _unwrap(ip: IPAddress) -> IPAddress:
 
 
 def blocked_reason(ip: IPAddress) -> str | None:
-    """Why an address is not a public destination; ``None`` when it is."""
-    inner = _unwrap(ip)
-    for candidate in dict.fromkeys((inner, ip)):  # the carried IPv4 address names it best
-        for attr, what in (
-            ("is_unspecified", "unspecified"),
-            ("is_loopback", "loopback"),
-            ("is_link_local", "link-local"),
-            ("is_multicast", "multicast"),
-            ("is_private", "private"),
-            ("is_reserved", "reserved"),
-        ):
-            if getattr(candidate, attr):
-                return what
-        if not candidate.is_global:
-            return "not globally routable"
+    """Why an address is not a public destination; ``None`` when it is. A wrapped IPv4
+    address is judged alone: the wrapper ranges count as "reserved" themselves, and the
+    packets end up at the carried address."""
+    candidate = _unwrap(ip)
+    for attr, what in (
+        ("is_unspecified", "unspecified"),
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_reserved", "reserved"),
+        ("is_private", "private"),
+    ):
+        if getattr(candidate, attr):
+            return what
+    if not candidate.is_global:
+        return "not globally routable"
     return None
 
 
