@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from mlwarden.alerts import WebhookVerifier, loads, sign, verify
 from mlwarden.alerts.settings import AlertSettings
+from mlwarden.errors import Conflict, ValidationError
 
 SECRET = "s3cret-for-tests"
 SECRET_ENV = "MLWARDEN_WEBHOOK_SECRET_TESTS"
@@ -44,7 +45,8 @@ class Receiver:
             if not ok:
                 return JSONResponse({"error": "bad signature"}, status_code=401)
             if self.status is not None:
-                return JSONResponse({}, status_code=self.status)
+                again = {"Location": f"{self.url}?again"}  # a redirect, never followed
+                return JSONResponse({"secret": "kept out"}, status_code=self.status, headers=again)
             if self.calls <= self.fail_first:
                 return JSONResponse({"error": "try later"}, status_code=503)
             self.received.append(
@@ -239,3 +241,52 @@ def test_webhook_verifier_rejects_a_replay_within_the_tolerance():
     # ids older than the tolerance are forgotten: their timestamps refuse them anyway
     assert not receiver.verify(body, headers, now=now + 301)
     assert receiver.seen == {}
+
+
+@SQLITE
+def test_redirects_are_not_followed_and_unset_secrets_send_nothing(
+    served, put_windows, receiver, fast_retries, monkeypatch
+):
+    wd = served
+    receiver.status = 307
+    put_windows(wd, [0.6])
+    (out,) = wd.evaluate_monitoring([watch(wd, receiver.url)]).fired
+    (only,) = wd.alert_deliveries(out.alert_id)
+    assert receiver.calls == 1 and only.http_status == 307 and only.error == "HTTP 307"
+    # a channel whose secret is not in the environment sends nothing unsigned
+    monkeypatch.delenv(SECRET_ENV)
+    put_windows(wd, [0.1], start=1)
+    wd.evaluate_monitoring([watch(wd, receiver.url)])
+    resolved = [d for d in wd.alert_deliveries(out.alert_id) if d.event == "resolved"]
+    assert receiver.calls == 1
+    assert [(d.ok, d.error) for d in resolved] == [(False, f"secret_env {SECRET_ENV} is not set")]
+
+
+@SQLITE
+def test_policies_name_installed_channels_only(served, put_windows, fast_retries):
+    inline = """kind: monitoring
+name: w
+channels:
+  - name: ops
+    url: http://127.0.0.1:1/x
+rules:
+  - id: r
+    when: drift.share_drifted > 0.3
+"""
+    with pytest.raises(ValidationError, match="names installed channels only"):
+        loads(inline)
+    with pytest.raises(ValidationError, match="no installed alert channel 'ops'"):
+        served.evaluate_monitoring([loads(inline.replace("    url: http://127.0.0.1:1/x\n", ""))])
+    with pytest.raises(ValidationError, match="secret_env 'PATH' is not a webhook secret"):
+        served.install_alert_channel("ops", "http://127.0.0.1:1/x", secret_env="PATH")
+    served.install_alert_channel("ops", "http://127.0.0.1:1/x")
+    assert [c.name for c in served.alert_channels()] == ["ops"]
+    pol = loads(inline.replace("    url: http://127.0.0.1:1/x\n", ""))
+    served.install_monitoring_policy(pol)
+    with pytest.raises(Conflict, match="named by installed monitoring policies"):
+        served.remove_alert_channel("ops")
+    served.alerting.uninstall("w", actor=served.actor)
+    served.remove_alert_channel("ops")
+    assert served.alert_channels() == []
+    actions = [e.action for e in served.audit.events()][-4:]
+    assert "alert.channel.install" in actions and actions[-1] == "alert.channel.remove"
