@@ -102,11 +102,12 @@ def install_alert_channel(
     return channel.to_dict()
 
 
-@router.delete("/alerts/channels/{name}", status_code=204, summary="wd.remove_alert_channel(name)")
-def remove_alert_channel(name: str, request: Request, user: User = Depends(current_user)) -> None:
+@router.delete("/alerts/channels/{name}", summary="wd.remove_alert_channel(name)")
+def remove_alert_channel(name: str, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "config.set", "alert-channel:*")
     ctx.acting(user).remove_alert_channel(name)
+    return {"removed": name}
 
 
 @router.get("/monitoring/policies", summary="wd.monitoring_policies()")
