@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from mlwarden.access import Recorder
 from mlwarden.access.users import AccessService
 from mlwarden.alerts.egress import EgressPolicy
+from mlwarden.alerts.policy import CHANNEL_NAME
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import Channel
 from mlwarden.errors import Conflict, NotFound, ValidationError
@@ -28,12 +29,11 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 FORMATS = ("json", "slack", "alertmanager", "log")
 BUILTIN = {"log": Channel("log", None, "log")}
 SECRET_PREFIX = "MLWARDEN_WEBHOOK_SECRET"
-_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _ENV = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
+    if not isinstance(name, str) or not CHANNEL_NAME.fullmatch(name):
         raise ValidationError(
             f"invalid channel name {name!r}: lower-case letters, digits, '-', '_' or '.', "
             "at most 64",

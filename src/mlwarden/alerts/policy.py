@@ -59,7 +59,7 @@ _POLICY_KEYS = {
     "kind", "name", "description", "applies_to", "alias", "window", "channels", "rules"
 }  # fmt: skip
 _RULE_KEYS = {"id", "when", "message", "severity", "actions", "for", "cooldown", "description"}
-_CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _DURATION = re.compile(r"^(\d+)(s|min|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -278,7 +278,7 @@ def _channels(node: yaml.Node, problems: _Problems) -> tuple[str, ...]:
             name = _scalar(items["name"]) if "name" in items else None
         elif isinstance(item, yaml.ScalarNode):
             name = _scalar(item)
-        if not isinstance(name, str) or not _CHANNEL_NAME.fullmatch(name):
+        if not isinstance(name, str) or not CHANNEL_NAME.fullmatch(name):
             problems.add(
                 _line(item),
                 f"channel #{i + 1} must be the name of an installed channel, got {name!r}",
