@@ -21,7 +21,7 @@ from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import Alert, Delivery, Evaluation
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
@@ -492,6 +492,29 @@ class Warden:
     ) -> list[Delivery]:
         """Every attempt to send an alert (channel, HTTP status, error), newest first."""
         return self.alerting.store.deliveries(alert_id=alert_id, failed=failed, limit=limit)
+
+    def install_alert_channel(
+        self,
+        name: str,
+        url: str | None = None,
+        *,
+        format: str = "json",
+        secret_env: str | None = None,
+    ) -> Channel:
+        """Install (or replace) a named alert channel; policies name it. Admins only. The URL
+        must be public unless its host is in ``MLWARDEN_ALERTS_ALLOWED_HOSTS``; ``secret_env``
+        names a variable ``MLWARDEN_WEBHOOK_SECRET…`` (or one listed in
+        ``MLWARDEN_ALERTS_SECRET_ENVS``)."""
+        return self.alerting.channels.install(
+            name, url, format=format, secret_env=secret_env, actor=self.actor
+        )
+
+    def alert_channels(self) -> list[Channel]:
+        """Installed alert channels (admins only: a URL can be a credential)."""
+        return self.alerting.channels.list(actor=self.actor)
+
+    def remove_alert_channel(self, name: str) -> None:
+        self.alerting.channels.remove(name, actor=self.actor)
 
     def block(self, ref: str, *, reason: str) -> ModelVersion:
         """Mark a version blocked: promotions to it are refused until ``unblock``."""

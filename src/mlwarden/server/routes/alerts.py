@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.alerts.policy import MonitoringPolicy, loads
@@ -32,6 +32,13 @@ class EvaluateIn(BaseModel):
 
 class ReasonIn(BaseModel):
     reason: str
+
+
+class ChannelIn(BaseModel):
+    name: str = Field(max_length=64)
+    url: str | None = Field(default=None, max_length=2048)
+    format: str = Field(default="json", max_length=16)
+    secret_env: str | None = Field(default=None, max_length=128)
 
 
 def policy_from(text: PolicyText) -> MonitoringPolicy:
@@ -71,6 +78,37 @@ def alert_deliveries(
     check(ctx, user, "checks.run", "alert:*")
     found = page.of(ctx.warden.alert_deliveries(alert_id, failed=failed, limit=page.end))
     return [d.to_dict() for d in found]
+
+
+@router.get("/alerts/channels", summary="wd.alert_channels()")
+def alert_channels(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    return [c.to_dict() for c in ctx.acting(user).alert_channels()]
+
+
+@router.post(
+    "/alerts/channels",
+    status_code=201,
+    summary="wd.install_alert_channel(name, url, format=, secret_env=)",
+)
+def install_alert_channel(
+    body: ChannelIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    channel = ctx.acting(user).install_alert_channel(
+        body.name, body.url, format=body.format, secret_env=body.secret_env
+    )
+    return channel.to_dict()
+
+
+@router.delete("/alerts/channels/{name}", summary="wd.remove_alert_channel(name)")
+def remove_alert_channel(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    ctx.acting(user).remove_alert_channel(name)
+    return {"removed": name}
 
 
 @router.get("/monitoring/policies", summary="wd.monitoring_policies()")

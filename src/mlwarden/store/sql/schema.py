@@ -288,6 +288,7 @@ alert_deliveries = Table(
     Column("error", Text),
     Column("duration_ms", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("delivery_id", String(128)),
     Index("ix_alert_deliveries_alert_id", "alert_id"),
 )
 
@@ -299,5 +300,17 @@ store_keys = Table(
     metadata,
     Column("purpose", String(32), primary_key=True),
     Column("check_value", String(128), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# Alert channels an admin installed: the only places alerts are sent. Policies name them.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("format", String(16), nullable=False),
+    Column("url", Text),
+    Column("secret_env", String(128)),
+    Column("created_by", String(256), nullable=False),
     Column("created_at", Timestamp, nullable=False),
 )
