@@ -42,7 +42,7 @@ def parse_duration(value: str | timedelta | None) -> timedelta | None:
     """``"30d"``, ``"12h"``, ``"2w"``, ``"90m"`` or a ``timedelta``; ``None`` never expires."""
     if value is None or isinstance(value, timedelta):
         return value
-    m = _DURATION_RE.match(value)
+    m = _DURATION_RE.fullmatch(value)
     if not m or int(m.group(1)) == 0:
         raise ValidationError(
             f"invalid duration {value!r}: use a positive number and s, m, h, d or w (e.g. 30d)",
@@ -108,7 +108,7 @@ class AccessService:
     # ---- users
 
     def create_user(self, name: str, role: str, *, actor: str) -> User:
-        if not isinstance(name, str) or not _USER_RE.match(name):
+        if not isinstance(name, str) or not _USER_RE.fullmatch(name):
             raise ValidationError(
                 f"invalid user name {name!r}: letters, digits and . _ @ + - (max 256)",
                 field="name",
