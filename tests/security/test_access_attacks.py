@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 from urllib.parse import quote
 
+import httpx
 import pytest
 from security_support import open_store
 
@@ -41,3 +42,46 @@ def test_names_ending_in_a_newline_are_refused(server, name):
     _unchanged(server)
     with open_store(server) as wd:
         assert all(u.name.isprintable() for u in wd.list_users())
+
+
+# ---------------------------------------------------------------- finding 6: token lifetimes
+
+
+def _mint(server, token: str, **body) -> dict:
+    headers = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(f"{server.url}/v1/tokens", json=body, headers=headers, timeout=30)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_a_token_minted_with_a_token_never_outlives_it(server):
+    from datetime import datetime, timedelta
+
+    short = _mint(server, server.tokens["admin"], user="alice", expires_in="1h")
+    parent_expiry = datetime.fromisoformat(short["info"]["expires_at"])
+    assert parent_expiry - datetime.now(parent_expiry.tzinfo) <= timedelta(hours=1)
+    # "never", longer and another user's token: all capped at the parent's expiry
+    for body in ({"user": "alice"}, {"user": "alice", "expires_in": "30d"}, {"user": "vic"}):
+        child = _mint(server, short["token"], **body)
+        assert child["info"]["expires_at"] is not None, body
+        assert datetime.fromisoformat(child["info"]["expires_at"]) == parent_expiry, body
+        # and a grandchild of the capped child is capped too
+        grand = _mint(server, child["token"], user=body["user"], expires_in="2w")
+        assert datetime.fromisoformat(grand["info"]["expires_at"]) == parent_expiry
+    # a shorter request is kept
+    brief = _mint(server, short["token"], user="alice", expires_in="10m")
+    assert datetime.fromisoformat(brief["info"]["expires_at"]) < parent_expiry
+    # a developer's short token cannot mint a lasting one for itself either
+    dev = _mint(server, server.tokens["developer"], user="dave", expires_in="2h")
+    lasting = _mint(server, dev["token"], user="dave")
+    assert lasting["info"]["expires_at"] == dev["info"]["expires_at"]
+    server.assert_alive()
+    with open_store(server) as wd:
+        created = wd.audit.events(action="token.create")
+        capped = [e for e in created if (e.payload or {}).get("capped_by")]
+        assert capped and capped[-1].payload["capped_by"] == f"token:{dev['info']['id']}"
+        never = [t for t in wd.list_tokens() if t.expires_at is None]
+        # only the tokens the fixture made locally never expire
+        assert {t.user for t in never} == {"alice", "dave", "vera", "vic"}
+        assert len(never) == 4
+    _unchanged(server)

@@ -146,14 +146,23 @@ class AccessService:
         actor: str,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        parent: Token | None = None,
     ) -> NewToken:
-        """A new API token for ``user``. Its secret is in the result only: keep it now."""
+        """A new API token for ``user``. Its secret is in the result only: keep it now.
+
+        ``parent`` is the token the request was authenticated with (over HTTP): the new
+        token never outlives it, so a stolen short-lived token cannot mint a lasting one.
+        """
         owner = self.get_user(user)
         ttl = parse_duration(expires_in)
         subject = f"user:{user}"
         self.require(actor, "token.create" if actor == user else "token.manage", subject)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
         expires_at = None if ttl is None else self._clock() + ttl
+        capped_by = None
+        limit = None if parent is None else parent.expires_at
+        if limit is not None and (expires_at is None or expires_at > limit):
+            expires_at, capped_by = limit, parent.id  # type: ignore[union-attr]
         with self._transaction():
             info = self.store.create_token(
                 owner.id, secret[:SHOWN_CHARS], hash_token(secret), expires_at, description
@@ -168,6 +177,7 @@ class AccessService:
                     "prefix": info.prefix,
                     "expires_at": None if expires_at is None else expires_at.isoformat(),
                     "description": description,
+                    **({"capped_by": f"token:{capped_by}"} if capped_by is not None else {}),
                 },
             )
         return NewToken(secret, info)
