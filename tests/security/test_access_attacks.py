@@ -85,3 +85,76 @@ def test_a_token_minted_with_a_token_never_outlives_it(server):
         assert {t.user for t in never} == {"alice", "dave", "vera", "vic"}
         assert len(never) == 4
     _unchanged(server)
+
+
+# ---------------------------------------------------------------- finding 9: dashboard
+
+
+def _csrf(html: str) -> str:
+    import re
+
+    found = re.search(r'name="csrf-token" content="([^"]+)"', html) or re.search(
+        r'name="csrf" value="([^"]+)"', html
+    )
+    assert found, "no CSRF token on the page"
+    return found[1]
+
+
+def _sign_in(server, role: str, next_: str = "/") -> httpx.Client:
+    c = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    r = c.post("/login", json={"token": server.tokens[role], "next": next_})
+    assert r.status_code == 200, r.text
+    return c
+
+
+def test_sign_out_survives_a_restart(fresh_server):
+    server = fresh_server.start()
+    c = _sign_in(server, "viewer")
+    assert c.get("/").status_code == 200
+    cookie = c.cookies.get("mlw_session")
+    assert cookie and server.tokens["viewer"] not in cookie
+    # a second session of the same user stays signed in throughout
+    other = _sign_in(server, "viewer")
+    r = c.post("/logout", json={"csrf": _csrf(c.get("/").text)})
+    assert r.status_code == 200 and r.headers.get("HX-Redirect") == "/login"
+    server.restart()
+    replay = httpx.Client(base_url=server.url, timeout=30, follow_redirects=False)
+    replay.cookies.set("mlw_session", cookie)
+    r = replay.get("/")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login"), r.text
+    assert other.get("/").status_code == 200  # sessions live in the store: kept by a restart
+    server.assert_alive()
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/%09/evil.com",
+        "/\t/evil.com",
+        "//evil.com",
+        "/\\evil.com",
+        "/%5Cevil.com",
+        "/%2F/evil.com",
+        "/%252F%252Fevil.com",
+        "https://evil.com",
+        "/\n/evil.com",
+        "/%0d%0a/evil.com",
+        "evil.com",
+    ],
+)
+def test_next_is_only_a_path_on_this_site(server, target):
+    c = _sign_in(server, "viewer", next_=target)
+    r = c.post("/login", json={"token": server.tokens["viewer"], "next": target})
+    assert r.headers.get("HX-Redirect") == "/", r.headers
+    r = c.get("/login", params={"next": target})
+    assert r.status_code == 303 and r.headers["location"] == "/", r.headers
+    fresh = httpx.Client(base_url=server.url, timeout=30)
+    page = fresh.get("/login", params={"next": target}).text
+    assert "evil.com" not in page
+    server.assert_alive()
+
+
+def test_next_keeps_a_path_on_this_site(server):
+    c = _sign_in(server, "viewer")
+    r = c.get("/login", params={"next": "/models/credit?tab=audit"})
+    assert r.status_code == 303 and r.headers["location"] == "/models/credit?tab=audit"

@@ -196,22 +196,24 @@ class AccessService:
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.store.list_tokens(user)
 
-    def authenticate(self, token: str) -> User:
-        """The user a bearer token belongs to; ``AuthenticationError`` (audited) otherwise."""
+    def authenticate(self, token: str, *, audit: bool = True) -> User:
+        """The user a bearer token belongs to; ``AuthenticationError`` otherwise, audited
+        unless ``audit`` is false (the server aggregates refusals per client and minute
+        instead of one signed event per request: ``mlwarden.server.abuse``)."""
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
-            self._refuse("token:unknown", "not a Warden API token", None)
+            self._refuse("token:unknown", "not a Warden API token", None, audit)
         found = self.store.find_token(hash_token(token))
         if found is None:
-            self._refuse("token:unknown", "unknown API token", token[:SHOWN_CHARS])
+            self._refuse("token:unknown", "unknown API token", token[:SHOWN_CHARS], audit)
         info, user = found
         now = self._clock()
         subject = f"token:{info.id}"
         if info.revoked_at is not None:
-            self._refuse(subject, f"API token {info.id} was revoked", info.prefix)
+            self._refuse(subject, f"API token {info.id} was revoked", info.prefix, audit)
         if info.expires_at is not None and now >= info.expires_at:
-            self._refuse(subject, f"API token {info.id} expired", info.prefix)
+            self._refuse(subject, f"API token {info.id} expired", info.prefix, audit)
         if user.disabled:
-            self._refuse(subject, f"user {user.name!r} is disabled", info.prefix)
+            self._refuse(subject, f"user {user.name!r} is disabled", info.prefix, audit)
         # Not audited: it would add one signed event per request. The log has the token's
         # creation and revocation; the server's access log has its use. Written at most once
         # a minute per token: a write (and on SQLite an fsync) per request would cap the server.
@@ -219,6 +221,7 @@ class AccessService:
             self.store.touch_token(info.id)
         return user
 
-    def _refuse(self, subject: str, reason: str, prefix: str | None) -> NoReturn:
-        self.recorder.denied("anonymous", "authenticate", subject, reason, prefix=prefix)
+    def _refuse(self, subject: str, reason: str, prefix: str | None, audit: bool) -> NoReturn:
+        if audit:
+            self.recorder.denied("anonymous", "authenticate", subject, reason, prefix=prefix)
         raise AuthenticationError(reason, subject=subject)

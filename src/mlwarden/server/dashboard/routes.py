@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -242,8 +242,23 @@ async def logout(request: Request) -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # only paths on this site: never //host or a scheme (an open redirect)
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site; anything else is ``/`` (issue 14, finding 9).
+
+    Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so ``/%09/evil.com``
+    is ``//evil.com``: another host. The checks run on the text percent-decoded until it
+    stops changing, so no encoding of those characters slips through either."""
+    decoded, previous = target, None
+    for _ in range(4):
+        if decoded == previous:
+            break
+        previous, decoded = decoded, unquote(decoded)
+    if (
+        len(target) > 2048
+        or not target.startswith("/")
+        or any(c < " " or "\x7f" <= c <= "\x9f" for c in decoded)
+        or "//" in decoded
+        or "\\" in decoded
+    ):
         return "/"
     return target
 
