@@ -158,3 +158,63 @@ def test_next_keeps_a_path_on_this_site(server):
     c = _sign_in(server, "viewer")
     r = c.get("/login", params={"next": "/models/credit?tab=audit"})
     assert r.status_code == 303 and r.headers["location"] == "/models/credit?tab=audit"
+
+
+# ---------------------------------------------------------------- finding 8: audit flooding
+
+
+def _denied_by_client(server) -> list:
+    with open_store(server) as wd:
+        return [
+            e for e in wd.audit.events(action="access.denied") if e.subject.startswith("client:")
+        ]
+
+
+def test_a_flood_of_bad_tokens_is_limited_and_aggregated(fresh_server, credit_data):
+    import json
+    import time
+
+    server = fresh_server.start(MLWARDEN_SERVE_AUTH_AUDIT_INTERVAL_S="1")
+    _, _, test = credit_data
+    rows = {"records": json.loads(test.head(2).to_json(orient="records"))}
+    good = server.client("developer")
+    assert good.post("/v1/models/credit/predict", json=rows).status_code == 200
+    with open_store(server) as wd:
+        size_before = wd.audit.size
+    statuses = []
+    with httpx.Client(base_url=server.url, timeout=30) as bad:
+        for i in range(200):
+            h = {"Authorization": f"Bearer mlw_{i:040d}"} if i % 4 else {}
+            r = bad.get("/v1/models", headers=h)
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                assert int(r.headers["retry-after"]) > 0
+                assert r.json()["error"] == "too_many_requests"
+        # signing in to the dashboard is refused too, before the token is even looked at
+        r = bad.post("/login", json={"token": server.tokens["viewer"]})
+        assert r.status_code == 429
+    assert statuses.count(401) == 20 and statuses.count(429) == 180, statuses
+    server.assert_alive()
+    # the client whose token was good keeps working through the flood
+    r = good.post("/v1/models/credit/predict", json=rows)
+    assert r.status_code == 200, r.text
+    assert good.get("/v1/models/credit").json()["aliases"] == {"production": 1}
+    deadline = time.monotonic() + 10
+    while (
+        time.monotonic() < deadline
+        and sum(e.payload["count"] for e in _denied_by_client(server)) < 201
+    ):
+        time.sleep(0.2)
+    events = _denied_by_client(server)
+    assert 1 <= len(events) <= 5, [e.payload for e in events]
+    assert {e.subject for e in events} == {"client:127.0.0.1"}
+    assert sum(e.payload["failures"] for e in events) == 20
+    assert sum(e.payload["rate_limited"] for e in events) == 181
+    reasons = {k for e in events for k in e.payload["reasons"]}
+    assert {"unknown API token", "missing bearer token"} <= reasons
+    with open_store(server) as wd:
+        # a handful of events, not one per request
+        assert wd.audit.size - size_before <= 10
+        assert wd.audit.verify().ok
+    good.close()
+    server.assert_alive()

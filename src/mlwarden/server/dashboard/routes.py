@@ -24,8 +24,9 @@ from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
 from mlwarden.access import allowed
-from mlwarden.errors import WardenError
+from mlwarden.errors import AuthenticationError, WardenError
 from mlwarden.policy.loader import examples
+from mlwarden.server.abuse import FAILED
 from mlwarden.server.auth import check
 from mlwarden.server.dashboard import monitoring as monitoring_data
 from mlwarden.server.dashboard import predictions as prediction_data
@@ -216,7 +217,11 @@ async def login(request: Request) -> Response:
     token = str((body or {}).get("token") or "")
     if not token:
         raise Refused(400, "enter an API token")
-    cookie, _ = await run_in_threadpool(_sessions(request).sign_in, token)
+    try:
+        cookie, _ = await run_in_threadpool(_sessions(request).sign_in, token, audit=False)
+    except AuthenticationError as exc:
+        request.scope[FAILED] = exc.message  # counted and audited per client (server.abuse)
+        raise
     target = _safe_next(str(body.get("next") or "/"))
     response = Response(status_code=200, headers={"HX-Redirect": target})
     response.set_cookie(
