@@ -119,8 +119,11 @@ def _ctx(request: Request) -> Any:
 
 
 async def _session(request: Request) -> Session:
-    found = await run_in_threadpool(_sessions(request).read, request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    found = await run_in_threadpool(_sessions(request).read, cookie)
     if found is None:
+        if cookie:  # a forged, expired or signed-out cookie counts towards the client's limit
+            request.scope[FAILED] = "no such dashboard session"
         raise LoginRequired()
     return found
 

@@ -32,6 +32,7 @@ COOKIE = "mlw_session"
 #: Eight hours: a working day. Signing in again only needs the token.
 MAX_AGE_S = 8 * 3600
 _SECRET_BYTES = 32
+_COOKIE_CHARS = 43  # unpadded base64 of 32 bytes
 
 
 def _b64(raw: bytes) -> str:
@@ -90,7 +91,7 @@ class Sessions:
     def read(self, cookie: str | None) -> Session | None:
         """The session of a cookie, or ``None`` (absent, unknown, expired, signed out, or its
         user or token no longer valid)."""
-        if not cookie or len(cookie) > 256:
+        if not cookie or len(cookie) != _COOKIE_CHARS:  # not ours: no database read
             return None
         found = self.access.store.find_session(self._id(cookie))
         if found is None:
