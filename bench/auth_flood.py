@@ -105,6 +105,24 @@ def flood(url: str, rate: float, seconds: float) -> subprocess.Popen:
     )
 
 
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def flood_cost_us(pid: int, port: int, rate: float, seconds: int) -> dict[str, Any]:
+    """The server's CPU per refused request, flood alone: a figure other load on the machine
+    hardly moves, unlike throughput."""
+    attacker = flood(f"http://127.0.0.1:{port}/v1/models", rate, seconds)
+    time.sleep(1.0)
+    before, t0 = cpu_s(pid), time.monotonic()
+    out, _ = attacker.communicate(timeout=seconds + 60)
+    used, took = cpu_s(pid) - before, time.monotonic() - t0
+    sent = sum(json.loads(out.strip() or "{}").values())
+    return {"cpu_us": round(used / (sent * took / seconds) * 1e6, 1), "sent": sent}
+
+
 def run_once(
     port: int, body: str, headers: dict[str, str], rate: float, seconds: int, tmp: Path, load
 ) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -132,11 +150,16 @@ def scenario(
         runs: dict[float, list[dict[str, Any]]] = {r: [] for r in rates}
         for _ in range(rounds):
             for rate in rates:
+                before = cpu_s(proc.pid)
                 r = run_once(port, body, headers, rate, seconds, tmp, load)
+                if not rate:
+                    r["cpu_us"] = (cpu_s(proc.pid) - before) / (r["rps"] * seconds) * 1e6
                 runs[rate].append(r)
                 print(f"  flood {rate:>5.0f}/s: {r['rps']:8.0f} predictions/s  "
                       f"p99 {r['p99_ms']:7.2f} ms  errors {r['errors']}  "
                       f"attacker got {r.get('flood', {})}", flush=True)  # fmt: skip
+        runs[-1.0] = [flood_cost_us(proc.pid, port, max(rates), seconds)]
+        print(f"  server CPU per refused request (flood alone): {runs[-1.0][0]['cpu_us']} us")
         return runs
     finally:
         stop(proc)
@@ -188,6 +211,20 @@ def main() -> None:
             record[f"off_rps_{rate:.0f}"] = round(med(off, rate), 1)
             record[f"off_ratio_{rate:.0f}"] = round(med(off, rate) / med(off, 0.0), 3)
         print(line)
+    pred_us = statistics.median(r["cpu_us"] for r in on[0.0])
+    record["cpu_us_per_prediction"] = round(pred_us, 1)
+    record["cpu_us_per_refusal"] = on[-1.0][0]["cpu_us"]
+    # a one-worker server is bound by its one core: the flood takes this share of it
+    record["est_ratio_200"] = round(1 - 200 * on[-1.0][0]["cpu_us"] / 1e6, 3)
+    line = (f"server CPU: {pred_us:.0f} us per prediction, {record['cpu_us_per_refusal']} us "
+            f"per refused request (limiter on)")  # fmt: skip
+    if off:
+        record["off_cpu_us_per_refusal"] = off[-1.0][0]["cpu_us"]
+        record["off_est_ratio_200"] = round(1 - 200 * off[-1.0][0]["cpu_us"] / 1e6, 3)
+        line += f", {record['off_cpu_us_per_refusal']} us (limiter off)"
+    print(line)
+    print(f"so a 200/s flood takes {200 * record['cpu_us_per_refusal'] / 1e4:.1f}% of the "
+          f"server's core: expected ratio {record['est_ratio_200']} at saturation")  # fmt: skip
     record["denied_events"] = len(denied)
     record["denied_count"] = sum((e.payload or {}).get("count", 1) for e in denied)
     record["audit_verified"] = verified
