@@ -114,13 +114,17 @@ def cpu_s(pid: int) -> float:
 def flood_cost_us(pid: int, port: int, rate: float, seconds: int) -> dict[str, Any]:
     """The server's CPU per refused request, flood alone: a figure other load on the machine
     hardly moves, unlike throughput."""
+    before, t0 = cpu_s(pid), time.monotonic()
+    time.sleep(3.0)  # what the idle server spends anyway (its threads), to subtract
+    idle_per_s = (cpu_s(pid) - before) / (time.monotonic() - t0)
     attacker = flood(f"http://127.0.0.1:{port}/v1/models", rate, seconds)
     time.sleep(1.0)
     before, t0 = cpu_s(pid), time.monotonic()
     out, _ = attacker.communicate(timeout=seconds + 60)
-    used, took = cpu_s(pid) - before, time.monotonic() - t0
+    took = time.monotonic() - t0
+    used = cpu_s(pid) - before - idle_per_s * took
     sent = sum(json.loads(out.strip() or "{}").values())
-    return {"cpu_us": round(used / (sent * took / seconds) * 1e6, 1), "sent": sent}
+    return {"cpu_us": round(max(used, 0) / (sent * took / seconds) * 1e6, 1), "sent": sent}
 
 
 def run_once(
