@@ -127,6 +127,7 @@ class Warden:
             transaction=self.db.transaction,
             record=recorder,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
+            signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
         )
         self.monitoring = MonitorService(
             prediction_store,
@@ -340,12 +341,15 @@ class Warden:
         timestamps: Any = None,
         subjects: Any = None,
         subject_column: str | None = None,
+        sensitive: Any = None,
     ) -> list[str]:
         """Log a batch of predictions (e.g. from a scoring job); returns their ids.
 
         ``subjects`` (or ``subject_column``, a column of X removed from the logged inputs)
         names the data subject of each row: stored pseudonymized, its payload sealed with the
-        subject's key so ``erase_subject`` can shred it."""
+        subject's key so ``erase_subject`` can shred it. ``sensitive`` (one row per row of X)
+        carries protected attributes declared at registration that are not model inputs: logged
+        beside the inputs (and masked like them) for per-window fairness."""
         mv = self.serving_version(name, version)
         return self.prediction_log.log(
             mv,
@@ -357,6 +361,7 @@ class Warden:
             timestamps=timestamps,
             subjects=subjects,
             subject_column=subject_column,
+            sensitive=sensitive,
         )
 
     def log_labels(self, name: str, ids: Any, y_true: Any) -> dict[str, Any]:

@@ -31,6 +31,13 @@ class ValidationError(WardenError, ValueError):
     code = "validation_error"
 
 
+class PolicyError(ValidationError):
+    """A policy rule Warden refuses to run: too long, too deeply nested, or over the
+    evaluation budget (``mlwarden.limits``)."""
+
+    code = "policy_error"
+
+
 class NotFound(WardenError, LookupError):
     """A model, version, alias, event or other record does not exist."""
 
@@ -92,6 +99,7 @@ ERRORS_BY_CODE: dict[str, type[WardenError]] = {
     for cls in (
         WardenError,
         ValidationError,
+        PolicyError,
         NotFound,
         AlreadyExists,
         Conflict,

@@ -183,6 +183,34 @@ def _records(X: Any) -> list[dict[str, Any]]:
     return jsonable(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
 
 
+#: rows asked for per request when paging; the server's maxima are 1000 for most lists and
+#: 10,000 for the prediction and audit logs
+PAGE = 1000
+BULK_PAGE = 10_000
+
+
+def _pages(
+    call: Callable[..., Any],
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    limit: int | None = None,
+    page: int = PAGE,
+    key: str | None = None,
+) -> list[Any]:
+    """Every row of a list route (up to ``limit``), a page at a time: the server answers at
+    most a page per request."""
+    rows: list[Any] = []
+    while limit is None or len(rows) < limit:
+        size = page if limit is None else min(page, limit - len(rows))
+        got = call("GET", path, params={**(params or {}), "limit": size, "offset": len(rows)})
+        got = got[key] if key is not None else got
+        rows.extend(got)
+        if len(got) < size:
+            break
+    return rows
+
+
 def _list(values: Any) -> list[Any] | None:
     if values is None:
         return None
@@ -217,12 +245,12 @@ class RemoteAudit:
             "action": action,
             "since": since.isoformat() if isinstance(since, datetime) else since,
             "until": until.isoformat() if isinstance(until, datetime) else until,
-            "limit": limit,
             "subject": subject,
             "actor": actor,
             "newest_first": newest_first,
         }
-        return [_event(e) for e in self._call("GET", "/v1/audit/events", params=params)]
+        found = _pages(self._call, "/v1/audit/events", params, limit=limit, page=BULK_PAGE)
+        return [_event(e) for e in found]
 
     def get(self, seq: int) -> AuditEvent:
         return _event(self._call("GET", f"/v1/audit/events/{int(seq)}"))
@@ -359,10 +387,10 @@ class RemoteWarden(GovernanceMethods):
         return _model(self._call("GET", f"/v1/models/{name}"))
 
     def list_models(self) -> list[Model]:
-        return [_model(m) for m in self._call("GET", "/v1/models")]
+        return [_model(m) for m in _pages(self._call, "/v1/models")]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
-        return [_version(v) for v in self._call("GET", f"/v1/models/{name}/versions")]
+        return [_version(v) for v in _pages(self._call, f"/v1/models/{name}/versions")]
 
     def get_model_version(self, ref: str) -> ModelVersion:
         name, target = _url_ref(ref)
@@ -378,7 +406,7 @@ class RemoteWarden(GovernanceMethods):
         return _change(self._call("DELETE", f"/v1/models/{name}/aliases/{alias}"))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        rows = self._call("GET", f"/v1/models/{name}/alias-history", params={"alias": alias})
+        rows = _pages(self._call, f"/v1/models/{name}/alias-history", {"alias": alias})
         return [_change(c) for c in rows]
 
     def load_model(self, ref: str) -> Any:
@@ -423,9 +451,8 @@ class RemoteWarden(GovernanceMethods):
 
     def decisions(self, ref: str, *, limit: int | None = None) -> list[Any]:
         name, target = _url_ref(ref)
-        params = {"limit": limit}
         path = f"/v1/models/{name}/versions/{target}/decisions"
-        return [_decision(d) for d in self._call("GET", path, params=params)]
+        return [_decision(d) for d in _pages(self._call, path, limit=limit)]
 
     def policy_context(self, ref: str) -> dict[str, Any]:
         name, target = _url_ref(ref)
@@ -442,10 +469,8 @@ class RemoteWarden(GovernanceMethods):
 
     def approvals(self, ref: str) -> list[Approval]:
         name, target = _url_ref(ref)
-        return [
-            _approval(a)
-            for a in self._call("GET", f"/v1/models/{name}/versions/{target}/approvals")
-        ]
+        path = f"/v1/models/{name}/versions/{target}/approvals"
+        return [_approval(a) for a in _pages(self._call, path)]
 
     def approval_status(self, ref: str) -> ApprovalStatus:
         name, target = _url_ref(ref)
@@ -455,7 +480,7 @@ class RemoteWarden(GovernanceMethods):
         return _user(self._call("POST", "/v1/users", json={"name": name, "role": role}))
 
     def list_users(self) -> list[User]:
-        return [_user(u) for u in self._call("GET", "/v1/users")]
+        return [_user(u) for u in _pages(self._call, "/v1/users")]
 
     def create_token(
         self,
@@ -474,7 +499,7 @@ class RemoteWarden(GovernanceMethods):
         return _token(self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
-        return [_token(t) for t in self._call("GET", "/v1/tokens", params={"user": user})]
+        return [_token(t) for t in _pages(self._call, "/v1/tokens", {"user": user})]
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -494,10 +519,15 @@ class RemoteWarden(GovernanceMethods):
         alias: str | None = None,
         version: int | None = None,
         explain: bool = False,
+        sensitive: Any = None,
     ) -> dict[str, Any]:
-        """Governed predictions from the server (logged there): outputs, scores, ids."""
+        """Governed predictions from the server (logged there): outputs, scores, ids.
+        ``sensitive``: protected attributes per row, logged for fairness, not given to the
+        model."""
         params = {"explain": explain, "alias": alias, "version": version}
-        body = {"records": _records(X)}
+        body: dict[str, Any] = {"records": _records(X)}
+        if sensitive is not None:
+            body["sensitive"] = _records(sensitive)
         return self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/models/{name}/predict", params=params, json=body
         )
@@ -513,6 +543,7 @@ class RemoteWarden(GovernanceMethods):
         version: int | None = None,
         timestamps: Any = None,
         subjects: Any = None,
+        sensitive: Any = None,
     ) -> list[str]:
         stamps = None
         if timestamps is not None:
@@ -527,6 +558,7 @@ class RemoteWarden(GovernanceMethods):
             "version": version,
             "timestamps": stamps,
             "subjects": _list(subjects),
+            "sensitive": None if sensitive is None else _records(sensitive),
         }
         return self._call("POST", f"/v1/models/{name}/predictions", json=body)["ids"]  # type: ignore[no-any-return]
 
@@ -539,13 +571,14 @@ class RemoteWarden(GovernanceMethods):
         for key in ("since", "until"):
             if filters.get(key) is not None:
                 params[key] = pd.Timestamp(filters[key]).isoformat()
-        for key in ("version", "limit"):
-            if filters.get(key) is not None:
-                params[key] = int(filters[key])
+        if filters.get("version") is not None:
+            params["version"] = int(filters["version"])
+        limit = None if filters.get("limit") is None else int(filters["limit"])
         unknown = set(filters) - {"since", "until", "version", "limit", "ids"}
         if unknown:
             raise ValidationError(f"unknown filters {sorted(unknown)}", field="filters")
-        rows = self._call("GET", f"/v1/models/{name}/predictions", params=params)["rows"]
+        path = f"/v1/models/{name}/predictions"
+        rows = _pages(self._call, path, params, limit=limit, page=BULK_PAGE, key="rows")
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
@@ -583,63 +616,26 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-class _Captured(Exception):
-    def __init__(self, spec: Any, evidence: dict[str, Any]) -> None:
-        self.spec, self.evidence = spec, evidence
-
-
-class _CaptureStore:
-    """Stands in for the registry store: the registration runs exactly as it would locally
-    and stops where it would write, handing over what it would have written."""
-
-    def get_or_create_model(self, spec: Any, actor: str) -> tuple[None, bool]:
-        return None, False
-
-    def create_version(self, name: str, spec: Any, evidence: Any, actor: str) -> Any:
-        raise _Captured(spec, evidence)
-
-
-class _Blobs:
-    """Content-addressed blobs kept in memory (the artifact, the reference profile)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, bytes] = {}
-
-    def put(self, data: bytes) -> str:
-        digest = sha256_bytes(data)
-        self.items[digest] = data
-        return digest
-
-    def get(self, digest: str, *, what: str = "artifact") -> bytes:
-        return self.items[digest]
-
-
 def prepare_registration(name: str, model: Any, **kwargs: Any) -> dict[str, Any]:
     """The upload body of ``POST /v1/models/{name}/versions``, computed by the same
-    ``RegistryService.register`` code a local registration runs."""
+    ``RegistryService.prepare`` a local registration runs (it writes nothing)."""
     from mlwarden.registry.service import RegistryService
 
-    blobs = _Blobs()
     service = RegistryService(
-        _CaptureStore(),  # type: ignore[arg-type]
-        blobs,  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]  # prepare reads no store
+        None,  # type: ignore[arg-type]  # and writes no artifact
         transaction=contextlib.nullcontext,
     )
-    try:
-        service.register(name, model, actor="remote", **kwargs)
-    except _Captured as done:
-        spec, evidence = done.spec, done.evidence
-    else:  # pragma: no cover - register always reaches create_version
-        raise WardenError("registration did not produce a version")
-    artifact = blobs.items.pop(spec.artifact_sha256)
+    prepared = service.prepare(name, model, actor="remote", **kwargs)
+    spec = prepared.spec
     return {
-        "artifact_b64": _b64(artifact),
+        "artifact_b64": _b64(prepared.artifact),
         "flavor": spec.flavor,
         "flavor_info": spec.flavor_info,
         "signature": spec.signature,
         "lineage": spec.lineage,
         "metrics": spec.metrics,
         "params": spec.params,
-        "evidence": evidence,
-        "blobs_b64": {k: _b64(v) for k, v in blobs.items.items()},
+        "evidence": prepared.evidence,
+        "blobs_b64": {k: _b64(v) for k, v in prepared.blobs.items()},
     }

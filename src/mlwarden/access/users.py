@@ -35,6 +35,7 @@ SINGLE_USER = "single-user"
 _TOUCH_EVERY = timedelta(minutes=1)
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_MAX_TTL = timedelta(days=36_525)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -48,7 +49,13 @@ def parse_duration(value: str | timedelta | None) -> timedelta | None:
             f"invalid duration {value!r}: use a positive number and s, m, h, d or w (e.g. 30d)",
             field="expires_in",
         )
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        ttl = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        ttl = _MAX_TTL + _MAX_TTL
+    if ttl > _MAX_TTL:  # a later date overflows the clock and the database column
+        raise ValidationError(f"invalid duration {value!r}: at most 100 years", field="expires_in")
+    return ttl
 
 
 def hash_token(token: str) -> str:

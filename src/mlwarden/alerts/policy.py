@@ -30,12 +30,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cel
 import yaml
 
 from mlwarden.alerts.schema import MONITOR_CONTEXT
-from mlwarden.errors import NotFound, ValidationError
+from mlwarden.errors import NotFound, PolicyError, ValidationError
 from mlwarden.policy.analysis import analyse, line_col, unknown_functions
+from mlwarden.policy.guard import compile_cel
 from mlwarden.policy.loader import (
     _CEL_POS,
     Rule,
@@ -46,6 +46,7 @@ from mlwarden.policy.loader import (
     _mapping,
     _Problems,
     _scalar,
+    cel_limit,
     compose_policy,
     parse_rules,
     rule_header,
@@ -172,7 +173,10 @@ class MonitoringPolicy:
 
 def _compile_when(node: yaml.ScalarNode, text: str, rule_id: str, problems: _Problems) -> Any:
     try:
-        program = cel.compile(text)
+        program = compile_cel(text)
+    except PolicyError as exc:
+        cel_limit(node, text, exc, rule_id, problems)
+        return None, ()
     except (ValueError, RuntimeError) as exc:
         m = _CEL_POS.search(str(exc))
         if m:

@@ -57,7 +57,8 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
         frame = frame.drop(columns=[c for c in reg.identifying if c in frame.columns])
         categorical = [c for c in (PREDICTION_COLUMN,) if c in frame.columns]
         prof = profile(frame, reference=True, categorical=categorical)
-        digest = artifacts.put(prof.to_bytes())
+        # staged on the registration, written by RegistryService.commit
+        digest = reg.put_blob(prof.to_bytes())
         # one reference per group of each sensitive feature, so a monitored segment is
         # compared with the same group at registration, not with everyone
         segments: dict[str, dict[str, str]] = {}
@@ -66,7 +67,7 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
                 continue
             values = frame[col].astype(str)
             segments[col] = {
-                value: artifacts.put(
+                value: reg.put_blob(
                     profile(part, reference=True, categorical=categorical).to_bytes()
                 )
                 for value, part in frame.groupby(values, sort=True, observed=True)

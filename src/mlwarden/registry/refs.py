@@ -10,6 +10,12 @@ from mlwarden.errors import ValidationError
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 
+#: the largest version number (a signed 32-bit integer): anything above is refused as bad
+#: input instead of overflowing a database column
+MAX_VERSION = 2**31 - 1
+#: the largest row id (a signed 64-bit integer: audit sequence numbers, token ids)
+MAX_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class ModelRef:
@@ -43,6 +49,14 @@ def check_alias(alias: object) -> str:
     return alias
 
 
+def check_version(version: int, field: str = "version") -> int:
+    if not 1 <= version <= MAX_VERSION:
+        raise ValidationError(
+            f"invalid version {version}: versions are 1 to {MAX_VERSION}", field=field
+        )
+    return version
+
+
 def parse_ref(ref: object) -> ModelRef:
     """``"credit-risk@3"`` → version 3; ``"credit-risk@production"`` → alias; bare → latest."""
     if isinstance(ref, ModelRef):
@@ -57,7 +71,7 @@ def parse_ref(ref: object) -> ModelRef:
         version = int(target)
         if version < 1:
             raise ValidationError(f"invalid reference {ref!r}: versions start at 1", field="ref")
-        return ModelRef(name, version=version)
+        return ModelRef(name, version=check_version(version, "ref"))
     if not ALIAS_RE.fullmatch(target):
         raise ValidationError(
             f"invalid reference {ref!r}: expected NAME, NAME@VERSION (a positive integer) "

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from mlwarden._json import jsonable
-from mlwarden.entities import RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import ValidationError
 from mlwarden.registry import lineage as lin
 from mlwarden.registry.flavors import flavor_for, load_flavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
 from mlwarden.registry.signature import infer_signature
-from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.artifacts import ArtifactStore, sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 
 
@@ -50,6 +50,28 @@ class Registration:
     # identifier and free-text columns found by the privacy scan (it runs first): kept out
     # of stored profiles, so no raw personal value is written at registration
     identifying: list[str] = field(default_factory=list)
+    # content-addressed blobs the collectors produced (reference profiles): staged here and
+    # written by ``commit``, so preparing a version writes nothing
+    blobs: dict[str, bytes] = field(default_factory=dict)
+
+    def put_blob(self, data: bytes) -> str:
+        digest = sha256_bytes(data)
+        self.blobs[digest] = data
+        return digest
+
+
+@dataclass(frozen=True)
+class PreparedVersion:
+    """A version computed but not stored (``RegistryService.prepare``): the artifact and the
+    blobs to write, the model and version rows, the evidence. ``commit`` stores it in one
+    transaction with its audit events."""
+
+    name: str
+    artifact: bytes = field(repr=False)
+    model: NewModel
+    spec: NewVersion
+    evidence: dict[str, dict[str, Any]]
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 EvidenceCollector = Callable[[Registration], dict[str, dict[str, Any]]]
@@ -81,7 +103,11 @@ class RegistryService:
 
     # -- registration ---------------------------------------------------------------------
 
-    def register(
+    def register(self, name: str, model: Any, *, actor: str, **kwargs: Any) -> ModelVersion:
+        """``prepare`` then ``commit``: the one path of every registration."""
+        return self.commit(self.prepare(name, model, actor=actor, **kwargs), actor=actor)
+
+    def prepare(
         self,
         name: str,
         model: Any,
@@ -98,7 +124,9 @@ class RegistryService:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
-    ) -> ModelVersion:
+    ) -> PreparedVersion:
+        """Flavor, signature, metrics, lineage and evidence of ``model`` on the data given,
+        computed here (so ``measured``); nothing is written to the store or artifacts."""
         check_name(name)
         if risk_tier not in RISK_TIERS:
             raise ValidationError(
@@ -151,10 +179,8 @@ class RegistryService:
             if (reg.train_X is not None or reg.eval_X is not None)
             else {"inputs": [], "output": {}}
         )
-
-        digest = self.artifacts.put(data)  # content-addressed: harmless if the txn fails
         spec = NewVersion(
-            artifact_sha256=digest,
+            artifact_sha256=sha256_bytes(data),
             artifact_size=len(data),
             flavor=chosen.name,
             flavor_info=jsonable(flavor_info),
@@ -163,27 +189,53 @@ class RegistryService:
             metrics=jsonable(metrics),
             params=lin.estimator_params(model),
             description=description,
+            # computed here from the data given: measured, by whoever owns the store
+            provenance={
+                **{f"metrics.{k}": MEASURED for k in metrics},
+                **{kind: MEASURED for kind in evidence},
+            },
         )
-        with self._transaction():
-            created_model, created = self.store.get_or_create_model(
-                NewModel(name, owner, risk_tier, intended_use, description, dict(tags or {})),
-                actor,
+        return PreparedVersion(
+            name=name,
+            artifact=data,
+            model=NewModel(name, owner, risk_tier, intended_use, description, dict(tags or {})),
+            spec=spec,
+            evidence=evidence,
+            blobs=dict(reg.blobs),
+        )
+
+    def commit(
+        self, prepared: PreparedVersion, *, actor: str, via: str | None = None
+    ) -> ModelVersion:
+        """Store a prepared version: its blobs and artifact (content-addressed, so an orphan
+        left by a failed transaction is harmless), then the model, version, evidence and audit
+        events in one transaction: all of them or none."""
+        for blob in prepared.blobs.values():
+            self.artifacts.put(blob)
+        digest = self.artifacts.put(prepared.artifact)
+        if digest != prepared.spec.artifact_sha256:
+            raise ValidationError(
+                "the prepared artifact does not match its sha256", field="artifact"
             )
+        name, spec = prepared.name, prepared.spec
+        with self._transaction():
+            created_model, created = self.store.get_or_create_model(prepared.model, actor)
             if created:
                 self._emit(actor, "model.create", name, created_model.to_dict())
-            mv = self.store.create_version(name, spec, evidence, actor)
-            self._emit(
-                actor,
-                "version.register",
-                mv.ref,
-                {
-                    "artifact_sha256": digest,
-                    "flavor": chosen.name,
-                    "metrics": metrics,
-                    "datasets": {k: v["sha256"] for k, v in lineage["datasets"].items()},
-                    "evidence": dict(mv.evidence),
+            mv = self.store.create_version(name, spec, prepared.evidence, actor)
+            payload: dict[str, Any] = {
+                "artifact_sha256": digest,
+                "flavor": spec.flavor,
+                "metrics": spec.metrics,
+                "datasets": {
+                    k: v.get("sha256") for k, v in (spec.lineage.get("datasets") or {}).items()
                 },
-            )
+                "evidence": dict(mv.evidence),
+                "provenance": dict(mv.provenance),
+            }
+            if via is not None:
+                payload["via"] = via
+            self._emit(actor, "version.register", mv.ref, payload)
         return mv
 
     def _prepare(

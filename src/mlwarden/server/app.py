@@ -210,6 +210,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
     from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
+    from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
@@ -277,6 +278,8 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         summary="Govern machine-learning models in production: the SDK over HTTP.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # apidocs.install: vendored Swagger UI, not a CDN's
+        redoc_url=None,
     )
     app.state.ctx = ctx
     app.state.auth_failures = failures
@@ -298,6 +301,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
+    apidocs.install(app)
     # added first, so it runs inside BodyLimit (the last added is the outermost)
     app.add_middleware(PredictFastPath, endpoint=predict.predict, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlwarden.registry.refs import MAX_VERSION
+
 Scalar = str | int | float | bool | None
 
 
@@ -53,6 +55,11 @@ class VersionOut(_Out):
     description: str | None = None
     aliases: list[str] = Field(default_factory=list)
     evidence: dict[str, str] = Field(default_factory=dict)
+    provenance: dict[str, Literal["measured", "asserted"]] = Field(
+        default_factory=dict,
+        description="`metrics.NAME` or evidence kind -> measured (computed by the server from "
+        "data it holds) or asserted (sent by a client)",
+    )
 
 
 class AliasChangeOut(_Out):
@@ -67,7 +74,7 @@ class AliasChangeOut(_Out):
 
 
 class SetAliasIn(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = None
 
 
@@ -211,6 +218,11 @@ class PredictIn(BaseModel):
     subjects: list[str | None] | None = Field(
         default=None, description="data-subject key per row (for erasure requests)"
     )
+    sensitive: list[dict[str, Scalar] | None] | None = Field(
+        default=None,
+        description="protected attributes per row, declared at registration and not model "
+        "inputs: logged beside the inputs for fairness monitoring, never given to the model",
+    )
 
 
 class PredictOut(BaseModel):
@@ -255,9 +267,10 @@ class LogPredictionsIn(BaseModel):
     y_pred: list[Any]
     scores: list[float | None] | None = None
     ids: list[str] | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     timestamps: list[str] | None = None
     subjects: list[str | None] | None = None
+    sensitive: list[dict[str, Scalar] | None] | None = None
 
 
 class IdsOut(BaseModel):

@@ -9,10 +9,11 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
-from mlwarden.access import User
+from mlwarden.access import User, allowed
 from mlwarden.errors import ValidationError
+from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import (
     IdsOut,
     LabelsIn,
@@ -24,7 +25,7 @@ from mlwarden.server.schemas import (
 )
 from mlwarden.server.serving import to_records
 
-router = APIRouter(prefix="/v1", tags=["predictions and monitoring"])
+router = APIRouter(prefix="/v1", tags=["predictions and monitoring"], route_class=StrictJsonRoute)
 
 #: Writing to the prediction log (batch scoring jobs, labels) is a developer's or admin's act;
 #: asking for a prediction (``/predict``) is open to every role.
@@ -61,6 +62,9 @@ def log_predictions(
         version=body.version,
         timestamps=body.timestamps,
         subjects=body.subjects,
+        sensitive=None
+        if body.sensitive is None
+        else pd.DataFrame.from_records([a or {} for a in body.sensitive]),
     )
     return {"ids": ids}
 
@@ -75,8 +79,8 @@ def read_predictions(
     request: Request,
     since: str | None = None,
     until: str | None = None,
-    version: int | None = Query(None, ge=1),
-    limit: int | None = Query(None, ge=1, le=1_000_000),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    page: Page = Depends(paging(MAX_BULK_PAGE)),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
@@ -86,7 +90,9 @@ def read_predictions(
         since=_when(since, "since"),
         until=_when(until, "until"),
         version=version,
-        limit=limit,
+        limit=page.limit,
+        offset=page.offset,
+        unseal=allowed(user.role, "subject.read"),
     )
     if frame.empty:
         return {"rows": []}
@@ -138,7 +144,7 @@ def monitor(
     until: str | None = None,
     window: str = "1d",
     segment_by: str | None = None,
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx

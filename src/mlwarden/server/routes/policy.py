@@ -9,15 +9,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 
-router = APIRouter(prefix="/v1", tags=["policies"])
+router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJsonRoute)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -75,12 +75,12 @@ def decisions(
     name: str,
     ref: str,
     request: Request,
-    limit: int | None = Query(None, ge=1, le=10_000),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.decisions(version_ref(name, ref), limit=limit))
+    return out(page.of(ctx.warden.decisions(version_ref(name, ref), limit=page.end)))
 
 
 @router.get(

@@ -24,15 +24,17 @@ from pydantic import ValidationError as PydanticValidationError
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
 from mlwarden.errors import ValidationError
-from mlwarden.registry.refs import check_alias, check_name
+from mlwarden.monitor.predictions import merge_sensitive
+from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
+from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
 from mlwarden.server.serving import Prediction, to_records, validate_records
 from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
 
-router = APIRouter(tags=["predictions"])
+router = APIRouter(tags=["predictions"], route_class=StrictJsonRoute)
 
 #: Rows predicted on the event loop; larger requests go to the thread pool.
 _INLINE_ROWS = 64
@@ -49,6 +51,7 @@ async def serve(
     explain: bool = False,
     strict: bool | None = None,
     subjects: list[str | None] | None = None,
+    sensitive: list[dict[str, Any] | None] | None = None,
     started: float,
 ) -> dict[str, Any]:
     check_name(name)
@@ -59,6 +62,8 @@ async def serve(
     if subjects is not None and len(subjects) != len(records):
         raise ValidationError("subjects needs one entry per row", field="subjects")
     mv = ctx.resolver.resolve(name, alias, version)
+    # protected attributes go to the log for fairness monitoring, never to the model
+    logged_inputs = records if sensitive is None else merge_sensitive(mv, records, sensitive)
     served = ctx.models._items.get((mv.artifact_sha256, mv.name, str(mv.version)))
     if served is None:  # first request for this version: load off the event loop
         served = await run_in_threadpool(ctx.models.get, mv)
@@ -84,7 +89,7 @@ async def serve(
             version=mv.version,
             ids=ids,
             ts=datetime.now(UTC),
-            inputs=records,
+            inputs=logged_inputs,
             outputs=pred.outputs,
             scores=pred.scores,
             latency_ms=(time.perf_counter() - started) * 1000.0,
@@ -177,7 +182,7 @@ def _query_int(request: Request, key: str) -> int | None:
         raise ValidationError(f"{key} must be an integer, got {raw!r}", field=key) from None
     if value < 1:
         raise ValidationError(f"{key} must be at least 1", field=key)
-    return value
+    return check_version(value, key)
 
 
 def _query_bool(request: Request, key: str) -> bool | None:
@@ -204,7 +209,11 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     "security": [{"token": []}],
     "parameters": [
         _query("alias", {"type": "string"}, "alias to serve (default: production)"),
-        _query("version", {"type": "integer", "minimum": 1}, "an explicit version instead"),
+        _query(
+            "version",
+            {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+            "an explicit version instead",
+        ),
         _query("explain", {"type": "boolean", "default": False}, "add reason codes (trees)"),
         _query("strict", {"type": "boolean"}, "refuse unseen categories and nulls"),
     ],
@@ -247,6 +256,7 @@ async def predict(name: str, request: Request) -> Any:
         explain=bool(_query_bool(request, "explain")),
         strict=_query_bool(request, "strict"),
         subjects=body.subjects,
+        sensitive=body.sensitive,
         started=started,
     )
     # the body is built to PredictOut's shape; validating it again would cost more than the
@@ -280,7 +290,7 @@ async def infer(
     body: OipRequest,
     request: Request,
     alias: str | None = Query(None, description="alias to serve (default: production)"),
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> Any:
     started = time.perf_counter()
@@ -322,7 +332,7 @@ def metadata(
     name: str,
     request: Request,
     alias: str | None = Query(None),
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> dict[str, Any]:
     ctx = request.app.state.ctx

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.entities import ASSERTED
 from mlwarden.errors import IntegrityError, ValidationError
 from mlwarden.registry.flavors import FLAVORS
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 from mlwarden.server.schemas import (
     AliasChangeOut,
     ApprovalOut,
@@ -29,7 +30,7 @@ from mlwarden.server.schemas import (
 from mlwarden.store.artifacts import sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], route_class=StrictJsonRoute)
 
 
 def _ctx(request: Request) -> Any:
@@ -37,10 +38,12 @@ def _ctx(request: Request) -> Any:
 
 
 @router.get("/models", response_model=list[ModelOut], summary="wd.list_models()")
-def list_models(request: Request, user: User = Depends(current_user)) -> Any:
+def list_models(
+    request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", "model:*")
-    return out(ctx.warden.list_models())
+    return out(page.of(ctx.warden.list_models()))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="wd.get_model(name)")
@@ -53,10 +56,15 @@ def get_model(name: str, request: Request, user: User = Depends(current_user)) -
 @router.get(
     "/models/{name}/versions", response_model=list[VersionOut], summary="wd.list_versions(name)"
 )
-def list_versions(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+def list_versions(
+    name: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.list_versions(name))
+    return out(page.of(ctx.warden.list_versions(name)))
 
 
 @router.post(
@@ -102,6 +110,11 @@ def register_version(
         metrics=jsonable(body.metrics),
         params=jsonable(body.params),
         description=body.description,
+        # the server did not compute these from data it holds: the client only asserts them
+        provenance={
+            **{f"metrics.{k}": ASSERTED for k in body.metrics},
+            **{kind: ASSERTED for kind in body.evidence},
+        },
     )
     with wd.db.transaction():
         model, created = registry.store.get_or_create_model(
@@ -131,6 +144,7 @@ def register_version(
                     k: v.get("sha256") for k, v in (lineage.get("datasets") or {}).items()
                 },
                 "evidence": dict(mv.evidence),
+                "provenance": dict(mv.provenance),
                 "via": "api",
             },
         )
@@ -220,13 +234,14 @@ def alias_history(
     name: str,
     request: Request,
     alias: str | None = Query(None),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
     if alias is not None:
         check_alias(alias)
-    return out(ctx.warden.alias_history(name, alias))
+    return out(page.of(ctx.warden.alias_history(name, alias)))
 
 
 @router.post(
@@ -250,10 +265,16 @@ def approve(
     summary="wd.approvals(ref)",
     tags=["approvals"],
 )
-def approvals(name: str, ref: str, request: Request, user: User = Depends(current_user)) -> Any:
+def approvals(
+    name: str,
+    ref: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.approvals(version_ref(name, ref)))
+    return out(page.of(ctx.warden.approvals(version_ref(name, ref))))
 
 
 @router.get(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.server.routes._util import StrictJsonRoute, out
 
-router = APIRouter(prefix="/v1", tags=["data subjects and privacy"])
+router = APIRouter(prefix="/v1", tags=["data subjects and privacy"], route_class=StrictJsonRoute)
 
 
 class SubjectIn(BaseModel):
@@ -22,7 +22,7 @@ class SubjectIn(BaseModel):
 
 
 class RetentionIn(BaseModel):
-    days: int
+    days: int = Field(ge=1, le=36_500, description="1 day to 100 years")
 
 
 class MaskingPolicyIn(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +25,7 @@ from sqlalchemy import (
     text,
 )
 
-from mlwarden.errors import IntegrityError
+from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.sql.database import Database, utcnow
 from mlwarden.store.sql.schema import BigId, Timestamp, metadata
 from mlwarden.store.sql.vault import SubjectVault
@@ -190,6 +191,17 @@ class SqlPredictionStore:
         if not len(rows["id"]):
             return
         tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
+        try:
+            self._insert(tuples)
+        except Exception as exc:
+            # SQLite's IntegrityError, PostgreSQL's unique_violation: an id already logged
+            if isinstance(exc, sqlite3.IntegrityError) or getattr(exc, "sqlstate", "") == "23505":
+                raise AlreadyExists(
+                    "a prediction with one of these ids is already logged", field="ids"
+                ) from None
+            raise
+
+    def _insert(self, tuples: Any) -> None:
         with self.db.transaction() as conn:
             # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
             raw = conn.connection.driver_connection
@@ -207,18 +219,18 @@ class SqlPredictionStore:
                     for row in tuples:
                         copy.write_row(row)
 
-    def existing_ids(self, model_id: int, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def id_versions(self, model_id: int, ids: Sequence[str]) -> dict[str, int]:
+        """The version each of ``ids`` was logged under; unknown ids are absent."""
+        found: dict[str, int] = {}
         with self.db.reading() as conn:
             for start in range(0, len(ids), 5000):
                 chunk = list(ids[start : start + 5000])
-                found.update(
-                    conn.execute(
-                        select(predictions.c.id).where(
-                            predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
-                        )
-                    ).scalars()
+                rows = conn.execute(
+                    select(predictions.c.id, predictions.c.version).where(
+                        predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
+                    )
                 )
+                found.update({row.id: row.version for row in rows})
         return found
 
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
@@ -245,9 +257,13 @@ class SqlPredictionStore:
         ids: Sequence[str] | None = None,
         subject: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        unseal: bool = True,
     ) -> pd.DataFrame:
         """Predictions (with their labels, when known) ordered by time; inputs expanded into
-        columns, so monitoring sees the same frame shape the model saw."""
+        columns, so monitoring sees the same frame shape the model saw. Without ``unseal``,
+        subject-linked rows stay sealed: their inputs, output and reasons are left out and
+        ``sealed`` is true (what a reader without ``subject.read`` gets)."""
         query = (
             select(predictions, labels.c.label)
             .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
@@ -267,12 +283,20 @@ class SqlPredictionStore:
             query = query.where(predictions.c.subject == subject)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.db.reading() as conn:
             meta = pd.DataFrame(conn.execute(query).mappings().all())
         if meta.empty:
             return meta
         meta["ts"] = pd.to_datetime(meta["ts"], utc=True)
-        if self.vault is not None and meta["subject"].notna().any():
+        if not unseal and meta["subject"].notna().any():
+            linked = meta["subject"].notna()
+            meta["sealed"] = linked
+            for column in ("output", "reasons"):
+                meta[column] = meta[column].where(~linked, None)
+            meta["inputs"] = meta["inputs"].where(~linked, "{}")
+        elif self.vault is not None and meta["subject"].notna().any():
             subjects = meta["subject"].tolist()
             for column in ("inputs", "output", "reasons"):
                 meta[column] = self.vault.open(subjects, meta[column].tolist())

@@ -74,6 +74,8 @@ model_versions = Table(
     Column("description", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("created_by", String(256), nullable=False),
+    # metric name -> "measured" | "asserted" (migration 0013); NULL: all measured
+    Column("metrics_provenance", Json),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 
@@ -115,6 +117,8 @@ evidence = Table(
     Column("sha256", String(64), nullable=False),
     Column("content", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # "measured" (computed by the side that owns the store) or "asserted" (sent by a client)
+    Column("provenance", String(16), nullable=False, server_default="measured"),
     UniqueConstraint("version_id", "kind", name="uq_evidence_version_kind"),
 )
 

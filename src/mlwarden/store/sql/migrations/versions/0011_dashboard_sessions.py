@@ -2,14 +2,14 @@
 every worker and replica (the cookie holds a random secret; the table its SHA-256).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0013 (re-chained after main's 0013 when merging main)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0013"
 
 Ts = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
