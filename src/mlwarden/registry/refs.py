@@ -30,7 +30,7 @@ class ModelRef:
 
 
 def check_name(name: object, field: str = "name") -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ValidationError(
             f"invalid model name {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit",
@@ -40,7 +40,7 @@ def check_name(name: object, field: str = "name") -> str:
 
 
 def check_alias(alias: object) -> str:
-    if not isinstance(alias, str) or not ALIAS_RE.match(alias):
+    if not isinstance(alias, str) or not ALIAS_RE.fullmatch(alias):
         raise ValidationError(
             f"invalid alias {alias!r}: use lowercase letters, digits, '_' or '-', "
             "starting with a letter (numbers are versions, not aliases)",
@@ -67,12 +67,12 @@ def parse_ref(ref: object) -> ModelRef:
     check_name(name, "ref")
     if not sep:
         return ModelRef(name)
-    if target.isdigit():
+    if target.isascii() and target.isdigit():
         version = int(target)
         if version < 1:
             raise ValidationError(f"invalid reference {ref!r}: versions start at 1", field="ref")
         return ModelRef(name, version=check_version(version, "ref"))
-    if not ALIAS_RE.match(target):
+    if not ALIAS_RE.fullmatch(target):
         raise ValidationError(
             f"invalid reference {ref!r}: expected NAME, NAME@VERSION (a positive integer) "
             "or NAME@ALIAS",

@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlwarden._json import jsonable
 from mlwarden.access import User
 from mlwarden.errors import WardenError
+from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
@@ -240,7 +241,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     ctx = ServerContext(
         settings=settings,
         warden=warden,
-        auth=Authenticator(warden.access, settings.auth_ttl_s),
+        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
             lambda mv: warden.registry.load_model(mv.ref),
@@ -250,18 +251,23 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         writer=writer,
         proxies=ProxyRuntime(settings),
     )
+    failures = AuthFailures(
+        warden.access.recorder, settings.auth_failures_per_min, settings.auth_audit_interval_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if writer is not None:
             writer.start()
         monitoring = alerts_scheduler.start(warden)  # monitoring policies (docs/alerts.md)
+        failures.start()
         if settings.settle_heap:
             settle_heap()
         try:
             yield
         finally:
             alerts_scheduler.stop(monitoring)
+            failures.stop()  # audits the refusals not yet recorded
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()
@@ -276,6 +282,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.auth_failures = failures
     _install_errors(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no authentication)")
@@ -298,6 +305,8 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     # added first, so it runs inside BodyLimit (the last added is the outermost)
     app.add_middleware(PredictFastPath, endpoint=predict.predict, handlers=app.exception_handlers)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # outermost: a client over its failed-authentication limit costs one look-up
+    app.add_middleware(AuthGuard, failures=failures, known=ctx.auth.known)
     return app
 
 

@@ -39,6 +39,16 @@ class ServerSettings(BaseSettings):
         description="how long an authenticated token is trusted before re-checking the store "
         "(revocations made elsewhere take effect within this time)",
     )
+    auth_failures_per_min: int = Field(
+        default=20,
+        ge=0,
+        description="failed authentications a client address may make per minute before its "
+        "requests are answered 429 (0: no limit); refusals are audited as one event per "
+        "address and auth_audit_interval_s",
+    )
+    auth_audit_interval_s: float = Field(
+        default=60.0, gt=0, description="how often refused authentications are audited"
+    )
     strict_categories: bool = Field(
         default=False, description="refuse category values unseen in training (422)"
     )

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
-from mlwarden.access import User
+from mlwarden.access import User, hash_token
 from mlwarden.access.roles import allowed
 from mlwarden.errors import PermissionDenied
 from mlwarden.registry.refs import MAX_ID
-from mlwarden.server.auth import check, current_user
+from mlwarden.server.auth import bearer, check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
 
@@ -62,12 +63,23 @@ def list_tokens(
     status_code=201,
     summary="wd.create_token(user, expires_in=None, description=None)",
 )
-def create_token(body: CreateTokenIn, request: Request, user: User = Depends(current_user)) -> Any:
+def create_token(
+    body: CreateTokenIn,
+    request: Request,
+    user: User = Depends(current_user),
+    creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Any:
     ctx = request.app.state.ctx
     action = "token.create" if body.user == user.name else "token.manage"
     check(ctx, user, action, f"user:{body.user}")
-    new = ctx.acting(user).create_token(
-        body.user, expires_in=body.expires_in, description=body.description
+    # the token this request came with: the new one expires no later (issue 14, finding 6)
+    found = ctx.warden.access.store.find_token(hash_token(creds.credentials)) if creds else None
+    new = ctx.acting(user).access.create_token(
+        body.user,
+        actor=user.name,
+        expires_in=body.expires_in,
+        description=body.description,
+        parent=None if found is None else found[0],
     )
     # the secret goes to the caller once, in this body; never to a log
     return {"token": new.token, "info": out(new.info)}

@@ -45,7 +45,7 @@ def load_policy(body: PolicyIn) -> Any:
         raise ValidationError("send exactly one of 'policy' and 'policy_yaml'", field="policy")
     if body.policy_yaml is not None:
         return loads(body.policy_yaml, "<request>")
-    if not _NAME.match(body.policy or ""):
+    if not _NAME.fullmatch(body.policy or ""):
         raise ValidationError(
             "policy must name a shipped policy (send a file's text as policy_yaml)",
             field="policy",

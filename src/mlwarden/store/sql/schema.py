@@ -193,6 +193,20 @@ tokens = Table(
     Column("description", Text),
 )
 
+# A dashboard session: the cookie holds a random secret, this table only its SHA-256, so
+# signing out (revoked_at) holds across restarts, workers and replicas.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_id", BigId, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    Index("ix_dashboard_sessions_expires_at", "expires_at"),
+)
+
 approvals = Table(
     "approvals",
     metadata,
