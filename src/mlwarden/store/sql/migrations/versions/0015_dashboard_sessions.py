@@ -1,15 +1,15 @@
 """Dashboard sessions stored server-side, so signing out survives a restart and applies to
 every worker and replica (the cookie holds a random secret; the table its SHA-256).
 
-Revision ID: 0011
-Revises: 0013 (re-chained after main's 0013 when merging main)
+Revision ID: 0015
+Revises: 0014
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 
 Ts = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
