@@ -587,6 +587,12 @@ class RemoteWarden(GovernanceMethods):
             frame = frame[frame["id"].isin([str(i) for i in filters["ids"]])]
         return frame.reset_index(drop=True)
 
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        from urllib.parse import quote
+
+        path = f"/v1/predictions/{quote(str(prediction_id), safe='')}"
+        return self._call("GET", path)  # type: ignore[no-any-return]
+
     def monitor(
         self,
         name: str,
