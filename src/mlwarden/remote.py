@@ -315,7 +315,8 @@ class RemoteWarden(GovernanceMethods):
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from exc
+            # the message says it all: httpx's and httpcore's frames would bury it
+            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from None
         if resp.status_code >= 400:
             raise error_from_response(resp)
         if raw:

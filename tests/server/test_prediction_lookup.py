@@ -153,3 +153,36 @@ def test_unknown_and_malformed_ids_are_4xx(logged):
         store.warden.prediction("no-such-id")
     with pytest.raises(ValidationError):
         store.warden.prediction("")
+
+
+def test_a_server_that_is_down_is_one_readable_line(tmp_path):
+    """The CLI and the SDK against a server that is not running: one line, non-zero exit (the
+    SDK's error carries no chained httpx traceback)."""
+    import os
+    import subprocess
+    import sys
+
+    from serve_support import SRC, free_port
+
+    from mlwarden.errors import WardenError
+
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {**os.environ, "PYTHONPATH": SRC, "MLWARDEN_URI": url, "MLWARDEN_TOKEN": "wd_x"}
+    env.pop("MLWARDEN_DEBUG", None)
+    for args in (["models", "list"], ["audit", "verify"], ["audit", "checkpoint"]):
+        done = subprocess.run(
+            [sys.executable, "-c", "from mlwarden.cli.main import main; main()", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode != 0, args
+        assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr)
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error:"), (args, done.stderr)
+    remote = mw.Warden(url, token="wd_x")
+    with pytest.raises(WardenError, match="cannot reach the Warden server") as info:
+        remote.prediction("some-id")
+    assert info.value.__cause__ is None and info.value.__suppress_context__
