@@ -384,6 +384,14 @@ class Warden:
         """Logged predictions as a DataFrame (inputs as masked at logging, labels joined)."""
         return self.prediction_log.store.read(self.registry.store.model_id(name), **filters)
 
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        """One logged prediction: its model and version, time, inputs (as masked at logging),
+        output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
+        audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
+        from mlwarden.monitor.lookup import get_prediction
+
+        return get_prediction(self.prediction_log.store, self.audit, prediction_id)
+
     def monitor(
         self,
         name: str,

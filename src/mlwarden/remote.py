@@ -316,7 +316,8 @@ class RemoteWarden(GovernanceMethods):
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from exc
+            # the message says it all: httpx's and httpcore's frames would bury it
+            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from None
         if resp.status_code >= 400:
             raise error_from_response(resp)
         if raw:
@@ -596,6 +597,12 @@ class RemoteWarden(GovernanceMethods):
         if filters.get("ids") is not None:
             frame = frame[frame["id"].isin([str(i) for i in filters["ids"]])]
         return frame.reset_index(drop=True)
+
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        from urllib.parse import quote
+
+        path = f"/v1/predictions/{quote(str(prediction_id), safe='')}"
+        return self._call("GET", path)  # type: ignore[no-any-return]
 
     def monitor(
         self,

@@ -30,7 +30,7 @@ def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
     """
     from mlwarden.errors import IntegrityError
 
-    backend = wd.audit.backend
+    backend = _backend(wd)
     cp = backend.latest_checkpoint()
     size = backend.size()
     done = cp.tree_size if cp else 0
@@ -48,7 +48,22 @@ def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
     """The store's log without its signer (trusting ``public_key`` if given)."""
     from mlwarden.store.sql.audit import SqlAuditLog
 
-    return SqlAuditLog(wd.audit.backend, public_key=public_key or wd.audit.public_key)
+    return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
+
+
+def _backend(wd):  # type: ignore[no-untyped-def]
+    """The store's audit tables: these commands check the store itself, never a server's
+    word for it."""
+    backend = getattr(wd.audit, "backend", None)
+    if backend is None:
+        from mlwarden.errors import ValidationError
+
+        raise ValidationError(
+            "this command reads the audit store itself: give --uri the database "
+            "(sqlite:///… or postgresql://…), not a server URL",
+            field="uri",
+        )
+    return backend
 
 
 UNPINNED = (

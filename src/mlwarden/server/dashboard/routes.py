@@ -462,7 +462,12 @@ async def prediction(request: Request, id: str = "") -> Response:
     if pid:
         if len(pid) > 64:
             raise Refused(400, "a prediction id is at most 64 characters")
-        page = await run_in_threadpool(prediction_data.prediction, ctx.warden, pid)
+        page = await run_in_threadpool(
+            prediction_data.prediction,
+            ctx.warden,
+            pid,
+            unseal=allowed(session.user.role, "subject.read"),
+        )
         missing = page is None
         if page is not None:
             check(ctx, session.user, "read", f"model:{page.model}")

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from mlwarden.access import User, allowed
 from mlwarden.errors import ValidationError
+from mlwarden.monitor.lookup import get_prediction
 from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
@@ -98,6 +99,26 @@ def read_predictions(
         return {"rows": []}
     frame = frame.astype(object).where(frame.notna(), None)
     return {"rows": out(frame.to_dict(orient="records"))}
+
+
+@router.get(
+    "/predictions/{prediction_id}",
+    response_model=dict[str, Any],
+    summary="wd.prediction(id): one prediction, its reason codes, label and audit proof",
+)
+def read_prediction(
+    prediction_id: str, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    wd = ctx.warden
+    found = get_prediction(
+        wd.prediction_log.store,
+        wd.audit,
+        prediction_id,
+        unseal=allowed(user.role, "subject.read"),
+    )
+    check(ctx, user, "read", f"model:{found['model']}")
+    return out(found)
 
 
 @router.post(

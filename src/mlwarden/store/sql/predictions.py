@@ -27,7 +27,7 @@ from sqlalchemy import (
 
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import BigId, Timestamp, metadata
+from mlwarden.store.sql.schema import BigId, Timestamp, metadata, models
 from mlwarden.store.sql.vault import SubjectVault
 
 predictions = Table(
@@ -297,14 +297,41 @@ class SqlPredictionStore:
                 meta[column] = meta[column].where(~linked, None)
             meta["inputs"] = meta["inputs"].where(~linked, "{}")
         elif self.vault is not None and meta["subject"].notna().any():
-            subjects = meta["subject"].tolist()
+            subjects = _texts(meta["subject"])
             for column in ("inputs", "output", "reasons"):
-                meta[column] = self.vault.open(subjects, meta[column].tolist())
+                meta[column] = self.vault.open(subjects, _texts(meta[column]))
             # an erased subject's rows keep their id, time and version, nothing else
             meta["erased"] = meta["inputs"].isna()
             meta["inputs"] = meta["inputs"].fillna("{}")
         inputs = pd.read_json(io.StringIO("\n".join(meta["inputs"])), lines=True, dtype=False)
         return pd.concat([meta.drop(columns=["inputs"]), inputs], axis=1)
+
+    def get(self, prediction_id: str, *, unseal: bool = True) -> dict[str, Any] | None:
+        """One prediction with its model's name and its label, or ``None``. ``inputs``,
+        ``output`` and ``reasons`` are the stored JSON text, opened when ``unseal``; read
+        without it, a subject-linked row has ``sealed`` true and none of them; an erased
+        subject's row has ``erased`` true and none of them either."""
+        query = (
+            select(predictions, models.c.name.label("model"), labels.c.label)
+            .join(models, models.c.id == predictions.c.model_id)
+            .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
+            .where(predictions.c.id == prediction_id)
+        )
+        with self.db.reading() as conn:
+            found = conn.execute(query).mappings().first()
+        if found is None:
+            return None
+        row = dict(found)
+        payload = ("inputs", "output", "reasons")
+        row["sealed"] = row["erased"] = False
+        if row["subject"] is not None:
+            if not unseal:
+                row.update(dict.fromkeys(payload), sealed=True)
+            elif self.vault is not None:
+                opened = self.vault.open([row["subject"]] * 3, [row[c] for c in payload])
+                row.update(zip(payload, opened, strict=True))
+                row["erased"] = row["inputs"] is None
+        return row
 
     def erase_subject(self, subject: str) -> int:
         """Shred one subject (by pseudonym): destroy its key, drop its scores and labels."""
@@ -330,6 +357,12 @@ class SqlPredictionStore:
             ids = select(predictions.c.id).where(*old)
             conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
             return conn.execute(predictions.delete().where(*old)).rowcount
+
+
+def _texts(column: pd.Series) -> list[str | None]:
+    """A text column as a list with ``None`` for missing: pandas 3 stores text columns as
+    ``str``, where a SQL NULL becomes NaN (a float)."""
+    return [v if isinstance(v, str) else None for v in column.tolist()]
 
 
 def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
