@@ -124,9 +124,13 @@ class RegistryService:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        saved: tuple[bytes, dict[str, Any]] | None = None,
     ) -> PreparedVersion:
         """Flavor, signature, metrics, lineage and evidence of ``model`` on the data given,
-        computed here (so ``measured``); nothing is written to the store or artifacts."""
+        computed here (so ``measured``); nothing is written to the store or artifacts.
+
+        ``saved``: the artifact and flavor info ``model`` was loaded from (a remote
+        registration): stored as they are, so what was measured is exactly what is served."""
         check_name(name)
         if risk_tier not in RISK_TIERS:
             raise ValidationError(
@@ -140,7 +144,8 @@ class RegistryService:
                     field=role,
                 )
         chosen = flavor_for(model, flavor, save_fn, load_fn)
-        data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        # save refuses unfitted estimators
+        data, flavor_info = saved if saved is not None else chosen.save(model)
         # Some formats (ONNX protos) only predict once loaded into their runtime.
         predictor = model if hasattr(model, "predict") else chosen.load(data, flavor_info)
 
