@@ -8,8 +8,8 @@ Who acts is the token's user, not a local setting.
 
 from __future__ import annotations
 
-import base64
-import contextlib
+import io
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -182,6 +182,9 @@ def _records(X: Any) -> list[dict[str, Any]]:
     frame = frame.astype(object).where(frame.notna(), None)
     return jsonable(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
 
+
+#: the Parquet column that carries a dataset's labels to the server
+LABEL_COLUMN = "__label__"
 
 #: rows asked for per request when paging; the server's maxima are 1000 for most lists and
 #: 10,000 for the prediction and audit logs
@@ -364,33 +367,118 @@ class RemoteWarden(GovernanceMethods):
         load_fn: Callable[..., Any] | None = None,
         favorable_label: Any = None,
     ) -> ModelVersion:
-        """Everything computed from the data (signature, metrics, lineage, evidence) is
-        computed here, where the data is; the artifact and those results are uploaded."""
-        body = prepare_registration(
-            name,
-            model,
-            train=train,
-            eval=eval,
-            sensitive_features=sensitive_features,
-            description=description,
-            flavor=flavor,
-            save_fn=save_fn,
-            load_fn=load_fn,
-            favorable_label=favorable_label,
+        """Upload the artifact and the datasets (Parquet, content-addressed: a blob the
+        server holds already is not sent again), then let the server load the artifact with
+        its own flavor and measure the signature, metrics and evidence itself (a job, polled
+        with a progress spinner). The version's evidence is ``measured``."""
+        from mlwarden.registry.flavors import flavor_for
+
+        if save_fn is not None or load_fn is not None or flavor == "generic":
+            raise ValidationError(
+                "a remote server loads models only with its installed flavors, never with a "
+                "client's save_fn/load_fn: register generic-flavor models locally",
+                field="flavor",
+            )
+        chosen = flavor_for(model, flavor)
+        artifact, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        body: dict[str, Any] = {
+            "artifact_sha256": self._upload(artifact),
+            "flavor": chosen.name,
+            "flavor_info": jsonable(flavor_info),
+            "sensitive_features": list(sensitive_features or []),
+            "owner": owner,
+            "risk_tier": risk_tier,
+            "intended_use": intended_use,
+            "description": description,
+            "tags": dict(tags or {}),
+            "favorable_label": favorable_label,
+            "client": _client_lineage(),
+        }
+        for role, ds in (("train", train), ("eval", eval)):
+            if ds is not None:
+                body[role] = self._upload_dataset(ds, role)
+        job = self._call("POST", f"/v1/models/{name}/registrations", json=body)
+        return _version(self._wait(job, f"registering {name}"))
+
+    def _upload(self, data: bytes) -> str:
+        """Store ``data`` on the server (unless it has it) and return its sha256."""
+        digest = sha256_bytes(data)
+        head = self._http.head(f"/v1/blobs/{digest}")
+        if head.status_code == 200:
+            return digest
+        if head.status_code != 404:
+            raise error_from_response(head)
+        self._call(
+            "PUT",
+            f"/v1/blobs/{digest}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
         )
-        info = body["flavor_info"]
-        self._own = self._own | Trust.of(
-            [info["loader"]] if body["flavor"] == "generic" else [],
-            info.get("trusted_types", []) if body["flavor"] == "sklearn" else [],
-        )
-        body.update(
-            owner=owner,
-            risk_tier=risk_tier,
-            intended_use=intended_use,
-            description=description,
-            tags=dict(tags or {}),
-        )
-        return _version(self._call("POST", f"/v1/models/{name}/versions", json=body))
+        return digest
+
+    def _upload_dataset(self, ds: Dataset, role: str) -> dict[str, Any]:
+        X = ds.frame(role)
+        y = ds.labels(role, len(X))
+        extra = ds.sensitive_frame(role, len(X))
+        columns = [str(c) for c in X.columns]
+        frame = X.copy()
+        if LABEL_COLUMN in columns:
+            raise ValidationError(
+                f"{role}.X has a column named {LABEL_COLUMN!r}, which carries the labels",
+                field=f"{role}.X",
+            )
+        label = None
+        if y is not None:
+            label = LABEL_COLUMN
+            frame[label] = y
+        sensitive: list[str] = []
+        if extra is not None:
+            sensitive = [str(c) for c in extra.columns]
+            clash = sorted({*sensitive} & {*columns, LABEL_COLUMN})
+            if clash:
+                raise ValidationError(
+                    f"{role}.sensitive has columns also in {role}.X: {clash}; rename them",
+                    field=f"{role}.sensitive",
+                )
+            frame = pd.concat([frame, extra.reset_index(drop=True).set_axis(frame.index)], axis=1)
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer, index=False)
+        except (ValueError, TypeError, ImportError) as exc:
+            raise ValidationError(
+                f"{role} cannot be sent as Parquet: {exc}", field=f"{role}.X"
+            ) from exc
+        return {
+            "sha256": self._upload(buffer.getvalue()),
+            "label": label,
+            "sensitive": sensitive,
+            "name": ds.name,
+        }
+
+    def _wait(self, job: dict[str, Any], what: str) -> dict[str, Any]:
+        """Poll a job until it ends, with a spinner showing its progress; its result, or its
+        error raised as the exception class the server named."""
+        from rich.console import Console
+
+        delay = 0.05
+        with Console(stderr=True).status(f"{what}: {job['progress']}") as status:
+            while job["state"] in ("queued", "running"):
+                time.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
+                job = self._call("GET", f"/v1/jobs/{job['id']}")
+                status.update(f"{what}: {job['progress']}")
+        if job["state"] == "succeeded":
+            return job["result"]  # type: ignore[no-any-return]
+        err = job.get("error") or {}
+        cls = ERRORS_BY_CODE.get(err.get("error", ""), WardenError)
+        message = err.get("message", "the job failed")
+        try:
+            exc = cls(message, **(err.get("details") or {}))
+        except TypeError:
+            exc = cls(message)
+        if err.get("http_status"):
+            exc.http_status = err["http_status"]  # type: ignore[misc]
+        raise exc
 
     def get_model(self, name: str) -> Model:
         return _model(self._call("GET", f"/v1/models/{name}"))
@@ -629,30 +717,8 @@ class RemoteWarden(GovernanceMethods):
         return MonitorReport(d["name"], d["version"], d["window"], d["segment_by"], windows)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def _client_lineage() -> dict[str, Any]:
+    """What the client reports about itself: the git commit it runs in, its environment."""
+    from mlwarden.registry import lineage
 
-
-def prepare_registration(name: str, model: Any, **kwargs: Any) -> dict[str, Any]:
-    """The upload body of ``POST /v1/models/{name}/versions``, computed by the same
-    ``RegistryService.prepare`` a local registration runs (it writes nothing)."""
-    from mlwarden.registry.service import RegistryService
-
-    service = RegistryService(
-        None,  # type: ignore[arg-type]  # prepare reads no store
-        None,  # type: ignore[arg-type]  # and writes no artifact
-        transaction=contextlib.nullcontext,
-    )
-    prepared = service.prepare(name, model, actor="remote", **kwargs)
-    spec = prepared.spec
-    return {
-        "artifact_b64": _b64(prepared.artifact),
-        "flavor": spec.flavor,
-        "flavor_info": spec.flavor_info,
-        "signature": spec.signature,
-        "lineage": spec.lineage,
-        "metrics": spec.metrics,
-        "params": spec.params,
-        "evidence": prepared.evidence,
-        "blobs_b64": {k: _b64(v) for k, v in prepared.blobs.items()},
-    }
+    return jsonable({"code": lineage.git_info(), "environment": lineage.environment()})

@@ -153,15 +153,11 @@ def test_load_and_register_models(backend, lgb_model, credit_data):
     assert [e.subject for e in events] == ["model:credit/1", "model:credit/2"]
 
 
-# A remote registration's metrics are computed by the client, so the server stores them as
-# asserted; this gate opts in to them explicitly (docs/policies.md, "Verified evidence").
 GATE = """\
 name: smoke-gate
 rules:
   - id: auc
-    check: >-
-      (has(version.metrics.roc_auc) ? version.metrics.roc_auc
-      : version.asserted.metrics.roc_auc) >= {threshold}
+    check: version.metrics.roc_auc >= {threshold}
     message: ROC AUC must be at least {threshold}
 """
 

@@ -143,9 +143,13 @@ class RegistryService:
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
         favorable_label: Any = None,
+        saved: tuple[bytes, dict[str, Any]] | None = None,
     ) -> PreparedVersion:
         """Flavor, signature, metrics, lineage and evidence of ``model`` on the data given,
-        computed here (so ``measured``); nothing is written to the store or artifacts."""
+        computed here (so ``measured``); nothing is written to the store or artifacts.
+
+        ``saved``: the artifact and flavor info ``model`` was loaded from (a remote
+        registration): stored as they are, so what was measured is exactly what is served."""
         check_name(name)
         if risk_tier not in RISK_TIERS:
             raise ValidationError(
@@ -159,7 +163,8 @@ class RegistryService:
                     field=role,
                 )
         chosen = flavor_for(model, flavor, save_fn, load_fn)
-        data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        # save refuses unfitted estimators
+        data, flavor_info = saved if saved is not None else chosen.save(model)
         self._own = self._own | Trust.of(
             [flavor_info["loader"]] if isinstance(chosen, GenericFlavor) else [],
             flavor_info.get("trusted_types", []) if chosen.name == "sklearn" else [],
@@ -361,12 +366,18 @@ class RegistryService:
         return load_flavor(mv.flavor, self.trust | self._own).load(data, dict(mv.flavor_info))
 
     def verify_artifact(
-        self, flavor: str, flavor_info: dict[str, Any], data: bytes, signature: dict[str, Any]
+        self,
+        flavor: str,
+        flavor_info: dict[str, Any],
+        data: bytes,
+        signature: dict[str, Any],
+        sample: pd.DataFrame | None = None,
     ) -> dict[str, Any]:
         """Check an artifact that arrived as bytes before it is stored: its flavor is installed
         here, it names no code this host does not trust, and it loads and predicts a sample of
-        its inputs in the sandbox. Returns the flavor info to store (for skops artifacts, the
-        types computed here, whatever the client listed)."""
+        its inputs (``sample``, else rows made up from ``signature``) in the sandbox. Returns
+        the flavor info to store (for skops artifacts, the types computed here, whatever the
+        client listed)."""
         from mlwarden.registry.flavors.sklearn import vetted_types
         from mlwarden.registry.sandbox import Sandbox, sample_frame
 
@@ -382,7 +393,9 @@ class RegistryService:
             info["trusted_types"] = vetted_types(data, self.trust)
         if self.sandbox is None:
             self.sandbox = Sandbox()
-        self.sandbox.check_artifact(flavor, info, data, sample_frame(signature), trust=self.trust)
+        if sample is None:
+            sample = sample_frame(signature)
+        self.sandbox.check_artifact(flavor, info, data, sample, trust=self.trust)
         return info
 
     # -- aliases --------------------------------------------------------------------------

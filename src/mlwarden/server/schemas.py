@@ -100,6 +100,75 @@ class RegisterIn(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
 
 
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class DatasetIn(BaseModel):
+    """A dataset uploaded as one Parquet blob (``PUT /v1/blobs/{sha256}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=SHA256_PATTERN, description="the Parquet blob's sha256")
+    label: str | None = Field(default=None, max_length=256, description="the label column")
+    sensitive: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="columns holding sensitive attributes that are not model inputs",
+    )
+    name: str | None = Field(default=None, max_length=256)
+
+
+class RegistrationIn(BaseModel):
+    """A registration the server measures (``POST /v1/models/{name}/registrations``): the
+    artifact and datasets are uploaded blobs; the server loads the artifact with one of its
+    own flavors and computes the signature, metrics and evidence itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    artifact_sha256: str = Field(pattern=SHA256_PATTERN)
+    flavor: str = Field(max_length=64, description="a flavor installed on the server")
+    flavor_info: dict[str, Any] = Field(default_factory=dict)
+    train: DatasetIn | None = None
+    eval: DatasetIn | None = None
+    sensitive_features: list[str] = Field(default_factory=list, max_length=256)
+    owner: str | None = Field(default=None, max_length=256)
+    risk_tier: Literal["low", "medium", "high"] = "medium"
+    intended_use: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    favorable_label: Scalar = Field(
+        default=None, description="the class fairness counts as favourable (one of the classes)"
+    )
+    client: dict[str, Any] = Field(
+        default_factory=dict,
+        description="lineage the client reports about itself (code, environment); recorded "
+        "as reported",
+    )
+
+
+class BlobOut(BaseModel):
+    sha256: str
+    size: int | None = None
+    created: bool
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    owner: str
+    subject: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: str
+    result: dict[str, Any] | None = Field(
+        default=None, description="when succeeded: the registered version"
+    )
+    error: dict[str, Any] | None = Field(
+        default=None, description="when failed: {error, message, details, http_status}"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
 # ---- access
 
 

@@ -30,6 +30,15 @@ class ServerSettings(BaseSettings):
     batch_max_rows: int = Field(default=2000, ge=1, description="rows per commit, at most")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")
     max_rows: int = Field(default=10_000, ge=1, description="rows per predict request")
+    max_upload_mb: int = Field(
+        default=512, ge=1, description="413 above this for an upload (PUT /v1/blobs/{sha256})"
+    )
+    registration_workers: int = Field(
+        default=1,
+        ge=1,
+        description="registration jobs measured at once (threads, off the event loop); "
+        "more wait queued",
+    )
     alias_ttl_s: float = Field(
         default=1.0, ge=0, description="how long a resolved alias is reused before re-reading"
     )

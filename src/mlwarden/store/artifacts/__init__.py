@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 
 import fsspec
@@ -53,6 +54,23 @@ class ArtifactStore:
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             with self.fs.open(path, "wb") as fh:
                 fh.write(data)
+        return digest
+
+    def put_file(self, source: str | os.PathLike[str], digest: str) -> str:
+        """Store the file at ``source`` under ``digest`` (idempotent), without reading it
+        into memory; the caller has hashed it while receiving it (an upload)."""
+        path = self._path(digest)
+        if self.fs.exists(path):
+            return digest
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if self._local:
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            shutil.copyfile(source, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        else:
+            self.fs.put_file(os.fspath(source), path)
         return digest
 
     def get(self, digest: str, *, what: str = "artifact") -> bytes:
