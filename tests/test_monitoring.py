@@ -87,7 +87,7 @@ def test_bad_prediction_batches_are_refused(warden, registered, small_adult):
     X = test.drop(columns="income").iloc[:10]
     with pytest.raises(mw.ValidationError, match="y_pred must be one-dimensional with 10"):
         warden.log_predictions("credit-risk", X, [1, 0])
-    with pytest.raises(mw.ValidationError, match="ids must be unique"):
+    with pytest.raises(mw.AlreadyExists, match="ids must be unique"):
         warden.log_predictions("credit-risk", X, np.zeros(10), ids=["a"] * 10)
     with pytest.raises(mw.NotFound):
         warden.log_predictions("nope", X, np.zeros(10))
