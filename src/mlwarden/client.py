@@ -233,6 +233,28 @@ class Warden:
     def list_versions(self, name: str) -> list[ModelVersion]:
         return self.registry.list_versions(name)
 
+    def update_model(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        description: str | None = None,
+        intended_use: str | None = None,
+        tags: dict[str, str | None] | None = None,
+    ) -> Model:
+        """Change a model's owner, description, intended use or tags (merged; ``None``
+        removes a tag), audited as ``model.update``. The risk tier changes only through
+        ``set_risk_tier`` (a validator or admin, with a reason)."""
+        self.access.require(self.actor, "model.update", f"model:{name}")
+        return self.registry.update_model(
+            name,
+            actor=self.actor,
+            owner=owner,
+            description=description,
+            intended_use=intended_use,
+            tags=tags,
+        )
+
     def get_model_version(self, ref: str) -> ModelVersion:
         """``"name@3"``, ``"name@production"`` or ``"name"`` (the latest version)."""
         return self.registry.get_version(ref)

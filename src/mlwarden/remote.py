@@ -483,6 +483,19 @@ class RemoteWarden(GovernanceMethods):
     def get_model(self, name: str) -> Model:
         return _model(self._call("GET", f"/v1/models/{name}"))
 
+    def update_model(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        description: str | None = None,
+        intended_use: str | None = None,
+        tags: dict[str, str | None] | None = None,
+    ) -> Model:
+        body = {"owner": owner, "description": description, "intended_use": intended_use,
+                "tags": tags}  # fmt: skip
+        return _model(self._call("PATCH", f"/v1/models/{name}", json=body))
+
     def list_models(self) -> list[Model]:
         return [_model(m) for m in _pages(self._call, "/v1/models")]
 

@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": _ALL,
     "audit.read": _ALL,
     "model.register": frozenset({DEVELOPER, ADMIN}),
+    # owner, description, intended use, tags; the risk tier is governed apart
+    "model.update": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
     # an unconditional alias move bypasses the gates; gated promotion is separate
     "alias.set": frozenset({ADMIN}),
     "alias.delete": frozenset({ADMIN}),

@@ -113,6 +113,36 @@ def show(
         console.print(table)
 
 
+@app.command("update")
+@handle_errors
+def update(
+    name: str = typer.Argument(..., help="model name"),
+    owner: str | None = typer.Option(None),
+    description: str | None = typer.Option(None),
+    intended_use: str | None = typer.Option(None),
+    tag: list[str] = typer.Option([], help="KEY=VALUE to set (repeatable)"),
+    remove_tag: list[str] = typer.Option([], help="KEY to remove (repeatable)"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a model's owner, description, intended use or tags (audited). The risk tier
+    changes with `mlwarden models risk-tier`."""
+    tags: dict[str, str | None] = {}
+    for item in tag:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{item!r}: expected KEY=VALUE", param_hint="--tag")
+        tags[key] = value
+    tags.update({key: None for key in remove_tag})
+    model = open_warden(uri).update_model(
+        name, owner=owner, description=description, intended_use=intended_use, tags=tags or None
+    )
+    if as_json:
+        print_json(model.to_dict())
+    else:
+        console.print(models_table([model]))
+
+
 def _read_table(path: Path) -> Any:
     import pandas as pd
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import pandas as pd
 
 from mlwarden._json import jsonable
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities._frozen import thaw
 from mlwarden.errors import ValidationError
 from mlwarden.registry import lineage as lin
 from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load_flavor
@@ -252,6 +254,8 @@ class RegistryService:
             created_model, created = self.store.get_or_create_model(prepared.model, actor)
             if created:
                 self._emit(actor, "model.create", name, created_model.to_dict())
+            else:
+                _warn_ignored(prepared.model, created_model)
             mv = self.store.create_version(name, spec, prepared.evidence, actor)
             payload: dict[str, Any] = {
                 "artifact_sha256": digest,
@@ -345,6 +349,40 @@ class RegistryService:
 
     def get_model(self, name: str) -> Model:
         return self.store.get_model(check_name(name))
+
+    def update_model(
+        self,
+        name: str,
+        *,
+        actor: str,
+        owner: str | None = None,
+        description: str | None = None,
+        intended_use: str | None = None,
+        tags: dict[str, str | None] | None = None,
+    ) -> Model:
+        """Change model-level fields; ``tags`` are merged (a ``None`` value removes the tag).
+        The risk tier is not here: it changes only through the governed ``set_risk_tier``."""
+        before = self.store.get_model(check_name(name))
+        given = {"owner": owner, "description": description, "intended_use": intended_use}
+        changes: dict[str, Any] = {
+            k: v for k, v in given.items() if v is not None and v != getattr(before, k)
+        }
+        if tags:
+            merged = {**before.tags, **tags}
+            merged = {k: str(v) for k, v in merged.items() if v is not None}
+            if merged != dict(before.tags):
+                changes["tags"] = merged
+        if not changes:
+            return before
+        with self._transaction():
+            after = self.store.update_model(name, changes)
+            self._emit(
+                actor,
+                "model.update",
+                name,
+                {k: {"from": thaw(getattr(before, k)), "to": v} for k, v in changes.items()},
+            )
+        return after
 
     def list_models(self) -> list[Model]:
         return self.store.list_models()
@@ -449,3 +487,22 @@ def _check_favorable(label: Any, classes: list[Any] | None) -> Any:
         f"favorable_label {label!r} is not one of the model's classes {classes}",
         field="favorable_label",
     )
+
+
+def _warn_ignored(given: NewModel, stored: Model) -> None:
+    """Model-level fields belong to the first registration; say so when a later one differs
+    rather than dropping them silently."""
+    ignored = [
+        k
+        for k in ("owner", "intended_use")
+        if getattr(given, k) is not None and getattr(given, k) != getattr(stored, k)
+    ]
+    if any(stored.tags.get(k) != v for k, v in (given.tags or {}).items()):
+        ignored.append("tags")
+    if ignored:
+        warnings.warn(
+            f"{stored.name}: {', '.join(ignored)} given here differ from the model's and were "
+            f"not changed by this registration; use update_model({stored.name!r}, ...)",
+            UserWarning,
+            stacklevel=4,
+        )

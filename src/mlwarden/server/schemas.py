@@ -25,6 +25,18 @@ class ErrorOut(BaseModel):
 # ---- registry
 
 
+class ModelUpdateIn(BaseModel):
+    """``wd.update_model``: fields left out are unchanged; a tag set to null is removed. The
+    risk tier is not here (``PUT /v1/models/{name}/risk-tier``, validator or admin)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str | None = Field(default=None, max_length=256)
+    description: str | None = Field(default=None, max_length=10_000)
+    intended_use: str | None = Field(default=None, max_length=10_000)
+    tags: dict[str, str | None] | None = Field(default=None, max_length=256)
+
+
 class ModelOut(_Out):
     name: str
     owner: str | None

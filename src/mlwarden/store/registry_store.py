@@ -45,6 +45,10 @@ class RegistryStore(ABC):
     def get_model(self, name: str) -> Model: ...
 
     @abstractmethod
+    def update_model(self, name: str, changes: dict[str, Any]) -> Model:
+        """Set model-level fields (owner, description, intended_use, tags) atomically."""
+
+    @abstractmethod
     def model_id(self, name: str) -> int:
         """The model's row id, for stores that key other records by it."""
 

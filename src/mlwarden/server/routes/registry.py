@@ -23,6 +23,7 @@ from mlwarden.server.schemas import (
     ApprovalStatusOut,
     ApproveIn,
     ModelOut,
+    ModelUpdateIn,
     RegisterIn,
     SetAliasIn,
     VersionOut,
@@ -51,6 +52,15 @@ def get_model(name: str, request: Request, user: User = Depends(current_user)) -
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
     return out(ctx.warden.get_model(name))
+
+
+@router.patch("/models/{name}", response_model=ModelOut, summary="wd.update_model(name, ...)")
+def update_model(
+    name: str, body: ModelUpdateIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = _ctx(request)
+    check(ctx, user, "model.update", f"model:{name}")
+    return out(ctx.acting(user).update_model(name, **body.model_dump(exclude_none=True)))
 
 
 @router.get(

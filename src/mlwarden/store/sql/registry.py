@@ -93,8 +93,16 @@ class SqlRegistryStore(RegistryStore):
         insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(models)
         with self.db.transaction() as conn:
             # ON CONFLICT DO NOTHING: two first registrations race safely on both databases
-            created = conn.execute(insert.values(**values).on_conflict_do_nothing()).rowcount
-            return self._to_model(conn, self._model_row(conn, spec.name)), bool(created)
+            # RETURNING says whether this insert made the row (psycopg's rowcount does not)
+            stmt = insert.values(**values).on_conflict_do_nothing().returning(models.c.id)
+            created = conn.execute(stmt).first() is not None
+            return self._to_model(conn, self._model_row(conn, spec.name)), created
+
+    def update_model(self, name: str, changes: dict[str, Any]) -> Model:
+        with self.db.transaction() as conn:
+            row = self._model_row(conn, name)
+            conn.execute(models.update().where(models.c.id == row.id).values(**changes))
+            return self._to_model(conn, self._model_row(conn, name))
 
     def model_id(self, name: str) -> int:
         with self.db.reading() as conn:
