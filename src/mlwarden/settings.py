@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
     actor: str | None = Field(default=None, description="who acts on the embedded store")
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
+    protected_aliases: str = Field(
+        default="production",
+        description="aliases moved only through an installed gate policy (comma-separated)",
+    )
+    default_risk_tier: str = Field(
+        default="high",
+        description="risk tier of a model registered by someone who may not choose one",
+    )
     timezone: str = Field(
         default="UTC",
         description="IANA time zone where monitoring's calendar windows (1d, 1w, 1mo, 1q) start",
