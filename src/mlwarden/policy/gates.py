@@ -92,7 +92,7 @@ class GateService:
         return stored
 
     def policies(self) -> list[GatePolicy]:
-        return self.store.list()
+        return self.store.newest()
 
     def policy(self, name: str, version: int | None = None) -> GatePolicy:
         found = self.store.get(name, version)

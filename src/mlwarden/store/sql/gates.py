@@ -52,23 +52,23 @@ class SqlGateStore:
             ).first()
             if newest is not None and newest.sha256 == sha256:
                 return _policy(newest), False
-            row = {
-                "name": name,
-                "version": 1 if newest is None else newest.version + 1,
-                "source": source,
-                "sha256": sha256,
-                "created_by": actor,
-                "created_at": now,
-            }
+            stored = GatePolicy(
+                name=name,
+                version=1 if newest is None else newest.version + 1,
+                sha256=sha256,
+                source=source,
+                created_by=actor,
+                created_at=now,
+            )
             try:
                 with conn.begin_nested():
-                    conn.execute(gate_policies.insert().values(**row))
+                    conn.execute(gate_policies.insert().values(**vars(stored)))
             except SqlIntegrityError:
                 raise Conflict(
                     f"policy {name!r} was installed concurrently; install it again",
                     policy=name,
                 ) from None
-        return GatePolicy(**row), True
+        return stored, True
 
     def get(self, name: str, version: int | None = None) -> GatePolicy | None:
         query = select(gate_policies).where(gate_policies.c.name == name)
@@ -80,7 +80,7 @@ class SqlGateStore:
             row = conn.execute(query).first()
         return None if row is None else _policy(row)
 
-    def list(self) -> list[GatePolicy]:
+    def newest(self) -> list[GatePolicy]:
         """The newest version of each installed policy, by name."""
         newest = (
             select(gate_policies.c.name, func.max(gate_policies.c.version).label("v"))
