@@ -69,6 +69,7 @@ class AliasChangeOut(_Out):
 class SetAliasIn(BaseModel):
     version: int = Field(ge=1)
     reason: str | None = None
+    override: bool = Field(default=False, description="override a protected alias (admins)")
 
 
 class RegisterIn(BaseModel):
@@ -87,7 +88,8 @@ class RegisterIn(BaseModel):
         default_factory=dict, description="extra content-addressed blobs (sha256 -> base64)"
     )
     owner: str | None = None
-    risk_tier: Literal["low", "medium", "high"] = "medium"
+    # requested only: validators and admins get it, others the server's default tier
+    risk_tier: Literal["low", "medium", "high"] | None = None
     intended_use: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
