@@ -169,7 +169,7 @@ def test_alias_swaps_without_restart(api, store, lgb_model, credit_data):
     assert after["version"] == 2
     np.testing.assert_allclose(after["scores"], other.predict_proba(test.head(50))[:, 1])
     # a move made elsewhere (CLI, another replica) is seen within alias_ttl_s
-    store.warden.set_alias("credit", "production", 1)
+    store.warden.set_alias("credit", "production", 1, override=True, reason="test setup")
     api.app.state.ctx.resolver.ttl = 0
     assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
 
