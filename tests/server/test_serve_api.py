@@ -163,7 +163,10 @@ def test_alias_swaps_without_restart(api, store, lgb_model, credit_data):
     store.warden.register_model("credit", other, train=mw.Dataset(X, y))
     rows = records(test, 50)
     assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
-    moved = api.put("/v1/models/credit/aliases/production", json={"version": 2})
+    moved = api.put(
+        "/v1/models/credit/aliases/production",
+        json={"version": 2, "override": True, "reason": "swap"},
+    )
     assert moved.status_code == 200 and moved.json()["to_version"] == 2
     after = api.post("/v1/models/credit/predict", json={"records": rows}).json()
     assert after["version"] == 2
