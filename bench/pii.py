@@ -1,7 +1,11 @@
 """PII benchmark: spans in short free-text records, Warden's validator scanner vs Presidio.
 
 Both scan the same seeded Faker corpus (tests/privacy/pii_corpus.py: e-mails, phones, cards, IBANs,
-SSNs, IP addresses and names embedded in sentences, plus lookalike negatives). Presidio runs in
+SSNs, IP addresses and names embedded in sentences, plus lookalike negatives), then the
+hand-written multilingual corpus (tests/privacy/pii_corpus_multilingual.py: names from 20-odd
+countries in ten languages, national phone formats, words that are also names). Columns of both
+corpora are classified too: per-type precision/recall of the column findings, and for name
+columns the share of values recognised. Presidio runs in
 its own environment, `.bench-venv/presidio` (presidio-analyzer + a spaCy model, see
 bench/requirements-presidio.txt), as a subprocess. Prints throughput and per-entity
 precision/recall/F1 side by side, then one JSON line.
@@ -25,8 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "privacy"))
+import pandas as pd
+import pii_corpus_multilingual as ml
 from _common import emit, run_peer
-from pii_corpus import ENTITIES, VALIDATED, text_records
+from pii_corpus import ENTITIES, VALIDATED, column_frame, text_records
 
 from mlwarden.privacy import PIIScanner
 
@@ -42,11 +48,11 @@ PRESIDIO_NAMES = {
 FROM_PRESIDIO = {v: k for k, v in PRESIDIO_NAMES.items()}
 
 
-def score(records, predictions) -> dict[str, dict[str, float]]:
+def score(records, predictions, entities=ENTITIES) -> dict[str, dict[str, float]]:
     """Per-entity and micro precision/recall/F1; predictions are (row, start, end, entity)."""
     by_row: dict[int, list[tuple[int, int, str]]] = {}
     for row, start, end, entity in predictions:
-        if entity in ENTITIES:
+        if entity in entities:
             by_row.setdefault(int(row), []).append((int(start), int(end), entity))
     tp, fp, fn = Counter(), Counter(), Counter()
     for i, rec in enumerate(records):
@@ -58,7 +64,7 @@ def score(records, predictions) -> dict[str, dict[str, float]]:
             if not any(e == ge and ga < b and a < gb for a, b, e in preds):
                 fn[ge] += 1
     out = {}
-    for e in [*ENTITIES, "micro"]:
+    for e in [*entities, "micro"]:
         t = sum(tp.values()) if e == "micro" else tp[e]
         p_den = t + (sum(fp.values()) if e == "micro" else fp[e])
         r_den = t + (sum(fn.values()) if e == "micro" else fn[e])
@@ -85,6 +91,60 @@ def bench_warden(records, timing_records) -> tuple[float, list]:
     rate = len(batch) / min(times)
     preds = list(zip(spans["row"], spans["start"], spans["end"], spans["entity"], strict=True))
     return rate, preds
+
+
+def multilingual_text() -> dict[str, dict[str, float]]:
+    records = ml.text_records()
+    spans = PIIScanner().find_spans([r["text"] for r in records])
+    preds = list(zip(spans["row"], spans["start"], spans["end"], spans["entity"], strict=True))
+    return score(records, preds, ml.ENTITIES)
+
+
+def columns(corpus: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Column findings per type (precision, recall over columns) and, for name columns, the
+    share of values the name lists recognise (recall) against values of the other columns
+    recognised as names (precision)."""
+    from mlwarden.privacy import names
+
+    if corpus == "faker":
+        frame, truth = column_frame(300, seed=3)
+        cols = {c: frame[c].dropna().astype(str).tolist() for c in frame.columns}
+    else:
+        cols, truth = ml.columns()
+    tp, fp, fn = Counter(), Counter(), Counter()
+    for name, values in cols.items():
+        report = PIIScanner().scan(pd.DataFrame({name: values}))
+        found = report.findings[0].entity if report.findings else None
+        if report.findings and report.findings[0].kind == "free_text":
+            found = None  # spans in prose, scored above
+        gold = truth[name]
+        if found == gold and gold is not None:
+            tp[gold] += 1
+        else:
+            if found is not None:
+                fp[found] += 1
+            if gold is not None:
+                fn[gold] += 1
+    per_type = {}
+    for e in sorted(set(tp) | set(fp) | set(fn)):
+        p = tp[e] / max(tp[e] + fp[e], 1)
+        r = tp[e] / max(tp[e] + fn[e], 1)
+        per_type[e] = {"precision": p, "recall": r, "n": tp[e] + fn[e]}
+    hit = miss = false = 0
+    for name, values in cols.items():
+        if truth[name] is not None and truth[name] != "PERSON":
+            continue  # other PII columns are not name evidence either way
+        ok = names.person_values(pd.Series(values, dtype=object).str.strip())
+        if truth[name] == "PERSON":
+            hit, miss = hit + int(ok.sum()), miss + int((~ok).sum())
+        elif not (name.startswith("comment") or name.startswith("product")):
+            false += int(ok.sum())  # prose columns are not name-valued: scored as spans
+    values = {
+        "precision": hit / max(hit + false, 1),
+        "recall": hit / max(hit + miss, 1),
+        "n": hit + miss,
+    }
+    return per_type, values
 
 
 def bench_presidio(records) -> tuple[dict | None, dict | None, float | None]:
@@ -141,6 +201,22 @@ def main() -> None:
     if peer_rate:
         print(f"ratio: {warden_rate / peer_rate:,.0f}x")
 
+    ml_text = multilingual_text()
+    print(f"\nMultilingual hand-written corpus, {len(ml.TEXTS)} records (warden)")
+    print(f"{'entity':<14}{'P':>10}{'R':>10}{'F1':>10}")
+    for e in [*ml.ENTITIES, "micro"]:
+        w = ml_text[e]
+        print(f"{e:<14}{w['precision']:>10.3f}{w['recall']:>10.3f}{w['f1']:>10.3f}")
+    column_scores = {}
+    for corpus in ("faker", "multilingual"):
+        per_type, name_values = columns(corpus)
+        column_scores[corpus] = {"columns": per_type, "name_values": name_values}
+        print(f"\nColumns, {corpus} corpus (warden): type, P, R, columns")
+        for e, v in per_type.items():
+            print(f"{e:<14}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['n']:>10}")
+        v = name_values
+        print(f"{'name values':<14}{v['precision']:>10.3f}{v['recall']:>10.3f}{v['n']:>10}")
+
     f1 = {e: round(warden[e]["f1"], 4) for e in [*ENTITIES, "micro"]}
     record = {
         "bench": "pii",
@@ -149,6 +225,26 @@ def main() -> None:
         "warden_f1": f1,
         "warden_min_validated_f1": min(f1[e] for e in VALIDATED),
         "peer": "presidio" if info else None,
+        "warden_faker_pr": {
+            e: [round(warden[e]["precision"], 4), round(warden[e]["recall"], 4)] for e in ENTITIES
+        },
+        "warden_multilingual_text_pr": {
+            e: [round(ml_text[e]["precision"], 4), round(ml_text[e]["recall"], 4)]
+            for e in ml.ENTITIES
+        },
+        "warden_columns": {
+            corpus: {
+                "columns_pr": {
+                    e: [round(v["precision"], 4), round(v["recall"], 4)]
+                    for e, v in scores["columns"].items()
+                },
+                "name_values_pr": [
+                    round(scores["name_values"]["precision"], 4),
+                    round(scores["name_values"]["recall"], 4),
+                ],
+            }
+            for corpus, scores in column_scores.items()
+        },
     }
     if info and presidio:
         peer_f1 = {e: round(presidio[e]["f1"], 4) for e in [*ENTITIES, "micro"]}

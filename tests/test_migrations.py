@@ -83,3 +83,54 @@ def test_prediction_ingest_migration_keeps_the_log(store_uri, tmp_path):
     assert {"ix_predictions_model_ts", "ix_predictions_subject"} <= indexes
     logged = wd.predictions("m")
     assert sorted(logged["id"]) == sorted(ids) and wd.export_subject("ann")["predictions"]
+
+
+def test_alert_channels_migration_installs_inline_channels(store_uri, tmp_path):
+    """0014: channels written inline in installed monitoring policies become installed
+    channels, and the stored policies name them (and load)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
+    engine = wd.db.engine
+    cfg = migrate._config()
+    before = ScriptDirectory.from_config(cfg).get_revision("0014").down_revision
+
+    def move(step, revision: str) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    move(command.downgrade, before)
+    source = """kind: monitoring
+name: {name}
+channels:
+  - name: Ops Hook
+    url: https://hooks.example.com/{url}
+    format: slack
+    secret_env: MLWARDEN_WEBHOOK_SECRET_OPS
+  - name: ops-log
+    format: log
+rules:
+  - id: drift
+    when: drift.share_drifted > 0.3
+"""
+    with engine.begin() as conn:
+        for name, url in (("a", "same"), ("b", "same"), ("c", "other")):
+            conn.execute(
+                text(
+                    "INSERT INTO monitoring_policies (name, source, sha256, created_by, "
+                    "created_at) VALUES (:n, :s, 'x', 'alice', CURRENT_TIMESTAMP)"
+                ),
+                {"n": name, "s": source.format(name=name, url=url)},
+            )
+    move(command.upgrade, "head")
+    channels = {c.name: c for c in wd.alerting.store.channels()}
+    assert sorted(channels) == ["ops-hook", "ops-hook-2"]
+    assert channels["ops-hook"].url == "https://hooks.example.com/same"
+    assert channels["ops-hook-2"].url == "https://hooks.example.com/other"
+    assert channels["ops-hook"].format == "slack" and channels["ops-hook"].created_by == "alice"
+    policies = {p.name: p for p in wd.alerting.installed()}
+    assert policies["a"].channels == policies["b"].channels == ("ops-hook", "log")
+    assert policies["c"].channels == ("ops-hook-2", "log")
+    assert [r.id for r in policies["c"].rules] == ["drift"]

@@ -87,7 +87,7 @@ def test_bad_prediction_batches_are_refused(warden, registered, small_adult):
     X = test.drop(columns="income").iloc[:10]
     with pytest.raises(mw.ValidationError, match="y_pred must be one-dimensional with 10"):
         warden.log_predictions("credit-risk", X, [1, 0])
-    with pytest.raises(mw.ValidationError, match="ids must be unique"):
+    with pytest.raises(mw.AlreadyExists, match="ids must be unique"):
         warden.log_predictions("credit-risk", X, np.zeros(10), ids=["a"] * 10)
     with pytest.raises(mw.NotFound):
         warden.log_predictions("nope", X, np.zeros(10))
@@ -222,3 +222,62 @@ def test_calendar_month_windows_and_erased_subjects_stay_out_of_quality(
     assert [(w.start.month, w.rows) for w in report.windows] == [(1, 550)]
     assert report.windows[0].start == pd.Timestamp("2026-01-31T23:00", tz="UTC")
     assert "erased" not in str(report.windows[0].quality)
+
+
+def test_labels_are_checked_against_the_versions_classes(warden, registered, traffic):
+    ids, truth, _ = traffic
+    with pytest.raises(mw.ValidationError, match=r"2 label\(s\).*yes.*7") as err:
+        warden.log_labels("credit-risk", ids[:4], [truth[0], "yes", truth[2], 7])
+    assert err.value.details["field"] == "y_true"
+    assert ids[1] in str(err.value) and ids[3] in str(err.value)
+    assert warden.predictions("credit-risk")["label"].isna().all()  # nothing stored
+    assert warden.log_labels("credit-risk", ids[:2], truth[:2])["labelled"] == 2
+
+
+def test_numeric_labels_match_integer_classes_and_a_bad_stored_label_fails_no_window(warden):
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame({"income": rng.normal(50, 10, 400), "debt": rng.normal(10, 3, 400)})
+    y = (X["debt"] * 4 > X["income"]).astype(int)  # 1 = default
+    model = LogisticRegression().fit(X, y)
+    warden.register_model("default-risk", model, train=mw.Dataset(X, y))
+    ids = warden.log_predictions("default-risk", X, model.predict(X), timestamps=[T0] * 400)
+    assert warden.log_labels("default-risk", ids, y.astype(float))["labelled"] == 400
+    assert set(warden.predictions("default-risk")["label"]) <= {"0", "1"}  # 1.0 stored as "1"
+    # a label stored before labels were checked (written past the validation) is counted, not fatal
+    store = warden.prediction_log.store
+    store.upsert_labels(warden.registry.store.model_id("default-risk"), ids[:1], ["yes"])
+    (window,) = warden.monitor("default-risk", window="1000rows").windows
+    assert window.unreadable_labels == 1
+    assert window.performance["accuracy"] == pytest.approx(
+        float((model.predict(X)[1:] == y[1:]).mean())
+    )
+
+
+def test_sensitive_attributes_beside_predictions_feed_fairness_not_drift(warden):
+    """`race` is audited but is not a model input (the recommended set-up): logged beside each
+    prediction, it reaches per-window fairness and nothing else."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(5)
+    n = 600
+    race = pd.DataFrame({"race": rng.choice(["Black", "White", "Asian"], n, p=[0.3, 0.5, 0.2])})
+    X = pd.DataFrame({"income": rng.normal(50, 10, n), "debt": rng.normal(10, 3, n)})
+    y = (X["debt"] * 4 + (race["race"] == "Black") * 8 > X["income"]).astype(int)
+    model = LogisticRegression().fit(X, y)
+    mv = warden.register_model(
+        "recidivism", model, train=mw.Dataset(X, y, sensitive=race), sensitive_features=["race"]
+    )
+    assert mv.sensitive_attributes == ["race"] and "race" not in mv.input_names
+    with pytest.raises(mw.ValidationError, match=r"'zip'.*not declared"):
+        warden.log_predictions("recidivism", X, model.predict(X), sensitive={"zip": ["1"] * n})
+    with pytest.raises(mw.ValidationError, match=r"'income'.*model inputs"):
+        warden.log_predictions("recidivism", X, model.predict(X), sensitive=X[["income"]])
+    ids = warden.log_predictions(
+        "recidivism", X, model.predict(X), sensitive=race, timestamps=[T0] * n
+    )
+    warden.log_labels("recidivism", ids, y)
+    (window,) = warden.monitor("recidivism", window="1000rows").windows
+    assert "race" in window.fairness
+    assert "race" not in window.drift["columns"] and "race" not in str(window.quality)

@@ -21,7 +21,7 @@ from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import Alert, Delivery, Evaluation
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
@@ -33,6 +33,8 @@ from mlwarden.policy.service import PolicyService
 from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
+from mlwarden.registry.flavors import Trust
+from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
@@ -41,10 +43,11 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
+from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
-from mlwarden.store.sql.vault import MASTER_KEY_NAME, SubjectVault, load_or_create_master_key
+from mlwarden.store.sql.vault import SubjectVault
 
 
 class Warden:
@@ -100,6 +103,8 @@ class Warden:
             self.artifacts,
             transaction=self.db.transaction,
             events=recorder,  # registrations and alias moves are audited in their transaction
+            trust=Trust.of(self.settings.trusted_loaders, self.settings.trusted_types),
+            sandbox=Sandbox(self.settings.sandbox_timeout_s, self.settings.sandbox_memory_mb),
         )
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
@@ -121,10 +126,9 @@ class Warden:
             transaction=self.db.transaction,
             gates=self.gates,
         )
-        # per-subject payload keys are wrapped by a master key kept beside the signing key
-        self.vault = SubjectVault(
-            self.db, load_or_create_master_key(key_path(self.settings).with_name(MASTER_KEY_NAME))
-        )
+        # per-subject payload keys are wrapped by a master key outside the database, checked
+        # against the store's key-check value (a replica with another key refuses to start)
+        self.vault = SubjectVault(self.db, open_master_key(self.db, self.settings))
         prediction_store = SqlPredictionStore(self.db, self.vault)
         self.masking = MaskingService(
             self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
@@ -138,6 +142,7 @@ class Warden:
             transaction=self.db.transaction,
             record=recorder,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
+            signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
         )
         self.monitoring = MonitorService(
             prediction_store,
@@ -171,6 +176,8 @@ class Warden:
         close_audit = getattr(self.audit.backend, "close", None)
         if close_audit is not None:
             close_audit()
+        if self.registry.sandbox is not None:
+            self.registry.sandbox.close()
         self.db.dispose()
 
     def __enter__(self) -> Warden:
@@ -197,6 +204,7 @@ class Warden:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        favorable_label: Any = None,
     ) -> ModelVersion:
         """Register a fitted model as the next version of ``name`` (created if new).
 
@@ -205,6 +213,10 @@ class Warden:
         (owner, risk tier, intended use) are taken from the first registration. The risk
         tier is the requested one only for validators and admins (``set_risk_tier``);
         others get ``MLWARDEN_DEFAULT_RISK_TIER`` (``high``).
+
+        ``favorable_label`` is the outcome fairness counts as favourable: for a default or
+        recidivism model where 1 is the bad outcome, pass 0. Undeclared, a binary classifier's
+        last class is used and the gap report says so.
         """
         self.access.require(self.actor, "model.register", f"model:{name}")
         risk_tier = self.gates.assign_tier(self.actor, risk_tier)
@@ -223,6 +235,7 @@ class Warden:
             flavor=flavor,
             save_fn=save_fn,
             load_fn=load_fn,
+            favorable_label=favorable_label,
         )
 
     def get_model(self, name: str) -> Model:
@@ -448,12 +461,15 @@ class Warden:
         timestamps: Any = None,
         subjects: Any = None,
         subject_column: str | None = None,
+        sensitive: Any = None,
     ) -> list[str]:
         """Log a batch of predictions (e.g. from a scoring job); returns their ids.
 
         ``subjects`` (or ``subject_column``, a column of X removed from the logged inputs)
         names the data subject of each row: stored pseudonymized, its payload sealed with the
-        subject's key so ``erase_subject`` can shred it."""
+        subject's key so ``erase_subject`` can shred it. ``sensitive`` (one row per row of X)
+        carries protected attributes declared at registration that are not model inputs: logged
+        beside the inputs (and masked like them) for per-window fairness."""
         mv = self.serving_version(name, version)
         return self.prediction_log.log(
             mv,
@@ -465,6 +481,7 @@ class Warden:
             timestamps=timestamps,
             subjects=subjects,
             subject_column=subject_column,
+            sensitive=sensitive,
         )
 
     def log_labels(self, name: str, ids: Any, y_true: Any) -> dict[str, Any]:
@@ -474,6 +491,14 @@ class Warden:
     def predictions(self, name: str, **filters: Any) -> Any:
         """Logged predictions as a DataFrame (inputs as masked at logging, labels joined)."""
         return self.prediction_log.store.read(self.registry.store.model_id(name), **filters)
+
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        """One logged prediction: its model and version, time, inputs (as masked at logging),
+        output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
+        audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
+        from mlwarden.monitor.lookup import get_prediction
+
+        return get_prediction(self.prediction_log.store, self.audit, prediction_id)
 
     def monitor(
         self,
@@ -504,11 +529,14 @@ class Warden:
 
     # -- data subjects ------------------------------------------------------------------------
 
-    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
+    def erase_subject(
+        self, subject: str, *, reason: str | None = None, vacuum: bool = False
+    ) -> dict[str, Any]:
         """GDPR erasure: destroy the subject's key so its logged payloads become unreadable;
-        the audit log still verifies."""
+        the audit log still verifies. ``vacuum``: on PostgreSQL, VACUUM the affected tables
+        now (SQLite's write-ahead log is always checkpointed and truncated)."""
         self.access.require(self.actor, "subject.erase", f"subject:{self.vault.pseudonym(subject)}")
-        return self.subjects.erase(subject, actor=self.actor, reason=reason)
+        return self.subjects.erase(subject, actor=self.actor, reason=reason, vacuum=vacuum)
 
     def export_subject(self, subject: str) -> dict[str, Any]:
         """GDPR access request: every logged prediction about the subject."""
@@ -580,6 +608,29 @@ class Warden:
     ) -> list[Delivery]:
         """Every attempt to send an alert (channel, HTTP status, error), newest first."""
         return self.alerting.store.deliveries(alert_id=alert_id, failed=failed, limit=limit)
+
+    def install_alert_channel(
+        self,
+        name: str,
+        url: str | None = None,
+        *,
+        format: str = "json",
+        secret_env: str | None = None,
+    ) -> Channel:
+        """Install (or replace) a named alert channel; policies name it. Admins only. The URL
+        must be public unless its host is in ``MLWARDEN_ALERTS_ALLOWED_HOSTS``; ``secret_env``
+        names a variable ``MLWARDEN_WEBHOOK_SECRET…`` (or one listed in
+        ``MLWARDEN_ALERTS_SECRET_ENVS``)."""
+        return self.alerting.channels.install(
+            name, url, format=format, secret_env=secret_env, actor=self.actor
+        )
+
+    def alert_channels(self) -> list[Channel]:
+        """Installed alert channels (admins only: a URL can be a credential)."""
+        return self.alerting.channels.list(actor=self.actor)
+
+    def remove_alert_channel(self, name: str) -> None:
+        self.alerting.channels.remove(name, actor=self.actor)
 
     def block(self, ref: str, *, reason: str) -> ModelVersion:
         """Mark a version blocked: promotions to it are refused until ``unblock``."""

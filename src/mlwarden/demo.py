@@ -61,12 +61,7 @@ kind: monitoring
 name: demo-drift-guard
 alias: production
 window: 1d
-channels:
-  - name: ops-log
-    format: log
-  - name: ops-webhook
-    url: http://127.0.0.1:9/warden-demo
-    format: slack
+channels: [log, ops-webhook]   # installed by the admin: a policy names channels only
 rules:
   - id: input-drift
     when: drift.share_drifted > 0.3
@@ -260,8 +255,12 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
         for w in report.windows:
             share = w.drift.get("share_drifted", 0.0)
             say(f"   window {w.start:%Y-%m-%d}: {w.rows} rows, {share:.0%} of features drifted")
-        # the webhook goes nowhere: two quick attempts, both logged as failed deliveries
-        admin.alerting.notifier.settings = AlertSettings(attempts=2, backoff_s=0.1, timeout_s=1)
+        # the webhook goes nowhere (a loopback port the demo allow-lists): two quick
+        # attempts, both logged as failed deliveries
+        admin.alerting.notifier.settings = AlertSettings(
+            attempts=2, backoff_s=0.1, timeout_s=1, allowed_hosts=("127.0.0.1",)
+        )
+        admin.install_alert_channel("ops-webhook", "http://127.0.0.1:9/warden-demo", format="slack")
         monitoring = load_monitoring(MONITORING, "demo-drift-guard.yaml")
         evaluation = admin.evaluate_monitoring([monitoring], names=[name])
         fired = evaluation.fired

@@ -31,6 +31,13 @@ class ValidationError(WardenError, ValueError):
     code = "validation_error"
 
 
+class PolicyError(ValidationError):
+    """A policy rule Warden refuses to run: too long, too deeply nested, or over the
+    evaluation budget (``mlwarden.limits``)."""
+
+    code = "policy_error"
+
+
 class NotFound(WardenError, LookupError):
     """A model, version, alias, event or other record does not exist."""
 
@@ -80,6 +87,20 @@ class PolicyViolation(WardenError):
     code = "policy_violation"
 
 
+class UntrustedCode(PermissionDenied):
+    """A version names code (a loader, a pickled type) the operator did not install or allow:
+    only built-in flavors, entry-point plugins and ``MLWARDEN_TRUSTED_LOADERS`` run."""
+
+    code = "untrusted_code"
+
+
+class ArtifactRejected(ValidationError):
+    """The artifact failed the sandbox check: it did not load, crashed, ran out of time or
+    memory, or could not predict a sample of its inputs."""
+
+    code = "artifact_rejected"
+
+
 class MissingDependency(WardenError, ImportError):
     """An optional extra is needed for this feature."""
 
@@ -92,6 +113,7 @@ ERRORS_BY_CODE: dict[str, type[WardenError]] = {
     for cls in (
         WardenError,
         ValidationError,
+        PolicyError,
         NotFound,
         AlreadyExists,
         Conflict,
@@ -100,6 +122,8 @@ ERRORS_BY_CODE: dict[str, type[WardenError]] = {
         PermissionDenied,
         PolicyViolation,
         MissingDependency,
+        UntrustedCode,
+        ArtifactRejected,
     )
 }
 

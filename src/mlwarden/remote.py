@@ -8,8 +8,8 @@ Who acts is the token's user, not a local setting.
 
 from __future__ import annotations
 
-import base64
-import contextlib
+import io
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -36,7 +36,7 @@ from mlwarden.errors import (
     WardenError,
 )
 from mlwarden.monitor.report import MonitorReport, WindowResult
-from mlwarden.registry.flavors import load_flavor
+from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
 from mlwarden.settings import Settings
@@ -209,6 +209,37 @@ def _records(X: Any) -> list[dict[str, Any]]:
     return jsonable(frame.to_dict(orient="records"))  # type: ignore[no-any-return]
 
 
+#: the Parquet column that carries a dataset's labels to the server
+LABEL_COLUMN = "__label__"
+
+#: rows asked for per request when paging; the server's maxima are 1000 for most lists and
+#: 10,000 for the prediction and audit logs
+PAGE = 1000
+BULK_PAGE = 10_000
+
+
+def _pages(
+    call: Callable[..., Any],
+    path: str,
+    params: dict[str, Any] | None = None,
+    *,
+    limit: int | None = None,
+    page: int = PAGE,
+    key: str | None = None,
+) -> list[Any]:
+    """Every row of a list route (up to ``limit``), a page at a time: the server answers at
+    most a page per request."""
+    rows: list[Any] = []
+    while limit is None or len(rows) < limit:
+        size = page if limit is None else min(page, limit - len(rows))
+        got = call("GET", path, params={**(params or {}), "limit": size, "offset": len(rows)})
+        got = got[key] if key is not None else got
+        rows.extend(got)
+        if len(got) < size:
+            break
+    return rows
+
+
 def _list(values: Any) -> list[Any] | None:
     if values is None:
         return None
@@ -243,12 +274,12 @@ class RemoteAudit:
             "action": action,
             "since": since.isoformat() if isinstance(since, datetime) else since,
             "until": until.isoformat() if isinstance(until, datetime) else until,
-            "limit": limit,
             "subject": subject,
             "actor": actor,
             "newest_first": newest_first,
         }
-        return [_event(e) for e in self._call("GET", "/v1/audit/events", params=params)]
+        found = _pages(self._call, "/v1/audit/events", params, limit=limit, page=BULK_PAGE)
+        return [_event(e) for e in found]
 
     def get(self, seq: int) -> AuditEvent:
         return _event(self._call("GET", f"/v1/audit/events/{int(seq)}"))
@@ -304,6 +335,7 @@ class RemoteWarden(GovernanceMethods):
         )
         self.audit = RemoteAudit(self._call)
         self._me: User | None = None
+        self._own = Trust()  # loaders and types this process registered with its own model
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         """The decoded body (JSON, else bytes); with ``raw``, the response (headers too).
@@ -313,7 +345,8 @@ class RemoteWarden(GovernanceMethods):
         try:
             resp = self._http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
-            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from exc
+            # the message says it all: httpx's and httpcore's frames would bury it
+            raise WardenError(f"cannot reach the Warden server {self.uri}: {exc}") from None
         if resp.status_code >= 400:
             raise error_from_response(resp)
         if raw:
@@ -358,37 +391,129 @@ class RemoteWarden(GovernanceMethods):
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
+        favorable_label: Any = None,
     ) -> ModelVersion:
-        """Everything computed from the data (signature, metrics, lineage, evidence) is
-        computed here, where the data is; the artifact and those results are uploaded."""
-        body = prepare_registration(
-            name,
-            model,
-            train=train,
-            eval=eval,
-            sensitive_features=sensitive_features,
-            description=description,
-            flavor=flavor,
-            save_fn=save_fn,
-            load_fn=load_fn,
+        """Upload the artifact and the datasets (Parquet, content-addressed: a blob the
+        server holds already is not sent again), then let the server load the artifact with
+        its own flavor and measure the signature, metrics and evidence itself (a job, polled
+        with a progress spinner). The version's evidence is ``measured``."""
+        from mlwarden.registry.flavors import flavor_for
+
+        if save_fn is not None or load_fn is not None or flavor == "generic":
+            raise ValidationError(
+                "a remote server loads models only with its installed flavors, never with a "
+                "client's save_fn/load_fn: register generic-flavor models locally",
+                field="flavor",
+            )
+        chosen = flavor_for(model, flavor)
+        artifact, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        body: dict[str, Any] = {
+            "artifact_sha256": self._upload(artifact),
+            "flavor": chosen.name,
+            "flavor_info": jsonable(flavor_info),
+            "sensitive_features": list(sensitive_features or []),
+            "owner": owner,
+            "risk_tier": risk_tier,
+            "intended_use": intended_use,
+            "description": description,
+            "tags": dict(tags or {}),
+            "favorable_label": favorable_label,
+            "client": _client_lineage(),
+        }
+        for role, ds in (("train", train), ("eval", eval)):
+            if ds is not None:
+                body[role] = self._upload_dataset(ds, role)
+        job = self._call("POST", f"/v1/models/{name}/registrations", json=body)
+        return _version(self._wait(job, f"registering {name}"))
+
+    def _upload(self, data: bytes) -> str:
+        """Store ``data`` on the server (unless it has it) and return its sha256."""
+        digest = sha256_bytes(data)
+        head = self._http.head(f"/v1/blobs/{digest}")
+        if head.status_code == 200:
+            return digest
+        if head.status_code != 404:
+            raise error_from_response(head)
+        self._call(
+            "PUT",
+            f"/v1/blobs/{digest}",
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
         )
-        body.update(
-            owner=owner,
-            risk_tier=risk_tier,
-            intended_use=intended_use,
-            description=description,
-            tags=dict(tags or {}),
-        )
-        return _version(self._call("POST", f"/v1/models/{name}/versions", json=body))
+        return digest
+
+    def _upload_dataset(self, ds: Dataset, role: str) -> dict[str, Any]:
+        X = ds.frame(role)
+        y = ds.labels(role, len(X))
+        extra = ds.sensitive_frame(role, len(X))
+        columns = [str(c) for c in X.columns]
+        frame = X.copy()
+        if LABEL_COLUMN in columns:
+            raise ValidationError(
+                f"{role}.X has a column named {LABEL_COLUMN!r}, which carries the labels",
+                field=f"{role}.X",
+            )
+        label = None
+        if y is not None:
+            label = LABEL_COLUMN
+            frame[label] = y
+        sensitive: list[str] = []
+        if extra is not None:
+            sensitive = [str(c) for c in extra.columns]
+            clash = sorted({*sensitive} & {*columns, LABEL_COLUMN})
+            if clash:
+                raise ValidationError(
+                    f"{role}.sensitive has columns also in {role}.X: {clash}; rename them",
+                    field=f"{role}.sensitive",
+                )
+            frame = pd.concat([frame, extra.reset_index(drop=True).set_axis(frame.index)], axis=1)
+        buffer = io.BytesIO()
+        try:
+            frame.to_parquet(buffer, index=False)
+        except (ValueError, TypeError, ImportError) as exc:
+            raise ValidationError(
+                f"{role} cannot be sent as Parquet: {exc}", field=f"{role}.X"
+            ) from exc
+        return {
+            "sha256": self._upload(buffer.getvalue()),
+            "label": label,
+            "sensitive": sensitive,
+            "name": ds.name,
+        }
+
+    def _wait(self, job: dict[str, Any], what: str) -> dict[str, Any]:
+        """Poll a job until it ends, with a spinner showing its progress; its result, or its
+        error raised as the exception class the server named."""
+        from rich.console import Console
+
+        delay = 0.05
+        with Console(stderr=True).status(f"{what}: {job['progress']}") as status:
+            while job["state"] in ("queued", "running"):
+                time.sleep(delay)
+                delay = min(delay * 1.5, 1.0)
+                job = self._call("GET", f"/v1/jobs/{job['id']}")
+                status.update(f"{what}: {job['progress']}")
+        if job["state"] == "succeeded":
+            return job["result"]  # type: ignore[no-any-return]
+        err = job.get("error") or {}
+        cls = ERRORS_BY_CODE.get(err.get("error", ""), WardenError)
+        message = err.get("message", "the job failed")
+        try:
+            exc = cls(message, **(err.get("details") or {}))
+        except TypeError:
+            exc = cls(message)
+        if err.get("http_status"):
+            exc.http_status = err["http_status"]  # type: ignore[misc]
+        raise exc
 
     def get_model(self, name: str) -> Model:
         return _model(self._call("GET", f"/v1/models/{name}"))
 
     def list_models(self) -> list[Model]:
-        return [_model(m) for m in self._call("GET", "/v1/models")]
+        return [_model(m) for m in _pages(self._call, "/v1/models")]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
-        return [_version(v) for v in self._call("GET", f"/v1/models/{name}/versions")]
+        return [_version(v) for v in _pages(self._call, f"/v1/models/{name}/versions")]
 
     def get_model_version(self, ref: str) -> ModelVersion:
         name, target = _url_ref(ref)
@@ -414,7 +539,7 @@ class RemoteWarden(GovernanceMethods):
         return _change(self._call("DELETE", path, params=params))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
-        rows = self._call("GET", f"/v1/models/{name}/alias-history", params={"alias": alias})
+        rows = _pages(self._call, f"/v1/models/{name}/alias-history", {"alias": alias})
         return [_change(c) for c in rows]
 
     def load_model(self, ref: str) -> Any:
@@ -423,7 +548,9 @@ class RemoteWarden(GovernanceMethods):
         data = self._call("GET", f"/v1/models/{mv.name}/versions/{mv.version}/artifact")
         if sha256_bytes(data) != mv.artifact_sha256:
             raise WardenError(f"the artifact of {mv.ref} changed in transit", ref=mv.ref)
-        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+        # only code this host trusts runs: the server's flavor_info never names a callable here
+        trust = Trust.of(self.settings.trusted_loaders, self.settings.trusted_types)
+        return load_flavor(mv.flavor, trust | self._own).load(data, dict(mv.flavor_info))
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         name, target = _url_ref(ref)
@@ -494,9 +621,8 @@ class RemoteWarden(GovernanceMethods):
 
     def decisions(self, ref: str, *, limit: int | None = None) -> list[Any]:
         name, target = _url_ref(ref)
-        params = {"limit": limit}
         path = f"/v1/models/{name}/versions/{target}/decisions"
-        return [_decision(d) for d in self._call("GET", path, params=params)]
+        return [_decision(d) for d in _pages(self._call, path, limit=limit)]
 
     def policy_context(self, ref: str) -> dict[str, Any]:
         name, target = _url_ref(ref)
@@ -513,10 +639,8 @@ class RemoteWarden(GovernanceMethods):
 
     def approvals(self, ref: str) -> list[Approval]:
         name, target = _url_ref(ref)
-        return [
-            _approval(a)
-            for a in self._call("GET", f"/v1/models/{name}/versions/{target}/approvals")
-        ]
+        path = f"/v1/models/{name}/versions/{target}/approvals"
+        return [_approval(a) for a in _pages(self._call, path)]
 
     def approval_status(self, ref: str) -> ApprovalStatus:
         name, target = _url_ref(ref)
@@ -526,7 +650,7 @@ class RemoteWarden(GovernanceMethods):
         return _user(self._call("POST", "/v1/users", json={"name": name, "role": role}))
 
     def list_users(self) -> list[User]:
-        return [_user(u) for u in self._call("GET", "/v1/users")]
+        return [_user(u) for u in _pages(self._call, "/v1/users")]
 
     def create_token(
         self,
@@ -545,7 +669,7 @@ class RemoteWarden(GovernanceMethods):
         return _token(self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
-        return [_token(t) for t in self._call("GET", "/v1/tokens", params={"user": user})]
+        return [_token(t) for t in _pages(self._call, "/v1/tokens", {"user": user})]
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -565,10 +689,15 @@ class RemoteWarden(GovernanceMethods):
         alias: str | None = None,
         version: int | None = None,
         explain: bool = False,
+        sensitive: Any = None,
     ) -> dict[str, Any]:
-        """Governed predictions from the server (logged there): outputs, scores, ids."""
+        """Governed predictions from the server (logged there): outputs, scores, ids.
+        ``sensitive``: protected attributes per row, logged for fairness, not given to the
+        model."""
         params = {"explain": explain, "alias": alias, "version": version}
-        body = {"records": _records(X)}
+        body: dict[str, Any] = {"records": _records(X)}
+        if sensitive is not None:
+            body["sensitive"] = _records(sensitive)
         return self._call(  # type: ignore[no-any-return]
             "POST", f"/v1/models/{name}/predict", params=params, json=body
         )
@@ -584,6 +713,7 @@ class RemoteWarden(GovernanceMethods):
         version: int | None = None,
         timestamps: Any = None,
         subjects: Any = None,
+        sensitive: Any = None,
     ) -> list[str]:
         stamps = None
         if timestamps is not None:
@@ -598,6 +728,7 @@ class RemoteWarden(GovernanceMethods):
             "version": version,
             "timestamps": stamps,
             "subjects": _list(subjects),
+            "sensitive": None if sensitive is None else _records(sensitive),
         }
         return self._call("POST", f"/v1/models/{name}/predictions", json=body)["ids"]  # type: ignore[no-any-return]
 
@@ -610,13 +741,14 @@ class RemoteWarden(GovernanceMethods):
         for key in ("since", "until"):
             if filters.get(key) is not None:
                 params[key] = pd.Timestamp(filters[key]).isoformat()
-        for key in ("version", "limit"):
-            if filters.get(key) is not None:
-                params[key] = int(filters[key])
+        if filters.get("version") is not None:
+            params["version"] = int(filters["version"])
+        limit = None if filters.get("limit") is None else int(filters["limit"])
         unknown = set(filters) - {"since", "until", "version", "limit", "ids"}
         if unknown:
             raise ValidationError(f"unknown filters {sorted(unknown)}", field="filters")
-        rows = self._call("GET", f"/v1/models/{name}/predictions", params=params)["rows"]
+        path = f"/v1/models/{name}/predictions"
+        rows = _pages(self._call, path, params, limit=limit, page=BULK_PAGE, key="rows")
         frame = pd.DataFrame(rows)
         if frame.empty:
             return frame
@@ -624,6 +756,12 @@ class RemoteWarden(GovernanceMethods):
         if filters.get("ids") is not None:
             frame = frame[frame["id"].isin([str(i) for i in filters["ids"]])]
         return frame.reset_index(drop=True)
+
+    def prediction(self, prediction_id: str) -> dict[str, Any]:
+        from urllib.parse import quote
+
+        path = f"/v1/predictions/{quote(str(prediction_id), safe='')}"
+        return self._call("GET", path)  # type: ignore[no-any-return]
 
     def monitor(
         self,
@@ -650,67 +788,8 @@ class RemoteWarden(GovernanceMethods):
         return MonitorReport(d["name"], d["version"], d["window"], d["segment_by"], windows)
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+def _client_lineage() -> dict[str, Any]:
+    """What the client reports about itself: the git commit it runs in, its environment."""
+    from mlwarden.registry import lineage
 
-
-class _Captured(Exception):
-    def __init__(self, spec: Any, evidence: dict[str, Any]) -> None:
-        self.spec, self.evidence = spec, evidence
-
-
-class _CaptureStore:
-    """Stands in for the registry store: the registration runs exactly as it would locally
-    and stops where it would write, handing over what it would have written."""
-
-    def get_or_create_model(self, spec: Any, actor: str) -> tuple[None, bool]:
-        return None, False
-
-    def create_version(self, name: str, spec: Any, evidence: Any, actor: str) -> Any:
-        raise _Captured(spec, evidence)
-
-
-class _Blobs:
-    """Content-addressed blobs kept in memory (the artifact, the reference profile)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, bytes] = {}
-
-    def put(self, data: bytes) -> str:
-        digest = sha256_bytes(data)
-        self.items[digest] = data
-        return digest
-
-    def get(self, digest: str, *, what: str = "artifact") -> bytes:
-        return self.items[digest]
-
-
-def prepare_registration(name: str, model: Any, **kwargs: Any) -> dict[str, Any]:
-    """The upload body of ``POST /v1/models/{name}/versions``, computed by the same
-    ``RegistryService.register`` code a local registration runs."""
-    from mlwarden.registry.service import RegistryService
-
-    blobs = _Blobs()
-    service = RegistryService(
-        _CaptureStore(),  # type: ignore[arg-type]
-        blobs,  # type: ignore[arg-type]
-        transaction=contextlib.nullcontext,
-    )
-    try:
-        service.register(name, model, actor="remote", **kwargs)
-    except _Captured as done:
-        spec, evidence = done.spec, done.evidence
-    else:  # pragma: no cover - register always reaches create_version
-        raise WardenError("registration did not produce a version")
-    artifact = blobs.items.pop(spec.artifact_sha256)
-    return {
-        "artifact_b64": _b64(artifact),
-        "flavor": spec.flavor,
-        "flavor_info": spec.flavor_info,
-        "signature": spec.signature,
-        "lineage": spec.lineage,
-        "metrics": spec.metrics,
-        "params": spec.params,
-        "evidence": evidence,
-        "blobs_b64": {k: _b64(v) for k, v in blobs.items.items()},
-    }
+    return jsonable({"code": lineage.git_info(), "environment": lineage.environment()})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.alerts.policy import MonitoringPolicy, load, loads
-from mlwarden.alerts.types import Alert, Delivery, Evaluation, RuleOutcome
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation, RuleOutcome
 from mlwarden.entities import ModelVersion
 from mlwarden.errors import ValidationError
 from mlwarden.privacy.masking import MaskingPolicy
@@ -31,6 +31,10 @@ def _alert(d: dict[str, Any]) -> Alert:
 
 def _delivery(d: dict[str, Any]) -> Delivery:
     return Delivery(**{**d, "created_at": _dt(d["created_at"])})
+
+
+def _channel(d: dict[str, Any]) -> Channel:
+    return Channel(**{**d, "created_at": _dt(d.get("created_at"))})
 
 
 def _evaluation(d: dict[str, Any]) -> Evaluation:
@@ -78,8 +82,10 @@ class GovernanceMethods:
 
     # -- data subjects --------------------------------------------------------------------
 
-    def erase_subject(self, subject: str, *, reason: str | None = None) -> dict[str, Any]:
-        body = {"subject": subject, "reason": reason}
+    def erase_subject(
+        self, subject: str, *, reason: str | None = None, vacuum: bool = False
+    ) -> dict[str, Any]:
+        body = {"subject": subject, "reason": reason, "vacuum": vacuum}
         return self._call("POST", "/v1/subjects/erase", json=body)  # type: ignore[no-any-return]
 
     def export_subject(self, subject: str) -> dict[str, Any]:
@@ -138,6 +144,23 @@ class GovernanceMethods:
     ) -> list[Delivery]:
         params = {"alert_id": alert_id, "failed": failed, "limit": limit}
         return [_delivery(d) for d in self._call("GET", "/v1/alerts/deliveries", params=params)]
+
+    def install_alert_channel(
+        self,
+        name: str,
+        url: str | None = None,
+        *,
+        format: str = "json",
+        secret_env: str | None = None,
+    ) -> Channel:
+        body = {"name": name, "url": url, "format": format, "secret_env": secret_env}
+        return _channel(self._call("POST", "/v1/alerts/channels", json=body))
+
+    def alert_channels(self) -> list[Channel]:
+        return [_channel(c) for c in self._call("GET", "/v1/alerts/channels")]
+
+    def remove_alert_channel(self, name: str) -> None:
+        self._call("DELETE", f"/v1/alerts/channels/{name}")
 
     def block(self, ref: str, *, reason: str) -> ModelVersion:
         return self._version_action(ref, "block", reason)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = "./mlwarden"
 
@@ -27,6 +28,20 @@ class Settings(BaseSettings):
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
     actor: str | None = Field(default=None, description="who acts on the embedded store")
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
+    master_key_file: Path | None = Field(
+        default=None,
+        description="32-byte master key that wraps the data subjects' keys (default: "
+        "master.key beside the signing key); every server of one store needs the same",
+    )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="the master key itself, base64 (from a secret manager); wins over the file",
+    )
+    audit_pubkey: str | None = Field(
+        default=None,
+        description="pinned audit public key (PEM file or base64): verification trusts it, "
+        "and a server whose signing key does not match it refuses to start",
+    )
     protected_aliases: str = Field(
         default="production",
         description="aliases moved only through an installed gate policy (comma-separated)",
@@ -39,6 +54,29 @@ class Settings(BaseSettings):
         default="UTC",
         description="IANA time zone where monitoring's calendar windows (1d, 1w, 1mo, 1q) start",
     )
+    trusted_loaders: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="generic-flavor loaders (module:callable, comma-separated) the operator "
+        "allows; any other loader a stored version names is refused",
+    )
+    trusted_types: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="types or module prefixes (comma-separated) a skops artifact may hold "
+        "beyond scikit-learn, NumPy, SciPy, LightGBM and XGBoost",
+    )
+    sandbox_timeout_s: float = Field(
+        default=20.0, gt=0, description="time an uploaded artifact has to load and predict"
+    )
+    sandbox_memory_mb: int = Field(
+        default=2048, ge=64, description="address space of the artifact check's process"
+    )
+
+    @field_validator("trusted_loaders", "trusted_types", mode="before")
+    @classmethod
+    def _split_loaders(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     def resolved_uri(self) -> str:
         return self.uri or f"sqlite:///{(self.home / 'warden.db').as_posix()}"

@@ -63,3 +63,19 @@ def test_install_block_and_invalid_policy(cli_store, tmp_path):
     result = runner.invoke(app, ["monitor", "run", "--policy", str(bad)])
     assert result.exit_code == 1
     assert "bad.yaml:5" in result.output and "unknown field drift.shared" in result.output
+
+
+@pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
+def test_alert_channels_add_list_remove(cli_store):
+    url = "https://hooks.example.com/warden"
+    env = "MLWARDEN_WEBHOOK_SECRET_OPS"
+    added = runner.invoke(
+        app, ["alerts", "channels", "add", "ops", "--url", url, "--secret-env", env]
+    )
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["alerts", "channels", "list", "--json"]).stdout)
+    assert [(c["name"], c["url"], c["secret_env"]) for c in listed] == [("ops", url, env)]
+    refused = runner.invoke(app, ["alerts", "channels", "add", "x", "--url", "http://10.0.0.1/"])
+    assert refused.exit_code == 1 and "MLWARDEN_ALERTS_ALLOWED_HOSTS" in refused.output
+    assert runner.invoke(app, ["alerts", "channels", "remove", "ops"]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["alerts", "channels", "list", "--json"]).stdout) == []

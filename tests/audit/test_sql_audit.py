@@ -229,7 +229,10 @@ def test_key_is_outside_the_database_and_a_second_key_is_refused(wd, tmp_path, s
         store_uri,
         artifacts=str(tmp_path / "a"),
         actor="bob",
-        settings=mw.Settings(key_file=tmp_path / "other.pem"),
+        # the store's master key (another would be refused: tests/test_keys_and_files.py)
+        settings=mw.Settings(
+            key_file=tmp_path / "other.pem", master_key_file=key.with_name("master.key")
+        ),
     )
     # The log is signed already: no key is created for it, writes say what to do.
     assert not (tmp_path / "other.pem").exists()
@@ -241,7 +244,10 @@ def test_key_is_outside_the_database_and_a_second_key_is_refused(wd, tmp_path, s
         store_uri,
         artifacts=str(tmp_path / "a"),
         actor="bob",
-        settings=mw.Settings(key_file=tmp_path / "other.pem"),
+        # the store's master key (another would be refused: tests/test_keys_and_files.py)
+        settings=mw.Settings(
+            key_file=tmp_path / "other.pem", master_key_file=key.with_name("master.key")
+        ),
     )
     with pytest.raises(IntegrityError, match="signed with key"):
         other.audit.append("bob", "x", "y")

@@ -261,21 +261,21 @@ def test_alerts_table_feeds_inventory_and_timeline(signed_in, scenario):
             conn.execute(delete(table).where(table.c.fingerprint == "test-fp"))
 
 
-def test_sessions_survive_across_workers(scenario, tmp_path):
-    """Workers of one host share the session key file: a cookie from one is good on another;
-    a process with another key refuses it."""
-    import stat
-
+def test_sessions_survive_across_workers(scenario):
+    """Sessions live in the store: a cookie from one worker (or a restarted one) is good on
+    another; signing out on one ends it on every other; a made-up cookie is nobody's."""
     from mlwarden.server.dashboard.session import Sessions
 
-    key_file = tmp_path / "dashboard-session.key"
-    one = Sessions(scenario.warden.access, secret_file=key_file)
-    two = Sessions(scenario.warden.access, secret_file=key_file)
+    one = Sessions(scenario.warden.access)
+    two = Sessions(scenario.warden.access)
     token = scenario.warden.create_token("vic", description="revoked below").token
     cookie, session = one.sign_in(token)
     assert two.read(cookie) is not None and two.read(cookie).user.name == "vic"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert Sessions(scenario.warden.access).read(cookie) is None
+    assert two.read(cookie).csrf == session.csrf
+    assert two.read(cookie[:-1] + ("A" if cookie[-1] != "A" else "B")) is None
+    _, other = one.sign_in(token)
+    two.sign_out(other)
+    assert one.read(other.sid) is None and one.read(cookie) is not None
     # revoking the token used to sign in ends the session at once
     wd = scenario.warden
     wd.revoke_token(session.token_id)

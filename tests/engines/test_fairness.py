@@ -278,3 +278,51 @@ def test_regression_task():
     by = report.by_group.set_index("group")
     assert by.loc["b", "mean_absolute_error"] > by.loc["a", "mean_absolute_error"]
     json.dumps(report.to_dict(), allow_nan=False)
+
+
+def test_error_rate_balance_matches_fairlearn(adult_test_predictions, adult_parts):
+    """FPR and FNR gaps (who bears the false alarms, who the misses) as Fairlearn computes them."""
+    y, y_pred, _ = adult_test_predictions
+    sf = adult_parts[1]["race"]
+    report = audit(y, y_pred, sf, min_group_size=0, n_boot=0)
+    frame = fm.MetricFrame(
+        metrics={"fpr": fm.false_positive_rate, "fnr": fm.false_negative_rate},
+        y_true=y,
+        y_pred=y_pred,
+        sensitive_features=sf,
+    )
+    diff, ratio, summary = frame.difference(), frame.ratio(), report.summary["race"]
+    assert summary["false_positive_rate_difference"] == pytest.approx(diff["fpr"], rel=1e-12)
+    assert summary["false_positive_rate_ratio"] == pytest.approx(ratio["fpr"], rel=1e-12)
+    assert summary["false_negative_rate_difference"] == pytest.approx(diff["fnr"], rel=1e-12)
+    assert summary["false_negative_rate_ratio"] == pytest.approx(ratio["fnr"], rel=1e-12)
+    eo = fm.MetricFrame(
+        metrics=fm.true_positive_rate, y_true=y, y_pred=y_pred, sensitive_features=sf
+    ).ratio()
+    assert summary["equal_opportunity_ratio"] == pytest.approx(eo, rel=1e-12)
+
+
+def test_favourable_label_zero_finds_the_disadvantaged_group():
+    """A default model (1 = default, the bad outcome): approval is label 0. Group A is refused
+    four times as often as B, so A is the disadvantaged group and the four-fifths rule fails.
+    Counting label 1 as favourable would invert the verdict (A would look privileged)."""
+    rng = np.random.default_rng(7)
+    group = np.array(["A"] * 600 + ["B"] * 1400)
+    y_pred = (rng.random(2000) < np.where(group == "A", 0.40, 0.10)).astype(int)
+    y_true = (rng.random(2000) < np.where(group == "A", 0.30, 0.12)).astype(int)
+    group = pd.Series(group, name="group")
+    right = audit(y_true, y_pred, group, favorable_label=0, n_boot=0)
+    summary = right.summary["group"]
+    approval = fm.MetricFrame(
+        metrics=lambda t, p: fm.selection_rate(t, p, pos_label=0),
+        y_true=y_true,
+        y_pred=y_pred,
+        sensitive_features=group,
+    ).by_group
+    di = right.metric("disparate_impact", "group", "A")
+    assert di.reference_group == "B"
+    assert di.value == pytest.approx(approval["A"] / approval["B"], rel=1e-12)
+    assert di.value < 0.8 and di.passed is False and summary["four_fifths_rule"] is False
+    assert summary["worst_group"] == "A"
+    wrong = audit(y_true, y_pred, group, favorable_label=1, n_boot=0).summary["group"]
+    assert wrong["worst_group"] == "B"  # what a fixed "positive class" reported before

@@ -192,6 +192,9 @@ def test_labels_purge_and_async_durability(store, credit_data):
         res = api.post("/v1/models/credit/labels", json={"ids": [*ids, "nope"],
                                                          "y_true": [">50K"] * 4})  # fmt: skip
         assert res.json() == {"labelled": 3, "unknown_ids": ["nope"]}
+        bad = api.post("/v1/models/credit/labels", json={"ids": ids, "y_true": ["yes", 7, 1]})
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "y_true"
+        assert ids[0] in bad.json()["message"] and "'yes'" in bad.json()["message"]
         assert api.post("/v1/models/credit/predictions/purge",
                         json={"before_day": 99991231}).json() == {"deleted": 3}  # fmt: skip
     assert store.warden.predictions("credit").empty
@@ -289,3 +292,30 @@ def test_an_unexpected_error_on_the_predict_path_is_a_json_500(app, api, credit_
         "details": {},
     }
     assert "unhandled error on POST /v1/models/credit/predict" in caplog.text
+
+
+def test_sensitive_attributes_travel_beside_served_rows(store, credit_data):
+    """`race` is declared at registration but is not an input: sent per record, it is logged
+    for fairness and never reaches the model; an undeclared attribute is a 422."""
+    import lightgbm as lgb
+    from fastapi.testclient import TestClient
+
+    X, y, test = credit_data
+    inputs = X.drop(columns="race")
+    model = lgb.LGBMClassifier(n_estimators=5, verbose=-1).fit(inputs, y)
+    store.warden.register_model(
+        "scorecard", model, train=mw.Dataset(inputs, y, sensitive=X[["race"]]),
+        sensitive_features=["race"],
+    )  # fmt: skip
+    store.warden.set_alias("scorecard", "production", 1)
+    rows = records(test.drop(columns="race"), 5)
+    races = [{"race": r} for r in test["race"].astype(str).head(5)]
+    with TestClient(create_app(ServerSettings(), store.warden), headers=store.headers()) as api:
+        body = api.post("/v1/models/scorecard/predict", json={"records": rows, "sensitive": races})
+        assert body.status_code == 200, body.text
+        assert body.json()["outputs"] == model.predict(test.drop(columns="race").head(5)).tolist()
+        bad = api.post("/v1/models/scorecard/predict",
+                       json={"records": rows, "sensitive": [{"religion": "x"}] * 5})  # fmt: skip
+        assert bad.status_code == 422 and bad.json()["details"]["field"] == "sensitive"
+    logged = store.warden.predictions("scorecard", ids=body.json()["ids"]).set_index("id")
+    assert logged.loc[body.json()["ids"], "race"].tolist() == [r["race"] for r in races]

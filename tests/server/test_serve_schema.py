@@ -1,7 +1,8 @@
 """Property-based checks of the OpenAPI document with schemathesis: no 5xx, and every
 response matches its declared schema and content type.
 
-Bounded for CI: ``max_examples=4`` per operation, one SQLite store shared by the module; token
+Run as every role (each role's 403s are answers too, never a 500). Bounded for CI:
+``max_examples=4`` per operation, one SQLite store shared by the module; token
 revocation is left out (it would revoke the token the run itself uses; it has its own test).
 """
 
@@ -27,27 +28,32 @@ def schema_app(tmp_path_factory, lgb_model, credit_data):
     root = tmp_path_factory.mktemp("schema")
     wd = mw.Warden(f"sqlite:///{root / 'w.db'}", actor="alice")
     wd.create_user("alice", "admin")
-    token = wd.create_token("alice").token
+    tokens = {"admin": wd.create_token("alice").token}
+    for name, role in (("dave", "developer"), ("vera", "validator"), ("vic", "viewer")):
+        wd.create_user(name, role)
+        tokens[role] = wd.create_token(name).token
     wd.register_model("credit", lgb_model, train=mw.Dataset(X, y), sensitive_features=["sex"])
     wd.set_alias("credit", "production", 1, override=True, reason="test setup")
     wd.log_predictions("credit", test.head(50), lgb_model.predict(test.head(50)))
     app = create_app(ServerSettings(), wd)
     ctx = app.state.ctx
     ctx.writer.start()  # schemathesis calls the app without running its lifespan
-    yield app, token
+    yield app, tokens
     ctx.writer.stop()
     wd.close()
 
 
 @pytest.fixture(scope="module")
 def api_schema(schema_app):
-    app, token = schema_app
+    app, tokens = schema_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    return schema.exclude(method="DELETE", path="/v1/tokens/{token_id}"), token
+    return schema.exclude(method="DELETE", path="/v1/tokens/{token_id}"), tokens
 
 
-def test_api_conforms_to_its_openapi_document(api_schema):
-    api_schema, token = api_schema
+@pytest.mark.parametrize("role", ["admin", "developer", "validator", "viewer"])
+def test_api_conforms_to_its_openapi_document(api_schema, role):
+    api_schema, tokens = api_schema
+    token = tokens[role]
     # schemathesis' pytest plugin does not load under this pytest; drive its strategies with
     # hypothesis directly, one operation after another
     checks = [not_a_server_error, response_schema_conformance, content_type_conformance]
@@ -82,7 +88,8 @@ def test_api_conforms_to_its_openapi_document(api_schema):
 def test_a_valid_prediction_round_trips_the_schema(schema_app, credit_data):
     from fastapi.testclient import TestClient
 
-    app, token = schema_app
+    app, tokens = schema_app
+    token = tokens["admin"]
     _, _, test = credit_data
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
         resp = api.post("/v1/models/credit/predict", json={"records": records(test, 2)})

@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # data-subject requests act on personal data across models
     "subject.erase": frozenset({ADMIN}),
     "subject.export": frozenset({ADMIN}),
+    # a subject-linked prediction's decrypted inputs and output; others see it sealed
+    "subject.read": frozenset({ADMIN}),
 }
 
 

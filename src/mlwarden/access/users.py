@@ -35,6 +35,7 @@ SINGLE_USER = "single-user"
 _TOUCH_EVERY = timedelta(minutes=1)
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_MAX_TTL = timedelta(days=36_525)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -42,13 +43,19 @@ def parse_duration(value: str | timedelta | None) -> timedelta | None:
     """``"30d"``, ``"12h"``, ``"2w"``, ``"90m"`` or a ``timedelta``; ``None`` never expires."""
     if value is None or isinstance(value, timedelta):
         return value
-    m = _DURATION_RE.match(value)
+    m = _DURATION_RE.fullmatch(value)
     if not m or int(m.group(1)) == 0:
         raise ValidationError(
             f"invalid duration {value!r}: use a positive number and s, m, h, d or w (e.g. 30d)",
             field="expires_in",
         )
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        ttl = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        ttl = _MAX_TTL + _MAX_TTL
+    if ttl > _MAX_TTL:  # a later date overflows the clock and the database column
+        raise ValidationError(f"invalid duration {value!r}: at most 100 years", field="expires_in")
+    return ttl
 
 
 def hash_token(token: str) -> str:
@@ -108,7 +115,7 @@ class AccessService:
     # ---- users
 
     def create_user(self, name: str, role: str, *, actor: str) -> User:
-        if not isinstance(name, str) or not _USER_RE.match(name):
+        if not isinstance(name, str) or not _USER_RE.fullmatch(name):
             raise ValidationError(
                 f"invalid user name {name!r}: letters, digits and . _ @ + - (max 256)",
                 field="name",
@@ -146,14 +153,23 @@ class AccessService:
         actor: str,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        parent: Token | None = None,
     ) -> NewToken:
-        """A new API token for ``user``. Its secret is in the result only: keep it now."""
+        """A new API token for ``user``. Its secret is in the result only: keep it now.
+
+        ``parent`` is the token the request was authenticated with (over HTTP): the new
+        token never outlives it, so a stolen short-lived token cannot mint a lasting one.
+        """
         owner = self.get_user(user)
         ttl = parse_duration(expires_in)
         subject = f"user:{user}"
         self.require(actor, "token.create" if actor == user else "token.manage", subject)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
         expires_at = None if ttl is None else self._clock() + ttl
+        capped_by = None
+        limit = None if parent is None else parent.expires_at
+        if limit is not None and (expires_at is None or expires_at > limit):
+            expires_at, capped_by = limit, parent.id  # type: ignore[union-attr]
         with self._transaction():
             info = self.store.create_token(
                 owner.id, secret[:SHOWN_CHARS], hash_token(secret), expires_at, description
@@ -168,6 +184,7 @@ class AccessService:
                     "prefix": info.prefix,
                     "expires_at": None if expires_at is None else expires_at.isoformat(),
                     "description": description,
+                    **({"capped_by": f"token:{capped_by}"} if capped_by is not None else {}),
                 },
             )
         return NewToken(secret, info)
@@ -186,22 +203,24 @@ class AccessService:
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.store.list_tokens(user)
 
-    def authenticate(self, token: str) -> User:
-        """The user a bearer token belongs to; ``AuthenticationError`` (audited) otherwise."""
+    def authenticate(self, token: str, *, audit: bool = True) -> User:
+        """The user a bearer token belongs to; ``AuthenticationError`` otherwise, audited
+        unless ``audit`` is false (the server aggregates refusals per client and minute
+        instead of one signed event per request: ``mlwarden.server.abuse``)."""
         if not isinstance(token, str) or not token.startswith(TOKEN_PREFIX):
-            self._refuse("token:unknown", "not a Warden API token", None)
+            self._refuse("token:unknown", "not a Warden API token", None, audit)
         found = self.store.find_token(hash_token(token))
         if found is None:
-            self._refuse("token:unknown", "unknown API token", token[:SHOWN_CHARS])
+            self._refuse("token:unknown", "unknown API token", token[:SHOWN_CHARS], audit)
         info, user = found
         now = self._clock()
         subject = f"token:{info.id}"
         if info.revoked_at is not None:
-            self._refuse(subject, f"API token {info.id} was revoked", info.prefix)
+            self._refuse(subject, f"API token {info.id} was revoked", info.prefix, audit)
         if info.expires_at is not None and now >= info.expires_at:
-            self._refuse(subject, f"API token {info.id} expired", info.prefix)
+            self._refuse(subject, f"API token {info.id} expired", info.prefix, audit)
         if user.disabled:
-            self._refuse(subject, f"user {user.name!r} is disabled", info.prefix)
+            self._refuse(subject, f"user {user.name!r} is disabled", info.prefix, audit)
         # Not audited: it would add one signed event per request. The log has the token's
         # creation and revocation; the server's access log has its use. Written at most once
         # a minute per token: a write (and on SQLite an fsync) per request would cap the server.
@@ -209,6 +228,7 @@ class AccessService:
             self.store.touch_token(info.id)
         return user
 
-    def _refuse(self, subject: str, reason: str, prefix: str | None) -> NoReturn:
-        self.recorder.denied("anonymous", "authenticate", subject, reason, prefix=prefix)
+    def _refuse(self, subject: str, reason: str, prefix: str | None, audit: bool) -> NoReturn:
+        if audit:
+            self.recorder.denied("anonymous", "authenticate", subject, reason, prefix=prefix)
         raise AuthenticationError(reason, subject=subject)

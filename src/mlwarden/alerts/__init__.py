@@ -5,9 +5,9 @@
 with hysteresis, cooldown and de-duplication and runs their actions (alert, rollback, block).
 """
 
-from mlwarden.alerts.policy import Channel, MonitoringPolicy, MonitorRule, load, loads
-from mlwarden.alerts.signing import sign, verify
-from mlwarden.alerts.types import Alert, Delivery, Evaluation, RuleOutcome
+from mlwarden.alerts.policy import MonitoringPolicy, MonitorRule, load, loads
+from mlwarden.alerts.signing import WebhookRejected, WebhookVerifier, sign, verify
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation, RuleOutcome
 
 __all__ = [
     "Alert",
@@ -17,6 +17,8 @@ __all__ = [
     "MonitorRule",
     "MonitoringPolicy",
     "RuleOutcome",
+    "WebhookRejected",
+    "WebhookVerifier",
     "load",
     "loads",
     "sign",

@@ -30,12 +30,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cel
 import yaml
 
 from mlwarden.alerts.schema import MONITOR_CONTEXT
-from mlwarden.errors import NotFound, ValidationError
+from mlwarden.errors import NotFound, PolicyError, ValidationError
 from mlwarden.policy.analysis import analyse, line_col, unknown_functions
+from mlwarden.policy.guard import compile_cel
 from mlwarden.policy.loader import (
     _CEL_POS,
     Rule,
@@ -46,6 +46,7 @@ from mlwarden.policy.loader import (
     _mapping,
     _Problems,
     _scalar,
+    cel_limit,
     compose_policy,
     parse_rules,
     rule_header,
@@ -55,12 +56,11 @@ from mlwarden.registry.refs import check_alias
 KIND = "monitoring"
 SEVERITIES = ("warning", "critical")
 ACTIONS = ("alert", "rollback", "block")
-CHANNEL_FORMATS = ("json", "slack", "alertmanager", "log")
 _POLICY_KEYS = {
     "kind", "name", "description", "applies_to", "alias", "window", "channels", "rules"
 }  # fmt: skip
 _RULE_KEYS = {"id", "when", "message", "severity", "actions", "for", "cooldown", "description"}
-_CHANNEL_KEYS = {"name", "url", "format", "secret_env"}
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _DURATION = re.compile(r"^(\d+)(s|min|m|h|d)$")
 _UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
@@ -75,17 +75,6 @@ def parse_duration(text: Any, what: str = "cooldown") -> timedelta:
             f"invalid {what} {text!r}: use N followed by s, min, h or d (e.g. 30min)", field=what
         )
     return timedelta(seconds=int(m.group(1)) * _UNITS[m.group(2)])
-
-
-@dataclass(frozen=True)
-class Channel:
-    """Where alerts go. ``secret_env`` names the environment variable holding the HMAC key:
-    secrets never live in policy files (which are hashed into the audit log)."""
-
-    name: str
-    url: str | None
-    format: str = "json"
-    secret_env: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,7 +106,7 @@ class MonitoringPolicy:
     source: str = field(repr=False)
     alias: str = "production"
     window: str | None = None
-    channels: tuple[Channel, ...] = ()
+    channels: tuple[str, ...] = ()  # names of installed channels (mlwarden.alerts.channels)
     path: str | None = None
     description: str | None = None
 
@@ -149,10 +138,7 @@ class MonitoringPolicy:
             "applies_to": self.applies_to,
             "alias": self.alias,
             "window": self.window,
-            "channels": [
-                {"name": c.name, "url": c.url, "format": c.format, "secret_env": c.secret_env}
-                for c in self.channels
-            ],
+            "channels": list(self.channels),
             "rules": [
                 {
                     "id": r.id,
@@ -172,7 +158,10 @@ class MonitoringPolicy:
 
 def _compile_when(node: yaml.ScalarNode, text: str, rule_id: str, problems: _Problems) -> Any:
     try:
-        program = cel.compile(text)
+        program = compile_cel(text)
+    except PolicyError as exc:
+        cel_limit(node, text, exc, rule_id, problems)
+        return None, ()
     except (ValueError, RuntimeError) as exc:
         m = _CEL_POS.search(str(exc))
         if m:
@@ -267,31 +256,40 @@ def _rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> M
     return MonitorRule(rule, severity, actions, for_windows, cooldown)
 
 
-def _channels(node: yaml.Node, problems: _Problems) -> tuple[Channel, ...]:
+def _channels(node: yaml.Node, problems: _Problems) -> tuple[str, ...]:
+    """Names of installed channels: ``[ops, log]`` (or ``- name: ops``). A policy naming a
+    URL, a format or an environment variable is refused: whoever submits a policy would
+    otherwise choose where the server sends requests and which secret signs them."""
     if not isinstance(node, yaml.SequenceNode):
-        problems.add(_line(node), "channels must be a list")
+        problems.add(_line(node), "channels must be a list of installed channel names")
         return ()
-    out: list[Channel] = []
+    out: list[str] = []
     for i, item in enumerate(node.value):
-        items = _mapping(item, f"channel #{i + 1}", problems)
-        if items is None:
-            continue
-        _check_keys(items, _CHANNEL_KEYS, f"channel #{i + 1}", problems)
-        fmt = _scalar(items["format"]) if "format" in items else "json"
-        if fmt not in CHANNEL_FORMATS:
+        name: Any = None
+        if isinstance(item, yaml.MappingNode):
+            items = _mapping(item, f"channel #{i + 1}", problems)
+            if items is None:
+                continue
+            inline = sorted(set(items) - {"name"})
+            if inline:
+                problems.add(
+                    _line(item),
+                    f"channel #{i + 1} sets {', '.join(inline)}: a policy names installed "
+                    "channels only (an admin installs URL, format and secret_env with "
+                    "`mlwarden alerts channels add`)",
+                )
+                continue
+            name = _scalar(items["name"]) if "name" in items else None
+        elif isinstance(item, yaml.ScalarNode):
+            name = _scalar(item)
+        if not isinstance(name, str) or not CHANNEL_NAME.fullmatch(name):
             problems.add(
-                _line(items["format"]),
-                f"channel format must be one of {list(CHANNEL_FORMATS)}, got {fmt!r}",
+                _line(item),
+                f"channel #{i + 1} must be the name of an installed channel, got {name!r}",
             )
             continue
-        url = _scalar(items["url"]) if "url" in items else None
-        if fmt != "log" and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            problems.add(_line(item), f"channel #{i + 1} needs an http(s) 'url'")
-            continue
-        name = _scalar(items["name"]) if "name" in items else f"{fmt}-{i + 1}"
-        secret = _scalar(items["secret_env"]) if "secret_env" in items else None
-        out.append(Channel(str(name), url, fmt, None if secret is None else str(secret)))
-    return tuple(out)
+        out.append(name)
+    return tuple(dict.fromkeys(out))
 
 
 def loads(text: str, filename: str = "<string>") -> MonitoringPolicy:

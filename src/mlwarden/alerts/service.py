@@ -31,6 +31,7 @@ from mlwarden._json import jsonable
 from mlwarden.access import Recorder
 from mlwarden.access.recorder import version_subject
 from mlwarden.access.users import AccessService
+from mlwarden.alerts.channels import ChannelService
 from mlwarden.alerts.context import window_context
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy, MonitorRule, load, loads
@@ -72,13 +73,23 @@ class AlertService:
         self._rollback = rollback
         self._transaction = transaction
         self._clock = clock
+        self.channels = ChannelService(
+            store,
+            access,
+            recorder,
+            lambda: self.notifier.settings,
+            transaction=transaction,
+            policies=self.installed,
+        )
 
     # -- installed policies ---------------------------------------------------------------
 
     def install(self, policy: str | MonitoringPolicy, *, actor: str) -> MonitoringPolicy:
         """Install (or replace, by name) a monitoring policy in the store."""
+        # the role before the text is parsed (the name is only known after)
+        self.access.require(actor, "config.set", "monitoring-policy:*")
         pol = load(policy)
-        self.access.require(actor, "config.set", f"monitoring-policy:{pol.name}")
+        self.channels.require(pol.channels)
         with self._transaction():
             self.store.put_policy(pol.name, pol.source, pol.sha256, actor)
             self.recorder.record(
@@ -141,6 +152,9 @@ class AlertService:
         (or only ``names``); with ``refresh``, compute new monitoring windows first."""
         started = time.perf_counter()
         pols = self.installed() if policies is None else [load(p) for p in policies]
+        if policies is not None:  # installed ones were checked at install
+            for pol in pols:
+                self.channels.require(pol.channels)
         wanted = None if names is None else set(names)
         models = [m for m in self.registry.list_models() if wanted is None or m.name in wanted]
         outcomes: list[RuleOutcome] = []

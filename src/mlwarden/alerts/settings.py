@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class AlertSettings(BaseSettings):
@@ -33,7 +33,24 @@ class AlertSettings(BaseSettings):
     backoff_s: float = Field(default=0.5, ge=0, description="first retry delay; doubles")
     backoff_max_s: float = Field(default=30.0, ge=0, description="longest retry delay")
     timeout_s: float = Field(default=5.0, gt=0, description="per webhook request")
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated hosts, addresses or networks (10.0.0.0/8) webhooks may "
+        "reach although they are loopback, link-local or private; everything else must be public",
+    )
+    secret_envs: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated environment variables a channel's secret_env may name, "
+        "besides those starting with MLWARDEN_WEBHOOK_SECRET",
+    )
     metrics_auth: bool = Field(
         default=True,
         description="/metrics needs a bearer token (any role); false serves it openly",
     )
+
+    @field_validator("allowed_hosts", "secret_envs", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value

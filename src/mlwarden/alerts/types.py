@@ -65,6 +65,22 @@ class Alert:
 
 
 @dataclass(frozen=True)
+class Channel:
+    """Where alerts go, installed by an admin (policies name it). ``secret_env`` names the
+    environment variable holding the HMAC key: the key itself is never stored."""
+
+    name: str
+    url: str | None
+    format: str = "json"
+    secret_env: str | None = None
+    created_by: str | None = None
+    created_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
 class Delivery:
     """One attempt to send one alert event to one channel."""
 
@@ -80,6 +96,7 @@ class Delivery:
     error: str | None
     duration_ms: int
     created_at: datetime
+    delivery_id: str | None = None  # the signed X-Warden-Delivery; retries share it
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self.__dict__)

@@ -167,8 +167,10 @@ class AuditBackend(ABC):
         until: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        offset: int = 0,
     ) -> list[AuditEvent]:
-        """Events matching every given filter, ascending seq (or descending), at most ``limit``.
+        """Events matching every given filter, ascending seq (or descending), at most ``limit``
+        after skipping ``offset``.
 
         ``subject_tree="model:credit"`` matches subject ``model:credit`` and every subject
         starting with ``model:credit/`` (SQL: ``subject = :t OR subject LIKE :t || '/%'`` with
@@ -540,6 +542,7 @@ class AuditLog:
         actor: str | None = None,
         until: str | datetime | None = None,
         newest_first: bool = False,
+        offset: int = 0,
     ) -> list[AuditEvent]:
         """Events filtered by model (subjects ``model:<name>`` and ``model:<name>/…``), action,
         subject, actor and time (``since <= time < until``), ascending seq unless
@@ -551,6 +554,7 @@ class AuditLog:
             "since": _iso(since),
             "until": _iso(until),
             "newest_first": newest_first,
+            "offset": offset,
         }
         tree = None if model is None else f"model:{model}"
         return self.backend.query(subject_tree=tree, limit=limit, **kwargs)

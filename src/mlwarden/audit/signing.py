@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from mlwarden.audit.events import utc_now
 from mlwarden.errors import AlreadyExists, ValidationError
+from mlwarden.store.files import private_dir
 
 __all__ = [
     "CHECKPOINT_ORIGIN",
@@ -59,7 +60,7 @@ def save_private_key(key: Ed25519PrivateKey, path: str | Path, *, overwrite: boo
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)  # the key folder is its owner's only (0700)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
         fd = os.open(path, flags, 0o600)

@@ -69,5 +69,9 @@ def handle_errors(fn: F) -> F:
             if os.environ.get("MLWARDEN_DEBUG"):
                 raise
             fail(f"{type(exc).__name__}: {exc}", 2)
+        except Exception as exc:
+            if os.environ.get("MLWARDEN_DEBUG"):
+                raise
+            fail(f"{type(exc).__name__}: {exc} (MLWARDEN_DEBUG=1 shows the traceback)", 1)
 
     return wrapper  # type: ignore[return-value]

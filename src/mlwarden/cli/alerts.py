@@ -209,6 +209,57 @@ def uninstall(name: str = typer.Argument(...), uri: str | None = UriOption) -> N
     console.print(f"Removed monitoring policy {name}")
 
 
+channels_app = typer.Typer(
+    help="Alert channels (admins): the only places alerts go; policies name them.",
+    no_args_is_help=True,
+)
+alerts_app.add_typer(channels_app, name="channels")
+
+
+@channels_app.command("add")
+@handle_errors
+def add_channel(
+    name: str = typer.Argument(..., help="Channel name, as policies write it."),
+    url: str | None = typer.Option(None, "--url", help="http(s) URL (not for format log)."),
+    fmt: str = typer.Option("json", "--format", help="json, slack, alertmanager or log."),
+    secret_env: str | None = typer.Option(
+        None, "--secret-env", help="Variable holding the HMAC key: MLWARDEN_WEBHOOK_SECRET_…"
+    ),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Install (or replace) an alert channel."""
+    channel = open_warden(uri).install_alert_channel(name, url, format=fmt, secret_env=secret_env)
+    if as_json:
+        print_json(channel.to_dict())
+    else:
+        console.print(f"Installed alert channel {channel.name} ({channel.format})")
+
+
+@channels_app.command("list")
+@handle_errors
+def list_channels(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Installed alert channels."""
+    items = open_warden(uri).alert_channels()
+    if as_json:
+        print_json([c.to_dict() for c in items])
+        return
+    table = Table(title="Alert channels")
+    for col in ("name", "format", "url", "secret_env", "by"):
+        table.add_column(col, overflow="fold")
+    for c in items:
+        table.add_row(c.name, c.format, c.url or "—", c.secret_env or "—", c.created_by or "")
+    console.print(table)
+
+
+@channels_app.command("remove")
+@handle_errors
+def remove_channel(name: str = typer.Argument(...), uri: str | None = UriOption) -> None:
+    """Remove an alert channel no installed policy names."""
+    open_warden(uri).remove_alert_channel(name)
+    console.print(f"Removed alert channel {name}")
+
+
 @handle_errors
 def block(
     ref: str = typer.Argument(..., help="Version, e.g. credit-risk@3"),

@@ -30,7 +30,7 @@ def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
     """
     from mlwarden.errors import IntegrityError
 
-    backend = wd.audit.backend
+    backend = _backend(wd)
     cp = backend.latest_checkpoint()
     size = backend.size()
     done = cp.tree_size if cp else 0
@@ -48,7 +48,34 @@ def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
     """The store's log without its signer (trusting ``public_key`` if given)."""
     from mlwarden.store.sql.audit import SqlAuditLog
 
-    return SqlAuditLog(wd.audit.backend, public_key=public_key or wd.audit.public_key)
+    return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
+
+
+def _backend(wd):  # type: ignore[no-untyped-def]
+    """The store's audit tables: these commands check the store itself, never a server's
+    word for it."""
+    backend = getattr(wd.audit, "backend", None)
+    if backend is None:
+        from mlwarden.errors import ValidationError
+
+        raise ValidationError(
+            "this command reads the audit store itself: give --uri the database "
+            "(sqlite:///… or postgresql://…), not a server URL",
+            field="uri",
+        )
+    return backend
+
+
+UNPINNED = (
+    "[yellow]warning:[/] no public key pinned (--pubkey or MLWARDEN_AUDIT_PUBKEY): checked "
+    "against the store's own key, so a swapped key and a re-signed log would read OK too"
+)
+
+
+def pinned_key(wd, pubkey: str | None):  # type: ignore[no-untyped-def]
+    """The key the verifier trusts: ``--pubkey``, else ``MLWARDEN_AUDIT_PUBKEY``; ``None``
+    when neither is given (the store's own key is then all there is)."""
+    return pubkey or wd.settings.audit_pubkey
 
 
 def events_table(events: list) -> Table:  # type: ignore[type-arg]
@@ -113,9 +140,19 @@ def proof(
 
 @app.command("checkpoint")
 @handle_errors
-def checkpoint(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+def checkpoint(
+    out: Path | None = typer.Option(
+        None, "--out", help="Also write it to this JSON file, for `audit consistency`."
+    ),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
     """Print the latest signed checkpoint (publish it somewhere the store cannot reach)."""
+    import json
+
     cp = signed_checkpoint(open_warden(uri))
+    if out is not None:
+        out.write_text(json.dumps(cp.to_dict(), indent=2) + "\n")
     if as_json:
         print_json(cp.to_dict())
     else:
@@ -165,9 +202,12 @@ def verify(
         result = verify_export(export_file, key)
     else:
         wd = open_warden(uri)
-        result = read_only(wd, pubkey).verify()
+        key = pinned_key(wd, pubkey)
+        result = read_only(wd, key).verify()
+    if key is None and export_file is None:
+        err_console.print(UNPINNED, highlight=False)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "key_pinned": key is not None})
     elif result.ok:
         console.print(
             f"[green]OK[/] {result.message} (tree size {result.tree_size}, root {result.root_hash})"
@@ -177,6 +217,45 @@ def verify(
             f"[red]FAILED[/] at seq {result.first_bad_seq}: {result.problem} — {result.message}",
             highlight=False,
         )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("consistency")
+@handle_errors
+def consistency(
+    checkpoint_file: Path = typer.Option(
+        ..., "--checkpoint", help="A checkpoint published earlier (`audit checkpoint --out`)."
+    ),
+    pubkey: str | None = typer.Option(
+        None, "--pubkey", help="Trusted public key (PEM file or base64). Default: pinned."
+    ),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Check that the log still holds a published checkpoint's history, unchanged."""
+    from mlwarden.audit.consistency import check_consistency, read_checkpoint
+
+    published = read_checkpoint(checkpoint_file)
+    wd = open_warden(uri)
+    key = pinned_key(wd, pubkey)
+    if key is None:
+        err_console.print(UNPINNED, highlight=False)
+    log = read_only(wd, key)
+    if log.public_key is None:
+        from mlwarden.cli._common import fail
+
+        fail("no public key to check against: pass --pubkey or set MLWARDEN_AUDIT_PUBKEY")
+        return
+    result = check_consistency(log, published, log.public_key)
+    if as_json:
+        print_json({**result.to_dict(), "key_pinned": key is not None})
+    elif result.ok:
+        console.print(
+            f"[green]OK[/] {result.message} (now size {result.tree_size}, root {result.root_hash})"
+        )
+    else:
+        console.print(f"[red]FAILED[/] {result.message}", highlight=False)
     if not result.ok:
         raise typer.Exit(1)
 

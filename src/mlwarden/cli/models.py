@@ -54,14 +54,21 @@ def version_tables(mv: ModelVersion) -> list[Table]:
         ("commit", f"{code.get('commit', '—')}{' (dirty)' if code.get('dirty') else ''}"),
         ("python", lineage.get("environment", {}).get("python", "—")),
         ("sensitive", ", ".join(lineage.get("sensitive_features", [])) or "—"),
-        ("evidence", ", ".join(mv.evidence) or "—"),
+        (
+            "evidence",
+            ", ".join(
+                f"{k} (asserted)" if mv.provenance_of(k) == "asserted" else k for k in mv.evidence
+            )
+            or "—",
+        ),
     ):
         head.add_row(key, str(value))
     metrics = Table(title="Metrics")
     metrics.add_column("metric")
     metrics.add_column("value", justify="right")
+    metrics.add_column("provenance")  # measured by the store's owner, or only asserted
     for k, v in mv.metrics.items():
-        metrics.add_row(k, "—" if v is None else f"{v:.4f}")
+        metrics.add_row(k, "—" if v is None else f"{v:.4f}", mv.provenance_of(f"metrics.{k}"))
     data = Table(title="Datasets")
     for col in ("role", "name", "rows", "columns", "sha256"):
         data.add_column(col)
@@ -182,6 +189,9 @@ def register(
     ),
     intended_use: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
+    favorable_label: str | None = typer.Option(
+        None, help="the class fairness counts as favourable (e.g. 0 when 1 means default)"
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -209,6 +219,7 @@ def register(
         risk_tier=risk_tier,
         intended_use=intended_use,
         description=description,
+        favorable_label=favorable_label,
     )
     if as_json:
         print_json(mv.to_dict())

@@ -49,11 +49,14 @@ def scan(
 def erase(
     subject: str = typer.Option(..., "--subject", help="the data subject's identifier"),
     reason: str | None = typer.Option(None, help="e.g. the request's reference"),
+    vacuum: bool = typer.Option(
+        False, "--vacuum", help="PostgreSQL: VACUUM the affected tables now (no dead copies)."
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
     """GDPR erasure: shred the subject's logged payloads (the audit log still verifies)."""
-    result = open_warden(uri).erase_subject(subject, reason=reason)
+    result = open_warden(uri).erase_subject(subject, reason=reason, vacuum=vacuum)
     if as_json:
         print_json(result)
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import typer
 
@@ -15,6 +16,7 @@ def run(settings: ServerSettings) -> None:
     worker process (``--workers N``) builds the same app from them."""
     import uvicorn
 
+    _check_keys()
     for name, value in settings.model_dump().items():
         os.environ[f"MLWARDEN_SERVE_{name.upper()}"] = str(value)
     uvicorn.run(
@@ -29,6 +31,22 @@ def run(settings: ServerSettings) -> None:
         log_level="info",
         timeout_graceful_shutdown=10,
     )
+
+
+def _check_keys() -> None:
+    """Fail fast, with one line and no traceback, when this host's keys are not the store's
+    (uvicorn would print a traceback per worker and keep the port)."""
+    from mlwarden.errors import WardenError
+    from mlwarden.settings import Settings
+    from mlwarden.store.sql.keycheck import preflight
+
+    try:
+        preflight(Settings())
+    except WardenError as exc:
+        if os.environ.get("MLWARDEN_DEBUG"):
+            raise
+        sys.stderr.write(f"error: {exc.message}\n")
+        raise SystemExit(1) from None
 
 
 @handle_errors

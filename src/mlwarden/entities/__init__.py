@@ -2,9 +2,20 @@
 
 from mlwarden.entities._frozen import FrozenDict, freeze, thaw
 from mlwarden.entities.dataset import Dataset, as_frame
-from mlwarden.entities.registry import RISK_TIERS, AliasChange, Model, ModelVersion
+from mlwarden.entities.registry import (
+    ASSERTED,
+    MEASURED,
+    PROVENANCES,
+    RISK_TIERS,
+    AliasChange,
+    Model,
+    ModelVersion,
+)
 
 __all__ = [
+    "ASSERTED",
+    "MEASURED",
+    "PROVENANCES",
     "RISK_TIERS",
     "AliasChange",
     "Dataset",

@@ -10,6 +10,12 @@ from typing import Any
 from mlwarden.entities._frozen import freeze, thaw
 
 RISK_TIERS = ("low", "medium", "high")
+#: Where a metric or evidence record came from: ``measured`` by the side that owns the store
+#: (the server, or the local process on the embedded default) from data it holds, or only
+#: ``asserted`` by a client. Policies read measured values unless a rule asks otherwise.
+MEASURED = "measured"
+ASSERTED = "asserted"
+PROVENANCES = (MEASURED, ASSERTED)
 
 
 class _Entity:
@@ -83,10 +89,54 @@ class ModelVersion(_Entity):
     description: str | None = None
     aliases: tuple[str, ...] = ()
     evidence: dict[str, str] = field(default_factory=dict)  # kind -> sha256
+    # "metrics.NAME" or an evidence kind -> MEASURED or ASSERTED; one entry per metric and
+    # evidence record (a missing entry, from a client older than this field, reads measured)
+    provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+    @property
+    def input_names(self) -> list[str]:
+        return [c["name"] for c in self.signature.get("inputs", [])]
+
+    @property
+    def sensitive_features(self) -> list[str]:
+        """Protected attributes declared at registration: inputs marked sensitive, then those
+        that are not model inputs (``Dataset(sensitive=...)``), which travel beside predictions
+        for fairness only."""
+        flagged = [c["name"] for c in self.signature.get("inputs", []) if c.get("sensitive")]
+        declared = self.lineage.get("sensitive_features") or []
+        return flagged + [c for c in declared if c not in flagged]
+
+    @property
+    def sensitive_attributes(self) -> list[str]:
+        """The sensitive features that are not model inputs."""
+        inputs = set(self.input_names)
+        return [c for c in self.sensitive_features if c not in inputs]
+
+    def provenance_of(self, key: str) -> str:
+        """``measured`` or ``asserted`` for ``metrics.NAME`` or an evidence kind."""
+        return self.provenance.get(key, MEASURED)
+
+    @property
+    def measured_metrics(self) -> dict[str, float]:
+        return {
+            k: v for k, v in self.metrics.items() if self.provenance_of(f"metrics.{k}") == MEASURED
+        }
+
+    @property
+    def asserted_metrics(self) -> dict[str, float]:
+        return {
+            k: v for k, v in self.metrics.items() if self.provenance_of(f"metrics.{k}") == ASSERTED
+        }
+
+    @property
+    def verified(self) -> list[str]:
+        """The measured metrics (``metrics.NAME``) and evidence kinds, sorted."""
+        keys = [f"metrics.{k}" for k in self.metrics] + list(self.evidence)
+        return sorted(k for k in keys if self.provenance_of(k) == MEASURED)
 
     def __repr__(self) -> str:
         shown = {k: round(v, 4) for k, v in list(self.metrics.items())[:3]}

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.entities import ModelVersion, as_frame
-from mlwarden.errors import ValidationError
+from mlwarden.errors import AlreadyExists, ValidationError
+from mlwarden.registry.signature import canonical_labels
 from mlwarden.store.sql.predictions import (
     RecordsJSON,
     SqlPredictionStore,
@@ -21,6 +22,7 @@ from mlwarden.store.sql.predictions import (
 )
 
 Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
+Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signature
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
 
@@ -35,6 +37,46 @@ def _column(values: Any, n: int, field: str) -> np.ndarray:
     return arr
 
 
+def attach_sensitive(mv: ModelVersion, frame: pd.DataFrame, sensitive: Any) -> pd.DataFrame:
+    """``frame`` with the version's protected attributes beside it, for fairness in monitoring:
+    one row per row of ``frame``, only attributes declared at registration that are not model
+    inputs (so they never reach the model)."""
+    if sensitive is None:
+        return frame
+    if isinstance(sensitive, dict):  # {attribute: values}
+        sensitive = pd.DataFrame(sensitive)
+    extra = as_frame(sensitive, "sensitive").reset_index(drop=True)
+    _check_attributes(mv, list(extra.columns), len(extra), len(frame))
+    return pd.concat([frame.reset_index(drop=True), extra], axis=1)
+
+
+def merge_sensitive(
+    mv: ModelVersion, records: list[dict[str, Any]], sensitive: list[dict[str, Any] | None]
+) -> list[dict[str, Any]]:
+    """The server's form of :func:`attach_sensitive`: one object (or null) per record."""
+    names = list(dict.fromkeys(k for attrs in sensitive for k in attrs or {}))
+    _check_attributes(mv, names, len(sensitive), len(records))
+    return [{**r, **(a or {})} for r, a in zip(records, sensitive, strict=True)]
+
+
+def _check_attributes(mv: ModelVersion, names: list[str], rows: int, expected: int) -> None:
+    allowed = mv.sensitive_attributes
+    unknown = [c for c in names if c not in allowed]
+    if unknown:
+        why = (
+            "model inputs: log them with the inputs"
+            if set(unknown) <= set(mv.input_names)
+            else f"not declared at registration as sensitive attributes (declared: {allowed})"
+        )
+        raise ValidationError(f"sensitive: {', '.join(map(repr, unknown))} are {why}",
+                              field="sensitive")  # fmt: skip
+    if rows != expected:
+        raise ValidationError(
+            f"sensitive has {rows} rows but there are {expected} predictions: one per row",
+            field="sensitive",
+        )
+
+
 class PredictionLog:
     """``log`` writes a batch of predictions in one transaction and one audit event."""
 
@@ -46,8 +88,10 @@ class PredictionLog:
         transaction: Callable[[], Any],
         record: Recorder | None = None,
         mask: Masker | None = None,
+        signature: Signature | None = None,
     ) -> None:
         self.store = store
+        self._signature = signature
         self._model_id = model_id
         self._transaction = transaction
         self._record = record
@@ -67,6 +111,7 @@ class PredictionLog:
         subject_column: str | None = None,
         reasons: Sequence[Any] | None = None,
         latency_ms: Any = None,
+        sensitive: Any = None,
     ) -> list[str]:
         frame = as_frame(X, "X")
         if subject_column is not None:  # the identifier is a key, never a logged input
@@ -77,6 +122,7 @@ class PredictionLog:
                 )
             subjects = frame[subject_column].astype(str).tolist()
             frame = frame.drop(columns=subject_column)
+        frame = attach_sensitive(mv, frame, sensitive)
         n = len(frame)
         outputs = _column(y_pred, n, "y_pred")
         score = None if scores is None else _column(scores, n, "scores").astype(float)
@@ -85,11 +131,16 @@ class PredictionLog:
         else:
             ids = [str(i) for i in _column(ids, n, "ids")]
             if len(set(ids)) != n:
-                raise ValidationError("ids must be unique within a batch", field="ids")
+                raise AlreadyExists("ids must be unique within a batch", field="ids")
         if timestamps is None:
             ts = pd.Series([datetime.now(UTC)] * n)
         else:
-            ts = pd.Series(pd.to_datetime(_column(timestamps, n, "timestamps"), utc=True))
+            try:
+                ts = pd.Series(pd.to_datetime(_column(timestamps, n, "timestamps"), utc=True))
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise ValidationError(
+                    f"timestamps: not a date-time ({exc})", field="timestamps"
+                ) from None
         if self._mask is not None:
             frame = self._mask(mv.name, frame)  # nothing unmasked reaches the database
         days = (ts.dt.year * 10000 + ts.dt.month * 100 + ts.dt.day).astype(int).tolist()
@@ -131,11 +182,12 @@ class PredictionLog:
         self, name: str, ids: Sequence[str], y_true: Any, *, actor: str
     ) -> dict[str, Any]:
         ids = [str(i) for i in ids]
-        values = _column(y_true, len(ids), "y_true").astype(str).tolist()
+        values = _column(y_true, len(ids), "y_true")
         model_id = self._model_id(name)
-        known = self.store.existing_ids(model_id, ids)
-        unknown = [i for i in ids if i not in known]
-        pairs = [(i, v) for i, v in zip(ids, values, strict=True) if i in known]
+        versions = self.store.id_versions(model_id, ids)
+        unknown = [i for i in ids if i not in versions]
+        labels = self._checked_labels(name, ids, values, versions)
+        pairs = [(i, v) for i, v in zip(ids, labels, strict=True) if i in versions]
         with self._transaction():
             if pairs:
                 self.store.upsert_labels(model_id, [p[0] for p in pairs], [p[1] for p in pairs])
@@ -144,3 +196,27 @@ class PredictionLog:
                     actor, "labels.log", name, {"count": len(pairs), "unknown": len(unknown)}
                 )
         return {"labelled": len(pairs), "unknown_ids": unknown}
+
+    def _checked_labels(
+        self, name: str, ids: list[str], values: np.ndarray, versions: dict[str, int]
+    ) -> list[str]:
+        """Labels as stored, each checked against the classes (or numeric output) of the
+        version that made the prediction; any bad label refuses the whole batch, so a window
+        never meets a label its metrics cannot read."""
+        if self._signature is None:
+            return values.astype(str).tolist()
+        labels = values.astype(str).tolist()
+        bad: list[str] = []
+        for version in sorted(set(versions.values())):
+            at = [k for k, i in enumerate(ids) if versions.get(i) == version]
+            fixed, wrong = canonical_labels(values[at], self._signature(name, version))
+            for k, label in zip(at, fixed, strict=True):
+                labels[k] = label
+            bad += [f"{ids[at[w]]} ({values[at[w]]!r})" for w in wrong]
+        if bad:
+            shown = ", ".join(bad[:20]) + (f" and {len(bad) - 20} more" if len(bad) > 20 else "")
+            raise ValidationError(
+                f"{len(bad)} label(s) are not outputs this model can produce: {shown}",
+                field="y_true",
+            )
+        return labels

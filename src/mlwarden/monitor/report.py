@@ -24,6 +24,7 @@ class WindowResult:
     estimated: dict[str, Any] = field(default_factory=dict)
     fairness: dict[str, Any] = field(default_factory=dict)
     attribution: dict[str, Any] = field(default_factory=dict)
+    unreadable_labels: int = 0  # labels no output of the version matches: left out, counted
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -38,6 +39,7 @@ class WindowResult:
             "estimated": self.estimated,
             "fairness": self.fairness,
             "attribution": self.attribution,
+            "unreadable_labels": self.unreadable_labels,
         }
 
 

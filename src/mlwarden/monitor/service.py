@@ -17,7 +17,7 @@ from mlwarden.monitor.quality import check_quality, summarize
 from mlwarden.monitor.report import MonitorReport, WindowResult
 from mlwarden.monitor.windows import bounds, parse_window, segments, split
 from mlwarden.registry.evidence import PREDICTION_COLUMN, SCORE_COLUMN
-from mlwarden.registry.signature import conform
+from mlwarden.registry.signature import canonical_labels, conform, favorable_label
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 
@@ -105,13 +105,13 @@ class MonitorService:
         frame = frame.assign(**{PREDICTION_COLUMN: frame["output"].astype(str)})
         if SCORE_COLUMN in ref.columns:
             frame[SCORE_COLUMN] = frame["score"].astype(float)
-        inputs = [c for c in frame.columns if c not in META]
+        # protected attributes logged beside the inputs feed fairness, never drift or quality
+        attributes = set(mv.sensitive_attributes)
+        inputs = [c for c in frame.columns if c not in META and c not in attributes]
         spans = list(split(frame, window, self.timezone))
         refs: dict[str, Any] = {"all": ref}  # segment -> its reference profile
         by_rows = window.endswith("rows")
-        output = mv.signature.get("output", {})
-        classes = [str(c) for c in output["classes"]] if output.get("classes") else None
-        sensitive = [c["name"] for c in mv.signature.get("inputs", []) if c.get("sensitive")]
+        sensitive = mv.sensitive_features
         calibration = self._calibration(mv)
         model = reference_importance = None
         if explain and self._load_model is not None:
@@ -145,7 +145,7 @@ class MonitorService:
                         if model is not None and segment == "all"
                         else {}
                     ),
-                    **self._performance(rows, classes, sensitive, calibration),
+                    **self._performance(rows, mv.signature, sensitive, calibration),
                 )
                 windows.append(result)
                 if store:
@@ -220,27 +220,31 @@ class MonitorService:
     def _performance(
         self,
         rows: pd.DataFrame,
-        classes: list[str] | None,
+        signature: dict[str, Any],
         sensitive: list[str],
         calibration: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        output = signature.get("output", {})
+        classes = [str(c) for c in output["classes"]] if output.get("classes") else None
         y_pred = rows["output"].astype(str).to_numpy()
         scores = rows["score"].astype(float).to_numpy()
         has_scores = not np.isnan(scores).all()
         if classes is not None and len(classes) == 2 and has_scores:
             out["estimated"] = perf.estimated(y_pred, scores, classes[-1], calibration)
         labelled = rows[rows["label"].notna()]
+        # labels stored before they were validated: left out and counted, never a failed window
+        _, unreadable = canonical_labels(labelled["label"].to_numpy(), dict(signature))
+        if unreadable:
+            out["unreadable_labels"] = len(unreadable)
+            labelled = labelled.drop(index=labelled.index[unreadable])
         if labelled.empty:
             return out
         y_true = labelled["label"].astype(str).to_numpy()
         if classes is None:
-            try:
-                out["performance"] = perf.realized(
-                    y_true.astype(float), labelled["output"].astype(float).to_numpy(), None, None
-                )
-            except ValueError as exc:
-                raise ValidationError(f"labels are not numeric: {exc}", field="y_true") from exc
+            out["performance"] = perf.realized(
+                y_true.astype(float), labelled["output"].astype(float).to_numpy(), None, None
+            )
             return out
         lab_scores = labelled["score"].astype(float).to_numpy()
         out["performance"] = perf.realized(
@@ -257,7 +261,7 @@ class MonitorService:
                 y_true,
                 labelled["output"].astype(str).to_numpy(),
                 sensitive_features=labelled[present].reset_index(drop=True),
-                favorable_label=classes[-1],
+                favorable_label=str(favorable_label(signature)),
                 n_boot=FAIRNESS_BOOTSTRAP,
             )
             out["fairness"] = report.to_dict()["summary"]

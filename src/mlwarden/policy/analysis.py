@@ -316,7 +316,9 @@ class _Checker:
             resolved = self.resolve(node, scope)
             if resolved is not None:
                 return resolved
-            self.infer(node[2], scope)  # (expr).field: check inside, type unknown
+            while node[0] == "select":  # (expr).a.b: a loop, not a frame per field
+                node = node[2]
+            self.infer(node, scope)  # check inside, type unknown
             return "dyn"
         if kind == "index":
             self.infer(node[2], scope)

@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from mlwarden.entities import Model, ModelVersion
+from mlwarden.entities import ASSERTED, MEASURED, Model, ModelVersion
 from mlwarden.entities._frozen import FrozenDict
 
 #: Evidence kinds whose content (less its ``status``) becomes a context root as is.
@@ -85,8 +85,16 @@ def _raw_roots(
 ) -> dict[str, Callable[[], Any]]:
     """Each root as a thunk, so a policy that never reads ``fairness`` never builds it."""
 
+    # Rules read what the store's owner measured; what a client only asserted is visible
+    # under ``version.asserted`` and nowhere else, so no rule passes on it by accident.
+    evidence = {k: v for k, v in evidence.items() if version.provenance_of(k) == MEASURED}
+
     def version_root() -> dict[str, Any]:
-        usable = [k for k in version.evidence if k not in evidence or _usable(evidence[k])]
+        usable = [
+            k
+            for k in version.evidence
+            if version.provenance_of(k) == MEASURED and (k not in evidence or _usable(evidence[k]))
+        ]
         return {
             "number": version.version,
             "ref": version.ref,
@@ -99,10 +107,18 @@ def _raw_roots(
             "artifact_size": version.artifact_size,
             "aliases": list(version.aliases),
             "evidence": usable,
-            "metrics": version.metrics,
+            "metrics": version.measured_metrics,
+            "verified": version.verified,
+            "asserted": {
+                "metrics": version.asserted_metrics,
+                "evidence": [k for k in version.evidence if version.provenance_of(k) == ASSERTED],
+            },
             "params": version.params,
             "lineage": version.lineage,
             "signature": version.signature,
+            # declared at registration; null when never declared (fairness then counts the
+            # last class as favourable, which inverts verdicts for default/recidivism models)
+            "favorable_label": version.signature.get("output", {}).get("favorable_label"),
         }
 
     roots: dict[str, Callable[[], Any]] = {

@@ -1,8 +1,9 @@
 """Evaluate a loaded policy against a context: one verdict per rule, never an exception.
 
 A rule that cannot be evaluated (it reads a key the version lacks, compares a string with a
-number, yields a non-boolean) gets the verdict ``error`` with the reason, and blocks like a
-failure when its severity is ``error``: a gate that cannot tell must not let a model through.
+number, yields a non-boolean, is over the evaluation budget on this context's sizes) gets the
+verdict ``error`` with the reason, and blocks like a failure when its severity is ``error``: a
+gate that cannot tell must not let a model through.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def _first_line(exc: BaseException) -> str:
 def evaluate_rule(rule: Rule, cel_context: Any, context: Mapping[str, Any]) -> RuleResult:
     values, missing = _inputs(rule, context)
     try:
-        outcome = rule.program.execute(cel_context)
+        # the program checks its cost bound on this context's sizes first (PolicyError)
+        outcome = rule.program.execute(cel_context, context)
     except Exception as exc:  # the CEL runtime raises KeyError, TypeError, RuntimeError, …
         if missing and isinstance(exc, KeyError | RuntimeError | TypeError):
             reason = "no such key: " + ", ".join(missing)

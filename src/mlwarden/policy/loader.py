@@ -15,18 +15,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import cel
 import yaml
 
-from mlwarden.errors import NotFound, ValidationError
+from mlwarden import _yaml
+from mlwarden.errors import NotFound, PolicyError, ValidationError
 from mlwarden.policy.analysis import analyse, line_col, unknown_functions
+from mlwarden.policy.guard import compile_cel
 from mlwarden.policy.types import SEVERITIES
 
 EXAMPLES = Path(__file__).parent / "examples"
-_POLICY_KEYS = {"name", "description", "applies_to", "rules"}
+_POLICY_KEYS = {"name", "description", "applies_to", "rules", "verified"}
 _RULE_KEYS = {"id", "check", "message", "severity", "description"}
 _APPLIES_KEYS = {"risk_tier", "name", "tags"}
 _CEL_POS = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_VERIFIED_NAME = re.compile(r"(metrics\.)?[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class _Problems:
     def __init__(self, filename: str) -> None:
         self.filename = filename
         self.items: list[dict[str, Any]] = []
+        self.over_limit = False  # a rule or the document is beyond mlwarden.limits
 
     def add(self, line: int, message: str, *, column: int | None = None, rule: str | None = None):
         where = f"{self.filename}:{line}" + (f":{column}" if column else "")
@@ -116,7 +119,7 @@ class _Problems:
             return
         first = self.items[0]["message"]
         more = f" (and {len(self.items) - 1} more problems)" if len(self.items) > 1 else ""
-        raise ValidationError(
+        raise (PolicyError if self.over_limit else ValidationError)(
             f"invalid policy {first}{more}",
             file=self.filename,
             line=self.items[0]["line"],
@@ -131,7 +134,7 @@ def _line(node: yaml.Node) -> int:
 
 
 def _scalar(node: yaml.Node) -> Any:
-    return yaml.safe_load(yaml.serialize(node)) if node is not None else None
+    return _yaml.load(yaml.serialize(node)) if node is not None else None
 
 
 def _mapping(node: yaml.Node, what: str, problems: _Problems) -> dict[str, yaml.Node] | None:
@@ -187,6 +190,15 @@ def rule_header(
     return items, rule_id
 
 
+def cel_limit(
+    node: yaml.ScalarNode, text: str, exc: PolicyError, rule_id: str, problems: _Problems
+) -> None:
+    """Record a rule beyond the CEL limits at its place in the file."""
+    line, col = _expr_position(node, *line_col(text, exc.details.get("pos", 0)))
+    problems.add(line, exc.message, column=col, rule=rule_id)
+    problems.over_limit = True
+
+
 def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> Rule | None:
     header = rule_header(node, index, seen, problems, _RULE_KEYS)
     if header is None:
@@ -207,7 +219,10 @@ def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Proble
     assert isinstance(check_node, yaml.ScalarNode)
     check = check.strip("\n")
     try:
-        program = cel.compile(check)
+        program = compile_cel(check)
+    except PolicyError as exc:
+        cel_limit(check_node, check, exc, rule_id, problems)
+        return None
     except (ValueError, RuntimeError) as exc:
         text = str(exc)
         m = _CEL_POS.search(text)
@@ -272,6 +287,37 @@ def _applies_to(node: yaml.Node, problems: _Problems) -> dict[str, Any]:
     return out
 
 
+def _verified_rules(node: yaml.Node, problems: _Problems) -> list[Rule]:
+    """``verified: [metrics.roc_auc, fairness]``: one error rule per name, passing only when
+    the server measured it (a metric or evidence kind a client only asserted fails)."""
+    names = _scalar(node)
+    names = [names] if isinstance(names, str) else names
+    if not isinstance(names, list) or not names:
+        problems.add(_line(node), "verified must be a non-empty list of names")
+        return []
+    out: list[Rule] = []
+    for name in names:
+        if not isinstance(name, str) or not _VERIFIED_NAME.fullmatch(name):
+            problems.add(
+                _line(node),
+                f"verified: {name!r} is not `metrics.NAME` or an evidence kind (e.g. fairness)",
+            )
+            continue
+        check = f'"{name}" in version.verified'
+        out.append(
+            Rule(
+                id=f"verified:{name}",
+                check=check,
+                severity="error",
+                message=f"{name} must be measured by the server, not only asserted by a client",
+                line=_line(node),
+                paths=("version.verified",),
+                program=compile_cel(check),
+            )
+        )
+    return out
+
+
 def parse_rules(
     root: yaml.Node, items: dict[str, yaml.Node], problems: _Problems, parse_one: Any
 ) -> list[Any]:
@@ -294,11 +340,12 @@ def compose_policy(text: str, problems: _Problems) -> tuple[yaml.Node, dict[str,
     """The YAML document's root node and its top-level keys (with line marks); a syntax
     error or an empty or non-mapping document is raised at once with its line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _yaml.compose(text)
     except yaml.YAMLError as exc:  # a ReaderError (a control character) has no line mark
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or exc
         problems.add(mark.line + 1 if mark else 1, f"YAML error: {problem}")
+        problems.over_limit = isinstance(exc, _yaml.YamlLimitError)
         problems.raise_if_any()
         raise AssertionError("unreachable") from exc
     if root is None:
@@ -320,6 +367,8 @@ def loads(text: str, filename: str = "<string>") -> Policy:
         problems.add(_line(items.get("name", root)), "the policy needs a 'name' (a string)")
     applies = _applies_to(items["applies_to"], problems) if "applies_to" in items else {}
     rules: list[Rule] = parse_rules(root, items, problems, _compile_rule)
+    if "verified" in items:
+        rules = _verified_rules(items["verified"], problems) + rules
     problems.raise_if_any()
     description = _scalar(items["description"]) if "description" in items else None
     return Policy(str(name), tuple(rules), applies, text, None, description)

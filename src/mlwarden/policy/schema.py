@@ -70,8 +70,27 @@ CONTEXT = Struct(
                 "artifact_sha256": Leaf(_S, "artifact digest"),
                 "artifact_size": Leaf(_I, "artifact size in bytes"),
                 "aliases": Leaf("list", "aliases pointing at this version (strings)"),
-                "evidence": Leaf("list", "evidence kinds collected and usable (strings)"),
-                "metrics": MapOf(Leaf(_D), "metric", "evaluation metrics, e.g. roc_auc, accuracy"),
+                "evidence": Leaf(
+                    "list", "evidence kinds measured by the server and usable (strings)"
+                ),
+                "metrics": MapOf(
+                    Leaf(_D),
+                    "metric",
+                    "evaluation metrics the server measured, e.g. roc_auc, accuracy",
+                ),
+                "verified": Leaf(
+                    "list",
+                    "what the server measured: `metrics.NAME` and evidence kinds (strings)",
+                ),
+                "asserted": Struct(
+                    {
+                        "metrics": MapOf(
+                            Leaf(_D), "metric", "metrics a client sent, not measured by the server"
+                        ),
+                        "evidence": Leaf("list", "evidence kinds a client sent (strings)"),
+                    },
+                    "what a client only asserted: never read by rules on measured values",
+                ),
                 "params": MapOf(Leaf("dyn"), "param", "estimator hyper-parameters"),
                 "lineage": Struct(
                     {
@@ -103,6 +122,9 @@ CONTEXT = Struct(
                         "output": MapOf(Leaf("dyn"), "field", "output schema"),
                     },
                     "input/output schema",
+                ),
+                "favorable_label": Leaf(
+                    "dyn", "the class declared favourable at registration; null if never declared"
                 ),
             },
             "the version being checked",

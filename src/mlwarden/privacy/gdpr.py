@@ -28,9 +28,13 @@ class SubjectRights:
         self.store, self.vault = store, vault
         self._model_id, self._record = model_id, record
 
-    def erase(self, subject: str, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+    def erase(
+        self, subject: str, *, actor: str, reason: str | None = None, vacuum: bool = False
+    ) -> dict[str, Any]:
         """Art. 17: the subject's payloads become unreadable; the erasure itself is audited
-        under the pseudonym (the raw identifier is never written)."""
+        under the pseudonym (the raw identifier is never written). Afterwards no copy of the
+        destroyed key stays in SQLite's write-ahead log; on PostgreSQL ``vacuum`` runs VACUUM
+        on the affected tables (dead row versions keep the wrapped key until then)."""
         pseudonym = self.vault.pseudonym(subject)
         with self.store.db.transaction():
             rows = self.store.erase_subject(pseudonym)
@@ -40,7 +44,8 @@ class SubjectRights:
                 f"subject:{pseudonym}",
                 {"predictions": rows, "reason": reason},
             )
-        return {"subject": pseudonym, "predictions": rows}
+        residue = self.store.db.scrub(["subject_keys", "predictions", "labels"], vacuum=vacuum)
+        return {"subject": pseudonym, "predictions": rows, **residue}
 
     def export(self, subject: str, *, actor: str) -> dict[str, Any]:
         """Art. 15: every logged prediction about the subject, decrypted, across models."""

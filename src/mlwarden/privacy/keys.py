@@ -18,6 +18,7 @@ import secrets
 from pathlib import Path
 
 from mlwarden.errors import NotFound, ValidationError
+from mlwarden.store.files import private_dir
 
 KEY_BYTES = 32
 
@@ -119,7 +120,7 @@ class KeyRing:
                 "keys": {str(v): base64.b64encode(k).decode() for v, k in self._keys.items()},
             }
         )
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         # Create: O_EXCL on the final path, so an existing ring is never replaced by accident.
         # Rotate: write a sibling 0600 file and rename it over, so a crash leaves a whole file.
         target = self.path if exclusive else self.path.with_name(self.path.name + ".tmp")

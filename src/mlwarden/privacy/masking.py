@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from mlwarden.errors import ValidationError
+from mlwarden import _yaml
+from mlwarden.errors import PolicyError, ValidationError
 from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.policy import KIND_OF_ENTITY, Rule, parse_policy
 from mlwarden.privacy.recognizers import IDENTIFIER, QUASI_IDENTIFIER, default_recognizers
@@ -88,9 +89,10 @@ class MaskingPolicy:
         if isinstance(source, os.PathLike) or ("\n" not in text and Path(text).is_file()):
             text = Path(source).read_text()
         try:
-            data = yaml.safe_load(text)
+            data = _yaml.load(text)
         except yaml.YAMLError as exc:
-            raise ValidationError(
+            limit = isinstance(exc, _yaml.YamlLimitError)
+            raise (PolicyError if limit else ValidationError)(
                 f"masking policy is not valid YAML: {exc}", field="policy"
             ) from None
         return cls.from_dict(data, keyring=keyring, **kwargs)

@@ -13,10 +13,12 @@ country code can pass Luhn, so IBAN comes before CREDIT_CARD).
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mlwarden.errors import ValidationError
 from mlwarden.privacy import names, validators
 from mlwarden.privacy.validators import Validator
 
@@ -77,6 +79,12 @@ class Recognizer:
         return self._compiled[key]
 
 
+_PHONE_NAME = (
+    r"(^|_)(phone|telephone|tel|mobile|cell|fax|msisdn|telefon|telefono|telefone|handy|"
+    r"portable|movil|celular)(_?(number|no|num|nr|nummer))?($|_)"
+)
+# A word of a name in any case: letters, inner apostrophes, hyphens and dots ("O'Connor", "J.").
+_WORD = rf"{names.LETTER}(?:{names.LETTER}|['’\-.](?={names.LETTER})|\.$)*"
 _IPV4 = r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
 _IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?"
 # Text regexes start with a character class and check the character before it with a
@@ -94,8 +102,35 @@ _PHONE = (
 )
 
 
-def default_recognizers(region: str = "US") -> list[Recognizer]:
-    """The built-in recognizers; ``region`` is where phone numbers without ``+`` are dialled."""
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "BR")
+
+
+def phone_regions(regions: Sequence[str] | str | None = None) -> tuple[str, ...]:
+    """Regions tried for national phone numbers: ``regions`` (a list or "US,DE,…"), else
+    ``MLWARDEN_PII_PHONE_REGIONS``, else :data:`DEFAULT_PHONE_REGIONS`."""
+    if regions is None:
+        regions = os.environ.get("MLWARDEN_PII_PHONE_REGIONS") or DEFAULT_PHONE_REGIONS
+    if isinstance(regions, str):
+        regions = regions.split(",")
+    out = tuple(dict.fromkeys(r.strip().upper() for r in regions if r.strip()))
+    import phonenumbers
+
+    unknown = [r for r in out if r not in phonenumbers.SUPPORTED_REGIONS]
+    if unknown:
+        raise ValidationError(
+            f"unknown phone region(s) {', '.join(unknown)}; expected ISO 3166 alpha-2 codes",
+            field="phone_regions",
+        )
+    return out
+
+
+def default_recognizers(
+    region: str = "US", regions: Sequence[str] | str | None = None
+) -> list[Recognizer]:
+    """The built-in recognizers; ``region`` is where phone numbers without ``+`` are dialled
+    first, ``regions`` the others tried for numbers written the national way (see
+    :func:`phone_regions`)."""
+    others = phone_regions(regions)
     return [
         Recognizer(
             "EMAIL",
@@ -150,14 +185,25 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
         Recognizer(
             "PHONE",
             r"[+()\d][\d ()+.\-]{5,22}\d(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?",
-            validators.make_phone(region),
+            validators.make_phone(region, others),
             0.85,
-            name_regex=r"(^|_)(phone|telephone|tel|mobile|cell|fax|msisdn)(_?(number|no|num))?($|_)",
+            name_regex=_PHONE_NAME,
             # Not inside paths or version strings (…/537.36) and not the date part of a time.
             text_regex=rf"(?<![\w+/.]){_PHONE}(?![\w/]|:\d)",
             text_score=0.85,
-            refine=validators.make_phone_refine(region, 0.85),
+            refine=validators.make_phone_refine(region, 0.85, others),
             min_digits=7,
+        ),
+        Recognizer(
+            # Grouped like a phone number but valid in no configured region: test data,
+            # synthetic data, numbers from elsewhere. Weaker than PHONE and columns only (in
+            # prose the shape alone is an order or case number as often as a phone number).
+            "PHONE_SHAPED",
+            validators.PHONE_SHAPE,
+            validators.phone_shaped,
+            0.6,
+            name_regex=_PHONE_NAME,
+            name_score=0.7,
         ),
         Recognizer(
             "DE_TAX_ID",
@@ -238,16 +284,23 @@ def default_recognizers(region: str = "US") -> list[Recognizer]:
         ),
         Recognizer(
             "PERSON",
-            r"[A-Z][A-Za-z'\-.]*(?:,? [A-Z][A-Za-z'\-.]*){0,3}",
+            # Any case: "łukasz nowak", "WANG Wei", "Okafor, Chukwuemeka"; the lists decide.
+            rf"{_WORD}(?:,? {_WORD}){{0,4}}",
             names.person_values,
             0.75 if names.name_lists() is not None else 0.25,
             name_regex=(
                 r"^((first|last|middle|given|family|full|maiden|customer|patient|client|"
-                r"person|contact|holder|account_?holder|employee|sur|fore)_?)?names?$"
+                r"person|contact|holder|account_?holder|employee|sur|fore|nick|user)_?)?"
+                r"names?$|^(vorname|nachname|prenom|nom|nombre|apellidos?|nome|cognome|"
+                r"imie|nazwisko|ad|soyad|voornaam|achternaam)$"
             ),
             name_score=0.6,
+            # Two to five capitalised words (particles allowed between them: "Daan van der
+            # Berg"); the first starts after neither a letter nor an apostrophe.
             text_regex=(
-                r"[A-Z](?<![\w'][A-Z])[A-Za-z'\-]*[a-z](?:[ ][A-Z][A-Za-z'\-]*[a-z]){1,3}(?!\w)"
+                rf"{names.UPPER}(?<![\w'’]{names.UPPER})"
+                rf"(?:{names.LETTER}|['’\-](?={names.LETTER}))*{names.LOWER}"
+                rf"(?:[ ](?:{names.PARTICLES}[ ])*{names.NAME_TOKEN}){{1,4}}(?!\w)"
             ),
             text_score=0.85,
             refine=names.person_in_text,

@@ -135,13 +135,58 @@ def is_phone(value: str, region: str) -> bool:
         return False
 
 
-def make_phone(region: str) -> Validator:
-    """A phone validator for numbers written without a country code in ``region``."""
+def is_phone_in(value: str, region: str, others: tuple[str, ...], national: bool) -> bool:
+    """Valid dialled from ``region``, or from one of ``others`` when ``national`` says the
+    number is written the national way there (see :func:`make_phone`)."""
+    if is_phone(value, region):
+        return True
+    return national and any(is_phone(value, r) for r in others if r != region)
+
+
+# Written the national way: a trunk 0 ("030 12345678"), a bracketed area code ("(11) 91234-5678")
+# or three or more space-separated groups ("912 345 678"); not an amount, not an SSN shape.
+_TRUNK = re.compile(r"\(?0\d|\(\d{1,5}\)")
+_SPACED = re.compile(r"\d{2,5}(?: \d{2,5}){2,5}$")
+
+
+def _national_way(value: str, spaced: bool = True) -> bool:
+    return bool(_TRUNK.match(value) or (spaced and _SPACED.match(value)))
+
+
+def make_phone(region: str, regions: tuple[str, ...] = ()) -> Validator:
+    """A phone validator for numbers written without a country code in ``region`` or, for
+    values written the national way (a trunk ``0``, an area code in brackets, or three or more
+    space-separated groups: ``030 12345678``, ``(11) 91234-5678``, ``912 345 678``), in any of
+    ``regions``. Other shapes are tried in ``region`` only: amounts and account numbers
+    validate somewhere."""
 
     def phone(s: pd.Series) -> np.ndarray:
-        return np.fromiter((is_phone(v, region) for v in s), dtype=bool, count=len(s))
+        return np.fromiter(
+            (is_phone_in(v, region, regions, _national_way(v)) for v in s),
+            dtype=bool,
+            count=len(s),
+        )
 
     return phone
+
+
+# Phone-shaped: grouped like a phone number (7 to 15 digits) whether or not any numbering plan
+# has it; test and synthetic data ("555-0100", "123-456-7890") look like this.
+PHONE_SHAPE = (
+    r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{2,5}\)[ .\-]?|\d{2,5}[ .\-])(?:\d{2,5}[ .\-]){0,3}\d{3,5}"
+    r"(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?"
+)
+_NOT_PHONE_SHAPE = re.compile(
+    r"^\d{4}[.\-/]\d{1,2}[.\-/]\d{1,2}$|^\d{1,2}[.\-/]\d{1,2}[.\-/]\d{2,4}$"  # dates
+    r"|^\d{3}([ \-])\d{2}\1\d{4}$"  # SSN-shaped
+)
+
+
+def phone_shaped(s: pd.Series) -> np.ndarray:
+    """7 to 15 digits in phone-like groups, not a date or an SSN (the regex did the rest)."""
+    digits = digits_only(s.str.replace(_EXTENSION, "", regex=True)).str.len().to_numpy()
+    other = s.str.match(_NOT_PHONE_SHAPE).to_numpy(dtype=bool)
+    return (digits >= 7) & (digits <= 15) & ~other
 
 
 _GROUP = re.compile(r"\+?\(?\d+\)?(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?")
@@ -149,28 +194,39 @@ _GROUP = re.compile(r"\+?\(?\d+\)?(?:[ ]?(?:x|ext\.?|#)[ ]?\d{1,6})?")
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _PHONE_CONTEXT = re.compile(
-    r"(?i)(phone|call|\btel\b|mobile|cell|fax|sms|whatsapp|text me|reach me|number is|dial)"
+    r"(?i)(phone|call|\btel\b|mobile|cell|fax|sms|whatsapp|text me|reach me|number is|dial|"
+    r"telefon|téléphone|teléfono|telefone|telefono|handy|rufnummer|erreichbar|anruf|appel|"
+    r"portable|llam|móvil|celular|ligou|ligar|chiama|cellulare|numer|número|numéro|nummer|"
+    r"zadzwo|aradı|bellen|belde)"
 )
 
 
 def make_phone_refine(
-    region: str, score: float
+    region: str, score: float, regions: tuple[str, ...] = ()
 ) -> Callable[[str, str], tuple[int, int, float] | None]:
     """For free text: the longest run of digit groups inside a candidate that is a valid number.
 
     The text regex is loose on purpose (it cannot know where a number ends: "call 555-123-4567
     24 times"), so a failing candidate is retried on its sub-runs of whole groups, longest first.
+    A number that is valid only in another of ``regions`` counts when it is written the national
+    way with a trunk ``0`` or a bracketed area code ("030 12345678"), or in space-separated
+    groups when the words before it talk about phoning ("llamó desde el 912 345 678").
     """
 
     def refine(candidate: str, before: str = "") -> tuple[int, int, float] | None:
-        if _ISO_DATE.search(candidate):
-            return None
+        if _ISO_DATE.search(candidate) or (before[-2:-1].isdigit() and before.endswith(":")):
+            return None  # a date, or the seconds of a time ("22:21:06.516266")
+        context = _PHONE_CONTEXT.search(before) is not None
         # A bare run of digits is an account or tracking number as often as a phone number:
         # take it only when the words just before it talk about phoning.
         if candidate.isdigit():
-            ok = _PHONE_CONTEXT.search(before) is not None and is_phone(candidate, region)
+            ok = context and is_phone_in(candidate, region, regions, candidate[0] == "0")
             return (0, len(candidate), score) if ok else None
-        if is_phone(candidate, region):
+
+        def valid(text: str) -> bool:
+            return is_phone_in(text, region, regions, _national_way(text, spaced=context))
+
+        if valid(candidate):
             return 0, len(candidate), score
         groups = [m.span() for m in _GROUP.finditer(candidate)]
         n = len(groups)
@@ -178,7 +234,7 @@ def make_phone_refine(
             for i in range(n - size + 1):
                 a, b = groups[i][0], groups[i + size - 1][1]
                 sub = candidate[a:b]
-                if not sub.isdigit() and is_phone(sub, region):
+                if not sub.isdigit() and valid(sub):
                     return a, b, score
         return None
 

@@ -57,7 +57,8 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
         frame = frame.drop(columns=[c for c in reg.identifying if c in frame.columns])
         categorical = [c for c in (PREDICTION_COLUMN,) if c in frame.columns]
         prof = profile(frame, reference=True, categorical=categorical)
-        digest = artifacts.put(prof.to_bytes())
+        # staged on the registration, written by RegistryService.commit
+        digest = reg.put_blob(prof.to_bytes())
         # one reference per group of each sensitive feature, so a monitored segment is
         # compared with the same group at registration, not with everyone
         segments: dict[str, dict[str, str]] = {}
@@ -66,7 +67,7 @@ def reference_profile(artifacts: ArtifactStore) -> EvidenceCollector:
                 continue
             values = frame[col].astype(str)
             segments[col] = {
-                value: artifacts.put(
+                value: reg.put_blob(
                     profile(part, reference=True, categorical=categorical).to_bytes()
                 )
                 for value, part in frame.groupby(values, sort=True, observed=True)
@@ -101,15 +102,16 @@ def fairness_audit(reg: Registration) -> dict[str, dict[str, Any]]:
             reg.eval_y,
             reg.eval_pred,
             sensitive_features=reg.sensitive[role],
+            # scores as the probability of the favourable outcome, whichever class that is
             y_score=(
-                reg.eval_proba[:, -1]
+                reg.eval_proba[:, list(reg.classes).index(reg.favorable)]
                 if reg.eval_proba is not None
                 and reg.eval_proba.ndim == 2
-                and task == "classification"
-                and len(reg.classes or []) == 2
+                and reg.classes is not None
+                and len(reg.classes) == 2
                 else None
             ),
-            favorable_label=reg.classes[-1] if task == "classification" else 1,
+            favorable_label=reg.favorable,
             task=task,
         )
     except ValidationError as exc:

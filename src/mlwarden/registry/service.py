@@ -11,14 +11,15 @@ import numpy as np
 import pandas as pd
 
 from mlwarden._json import jsonable
-from mlwarden.entities import RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import ValidationError
 from mlwarden.registry import lineage as lin
-from mlwarden.registry.flavors import flavor_for, load_flavor
+from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load_flavor
+from mlwarden.registry.flavors.generic import GenericFlavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
 from mlwarden.registry.signature import infer_signature
-from mlwarden.store.artifacts import ArtifactStore
+from mlwarden.store.artifacts import ArtifactStore, sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 
 
@@ -50,6 +51,38 @@ class Registration:
     # identifier and free-text columns found by the privacy scan (it runs first): kept out
     # of stored profiles, so no raw personal value is written at registration
     identifying: list[str] = field(default_factory=list)
+    # content-addressed blobs the collectors produced (reference profiles): staged here and
+    # written by ``commit``, so preparing a version writes nothing
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    # the outcome fairness counts as favourable, as declared (None: never declared)
+    favorable_label: Any = None
+
+    @property
+    def favorable(self) -> Any:
+        """The declared favourable label, else the last class (the convention before it could
+        be declared, and the gap report flags it)."""
+        if self.favorable_label is not None:
+            return self.favorable_label
+        return self.classes[-1] if self.classes else 1
+
+    def put_blob(self, data: bytes) -> str:
+        digest = sha256_bytes(data)
+        self.blobs[digest] = data
+        return digest
+
+
+@dataclass(frozen=True)
+class PreparedVersion:
+    """A version computed but not stored (``RegistryService.prepare``): the artifact and the
+    blobs to write, the model and version rows, the evidence. ``commit`` stores it in one
+    transaction with its audit events."""
+
+    name: str
+    artifact: bytes = field(repr=False)
+    model: NewModel
+    spec: NewVersion
+    evidence: dict[str, dict[str, Any]]
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
 
 EvidenceCollector = Callable[[Registration], dict[str, dict[str, Any]]]
@@ -64,8 +97,15 @@ class RegistryService:
         transaction: Callable[[], Any],
         events: EventSink | None = None,
         collectors: list[EvidenceCollector] | None = None,
+        trust: Trust = Trust(),
+        sandbox: Any = None,
     ) -> None:
         self.store = store
+        #: code the operator allows (settings); ``_own`` adds what this process registered
+        #: with its own functions, which it may load again
+        self.trust = trust
+        self._own = Trust()
+        self.sandbox = sandbox  # a registry.sandbox.Sandbox; made on first use
         self.artifacts = artifacts
         self._transaction = transaction
         self._events = events
@@ -81,7 +121,11 @@ class RegistryService:
 
     # -- registration ---------------------------------------------------------------------
 
-    def register(
+    def register(self, name: str, model: Any, *, actor: str, **kwargs: Any) -> ModelVersion:
+        """``prepare`` then ``commit``: the one path of every registration."""
+        return self.commit(self.prepare(name, model, actor=actor, **kwargs), actor=actor)
+
+    def prepare(
         self,
         name: str,
         model: Any,
@@ -98,7 +142,14 @@ class RegistryService:
         flavor: str | None = None,
         save_fn: Callable[..., Any] | None = None,
         load_fn: Callable[..., Any] | None = None,
-    ) -> ModelVersion:
+        favorable_label: Any = None,
+        saved: tuple[bytes, dict[str, Any]] | None = None,
+    ) -> PreparedVersion:
+        """Flavor, signature, metrics, lineage and evidence of ``model`` on the data given,
+        computed here (so ``measured``); nothing is written to the store or artifacts.
+
+        ``saved``: the artifact and flavor info ``model`` was loaded from (a remote
+        registration): stored as they are, so what was measured is exactly what is served."""
         check_name(name)
         if risk_tier not in RISK_TIERS:
             raise ValidationError(
@@ -112,11 +163,17 @@ class RegistryService:
                     field=role,
                 )
         chosen = flavor_for(model, flavor, save_fn, load_fn)
-        data, flavor_info = chosen.save(model)  # refuses unfitted estimators
+        # save refuses unfitted estimators
+        data, flavor_info = saved if saved is not None else chosen.save(model)
+        self._own = self._own | Trust.of(
+            [flavor_info["loader"]] if isinstance(chosen, GenericFlavor) else [],
+            flavor_info.get("trusted_types", []) if chosen.name == "sklearn" else [],
+        )
         # Some formats (ONNX protos) only predict once loaded into their runtime.
         predictor = model if hasattr(model, "predict") else chosen.load(data, flavor_info)
 
         reg = self._prepare(name, predictor, train, eval, list(sensitive_features or []))
+        reg.favorable_label = _check_favorable(favorable_label, reg.classes)
         metrics = self._metrics(reg)
         lineage = {
             "datasets": {
@@ -147,14 +204,13 @@ class RegistryService:
                 classes=reg.classes,
                 has_scores=reg.eval_proba is not None or hasattr(model, "predict_proba"),
                 identifying=reg.identifying,
+                favorable_label=reg.favorable_label,
             )
             if (reg.train_X is not None or reg.eval_X is not None)
             else {"inputs": [], "output": {}}
         )
-
-        digest = self.artifacts.put(data)  # content-addressed: harmless if the txn fails
         spec = NewVersion(
-            artifact_sha256=digest,
+            artifact_sha256=sha256_bytes(data),
             artifact_size=len(data),
             flavor=chosen.name,
             flavor_info=jsonable(flavor_info),
@@ -163,27 +219,53 @@ class RegistryService:
             metrics=jsonable(metrics),
             params=lin.estimator_params(model),
             description=description,
+            # computed here from the data given: measured, by whoever owns the store
+            provenance={
+                **{f"metrics.{k}": MEASURED for k in metrics},
+                **{kind: MEASURED for kind in evidence},
+            },
         )
-        with self._transaction():
-            created_model, created = self.store.get_or_create_model(
-                NewModel(name, owner, risk_tier, intended_use, description, dict(tags or {})),
-                actor,
+        return PreparedVersion(
+            name=name,
+            artifact=data,
+            model=NewModel(name, owner, risk_tier, intended_use, description, dict(tags or {})),
+            spec=spec,
+            evidence=evidence,
+            blobs=dict(reg.blobs),
+        )
+
+    def commit(
+        self, prepared: PreparedVersion, *, actor: str, via: str | None = None
+    ) -> ModelVersion:
+        """Store a prepared version: its blobs and artifact (content-addressed, so an orphan
+        left by a failed transaction is harmless), then the model, version, evidence and audit
+        events in one transaction: all of them or none."""
+        for blob in prepared.blobs.values():
+            self.artifacts.put(blob)
+        digest = self.artifacts.put(prepared.artifact)
+        if digest != prepared.spec.artifact_sha256:
+            raise ValidationError(
+                "the prepared artifact does not match its sha256", field="artifact"
             )
+        name, spec = prepared.name, prepared.spec
+        with self._transaction():
+            created_model, created = self.store.get_or_create_model(prepared.model, actor)
             if created:
                 self._emit(actor, "model.create", name, created_model.to_dict())
-            mv = self.store.create_version(name, spec, evidence, actor)
-            self._emit(
-                actor,
-                "version.register",
-                mv.ref,
-                {
-                    "artifact_sha256": digest,
-                    "flavor": chosen.name,
-                    "metrics": metrics,
-                    "datasets": {k: v["sha256"] for k, v in lineage["datasets"].items()},
-                    "evidence": dict(mv.evidence),
+            mv = self.store.create_version(name, spec, prepared.evidence, actor)
+            payload: dict[str, Any] = {
+                "artifact_sha256": digest,
+                "flavor": spec.flavor,
+                "metrics": spec.metrics,
+                "datasets": {
+                    k: v.get("sha256") for k, v in (spec.lineage.get("datasets") or {}).items()
                 },
-            )
+                "evidence": dict(mv.evidence),
+                "provenance": dict(mv.provenance),
+            }
+            if via is not None:
+                payload["via"] = via
+            self._emit(actor, "version.register", mv.ref, payload)
         return mv
 
     def _prepare(
@@ -281,7 +363,40 @@ class RegistryService:
     def load_model(self, ref: str | ModelRef) -> Any:
         mv = self.get_version(ref)
         data = self.artifacts.get(mv.artifact_sha256, what=mv.ref)
-        return load_flavor(mv.flavor).load(data, dict(mv.flavor_info))
+        return load_flavor(mv.flavor, self.trust | self._own).load(data, dict(mv.flavor_info))
+
+    def verify_artifact(
+        self,
+        flavor: str,
+        flavor_info: dict[str, Any],
+        data: bytes,
+        signature: dict[str, Any],
+        sample: pd.DataFrame | None = None,
+    ) -> dict[str, Any]:
+        """Check an artifact that arrived as bytes before it is stored: its flavor is installed
+        here, it names no code this host does not trust, and it loads and predicts a sample of
+        its inputs (``sample``, else rows made up from ``signature``) in the sandbox. Returns
+        the flavor info to store (for skops artifacts, the types computed here, whatever the
+        client listed)."""
+        from mlwarden.registry.flavors.sklearn import vetted_types
+        from mlwarden.registry.sandbox import Sandbox, sample_frame
+
+        info = dict(flavor_info)
+        if flavor == "generic":
+            GenericFlavor(trust=self.trust).check_loader(info)
+        elif flavor not in available_flavors():
+            raise ValidationError(
+                f"unknown flavor {flavor!r}; installed: {[*available_flavors(), 'generic']}",
+                field="flavor",
+            )
+        if flavor == "sklearn":
+            info["trusted_types"] = vetted_types(data, self.trust)
+        if self.sandbox is None:
+            self.sandbox = Sandbox()
+        if sample is None:
+            sample = sample_frame(signature)
+        self.sandbox.check_artifact(flavor, info, data, sample, trust=self.trust)
+        return info
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -315,3 +430,22 @@ class RegistryService:
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         mv = self.get_version(ref)
         return self.store.get_evidence(mv.name, mv.version, kind)
+
+
+def _check_favorable(label: Any, classes: list[Any] | None) -> Any:
+    """The declared favourable label as one of the model's classes (``"0"`` from a CLI or JSON
+    matches class ``0``), or a ``ValidationError`` naming the classes."""
+    if label is None:
+        return None
+    if classes is None:
+        raise ValidationError(
+            "favorable_label applies to classifiers; this model has no classes",
+            field="favorable_label",
+        )
+    for c in classes:
+        if c == label or str(c) == str(label):
+            return c
+    raise ValidationError(
+        f"favorable_label {label!r} is not one of the model's classes {classes}",
+        field="favorable_label",
+    )

@@ -55,6 +55,8 @@ def front_matter(ctx: ReportContext) -> dict[str, Any]:
             "ref": mv.ref,
             "artifact_sha256": mv.artifact_sha256,
             "evidence": {k: e.sha256 for k, e in ctx.evidence.items()},
+            # measured by the side that owns the store, or only asserted by a client
+            "provenance": dict(mv.provenance),
         },
     }
     if not mv.metrics:

@@ -26,9 +26,18 @@ def task(ctx: ReportContext) -> str:
 
 
 def metrics_table(ctx: ReportContext) -> str:
+    mv = ctx.version
+    if mv.asserted_metrics:  # say which values the registry did not measure itself
+        return table(
+            ("Metric", "Value", "Data", "Provenance"),
+            [
+                (k, float(v), _eval_name(ctx), mv.provenance_of(f"metrics.{k}"))
+                for k, v in sorted(mv.metrics.items())
+            ],
+        )
     return table(
         ("Metric", "Value", "Data"),
-        [(k, float(v), _eval_name(ctx)) for k, v in sorted(ctx.version.metrics.items())],
+        [(k, float(v), _eval_name(ctx)) for k, v in sorted(mv.metrics.items())],
     )
 
 

@@ -62,6 +62,18 @@ def find_gaps(ctx: ReportContext) -> list[Gap]:
             add(
                 Gap(section, f"{kind} evidence", f"{kind} evidence was skipped: {item.reason}", fix)
             )
+    output = mv.signature.get("output", {})
+    if len(output.get("classes") or []) == 2 and "favorable_label" not in output:
+        add(
+            Gap(
+                "2(g), 3",
+                "favourable outcome",
+                f"{ctx.ref} never declared which class is the favourable outcome; fairness "
+                f"counted the last class ({output['classes'][-1]!r}) as favourable",
+                "register with `favorable_label=` (0 when 1 means default or reoffending)",
+                "human",
+            )
+        )
     if not mv.metrics:
         add(
             Gap(

@@ -124,7 +124,10 @@ def _policy(ctx: ReportContext, p: dict[str, Any]) -> str:
         ],
     )
     # Channel URLs may embed credentials: only names and formats go into documents.
-    channels = ", ".join(f"{c['name']} ({c['format']})" for c in p.get("channels", [])) or "none"
+    channels = (
+        ", ".join(c if isinstance(c, str) else str(c.get("name")) for c in p.get("channels", []))
+        or "none"
+    )
     alias = p.get("alias") or "production"
     behind = ctx.model.aliases.get(alias)
     where = (

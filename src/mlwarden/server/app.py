@@ -23,7 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mlwarden._json import jsonable
 from mlwarden.access import User
 from mlwarden.errors import WardenError
+from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
+from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
 from mlwarden.server.serving import ModelCache, Resolver, settle_heap
@@ -59,6 +61,7 @@ class ServerContext:
     models: ModelCache
     writer: PredictionWriter | None
     proxies: ProxyRuntime
+    jobs: JobRunner
 
     def acting(self, user: User) -> Any:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
@@ -77,33 +80,40 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 
 class BodyLimit:
     """413 above ``max_bytes`` (by Content-Length, or counted while streaming) and 415 for a
-    body that is not JSON: every endpoint that takes a body takes JSON."""
+    body that is not JSON: every endpoint that takes a body takes JSON, except uploads
+    (``PUT /v1/blobs/…``: raw bytes, up to ``max_upload_bytes``)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_upload_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        upload = scope["method"] == "PUT" and scope["path"].startswith(UPLOAD_PREFIX)
+        limit = self.max_upload_bytes if upload else self.max_bytes
         headers = dict(scope["headers"])
         length = headers.get(b"content-length")
         if length is not None:
             try:
-                too_big = int(length) > self.max_bytes
+                too_big = int(length) > limit
             except ValueError:
                 too_big = False
             if too_big:
-                await self._reply(send, 413, "payload_too_large", int(length))
+                await self._reply(send, 413, "payload_too_large", int(length), limit=limit)
                 return
         has_body = length not in (None, b"0") or b"transfer-encoding" in headers
         ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if has_body and not (ctype == b"application/json" or ctype.endswith(b"+json")):
+        if (
+            has_body
+            and not upload
+            and not (ctype == b"application/json" or ctype.endswith(b"+json"))
+        ):
             await self._reply(send, 415, "unsupported_media_type", None, ctype.decode("latin-1"))
             return
         seen = 0
-        limit = self.max_bytes
 
         async def counted() -> Message:
             nonlocal seen
@@ -116,11 +126,18 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
     async def _reply(
-        self, send: Send, status: int, code: str, size: int | None, ctype: str = ""
+        self,
+        send: Send,
+        status: int,
+        code: str,
+        size: int | None,
+        ctype: str = "",
+        limit: int | None = None,
     ) -> None:
         if status == 413:
-            message = f"request body of {size} bytes is over the limit of {self.max_bytes}"
-            details: dict[str, Any] = {"max_bytes": self.max_bytes}
+            limit = limit or self.max_bytes
+            message = f"request body of {size} bytes is over the limit of {limit}"
+            details: dict[str, Any] = {"max_bytes": limit}
         else:
             message = f"send JSON (Content-Type: application/json), not {ctype or 'nothing'}"
             details = {"content_type": ctype}
@@ -170,6 +187,8 @@ class PredictFastPath:
 
 
 _PREDICT_PATH = re.compile(r"/v1/models/([^/]+)/predict")
+#: raw-byte uploads (``routes/uploads.py``), exempt from the JSON-only rule
+UPLOAD_PREFIX = "/v1/blobs/"
 
 
 def _install_errors(app: FastAPI) -> None:
@@ -209,6 +228,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
     from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
+    from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
@@ -219,6 +239,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         registry,
         reports,
         subjects,
+        uploads,
     )
 
     settings = settings or ServerSettings()
@@ -239,7 +260,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     ctx = ServerContext(
         settings=settings,
         warden=warden,
-        auth=Authenticator(warden.access, settings.auth_ttl_s),
+        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
             lambda mv: warden.registry.load_model(mv.ref),
@@ -248,6 +269,10 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         ),
         writer=writer,
         proxies=ProxyRuntime(settings),
+        jobs=JobRunner(settings.registration_workers),
+    )
+    failures = AuthFailures(
+        warden.access.recorder, settings.auth_failures_per_min, settings.auth_audit_interval_s
     )
 
     @asynccontextmanager
@@ -255,15 +280,18 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         if writer is not None:
             writer.start()
         monitoring = alerts_scheduler.start(warden)  # monitoring policies (docs/alerts.md)
+        failures.start()
         if settings.settle_heap:
             settle_heap()
         try:
             yield
         finally:
             alerts_scheduler.stop(monitoring)
+            failures.stop()  # audits the refusals not yet recorded
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()
+            ctx.jobs.shutdown()
 
     app = FastAPI(
         title="Warden",
@@ -271,8 +299,11 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         summary="Govern machine-learning models in production: the SDK over HTTP.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        docs_url=None,  # apidocs.install: vendored Swagger UI, not a CDN's
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.auth_failures = failures
     _install_errors(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no authentication)")
@@ -285,15 +316,33 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         return {"status": "ready", "audit_size": size}
 
     # the prediction routes first: routes are matched in order, and these are the hot path
-    for module in (predict, registry, policy, access, audit, monitor, subjects, alerts, reports):
+    for module in (
+        predict,
+        registry,
+        uploads,
+        policy,
+        access,
+        audit,
+        monitor,
+        subjects,
+        alerts,
+        reports,
+    ):
         app.include_router(module.router)
     app.include_router(alert_metrics.router(warden))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
+    apidocs.install(app)
     # added first, so it runs inside BodyLimit (the last added is the outermost)
     app.add_middleware(PredictFastPath, endpoint=predict.predict, handlers=app.exception_handlers)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+    )
+    # outermost: a client over its failed-authentication limit costs one look-up
+    app.add_middleware(AuthGuard, failures=failures, known=ctx.auth.known)
     return app
 
 

@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mlwarden.access import AccessService, User, hash_token, require_role
 from mlwarden.errors import AuthenticationError, PermissionDenied
+from mlwarden.server.abuse import FAILED
 from mlwarden.store.sql.database import as_utc, utcnow
 
 if TYPE_CHECKING:
@@ -33,9 +34,11 @@ bearer = HTTPBearer(
 
 
 class Authenticator:
-    def __init__(self, access: AccessService, ttl: float) -> None:
+    def __init__(self, access: AccessService, ttl: float, *, audit: bool = True) -> None:
         self.access = access
         self.ttl = ttl
+        # False in the server: refusals are aggregated per client (mlwarden.server.abuse)
+        self.audit = audit
         self._cache: dict[str, tuple[float, datetime | None, User]] = {}
         self._lock = threading.Lock()
 
@@ -48,8 +51,13 @@ class Authenticator:
             return None
         return user
 
+    def known(self, token: str) -> bool:
+        """Whether ``token`` was accepted here lately (it may since have expired: callers
+        still authenticate it); lets a good client past the flood limiter."""
+        return hash_token(token) in self._cache
+
     def authenticate(self, token: str) -> User:
-        user = self.access.authenticate(token)  # raises (and audits) on any refusal
+        user = self.access.authenticate(token, audit=self.audit)  # raises on any refusal
         if self.ttl > 0:
             key = hash_token(token)
             found = self.access.store.find_token(key)
@@ -78,13 +86,18 @@ async def current_user(
 
 async def user_for(request: Request, token: str | None) -> User:
     if not token:
+        request.scope[FAILED] = "missing bearer token"
         raise AuthenticationError(
             "missing bearer token: send `Authorization: Bearer mlw_…`", subject="token:none"
         )
     auth: Authenticator = request.app.state.ctx.auth
     user = auth.cached(token)
     if user is None:
-        user = await run_in_threadpool(auth.authenticate, token)
+        try:
+            user = await run_in_threadpool(auth.authenticate, token)
+        except AuthenticationError as exc:
+            request.scope[FAILED] = exc.message  # counted per client by AuthGuard
+            raise
     return user
 
 

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlwarden.registry.refs import MAX_VERSION
+
 Scalar = str | int | float | bool | None
 
 
@@ -53,6 +55,11 @@ class VersionOut(_Out):
     description: str | None = None
     aliases: list[str] = Field(default_factory=list)
     evidence: dict[str, str] = Field(default_factory=dict)
+    provenance: dict[str, Literal["measured", "asserted"]] = Field(
+        default_factory=dict,
+        description="`metrics.NAME` or evidence kind -> measured (computed by the server from "
+        "data it holds) or asserted (sent by a client)",
+    )
 
 
 class AliasChangeOut(_Out):
@@ -67,7 +74,7 @@ class AliasChangeOut(_Out):
 
 
 class SetAliasIn(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = None
     override: bool = Field(default=False, description="override a protected alias (admins)")
 
@@ -93,6 +100,76 @@ class RegisterIn(BaseModel):
     intended_use: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class DatasetIn(BaseModel):
+    """A dataset uploaded as one Parquet blob (``PUT /v1/blobs/{sha256}``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sha256: str = Field(pattern=SHA256_PATTERN, description="the Parquet blob's sha256")
+    label: str | None = Field(default=None, max_length=256, description="the label column")
+    sensitive: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="columns holding sensitive attributes that are not model inputs",
+    )
+    name: str | None = Field(default=None, max_length=256)
+
+
+class RegistrationIn(BaseModel):
+    """A registration the server measures (``POST /v1/models/{name}/registrations``): the
+    artifact and datasets are uploaded blobs; the server loads the artifact with one of its
+    own flavors and computes the signature, metrics and evidence itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    artifact_sha256: str = Field(pattern=SHA256_PATTERN)
+    flavor: str = Field(max_length=64, description="a flavor installed on the server")
+    flavor_info: dict[str, Any] = Field(default_factory=dict)
+    train: DatasetIn | None = None
+    eval: DatasetIn | None = None
+    sensitive_features: list[str] = Field(default_factory=list, max_length=256)
+    owner: str | None = Field(default=None, max_length=256)
+    # requested only: validators and admins get it, others the server's default tier
+    risk_tier: Literal["low", "medium", "high"] | None = None
+    intended_use: str | None = None
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    favorable_label: Scalar = Field(
+        default=None, description="the class fairness counts as favourable (one of the classes)"
+    )
+    client: dict[str, Any] = Field(
+        default_factory=dict,
+        description="lineage the client reports about itself (code, environment); recorded "
+        "as reported",
+    )
+
+
+class BlobOut(BaseModel):
+    sha256: str
+    size: int | None = None
+    created: bool
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    owner: str
+    subject: str
+    state: Literal["queued", "running", "succeeded", "failed"]
+    progress: str
+    result: dict[str, Any] | None = Field(
+        default=None, description="when succeeded: the registered version"
+    )
+    error: dict[str, Any] | None = Field(
+        default=None, description="when failed: {error, message, details, http_status}"
+    )
+    created_at: datetime
+    updated_at: datetime
 
 
 # ---- access
@@ -213,6 +290,11 @@ class PredictIn(BaseModel):
     subjects: list[str | None] | None = Field(
         default=None, description="data-subject key per row (for erasure requests)"
     )
+    sensitive: list[dict[str, Scalar] | None] | None = Field(
+        default=None,
+        description="protected attributes per row, declared at registration and not model "
+        "inputs: logged beside the inputs for fairness monitoring, never given to the model",
+    )
 
 
 class PredictOut(BaseModel):
@@ -257,9 +339,10 @@ class LogPredictionsIn(BaseModel):
     y_pred: list[Any]
     scores: list[float | None] | None = None
     ids: list[str] | None = None
-    version: int | None = Field(default=None, ge=1)
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION)
     timestamps: list[str] | None = None
     subjects: list[str | None] | None = None
+    sensitive: list[dict[str, Scalar] | None] | None = None
 
 
 class IdsOut(BaseModel):

@@ -30,6 +30,15 @@ class ServerSettings(BaseSettings):
     batch_max_rows: int = Field(default=2000, ge=1, description="rows per commit, at most")
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")
     max_rows: int = Field(default=10_000, ge=1, description="rows per predict request")
+    max_upload_mb: int = Field(
+        default=512, ge=1, description="413 above this for an upload (PUT /v1/blobs/{sha256})"
+    )
+    registration_workers: int = Field(
+        default=1,
+        ge=1,
+        description="registration jobs measured at once (threads, off the event loop); "
+        "more wait queued",
+    )
     alias_ttl_s: float = Field(
         default=1.0, ge=0, description="how long a resolved alias is reused before re-reading"
     )
@@ -38,6 +47,16 @@ class ServerSettings(BaseSettings):
         ge=0,
         description="how long an authenticated token is trusted before re-checking the store "
         "(revocations made elsewhere take effect within this time)",
+    )
+    auth_failures_per_min: int = Field(
+        default=20,
+        ge=0,
+        description="failed authentications a client address may make per minute before its "
+        "requests are answered 429 (0: no limit); refusals are audited as one event per "
+        "address and auth_audit_interval_s",
+    )
+    auth_audit_interval_s: float = Field(
+        default=60.0, gt=0, description="how often refused authentications are audited"
     )
     strict_categories: bool = Field(
         default=False, description="refuse category values unseen in training (422)"

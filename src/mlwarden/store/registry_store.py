@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlwarden.entities import AliasChange, Model, ModelVersion
@@ -31,6 +31,8 @@ class NewVersion:
     params: dict[str, Any]
     description: str | None = None
     status: str = "registered"
+    # "metrics.NAME" or an evidence kind -> "measured" | "asserted"; missing keys are measured
+    provenance: dict[str, str] = field(default_factory=dict)
 
 
 class RegistryStore(ABC):

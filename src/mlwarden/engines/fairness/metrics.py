@@ -37,6 +37,7 @@ REFERENCE: dict[str, tuple[str, str]] = {
     "disparate_impact": ("selection_rate", "ratio"),
     "equal_opportunity_difference": ("true_positive_rate", "difference"),
     "false_positive_rate_difference": ("false_positive_rate", "difference"),
+    "false_negative_rate_difference": ("false_negative_rate", "difference"),
     "average_odds_difference": ("", "difference"),
     "predictive_parity_difference": ("positive_predictive_value", "difference"),
     "false_discovery_rate_difference": ("false_discovery_rate", "difference"),
@@ -52,6 +53,12 @@ BETWEEN: dict[str, tuple[tuple[str, ...], str]] = {
     "equalized_odds_difference": (("true_positive_rate", "false_positive_rate"), "difference"),
     "equalized_odds_ratio": (("true_positive_rate", "false_positive_rate"), "ratio"),
     "equal_opportunity_difference": (("true_positive_rate",), "difference"),
+    "equal_opportunity_ratio": (("true_positive_rate",), "ratio"),
+    # error-rate balance: who bears the false alarms, who the misses (COMPAS, credit default)
+    "false_positive_rate_difference": (("false_positive_rate",), "difference"),
+    "false_positive_rate_ratio": (("false_positive_rate",), "ratio"),
+    "false_negative_rate_difference": (("false_negative_rate",), "difference"),
+    "false_negative_rate_ratio": (("false_negative_rate",), "ratio"),
     "predictive_parity_difference": (("positive_predictive_value",), "difference"),
     "accuracy_difference": (("accuracy",), "difference"),
 }

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlwarden.errors import ValidationError
-from mlwarden.registry.flavors.base import Flavor
+from mlwarden.errors import UntrustedCode, ValidationError
+from mlwarden.registry.flavors.base import Flavor, Trust
+
+#: loaders shipped with mlwarden itself (proxy mode's endpoint description)
+BUILTIN_LOADERS = frozenset({"mlwarden.server.proxy:load_proxy"})
 
 
 def function_path(fn: Callable[..., Any], field: str) -> str:
@@ -25,6 +28,13 @@ def function_path(fn: Callable[..., Any], field: str) -> str:
     return f"{module}:{qualname}"
 
 
+def _path_or_none(fn: Callable[..., Any]) -> str | None:
+    try:
+        return function_path(fn, "load_fn")
+    except ValidationError:
+        return None
+
+
 def import_function(path: str) -> Callable[..., Any]:
     module, _, qualname = path.partition(":")
     obj: Any = importlib.import_module(module)
@@ -34,14 +44,41 @@ def import_function(path: str) -> Callable[..., Any]:
 
 
 class GenericFlavor(Flavor):
+    """A stored version names its loader as ``module:callable``: that is code, so it runs only
+    when it is a built-in loader, one the operator trusts, or the very function this caller
+    passed (``load_fn``). A client-named loader is never imported."""
+
     name = "generic"
 
     def __init__(
         self,
         save_fn: Callable[[Any, Path], None] | None = None,
         load_fn: Callable[[Path], Any] | None = None,
+        trust: Trust = Trust(),
     ) -> None:
         self.save_fn, self.load_fn = save_fn, load_fn
+        self.trust = trust
+
+    def trusting(self, trust: Trust) -> GenericFlavor:
+        return GenericFlavor(self.save_fn, self.load_fn, self.trust | trust)
+
+    def check_loader(self, info: dict[str, Any]) -> str:
+        """The loader ``info`` names, if this host may run it; ``UntrustedCode`` otherwise."""
+        loader = info.get("loader")
+        if not isinstance(loader, str) or not loader:
+            raise ValidationError(
+                "a generic version needs flavor_info.loader", field="flavor_info.loader"
+            )
+        own = self.load_fn is not None and _path_or_none(self.load_fn) == loader
+        if not own and loader not in BUILTIN_LOADERS | self.trust.loaders:
+            raise UntrustedCode(
+                f"the generic loader {loader!r} is not trusted on this host: only built-in "
+                "flavors, mlwarden.flavors entry points and loaders the operator lists in "
+                "MLWARDEN_TRUSTED_LOADERS run",
+                field="flavor_info.loader",
+                loader=loader,
+            )
+        return loader
 
     def matches(self, model: Any) -> bool:
         return self.save_fn is not None
@@ -65,7 +102,9 @@ class GenericFlavor(Flavor):
         return data, {"loader": loader, "class": f"{type(model).__module__}.{type(model).__name__}"}
 
     def load(self, data: bytes, info: dict[str, Any]) -> Any:
-        load_fn = import_function(info["loader"])
+        loader = self.check_loader(info)
+        own = self.load_fn is not None and _path_or_none(self.load_fn) == loader
+        load_fn = self.load_fn if own and self.load_fn is not None else import_function(loader)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model"
             path.write_bytes(data)

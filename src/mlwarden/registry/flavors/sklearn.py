@@ -6,8 +6,71 @@ import io
 import zipfile
 from typing import Any
 
-from mlwarden.errors import IntegrityError, ValidationError, require
-from mlwarden.registry.flavors.base import Flavor, library_versions
+from mlwarden.errors import (
+    ArtifactRejected,
+    IntegrityError,
+    UntrustedCode,
+    ValidationError,
+    require,
+)
+from mlwarden.registry.flavors.base import Flavor, Trust, library_versions
+
+#: packages whose types (estimators, arrays, trees) a skops artifact may hold
+SAFE_TYPE_MODULES = ("sklearn", "numpy", "scipy", "lightgbm", "xgboost", "skops")
+SAFE_TYPES = frozenset(
+    {"collections.OrderedDict", "collections.defaultdict", "collections.Counter", "builtins.slice"}
+)
+#: parts of those packages that read or write files, compile or run code
+UNSAFE_PREFIXES = (
+    "numpy.load",
+    "numpy.save",
+    "numpy.fromfile",
+    "numpy.memmap",
+    "numpy.lib.npyio",
+    "numpy.lib.format",
+    "numpy.f2py",
+    "numpy.distutils",
+    "numpy.testing",
+    "numpy.ctypeslib",
+    "scipy.io",
+    "scipy.LowLevelCallable",
+    "sklearn.datasets",
+    "sklearn.utils._testing",
+)
+
+
+def type_allowed(name: str, trust: Trust = Trust()) -> bool:
+    """Whether a type (or function) a skops artifact names may be created on this host."""
+    if name in trust.types or any(name.startswith(f"{t}.") for t in trust.types):
+        return True
+    if any(name == p or name.startswith((f"{p}.", f"{p}_")) for p in UNSAFE_PREFIXES):
+        return False
+    return name in SAFE_TYPES or name.split(".", 1)[0] in SAFE_TYPE_MODULES
+
+
+def vetted_types(data: bytes, trust: Trust = Trust()) -> list[str]:
+    """The types in a skops artifact that skops does not trust by itself, computed here from
+    the bytes (never read from a client's ``trusted_types``); ``UntrustedCode`` names any
+    outside the packages this host trusts."""
+    sio = require("skops.io", "sklearn")
+    try:
+        found = sorted(sio.get_untrusted_types(data=data))
+    except Exception as exc:  # not a zip, not a skops schema: the bytes are not an artifact
+        raise ArtifactRejected(
+            f"the artifact is not a skops file: {type(exc).__name__}: {exc}",
+            field="artifact",
+            problem="format",
+        ) from exc
+    refused = [t for t in found if not type_allowed(t, trust)]
+    if refused:
+        raise UntrustedCode(
+            f"the artifact holds types this host does not trust: {refused}; only "
+            f"{list(SAFE_TYPE_MODULES)} and types the operator lists in MLWARDEN_TRUSTED_TYPES "
+            "are loaded",
+            field="artifact",
+            types=refused,
+        )
+    return found
 
 
 def _stable_zip(data: bytes) -> bytes:
@@ -25,6 +88,12 @@ def _stable_zip(data: bytes) -> bytes:
 
 class SklearnFlavor(Flavor):
     name = "sklearn"
+
+    def __init__(self, trust: Trust = Trust()) -> None:
+        self.trust = trust
+
+    def trusting(self, trust: Trust) -> SklearnFlavor:
+        return SklearnFlavor(self.trust | trust)
 
     def matches(self, model: Any) -> bool:
         try:
@@ -60,8 +129,17 @@ class SklearnFlavor(Flavor):
         sio = require("skops.io", "sklearn")
         from skops.io.exceptions import UntrustedTypesFoundException
 
+        recorded = [str(t) for t in info.get("trusted_types", [])]
+        refused = [t for t in recorded if not type_allowed(t, self.trust)]
+        if refused:
+            raise UntrustedCode(
+                f"the version trusts types this host does not: {refused}; the operator may "
+                "list them in MLWARDEN_TRUSTED_TYPES",
+                field="flavor_info.trusted_types",
+                types=refused,
+            )
         try:
-            return sio.loads(data, trusted=list(info.get("trusted_types", [])))
+            return sio.loads(data, trusted=recorded)
         except UntrustedTypesFoundException as exc:
             raise IntegrityError(
                 f"the artifact holds types that were not trusted at registration: {exc}"

@@ -9,6 +9,10 @@ from typing import Any
 from mlwarden.errors import ValidationError, require
 from mlwarden.registry.flavors.base import Flavor, library_versions
 
+_WRAPPERS = frozenset(
+    {"XGBClassifier", "XGBRegressor", "XGBRanker", "XGBRFClassifier", "XGBRFRegressor"}
+)
+
 
 class XGBoostFlavor(Flavor):
     name = "xgboost"
@@ -35,6 +39,12 @@ class XGBoostFlavor(Flavor):
     def load(self, data: bytes, info: dict[str, Any]) -> Any:
         xgb = require("xgboost", "xgboost")
         wrapper = info.get("wrapper")
+        if wrapper and wrapper not in _WRAPPERS:
+            # flavor_info may come from a client: never call a name it chose
+            raise ValidationError(
+                f"unknown XGBoost wrapper {wrapper!r}; one of {sorted(_WRAPPERS)}",
+                field="flavor_info.wrapper",
+            )
         model = getattr(xgb, wrapper)() if wrapper else xgb.Booster()
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.ubj"

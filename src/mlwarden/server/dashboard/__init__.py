@@ -20,21 +20,10 @@ def mount(app: Any) -> None:
     from mlwarden.server.dashboard.routes import router
     from mlwarden.server.dashboard.session import Sessions
 
-    warden = app.state.ctx.warden
-    app.state.dashboard_sessions = Sessions(warden.access, secret_file=_secret_file(warden))
+    # sessions live in the store (dashboard_sessions): no key to share between workers
+    app.state.dashboard_sessions = Sessions(app.state.ctx.warden.access)
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="dashboard-static")
-
-
-def _secret_file(warden: Any) -> Any:
-    """Beside the audit signing key, which every worker of this store already reads."""
-    from mlwarden.store.sql.audit import key_path
-
-    try:
-        folder = key_path(warden.settings).parent
-    except Exception:  # no local key location (e.g. an unusual Warden): per-process key
-        return None
-    return folder / "dashboard-session.key" if folder.is_dir() else None
 
 
 __all__ = ["STATIC", "TEMPLATES", "mount"]

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -24,8 +24,9 @@ from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
 from mlwarden.access import allowed
-from mlwarden.errors import WardenError
+from mlwarden.errors import AuthenticationError, WardenError
 from mlwarden.policy.loader import examples
+from mlwarden.server.abuse import FAILED
 from mlwarden.server.auth import check
 from mlwarden.server.dashboard import monitoring as monitoring_data
 from mlwarden.server.dashboard import predictions as prediction_data
@@ -118,8 +119,11 @@ def _ctx(request: Request) -> Any:
 
 
 async def _session(request: Request) -> Session:
-    found = await run_in_threadpool(_sessions(request).read, request.cookies.get(COOKIE))
+    cookie = request.cookies.get(COOKIE)
+    found = await run_in_threadpool(_sessions(request).read, cookie)
     if found is None:
+        if cookie:  # a forged, expired or signed-out cookie counts towards the client's limit
+            request.scope[FAILED] = "no such dashboard session"
         raise LoginRequired()
     return found
 
@@ -216,7 +220,11 @@ async def login(request: Request) -> Response:
     token = str((body or {}).get("token") or "")
     if not token:
         raise Refused(400, "enter an API token")
-    cookie, _ = await run_in_threadpool(_sessions(request).sign_in, token)
+    try:
+        cookie, _ = await run_in_threadpool(_sessions(request).sign_in, token, audit=False)
+    except AuthenticationError as exc:
+        request.scope[FAILED] = exc.message  # counted and audited per client (server.abuse)
+        raise
     target = _safe_next(str(body.get("next") or "/"))
     response = Response(status_code=200, headers={"HX-Redirect": target})
     response.set_cookie(
@@ -242,8 +250,23 @@ async def logout(request: Request) -> Response:
 
 
 def _safe_next(target: str) -> str:
-    # only paths on this site: never //host or a scheme (an open redirect)
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site; anything else is ``/`` (issue 14, finding 9).
+
+    Browsers drop tabs and newlines from URLs and read ``\\`` as ``/``, so ``/%09/evil.com``
+    is ``//evil.com``: another host. The checks run on the text percent-decoded until it
+    stops changing, so no encoding of those characters slips through either."""
+    decoded, previous = target, None
+    for _ in range(4):
+        if decoded == previous:
+            break
+        previous, decoded = decoded, unquote(decoded)
+    if (
+        len(target) > 2048
+        or not target.startswith("/")
+        or any(c < " " or "\x7f" <= c <= "\x9f" for c in decoded)
+        or "//" in decoded
+        or "\\" in decoded
+    ):
         return "/"
     return target
 
@@ -439,7 +462,12 @@ async def prediction(request: Request, id: str = "") -> Response:
     if pid:
         if len(pid) > 64:
             raise Refused(400, "a prediction id is at most 64 characters")
-        page = await run_in_threadpool(prediction_data.prediction, ctx.warden, pid)
+        page = await run_in_threadpool(
+            prediction_data.prediction,
+            ctx.warden,
+            pid,
+            unseal=allowed(session.user.role, "subject.read"),
+        )
         missing = page is None
         if page is not None:
             check(ctx, session.user, "read", f"model:{page.model}")

@@ -1,20 +1,17 @@
-"""Dashboard sessions: sign in once with an API token, then a signed, HttpOnly cookie.
+"""Dashboard sessions: sign in once with an API token, then an HttpOnly cookie.
 
-The cookie never holds the token. It holds the user's name, the id of the token used to sign
-in, an expiry and a random session id, signed with HMAC-SHA256. Each request re-reads the
-user and the token, so disabling the user or revoking that token ends the session at once
-(the same rules as bearer auth, without caching). Signing out adds the session id to a
-deny-list until the cookie would have expired anyway.
-
-The signing key comes from ``MLWARDEN_DASHBOARD_SECRET`` (any string, 32+ characters); else
-from a key file beside the audit signing key (``dashboard-session.key``, created on first use,
-mode 0600), which every worker of one host shares; else a random key per process. Servers on
-several hosts behind one address need the variable (or the same file) on every host.
+The cookie never holds the token. It holds a random session secret (32 bytes); the store keeps
+only its SHA-256 in ``dashboard_sessions`` with the user, the id of the token used to sign in,
+an expiry and, once signed out, ``revoked_at``. Each request re-reads the session, the user
+and the token in one query, so signing out, disabling the user or revoking that token ends the
+session at once, on every worker and replica, and across restarts (issue 14, finding 9).
+No key is involved: there is nothing to share between workers or hosts but the database.
 
 CSRF: every state-changing request carries a per-session token (a hidden field and an
-``X-CSRF-Token`` header) derived from the session id with the same key, compared in constant
-time. The cookie is ``SameSite=Strict`` too, and every dashboard POST body is JSON, which a
-cross-site form cannot send without a CORS preflight this server never grants.
+``X-CSRF-Token`` header), a hash of the session secret under its own label (it reveals
+nothing of the secret), compared in constant time. The cookie is ``SameSite=Strict`` too, and
+every dashboard POST body is JSON, which a cross-site form cannot send without a CORS
+preflight this server never grants.
 """
 
 from __future__ import annotations
@@ -22,30 +19,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
-import os
 import secrets
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any
 
 from mlwarden.access import User
-from mlwarden.errors import AuthenticationError, NotFound
+from mlwarden.errors import AuthenticationError
 
 COOKIE = "mlw_session"
 #: Eight hours: a working day. Signing in again only needs the token.
 MAX_AGE_S = 8 * 3600
-SECRET_ENV = "MLWARDEN_DASHBOARD_SECRET"
+_SECRET_BYTES = 32
+_COOKIE_CHARS = 43  # unpadded base64 of 32 bytes
 
 
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _digest(purpose: bytes, secret: str) -> bytes:
+    return hashlib.sha256(b"mlwarden-dashboard-" + purpose + b"\x00" + secret.encode()).digest()
 
 
 @dataclass(frozen=True)
@@ -58,114 +53,59 @@ class Session:
 
 
 class Sessions:
-    """Issues, checks and revokes session cookies for one app."""
+    """Issues, checks and revokes dashboard sessions, kept in the store."""
 
-    def __init__(
-        self,
-        access: Any,
-        secret: str | bytes | None = None,
-        secret_file: Path | None = None,
-    ) -> None:
+    def __init__(self, access: Any) -> None:
         self.access = access
-        raw = secret if secret is not None else os.environ.get(SECRET_ENV)
-        if not raw and secret_file is not None:
-            raw = shared_secret(secret_file)
-        if isinstance(raw, str):
-            raw = raw.encode()
-        self._key = hashlib.sha256(raw).digest() if raw else secrets.token_bytes(32)
-        self._revoked: dict[str, int] = {}
-        self._lock = threading.Lock()
 
-    # ---- signing
-
-    def _mac(self, purpose: bytes, data: bytes) -> bytes:
-        return hmac.new(self._key, purpose + b"\x00" + data, hashlib.sha256).digest()
+    @staticmethod
+    def _id(sid: str) -> str:
+        return _digest(b"session", sid).hex()
 
     def csrf_for(self, sid: str) -> str:
-        return _b64(self._mac(b"csrf", sid.encode()))
+        return _b64(_digest(b"csrf", sid))
 
     # ---- sign in and out
 
-    def sign_in(self, token: str) -> tuple[str, Session]:
-        """Check an API token (audited on refusal) and return ``(cookie value, session)``."""
+    def sign_in(self, token: str, *, audit: bool = True) -> tuple[str, Session]:
+        """Check an API token (audited on refusal unless ``audit`` is false: the server
+        aggregates refusals per client) and return ``(cookie value, session)``."""
         token = token.strip()
-        user = self.access.authenticate(token)  # raises AuthenticationError (audited)
+        user = self.access.authenticate(token, audit=audit)  # raises AuthenticationError
         found = self.access.store.find_token(_hash(token))
         if found is None:  # revoked between the two reads
             raise AuthenticationError("unknown API token", subject="token:unknown")
         info, _ = found
-        sid = secrets.token_urlsafe(18)
+        sid = _b64(secrets.token_bytes(_SECRET_BYTES))
         expires = int(time.time()) + MAX_AGE_S
-        body = json.dumps(
-            {"u": user.name, "t": info.id, "e": expires, "s": sid}, separators=(",", ":")
-        ).encode()
-        value = f"{_b64(body)}.{_b64(self._mac(b'session', body))}"
-        return value, Session(user, sid, info.id, expires, self.csrf_for(sid))
+        self.access.store.create_session(
+            self._id(sid), user.id, info.id, datetime.fromtimestamp(expires, UTC)
+        )
+        return sid, Session(user, sid, info.id, expires, self.csrf_for(sid))
 
     def sign_out(self, session: Session) -> None:
-        now = int(time.time())
-        with self._lock:
-            self._revoked = {s: e for s, e in self._revoked.items() if e > now}
-            self._revoked[session.sid] = session.expires
+        self.access.store.revoke_session(self._id(session.sid))
 
     # ---- each request
 
     def read(self, cookie: str | None) -> Session | None:
-        """The session of a cookie, or ``None`` (absent, forged, expired, signed out, or its
+        """The session of a cookie, or ``None`` (absent, unknown, expired, signed out, or its
         user or token no longer valid)."""
-        if not cookie or "." not in cookie or len(cookie) > 2048:
+        if not cookie or len(cookie) != _COOKIE_CHARS:  # not ours: no database read
             return None
-        body_b64, _, mac_b64 = cookie.partition(".")
-        try:
-            body = _unb64(body_b64)
-            mac = _unb64(mac_b64)
-        except (ValueError, TypeError):
+        found = self.access.store.find_session(self._id(cookie))
+        if found is None:
             return None
-        if not hmac.compare_digest(mac, self._mac(b"session", body)):
-            return None
-        try:
-            data = json.loads(body)
-            name, token_id, expires, sid = data["u"], int(data["t"]), int(data["e"]), data["s"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        if expires <= time.time() or sid in self._revoked:
-            return None
-        try:
-            user = self.access.get_user(name)
-            token = self.access.store.get_token(token_id)
-        except NotFound:
-            return None
+        expires_at, revoked_at, token, user = found
         now = _utcnow()
+        if revoked_at is not None or expires_at <= now:
+            return None
         if user.disabled or token.user != user.name or not token.active(now):
             return None
-        return Session(user, sid, token_id, expires, self.csrf_for(sid))
+        return Session(user, cookie, token.id, int(expires_at.timestamp()), self.csrf_for(cookie))
 
     def check_csrf(self, session: Session, sent: str | None) -> bool:
         return bool(sent) and hmac.compare_digest(str(sent), session.csrf)
-
-
-def shared_secret(path: Path) -> bytes | None:
-    """The key file's bytes, creating it (32 random bytes, 0600) if absent; ``None`` when
-    the folder cannot be written (a read-only deployment falls back to a per-process key)."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError:
-        return None
-    else:
-        # exclusive create: of several workers starting at once, exactly one writes it
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(32))
-    for _ in range(50):  # another worker may be between its create and its write
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if len(data) >= 32:
-            return data
-        time.sleep(0.01)
-    return None
 
 
 def _hash(token: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select, union_all
 
+from mlwarden.entities import ASSERTED
 from mlwarden.policy.service import rollback_target
 from mlwarden.store.sql import schema
 from mlwarden.store.sql.database import as_utc
@@ -254,13 +255,18 @@ class VersionRow:
     aliases: list[str] = field(default_factory=list)
     gate: str = "none"
     approvals: int = 0
+    metrics_provenance: dict[str, str] = field(default_factory=dict)
 
     @property
     def key_metrics(self) -> list[tuple[str, Any]]:
         metrics = self.metrics or {}
         first = [(k, metrics[k]) for k in KEY_METRICS if k in metrics]
         rest = [(k, v) for k, v in metrics.items() if k not in KEY_METRICS]
-        return (first + rest)[:4]
+        # a value a client only asserted is labelled so, never shown as measured
+        return [
+            (f"{k} (asserted)" if self.metrics_provenance.get(k) == ASSERTED else k, v)
+            for k, v in (first + rest)[:4]
+        ]
 
 
 @dataclass
@@ -290,6 +296,7 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
                 model_versions.c.created_by,
                 model_versions.c.lineage,
                 model_versions.c.metrics,
+                model_versions.c.metrics_provenance,
             )
             .where(model_versions.c.model_id == model_id)
             .order_by(model_versions.c.version.desc())
@@ -325,6 +332,7 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
             aliases=sorted(by_version.get(r.version, [])),
             gate="none" if r.version not in gates else ("passed" if gates[r.version] else "failed"),
             approvals=counts.get(r.version, 0),
+            metrics_provenance=r.metrics_provenance or {},
         )
         for r in found
     ]
@@ -365,6 +373,8 @@ def evidence_summary(wd: Any, mv: Any) -> dict[str, Any]:
             out[kind] = "unreadable"
             continue
         out[kind] = _summarize(kind, ev)
+        if mv.provenance_of(kind) == ASSERTED:
+            out[kind] = f"asserted by the client, not measured: {out[kind]}"
     return out
 
 

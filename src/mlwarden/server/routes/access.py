@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials
 
-from mlwarden.access import User
+from mlwarden.access import User, hash_token
 from mlwarden.access.roles import allowed
 from mlwarden.errors import PermissionDenied
-from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.registry.refs import MAX_ID
+from mlwarden.server.auth import bearer, check, current_user
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
 
-router = APIRouter(prefix="/v1", tags=["users and tokens"])
+router = APIRouter(prefix="/v1", tags=["users and tokens"], route_class=StrictJsonRoute)
 
 
 @router.get("/users", response_model=list[UserOut], summary="wd.list_users()")
-def list_users(request: Request, user: User = Depends(current_user)) -> Any:
+def list_users(
+    request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
+) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "read", "user:*")
-    return out(ctx.warden.list_users())
+    return out(page.of(ctx.warden.list_users()))
 
 
 @router.get("/users/me", response_model=UserOut, summary="The authenticated user")
@@ -41,6 +45,7 @@ def create_user(body: CreateUserIn, request: Request, user: User = Depends(curre
 def list_tokens(
     request: Request,
     user_name: str | None = Query(None, alias="user"),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
@@ -49,7 +54,7 @@ def list_tokens(
         if user_name not in (None, user.name):
             check(ctx, user, "token.manage", f"user:{user_name}")
         user_name = user.name
-    return out(ctx.warden.list_tokens(user_name))
+    return out(page.of(ctx.warden.list_tokens(user_name)))
 
 
 @router.post(
@@ -58,19 +63,34 @@ def list_tokens(
     status_code=201,
     summary="wd.create_token(user, expires_in=None, description=None)",
 )
-def create_token(body: CreateTokenIn, request: Request, user: User = Depends(current_user)) -> Any:
+def create_token(
+    body: CreateTokenIn,
+    request: Request,
+    user: User = Depends(current_user),
+    creds: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Any:
     ctx = request.app.state.ctx
     action = "token.create" if body.user == user.name else "token.manage"
     check(ctx, user, action, f"user:{body.user}")
-    new = ctx.acting(user).create_token(
-        body.user, expires_in=body.expires_in, description=body.description
+    # the token this request came with: the new one expires no later (issue 14, finding 6)
+    found = ctx.warden.access.store.find_token(hash_token(creds.credentials)) if creds else None
+    new = ctx.acting(user).access.create_token(
+        body.user,
+        actor=user.name,
+        expires_in=body.expires_in,
+        description=body.description,
+        parent=None if found is None else found[0],
     )
     # the secret goes to the caller once, in this body; never to a log
     return {"token": new.token, "info": out(new.info)}
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut, summary="wd.revoke_token(id)")
-def revoke_token(token_id: int, request: Request, user: User = Depends(current_user)) -> Any:
+def revoke_token(
+    request: Request,
+    token_id: int = Path(ge=0, le=MAX_ID),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "token.revoke", f"token:{token_id}")
     try:

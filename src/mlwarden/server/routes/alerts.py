@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.alerts.policy import MonitoringPolicy, loads
+from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 from mlwarden.server.schemas import VersionOut
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = APIRouter(prefix="/v1", tags=["alerts"], route_class=StrictJsonRoute)
 
 
 class PolicyText(BaseModel):
@@ -33,6 +34,13 @@ class ReasonIn(BaseModel):
     reason: str
 
 
+class ChannelIn(BaseModel):
+    name: str = Field(max_length=64)
+    url: str | None = Field(default=None, max_length=2048)
+    format: str = Field(default="json", max_length=16)
+    secret_env: str | None = Field(default=None, max_length=128)
+
+
 def policy_from(text: PolicyText) -> MonitoringPolicy:
     loaded = loads(text.source, filename=text.path or "<string>")
     return MonitoringPolicy(**{**loaded.__dict__, "path": text.path})
@@ -48,35 +56,68 @@ def alerts(
     name: str | None = None,
     status: str | None = None,
     policy: str | None = None,
-    limit: int | None = Query(None, ge=1),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "read", f"model:{name or '*'}")
-    found = ctx.warden.alerts(name, status=status, policy=policy, limit=limit)
+    found = page.of(ctx.warden.alerts(name, status=status, policy=policy, limit=page.end))
     return [a.to_dict() for a in found]
 
 
 @router.get("/alerts/deliveries", summary="wd.alert_deliveries(alert_id=None, failed=, limit=)")
 def alert_deliveries(
     request: Request,
-    alert_id: int | None = None,
+    alert_id: int | None = Query(None, ge=0, le=MAX_ID),
     failed: bool | None = None,
-    limit: int | None = Query(None, ge=1),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
     # deliveries and policies name channel URLs (a Slack webhook URL is a secret)
     check(ctx, user, "checks.run", "alert:*")
-    found = ctx.warden.alert_deliveries(alert_id, failed=failed, limit=limit)
+    found = page.of(ctx.warden.alert_deliveries(alert_id, failed=failed, limit=page.end))
     return [d.to_dict() for d in found]
 
 
+@router.get("/alerts/channels", summary="wd.alert_channels()")
+def alert_channels(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    return [c.to_dict() for c in ctx.acting(user).alert_channels()]
+
+
+@router.post(
+    "/alerts/channels",
+    status_code=201,
+    summary="wd.install_alert_channel(name, url, format=, secret_env=)",
+)
+def install_alert_channel(
+    body: ChannelIn, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    channel = ctx.acting(user).install_alert_channel(
+        body.name, body.url, format=body.format, secret_env=body.secret_env
+    )
+    return channel.to_dict()
+
+
+@router.delete("/alerts/channels/{name}", summary="wd.remove_alert_channel(name)")
+def remove_alert_channel(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "config.set", "alert-channel:*")
+    ctx.acting(user).remove_alert_channel(name)
+    return {"removed": name}
+
+
 @router.get("/monitoring/policies", summary="wd.monitoring_policies()")
-def monitoring_policies(request: Request, user: User = Depends(current_user)) -> Any:
+def monitoring_policies(
+    request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
+) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "checks.run", "monitoring-policy:*")
-    return [policy_out(p) for p in ctx.warden.monitoring_policies()]
+    return [policy_out(p) for p in page.of(ctx.warden.monitoring_policies())]
 
 
 @router.post(
@@ -86,8 +127,9 @@ def install_monitoring_policy(
     body: PolicyText, request: Request, user: User = Depends(current_user)
 ) -> Any:
     ctx = request.app.state.ctx
+    # the role before the text: parsing YAML and compiling CEL is the attack surface
+    check(ctx, user, "config.set", "monitoring-policy:*")
     pol = policy_from(body)
-    check(ctx, user, "config.set", f"monitoring-policy:{pol.name}")
     return policy_out(ctx.acting(user).install_monitoring_policy(pol))
 
 
@@ -96,6 +138,7 @@ def evaluate_monitoring(
     body: EvaluateIn, request: Request, user: User = Depends(current_user)
 ) -> Any:
     ctx = request.app.state.ctx
+    check(ctx, user, "checks.run", "monitoring")  # before any policy text is parsed
     pols = None if body.policies is None else [policy_from(p) for p in body.policies]
     result = ctx.acting(user).evaluate_monitoring(pols, names=body.names, refresh=body.refresh)
     return result.to_dict()

@@ -6,17 +6,18 @@ import os
 import tempfile
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
+from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import AuditEventOut, CheckpointOut, ProofOut, VerificationOut
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictJsonRoute)
 
 
 @router.get("/events", response_model=list[AuditEventOut], summary="wd.audit.events(...)")
@@ -28,8 +29,8 @@ def events(
     actor: str | None = None,
     since: str | None = Query(None, description="ISO-8601, inclusive"),
     until: str | None = Query(None, description="ISO-8601, exclusive"),
-    limit: int | None = Query(None, ge=1, le=100_000),
     newest_first: bool = False,
+    page: Page = Depends(paging(MAX_BULK_PAGE)),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
@@ -38,17 +39,20 @@ def events(
         model,
         action,
         since,
-        limit,
+        page.limit,
         subject=subject,
         actor=actor,
         until=until,
         newest_first=newest_first,
+        offset=page.offset,
     )
     return [e.to_dict() for e in found]
 
 
 @router.get("/events/{seq}", response_model=AuditEventOut, summary="wd.audit.get(seq)")
-def get_event(seq: int, request: Request, user: User = Depends(current_user)) -> Any:
+def get_event(
+    request: Request, seq: int = Path(ge=0, le=MAX_ID), user: User = Depends(current_user)
+) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "audit.read", f"audit-event:{seq}")
     return ctx.warden.audit.get(seq).to_dict()
@@ -79,9 +83,9 @@ def verify(request: Request, user: User = Depends(current_user)) -> Any:
 
 @router.get("/proofs/{seq}", response_model=ProofOut, summary="wd.audit.prove(seq)")
 def prove(
-    seq: int,
     request: Request,
-    tree_size: int | None = Query(None, ge=1),
+    seq: int = Path(ge=0, le=MAX_ID),
+    tree_size: int | None = Query(None, ge=1, le=MAX_ID),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx

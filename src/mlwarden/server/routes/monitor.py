@@ -9,10 +9,12 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
-from mlwarden.access import User
+from mlwarden.access import User, allowed
 from mlwarden.errors import ValidationError
+from mlwarden.monitor.lookup import get_prediction
+from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import (
     IdsOut,
     LabelsIn,
@@ -24,7 +26,7 @@ from mlwarden.server.schemas import (
 )
 from mlwarden.server.serving import to_records
 
-router = APIRouter(prefix="/v1", tags=["predictions and monitoring"])
+router = APIRouter(prefix="/v1", tags=["predictions and monitoring"], route_class=StrictJsonRoute)
 
 #: Writing to the prediction log (batch scoring jobs, labels) is a developer's or admin's act;
 #: asking for a prediction (``/predict``) is open to every role.
@@ -61,6 +63,9 @@ def log_predictions(
         version=body.version,
         timestamps=body.timestamps,
         subjects=body.subjects,
+        sensitive=None
+        if body.sensitive is None
+        else pd.DataFrame.from_records([a or {} for a in body.sensitive]),
     )
     return {"ids": ids}
 
@@ -75,8 +80,8 @@ def read_predictions(
     request: Request,
     since: str | None = None,
     until: str | None = None,
-    version: int | None = Query(None, ge=1),
-    limit: int | None = Query(None, ge=1, le=1_000_000),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    page: Page = Depends(paging(MAX_BULK_PAGE)),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
@@ -86,12 +91,34 @@ def read_predictions(
         since=_when(since, "since"),
         until=_when(until, "until"),
         version=version,
-        limit=limit,
+        limit=page.limit,
+        offset=page.offset,
+        unseal=allowed(user.role, "subject.read"),
     )
     if frame.empty:
         return {"rows": []}
     frame = frame.astype(object).where(frame.notna(), None)
     return {"rows": out(frame.to_dict(orient="records"))}
+
+
+@router.get(
+    "/predictions/{prediction_id}",
+    response_model=dict[str, Any],
+    summary="wd.prediction(id): one prediction, its reason codes, label and audit proof",
+)
+def read_prediction(
+    prediction_id: str, request: Request, user: User = Depends(current_user)
+) -> Any:
+    ctx = request.app.state.ctx
+    wd = ctx.warden
+    found = get_prediction(
+        wd.prediction_log.store,
+        wd.audit,
+        prediction_id,
+        unseal=allowed(user.role, "subject.read"),
+    )
+    check(ctx, user, "read", f"model:{found['model']}")
+    return out(found)
 
 
 @router.post(
@@ -138,7 +165,7 @@ def monitor(
     until: str | None = None,
     window: str = "1d",
     segment_by: str | None = None,
-    version: int | None = Query(None, ge=1),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx

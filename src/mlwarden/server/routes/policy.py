@@ -20,9 +20,9 @@ from pydantic import ValidationError as PydanticValidationError
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 
-router = APIRouter(prefix="/v1", tags=["policies"])
+router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJsonRoute)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -55,7 +55,7 @@ def load_policy(body: PolicyIn, *, optional: bool = False) -> Any:
         raise ValidationError("send exactly one of 'policy' and 'policy_yaml'", field="policy")
     if body.policy_yaml is not None:
         return loads(body.policy_yaml, "<request>")
-    if not _NAME.match(body.policy or ""):
+    if not _NAME.fullmatch(body.policy or ""):
         raise ValidationError(
             "policy must name a shipped policy (send a file's text as policy_yaml)",
             field="policy",
@@ -85,12 +85,12 @@ def decisions(
     name: str,
     ref: str,
     request: Request,
-    limit: int | None = Query(None, ge=1, le=10_000),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.decisions(version_ref(name, ref), limit=limit))
+    return out(page.of(ctx.warden.decisions(version_ref(name, ref), limit=page.end)))
 
 
 @router.get(

@@ -24,15 +24,17 @@ from pydantic import ValidationError as PydanticValidationError
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
 from mlwarden.errors import ValidationError
-from mlwarden.registry.refs import check_alias, check_name
+from mlwarden.monitor.predictions import merge_sensitive
+from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
+from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
 from mlwarden.server.serving import Prediction, to_records, validate_records
 from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
 
-router = APIRouter(tags=["predictions"])
+router = APIRouter(tags=["predictions"], route_class=StrictJsonRoute)
 
 #: Rows predicted on the event loop; larger requests go to the thread pool.
 _INLINE_ROWS = 64
@@ -49,6 +51,7 @@ async def serve(
     explain: bool = False,
     strict: bool | None = None,
     subjects: list[str | None] | None = None,
+    sensitive: list[dict[str, Any] | None] | None = None,
     started: float,
 ) -> dict[str, Any]:
     check_name(name)
@@ -59,6 +62,8 @@ async def serve(
     if subjects is not None and len(subjects) != len(records):
         raise ValidationError("subjects needs one entry per row", field="subjects")
     mv = ctx.resolver.resolve(name, alias, version)
+    # protected attributes go to the log for fairness monitoring, never to the model
+    logged_inputs = records if sensitive is None else merge_sensitive(mv, records, sensitive)
     served = ctx.models._items.get((mv.artifact_sha256, mv.name, str(mv.version)))
     if served is None:  # first request for this version: load off the event loop
         served = await run_in_threadpool(ctx.models.get, mv)
@@ -84,7 +89,7 @@ async def serve(
             version=mv.version,
             ids=ids,
             ts=datetime.now(UTC),
-            inputs=records,
+            inputs=logged_inputs,
             outputs=pred.outputs,
             scores=pred.scores,
             latency_ms=(time.perf_counter() - started) * 1000.0,
@@ -177,7 +182,7 @@ def _query_int(request: Request, key: str) -> int | None:
         raise ValidationError(f"{key} must be an integer, got {raw!r}", field=key) from None
     if value < 1:
         raise ValidationError(f"{key} must be at least 1", field=key)
-    return value
+    return check_version(value, key)
 
 
 def _query_bool(request: Request, key: str) -> bool | None:
@@ -204,7 +209,11 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     "security": [{"token": []}],
     "parameters": [
         _query("alias", {"type": "string"}, "alias to serve (default: production)"),
-        _query("version", {"type": "integer", "minimum": 1}, "an explicit version instead"),
+        _query(
+            "version",
+            {"type": "integer", "minimum": 1, "maximum": MAX_VERSION},
+            "an explicit version instead",
+        ),
         _query("explain", {"type": "boolean", "default": False}, "add reason codes (trees)"),
         _query("strict", {"type": "boolean"}, "refuse unseen categories and nulls"),
     ],
@@ -247,6 +256,7 @@ async def predict(name: str, request: Request) -> Any:
         explain=bool(_query_bool(request, "explain")),
         strict=_query_bool(request, "strict"),
         subjects=body.subjects,
+        sensitive=body.sensitive,
         started=started,
     )
     # the body is built to PredictOut's shape; validating it again would cost more than the
@@ -259,51 +269,119 @@ class MalformedJson(ValidationError):
     code = "malformed_json"
 
 
-def _datatype(values: list[Any]) -> str:
-    if all(isinstance(v, bool) for v in values):
-        return "BOOL"
-    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return "INT64"
-    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-        return "FP64"
+_INPUT_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
+
+
+def _predict_datatype(output: dict[str, Any]) -> str:
+    """The OIP datatype of the ``predict`` tensor, from the signature's output."""
+    if output.get("type") == "class":
+        classes = output.get("classes") or []
+        if classes and all(isinstance(c, bool) for c in classes):
+            return "BOOL"
+        if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+            return "INT64"
+        if classes and all(isinstance(c, int | float) and not isinstance(c, bool) for c in classes):
+            return "FP64"
+        return "BYTES"
+    if output.get("type") == "number":
+        return "INT64" if "int" in str(output.get("dtype", "")) else "FP64"
     return "BYTES"
 
 
-@router.post(
-    "/v2/models/{name}/infer",
-    response_model=OipResponse,
-    summary="Open Inference Protocol v2: one input tensor per column",
-    tags=["predictions"],
-)
-async def infer(
+def output_tensors(signature: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tensors ``infer`` answers with, as metadata lists them: one definition for both."""
+    output = signature.get("output") or {}
+    tensors = [
+        {"name": "predict", "datatype": _predict_datatype(output), "shape": [-1]},
+        {"name": "prediction_id", "datatype": "BYTES", "shape": [-1]},
+    ]
+    if output.get("scores"):
+        tensors.append({"name": "score", "datatype": "FP64", "shape": [-1]})
+    return tensors
+
+
+def _as_datatype(values: list[Any], datatype: str) -> list[Any]:
+    if datatype == "BYTES":
+        return [None if v is None else str(v) for v in values]
+    if datatype == "INT64":
+        return [None if v is None else int(v) for v in values]
+    if datatype == "FP64":
+        return [None if v is None else float(v) for v in values]
+    return values
+
+
+def _oip_parameters(
+    body: OipRequest, alias: str | None, explain: bool | None
+) -> tuple[str | None, bool]:
+    """The alias and explain flag from the query and the request's ``parameters`` (the
+    protocol's place for them); the two may not disagree."""
+    params = body.parameters or {}
+    unknown = sorted(set(params) - {"alias", "explain"})
+    if unknown:
+        raise ValidationError(
+            f"unknown parameters {unknown}: this model takes 'alias' and 'explain'",
+            field="parameters",
+        )
+    p_alias = params.get("alias")
+    if p_alias is not None and not isinstance(p_alias, str):
+        raise ValidationError("parameters.alias must be a string", field="parameters.alias")
+    if alias is not None and p_alias is not None and alias != p_alias:
+        raise ValidationError(
+            f"the query names alias {alias!r} and parameters.alias {p_alias!r}: give one",
+            field="parameters.alias",
+        )
+    p_explain = params.get("explain")
+    if p_explain is not None and not isinstance(p_explain, bool):
+        raise ValidationError(
+            "parameters.explain must be true or false", field="parameters.explain"
+        )
+    if explain is not None and p_explain is not None and explain != p_explain:
+        raise ValidationError(
+            "the query's explain and parameters.explain disagree", field="parameters.explain"
+        )
+    return alias if alias is not None else p_alias, bool(explain or p_explain)
+
+
+async def _infer(
+    request: Request,
+    user: User,
     name: str,
     body: OipRequest,
-    request: Request,
-    alias: str | None = Query(None, description="alias to serve (default: production)"),
-    version: int | None = Query(None, ge=1),
-    user: User = Depends(current_user),
-) -> Any:
+    alias: str | None,
+    version: int | None,
+    explain: bool | None,
+) -> dict[str, Any]:
     started = time.perf_counter()
     ctx = request.app.state.ctx
     check(ctx, user, "read", f"model:{name}")
+    alias, explain_ = _oip_parameters(body, alias, explain)
+    wanted = None
+    if body.outputs is not None:
+        wanted = [o.get("name") for o in body.outputs]
     columns: dict[str, list[Any]] = {}
     for t in body.inputs:
         data = t.data
         if data and isinstance(data[0], list):  # shape [n, 1] sent nested
             data = [d[0] if isinstance(d, list) and len(d) == 1 else d for d in data]
         columns[t.name] = data
-    params = body.parameters or {}
-    explain = bool(params.get("explain", False))
     records = to_records(None, columns, ctx.settings.max_rows)
-    res = await serve(ctx, user, name, alias, version, records, explain=explain, started=started)
+    res = await serve(ctx, user, name, alias, version, records, explain=explain_, started=started)
     n = len(res["ids"])
+    mv = ctx.resolver.resolve(res["model"], None, res["version"])
+    values = {"predict": res["outputs"], "prediction_id": res["ids"], "score": res["scores"]}
     outputs = [
-        {"name": "predict", "shape": [n], "datatype": _datatype(res["outputs"]),
-         "data": res["outputs"]},
-        {"name": "prediction_id", "shape": [n], "datatype": "BYTES", "data": res["ids"]},
-    ]  # fmt: skip
-    if res["scores"] is not None:
-        outputs.append({"name": "score", "shape": [n], "datatype": "FP64", "data": res["scores"]})
+        {**t, "shape": [n], "data": _as_datatype(values[t["name"]], t["datatype"])}
+        for t in output_tensors(mv.signature)
+        if values[t["name"]] is not None
+    ]
+    if wanted is not None:
+        have = {t["name"] for t in outputs}
+        missing = [w for w in wanted if w not in have]
+        if missing:
+            raise ValidationError(
+                f"unknown outputs {missing}: this model answers {sorted(have)}", field="outputs"
+            )
+        outputs = [t for t in outputs if t["name"] in wanted]
     return {
         "model_name": res["model"],
         "model_version": str(res["version"]),
@@ -317,31 +395,93 @@ async def infer(
     }
 
 
-@router.get("/v2/models/{name}", summary="Open Inference Protocol v2: model metadata")
-def metadata(
+_EXPLAIN = Query(None, description="add reason codes (also parameters.explain)")
+
+
+@router.post(
+    "/v2/models/{name}/infer",
+    response_model=OipResponse,
+    summary="Open Inference Protocol v2: one input tensor per column",
+    tags=["predictions"],
+)
+async def infer(
     name: str,
+    body: OipRequest,
     request: Request,
-    alias: str | None = Query(None),
-    version: int | None = Query(None, ge=1),
+    alias: str | None = Query(
+        None, description="alias to serve (default: production; also parameters.alias)"
+    ),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    explain: bool | None = _EXPLAIN,
     user: User = Depends(current_user),
-) -> dict[str, Any]:
-    ctx = request.app.state.ctx
-    check(ctx, user, "read", f"model:{name}")
+) -> Any:
+    return await _infer(request, user, name, body, alias, version, explain)
+
+
+@router.post(
+    "/v2/models/{name}/versions/{version}/infer",
+    response_model=OipResponse,
+    summary="Open Inference Protocol v2: infer with one version",
+    tags=["predictions"],
+)
+async def infer_version(
+    name: str,
+    version: int,
+    body: OipRequest,
+    request: Request,
+    explain: bool | None = _EXPLAIN,
+    user: User = Depends(current_user),
+) -> Any:
+    return await _infer(request, user, name, body, None, _path_version(version), explain)
+
+
+def _path_version(version: int) -> int:
+    if version < 1:
+        raise ValidationError("version must be at least 1", field="version")
+    return check_version(version, "version")
+
+
+def _metadata(ctx: Any, name: str, alias: str | None, version: int | None) -> dict[str, Any]:
     check_name(name)
     if alias is not None:
         check_alias(alias)
     mv = ctx.resolver.resolve(name, alias, version)
-    types = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
     return {
         "name": mv.name,
         "versions": [str(mv.version)],
         "platform": mv.flavor,
         "inputs": [
-            {"name": c["name"], "datatype": types.get(c.get("type", ""), "BYTES"), "shape": [-1]}
+            {
+                "name": c["name"],
+                "datatype": _INPUT_TYPES.get(c.get("type", ""), "BYTES"),
+                "shape": [-1],
+            }
             for c in mv.signature.get("inputs") or []
         ],
-        "outputs": [
-            {"name": "predict", "datatype": "BYTES", "shape": [-1]},
-            {"name": "prediction_id", "datatype": "BYTES", "shape": [-1]},
-        ],
+        "outputs": output_tensors(mv.signature),
     }
+
+
+@router.get("/v2/models/{name}", summary="Open Inference Protocol v2: model metadata")
+def metadata(
+    name: str,
+    request: Request,
+    alias: str | None = Query(None),
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    user: User = Depends(current_user),
+) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", f"model:{name}")
+    return _metadata(ctx, name, alias, version)
+
+
+@router.get(
+    "/v2/models/{name}/versions/{version}",
+    summary="Open Inference Protocol v2: metadata of one version",
+)
+def version_metadata(
+    name: str, version: int, request: Request, user: User = Depends(current_user)
+) -> dict[str, Any]:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", f"model:{name}")
+    return _metadata(ctx, name, None, _path_version(version))

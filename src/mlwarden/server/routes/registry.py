@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.entities import ASSERTED
 from mlwarden.errors import IntegrityError, ValidationError
-from mlwarden.registry.flavors import FLAVORS
+from mlwarden.registry.flavors import flavor_names
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out, version_ref
+from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 from mlwarden.server.schemas import (
     AliasChangeOut,
     ApprovalOut,
@@ -29,7 +30,7 @@ from mlwarden.server.schemas import (
 from mlwarden.store.artifacts import sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion
 
-router = APIRouter(prefix="/v1", tags=["registry"])
+router = APIRouter(prefix="/v1", tags=["registry"], route_class=StrictJsonRoute)
 
 
 def _ctx(request: Request) -> Any:
@@ -37,10 +38,12 @@ def _ctx(request: Request) -> Any:
 
 
 @router.get("/models", response_model=list[ModelOut], summary="wd.list_models()")
-def list_models(request: Request, user: User = Depends(current_user)) -> Any:
+def list_models(
+    request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", "model:*")
-    return out(ctx.warden.list_models())
+    return out(page.of(ctx.warden.list_models()))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="wd.get_model(name)")
@@ -53,10 +56,15 @@ def get_model(name: str, request: Request, user: User = Depends(current_user)) -
 @router.get(
     "/models/{name}/versions", response_model=list[VersionOut], summary="wd.list_versions(name)"
 )
-def list_versions(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+def list_versions(
+    name: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.list_versions(name))
+    return out(page.of(ctx.warden.list_versions(name)))
 
 
 @router.post(
@@ -75,13 +83,18 @@ def register_version(
     check(ctx, user, "model.register", f"model:{name}")
     wd = ctx.acting(user)
     wd.access.require(user.name, "model.register", f"model:{name}")
-    if body.flavor not in (*FLAVORS, "generic"):
+    if body.flavor not in flavor_names():
         raise ValidationError(f"unknown flavor {body.flavor!r}", field="flavor")
     try:
         data = base64.b64decode(body.artifact_b64, validate=True)
         blobs = {k: base64.b64decode(v, validate=True) for k, v in body.blobs_b64.items()}
     except (binascii.Error, ValueError) as exc:
         raise ValidationError(f"artifact is not base64: {exc}", field="artifact_b64") from exc
+    # before anything is stored: no client-named code, and the artifact loads and predicts
+    # in the sandbox (a sync route: FastAPI runs it on a worker thread, off the event loop)
+    flavor_info = wd.registry.verify_artifact(
+        body.flavor, jsonable(body.flavor_info), data, jsonable(body.signature)
+    )
     for digest, blob in blobs.items():
         if sha256_bytes(blob) != digest:
             raise IntegrityError(f"blob {digest[:12]} does not match its sha256", blob=digest)
@@ -96,12 +109,17 @@ def register_version(
         artifact_sha256=digest,
         artifact_size=len(data),
         flavor=body.flavor,
-        flavor_info=jsonable(body.flavor_info),
+        flavor_info=flavor_info,
         signature=jsonable(body.signature),
         lineage=jsonable(lineage),
         metrics=jsonable(body.metrics),
         params=jsonable(body.params),
         description=body.description,
+        # the server did not compute these from data it holds: the client only asserts them
+        provenance={
+            **{f"metrics.{k}": ASSERTED for k in body.metrics},
+            **{kind: ASSERTED for kind in body.evidence},
+        },
     )
     # the tier is the server's: a developer's requested tier is recorded, not applied
     risk_tier = wd.gates.assign_tier(user.name, body.risk_tier)
@@ -136,6 +154,7 @@ def register_version(
                     k: v.get("sha256") for k, v in (lineage.get("datasets") or {}).items()
                 },
                 "evidence": dict(mv.evidence),
+                "provenance": dict(mv.provenance),
                 "via": "api",
             },
         )
@@ -232,13 +251,14 @@ def alias_history(
     name: str,
     request: Request,
     alias: str | None = Query(None),
+    page: Page = Depends(paging()),
     user: User = Depends(current_user),
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
     if alias is not None:
         check_alias(alias)
-    return out(ctx.warden.alias_history(name, alias))
+    return out(page.of(ctx.warden.alias_history(name, alias)))
 
 
 @router.post(
@@ -262,10 +282,16 @@ def approve(
     summary="wd.approvals(ref)",
     tags=["approvals"],
 )
-def approvals(name: str, ref: str, request: Request, user: User = Depends(current_user)) -> Any:
+def approvals(
+    name: str,
+    ref: str,
+    request: Request,
+    page: Page = Depends(paging()),
+    user: User = Depends(current_user),
+) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.approvals(version_ref(name, ref)))
+    return out(page.of(ctx.warden.approvals(version_ref(name, ref))))
 
 
 @router.get(

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from mlwarden.access import User
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import version_ref
+from mlwarden.server.routes._util import StrictJsonRoute, version_ref
 
-router = APIRouter(prefix="/v1", tags=["compliance"])
+router = APIRouter(prefix="/v1", tags=["compliance"], route_class=StrictJsonRoute)
 
 _MEDIA = {"md": "text/markdown", "html": "text/html", "pdf": "application/pdf"}
 

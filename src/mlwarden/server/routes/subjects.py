@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import out
+from mlwarden.server.routes._util import StrictJsonRoute, out
 
-router = APIRouter(prefix="/v1", tags=["data subjects and privacy"])
+router = APIRouter(prefix="/v1", tags=["data subjects and privacy"], route_class=StrictJsonRoute)
 
 
 class SubjectIn(BaseModel):
@@ -19,10 +19,11 @@ class SubjectIn(BaseModel):
     # access logs or proxies; only its pseudonym is ever written down
     subject: str
     reason: str | None = None
+    vacuum: bool = False  # erasure only: VACUUM the affected tables now (PostgreSQL)
 
 
 class RetentionIn(BaseModel):
-    days: int
+    days: int = Field(ge=1, le=36_500, description="1 day to 100 years")
 
 
 class MaskingPolicyIn(BaseModel):
@@ -33,11 +34,11 @@ def _subject(ctx: Any, subject: str) -> str:
     return f"subject:{ctx.warden.vault.pseudonym(subject)}"
 
 
-@router.post("/subjects/erase", summary="wd.erase_subject(subject, reason=None)")
+@router.post("/subjects/erase", summary="wd.erase_subject(subject, reason=None, vacuum=False)")
 def erase_subject(body: SubjectIn, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "subject.erase", _subject(ctx, body.subject))
-    return out(ctx.acting(user).erase_subject(body.subject, reason=body.reason))
+    return out(ctx.acting(user).erase_subject(body.subject, reason=body.reason, vacuum=body.vacuum))
 
 
 @router.post("/subjects/export", summary="wd.export_subject(subject)")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import uuid
 
 import fsspec
 
 from mlwarden.errors import IntegrityError, NotFound
+from mlwarden.store.files import open_private, private_dir
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -38,18 +40,37 @@ class ArtifactStore:
         path = self._path(digest)
         if self.fs.exists(path):
             return digest
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
         if self._local:
+            # folders 0700 and blobs 0600: artifacts are the store's, not other local users'
+            private_dir(path.rsplit("/", 1)[0])
             # write-then-rename so a crash never leaves a truncated blob under its final name
             tmp = f"{path}.{uuid.uuid4().hex}.tmp"
-            with open(tmp, "wb") as fh:
+            with os.fdopen(open_private(tmp), "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         else:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             with self.fs.open(path, "wb") as fh:
                 fh.write(data)
+        return digest
+
+    def put_file(self, source: str | os.PathLike[str], digest: str) -> str:
+        """Store the file at ``source`` under ``digest`` (idempotent), without reading it
+        into memory; the caller has hashed it while receiving it (an upload)."""
+        path = self._path(digest)
+        if self.fs.exists(path):
+            return digest
+        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+        if self._local:
+            tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+            shutil.copyfile(source, tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        else:
+            self.fs.put_file(os.fspath(source), path)
         return digest
 
     def get(self, digest: str, *, what: str = "artifact") -> bytes:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import Row, exists, func, select, update
+from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from mlwarden.access.types import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.sql.database import Database, as_utc, utcnow
-from mlwarden.store.sql.schema import approvals, models, tokens, users
+from mlwarden.store.sql.schema import approvals, dashboard_sessions, models, tokens, users
 
 
 def _user(row: Row) -> User:
@@ -36,6 +36,9 @@ def _token(row: Row) -> Token:
         description=row.description,
     )
 
+
+#: How long an expired dashboard session's row is kept before it is purged.
+_SESSION_KEPT = timedelta(days=1)
 
 _token_query = select(tokens, users.c.name.label("user_name")).join(
     users, users.c.id == tokens.c.user_id
@@ -144,6 +147,59 @@ class SqlAccessStore:
         with self.db.transaction() as conn:
             conn.execute(
                 update(tokens).where(tokens.c.id == token_id).values(last_used_at=utcnow())
+            )
+
+    # ---- dashboard sessions (the rules are in mlwarden.server.dashboard.session)
+
+    def create_session(
+        self, sha256: str, user_id: int, token_id: int, expires_at: datetime
+    ) -> None:
+        now = utcnow()
+        with self.db.transaction() as conn:
+            # sessions long over are of no use, even to an auditor (sign-ins are not audited)
+            conn.execute(
+                delete(dashboard_sessions).where(
+                    dashboard_sessions.c.expires_at < now - _SESSION_KEPT
+                )
+            )
+            conn.execute(
+                dashboard_sessions.insert().values(
+                    id=sha256,
+                    user_id=user_id,
+                    token_id=token_id,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+            )
+
+    def find_session(self, sha256: str) -> tuple[datetime, datetime | None, Token, User] | None:
+        """``(expires_at, revoked_at, token, user)`` of a session, or ``None``."""
+        s = dashboard_sessions
+        q = (
+            select(
+                s.c.expires_at.label("session_expires_at"),
+                s.c.revoked_at.label("session_revoked_at"),
+                tokens,
+                users.c.name.label("user_name"),
+            )
+            .join(tokens, tokens.c.id == s.c.token_id)
+            .join(users, users.c.id == s.c.user_id)
+            .where(s.c.id == sha256)
+        )
+        with self.db.reading() as conn:
+            row = conn.execute(q).first()
+            if row is None:
+                return None
+            user = conn.execute(select(users).where(users.c.id == row.user_id)).one()
+        expires = as_utc(row.session_expires_at)
+        return expires, as_utc(row.session_revoked_at), _token(row), _user(user)  # type: ignore[return-value]
+
+    def revoke_session(self, sha256: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                update(dashboard_sessions)
+                .where(dashboard_sessions.c.id == sha256, dashboard_sessions.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
             )
 
     # ---- approvals

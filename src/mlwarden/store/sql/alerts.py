@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Delivery
+from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Channel, Delivery
 from mlwarden.errors import NotFound
 from mlwarden.store.sql.database import Database, as_utc, utcnow
 from mlwarden.store.sql.predictions import monitor_windows
 from mlwarden.store.sql.schema import (
+    alert_channels,
     alert_deliveries,
     alerts,
     model_versions,
@@ -166,6 +167,50 @@ class SqlAlertStore:
         with self.db.reading() as conn:
             rows = conn.execute(query).mappings().all()
         return [Delivery(**{**dict(r), "created_at": as_utc(r["created_at"])}) for r in rows]
+
+    # -- installed channels ---------------------------------------------------------------
+
+    def put_channel(
+        self, name: str, fmt: str, url: str | None, secret_env: str | None, actor: str
+    ) -> Channel:
+        now = utcnow()
+        with self.db.transaction() as conn:
+            conn.execute(alert_channels.delete().where(alert_channels.c.name == name))
+            conn.execute(
+                alert_channels.insert().values(
+                    name=name,
+                    format=fmt,
+                    url=url,
+                    secret_env=secret_env,
+                    created_by=actor,
+                    created_at=now,
+                )
+            )
+        return Channel(name, url, fmt, secret_env, actor, now)
+
+    def delete_channel(self, name: str) -> bool:
+        with self.db.transaction() as conn:
+            return bool(
+                conn.execute(alert_channels.delete().where(alert_channels.c.name == name)).rowcount
+            )
+
+    def channels(self, name: str | None = None) -> list[Channel]:
+        query = select(alert_channels).order_by(alert_channels.c.name)
+        if name is not None:
+            query = query.where(alert_channels.c.name == name)
+        with self.db.reading() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            Channel(
+                r["name"],
+                r["url"],
+                r["format"],
+                r["secret_env"],
+                r["created_by"],
+                as_utc(r["created_at"]),
+            )
+            for r in rows
+        ]
 
     # -- installed policies ---------------------------------------------------------------
 

@@ -201,6 +201,7 @@ class SqlAuditBackend(AuditBackend):
         until: str | None = None,
         limit: int | None = None,
         newest_first: bool = False,
+        offset: int = 0,
     ) -> list[AuditEvent]:
         p = self._p
         where: list[str] = []
@@ -225,6 +226,10 @@ class SqlAuditBackend(AuditBackend):
         sql += " ORDER BY seq" + (" DESC" if newest_first else "")
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+        if offset:
+            if limit is None and self.db.is_sqlite:
+                sql += " LIMIT -1"  # SQLite takes OFFSET only after a LIMIT
+            sql += f" OFFSET {int(offset)}"
         with self.db.reading() as conn:
             rows = conn.exec_driver_sql(sql, tuple(args)).fetchall()
         return [AuditEvent(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -75,6 +75,33 @@ class Database:
             return
         with self.engine.connect() as conn:
             yield conn
+
+    def scrub(self, tables: Sequence[str], *, vacuum: bool = False) -> dict[str, bool]:
+        """After deleting secrets (an erased subject's key), leave no copy of them behind.
+
+        SQLite: the deleted rows' pages stay in the write-ahead log until a checkpoint, so
+        copy it into the database and truncate it to zero bytes (secure_delete, set by the
+        deleting transaction, zeroed them in the database file). PostgreSQL keeps dead row
+        versions in the table files until VACUUM, which ``vacuum`` runs here: ``VACUUM FULL``
+        on the first table (it rewrites it, so the old file is gone), plain VACUUM on the rest.
+        """
+        if self.is_sqlite:
+            raw = self.engine.raw_connection()
+            try:
+                # the driver connection is in autocommit (engine.py): no open snapshot of
+                # ours holds the checkpoint back; others' readers make it wait (busy_timeout)
+                busy, _, _ = raw.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA wal_checkpoint(TRUNCATE)"
+                ).fetchone()
+            finally:
+                raw.close()
+            return {"wal_truncated": busy == 0}
+        if not vacuum:
+            return {"vacuumed": False}
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for i, table in enumerate(tables):
+                conn.exec_driver_sql(f"VACUUM {'FULL ' if i == 0 else ''}{table}")
+        return {"vacuumed": True}
 
     def dispose(self) -> None:
         self.engine.dispose()

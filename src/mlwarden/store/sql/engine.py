@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, create_engine, event
 
 from mlwarden.errors import ValidationError
+from mlwarden.store.files import private_file
 
 
 def normalize_url(uri: str) -> str:
@@ -35,8 +36,9 @@ def make_engine(uri: str) -> Engine:
 
 def _sqlite_engine(url: str) -> Engine:
     path = url.removeprefix("sqlite:///")
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    if path and path != ":memory:" and not path.startswith("file:"):
+        # 0600 before SQLite opens it: its -wal and -shm files take the database's mode
+        private_file(Path(path))
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,9 +25,9 @@ from sqlalchemy import (
     text,
 )
 
-from mlwarden.errors import IntegrityError
+from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import BigId, Timestamp, metadata
+from mlwarden.store.sql.schema import BigId, Timestamp, metadata, models
 from mlwarden.store.sql.vault import SubjectVault
 
 predictions = Table(
@@ -190,6 +191,17 @@ class SqlPredictionStore:
         if not len(rows["id"]):
             return
         tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
+        try:
+            self._insert(tuples)
+        except Exception as exc:
+            # SQLite's IntegrityError, PostgreSQL's unique_violation: an id already logged
+            if isinstance(exc, sqlite3.IntegrityError) or getattr(exc, "sqlstate", "") == "23505":
+                raise AlreadyExists(
+                    "a prediction with one of these ids is already logged", field="ids"
+                ) from None
+            raise
+
+    def _insert(self, tuples: Any) -> None:
         with self.db.transaction() as conn:
             # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
             raw = conn.connection.driver_connection
@@ -207,18 +219,18 @@ class SqlPredictionStore:
                     for row in tuples:
                         copy.write_row(row)
 
-    def existing_ids(self, model_id: int, ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
+    def id_versions(self, model_id: int, ids: Sequence[str]) -> dict[str, int]:
+        """The version each of ``ids`` was logged under; unknown ids are absent."""
+        found: dict[str, int] = {}
         with self.db.reading() as conn:
             for start in range(0, len(ids), 5000):
                 chunk = list(ids[start : start + 5000])
-                found.update(
-                    conn.execute(
-                        select(predictions.c.id).where(
-                            predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
-                        )
-                    ).scalars()
+                rows = conn.execute(
+                    select(predictions.c.id, predictions.c.version).where(
+                        predictions.c.model_id == model_id, predictions.c.id.in_(chunk)
+                    )
                 )
+                found.update({row.id: row.version for row in rows})
         return found
 
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
@@ -245,9 +257,13 @@ class SqlPredictionStore:
         ids: Sequence[str] | None = None,
         subject: str | None = None,
         limit: int | None = None,
+        offset: int = 0,
+        unseal: bool = True,
     ) -> pd.DataFrame:
         """Predictions (with their labels, when known) ordered by time; inputs expanded into
-        columns, so monitoring sees the same frame shape the model saw."""
+        columns, so monitoring sees the same frame shape the model saw. Without ``unseal``,
+        subject-linked rows stay sealed: their inputs, output and reasons are left out and
+        ``sealed`` is true (what a reader without ``subject.read`` gets)."""
         query = (
             select(predictions, labels.c.label)
             .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
@@ -267,26 +283,63 @@ class SqlPredictionStore:
             query = query.where(predictions.c.subject == subject)
         if limit is not None:
             query = query.limit(limit)
+        if offset:
+            query = query.offset(offset)
         with self.db.reading() as conn:
             meta = pd.DataFrame(conn.execute(query).mappings().all())
         if meta.empty:
             return meta
         meta["ts"] = pd.to_datetime(meta["ts"], utc=True)
-        if self.vault is not None and meta["subject"].notna().any():
-            subjects = meta["subject"].tolist()
+        if not unseal and meta["subject"].notna().any():
+            linked = meta["subject"].notna()
+            meta["sealed"] = linked
+            for column in ("output", "reasons"):
+                meta[column] = meta[column].where(~linked, None)
+            meta["inputs"] = meta["inputs"].where(~linked, "{}")
+        elif self.vault is not None and meta["subject"].notna().any():
+            subjects = _texts(meta["subject"])
             for column in ("inputs", "output", "reasons"):
-                meta[column] = self.vault.open(subjects, meta[column].tolist())
+                meta[column] = self.vault.open(subjects, _texts(meta[column]))
             # an erased subject's rows keep their id, time and version, nothing else
             meta["erased"] = meta["inputs"].isna()
             meta["inputs"] = meta["inputs"].fillna("{}")
         inputs = pd.read_json(io.StringIO("\n".join(meta["inputs"])), lines=True, dtype=False)
         return pd.concat([meta.drop(columns=["inputs"]), inputs], axis=1)
 
+    def get(self, prediction_id: str, *, unseal: bool = True) -> dict[str, Any] | None:
+        """One prediction with its model's name and its label, or ``None``. ``inputs``,
+        ``output`` and ``reasons`` are the stored JSON text, opened when ``unseal``; read
+        without it, a subject-linked row has ``sealed`` true and none of them; an erased
+        subject's row has ``erased`` true and none of them either."""
+        query = (
+            select(predictions, models.c.name.label("model"), labels.c.label)
+            .join(models, models.c.id == predictions.c.model_id)
+            .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
+            .where(predictions.c.id == prediction_id)
+        )
+        with self.db.reading() as conn:
+            found = conn.execute(query).mappings().first()
+        if found is None:
+            return None
+        row = dict(found)
+        payload = ("inputs", "output", "reasons")
+        row["sealed"] = row["erased"] = False
+        if row["subject"] is not None:
+            if not unseal:
+                row.update(dict.fromkeys(payload), sealed=True)
+            elif self.vault is not None:
+                opened = self.vault.open([row["subject"]] * 3, [row[c] for c in payload])
+                row.update(zip(payload, opened, strict=True))
+                row["erased"] = row["inputs"] is None
+        return row
+
     def erase_subject(self, subject: str) -> int:
         """Shred one subject (by pseudonym): destroy its key, drop its scores and labels."""
         if self.vault is None:
             raise IntegrityError("this store has no subject vault (master key)")
         with self.db.transaction() as conn:
+            if self.db.is_sqlite:  # zero the freed cells, not only unlink them
+                conn.exec_driver_sql("PRAGMA secure_delete=ON")
             self.vault.erase(subject)
             ids = select(predictions.c.id).where(predictions.c.subject == subject)
             conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
@@ -304,6 +357,12 @@ class SqlPredictionStore:
             ids = select(predictions.c.id).where(*old)
             conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
             return conn.execute(predictions.delete().where(*old)).rowcount
+
+
+def _texts(column: pd.Series) -> list[str | None]:
+    """A text column as a list with ``None`` for missing: pandas 3 stores text columns as
+    ``str``, where a SQL NULL becomes NaN (a float)."""
+    return [v if isinstance(v, str) else None for v in column.tolist()]
 
 
 def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:

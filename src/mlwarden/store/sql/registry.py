@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from mlwarden.entities import AliasChange, Model, ModelVersion
+from mlwarden.entities import MEASURED, AliasChange, Model, ModelVersion
 from mlwarden.errors import Conflict, NotFound
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow
@@ -36,7 +36,7 @@ _LATEST = _VERSIONS.where(
 _ALIASES_OF = select(aliases.c.alias).where(
     aliases.c.model_id == bindparam("model_id"), aliases.c.version == bindparam("version")
 )
-_EVIDENCE_OF = select(evidence.c.kind, evidence.c.sha256).where(
+_EVIDENCE_OF = select(evidence.c.kind, evidence.c.sha256, evidence.c.provenance).where(
     evidence.c.version_id == bindparam("version_id")
 )
 
@@ -161,6 +161,9 @@ class SqlRegistryStore(RegistryStore):
                     description=spec.description,
                     created_at=now,
                     created_by=actor,
+                    metrics_provenance={
+                        k: spec.provenance.get(f"metrics.{k}", MEASURED) for k in spec.metrics
+                    },
                 )
                 .returning(model_versions.c.id)
             ).scalar_one()
@@ -174,13 +177,20 @@ class SqlRegistryStore(RegistryStore):
                             "sha256": content_sha256(content),
                             "content": content,
                             "created_at": now,
+                            "provenance": spec.provenance.get(kind, MEASURED),
                         }
                         for kind, content in evidence_items.items()
                     ],
                 )
             return self.get_version(name, number)
 
-    def _to_version(self, row: Row, alias_names: list[str], kinds: dict[str, str]) -> ModelVersion:
+    def _to_version(
+        self, row: Row, alias_names: list[str], kinds: dict[str, tuple[str, str]]
+    ) -> ModelVersion:
+        """``kinds``: evidence kind -> (sha256, provenance)."""
+        metric_prov = row.metrics_provenance or {}
+        provenance = {f"metrics.{k}": metric_prov.get(k, MEASURED) for k in row.metrics}
+        provenance.update({kind: prov for kind, (_, prov) in kinds.items()})
         return ModelVersion(
             name=row.name,
             version=row.version,
@@ -197,7 +207,8 @@ class SqlRegistryStore(RegistryStore):
             created_by=row.created_by,
             description=row.description,
             aliases=tuple(sorted(alias_names)),
-            evidence=dict(sorted(kinds.items())),
+            evidence={kind: digest for kind, (digest, _) in sorted(kinds.items())},
+            provenance=dict(sorted(provenance.items())),
         )
 
     def _to_versions(self, conn: Connection, rows: list[Row]) -> list[ModelVersion]:
@@ -210,13 +221,13 @@ class SqlRegistryStore(RegistryStore):
             )
         ):
             alias_map.setdefault((model_id, version), []).append(alias)
-        evidence_map: dict[int, dict[str, str]] = {}
-        for version_id, kind, digest in conn.execute(
-            select(evidence.c.version_id, evidence.c.kind, evidence.c.sha256).where(
-                evidence.c.version_id.in_([r.id for r in rows])
-            )
+        evidence_map: dict[int, dict[str, tuple[str, str]]] = {}
+        for version_id, kind, digest, prov in conn.execute(
+            select(
+                evidence.c.version_id, evidence.c.kind, evidence.c.sha256, evidence.c.provenance
+            ).where(evidence.c.version_id.in_([r.id for r in rows]))
         ):
-            evidence_map.setdefault(version_id, {})[kind] = digest
+            evidence_map.setdefault(version_id, {})[kind] = (digest, prov)
         return [
             self._to_version(
                 r, alias_map.get((r.model_id, r.version), []), evidence_map.get(r.id, {})
@@ -237,7 +248,10 @@ class SqlRegistryStore(RegistryStore):
                     _ALIASES_OF, {"model_id": row.model_id, "version": row.version}
                 ).scalars()
             )
-            kinds = {k: v for k, v in conn.execute(_EVIDENCE_OF, {"version_id": row.id})}
+            kinds = {
+                k: (digest, prov)
+                for k, digest, prov in conn.execute(_EVIDENCE_OF, {"version_id": row.id})
+            }
             return self._to_version(row, alias_names, kinds)
 
     def get_version(self, name: str, version: int) -> ModelVersion:

@@ -75,6 +75,8 @@ model_versions = Table(
     Column("description", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("created_by", String(256), nullable=False),
+    # metric name -> "measured" | "asserted" (migration 0013); NULL: all measured
+    Column("metrics_provenance", Json),
     UniqueConstraint("model_id", "version", name="uq_model_versions_model_version"),
 )
 
@@ -116,6 +118,8 @@ evidence = Table(
     Column("sha256", String(64), nullable=False),
     Column("content", Json, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    # "measured" (computed by the side that owns the store) or "asserted" (sent by a client)
+    Column("provenance", String(16), nullable=False, server_default="measured"),
     UniqueConstraint("version_id", "kind", name="uq_evidence_version_kind"),
 )
 
@@ -188,6 +192,20 @@ tokens = Table(
     Column("revoked_at", Timestamp),
     Column("last_used_at", Timestamp),
     Column("description", Text),
+)
+
+# A dashboard session: the cookie holds a random secret, this table only its SHA-256, so
+# signing out (revoked_at) holds across restarts, workers and replicas.
+dashboard_sessions = Table(
+    "dashboard_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("user_id", BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("token_id", BigId, ForeignKey("tokens.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("expires_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    Index("ix_dashboard_sessions_expires_at", "expires_at"),
 )
 
 approvals = Table(
@@ -310,5 +328,29 @@ alert_deliveries = Table(
     Column("error", Text),
     Column("duration_ms", Integer, nullable=False),
     Column("created_at", Timestamp, nullable=False),
+    Column("delivery_id", String(128)),
     Index("ix_alert_deliveries_alert_id", "alert_id"),
+)
+
+# One row per key the store depends on but never holds (the master key, the audit signing
+# key): a check value (HMAC of a fixed label under the key, or the public key id) by which a
+# server started with a different or missing key refuses instead of silently diverging.
+store_keys = Table(
+    "store_keys",
+    metadata,
+    Column("purpose", String(32), primary_key=True),
+    Column("check_value", String(128), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+# Alert channels an admin installed: the only places alerts are sent. Policies name them.
+alert_channels = Table(
+    "alert_channels",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("format", String(16), nullable=False),
+    Column("url", Text),
+    Column("secret_env", String(128)),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
 )

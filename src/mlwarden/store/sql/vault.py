@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, Table, delete, select
 
 from mlwarden.errors import IntegrityError
+from mlwarden.store.files import open_private
 from mlwarden.store.sql.database import Database, utcnow
 from mlwarden.store.sql.schema import metadata
 
@@ -51,9 +52,8 @@ def load_or_create_master_key(path: Path) -> bytes:
     """32 random bytes in a 0600 file, created once (O_EXCL: concurrent first uses agree)."""
     path = path.expanduser()
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = open_private(path)  # 0600 in a 0700 folder
         except FileExistsError:
             pass
         else:

@@ -3,14 +3,14 @@ aliases and risk tiers, and decisions that record the stored version and whether
 was sent inline by a client.
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0015 (written against 0009; chained after the head when main was merged)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0015"
 
 Ts = sa.DateTime(timezone=True)
 

@@ -14,10 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from mlwarden.alerts import loads, sign, verify
+from mlwarden.alerts import WebhookVerifier, loads, sign, verify
 from mlwarden.alerts.settings import AlertSettings
+from mlwarden.errors import Conflict, ValidationError
 
 SECRET = "s3cret-for-tests"
+SECRET_ENV = "MLWARDEN_WEBHOOK_SECRET_TESTS"
 
 
 class Receiver:
@@ -38,11 +40,13 @@ class Receiver:
                 body,
                 request.headers.get("x-warden-signature"),
                 request.headers.get("x-warden-timestamp"),
+                request.headers.get("x-warden-delivery"),
             )
             if not ok:
                 return JSONResponse({"error": "bad signature"}, status_code=401)
             if self.status is not None:
-                return JSONResponse({}, status_code=self.status)
+                again = {"Location": f"{self.url}?again"}  # a redirect, never followed
+                return JSONResponse({"secret": "kept out"}, status_code=self.status, headers=again)
             if self.calls <= self.fail_first:
                 return JSONResponse({"error": "try later"}, status_code=503)
             self.received.append(
@@ -84,23 +88,23 @@ def receiver():
 
 @pytest.fixture
 def fast_retries(served, monkeypatch):
-    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    monkeypatch.setenv(SECRET_ENV, SECRET)
     sleeps: list[float] = []
     notifier = served.alerting.notifier
-    notifier.settings = AlertSettings(attempts=4, backoff_s=0.5, backoff_max_s=1.5, timeout_s=2)
+    notifier.settings = AlertSettings(
+        attempts=4, backoff_s=0.5, backoff_max_s=1.5, timeout_s=2, allowed_hosts=("127.0.0.1",)
+    )
     notifier._sleep = sleeps.append
     return sleeps
 
 
-def watch(url: str, fmt: str = "json") -> object:
+def watch(wd, url: str, fmt: str = "json") -> object:
+    """The policy names the channel ``ops``, installed here (by the store's admin)."""
+    wd.install_alert_channel("ops", url, format=fmt, secret_env=SECRET_ENV)
     return loads(
-        f"""kind: monitoring
+        """kind: monitoring
 name: drift-watch
-channels:
-  - name: ops
-    url: {url}
-    format: {fmt}
-    secret_env: HOOK_SECRET
+channels: [ops]
 rules:
   - id: drift
     when: drift.share_drifted > 0.3
@@ -118,14 +122,15 @@ SQLITE = pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
 def test_signed_webhook_fires_and_resolves(served, put_windows, receiver, fast_retries):
     wd = served
     put_windows(wd, [0.6])
-    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
-    wd.evaluate_monitoring([watch(receiver.url)])  # still firing: not sent again
+    (out,) = wd.evaluate_monitoring([watch(wd, receiver.url)]).fired
+    wd.evaluate_monitoring([watch(wd, receiver.url)])  # still firing: not sent again
     put_windows(wd, [0.1], start=1)
-    wd.evaluate_monitoring([watch(receiver.url)])
+    wd.evaluate_monitoring([watch(wd, receiver.url)])
     fired, resolved = receiver.received
     assert fired["body"]["event"] == "firing" and resolved["body"]["event"] == "resolved"
     assert fired["body"]["alert"]["values"] == {"drift.share_drifted": 0.6}
-    assert fired["delivery"] == f"{out.alert_id}-firing"
+    assert fired["delivery"].startswith(f"{out.alert_id}-firing-")
+    assert resolved["delivery"].startswith(f"{out.alert_id}-resolved-")
     log = wd.alert_deliveries(out.alert_id)
     assert [(d.event, d.ok, d.http_status, d.attempt) for d in log] == [
         ("resolved", True, 200, 1),
@@ -139,7 +144,7 @@ def test_failures_are_retried_with_backoff_and_logged(served, put_windows, recei
     wd = served
     receiver.fail_first = 3
     put_windows(wd, [0.6])
-    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
+    (out,) = wd.evaluate_monitoring([watch(wd, receiver.url)]).fired
     log = list(reversed(wd.alert_deliveries(out.alert_id)))
     assert [(d.attempt, d.ok, d.http_status) for d in log] == [
         (1, False, 503),
@@ -147,7 +152,7 @@ def test_failures_are_retried_with_backoff_and_logged(served, put_windows, recei
         (3, False, 503),
         (4, True, 200),
     ]
-    assert "try later" in log[0].error
+    assert log[0].error == "HTTP 503"  # the status only: the receiver's body is never kept
     assert fast_retries == [0.5, 1.0, 1.5]  # doubling, capped at backoff_max_s
     assert len(receiver.received) == 1
     assert wd.alert_deliveries(failed=True)[0].http_status == 503
@@ -160,13 +165,13 @@ def test_refusals_are_not_retried_and_dead_receivers_exhaust_attempts(
     wd = served
     receiver.status = 400
     put_windows(wd, [0.6])
-    (out,) = wd.evaluate_monitoring([watch(receiver.url)]).fired
+    (out,) = wd.evaluate_monitoring([watch(wd, receiver.url)]).fired
     assert [(d.attempt, d.http_status) for d in wd.alert_deliveries(out.alert_id)] == [(1, 400)]
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{s.getsockname()[1]}/hook"
     put_windows(wd, [0.1], start=1)
-    wd.evaluate_monitoring([watch(dead)])
+    wd.evaluate_monitoring([watch(wd, dead)])
     resolved = [d for d in wd.alert_deliveries(out.alert_id) if d.event == "resolved"]
     assert len(resolved) == 4 and not any(d.ok for d in resolved)
     assert all(d.http_status is None and "ConnectError" in d.error for d in resolved)
@@ -176,21 +181,21 @@ def test_refusals_are_not_retried_and_dead_receivers_exhaust_attempts(
 def test_slack_and_alertmanager_payloads(served, put_windows, receiver, fast_retries):
     wd = served
     put_windows(wd, [0.6])
-    wd.evaluate_monitoring([watch(receiver.url, "slack")])
+    wd.evaluate_monitoring([watch(wd, receiver.url, "slack")])
     slack = receiver.received[-1]["body"]
     assert "FIRING" in slack["text"] and "scorer@2" in slack["text"]
     assert [b["type"] for b in slack["blocks"]] == ["header", "section", "context"]
     # Alertmanager forgets alerts not re-sent within resolve_timeout: firing ones are
     # re-sent on every evaluation there (and only there)
     before = len(receiver.received)
-    wd.evaluate_monitoring([watch(receiver.url, "slack")])
+    wd.evaluate_monitoring([watch(wd, receiver.url, "slack")])
     assert len(receiver.received) == before
-    wd.evaluate_monitoring([watch(receiver.url, "alertmanager")])
+    wd.evaluate_monitoring([watch(wd, receiver.url, "alertmanager")])
     (again,) = receiver.received[-1]["body"]
     assert again["labels"]["alertname"] == "drift-watch/drift"
     assert again["endsAt"] == "0001-01-01T00:00:00Z"
     put_windows(wd, [0.1], start=1)
-    wd.evaluate_monitoring([watch(receiver.url, "alertmanager")])
+    wd.evaluate_monitoring([watch(wd, receiver.url, "alertmanager")])
     (am,) = receiver.received[-1]["body"]
     assert am["labels"] == {
         "alertname": "drift-watch/drift",
@@ -208,12 +213,80 @@ def test_slack_and_alertmanager_payloads(served, put_windows, receiver, fast_ret
 def test_verify_refuses_tampering_replays_and_wrong_keys():
     body = b'{"event": "firing"}'
     now = int(time.time())
-    sig = sign(SECRET, body, now)
+    sig = sign(SECRET, body, now, "7-firing-ab")
     assert sig.startswith("sha256=") and len(sig) == 7 + 64
-    assert verify(SECRET, body, sig, str(now))
-    assert not verify(SECRET, body + b" ", sig, str(now))
-    assert not verify("other", body, sig, str(now))
-    assert not verify(SECRET, body, sig, str(now + 1))  # the timestamp is signed too
+    assert verify(SECRET, body, sig, str(now), "7-firing-ab")
+    assert not verify(SECRET, body + b" ", sig, str(now), "7-firing-ab")
+    assert not verify("other", body, sig, str(now), "7-firing-ab")
+    assert not verify(SECRET, body, sig, str(now + 1), "7-firing-ab")  # the timestamp is signed
+    assert not verify(SECRET, body, sig, str(now), "8-firing-ab")  # so is the delivery id
     old = now - 3600
-    assert not verify(SECRET, body, sign(SECRET, body, old), str(old))  # a replay
-    assert not verify(SECRET, body, None, str(now))
+    assert not verify(SECRET, body, sign(SECRET, body, old, "x"), str(old), "x")  # stale
+    assert not verify(SECRET, body, None, str(now), "7-firing-ab")
+    assert not verify(SECRET, body, sig, str(now), None)
+
+
+def test_webhook_verifier_rejects_a_replay_within_the_tolerance():
+    body = b'{"event": "firing"}'
+    now = int(time.time())
+    headers = {
+        "X-Warden-Timestamp": str(now),
+        "X-Warden-Delivery": "7-firing-ab",
+        "X-Warden-Signature": sign(SECRET, body, now, "7-firing-ab"),
+    }
+    receiver = WebhookVerifier(SECRET)
+    assert receiver.check(body, headers) == "7-firing-ab"
+    assert not receiver.verify(body, headers)  # the same request again: a replay
+    assert not WebhookVerifier("other").verify(body, headers)
+    # ids older than the tolerance are forgotten: their timestamps refuse them anyway
+    assert not receiver.verify(body, headers, now=now + 301)
+    assert receiver.seen == {}
+
+
+@SQLITE
+def test_redirects_are_not_followed_and_unset_secrets_send_nothing(
+    served, put_windows, receiver, fast_retries, monkeypatch
+):
+    wd = served
+    receiver.status = 307
+    put_windows(wd, [0.6])
+    (out,) = wd.evaluate_monitoring([watch(wd, receiver.url)]).fired
+    (only,) = wd.alert_deliveries(out.alert_id)
+    assert receiver.calls == 1 and only.http_status == 307 and only.error == "HTTP 307"
+    # a channel whose secret is not in the environment sends nothing unsigned
+    monkeypatch.delenv(SECRET_ENV)
+    put_windows(wd, [0.1], start=1)
+    wd.evaluate_monitoring([watch(wd, receiver.url)])
+    resolved = [d for d in wd.alert_deliveries(out.alert_id) if d.event == "resolved"]
+    assert receiver.calls == 1
+    assert [(d.ok, d.error) for d in resolved] == [(False, f"secret_env {SECRET_ENV} is not set")]
+
+
+@SQLITE
+def test_policies_name_installed_channels_only(served, put_windows, fast_retries):
+    inline = """kind: monitoring
+name: w
+channels:
+  - name: ops
+    url: http://127.0.0.1:1/x
+rules:
+  - id: r
+    when: drift.share_drifted > 0.3
+"""
+    with pytest.raises(ValidationError, match="names installed channels only"):
+        loads(inline)
+    with pytest.raises(ValidationError, match="no installed alert channel 'ops'"):
+        served.evaluate_monitoring([loads(inline.replace("    url: http://127.0.0.1:1/x\n", ""))])
+    with pytest.raises(ValidationError, match="secret_env 'PATH' is not a webhook secret"):
+        served.install_alert_channel("ops", "http://127.0.0.1:1/x", secret_env="PATH")
+    served.install_alert_channel("ops", "http://127.0.0.1:1/x")
+    assert [c.name for c in served.alert_channels()] == ["ops"]
+    pol = loads(inline.replace("    url: http://127.0.0.1:1/x\n", ""))
+    served.install_monitoring_policy(pol)
+    with pytest.raises(Conflict, match="named by installed monitoring policies"):
+        served.remove_alert_channel("ops")
+    served.alerting.uninstall("w", actor=served.actor)
+    served.remove_alert_channel("ops")
+    assert served.alert_channels() == []
+    actions = [e.action for e in served.audit.events()][-4:]
+    assert "alert.channel.install" in actions and actions[-1] == "alert.channel.remove"

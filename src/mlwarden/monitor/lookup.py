@@ -1,0 +1,194 @@
+"""One logged prediction by id, with the inclusion proof of the audit event of its batch.
+
+Behind ``wd.prediction(id)``, ``GET /v1/predictions/{id}`` and the dashboard's look-up page.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import literal_column, select, text
+
+from mlwarden.audit.signing import CHECKPOINT_ORIGIN, public_key_b64
+from mlwarden.errors import NotFound, ValidationError
+from mlwarden.store.sql.predictions import SqlPredictionStore, predictions
+
+#: How many of a version's newest prediction batches are searched for a prediction's event.
+BATCH_SCAN = 5000
+#: Above this many rows a batch's ids are not returned (only the event is proven).
+MAX_BATCH_IDS = 100_000
+#: Prediction ids are UUIDs (36 characters) or a caller's own ids; longer ones are refused.
+MAX_ID_LENGTH = 64
+
+
+def get_prediction(
+    store: SqlPredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
+) -> dict[str, Any]:
+    """:func:`find_prediction`, raising ``NotFound`` for an unknown id and
+    ``ValidationError`` for one that cannot be an id."""
+    if not isinstance(prediction_id, str) or not prediction_id.strip():
+        raise ValidationError("a prediction id is a non-empty string", field="id")
+    if len(prediction_id) > MAX_ID_LENGTH:
+        raise ValidationError(f"a prediction id is at most {MAX_ID_LENGTH} characters", field="id")
+    found = find_prediction(store, audit, prediction_id, unseal=unseal)
+    if found is None:
+        raise NotFound(f"no prediction with id {prediction_id!r}", id=prediction_id)
+    return found
+
+
+def find_prediction(
+    store: SqlPredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
+) -> dict[str, Any] | None:
+    """The prediction as a JSON-ready dict, or ``None`` when no prediction has this id.
+
+    Keys: ``id``, ``model``, ``version``, ``ts`` (ISO 8601, UTC), ``inputs`` (as logged,
+    masked), ``output``, ``score``, ``reasons`` (reason codes, when it was explained),
+    ``label``, ``sealed`` (subject-linked and read without ``subject.read``: no inputs, output
+    or reasons), ``erased`` (its subject was erased), ``proof`` (see :func:`batch_proof`) and
+    ``proof_note`` (why there is no proof)."""
+    row = store.get(prediction_id, unseal=unseal)
+    if row is None:
+        return None
+    proof, note = batch_proof(
+        store, audit, row["model"], row["version"], row["model_id"], row["id"]
+    )
+    return {
+        "id": row["id"],
+        "model": row["model"],
+        "version": row["version"],
+        "ts": _utc(row["ts"]).isoformat(),
+        "inputs": None if row["inputs"] is None else json.loads(row["inputs"]),
+        "output": row["output"],
+        "score": row["score"],
+        "reasons": None if row["reasons"] is None else json.loads(row["reasons"]),
+        "label": row["label"],
+        "sealed": row["sealed"],
+        "erased": row["erased"],
+        "proof": proof,
+        "proof_note": note,
+    }
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, str):  # SQLite may hand back text
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def batch_proof(
+    store: SqlPredictionStore,
+    audit: Any,
+    name: str,
+    version: int,
+    model_id: int,
+    prediction_id: str,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The ``predictions.log`` event of the batch holding a prediction, its inclusion proof in
+    the latest signed checkpoint, that checkpoint, and the batch's ids in logged order, so a
+    client can check end to end: ids → ids_sha256 → payload digest → leaf → signed root.
+
+    A batch is found by the physical order its rows were inserted in (SQLite rowid,
+    PostgreSQL ctid): one insert per batch. A client re-hashes the ids, so a batch put
+    together wrongly can only fail the check, never pass it.
+    """
+    events = audit.events(
+        subject=f"model:{name}/{version}",
+        action="predictions.log",
+        limit=BATCH_SCAN,
+        newest_first=True,
+    )
+    events = [e for e in events if e.payload_json is not None]
+    if not events:
+        return None, "no audit event found for this prediction's batch"
+    pos = _Positions(store, model_id, version)
+    want = pos.position_of([prediction_id]).get(prediction_id)
+    ends = pos.position_of(
+        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x]
+    )
+    event = ids = None
+    for e in events:
+        first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
+        if want is not None and first is not None and last is not None and first <= want <= last:
+            event = e
+            if int(e.payload.get("count") or 0) <= MAX_BATCH_IDS:
+                ids = pos.between(first, last)
+            break
+    if event is None:
+        return None, "the batch event of this prediction was not found among the newest batches"
+    cp = audit.backend.latest_checkpoint()
+    # proven in the signed tree when it holds the event, so the proof checks against it
+    in_signed = cp is not None and cp.tree_size >= event.seq
+    proof = audit.prove(event.seq, cp.tree_size if in_signed else None)
+    signed = None
+    if cp is not None and audit.public_key is not None:
+        signed = cp.verify(audit.public_key)
+    return (
+        {
+            "event": {
+                "seq": event.seq,
+                "time": event.time,
+                "actor": event.actor,
+                "action": event.action,
+                "subject": event.subject,
+                "payload_digest": event.payload_digest,
+                "payload_json": event.payload_json,
+                "salt": event.salt,
+            },
+            "proof": proof.to_dict(),
+            "checkpoint": None
+            if cp is None
+            else {
+                **cp.to_dict(),
+                "signature_ok": signed,
+                # for a client's own Ed25519 check of the signed text
+                "origin": CHECKPOINT_ORIGIN,
+                "public_key": None
+                if audit.public_key is None
+                else public_key_b64(audit.public_key),
+            },
+            "ids": ids,
+            "prediction_id": prediction_id,
+        },
+        None,
+    )
+
+
+class _Positions:
+    """Insertion order of a version's prediction rows (see :func:`batch_proof`)."""
+
+    def __init__(self, store: SqlPredictionStore, model_id: int, version: int) -> None:
+        self.db = store.db
+        self.sqlite = store.db.is_sqlite
+        self.col: Any = literal_column("rowid" if self.sqlite else "ctid")
+        self.where = (predictions.c.model_id == model_id, predictions.c.version == version)
+
+    def _key(self, v: Any) -> Any:
+        if self.sqlite:
+            return int(v)
+        page, _, item = str(v).strip("()").partition(",")
+        return (int(page), int(item))
+
+    def position_of(self, ids: list[str]) -> dict[str, Any]:
+        if not ids:
+            return {}
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, self.col).where(*self.where, predictions.c.id.in_(ids))
+            ).all()
+        return {i: self._key(p) for i, p in found}
+
+    def between(self, first: Any, last: Any) -> list[str]:
+        if self.sqlite:
+            lo, hi, cond = first, last, "rowid >= :lo AND rowid <= :hi"
+        else:
+            lo, hi = f"({first[0]},{first[1]})", f"({last[0]},{last[1]})"
+            cond = "ctid >= CAST(:lo AS tid) AND ctid <= CAST(:hi AS tid)"
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, self.col).where(
+                    *self.where, text(cond).bindparams(lo=lo, hi=hi)
+                )
+            ).all()
+        return [i for i, _ in sorted(found, key=lambda r: self._key(r[1]))]
