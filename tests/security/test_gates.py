@@ -105,7 +105,7 @@ def test_developer_cannot_choose_the_risk_tier(server, credit_data, lgb_model):
         remote.close()
     assert server.request("viewer", "GET", "/v1/models/lowball").json()["risk_tier"] == "high"
     created = [e for e in _events(server, "model.create") if e.subject == "model:lowball"]
-    assert created[0].payload["requested_risk_tier"] == "low"
+    assert created[0].payload["risk_tier"] == "high"
     tier = {"risk_tier": "low", "reason": "I say so"}
     for role in ("developer", "viewer"):
         r = server.request(role, "PUT", "/v1/models/lowball/risk-tier", json=tier)
