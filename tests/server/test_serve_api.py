@@ -307,7 +307,7 @@ def test_sensitive_attributes_travel_beside_served_rows(store, credit_data):
         "scorecard", model, train=mw.Dataset(inputs, y, sensitive=X[["race"]]),
         sensitive_features=["race"],
     )  # fmt: skip
-    store.warden.set_alias("scorecard", "production", 1)
+    store.warden.set_alias("scorecard", "production", 1, override=True, reason="test setup")
     rows = records(test.drop(columns="race"), 5)
     races = [{"race": r} for r in test["race"].astype(str).head(5)]
     with TestClient(create_app(ServerSettings(), store.warden), headers=store.headers()) as api:
