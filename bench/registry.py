@@ -28,7 +28,7 @@ def bench_warden(uri: str, artifacts: str, n: int) -> dict[str, float]:
     wd = mw.Warden(uri, artifacts=artifacts, actor="bench")
     model = LogisticRegression().fit([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.2, 0.9]], [0, 1, 1, 0])
     register = median_ms(lambda: wd.register_model("bench", model), n)
-    wd.set_alias("bench", "production", 1)
+    wd.set_alias("bench", "production", 1, override=True, reason="bench setup")
     resolve = median_ms(lambda: wd.get_model_version("bench@production"), n)
     load = median_ms(lambda: wd.load_model("bench@production"), max(n // 10, 5))
     wd.close()

@@ -159,7 +159,7 @@ def register(tmp: Path, model: Any, X: Any, y: Any) -> str:
     wd.create_user("bench", "admin")
     token = wd.create_token("bench").token
     wd.register_model("adult", model, train=mw.Dataset(X.head(5000), y.head(5000)))
-    wd.set_alias("adult", "production", 1)
+    wd.set_alias("adult", "production", 1, override=True, reason="bench setup")
     wd.close()
     return token
 

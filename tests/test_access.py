@@ -156,6 +156,12 @@ def test_roles_are_enforced_once_users_exist(as_actor):
     assert [u.name for u in root.list_users()] == ["dana", "root", "val2", "vera", "vic"]
 
     mv = as_actor("dana").register_model("credit", _model(), risk_tier="medium")
+    # a developer does not choose the risk tier: the default (high) applies until a
+    # validator or admin sets it (audited)
+    assert root.get_model("credit").risk_tier == "high"
+    with pytest.raises(PermissionDenied, match=r"may not model\.risk_tier"):
+        as_actor("dana").set_risk_tier("credit", "low", reason="mine")
+    as_actor("vera").set_risk_tier("credit", "medium", reason="reviewed the use")
     with pytest.raises(PermissionDenied, match=r"vic \(viewer\) may not model.register"):
         as_actor("vic").register_model("credit", _model())
     with pytest.raises(PermissionDenied, match="not a registered user"):
@@ -182,6 +188,7 @@ def test_roles_are_enforced_once_users_exist(as_actor):
 
     denials = _denials(root)
     assert [(d["actor"], d["action"]) for d in denials] == [
+        ("dana", "model.risk_tier"),
         ("vic", "model.register"),
         ("mallory", "model.register"),
         ("vic", "version.approve"),
@@ -303,6 +310,9 @@ def test_cli_users_tokens_and_approvals(tmp_path, monkeypatch):
     w = mw.Warden(actor="dana")
     w.register_model("credit", _model(), risk_tier="medium")
     w.close()
+    assert cli("dana", "models", "risk-tier", "credit", "medium", "-r", "x").exit_code == 1
+    tier = cli("vera", "models", "risk-tier", "credit", "medium", "--reason", "reviewed")
+    assert tier.exit_code == 0 and "high → medium" in tier.stdout, tier.output
     own = cli("dana", "approve", "credit@1")
     assert own.exit_code == 1 and "may not version.approve" in own.output
     ok = cli("vera", "approve", "credit@1", "--comment", "fine", "--json")
@@ -311,5 +321,9 @@ def test_cli_users_tokens_and_approvals(tmp_path, monkeypatch):
     shown = cli("vera", "approvals", "credit@1")
     assert "vera" in shown.stdout and "missing 0" in shown.stdout
     log = json.loads(cli("root", "audit", "log", "--json", "--action", DENIED).stdout)
-    assert {e["payload"]["action"] for e in log} == {"user.create", "version.approve"}
+    assert {e["payload"]["action"] for e in log} == {
+        "user.create",
+        "version.approve",
+        "model.risk_tier",
+    }
     assert cli("root", "audit", "verify").exit_code == 0

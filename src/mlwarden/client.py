@@ -23,13 +23,14 @@ from mlwarden.alerts.service import AlertService
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
-from mlwarden.errors import NotFound, ValidationError
+from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
+from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
-from mlwarden.policy.types import Decision, Promotion
+from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
@@ -41,6 +42,7 @@ from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
@@ -107,6 +109,14 @@ class Warden:
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
         )
+        self.gates = GateService(
+            SqlGateStore(self.db),
+            self.access,
+            recorder,
+            transaction=self.db.transaction,
+            protected_aliases=self.settings.protected_aliases,
+            default_risk_tier=self.settings.default_risk_tier,
+        )
         self.policies = PolicyService(
             self.registry,
             SqlDecisionStore(self.db),
@@ -114,6 +124,7 @@ class Warden:
             self.access,
             recorder,
             transaction=self.db.transaction,
+            gates=self.gates,
         )
         # per-subject payload keys are wrapped by a master key outside the database, checked
         # against the store's key-check value (a replica with another key refuses to start)
@@ -186,7 +197,7 @@ class Warden:
         eval: Dataset | None = None,
         sensitive_features: list[str] | None = None,
         owner: str | None = None,
-        risk_tier: str = "medium",
+        risk_tier: str | None = None,
         intended_use: str | None = None,
         description: str | None = None,
         tags: dict[str, str] | None = None,
@@ -199,13 +210,16 @@ class Warden:
 
         Records the artifact (content-addressed), signature, dataset fingerprints, metrics on
         ``eval`` (or ``train``), code commit, environment and evidence. Model-level fields
-        (owner, risk tier, intended use) are taken from the first registration.
+        (owner, risk tier, intended use) are taken from the first registration. The risk
+        tier is the requested one only for validators and admins (``set_risk_tier``);
+        others get ``MLWARDEN_DEFAULT_RISK_TIER`` (``high``).
 
         ``favorable_label`` is the outcome fairness counts as favourable: for a default or
         recidivism model where 1 is the bad outcome, pass 0. Undeclared, a binary classifier's
         last class is used and the gap report says so.
         """
         self.access.require(self.actor, "model.register", f"model:{name}")
+        risk_tier = self.gates.assign_tier(self.actor, risk_tier)
         return self.registry.register(
             name,
             model,
@@ -260,15 +274,76 @@ class Warden:
         return self.registry.get_version(ref)
 
     def set_alias(
-        self, name: str, alias: str, version: int, *, reason: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        override: bool = False,
     ) -> AliasChange:
-        """Move ``alias`` to ``version`` unconditionally (gated promotion is ``promote``)."""
+        """Move ``alias`` to ``version`` unconditionally (gated promotion is ``promote``).
+        A protected alias moves this way only with ``override=True`` and a reason (admins;
+        audited ``alias.override``)."""
         self.access.require(self.actor, "alias.set", f"model:{name}/{alias}")
-        return self.registry.set_alias(name, alias, version, actor=self.actor, reason=reason)
+        if not self._override(name, alias, override, reason, "set", version):
+            return self.registry.set_alias(name, alias, version, actor=self.actor, reason=reason)
+        with self.db.transaction():
+            change = self.registry.set_alias(name, alias, version, actor=self.actor, reason=reason)
+            self._record_override(change, reason)
+        return change
 
-    def delete_alias(self, name: str, alias: str) -> AliasChange:
+    def delete_alias(
+        self, name: str, alias: str, *, reason: str | None = None, override: bool = False
+    ) -> AliasChange:
         self.access.require(self.actor, "alias.delete", f"model:{name}/{alias}")
-        return self.registry.delete_alias(name, alias, actor=self.actor)
+        if not self._override(name, alias, override, reason, "delete", None):
+            return self.registry.delete_alias(name, alias, actor=self.actor)
+        with self.db.transaction():
+            change = self.registry.delete_alias(name, alias, actor=self.actor)
+            self._record_override(change, reason)
+        return change
+
+    def _override(
+        self,
+        name: str,
+        alias: str,
+        override: bool,
+        reason: str | None,
+        what: str,
+        version: int | None,
+    ) -> bool:
+        """Whether this direct move is an override of a protected alias (refused unless
+        asked for, with a reason, by an admin)."""
+        if not self.gates.is_protected(alias):
+            return False
+        subject = f"model:{name}/{alias}"
+        if not override:
+            self.access.recorder.denied(
+                self.actor,
+                f"alias.{what}",
+                subject,
+                f"{alias!r} is protected",
+                version=version,
+            )
+            raise Conflict(
+                f"{alias!r} is a protected alias: it moves through `promote` and its bound "
+                "gate policy; an admin may override with override=True and a reason",
+                alias=alias,
+                model=name,
+            )
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("overriding a protected alias needs a reason", field="reason")
+        self.access.require(self.actor, "alias.override", subject)
+        return True
+
+    def _record_override(self, change: AliasChange, reason: str | None) -> None:
+        self.access.recorder.record(
+            self.actor,
+            "alias.override",
+            f"model:{change.name}/{change.alias}",
+            {**change.to_dict(), "reason": reason},
+        )
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         return self.registry.alias_history(name, alias)
@@ -292,15 +367,48 @@ class Warden:
         ref: str,
         *,
         alias: str,
-        policy: str | Path | Policy,
+        policy: str | Path | Policy | None = None,
         dry_run: bool = False,
         reason: str | None = None,
     ) -> Promotion:
         """Move ``alias`` to ``ref`` (compare-and-set) if the gate passes and the approvals
-        meet the risk tier; else ``PolicyViolation`` (audited). ``dry_run`` only evaluates."""
+        meet the risk tier; else ``PolicyViolation`` (audited). ``dry_run`` only evaluates.
+        A protected alias (``production``) evaluates the gate policy an admin bound to it:
+        leave ``policy`` out there; any other policy can only dry-run."""
         return self.policies.promote(
             ref, alias=alias, policy=policy, actor=self.actor, dry_run=dry_run, reason=reason
         )
+
+    def install_policy(self, policy: str | Path | Policy) -> GatePolicy:
+        """Store a gate policy (file, shipped name, YAML text) as its name's next version
+        (admins; audited with its sha256). ``bind_policy`` puts it in front of an alias."""
+        return self.gates.install(policy, actor=self.actor)
+
+    def bind_policy(
+        self, policy: str, *, alias: str | None = None, risk_tier: str | None = None
+    ) -> Binding:
+        """Bind an installed gate policy to a protected alias or a risk tier (admins)."""
+        return self.gates.bind(policy, alias=alias, risk_tier=risk_tier, actor=self.actor)
+
+    def unbind_policy(self, *, alias: str | None = None, risk_tier: str | None = None) -> Binding:
+        return self.gates.unbind(alias=alias, risk_tier=risk_tier, actor=self.actor)
+
+    def gate_policies(self) -> list[GatePolicy]:
+        """Installed gate policies (newest version of each)."""
+        return self.gates.policies()
+
+    def gate_policy(self, name: str, version: int | None = None) -> GatePolicy:
+        return self.gates.policy(name, version)
+
+    def policy_bindings(self) -> list[Binding]:
+        return self.gates.bindings()
+
+    def protected_aliases(self) -> list[str]:
+        return list(self.gates.protected_aliases)
+
+    def set_risk_tier(self, name: str, tier: str, *, reason: str) -> dict[str, Any]:
+        """Change a model's risk tier (validators and admins; audited ``model.risk_tier``)."""
+        return self.gates.set_risk_tier(name, tier, reason=reason, actor=self.actor)
 
     def rollback(self, name: str, *, alias: str, reason: str) -> AliasChange:
         """Return ``alias`` to the version it was promoted from (by its history)."""

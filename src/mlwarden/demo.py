@@ -2,7 +2,9 @@
 
 The story, on the vendored Adult census data, with three people and every step audited:
 
-1. ``alice`` (developer) registers a weak candidate; the gate blocks its promotion and says why;
+1. ``alice`` (developer) registers a weak candidate; ``bob`` sets the model's risk tier, the
+   admin installs ``demo-gate`` and binds it to ``production`` (a gate on the server); the gate
+   blocks the weak candidate's promotion and says why;
 2. she registers a logistic pipeline; ``bob`` (validator) approves it; it is promoted;
 3. she registers a LightGBM model; ``bob`` approves; it replaces the first in production;
 4. scoring traffic drifts (older applicants, longer hours); monitoring sees it, the
@@ -200,10 +202,19 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
             models[mv.version] = model
             say(f"   {mv.ref}: {kind}, ROC AUC {mv.metrics['roc_auc']:.3f}")
         weak, first, second = (f"{name}@{v}" for v in sorted(models))
+        # a developer cannot choose the risk tier (it starts at the server's default):
+        # the validator sets it, audited
+        bob.set_risk_tier(name, "medium", reason="credit pre-screening with human review")
+        # the gate lives in the store: the admin installs it and binds it to production
+        # (a store whose production already has a gate keeps it)
+        stored = admin.install_policy(gate)
+        if not any(b.target == "alias:production" for b in admin.policy_bindings()):
+            admin.bind_policy(stored.name, alias="production")
+        say(f"   admin installed {stored.name} v{stored.version} (sha256 {stored.sha256[:12]})")
 
         say("[bold]2. The gate blocks the weak candidate[/]")
         try:
-            alice.promote(weak, alias="production", policy=gate)
+            alice.promote(weak, alias="production")
             results["blocked"] = False
         except PolicyViolation as exc:
             failed_rules = exc.details.get("failed_rules", [])
@@ -216,12 +227,12 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
 
         say("[bold]3. bob approves the logistic pipeline; alice promotes it[/]")
         bob.approve(first, comment="reviewed the model card and the fairness audit")
-        promo = alice.promote(first, alias="production", policy=gate)
+        promo = alice.promote(first, alias="production")
         say(f"   {first} → production (approved by {', '.join(promo.approvals['approvers'])})")
         for warning in promo.decision.warnings:
             say(f"   [yellow]warning[/] {warning.id}: {warning.message}")
         bob.approve(second, comment="better AUC, fairness within bounds")
-        alice.promote(second, alias="production", policy=gate)
+        alice.promote(second, alias="production")
         results.update(approved_by="bob", promoted=second)
         say(f"   {second} → production (approved by bob)")
 

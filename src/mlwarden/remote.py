@@ -152,6 +152,32 @@ def _decision(d: dict[str, Any]) -> Any:
         actor=d["actor"],
         purpose=d.get("purpose", "check"),
         id=d.get("id"),
+        policy_version=d.get("policy_version"),
+        inline=bool(d.get("inline", False)),
+    )
+
+
+def _gate_policy(d: dict[str, Any]) -> Any:
+    from mlwarden.policy.types import GatePolicy
+
+    return GatePolicy(
+        name=d["name"],
+        version=d["version"],
+        sha256=d["sha256"],
+        source=d["source"],
+        created_by=d["created_by"],
+        created_at=datetime.fromisoformat(d["created_at"]),
+    )
+
+
+def _binding(d: dict[str, Any]) -> Any:
+    from mlwarden.policy.types import Binding
+
+    return Binding(
+        target=d["target"],
+        policy=d["policy"],
+        created_by=d["created_by"],
+        created_at=datetime.fromisoformat(d["created_at"]),
     )
 
 
@@ -358,7 +384,7 @@ class RemoteWarden(GovernanceMethods):
         eval: Dataset | None = None,
         sensitive_features: list[str] | None = None,
         owner: str | None = None,
-        risk_tier: str = "medium",
+        risk_tier: str | None = None,
         intended_use: str | None = None,
         description: str | None = None,
         tags: dict[str, str] | None = None,
@@ -507,13 +533,23 @@ class RemoteWarden(GovernanceMethods):
         return _version(self._call("GET", f"/v1/models/{name}/versions/{target}"))
 
     def set_alias(
-        self, name: str, alias: str, version: int, *, reason: str | None = None
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        override: bool = False,
     ) -> AliasChange:
-        body = {"version": version, "reason": reason}
+        body = {"version": version, "reason": reason, "override": override}
         return _change(self._call("PUT", f"/v1/models/{name}/aliases/{alias}", json=body))
 
-    def delete_alias(self, name: str, alias: str) -> AliasChange:
-        return _change(self._call("DELETE", f"/v1/models/{name}/aliases/{alias}"))
+    def delete_alias(
+        self, name: str, alias: str, *, reason: str | None = None, override: bool = False
+    ) -> AliasChange:
+        params = {"reason": reason, "override": "true" if override else None}
+        path = f"/v1/models/{name}/aliases/{alias}"
+        return _change(self._call("DELETE", path, params=params))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         rows = _pages(self._call, f"/v1/models/{name}/alias-history", {"alias": alias})
@@ -547,15 +583,50 @@ class RemoteWarden(GovernanceMethods):
         ref: str,
         *,
         alias: str,
-        policy: Any,
+        policy: Any = None,
         dry_run: bool = False,
         reason: str | None = None,
     ) -> Any:
         name, target = _url_ref(ref)
-        body = {**_policy_body(policy), "alias": alias, "dry_run": dry_run, "reason": reason}
+        sent = {} if policy is None else _policy_body(policy)
+        body = {**sent, "alias": alias, "dry_run": dry_run, "reason": reason}
         return _promotion(
             self._call("POST", f"/v1/models/{name}/versions/{target}/promote", json=body)
         )
+
+    def install_policy(self, policy: Any) -> Any:
+        from mlwarden.policy.loader import load, loads
+
+        text = policy if isinstance(policy, str) and "\n" in policy else None
+        pol = loads(text, "<install>") if text is not None else load(policy)
+        return _gate_policy(self._call("POST", "/v1/policies", json={"policy_yaml": pol.source}))
+
+    def bind_policy(
+        self, policy: str, *, alias: str | None = None, risk_tier: str | None = None
+    ) -> Any:
+        body = {"policy": policy, "alias": alias, "risk_tier": risk_tier}
+        return _binding(self._call("PUT", "/v1/bindings", json=body))
+
+    def unbind_policy(self, *, alias: str | None = None, risk_tier: str | None = None) -> Any:
+        params = {"alias": alias, "risk_tier": risk_tier}
+        return _binding(self._call("DELETE", "/v1/bindings", params=params))
+
+    def gate_policies(self) -> list[Any]:
+        return [_gate_policy(p) for p in self._call("GET", "/v1/policies")]
+
+    def gate_policy(self, name: str, version: int | None = None) -> Any:
+        params = {"version": version}
+        return _gate_policy(self._call("GET", f"/v1/policies/{name}", params=params))
+
+    def policy_bindings(self) -> list[Any]:
+        return [_binding(b) for b in self._call("GET", "/v1/bindings")]
+
+    def protected_aliases(self) -> list[str]:
+        return list(self._call("GET", "/v1/protected-aliases"))
+
+    def set_risk_tier(self, name: str, tier: str, *, reason: str) -> dict[str, Any]:
+        body = {"risk_tier": tier, "reason": reason}
+        return self._call("PUT", f"/v1/models/{name}/risk-tier", json=body)  # type: ignore[no-any-return]
 
     def rollback(self, name: str, *, alias: str, reason: str) -> AliasChange:
         body = {"alias": alias, "reason": reason}

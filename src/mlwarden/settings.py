@@ -42,6 +42,14 @@ class Settings(BaseSettings):
         description="pinned audit public key (PEM file or base64): verification trusts it, "
         "and a server whose signing key does not match it refuses to start",
     )
+    protected_aliases: str = Field(
+        default="production",
+        description="aliases moved only through an installed gate policy (comma-separated)",
+    )
+    default_risk_tier: str = Field(
+        default="high",
+        description="risk tier of a model registered by someone who may not choose one",
+    )
     timezone: str = Field(
         default="UTC",
         description="IANA time zone where monitoring's calendar windows (1d, 1w, 1mo, 1q) start",

@@ -41,8 +41,8 @@ def served(warden, numeric_data):
             train=mw.Dataset(X, y, name="train"),
             risk_tier="low",
         )
-    warden.set_alias(NAME, "production", 1, reason="first")
-    warden.set_alias(NAME, "production", 2, reason="second")
+    warden.set_alias(NAME, "production", 1, reason="first", override=True)
+    warden.set_alias(NAME, "production", 2, reason="second", override=True)
     return warden
 
 

@@ -147,14 +147,15 @@ def test_block_action_refuses_promotion_until_unblocked(served, put_windows):
     put_windows(wd, [0.8])
     wd.evaluate_monitoring([pol])
     assert wd.get_model_version(f"{NAME}@2").status == "blocked"
-    wd.set_alias(NAME, "production", 1, reason="manual")
+    wd.set_alias(NAME, "production", 1, reason="manual", override=True)
     gate = mw.policy.loads(
         "name: open\nrules:\n  - id: any\n    check: version.number > 0\n", "open.yaml"
     )
+    wd.bind_policy(wd.install_policy(gate).name, alias="production")
     with pytest.raises(mw.PolicyViolation, match="scorer@2 is blocked"):
-        wd.promote(f"{NAME}@2", alias="production", policy=gate)
+        wd.promote(f"{NAME}@2", alias="production")
     wd.unblock(f"{NAME}@2", reason="investigated: a logging bug")
-    assert wd.promote(f"{NAME}@2", alias="production", policy=gate).allowed
+    assert wd.promote(f"{NAME}@2", alias="production").allowed
     actions = [e.action for e in wd.audit.events(model=NAME)]
     assert "version.block" in actions and "version.unblock" in actions
 

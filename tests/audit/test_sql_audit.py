@@ -82,12 +82,12 @@ def test_registration_and_its_events_commit_together(wd, tmp_path):
 
     model = DummyClassifier().fit([[0], [1]], [0, 1])
     mv = wd.register_model("credit", model, risk_tier="low")
-    wd.set_alias("credit", "production", mv.version)
+    wd.set_alias("credit", "staging", mv.version)  # not protected: no override event
     actions = [(e.action, e.subject) for e in wd.audit.events(model="credit")]
     assert actions == [
         ("model.create", "model:credit"),
         ("version.register", "model:credit/1"),
-        ("alias.set", "model:credit/production"),
+        ("alias.set", "model:credit/staging"),
     ]
     # An event appended inside a transaction that fails is rolled back with it: no gap.
     with pytest.raises(RuntimeError), wd.db.transaction():

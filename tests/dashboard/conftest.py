@@ -97,10 +97,14 @@ def scenario(tmp_path_factory, small_adult) -> Iterator[Scenario]:
         risk_tier="low",
         intended_use="Retention offers.",
     )
-    wd.set_alias("credit", "production", 1)
+    wd.set_alias("credit", "production", 1, override=True, reason="test setup")
+    # a developer's registration gets the default tier: the admin sets the intended ones
+    wd.set_risk_tier("credit", "medium", reason="test setup")
+    wd.set_risk_tier("churn", "low", reason="test setup")
     policy_dir = root / "policies"
     policy_dir.mkdir()
     (policy_dir / "demo-gate.yaml").write_text(DEMO_POLICY)
+    wd.bind_policy(wd.install_policy(policy_dir / "demo-gate.yaml").name, alias="production")
     sc = Scenario(wd, tokens, str(policy_dir))
     wd.check("credit@1", str(policy_dir / "demo-gate.yaml"))
 

@@ -72,12 +72,23 @@ def test_promote_dry_run_refusal_and_rollback(store, gate_file):
         "promote", "credit-risk@2", "--alias", "production", "-p", str(strict), "--dry-run"
     )
     assert dry.exit_code == 1 and "would be refused" in dry.stdout
-    refused = invoke("promote", "credit-risk@2", "--alias", "production", "-p", str(strict))
+    # production is protected: a policy from the command line cannot move it
+    inline = invoke("promote", "credit-risk@2", "--alias", "production", "-p", str(strict))
+    assert inline.exit_code == 1 and "protected alias" in inline.stderr
+    assert invoke("policy", "install", str(strict)).exit_code == 0
+    bound = invoke("policy", "bind", "strict", "--alias", "production")
+    assert bound.exit_code == 0 and "alias:production → strict" in bound.stdout
+    refused = invoke("promote", "credit-risk@2", "--alias", "production")
     assert refused.exit_code == 1 and "refused" in refused.stderr and "'di'" in refused.stderr
-    refused = invoke("promote", "credit-risk@2", "-a", "production", "-p", str(strict), "--json")
+    refused = invoke("promote", "credit-risk@2", "-a", "production", "--json")
     assert json.loads(refused.stdout)["error"] == "policy_violation"
+    assert invoke("policy", "install", str(gate_file)).exit_code == 0
+    assert invoke("policy", "bind", "gate", "--alias", "production").exit_code == 0
+    listed = json.loads(invoke("policy", "list", "--json").stdout)
+    assert [p["name"] for p in listed["policies"]] == ["gate", "strict"]
+    assert listed["protected_aliases"] == ["production"]
     for v in (1, 2):
-        done = invoke("promote", f"credit-risk@{v}", "--alias", "production", "-p", str(gate_file))
+        done = invoke("promote", f"credit-risk@{v}", "--alias", "production")
         assert done.exit_code == 0, done.output
     back = invoke("rollback", "credit-risk", "--alias", "production", "--reason", "bad", "--json")
     assert back.exit_code == 0, back.output

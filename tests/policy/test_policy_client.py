@@ -22,10 +22,20 @@ def test_production_gate_on_adult(warden, registered):
     assert set(ctx["fairness"]) >= {"sex", "race"} and ctx["explain"]["importance"]
     assert ctx["card"]["intended_use"].startswith("Pre-screening")
 
+    # production is protected: a policy the caller names only dry-runs, and says so
     dry = warden.promote(registered.ref, alias="production", policy="production-gate", dry_run=True)
     assert not dry.allowed and dry.change is None
-    with pytest.raises(mw.PolicyViolation) as info:
+    assert dry.decision.inline and dry.to_dict()["decision"]["dry_run"]
+    with pytest.raises(mw.Conflict, match="protected alias"):
         warden.promote(registered.ref, alias="production", policy="production-gate")
+    with pytest.raises(mw.PolicyViolation, match="no gate policy is bound"):
+        warden.promote(registered.ref, alias="production")
+    stored = warden.install_policy("production-gate")
+    warden.bind_policy("production-gate", alias="production")
+    with pytest.raises(mw.PolicyViolation) as info:
+        warden.promote(registered.ref, alias="production")
+    last = warden.decisions(registered.ref, limit=1)[0]
+    assert (last.policy_sha256, last.policy_version, last.inline) == (stored.sha256, 1, False)
     assert [f["id"] for f in info.value.details["failed_rules"]] == ["four-fifths"]
     assert info.value.details["missing_approvals"] == 2  # high risk: two validators
     assert warden.alias_history("credit-risk") == []
@@ -35,6 +45,8 @@ def test_rollback_through_the_facade(warden, tmp_path):
     from sklearn.dummy import DummyClassifier
 
     model = DummyClassifier().fit([[0], [1]], [0, 1])
+    warden.install_policy("production-gate")
+    warden.bind_policy("production-gate", alias="production")
     for _ in range(2):
         mv = warden.register_model("toy", model, risk_tier="low")
         warden.promote(mv.ref, alias="production", policy="production-gate")  # not applicable

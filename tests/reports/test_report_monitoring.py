@@ -71,7 +71,7 @@ def test_plan_from_monitoring_policy_windows_and_alerts(warden, tmp_path):
 
     if not hasattr(warden, "install_monitoring_policy"):  # alerts not in this build
         return
-    warden.set_alias("scorer", "production", 1)
+    warden.set_alias("scorer", "production", 1, override=True, reason="test setup")
     path = tmp_path / "watch.yaml"
     path.write_text(POLICY)
     policy = warden.install_monitoring_policy(path)

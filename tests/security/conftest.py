@@ -77,7 +77,7 @@ def build_store(
         wd.register_model(
             "credit", lgb_model, train=mw.Dataset(X, y), sensitive_features=["sex"], risk_tier="low"
         )
-        wd.set_alias("credit", "production", 1)
+        wd.set_alias("credit", "production", 1, override=True, reason="test fixture")
     server = SecureServer(
         url=f"http://127.0.0.1:{free_port()}",
         uri=uri,

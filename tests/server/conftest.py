@@ -35,7 +35,7 @@ def store(warden, store_uri, tmp_path, lgb_model, credit_data) -> Store:
     warden.register_model(
         "credit", lgb_model, train=mw.Dataset(X, y), sensitive_features=["sex"], risk_tier="low"
     )
-    warden.set_alias("credit", "production", 1)
+    warden.set_alias("credit", "production", 1, override=True, reason="test setup")
     from mlwarden.store.sql.audit import key_path
 
     return Store(

@@ -26,7 +26,7 @@ def oip(store, app, lgb_model, credit_data):
     reg = lgb.LGBMRegressor(n_estimators=5, num_leaves=4, verbose=-1, n_jobs=1)
     target = num["age"] * 1.5
     wd.register_model("price", reg.fit(num, target), train=mw.Dataset(num, target))
-    wd.set_alias("price", "production", 1)
+    wd.set_alias("price", "production", 1, override=True, reason="test setup")
     with (
         LiveServer(app) as live,
         httpx.Client(base_url=live.url, headers=store.headers(), timeout=60) as http,

@@ -163,13 +163,16 @@ def test_alias_swaps_without_restart(api, store, lgb_model, credit_data):
     store.warden.register_model("credit", other, train=mw.Dataset(X, y))
     rows = records(test, 50)
     assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
-    moved = api.put("/v1/models/credit/aliases/production", json={"version": 2})
+    moved = api.put(
+        "/v1/models/credit/aliases/production",
+        json={"version": 2, "override": True, "reason": "swap"},
+    )
     assert moved.status_code == 200 and moved.json()["to_version"] == 2
     after = api.post("/v1/models/credit/predict", json={"records": rows}).json()
     assert after["version"] == 2
     np.testing.assert_allclose(after["scores"], other.predict_proba(test.head(50))[:, 1])
     # a move made elsewhere (CLI, another replica) is seen within alias_ttl_s
-    store.warden.set_alias("credit", "production", 1)
+    store.warden.set_alias("credit", "production", 1, override=True, reason="test setup")
     api.app.state.ctx.resolver.ttl = 0
     assert api.post("/v1/models/credit/predict", json={"records": rows}).json()["version"] == 1
 
@@ -304,7 +307,7 @@ def test_sensitive_attributes_travel_beside_served_rows(store, credit_data):
         "scorecard", model, train=mw.Dataset(inputs, y, sensitive=X[["race"]]),
         sensitive_features=["race"],
     )  # fmt: skip
-    store.warden.set_alias("scorecard", "production", 1)
+    store.warden.set_alias("scorecard", "production", 1, override=True, reason="test setup")
     rows = records(test.drop(columns="race"), 5)
     races = [{"race": r} for r in test["race"].astype(str).head(5)]
     with TestClient(create_app(ServerSettings(), store.warden), headers=store.headers()) as api:

@@ -98,7 +98,7 @@ def test_proxied_versions_are_validated_logged_and_audited(store, upstream, lgb_
         assert a.status_code == 200, a.text
         assert a.json()["outputs"] == expected and a.json()["logged"]
         np.testing.assert_allclose(a.json()["scores"], lgb_model.predict_proba(test.head(10))[:, 1])
-        wd.set_alias("credit", "production", plain.version)
+        wd.set_alias("credit", "production", plain.version, override=True, reason="test setup")
         b = api.post("/v1/models/credit/predict", json={"records": rows}).json()
         assert b["version"] == plain.version and b["outputs"] == expected and b["scores"] is None
         bad = api.post(f"/v1/models/credit/predict?version={oip.version}",

@@ -171,11 +171,21 @@ def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data,
     hard.write_text(GATE.format(threshold=1.5))
     decision = wd.check("credit@2", easy)
     assert decision.passed and decision.results[0].verdict == "pass" and decision.actor == "alice"
+    # production is protected: a policy sent with the request only dry-runs
+    dry = wd.promote("credit@2", alias="production", policy=easy, dry_run=True)
+    assert dry.decision.inline and dry.change is None
+    with pytest.raises(mw.Conflict, match="protected alias"):
+        wd.promote("credit@2", alias="production", policy=easy)
+    wd.install_policy(hard)
+    assert wd.bind_policy("smoke-gate", alias="production").target == "alias:production"
     with pytest.raises(mw.PolicyViolation) as refused:
-        wd.promote("credit@2", alias="production", policy=hard)
+        wd.promote("credit@2", alias="production")
     assert refused.value.details["failed_rules"]
-    promotion = wd.promote("credit@2", alias="production", policy=easy, reason="better")
+    installed = wd.install_policy(easy)
+    assert installed.version == 2 and wd.gate_policy("smoke-gate", 1).sha256 != installed.sha256
+    promotion = wd.promote("credit@2", alias="production", reason="better")
     assert promotion.allowed and promotion.change.to_version == 2
+    assert promotion.decision.policy_sha256 == installed.sha256
     assert wd.get_model("credit").aliases["production"] == 2
     back = wd.rollback("credit", alias="production", reason="smoke test")
     assert isinstance(back, mw.AliasChange) and back.to_version == 1

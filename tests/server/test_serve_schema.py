@@ -33,7 +33,7 @@ def schema_app(tmp_path_factory, lgb_model, credit_data):
         wd.create_user(name, role)
         tokens[role] = wd.create_token(name).token
     wd.register_model("credit", lgb_model, train=mw.Dataset(X, y), sensitive_features=["sex"])
-    wd.set_alias("credit", "production", 1)
+    wd.set_alias("credit", "production", 1, override=True, reason="test setup")
     wd.log_predictions("credit", test.head(50), lgb_model.predict(test.head(50)))
     app = create_app(ServerSettings(), wd)
     ctx = app.state.ctx

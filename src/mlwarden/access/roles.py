@@ -30,6 +30,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "checks.run": frozenset({VALIDATOR, ADMIN}),
     "version.approve": frozenset({VALIDATOR, ADMIN}),
     "config.set": frozenset({ADMIN}),
+    # server-side gates (policy/gates.py): installing and binding them, overriding them
+    "policy.install": frozenset({ADMIN}),
+    "policy.bind": frozenset({ADMIN}),
+    "alias.override": frozenset({ADMIN}),
+    "model.risk_tier": frozenset({VALIDATOR, ADMIN}),
     "user.create": frozenset({ADMIN}),
     "token.create": _ALL,  # for oneself; for another user it is "token.manage"
     "token.revoke": _ALL,  # likewise

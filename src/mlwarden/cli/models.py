@@ -179,6 +179,23 @@ def _load_model_file(path: Path) -> Any:
     )
 
 
+@app.command("risk-tier")
+@handle_errors
+def risk_tier_cmd(
+    name: str = typer.Argument(..., help="Model name."),
+    tier: str = typer.Argument(..., help="low, medium or high"),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why (recorded and audited)."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a model's risk tier (validators and admins; audited)."""
+    change = open_warden(uri).set_risk_tier(name, tier, reason=reason)
+    if as_json:
+        print_json(change)
+    else:
+        console.print(f"{name}: risk tier {change['from']} → {change['to']}")
+
+
 @app.command("register")
 @handle_errors
 def register(
@@ -197,7 +214,9 @@ def register(
     target: str | None = typer.Option(None, help="label column in the data files"),
     sensitive: str | None = typer.Option(None, help="comma-separated sensitive columns"),
     owner: str | None = typer.Option(None),
-    risk_tier: str = typer.Option("medium", help="low, medium or high"),
+    risk_tier: str | None = typer.Option(
+        None, help="low, medium or high (validators and admins; others get the default tier)"
+    ),
     intended_use: str | None = typer.Option(None),
     description: str | None = typer.Option(None),
     favorable_label: str | None = typer.Option(

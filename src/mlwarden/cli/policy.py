@@ -168,7 +168,13 @@ def decisions(
 def promote(
     ref: str = typer.Argument(..., help="The version to promote, e.g. credit-risk@3."),
     alias: str = typer.Option(..., "--alias", "-a", help="Alias to move, e.g. production."),
-    policy: str = PolicyOption,
+    policy: str | None = typer.Option(
+        None,
+        "--policy",
+        "-p",
+        help="Policy file or shipped name; a protected alias uses its bound policy (a "
+        "different one only dry-runs).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Evaluate only; move nothing."),
     reason: str | None = typer.Option(None, "--reason", help="Recorded in the alias history."),
     uri: str | None = UriOption,
@@ -209,6 +215,89 @@ def promote(
             console.print(f"{c.name}@{alias}: {c.from_version or '—'} → {c.to_version} (promoted)")
     if dry_run and not result.allowed:
         raise typer.Exit(1)
+
+
+def _gate_table(items: list[Any], title: str) -> Table:
+    table = Table(title=title)
+    for col in ("name", "version", "sha256", "by", "installed"):
+        table.add_column(col)
+    for g in items:
+        table.add_row(
+            g.name, str(g.version), g.sha256[:16], g.created_by, g.created_at.isoformat()[:19]
+        )
+    return table
+
+
+@app.command("install")
+@handle_errors
+def install(
+    file: str = typer.Argument(..., help="Policy file, or the name of a shipped policy."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Store a gate policy as its name's next version (admins; audited with its sha256)."""
+    stored = open_warden(uri).install_policy(file)
+    if as_json:
+        print_json(stored.to_dict())
+    else:
+        console.print(
+            f"installed {stored.name} version {stored.version} (sha256 {stored.sha256[:16]}…)"
+        )
+
+
+@app.command("bind")
+@handle_errors
+def bind(
+    name: str = typer.Argument(..., help="An installed gate policy's name."),
+    alias: str | None = typer.Option(None, "--alias", "-a", help="A protected alias."),
+    risk_tier: str | None = typer.Option(None, "--risk-tier", help="low, medium or high"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Bind an installed policy to a protected alias or a risk tier (admins; audited)."""
+    binding = open_warden(uri).bind_policy(name, alias=alias, risk_tier=risk_tier)
+    if as_json:
+        print_json(binding.to_dict())
+    else:
+        console.print(f"{binding.target} → {binding.policy}")
+
+
+@app.command("unbind")
+@handle_errors
+def unbind(
+    alias: str | None = typer.Option(None, "--alias", "-a", help="A protected alias."),
+    risk_tier: str | None = typer.Option(None, "--risk-tier", help="low, medium or high"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Remove a binding (admins; audited). An unbound protected alias refuses promotions."""
+    binding = open_warden(uri).unbind_policy(alias=alias, risk_tier=risk_tier)
+    if as_json:
+        print_json(binding.to_dict())
+    else:
+        console.print(f"{binding.target} no longer bound to {binding.policy}")
+
+
+@app.command("list")
+@handle_errors
+def list_gates(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Installed gate policies, their bindings and the protected aliases."""
+    wd = open_warden(uri)
+    policies, bindings = wd.gate_policies(), wd.policy_bindings()
+    protected = wd.protected_aliases()
+    if as_json:
+        print_json(
+            {
+                "policies": [p.to_dict() for p in policies],
+                "bindings": [b.to_dict() for b in bindings],
+                "protected_aliases": protected,
+            }
+        )
+        return
+    console.print(_gate_table(policies, "Installed gate policies"))
+    for b in bindings:
+        console.print(f"{b.target} → {b.policy}")
+    console.print(f"protected aliases: {', '.join(protected) or '—'}")
 
 
 @handle_errors

@@ -8,6 +8,7 @@ decision saw it, so of two concurrent promotions one wins and the other gets ``C
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from mlwarden.entities import AliasChange, ModelVersion
 from mlwarden.errors import Conflict, NotFound, PolicyViolation, ValidationError
 from mlwarden.policy.context import EVIDENCE_KINDS, build_context
 from mlwarden.policy.evaluate import evaluate
+from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy, load
 from mlwarden.policy.types import Decision, Promotion
 from mlwarden.registry.refs import check_alias, check_name
@@ -64,8 +66,10 @@ class PolicyService:
         *,
         transaction: Callable[[], Any],
         clock: Callable[[], datetime] = utcnow,
+        gates: GateService | None = None,
     ) -> None:
         self.registry = registry
+        self.gates = gates  # None: no alias is protected (a bare service in tests)
         self.decisions_store = decisions
         self.approvals = approvals
         self.access = access
@@ -123,6 +127,8 @@ class PolicyService:
                     "policy": decision.policy,
                     "policy_sha256": decision.policy_sha256,
                     "purpose": decision.purpose,
+                    "policy_version": decision.policy_version,
+                    "inline": decision.inline,
                     "passed": decision.passed,
                     "applies": decision.applies,
                     "rules": [
@@ -159,34 +165,80 @@ class PolicyService:
 
     # -- promotion and rollback ------------------------------------------------------------
 
+    def _gates(
+        self, mv: ModelVersion, alias: str, policy: PolicyLike | None, dry_run: bool
+    ) -> list[tuple[Policy, int | None, bool]]:
+        """The policies a promotion evaluates, each with its stored version and whether the
+        caller sent it (inline). A protected alias evaluates the policies bound to it from
+        the store; a caller's own policy there may only dry-run."""
+        if self.gates is None or not self.gates.is_protected(alias):
+            if policy is None:
+                raise ValidationError(
+                    f"promoting to {alias!r} needs a policy (a file, a shipped name or YAML)",
+                    field="policy",
+                )
+            return [(load(policy), None, False)]
+        tier = self.registry.get_model(mv.name).risk_tier
+        if policy is not None and not (isinstance(policy, str) and self._is_bound(alias, policy)):
+            if not dry_run:
+                raise Conflict(
+                    f"{alias!r} is a protected alias: it moves only through the gate policy "
+                    "an admin bound to it, evaluated from the server's store. A policy sent "
+                    "with the request can only dry-run (send dry_run, or leave the policy out)",
+                    alias=alias,
+                    ref=mv.ref,
+                )
+            return [(load(policy), None, True)]
+        return [
+            (pol, stored.version, False)
+            for pol, stored in self.gates.gates_for(mv.name, alias, tier)
+        ]
+
+    def _is_bound(self, alias: str, name: str) -> bool:
+        assert self.gates is not None
+        bound = self.gates.store.binding(f"alias:{alias}")
+        return bound is not None and bound.policy == name
+
     def promote(
         self,
         ref: str,
         *,
         alias: str,
-        policy: PolicyLike,
+        policy: PolicyLike | None = None,
         actor: str,
         dry_run: bool = False,
         reason: str | None = None,
     ) -> Promotion:
         """Move ``alias`` to ``ref`` if the gate passes and the approvals meet the risk tier.
 
-        Refusals raise ``PolicyViolation`` (``details``: ``failed_rules``,
+        On a protected alias the gate is the installed policy bound to it (and to the
+        model's risk tier), recorded by name, version and sha256; ``policy`` is then left
+        out (or names the bound policy), and any other policy only dry-runs (its decision
+        says ``inline``). Refusals raise ``PolicyViolation`` (``details``: ``failed_rules``,
         ``missing_approvals``, ``decision_id``) after the decision and the refusal are audited.
         ``dry_run`` evaluates, stores the decision and returns without moving or raising.
         """
-        pol = load(policy)
         check_alias(alias)
         mv = self.registry.get_version(ref)
         subject = f"model:{mv.name}/{alias}"
         self.access.require(actor, "read" if dry_run else "model.promote", subject)
+        gates = self._gates(mv, alias, policy, dry_run)
         # The alias as the decision saw it: the move below is conditional on it.
         current = self.registry.get_model(mv.name).aliases.get(alias)
         status = self.approvals.status(mv.ref)
-        decision = self._decide(
-            mv, pol, status.to_dict(), actor, "dry-run" if dry_run else "promote"
-        )
-        reasons = [f"rule {r.id!r} {r.verdict}: {r.message}" for r in decision.failed_rules]
+        purpose = "dry-run" if dry_run else "promote"
+        decisions = [
+            replace(
+                self._decide(mv, pol, status.to_dict(), actor, purpose),
+                policy_version=version,
+                inline=inline,
+            )
+            for pol, version, inline in gates
+        ]
+        decision = decisions[0]
+        pol = gates[0][0]
+        failed = [r for d in decisions for r in d.failed_rules]
+        reasons = [f"rule {r.id!r} {r.verdict}: {r.message}" for r in failed]
         if mv.status == "blocked":  # set by a monitoring policy's block action (mlwarden.alerts)
             reasons.append(f"{mv.ref} is blocked (see its audit events; `wd.unblock` lifts it)")
         if not status.approved:
@@ -195,18 +247,30 @@ class PolicyService:
                 f"needs {status.required}, {mv.ref} has {status.have}"
             )
         allowed = not reasons
+        gate_info = [
+            {
+                "policy": d.policy,
+                "policy_version": d.policy_version,
+                "policy_sha256": d.policy_sha256,
+            }
+            for d in decisions
+        ]
 
         def outcome(stored: Decision, change: AliasChange | None) -> Promotion:
             return Promotion(
                 mv.ref, alias, stored, status.to_dict(), allowed, dry_run, change, tuple(reasons)
             )
 
+        def record_all() -> list[Decision]:
+            return [self._record(mv, d) for d in decisions]
+
         if dry_run:
             with self._transaction():
-                return outcome(self._record(mv, decision), None)
+                return outcome(record_all()[0], None)
         if not allowed:
             with self._transaction():
-                stored = self._record(mv, decision)
+                stored_all = record_all()
+                stored = stored_all[0]
                 message = f"promotion of {mv.ref} to {alias!r} refused: " + "; ".join(reasons)
                 self.recorder.denied(
                     actor,
@@ -216,7 +280,9 @@ class PolicyService:
                     decision_id=stored.id,
                     policy=pol.name,
                     policy_sha256=pol.sha256,
-                    failed_rules=[r.id for r in decision.failed_rules],
+                    policy_version=decision.policy_version,
+                    gates=gate_info,
+                    failed_rules=[r.id for r in failed],
                     missing_approvals=status.missing,
                 )
             raise PolicyViolation(
@@ -225,13 +291,19 @@ class PolicyService:
                 alias=alias,
                 policy=pol.name,
                 decision_id=stored.id,
-                failed_rules=[r.to_dict() for r in decision.failed_rules],
+                failed_rules=[r.to_dict() for r in failed],
                 missing_approvals=status.missing,
                 approvals=status.to_dict(),
             )
         if current == mv.version:
             with self._transaction():
-                return outcome(self._record(mv, decision), None)
+                return outcome(record_all()[0], None)
+        names = ", ".join(
+            f"{g['policy']}"
+            + ("" if g["policy_version"] is None else f" v{g['policy_version']}")
+            + f" (sha256 {str(g['policy_sha256'])[:12]})"
+            for g in gate_info
+        )
         try:
             with self._transaction():
                 # The move comes first: it locks the model row before the decision insert
@@ -243,10 +315,11 @@ class PolicyService:
                     mv.version,
                     actor=actor,
                     action="promote",
-                    reason=reason or f"policy {pol.name} passed (sha256 {pol.sha256[:12]})",
+                    reason=reason or f"policy {names} passed",
                     expect_version=current,
                 )
-                stored = self._record(mv, decision)
+                stored_all = record_all()
+                stored = stored_all[0]
                 self.recorder(
                     actor,
                     "alias.promote",
@@ -257,6 +330,11 @@ class PolicyService:
                             "decision_id": stored.id,
                             "policy": pol.name,
                             "policy_sha256": pol.sha256,
+                            "policy_version": decision.policy_version,
+                            "gates": [
+                                {**g, "decision_id": d.id}
+                                for g, d in zip(gate_info, stored_all, strict=True)
+                            ],
                             "approvers": list(status.approvers),
                         }
                     ),

@@ -85,6 +85,9 @@ class Decision:
     actor: str
     purpose: str = "check"  # check, promote, dry-run
     id: int | None = None  # set once stored
+    # the installed gate's version (policy.gates), None for shipped or inline policies
+    policy_version: int | None = None
+    inline: bool = False  # the policy was sent by the client: it can only dry-run
 
     @property
     def failed_rules(self) -> list[RuleResult]:
@@ -103,6 +106,9 @@ class Decision:
             "passed": self.passed,
             "applies": self.applies,
             "purpose": self.purpose,
+            "policy_version": self.policy_version,
+            "inline": self.inline,
+            "dry_run": self.purpose == "dry-run",
             "time": self.time.isoformat(),
             "actor": self.actor,
             "results": [r.to_dict() for r in self.results],
@@ -141,4 +147,48 @@ class Promotion:
             "reasons": list(self.reasons),
             "approvals": dict(self.approvals),
             "decision": self.decision.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """A gate policy an admin installed on the server: one stored version, by its hash."""
+
+    name: str
+    version: int
+    sha256: str
+    source: str = field(repr=False)
+    created_by: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "sha256": self.sha256,
+            "source": self.source,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A protected alias (``alias:production``) or risk tier (``risk_tier:high``) bound to an
+    installed gate policy's name: promotions evaluate that policy's newest version."""
+
+    target: str
+    policy: str
+    created_by: str
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        kind, _, value = self.target.partition(":")
+        return {
+            "target": self.target,
+            "kind": kind,
+            "value": value,
+            "policy": self.policy,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
         }

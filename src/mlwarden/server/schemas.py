@@ -88,6 +88,7 @@ class AliasChangeOut(_Out):
 class SetAliasIn(BaseModel):
     version: int = Field(ge=1, le=MAX_VERSION)
     reason: str | None = None
+    override: bool = Field(default=False, description="override a protected alias (admins)")
 
 
 class RegisterIn(BaseModel):
@@ -106,7 +107,8 @@ class RegisterIn(BaseModel):
         default_factory=dict, description="extra content-addressed blobs (sha256 -> base64)"
     )
     owner: str | None = None
-    risk_tier: Literal["low", "medium", "high"] = "medium"
+    # requested only: validators and admins get it, others the server's default tier
+    risk_tier: Literal["low", "medium", "high"] | None = None
     intended_use: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
@@ -144,7 +146,8 @@ class RegistrationIn(BaseModel):
     eval: DatasetIn | None = None
     sensitive_features: list[str] = Field(default_factory=list, max_length=256)
     owner: str | None = Field(default=None, max_length=256)
-    risk_tier: Literal["low", "medium", "high"] = "medium"
+    # requested only: validators and admins get it, others the server's default tier
+    risk_tier: Literal["low", "medium", "high"] | None = None
     intended_use: str | None = None
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

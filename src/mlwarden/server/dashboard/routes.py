@@ -376,10 +376,10 @@ async def promote(request: Request, name: str, version: int) -> Response:
     check(ctx, session.user, "model.promote", f"model:{name}/{alias}")
     wd = ctx.acting(session.user)
     ref = f"{name}@{version}"
+    # a protected alias moves only through the gate bound to it on the server
+    policy = None if wd.gates.is_protected(alias) else _policy(request, body)
     await run_in_threadpool(
-        lambda: wd.promote(
-            ref, alias=alias, policy=_policy(request, body), reason=_text(body, "reason")
-        )
+        lambda: wd.promote(ref, alias=alias, policy=policy, reason=_text(body, "reason"))
     )
     ctx.resolver.forget(name)
     return _done(request, f"/models/{name}?version={version}", "promote", ref=ref, alias=alias)

@@ -1,7 +1,10 @@
-"""Policy checks, gated promotions, rollbacks and stored decisions.
+"""Policy checks, gated promotions, rollbacks, stored decisions, and the server's gates
+(installed policies, bindings, protected aliases, risk tiers).
 
 A policy travels as a shipped policy's name or as its YAML text: the server never opens a
-file path a client names.
+file path a client names. A protected alias moves only through the policy bound to it on the
+server; a policy in the request only dry-runs there. Routes that take policy text check the
+role before they read the body.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
@@ -38,9 +43,14 @@ class RollbackIn(BaseModel):
     reason: str = Field(min_length=1)
 
 
-def load_policy(body: PolicyIn) -> Any:
-    from mlwarden.policy.loader import load, loads
+def load_policy(body: PolicyIn, *, optional: bool = False) -> Any:
+    """The policy a request names: None when ``optional`` and it names none (a promotion to
+    a protected alias then evaluates the bound policy); a shipped or bound policy's name as
+    the name itself (the service resolves it); YAML text parsed."""
+    from mlwarden.policy.loader import loads
 
+    if optional and body.policy is None and body.policy_yaml is None:
+        return None
     if (body.policy is None) == (body.policy_yaml is None):
         raise ValidationError("send exactly one of 'policy' and 'policy_yaml'", field="policy")
     if body.policy_yaml is not None:
@@ -50,7 +60,7 @@ def load_policy(body: PolicyIn) -> Any:
             "policy must name a shipped policy (send a file's text as policy_yaml)",
             field="policy",
         )
-    return load(body.policy)  # type: ignore[arg-type]
+    return body.policy
 
 
 @router.post(
@@ -110,7 +120,7 @@ def promote(
         result = ctx.acting(user).promote(
             version_ref(name, ref),
             alias=body.alias,
-            policy=load_policy(body),
+            policy=load_policy(body, optional=True),
             dry_run=body.dry_run,
             reason=body.reason,
         )
@@ -134,3 +144,154 @@ def rollback(
     finally:
         ctx.resolver.forget(name)
     return out(change)
+
+
+# -- the server's gates (policy/gates.py) ----------------------------------------------------
+
+
+class InstallIn(BaseModel):
+    policy_yaml: str = Field(description="the gate policy's YAML text (its name is inside)")
+
+
+class BindIn(BaseModel):
+    policy: str = Field(description="an installed gate policy's name")
+    alias: str | None = Field(default=None, description="a protected alias")
+    risk_tier: str | None = Field(default=None, description="low, medium or high")
+
+
+class RiskTierIn(BaseModel):
+    risk_tier: str = Field(description="low, medium or high")
+    reason: str = Field(min_length=1)
+
+
+def _parse(model: type[BaseModel], raw: bytes) -> Any:
+    """A JSON body, read only once the caller's role allows the action."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        first = errors[0]
+        raise ValidationError(
+            f"invalid request body: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            field=".".join(map(str, first["loc"])),
+            errors=[{"loc": list(e["loc"]), "message": e["msg"]} for e in errors],
+        ) from None
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+@router.get(
+    "/policies",
+    response_model=list[dict[str, Any]],
+    summary="wd.gate_policies(): installed gate policies, newest version of each",
+)
+def gate_policies(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "policy:*")
+    return out(ctx.warden.gate_policies())
+
+
+@router.post(
+    "/policies",
+    response_model=dict[str, Any],
+    status_code=201,
+    summary="wd.install_policy(yaml): store a gate policy's next version (admins)",
+    openapi_extra=_body(InstallIn),
+)
+async def install_policy(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "policy.install", "policy:*")
+    body = _parse(InstallIn, await request.body())
+    return out(await run_in_threadpool(ctx.acting(user).install_policy, body.policy_yaml))
+
+
+@router.get(
+    "/policies/{name}",
+    response_model=dict[str, Any],
+    summary="wd.gate_policy(name, version=None): an installed policy's text and hash",
+)
+def gate_policy(
+    name: str,
+    request: Request,
+    version: int | None = Query(None, ge=1, le=2**31 - 1),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", f"policy:{name}")
+    return out(ctx.warden.gate_policy(name, version))
+
+
+@router.get("/bindings", response_model=list[dict[str, Any]], summary="wd.policy_bindings()")
+def bindings(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "policy:*")
+    return out(ctx.warden.policy_bindings())
+
+
+@router.put(
+    "/bindings",
+    response_model=dict[str, Any],
+    summary="wd.bind_policy(policy, alias= | risk_tier=) (admins)",
+    openapi_extra=_body(BindIn),
+)
+async def bind_policy(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "policy.bind", "policy:*")
+    body = _parse(BindIn, await request.body())
+    wd = ctx.acting(user)
+    return out(
+        await run_in_threadpool(
+            lambda: wd.bind_policy(body.policy, alias=body.alias, risk_tier=body.risk_tier)
+        )
+    )
+
+
+@router.delete(
+    "/bindings",
+    response_model=dict[str, Any],
+    summary="wd.unbind_policy(alias= | risk_tier=) (admins)",
+)
+def unbind_policy(
+    request: Request,
+    alias: str | None = Query(None),
+    risk_tier: str | None = Query(None),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "policy.bind", "policy:*")
+    return out(ctx.acting(user).unbind_policy(alias=alias, risk_tier=risk_tier))
+
+
+@router.get(
+    "/protected-aliases",
+    response_model=list[str],
+    summary="wd.protected_aliases(): aliases moved only through a bound gate policy",
+)
+def protected_aliases(request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", "policy:*")
+    return ctx.warden.protected_aliases()
+
+
+@router.put(
+    "/models/{name}/risk-tier",
+    response_model=dict[str, Any],
+    summary="wd.set_risk_tier(name, tier, reason=) (validators and admins; audited)",
+    openapi_extra=_body(RiskTierIn),
+)
+async def set_risk_tier(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "model.risk_tier", f"model:{name}")
+    body = _parse(RiskTierIn, await request.body())
+    wd = ctx.acting(user)
+    return out(
+        await run_in_threadpool(lambda: wd.set_risk_tier(name, body.risk_tier, reason=body.reason))
+    )

@@ -131,12 +131,14 @@ def register_version(
             **{kind: ASSERTED for kind in body.evidence},
         },
     )
+    # the tier is the server's: a developer's requested tier is recorded, not applied
+    risk_tier = wd.gates.assign_tier(user.name, body.risk_tier)
     with wd.db.transaction():
         model, created = registry.store.get_or_create_model(
             NewModel(
                 name,
                 body.owner,
-                body.risk_tier,
+                risk_tier,
                 body.intended_use,
                 body.description,
                 dict(body.tags),
@@ -145,7 +147,10 @@ def register_version(
         )
         # the same events RegistryService.register emits, in the same transaction
         if created:
-            registry._emit(user.name, "model.create", name, model.to_dict())
+            created_event = model.to_dict()
+            if body.risk_tier is not None and body.risk_tier != risk_tier:
+                created_event["requested_risk_tier"] = body.risk_tier
+            registry._emit(user.name, "model.create", name, created_event)
         mv = registry.store.create_version(name, spec, jsonable(body.evidence), user.name)
         registry._emit(
             user.name,
@@ -220,7 +225,9 @@ def set_alias(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "alias.set", f"model:{name}/{alias}")
-    change = ctx.acting(user).set_alias(name, alias, body.version, reason=body.reason)
+    change = ctx.acting(user).set_alias(
+        name, alias, body.version, reason=body.reason, override=body.override
+    )
     ctx.resolver.forget(name)
     return out(change)
 
@@ -231,11 +238,16 @@ def set_alias(
     summary="wd.delete_alias(name, alias)",
 )
 def delete_alias(
-    name: str, alias: str, request: Request, user: User = Depends(current_user)
+    name: str,
+    alias: str,
+    request: Request,
+    override: bool = Query(False, description="override a protected alias (admins)"),
+    reason: str | None = Query(None, max_length=1000),
+    user: User = Depends(current_user),
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "alias.delete", f"model:{name}/{alias}")
-    change = ctx.acting(user).delete_alias(name, alias)
+    change = ctx.acting(user).delete_alias(name, alias, reason=reason, override=override)
     ctx.resolver.forget(name)
     return out(change)
 

@@ -142,7 +142,8 @@ def register_upload(
         eval=_dataset(body.eval),
         sensitive_features=tuple(body.sensitive_features),
         owner=body.owner,
-        risk_tier=body.risk_tier,
+        # the tier is the server's: a developer's requested tier is not applied
+        risk_tier=wd.gates.assign_tier(user.name, body.risk_tier),
         intended_use=body.intended_use,
         description=body.description,
         tags=dict(body.tags),

@@ -24,6 +24,8 @@ def _decision(row: Row) -> Decision:
         actor=row.actor,
         purpose=row.purpose,
         id=row.id,
+        policy_version=row.policy_version,
+        inline=bool(row.inline),
     )
 
 
@@ -55,6 +57,8 @@ class SqlDecisionStore:
                     actor=decision.actor,
                     created_at=decision.time,
                     results=[r.to_dict() for r in decision.results],
+                    policy_version=decision.policy_version,
+                    inline=decision.inline,
                 )
                 .returning(decisions.c.id)
             ).scalar_one()

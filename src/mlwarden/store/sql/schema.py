@@ -23,6 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -236,7 +237,32 @@ decisions = Table(
     Column("actor", String(256), nullable=False),
     Column("created_at", Timestamp, nullable=False),
     Column("results", Json, nullable=False),
+    # the stored gate's version (None for inline and shipped policies); inline: client-sent
+    Column("policy_version", Integer),
+    Column("inline", Boolean, nullable=False, server_default=text("false")),
     Index("ix_decisions_model_id_version", "model_id", "version"),
+)
+
+# Gate policies an admin installed (policy.gates): every version kept, by hash; and what
+# each protected alias or risk tier is bound to (a policy name: its newest version applies).
+gate_policies = Table(
+    "gate_policies",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+)
+
+policy_bindings = Table(
+    "policy_bindings",
+    metadata,
+    Column("target", String(160), primary_key=True),  # "alias:production", "risk_tier:high"
+    Column("policy", String(128), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
 )
 
 # ---- monitoring policies and alerts (mlwarden.alerts)
