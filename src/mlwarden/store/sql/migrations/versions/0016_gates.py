@@ -2,14 +2,14 @@
 aliases and risk tiers, and decisions that record the stored version and whether the policy
 was sent inline by a client.
 
-Revision ID: 0010
-Revises: 0015 (written against 0009; chained after the head when main was merged)
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
+revision = "0016"
 down_revision = "0015"
 
 Ts = sa.DateTime(timezone=True)
