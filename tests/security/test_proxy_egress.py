@@ -239,3 +239,25 @@ def test_local_registration_and_calls_follow_the_same_rules(
     with pytest.raises(Exception, match="redirect"):
         redirect.predict(X)
     assert listener.paths() == ["/model", "/redirect"]
+
+
+def test_a_closed_list_refuses_public_endpoints_too():
+    from mlwarden.server.proxy import egress_policy
+    from mlwarden.server.settings import ProxySettings
+
+    answers = {
+        "scorer.example.com": ["93.184.216.34"],
+        "other.example.com": ["93.184.216.35"],
+        "10.8.1.2": ["10.8.1.2"],
+    }
+    closed = ProxySettings(allowed_hosts="scorer.example.com,10.8.0.0/16", allow_public=False)
+    policy = egress_policy(closed, resolver=lambda host, port: answers[host])
+    assert policy.target("https://scorer.example.com/infer").address == "93.184.216.34"
+    assert policy.target("http://10.8.1.2:9000/infer").address == "10.8.1.2"
+    with pytest.raises(EgressRefused, match="not allow-listed"):
+        policy.target("https://other.example.com/infer")
+    with pytest.raises(EgressRefused, match="not allow-listed"):
+        policy.check_literal("http://8.8.8.8/infer")
+    # the default: public endpoints pass, the list only opens non-public ones
+    open_ = egress_policy(ProxySettings(), resolver=lambda host, port: answers[host])
+    assert open_.target("https://other.example.com/infer").address == "93.184.216.35"
