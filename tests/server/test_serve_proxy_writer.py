@@ -72,7 +72,9 @@ def upstream_app(model) -> tuple[FastAPI, dict[str, int]]:
 
 
 @pytest.fixture
-def upstream(lgb_model):
+def upstream(lgb_model, monkeypatch):
+    # the upstream listens on loopback, which the egress rules allow only when listed
+    monkeypatch.setenv("MLWARDEN_PROXY_ALLOWED_HOSTS", "127.0.0.1")
     app, calls = upstream_app(lgb_model)
     with LiveServer(app) as server:
         server.calls = calls

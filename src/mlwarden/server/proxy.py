@@ -5,10 +5,16 @@ the endpoint's JSON description), so it has a signature, lineage and evidence li
 The server still validates, logs, masks and audits its predictions; only the arithmetic is
 remote. Calls have a timeout, a retry budget (retries are at most ``proxy_retry_budget`` of
 calls, so a failing upstream is not hammered) and a circuit breaker per endpoint.
+
+The endpoint is a URL the registering user chose, so it goes through the server's egress
+rules (:mod:`mlwarden.egress`): at registration and before every call its host is resolved
+and must be public, or on ``MLWARDEN_PROXY_ALLOWED_HOSTS``; the call goes to the address
+that was checked, redirects are not followed and proxies from the environment are not used.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import time
@@ -19,14 +25,52 @@ from typing import Any
 import httpx
 import numpy as np
 
+from mlwarden.egress import EgressPolicy, Resolver, Target, pinned_request, system_resolver
 from mlwarden.entities import ModelVersion
 from mlwarden.errors import ValidationError, WardenError
 from mlwarden.server.serving import Prediction, Record, Served
-from mlwarden.server.settings import ServerSettings
+from mlwarden.server.settings import ProxySettings, ServerSettings
 
 PROTOCOLS = ("oip-v2", "json")
 _OIP_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
 _SCORE_NAMES = ("score", "scores", "probability", "proba", "predict_proba")
+#: the built-in generic loader of proxied versions (``BUILTIN_LOADERS`` of the generic flavor)
+LOADER = "mlwarden.server.proxy:load_proxy"
+
+
+class ProxyEgress(EgressPolicy):
+    """Proxied endpoints; allow-listed through ``MLWARDEN_PROXY_ALLOWED_HOSTS``."""
+
+    what = "proxy call"
+    setting = "MLWARDEN_PROXY_ALLOWED_HOSTS"
+    noun = "endpoint url"
+
+
+def egress_policy(
+    settings: ProxySettings | None = None, resolver: Resolver = system_resolver
+) -> ProxyEgress:
+    """The egress rules for proxied endpoints (``MLWARDEN_PROXY_*`` when not given)."""
+    s = settings if settings is not None else ProxySettings()
+    return ProxyEgress(s.allowed_hosts, resolver, public=s.allow_public)
+
+
+def check_registration(
+    flavor: str, flavor_info: dict[str, Any], data: bytes, policy: EgressPolicy | None = None
+) -> None:
+    """Refuse a proxied version whose endpoint the egress rules do not allow (``EgressRefused``,
+    422 naming ``url``), before it is stored; any other version passes untouched."""
+    if flavor != "generic" or flavor_info.get("loader") != LOADER:
+        return
+    try:
+        url = json.loads(data)["url"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationError(
+            "a proxied version's artifact is its endpoint's JSON description, with a url",
+            field="artifact_b64",
+        ) from exc
+    if not isinstance(url, str):
+        raise ValidationError("the endpoint url must be a string", field="url")
+    (policy if policy is not None else egress_policy()).target(url)
 
 
 class UpstreamError(WardenError):
@@ -34,6 +78,25 @@ class UpstreamError(WardenError):
 
     http_status = 502
     code = "upstream_error"
+
+
+class UpstreamRefused(UpstreamError):
+    """The egress rules refuse the upstream endpoint: nothing was sent to it."""
+
+    code = "upstream_refused"
+
+
+def _not_ok(url: str, status: int, text: str) -> UpstreamError:
+    """The error for a 3xx or 4xx answer (the request is wrong, not the upstream)."""
+    if 300 <= status < 400:
+        return UpstreamError(
+            f"the upstream answered a redirect ({status}); redirects are not followed",
+            url=url,
+            status=status,
+        )
+    return UpstreamError(
+        f"the upstream refused the request ({status}): {text[:200]}", url=url, status=status
+    )
 
 
 class UpstreamUnavailable(WardenError):
@@ -119,6 +182,7 @@ class ProxyModel:
         self.url = url
         self.protocol = protocol
         self.timeout_s = timeout_s
+        self._egress: EgressPolicy | None = None  # MLWARDEN_PROXY_*, read at the first call
         if classes is not None:
             self.classes_ = np.asarray(classes)
 
@@ -135,8 +199,15 @@ class ProxyModel:
         records = [{k: _clean(v) for k, v in r.items()} for r in X.to_dict(orient="records")]
         types = {str(c): "float" if X[c].dtype.kind == "f" else "" for c in X.columns}
         body = encode(self.protocol, records, types)
-        resp = httpx.post(self.url, json=body, timeout=self.timeout_s)
-        resp.raise_for_status()
+        if self._egress is None:
+            self._egress = egress_policy()
+        url, host, extensions = pinned_request(self._egress.target(self.url))
+        with httpx.Client(timeout=self.timeout_s, follow_redirects=False, trust_env=False) as c:
+            resp = c.post(url, json=body, headers=host, extensions=extensions)
+        if resp.status_code >= 500:
+            raise UpstreamError(f"the upstream failed (HTTP {resp.status_code})", url=self.url)
+        if resp.status_code >= 300:
+            raise _not_ok(self.url, resp.status_code, resp.text)
         return decode(self.protocol, resp.json(), len(records))
 
     def predict(self, X: Any) -> np.ndarray:
@@ -158,6 +229,8 @@ class ProxyModel:
 
 
 def save_proxy(model: ProxyModel, path: Path) -> None:
+    """Registration: the endpoint must be allowed by the egress rules (``EgressRefused``)."""
+    egress_policy().target(model.url)
     Path(path).write_text(json.dumps(model.config()))
 
 
@@ -195,18 +268,48 @@ class _Breaker:
 
 
 class ProxyRuntime:
-    """Shared HTTP client, retry budget and one circuit breaker per endpoint URL."""
+    """Shared HTTP client, retry budget, egress rules and one circuit breaker per endpoint
+    URL. ``proxy``: the egress settings (``MLWARDEN_PROXY_*`` when not given)."""
 
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        settings: ServerSettings,
+        proxy: ProxySettings | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
         self.s = settings
+        self.proxy = proxy if proxy is not None else ProxySettings()
+        self.egress = egress_policy(self.proxy, resolver)
         self._client: httpx.AsyncClient | None = None
         self._breakers: dict[str, _Breaker] = {}
+        self._targets: dict[str, tuple[Target, float]] = {}  # url -> checked target, when
         self._tokens = 10.0  # retries available now; each call deposits `proxy_retry_budget`
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.s.proxy_timeout_s)
+            self._client = httpx.AsyncClient(
+                timeout=self.s.proxy_timeout_s, follow_redirects=False, trust_env=False
+            )
         return self._client
+
+    def check_registration(self, flavor: str, flavor_info: dict[str, Any], data: bytes) -> None:
+        """:func:`check_registration` under this server's egress rules."""
+        check_registration(flavor, flavor_info, data, self.egress)
+
+    async def target(self, url: str) -> Target:
+        """``url`` resolved and checked (off the event loop), reused for ``resolve_ttl_s``;
+        ``UpstreamRefused`` when the egress rules refuse it."""
+        now = time.monotonic()
+        hit = self._targets.get(url)
+        if hit is not None and now - hit[1] < self.proxy.resolve_ttl_s:
+            return hit[0]
+        try:
+            target = await asyncio.to_thread(self.egress.target, url)
+        except ValidationError as exc:
+            self._targets.pop(url, None)
+            raise UpstreamRefused(exc.message, url=url, **exc.details) from None
+        self._targets[url] = (target, now)
+        return target
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -230,23 +333,23 @@ class ProxyRuntime:
         self._tokens = min(10.0, self._tokens + self.s.proxy_retry_budget)
         attempt, last = 0, ""
         while True:
+            # the address that was checked, never a second lookup
+            pinned, host, extensions = pinned_request(await self.target(url))
             try:
-                resp = await self._http().post(url, json=body)
+                resp = await self._http().post(
+                    pinned, json=body, headers=host, extensions=extensions
+                )
                 if resp.status_code < 500:
-                    if resp.status_code >= 400:
+                    if resp.status_code >= 300:
                         # the request is wrong, not the upstream: no retry, no breaker
-                        raise UpstreamError(
-                            f"the upstream refused the request ({resp.status_code}): "
-                            f"{resp.text[:200]}",
-                            url=url,
-                            status=resp.status_code,
-                        )
+                        raise _not_ok(url, resp.status_code, resp.text)
                     br.failures = 0
                     return resp.json()
                 last = f"HTTP {resp.status_code}"
             except httpx.TimeoutException:
                 last = f"timed out after {self.s.proxy_timeout_s:g}s"
             except httpx.TransportError as exc:
+                self._targets.pop(url, None)  # the next attempt resolves again
                 last = f"{type(exc).__name__}: {exc}"
             except json.JSONDecodeError as exc:
                 last = f"not JSON: {exc}"

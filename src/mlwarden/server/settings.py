@@ -3,10 +3,10 @@ variable, mirrored by the command's options."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class ServerSettings(BaseSettings):
@@ -79,3 +79,35 @@ class ServerSettings(BaseSettings):
         description="after start-up and each model load, freeze the heap (gc.freeze) so the "
         "garbage collector's full passes stop adding tens of milliseconds to the p99",
     )
+
+
+class ProxySettings(BaseSettings):
+    """Where proxied versions may send their inputs: every value an ``MLWARDEN_PROXY_*``
+    variable (read by the server, and by a process that registers or calls a proxied version
+    itself)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_PROXY_", extra="ignore")
+
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated hosts, addresses or networks (10.0.0.0/8) proxied "
+        "endpoints may be at although they are loopback, link-local or private; everything "
+        "else must be public",
+    )
+    allow_public: bool = Field(
+        default=True,
+        description="false: proxied endpoints must be on allowed_hosts, public ones too",
+    )
+    resolve_ttl_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long an endpoint's checked address is reused before its host is "
+        "resolved and checked again",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        return value

@@ -100,6 +100,8 @@ def register_version(
         blobs = {k: base64.b64decode(v, validate=True) for k, v in body.blobs_b64.items()}
     except (binascii.Error, ValueError) as exc:
         raise ValidationError(f"artifact is not base64: {exc}", field="artifact_b64") from exc
+    # a proxied version's endpoint is where the server will post inputs: egress rules apply
+    ctx.proxies.check_registration(body.flavor, jsonable(body.flavor_info), data)
     # before anything is stored: no client-named code, and the artifact loads and predicts
     # in the sandbox (a sync route: FastAPI runs it on a worker thread, off the event loop)
     flavor_info = wd.registry.verify_artifact(
