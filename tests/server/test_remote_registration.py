@@ -124,7 +124,7 @@ def test_a_failing_job_raises_the_servers_error_and_stores_nothing(remote, store
         json={"artifact_sha256": garbage, "flavor": "lightgbm"},
     )
     assert r["state"] in ("queued", "running", "failed")
-    with pytest.raises(mw.ValidationError, match="does not load as a lightgbm model"):
+    with pytest.raises(mw.ValidationError, match="lightgbm artifact failed the check"):
         remote._wait(r, "registering garbage")
     assert "garbage" not in [m.name for m in store.warden.list_models()]
     # a blob never uploaded is refused at once
