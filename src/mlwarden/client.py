@@ -141,6 +141,7 @@ class Warden:
             evidence=self.registry.get_evidence,
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
+            masking=self.masking.get,
         )
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
@@ -453,7 +454,13 @@ class Warden:
         redact, pseudonymize (keyed HMAC), generalize, drop or keep, per column or entity."""
         self.registry.get_model(name)
         self.access.require(self.actor, "config.set", f"model:{name}")
-        return self.masking.set(name, policy, actor=self.actor)
+        from mlwarden.monitor.masked import check_policy
+
+        def monitorable(parsed: Any) -> None:  # monitoring maps each reference as the log is
+            for mv in self.registry.list_versions(name):
+                check_policy(parsed, dict(mv.signature), mv.ref)
+
+        return self.masking.set(name, policy, actor=self.actor, check=monitorable)
 
     # -- monitoring policies and alerts (docs/alerts.md) -----------------------------------
 
