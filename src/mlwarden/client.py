@@ -407,9 +407,32 @@ class Warden:
         """Drift, data quality, performance (realized and estimated) and fairness per window
         of the prediction log, against the version's reference profile; with ``explain``,
         attribution drift too (tree models)."""
-        mv = self.serving_version(name, version)
-        return self.monitoring.run(
+        mv, note = self.monitored_version(name, version, since=since, until=until)
+        report = self.monitoring.run(
             mv, since=since, until=until, window=window, segment_by=segment_by, explain=explain
+        )
+        import dataclasses
+
+        return dataclasses.replace(report, note=note) if note else report
+
+    def monitored_version(
+        self, name: str, version: int | None = None, *, since: Any = None, until: Any = None
+    ) -> tuple[ModelVersion, str]:
+        """The version ``monitor`` reads and a note saying why, when that needs saying: the
+        serving version (or ``version``); when the serving version logged nothing in the range
+        but others did (after a rollback, say), the newest version with traffic instead."""
+        mv = self.serving_version(name, version)
+        traffic = self.monitoring.traffic(name, since=since, until=until)
+        if traffic.get(mv.version) or not traffic:
+            return mv, ""
+        seen = ", ".join(f"{name}@{v}: {n:,} predictions" for v, n in traffic.items())
+        if version is not None:
+            return mv, f"{mv.ref} has no logged predictions in that range ({seen})"
+        chosen = self.registry.get_version(f"{name}@{max(traffic)}")
+        return chosen, (
+            f"{mv.ref}, the serving version, has no logged predictions in that range; "
+            f"monitoring {chosen.ref}, the newest version with traffic ({seen}); "
+            "pass a version to choose another"
         )
 
     def monitor_rollup(

@@ -178,6 +178,13 @@ class MonitorService:
             self.results.save(model_id, mv.version, window, stored)
         return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
 
+    def traffic(
+        self, name: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, int]:
+        """Logged predictions per version of ``name`` in [since, until)."""
+        since, until = as_time(since, "since"), as_time(until, "until")
+        return self.predictions.version_counts(self._model_id(name), since=since, until=until)
+
     def rollup(self, mv: ModelVersion, *, source: str = "1d", window: str = "7d") -> MonitorReport:
         """Drift over longer windows by merging the stored profiles of shorter ones: no raw
         prediction is read again (profiles merge exactly; quantiles within the sketch bound)."""
