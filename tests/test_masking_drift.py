@@ -84,3 +84,46 @@ def test_hashing_and_dropping_still_work(warden, loans):
     assert w.drift["skipped"]["income"] == "dropped by the masking policy"
     assert "pseudonymize" in w.drift["skipped"]["age"]  # a hashed number: said, not compared
     assert "income" not in w.quality["failed_columns"]
+
+
+def test_reference_bands_match_the_masked_training_data(loans, warden):
+    """The band counts taken from the reference's sketch agree with masking the training rows
+    themselves (2,000 rows: the KLL sketch is past its exact size, so within its rank error)."""
+    from mlwarden.monitor.masked import masked_reference
+
+    warden.set_masking_policy("loans", GENERALIZE_AGE)
+    policy = warden.masking.get("loans")
+    ref, left_out = masked_reference(
+        warden.monitoring.reference(warden.get_model_version("loans@1")), policy
+    )
+    assert left_out == {}
+    truth = policy.apply(_applicants(2000, 0))
+    for column in ("age", "city"):
+        got = ref[column].category_counts()
+        want = truth[column].value_counts().to_dict()
+        assert set(got) == set(want)
+        assert sum(got.values()) == 2000
+        assert max(abs(got[k] - want[k]) for k in want) <= 0.01 * 2000
+
+
+def test_over_http_the_refusal_is_a_422_naming_the_column(warden, loans):
+    from fastapi.testclient import TestClient
+
+    from mlwarden.server import ServerSettings, create_app
+
+    warden.create_user("alice", "admin")
+    token = warden.create_token("alice").token
+    app = create_app(ServerSettings(), warden)
+    with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as api:
+        bad = api.put(
+            "/v1/models/loans/masking-policy",
+            json={"policy_yaml": "columns:\n  age: {action: generalize, kind: postcode}\n"},
+        )
+        assert bad.status_code == 422, bad.text
+        assert "'age'" in bad.text and "meaningless" in bad.text
+        good = api.put("/v1/models/loans/masking-policy", json={"policy_yaml": GENERALIZE_AGE})
+        assert good.status_code == 200, good.text
+        _log(warden, loans, _applicants(300, 1), "2026-01-01")
+        report = api.get("/v1/models/loans/monitor", params={"window": "1d"}).json()
+        (w,) = report["windows"]
+        assert "age" in w["drift"]["columns"] and report["note"] == ""
