@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 
@@ -234,7 +235,7 @@ class Served:
         self._lock = threading.Lock()
 
     def predict(self, records: Sequence[Record]) -> Prediction:
-        X = frame_for(self.spec, records)
+        X = as_fitted(self.model, frame_for(self.spec, records))
         out = np.asarray(self.model.predict(X))
         scores = None
         if self.classes is not None and hasattr(self.model, "predict_proba"):

@@ -12,6 +12,7 @@ import numpy as np
 
 from mlwarden.engines.explain.base import Explainer
 from mlwarden.engines.explain.mapping import to_dense
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError
 
 
@@ -61,5 +62,6 @@ class LinearExplainer(Explainer):
         phi = (x - self.mean_) * self.coef_
         base = np.full(len(x), self.intercept_ + float(self.mean_ @ self.coef_))
         est = self.estimator_
-        out = est.decision_function(x) if self.is_classifier_ else est.predict(x)
+        xf = as_fitted(est, x)
+        out = est.decision_function(xf) if self.is_classifier_ else est.predict(xf)
         return phi, base, np.asarray(out, dtype=float).reshape(-1)
