@@ -43,7 +43,7 @@ def scorecard(store, credit_data):
     model = _scorecard(X, y)
     wd = store.warden
     wd.register_model("scorecard", model, train=mw.Dataset(X, y), sensitive_features=["sex"])
-    wd.set_alias("scorecard", "production", 1)
+    wd.set_alias("scorecard", "production", 1, override=True, reason="test setup")
     return model, X
 
 
