@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # the names type checkers and IDEs see; at run time __getattr__ loads them
-    from mlwarden import datasets, reports
+    from mlwarden import datasets, policy, privacy, reports
     from mlwarden.client import Warden
     from mlwarden.engines import drift, explain, fairness
     from mlwarden.engines.profile import Profile, profile
@@ -60,11 +60,13 @@ _LAZY = {
     "drift": "mlwarden.engines.drift",
     "explain": "mlwarden.engines.explain",
     "fairness": "mlwarden.engines.fairness",
+    "policy": "mlwarden.policy",
+    "privacy": "mlwarden.privacy",
     "profile": "mlwarden.engines.profile",
     "reports": "mlwarden.reports",
 }
 
-_MODULES = {"datasets", "drift", "explain", "fairness", "reports"}
+_MODULES = {"datasets", "drift", "explain", "fairness", "policy", "privacy", "reports"}
 
 __all__ = [
     "AliasChange",
@@ -90,6 +92,8 @@ __all__ = [
     "drift",
     "explain",
     "fairness",
+    "policy",
+    "privacy",
     "profile",
     "reports",
 ]
