@@ -23,7 +23,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
-from mlwarden.errors import ValidationError
+from mlwarden.errors import MalformedJson, ValidationError
 from mlwarden.monitor.predictions import merge_sensitive
 from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
@@ -278,11 +278,6 @@ async def predict(name: str, request: Request) -> Any:
     # the body is built to PredictOut's shape; validating it again would cost more than the
     # prediction
     return JSONResponse(result)
-
-
-class MalformedJson(ValidationError):
-    http_status = 400
-    code = "malformed_json"
 
 
 _INPUT_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
