@@ -155,7 +155,7 @@ class PredictionLog:
             "output": outputs.astype(str).tolist(),
             "score": [None] * n
             if score is None
-            else np.where(np.isnan(score), None, score).tolist(),
+            else [None if np.isnan(s) else float(s) for s in score],
             "latency_ms": [None] * n if latency is None else latency.astype(float).tolist(),
             "reasons": reasons_json(reasons, n),
             "subject": [None] * n if subjects is None else list(subjects),

@@ -120,7 +120,8 @@ class MonitorService:
         by_rows = window.endswith("rows")
         sensitive = mv.sensitive_features
         calibration = self._calibration(mv)
-        model = reference_importance = None
+        model = None
+        reference_importance: dict[str, float] = {}
         if explain and self._load_model is not None:
             model = self._load_model(mv.ref)
             reference_importance = self._evidence(mv.ref, "explain").get("importance") or {}

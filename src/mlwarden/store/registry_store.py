@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from types import EllipsisType
 from typing import Any
 
 from mlwarden.entities import AliasChange, Model, ModelVersion
@@ -83,7 +84,7 @@ class RegistryStore(ABC):
         actor: str,
         action: str,
         reason: str | None = None,
-        expect_version: int | type[Ellipsis] | None = ...,
+        expect_version: int | EllipsisType | None = ...,
     ) -> AliasChange:
         """Point ``alias`` at ``version`` (``None`` removes it) and record the move.
 

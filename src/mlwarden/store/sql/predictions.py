@@ -206,6 +206,7 @@ class SqlPredictionStore:
         with self.db.transaction() as conn:
             # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
             raw = conn.connection.driver_connection
+            assert raw is not None  # a live pooled connection always has its driver's
             if self.db.is_sqlite:
                 placeholders = ",".join("?" * len(COLUMNS))
                 raw.executemany(

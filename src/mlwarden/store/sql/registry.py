@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, select, update
@@ -219,7 +220,7 @@ class SqlRegistryStore(RegistryStore):
             provenance=dict(sorted(provenance.items())),
         )
 
-    def _to_versions(self, conn: Connection, rows: list[Row]) -> list[ModelVersion]:
+    def _to_versions(self, conn: Connection, rows: Sequence[Row]) -> list[ModelVersion]:
         if not rows:
             return []
         alias_map: dict[tuple[int, int], list[str]] = {}
