@@ -21,12 +21,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/mlwarden demo
 
-test: $(STAMP)
+# The checks run first: a lint or type error fails CI as surely as a test does.
+test: lint
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src/mlwarden
 
 # Peers that conflict with our dependencies (MLflow, Evidently need pandas < 3) get their own
 # environments under .bench-venv/, one per bench/requirements-NAME.txt.
