@@ -11,7 +11,8 @@ from sqlalchemy import select
 from mlwarden._json import jsonable
 from mlwarden.errors import ValidationError
 from mlwarden.store.sql.predictions import SqlPredictionStore
-from mlwarden.store.sql.vault import SubjectVault, retention
+from mlwarden.store.sql.schema import retention
+from mlwarden.store.sql.vault import SubjectVault
 
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 

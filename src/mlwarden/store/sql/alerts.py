@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Channel, Delivery
 from mlwarden.errors import NotFound
 from mlwarden.store.sql.database import Database, as_utc, utcnow
-from mlwarden.store.sql.predictions import monitor_windows
 from mlwarden.store.sql.schema import (
     alert_channels,
     alert_deliveries,
     alerts,
     model_versions,
     models,
+    monitor_windows,
     monitoring_policies,
 )
 

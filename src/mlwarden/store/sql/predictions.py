@@ -11,60 +11,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    select,
-    text,
-)
+from sqlalchemy import select
 
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import BigId, Timestamp, metadata, models
+from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions
 from mlwarden.store.sql.vault import SubjectVault
-
-predictions = Table(
-    "predictions",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    # no foreign key: the writer resolved the id from the registry, and on PostgreSQL the
-    # per-row check would cost 40% of ingest (models are never deleted)
-    Column("model_id", BigId, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("ts", Timestamp, nullable=False),
-    # yyyymmdd, for reading by day; ranges use the (model_id, ts) index
-    Column("day", Integer, nullable=False),
-    Column("inputs", Text, nullable=False),
-    Column("output", Text, nullable=False),
-    Column("score", Float),
-    Column("latency_ms", Float),
-    Column("reasons", Text),
-    Column("subject", String(128)),
-    Index("ix_predictions_model_ts", "model_id", "ts"),
-    # most rows name no subject: only those that do are indexed (erasure, export)
-    Index(
-        "ix_predictions_subject",
-        "subject",
-        sqlite_where=text("subject IS NOT NULL"),
-        postgresql_where=text("subject IS NOT NULL"),
-    ),
-)
-
-labels = Table(
-    "labels",
-    metadata,
-    Column("prediction_id", String(36), primary_key=True),
-    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
-    Column("label", Text, nullable=False),
-    Column("ts", Timestamp, nullable=False),
-)
 
 COLUMNS = (
     "id",
@@ -369,28 +321,6 @@ def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
     if reasons is None:
         return [None] * n
     return [None if r is None else json.dumps(r) for r in reasons]
-
-
-monitor_windows = Table(
-    "monitor_windows",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("window", String(16), nullable=False),
-    Column("start", Timestamp, nullable=False),
-    Column("end", Timestamp, nullable=False),
-    Column("segment", String(256), nullable=False),
-    # time windows are keyed by their start, row-count windows by their first prediction
-    Column("key", String(64), nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("profile_sha256", String(64)),
-    Column("result", Text, nullable=False),
-    Column("computed_at", Timestamp, nullable=False),
-    UniqueConstraint(
-        "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
-    ),
-)
 
 
 class SqlMonitorStore:
