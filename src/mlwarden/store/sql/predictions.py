@@ -6,16 +6,18 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Connection, literal_column, select, text
 
 from mlwarden.errors import AlreadyExists, IntegrityError
+from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions
+from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
 from mlwarden.store.sql.vault import SubjectVault
 
 COLUMNS = (
@@ -117,13 +119,19 @@ class RecordsJSON:
             yield from records_json(self.frame.iloc[start : start + self.chunk])
 
 
-class SqlPredictionStore:
+class SqlPredictionStore(PredictionStore):
     """Every write path (batch logging, the server's group-commit writer) goes through
     ``insert``, so subject pseudonymization and payload sealing happen in one place."""
 
     def __init__(self, db: Database, vault: SubjectVault | None = None) -> None:
         self.db = db
         self.vault = vault
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.db.transaction()
+
+    def timestamps(self, ts: pd.Series) -> list[Any]:
+        return timestamps_for(self.db, ts)
 
     def _seal(self, rows: dict[str, Sequence[Any]]) -> dict[str, Sequence[Any]]:
         subjects = rows.get("subject") or []
@@ -285,6 +293,41 @@ class SqlPredictionStore:
                 row["erased"] = row["inputs"] is None
         return row
 
+    # Insertion order is the row's physical position: SQLite's rowid, PostgreSQL's ctid (a
+    # batch is written by one COPY or executemany, so its rows are contiguous until a VACUUM
+    # FULL; see mlwarden.monitor.lookup.batch_proof).
+
+    def _position(self, value: Any) -> Any:
+        if self.db.is_sqlite:
+            return int(value)
+        page, _, item = str(value).strip("()").partition(",")
+        return (int(page), int(item))
+
+    def positions(self, model_id: int, version: int, ids: Sequence[str]) -> dict[str, Any]:
+        if not ids:
+            return {}
+        col: Any = literal_column("rowid" if self.db.is_sqlite else "ctid")
+        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, col).where(*mine, predictions.c.id.in_(list(ids)))
+            ).all()
+        return {i: self._position(p) for i, p in found}
+
+    def ids_between(self, model_id: int, version: int, first: Any, last: Any) -> list[str]:
+        col: Any = literal_column("rowid" if self.db.is_sqlite else "ctid")
+        if self.db.is_sqlite:
+            lo, hi, cond = first, last, "rowid >= :lo AND rowid <= :hi"
+        else:
+            lo, hi = f"({first[0]},{first[1]})", f"({last[0]},{last[1]})"
+            cond = "ctid >= CAST(:lo AS tid) AND ctid <= CAST(:hi AS tid)"
+        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, col).where(*mine, text(cond).bindparams(lo=lo, hi=hi))
+            ).all()
+        return [i for i, _ in sorted(found, key=lambda r: self._position(r[1]))]
+
     def erase_subject(self, subject: str) -> int:
         """Shred one subject (by pseudonym): destroy its key, drop its scores and labels."""
         if self.vault is None:
@@ -298,6 +341,25 @@ class SqlPredictionStore:
             return conn.execute(
                 predictions.update().where(predictions.c.subject == subject).values(score=None)
             ).rowcount
+
+    def scrub(self, *, vacuum: bool = False) -> dict[str, bool]:
+        return self.db.scrub(["subject_keys", "predictions", "labels"], vacuum=vacuum)
+
+    def set_retention(self, model: str, days: int, actor: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(retention.delete().where(retention.c.model == model))
+            conn.execute(
+                retention.insert().values(
+                    model=model, days=days, updated_at=utcnow(), updated_by=actor
+                )
+            )
+
+    def retention_rules(self) -> list[tuple[str, int]]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(retention.c.model, retention.c.days).order_by(retention.c.model)
+            ).all()
+        return [(str(m), int(d)) for m, d in rows]
 
     def purge(self, model_id: int, before_day: int) -> int:
         """Delete the model's predictions (and labels) logged before day ``yyyymmdd``."""
@@ -323,7 +385,7 @@ def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
     return [None if r is None else json.dumps(r) for r in reasons]
 
 
-class SqlMonitorStore:
+class SqlMonitorStore(MonitorStore):
     """Monitoring results as a time series: one row per model, version, window and segment."""
 
     def __init__(self, db: Database) -> None:
