@@ -674,6 +674,11 @@ def test_predictions_round_trip_order_and_filters(
     assert one is not None and one["model"] == "credit" and one["inputs"] == '{"x": 1}'
     assert one["score"] == pytest.approx(0.1) and one["label"] is None
     assert predictions.get("no-such-id") is None
+    assert predictions.version_counts(model_id) == {1: 3, 2: 2}
+    assert list(predictions.version_counts(model_id)) == [1, 2]
+    assert predictions.version_counts(model_id, since=day2) == {2: 2}
+    assert predictions.version_counts(model_id, until=day2) == {1: 3}
+    assert predictions.version_counts(model_id + 1) == {}
     assert predictions.id_versions(model_id, [early["id"][0], late["id"][0], "nope"]) == {
         early["id"][0]: 1,
         late["id"][0]: 2,

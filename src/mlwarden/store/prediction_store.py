@@ -40,6 +40,12 @@ class PredictionStore(ABC):
         """The version each of ``ids`` was logged under; unknown ids are absent."""
 
     @abstractmethod
+    def version_counts(
+        self, model_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, int]:
+        """Logged predictions per version in [since, until), versions in ascending order."""
+
+    @abstractmethod
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
         """Set the label of each prediction, replacing an earlier one."""
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, literal_column, select, text
+from sqlalchemy import Connection, func, literal_column, select, text
 
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
@@ -192,6 +192,23 @@ class SqlPredictionStore(PredictionStore):
                 )
                 found.update({row.id: row.version for row in rows})
         return found
+
+    def version_counts(
+        self, model_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, int]:
+        """Logged predictions per version in [since, until), versions in ascending order."""
+        query = (
+            select(predictions.c.version, func.count())
+            .where(predictions.c.model_id == model_id)
+            .group_by(predictions.c.version)
+            .order_by(predictions.c.version)
+        )
+        if since is not None:
+            query = query.where(predictions.c.ts >= since)
+        if until is not None:
+            query = query.where(predictions.c.ts < until)
+        with self.db.reading() as conn:
+            return {int(v): int(n) for v, n in conn.execute(query)}
 
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
         now = utcnow()
