@@ -14,7 +14,7 @@ from mlwarden.errors import ValidationError
 from mlwarden.registry.service import RegistryService
 
 if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
-    from mlwarden.store.sql.access import SqlAccessStore
+    from mlwarden.store.access_store import AccessStore
 
 #: Distinct approvals a version needs, by its model's risk tier.
 DEFAULT_REQUIRED = {"low": 0, "medium": 1, "high": 2}
@@ -23,7 +23,7 @@ DEFAULT_REQUIRED = {"low": 0, "medium": 1, "high": 2}
 class ApprovalService:
     def __init__(
         self,
-        store: SqlAccessStore,
+        store: AccessStore,
         registry: RegistryService,
         access: AccessService,
         recorder: Recorder,

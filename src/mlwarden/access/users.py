@@ -23,7 +23,7 @@ from mlwarden.errors import AuthenticationError, NotFound, PermissionDenied, Val
 from mlwarden.store.sql.database import utcnow
 
 if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
-    from mlwarden.store.sql.access import SqlAccessStore
+    from mlwarden.store.access_store import AccessStore
 
 #: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
 TOKEN_PREFIX = "mlw_"
@@ -68,7 +68,7 @@ def hash_token(token: str) -> str:
 class AccessService:
     def __init__(
         self,
-        store: SqlAccessStore,
+        store: AccessStore,
         recorder: Recorder,
         *,
         transaction: Callable[[], Any],

@@ -24,7 +24,7 @@ from mlwarden.alerts.policy import CHANNEL_NAME
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import Channel
 from mlwarden.errors import Conflict, NotFound, ValidationError
-from mlwarden.store.sql.alerts import SqlAlertStore
+from mlwarden.store.alert_store import AlertStore
 
 FORMATS = ("json", "slack", "alertmanager", "log")
 BUILTIN = {"log": Channel("log", None, "log")}
@@ -62,7 +62,7 @@ def check_secret_env(name: str | None, settings: AlertSettings) -> str | None:
     return name
 
 
-def lookup(store: SqlAlertStore, name: str) -> Channel | None:
+def lookup(store: AlertStore, name: str) -> Channel | None:
     if name in BUILTIN:
         return BUILTIN[name]
     found = store.channels(name)
@@ -72,7 +72,7 @@ def lookup(store: SqlAlertStore, name: str) -> Channel | None:
 class ChannelService:
     def __init__(
         self,
-        store: SqlAlertStore,
+        store: AlertStore,
         access: AccessService,
         recorder: Recorder,
         settings: Callable[[], AlertSettings],

@@ -30,7 +30,7 @@ from mlwarden.alerts.egress import EgressPolicy, Resolver, pinned_request, syste
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import FIRING, Alert, Channel, Delivery
 from mlwarden.errors import ValidationError
-from mlwarden.store.sql.alerts import SqlAlertStore
+from mlwarden.store.alert_store import AlertStore
 
 log = logging.getLogger("mlwarden.alerts")
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's "not set" for endsAt
@@ -108,7 +108,7 @@ def payload(alert: Alert, event: str, fmt: str) -> Any:
 class Notifier:
     def __init__(
         self,
-        store: SqlAlertStore,
+        store: AlertStore,
         settings: AlertSettings | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,

@@ -41,7 +41,7 @@ from mlwarden.errors import NotFound, ValidationError, WardenError
 from mlwarden.policy.evaluate import evaluate_rule
 from mlwarden.policy.types import ERROR, PASS, SKIPPED
 from mlwarden.registry.service import RegistryService
-from mlwarden.store.sql.alerts import SqlAlertStore
+from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import utcnow
 
 BLOCKED = "blocked"
@@ -53,7 +53,7 @@ Rollback = Callable[..., Any]  # PolicyService.rollback(name, alias=, reason=, a
 class AlertService:
     def __init__(
         self,
-        store: SqlAlertStore,
+        store: AlertStore,
         registry: RegistryService,
         monitoring: Any,  # MonitorService
         access: AccessService,

@@ -9,11 +9,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import literal_column, select, text
-
 from mlwarden.audit.signing import CHECKPOINT_ORIGIN, public_key_b64
 from mlwarden.errors import NotFound, ValidationError
-from mlwarden.store.sql.predictions import SqlPredictionStore, predictions
+from mlwarden.store.prediction_store import PredictionStore
 
 #: How many of a version's newest prediction batches are searched for a prediction's event.
 BATCH_SCAN = 5000
@@ -24,7 +22,7 @@ MAX_ID_LENGTH = 64
 
 
 def get_prediction(
-    store: SqlPredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
+    store: PredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
 ) -> dict[str, Any]:
     """:func:`find_prediction`, raising ``NotFound`` for an unknown id and
     ``ValidationError`` for one that cannot be an id."""
@@ -39,7 +37,7 @@ def get_prediction(
 
 
 def find_prediction(
-    store: SqlPredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
+    store: PredictionStore, audit: Any, prediction_id: str, *, unseal: bool = True
 ) -> dict[str, Any] | None:
     """The prediction as a JSON-ready dict, or ``None`` when no prediction has this id.
 
@@ -78,7 +76,7 @@ def _utc(value: Any) -> datetime:
 
 
 def batch_proof(
-    store: SqlPredictionStore,
+    store: PredictionStore,
     audit: Any,
     name: str,
     version: int,
@@ -102,10 +100,11 @@ def batch_proof(
     events = [e for e in events if e.payload_json is not None]
     if not events:
         return None, "no audit event found for this prediction's batch"
-    pos = _Positions(store, model_id, version)
-    want = pos.position_of([prediction_id]).get(prediction_id)
-    ends = pos.position_of(
-        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x]
+    want = store.positions(model_id, version, [prediction_id]).get(prediction_id)
+    ends = store.positions(
+        model_id,
+        version,
+        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x],
     )
     event = ids = None
     for e in events:
@@ -113,7 +112,7 @@ def batch_proof(
         if want is not None and first is not None and last is not None and first <= want <= last:
             event = e
             if int(e.payload.get("count") or 0) <= MAX_BATCH_IDS:
-                ids = pos.between(first, last)
+                ids = store.ids_between(model_id, version, first, last)
             break
     if event is None:
         return None, "the batch event of this prediction was not found among the newest batches"
@@ -153,42 +152,3 @@ def batch_proof(
         },
         None,
     )
-
-
-class _Positions:
-    """Insertion order of a version's prediction rows (see :func:`batch_proof`)."""
-
-    def __init__(self, store: SqlPredictionStore, model_id: int, version: int) -> None:
-        self.db = store.db
-        self.sqlite = store.db.is_sqlite
-        self.col: Any = literal_column("rowid" if self.sqlite else "ctid")
-        self.where = (predictions.c.model_id == model_id, predictions.c.version == version)
-
-    def _key(self, v: Any) -> Any:
-        if self.sqlite:
-            return int(v)
-        page, _, item = str(v).strip("()").partition(",")
-        return (int(page), int(item))
-
-    def position_of(self, ids: list[str]) -> dict[str, Any]:
-        if not ids:
-            return {}
-        with self.db.reading() as conn:
-            found = conn.execute(
-                select(predictions.c.id, self.col).where(*self.where, predictions.c.id.in_(ids))
-            ).all()
-        return {i: self._key(p) for i, p in found}
-
-    def between(self, first: Any, last: Any) -> list[str]:
-        if self.sqlite:
-            lo, hi, cond = first, last, "rowid >= :lo AND rowid <= :hi"
-        else:
-            lo, hi = f"({first[0]},{first[1]})", f"({last[0]},{last[1]})"
-            cond = "ctid >= CAST(:lo AS tid) AND ctid <= CAST(:hi AS tid)"
-        with self.db.reading() as conn:
-            found = conn.execute(
-                select(predictions.c.id, self.col).where(
-                    *self.where, text(cond).bindparams(lo=lo, hi=hi)
-                )
-            ).all()
-        return [i for i, _ in sorted(found, key=lambda r: self._key(r[1]))]

@@ -13,13 +13,8 @@ import pandas as pd
 from mlwarden.entities import ModelVersion, as_frame
 from mlwarden.errors import AlreadyExists, ValidationError
 from mlwarden.registry.signature import canonical_labels
-from mlwarden.store.sql.predictions import (
-    RecordsJSON,
-    SqlPredictionStore,
-    new_ids,
-    reasons_json,
-    timestamps_for,
-)
+from mlwarden.store.prediction_store import PredictionStore
+from mlwarden.store.sql.predictions import RecordsJSON, new_ids, reasons_json
 
 Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
 Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signature
@@ -82,7 +77,7 @@ class PredictionLog:
 
     def __init__(
         self,
-        store: SqlPredictionStore,
+        store: PredictionStore,
         *,
         model_id: Callable[[str], int],
         transaction: Callable[[], Any],
@@ -149,7 +144,7 @@ class PredictionLog:
             "id": ids,
             "model_id": [self._model_id(mv.name)] * n,
             "version": [mv.version] * n,
-            "ts": timestamps_for(self.store.db, ts),
+            "ts": self.store.timestamps(ts),
             "day": days,
             "inputs": RecordsJSON(frame),
             "output": outputs.astype(str).tolist(),

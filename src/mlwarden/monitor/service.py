@@ -20,7 +20,7 @@ from mlwarden.monitor.windows import bounds, parse_window, segments, split
 from mlwarden.registry.evidence import PREDICTION_COLUMN, SCORE_COLUMN
 from mlwarden.registry.signature import canonical_labels, conform, favorable_label
 from mlwarden.store.artifacts import ArtifactStore
-from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
+from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 
 META = (
     "id",
@@ -44,8 +44,8 @@ FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tab
 class MonitorService:
     def __init__(
         self,
-        predictions: SqlPredictionStore,
-        results: SqlMonitorStore,
+        predictions: PredictionStore,
+        results: MonitorStore,
         artifacts: ArtifactStore,
         *,
         model_id: Callable[[str], int],

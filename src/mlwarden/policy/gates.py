@@ -24,8 +24,8 @@ from mlwarden.errors import NotFound, PolicyViolation, ValidationError
 from mlwarden.policy.loader import Policy, load, loads
 from mlwarden.policy.types import Binding, GatePolicy
 from mlwarden.registry.refs import check_alias, check_name
+from mlwarden.store.gate_store import GateStore
 from mlwarden.store.sql.database import utcnow
-from mlwarden.store.sql.gates import SqlGateStore
 
 DEFAULT_PROTECTED = ("production",)
 
@@ -49,7 +49,7 @@ def check_tier(tier: str, field: str = "risk_tier") -> str:
 class GateService:
     def __init__(
         self,
-        store: SqlGateStore,
+        store: GateStore,
         access: AccessService,
         recorder: Recorder,
         *,

@@ -26,8 +26,8 @@ from mlwarden.policy.loader import Policy, load
 from mlwarden.policy.types import Decision, Promotion
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.registry.service import RegistryService
+from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.sql.database import utcnow
-from mlwarden.store.sql.policy import SqlDecisionStore
 
 PolicyLike = str | Path | Policy
 
@@ -59,7 +59,7 @@ class PolicyService:
     def __init__(
         self,
         registry: RegistryService,
-        decisions: SqlDecisionStore,
+        decisions: DecisionStore,
         approvals: ApprovalService,
         access: AccessService,
         recorder: Recorder,

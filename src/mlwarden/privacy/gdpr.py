@@ -6,12 +6,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from mlwarden._json import jsonable
 from mlwarden.errors import ValidationError
-from mlwarden.store.sql.predictions import SqlPredictionStore
-from mlwarden.store.sql.vault import SubjectVault, retention
+from mlwarden.store.prediction_store import PredictionStore
+from mlwarden.store.sql.vault import SubjectVault
 
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
@@ -19,7 +17,7 @@ Recorder = Callable[[str, str, str, dict[str, Any]], None]
 class SubjectRights:
     def __init__(
         self,
-        store: SqlPredictionStore,
+        store: PredictionStore,
         vault: SubjectVault,
         *,
         model_id: Callable[[str], int],
@@ -36,7 +34,7 @@ class SubjectRights:
         destroyed key stays in SQLite's write-ahead log; on PostgreSQL ``vacuum`` runs VACUUM
         on the affected tables (dead row versions keep the wrapped key until then)."""
         pseudonym = self.vault.pseudonym(subject)
-        with self.store.db.transaction():
+        with self.store.transaction():
             rows = self.store.erase_subject(pseudonym)
             self._record(
                 actor,
@@ -44,7 +42,7 @@ class SubjectRights:
                 f"subject:{pseudonym}",
                 {"predictions": rows, "reason": reason},
             )
-        residue = self.store.db.scrub(["subject_keys", "predictions", "labels"], vacuum=vacuum)
+        residue = self.store.scrub(vacuum=vacuum)
         return {"subject": pseudonym, "predictions": rows, **residue}
 
     def export(self, subject: str, *, actor: str) -> dict[str, Any]:
@@ -69,25 +67,18 @@ class SubjectRights:
                 f"retention must be a positive number of days, got {days!r}", field="days"
             )
         self._model_id(model)  # NotFound for unknown models
-        with self.store.db.transaction() as conn:
-            conn.execute(retention.delete().where(retention.c.model == model))
-            conn.execute(
-                retention.insert().values(
-                    model=model, days=days, updated_at=now(), updated_by=actor
-                )
-            )
+        with self.store.transaction():
+            self.store.set_retention(model, days, actor)
             self._record(actor, "retention.set", f"model:{model}", {"days": days})
 
     def apply_retention(self, *, actor: str, at: datetime | None = None) -> dict[str, int]:
         """Delete predictions (and their labels) older than each model's retention."""
         at = at or now()
-        with self.store.db.reading() as conn:
-            rules = conn.execute(select(retention.c.model, retention.c.days)).all()
         purged = {}
-        for model, days in rules:
+        for model, days in self.store.retention_rules():
             cutoff = at - timedelta(days=days)
             before = cutoff.year * 10000 + cutoff.month * 100 + cutoff.day
-            with self.store.db.transaction():
+            with self.store.transaction():
                 purged[model] = self.store.purge(self._model_id(model), before)
                 self._record(
                     actor,

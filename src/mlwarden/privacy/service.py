@@ -8,21 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Column, DateTime, String, Table, Text, select
+from sqlalchemy import select
 
 from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.masking import MaskingPolicy
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import metadata
-
-masking_policies = Table(
-    "masking_policies",
-    metadata,
-    Column("model", String(128), primary_key=True),
-    Column("policy", Text, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("updated_by", String(256), nullable=False),
-)
+from mlwarden.store.sql.schema import masking_policies
 
 CACHE_SECONDS = 5.0  # a policy changed by another process applies within this delay
 

@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from mlwarden.access.types import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
+from mlwarden.store.access_store import AccessStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow
 from mlwarden.store.sql.schema import approvals, dashboard_sessions, models, tokens, users
 
@@ -45,7 +46,7 @@ _token_query = select(tokens, users.c.name.label("user_name")).join(
 )
 
 
-class SqlAccessStore:
+class SqlAccessStore(AccessStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 

@@ -17,14 +17,15 @@ from sqlalchemy.exc import IntegrityError
 
 from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Channel, Delivery
 from mlwarden.errors import NotFound
+from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow
-from mlwarden.store.sql.predictions import monitor_windows
 from mlwarden.store.sql.schema import (
     alert_channels,
     alert_deliveries,
     alerts,
     model_versions,
     models,
+    monitor_windows,
     monitoring_policies,
 )
 
@@ -54,7 +55,7 @@ def _alert(row: Row) -> Alert:
     )
 
 
-class SqlAlertStore:
+class SqlAlertStore(AlertStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
@@ -137,9 +138,6 @@ class SqlAlertStore:
             query = query.limit(limit)
         with self.db.reading() as conn:
             return [_alert(r) for r in conn.execute(query).all()]
-
-    def firing_for(self, model_id: int, policy: str) -> list[Alert]:
-        return self.find(model_id=model_id, status=FIRING, policy=policy)
 
     # -- deliveries -----------------------------------------------------------------------
 

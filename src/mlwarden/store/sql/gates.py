@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
 from mlwarden.errors import Conflict, NotFound
 from mlwarden.policy.types import Binding, GatePolicy
+from mlwarden.store.gate_store import GateStore
 from mlwarden.store.sql.database import Database, as_utc
 from mlwarden.store.sql.schema import gate_policies, models, policy_bindings
 
@@ -34,7 +35,7 @@ def _binding(row: Row) -> Binding:
     )
 
 
-class SqlGateStore:
+class SqlGateStore(GateStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 

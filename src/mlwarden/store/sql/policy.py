@@ -8,6 +8,7 @@ from sqlalchemy import Row, select
 
 from mlwarden.errors import NotFound
 from mlwarden.policy.types import Decision, RuleResult
+from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.sql.database import Database, as_utc
 from mlwarden.store.sql.schema import decisions, models
 
@@ -32,7 +33,7 @@ def _decision(row: Row) -> Decision:
 _query = select(decisions, models.c.name).join(models, models.c.id == decisions.c.model_id)
 
 
-class SqlDecisionStore:
+class SqlDecisionStore(DecisionStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 

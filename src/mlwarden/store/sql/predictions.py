@@ -6,66 +6,19 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import Connection, func, literal_column, select, text
 
 from mlwarden.errors import AlreadyExists, IntegrityError
+from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import BigId, Timestamp, metadata, models
+from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
 from mlwarden.store.sql.vault import SubjectVault
-
-predictions = Table(
-    "predictions",
-    metadata,
-    Column("id", String(36), primary_key=True),
-    # no foreign key: the writer resolved the id from the registry, and on PostgreSQL the
-    # per-row check would cost 40% of ingest (models are never deleted)
-    Column("model_id", BigId, nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("ts", Timestamp, nullable=False),
-    # yyyymmdd, for reading by day; ranges use the (model_id, ts) index
-    Column("day", Integer, nullable=False),
-    Column("inputs", Text, nullable=False),
-    Column("output", Text, nullable=False),
-    Column("score", Float),
-    Column("latency_ms", Float),
-    Column("reasons", Text),
-    Column("subject", String(128)),
-    Index("ix_predictions_model_ts", "model_id", "ts"),
-    # most rows name no subject: only those that do are indexed (erasure, export)
-    Index(
-        "ix_predictions_subject",
-        "subject",
-        sqlite_where=text("subject IS NOT NULL"),
-        postgresql_where=text("subject IS NOT NULL"),
-    ),
-)
-
-labels = Table(
-    "labels",
-    metadata,
-    Column("prediction_id", String(36), primary_key=True),
-    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
-    Column("label", Text, nullable=False),
-    Column("ts", Timestamp, nullable=False),
-)
 
 COLUMNS = (
     "id",
@@ -166,13 +119,19 @@ class RecordsJSON:
             yield from records_json(self.frame.iloc[start : start + self.chunk])
 
 
-class SqlPredictionStore:
+class SqlPredictionStore(PredictionStore):
     """Every write path (batch logging, the server's group-commit writer) goes through
     ``insert``, so subject pseudonymization and payload sealing happen in one place."""
 
     def __init__(self, db: Database, vault: SubjectVault | None = None) -> None:
         self.db = db
         self.vault = vault
+
+    def transaction(self) -> AbstractContextManager[Connection]:
+        return self.db.transaction()
+
+    def timestamps(self, ts: pd.Series) -> list[Any]:
+        return timestamps_for(self.db, ts)
 
     def _seal(self, rows: dict[str, Sequence[Any]]) -> dict[str, Sequence[Any]]:
         subjects = rows.get("subject") or []
@@ -352,6 +311,41 @@ class SqlPredictionStore:
                 row["erased"] = row["inputs"] is None
         return row
 
+    # Insertion order is the row's physical position: SQLite's rowid, PostgreSQL's ctid (a
+    # batch is written by one COPY or executemany, so its rows are contiguous until a VACUUM
+    # FULL; see mlwarden.monitor.lookup.batch_proof).
+
+    def _position(self, value: Any) -> Any:
+        if self.db.is_sqlite:
+            return int(value)
+        page, _, item = str(value).strip("()").partition(",")
+        return (int(page), int(item))
+
+    def positions(self, model_id: int, version: int, ids: Sequence[str]) -> dict[str, Any]:
+        if not ids:
+            return {}
+        col: Any = literal_column("rowid" if self.db.is_sqlite else "ctid")
+        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, col).where(*mine, predictions.c.id.in_(list(ids)))
+            ).all()
+        return {i: self._position(p) for i, p in found}
+
+    def ids_between(self, model_id: int, version: int, first: Any, last: Any) -> list[str]:
+        col: Any = literal_column("rowid" if self.db.is_sqlite else "ctid")
+        if self.db.is_sqlite:
+            lo, hi, cond = first, last, "rowid >= :lo AND rowid <= :hi"
+        else:
+            lo, hi = f"({first[0]},{first[1]})", f"({last[0]},{last[1]})"
+            cond = "ctid >= CAST(:lo AS tid) AND ctid <= CAST(:hi AS tid)"
+        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
+        with self.db.reading() as conn:
+            found = conn.execute(
+                select(predictions.c.id, col).where(*mine, text(cond).bindparams(lo=lo, hi=hi))
+            ).all()
+        return [i for i, _ in sorted(found, key=lambda r: self._position(r[1]))]
+
     def erase_subject(self, subject: str) -> int:
         """Shred one subject (by pseudonym): destroy its key, drop its scores and labels."""
         if self.vault is None:
@@ -365,6 +359,25 @@ class SqlPredictionStore:
             return conn.execute(
                 predictions.update().where(predictions.c.subject == subject).values(score=None)
             ).rowcount
+
+    def scrub(self, *, vacuum: bool = False) -> dict[str, bool]:
+        return self.db.scrub(["subject_keys", "predictions", "labels"], vacuum=vacuum)
+
+    def set_retention(self, model: str, days: int, actor: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(retention.delete().where(retention.c.model == model))
+            conn.execute(
+                retention.insert().values(
+                    model=model, days=days, updated_at=utcnow(), updated_by=actor
+                )
+            )
+
+    def retention_rules(self) -> list[tuple[str, int]]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                select(retention.c.model, retention.c.days).order_by(retention.c.model)
+            ).all()
+        return [(str(m), int(d)) for m, d in rows]
 
     def purge(self, model_id: int, before_day: int) -> int:
         """Delete the model's predictions (and labels) logged before day ``yyyymmdd``."""
@@ -390,29 +403,7 @@ def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
     return [None if r is None else json.dumps(r) for r in reasons]
 
 
-monitor_windows = Table(
-    "monitor_windows",
-    metadata,
-    Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
-    Column("version", Integer, nullable=False),
-    Column("window", String(16), nullable=False),
-    Column("start", Timestamp, nullable=False),
-    Column("end", Timestamp, nullable=False),
-    Column("segment", String(256), nullable=False),
-    # time windows are keyed by their start, row-count windows by their first prediction
-    Column("key", String(64), nullable=False),
-    Column("rows", Integer, nullable=False),
-    Column("profile_sha256", String(64)),
-    Column("result", Text, nullable=False),
-    Column("computed_at", Timestamp, nullable=False),
-    UniqueConstraint(
-        "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
-    ),
-)
-
-
-class SqlMonitorStore:
+class SqlMonitorStore(MonitorStore):
     """Monitoring results as a time series: one row per model, version, window and segment."""
 
     def __init__(self, db: Database) -> None:

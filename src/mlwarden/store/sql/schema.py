@@ -1,8 +1,7 @@
-"""Table definitions (SQLAlchemy Core). Alembic migrations create exactly these.
+"""Table definitions (SQLAlchemy Core): every table of the store, in this one module.
 
-Tables used by one store module only are defined beside it, on this same ``metadata``:
-``predictions``/``labels``/``monitor_windows`` (store/sql/predictions.py), ``subject_keys``/
-``retention`` (store/sql/vault.py) and ``masking_policies`` (privacy/service.py).
+Alembic migrations create exactly these (tests/test_migrations.py compares the two). Stores
+under ``store/sql`` import their tables from here; nothing else defines a ``Table``.
 """
 
 from __future__ import annotations
@@ -13,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -353,4 +353,95 @@ alert_channels = Table(
     Column("secret_env", String(128)),
     Column("created_by", String(256), nullable=False),
     Column("created_at", Timestamp, nullable=False),
+)
+
+# ---- prediction log (store/sql/predictions.py)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    # no foreign key: the writer resolved the id from the registry, and on PostgreSQL the
+    # per-row check would cost 40% of ingest (models are never deleted)
+    Column("model_id", BigId, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ts", Timestamp, nullable=False),
+    # yyyymmdd, for reading by day; ranges use the (model_id, ts) index
+    Column("day", Integer, nullable=False),
+    Column("inputs", Text, nullable=False),
+    Column("output", Text, nullable=False),
+    Column("score", Float),
+    Column("latency_ms", Float),
+    Column("reasons", Text),
+    Column("subject", String(128)),
+    Index("ix_predictions_model_ts", "model_id", "ts"),
+    # most rows name no subject: only those that do are indexed (erasure, export)
+    Index(
+        "ix_predictions_subject",
+        "subject",
+        sqlite_where=text("subject IS NOT NULL"),
+        postgresql_where=text("subject IS NOT NULL"),
+    ),
+)
+
+labels = Table(
+    "labels",
+    metadata,
+    Column("prediction_id", String(36), primary_key=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("ts", Timestamp, nullable=False),
+)
+
+# Monitoring results as a time series (SqlMonitorStore): one row per model, version, window,
+# segment and window key.
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("window", String(16), nullable=False),
+    Column("start", Timestamp, nullable=False),
+    Column("end", Timestamp, nullable=False),
+    Column("segment", String(256), nullable=False),
+    # time windows are keyed by their start, row-count windows by their first prediction
+    Column("key", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("profile_sha256", String(64)),
+    Column("result", Text, nullable=False),
+    Column("computed_at", Timestamp, nullable=False),
+    UniqueConstraint(
+        "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
+    ),
+)
+
+# ---- data-subject rights (store/sql/vault.py; privacy/)
+
+# One wrapped AES key per subject pseudonym: deleting the row shreds the subject's payloads.
+subject_keys = Table(
+    "subject_keys",
+    metadata,
+    Column("subject", String(64), primary_key=True),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+retention = Table(
+    "retention",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("days", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(256), nullable=False),
+)
+
+# Per-model masking policies (privacy/service.py), applied before any input is written.
+masking_policies = Table(
+    "masking_policies",
+    metadata,
+    Column("model", String(128), primary_key=True),
+    Column("policy", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(256), nullable=False),
 )

@@ -20,29 +20,12 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, String, Table, delete, select
+from sqlalchemy import delete, select
 
 from mlwarden.errors import IntegrityError
 from mlwarden.store.files import open_private
 from mlwarden.store.sql.database import Database, utcnow
-from mlwarden.store.sql.schema import metadata
-
-subject_keys = Table(
-    "subject_keys",
-    metadata,
-    Column("subject", String(64), primary_key=True),
-    Column("wrapped", LargeBinary, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-
-retention = Table(
-    "retention",
-    metadata,
-    Column("model", String(128), primary_key=True),
-    Column("days", Integer, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("updated_by", String(256), nullable=False),
-)
+from mlwarden.store.sql.schema import subject_keys
 
 PREFIX = "enc1:"
 MASTER_KEY_NAME = "master.key"
