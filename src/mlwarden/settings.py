@@ -40,7 +40,7 @@ class ServerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MLWARDEN_SERVE_", extra="ignore")
 
     host: str = Field(default="127.0.0.1", description="interface to listen on")
-    port: int = Field(default=8080, ge=0, le=65535)
+    port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
     workers: int = Field(default=1, ge=1, description="server processes")
     durability: Literal["sync", "async"] = Field(
         default="sync",
@@ -153,7 +153,9 @@ class AlertSettings(BaseSettings):
     webhook_url: str | None = Field(
         default=None, description="default channel for policies that name none"
     )
-    webhook_format: Literal["json", "slack", "alertmanager"] = "json"
+    webhook_format: Literal["json", "slack", "alertmanager"] = Field(
+        default="json", description="body format of the default channel"
+    )
     secret: SecretStr | None = Field(
         default=None,
         description="HMAC-SHA256 key for signing webhooks whose channel names no secret_env",
@@ -229,10 +231,20 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default=Path(DEFAULT_HOME), description="embedded store folder")
-    uri: str | None = Field(default=None, description="database or server URI")
-    artifacts: str | None = Field(default=None, description="artifact root (path or fsspec URL)")
+    uri: str | None = Field(
+        default=None,
+        description="database (sqlite:///…, postgresql://…) or server (http(s)://…) URI; "
+        "default sqlite:///<home>/warden.db",
+    )
+    artifacts: str | None = Field(
+        default=None,
+        description="artifact root (path, s3://…, gs://…); default <home>/artifacts, or "
+        "beside an explicit SQLite file",
+    )
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
-    actor: str | None = Field(default=None, description="who acts on the embedded store")
+    actor: str | None = Field(
+        default=None, description="who acts on the embedded store; default the OS user"
+    )
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
     master_key_file: Path | None = Field(
         default=None,

@@ -4,7 +4,7 @@ The command's options are derived from :class:`~mlwarden.settings.ServerSettings
 field (``batch_wait_ms`` is ``--batch-wait-ms``), with the field's description and default: a
 setting added there is an option here. An option left out keeps what the environment
 (``MLWARDEN_SERVE_*``) or the default says. The whole settings tree then travels to every
-worker process as an argument of the app factory, never through ``os.environ``.
+worker process as an argument of the app factory, never through environment variables.
 """
 
 from __future__ import annotations
