@@ -273,6 +273,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
             lambda mv: warden.registry.load_model(mv.ref),
             size=settings.model_cache_size,
             settle=settings.settle_heap,
+            evidence=lambda mv, kind: warden.registry.get_evidence(mv.ref, kind),
         ),
         writer=writer,
         proxies=ProxyRuntime(settings, tree.proxy),
