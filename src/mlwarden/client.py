@@ -20,7 +20,6 @@ from mlwarden.access import (
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
-from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
 from mlwarden.errors import Conflict, NotFound, ValidationError
@@ -161,7 +160,7 @@ class Warden:
             self.monitoring,
             self.access,
             recorder,
-            Notifier(alert_store, AlertSettings()),
+            Notifier(alert_store, self.settings.alerts),
             rollback=self.policies.rollback,
             transaction=self.db.transaction,
         )

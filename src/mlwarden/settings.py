@@ -1,16 +1,222 @@
-"""One typed settings object; every value can come from an ``MLWARDEN_*`` variable."""
+"""One typed settings tree; every value can come from an ``MLWARDEN_*`` variable.
+
+:class:`Settings` is the root: the store's own values at the top (``MLWARDEN_URI``,
+``MLWARDEN_KEY_FILE``, …) and one section per part of the system, each read from
+``MLWARDEN_<SECTION>_<FIELD>`` (``env_nested_delimiter="_"``, split once, so the field keeps its
+underscores): ``server`` (``MLWARDEN_SERVE_*``, the names ``mlwarden serve`` always had),
+``proxy``, ``alerts``, ``dashboard`` and ``privacy`` (also ``MLWARDEN_PII_*``). Each section is a
+settings class of its own too, so ``AlertSettings()`` alone reads the same variables.
+
+The tree is built once (by the CLI, ``Warden`` or ``create_app``) and handed down: services take
+their section, nothing below reads the environment. README's configuration table lists every
+field; ``tests/test_settings_tree.py`` keeps it so.
+"""
 
 from __future__ import annotations
 
 import getpass
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_HOME = "./mlwarden"
+#: Regions tried for phone numbers written the national way (no ``+``).
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "BR")
+
+
+def _comma_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return value
+
+
+class ServerSettings(BaseSettings):
+    """``mlwarden serve``: every value an ``MLWARDEN_SERVE_*`` variable and an option of the
+    command (``--batch-wait-ms`` …)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_SERVE_", extra="ignore")
+
+    host: str = Field(default="127.0.0.1", description="interface to listen on")
+    port: int = Field(default=8080, ge=0, le=65535, description="port to listen on")
+    workers: int = Field(default=1, ge=1, description="server processes")
+    durability: Literal["sync", "async"] = Field(
+        default="sync",
+        description="sync: answer once the prediction is committed; async: answer at once "
+        "and commit within batch_wait_ms (a crash can lose the last batch)",
+    )
+    log_predictions: bool = Field(default=True, description="store every served prediction")
+    batch_wait_ms: float = Field(
+        default=0.1,
+        ge=0,
+        description="while other requests are about (the last commit had company), how long "
+        "the log writer waits for more before committing; a lone client never waits",
+    )
+    batch_max_rows: int = Field(default=2000, ge=1, description="rows per commit, at most")
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="413 above this")
+    max_rows: int = Field(default=10_000, ge=1, description="rows per predict request")
+    max_upload_mb: int = Field(
+        default=512, ge=1, description="413 above this for an upload (PUT /v1/blobs/{sha256})"
+    )
+    registration_workers: int = Field(
+        default=1,
+        ge=1,
+        description="registration jobs measured at once (threads, off the event loop); "
+        "more wait queued",
+    )
+    alias_ttl_s: float = Field(
+        default=1.0, ge=0, description="how long a resolved alias is reused before re-reading"
+    )
+    auth_ttl_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="how long an authenticated token is trusted before re-checking the store "
+        "(revocations made elsewhere take effect within this time)",
+    )
+    auth_failures_per_min: int = Field(
+        default=20,
+        ge=0,
+        description="failed authentications a client address may make per minute before its "
+        "requests are answered 429 (0: no limit); refusals are audited as one event per "
+        "address and auth_audit_interval_s",
+    )
+    auth_audit_interval_s: float = Field(
+        default=60.0, gt=0, description="how often refused authentications are audited"
+    )
+    strict_categories: bool = Field(
+        default=False, description="refuse category values unseen in training (422)"
+    )
+    reasons_exclude: str = Field(
+        default="sensitive",
+        pattern=r"^\s*[^,\s][^,]*(,\s*[^,\s][^,]*)*$",
+        description="features never cited in reason codes (explain=true): 'sensitive' (the "
+        "version's sensitive features), 'none', or a comma list of feature names in which "
+        "'sensitive' stands for those; their summed share is reported apart",
+    )
+    proxy_timeout_s: float = Field(default=2.0, gt=0, description="per upstream call")
+    proxy_retries: int = Field(default=2, ge=0, description="retries per request, at most")
+    proxy_retry_budget: float = Field(
+        default=0.2, ge=0, le=1, description="retries allowed as a share of upstream calls"
+    )
+    proxy_breaker_failures: int = Field(
+        default=5, ge=1, description="consecutive failures that open the circuit"
+    )
+    proxy_breaker_reset_s: float = Field(
+        default=10.0, gt=0, description="how long an open circuit refuses calls"
+    )
+    access_log: bool = Field(default=True, description="one line per request (no headers)")
+    model_cache_size: int = Field(default=16, ge=1, description="loaded models kept")
+    settle_heap: bool = Field(
+        default=True,
+        description="after start-up and each model load, freeze the heap (gc.freeze) so the "
+        "garbage collector's full passes stop adding tens of milliseconds to the p99",
+    )
+
+
+class ProxySettings(BaseSettings):
+    """Where proxied versions may send their inputs: every value an ``MLWARDEN_PROXY_*``
+    variable (read by the server, and by a process that registers or calls a proxied version
+    itself)."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_PROXY_", extra="ignore")
+
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated hosts, addresses or networks (10.0.0.0/8) proxied "
+        "endpoints may be at although they are loopback, link-local or private; everything "
+        "else must be public",
+    )
+    allow_public: bool = Field(
+        default=True,
+        description="false: proxied endpoints must be on allowed_hosts, public ones too",
+    )
+    resolve_ttl_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long an endpoint's checked address is reused before its host is "
+        "resolved and checked again",
+    )
+
+    _split = field_validator("allowed_hosts", mode="before")(_comma_list)
+
+
+class AlertSettings(BaseSettings):
+    """Alerting and metrics: every value an ``MLWARDEN_ALERTS_*`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_ALERTS_", extra="ignore")
+
+    interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="how often `mlwarden serve` evaluates the installed monitoring policies; "
+        "0 turns the scheduler off",
+    )
+    refresh: bool = Field(
+        default=True,
+        description="the scheduler computes new monitoring windows before evaluating",
+    )
+    webhook_url: str | None = Field(
+        default=None, description="default channel for policies that name none"
+    )
+    webhook_format: Literal["json", "slack", "alertmanager"] = Field(
+        default="json", description="body format of the default channel"
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        description="HMAC-SHA256 key for signing webhooks whose channel names no secret_env",
+    )
+    attempts: int = Field(default=4, ge=1, le=20, description="delivery attempts per event")
+    backoff_s: float = Field(default=0.5, ge=0, description="first retry delay; doubles")
+    backoff_max_s: float = Field(default=30.0, ge=0, description="longest retry delay")
+    timeout_s: float = Field(default=5.0, gt=0, description="per webhook request")
+    allowed_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated hosts, addresses or networks (10.0.0.0/8) webhooks may "
+        "reach although they are loopback, link-local or private; everything else must be public",
+    )
+    secret_envs: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated environment variables a channel's secret_env may name, "
+        "besides those starting with MLWARDEN_WEBHOOK_SECRET",
+    )
+    metrics_auth: bool = Field(
+        default=True,
+        description="/metrics needs a bearer token (any role); false serves it openly",
+    )
+
+    _split = field_validator("allowed_hosts", "secret_envs", mode="before")(_comma_list)
+
+
+class DashboardSettings(BaseSettings):
+    """The web pages: every value an ``MLWARDEN_DASHBOARD_*`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_DASHBOARD_", extra="ignore")
+
+    policy_dir: Path | None = Field(
+        default=None,
+        description="folder of team policies (*.yaml) the promote form offers next to the "
+        "shipped ones, by file stem",
+    )
+
+
+class PrivacySettings(BaseSettings):
+    """PII detection: every value an ``MLWARDEN_PRIVACY_*`` (or ``MLWARDEN_PII_*``) variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MLWARDEN_PRIVACY_", extra="ignore", validate_by_name=True
+    )
+
+    phone_regions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_PHONE_REGIONS,
+        # the documented name, read by this section alone as by the tree
+        validation_alias=AliasChoices("mlwarden_pii_phone_regions"),
+        description="ISO 3166 regions (comma-separated) tried for phone numbers written "
+        "without +; unknown codes are refused naming phone_regions",
+    )
+
+    _split = field_validator("phone_regions", mode="before")(_comma_list)
 
 
 class Settings(BaseSettings):
@@ -20,13 +226,32 @@ class Settings(BaseSettings):
     or ``http(s)://…`` for a running ``mlwarden serve``.
     """
 
-    model_config = SettingsConfigDict(env_prefix="MLWARDEN_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="MLWARDEN_",
+        extra="ignore",
+        # MLWARDEN_<section>_<field>: the first "_" after the section ends it, the field keeps
+        # its own underscores
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        validate_by_name=True,
+        env_prefix_target="all",
+    )
 
     home: Path = Field(default=Path(DEFAULT_HOME), description="embedded store folder")
-    uri: str | None = Field(default=None, description="database or server URI")
-    artifacts: str | None = Field(default=None, description="artifact root (path or fsspec URL)")
+    uri: str | None = Field(
+        default=None,
+        description="database (sqlite:///…, postgresql://…) or server (http(s)://…) URI; "
+        "default sqlite:///<home>/warden.db",
+    )
+    artifacts: str | None = Field(
+        default=None,
+        description="artifact root (path, s3://…, gs://…); default <home>/artifacts, or "
+        "beside an explicit SQLite file",
+    )
     token: SecretStr | None = Field(default=None, description="API token for http(s) URIs")
-    actor: str | None = Field(default=None, description="who acts on the embedded store")
+    actor: str | None = Field(
+        default=None, description="who acts on the embedded store; default the OS user"
+    )
     key_file: Path | None = Field(default=None, description="Ed25519 audit signing key")
     master_key_file: Path | None = Field(
         default=None,
@@ -69,6 +294,29 @@ class Settings(BaseSettings):
     )
     sandbox_memory_mb: int = Field(
         default=2048, ge=64, description="address space of the artifact check's process"
+    )
+
+    debug: bool = Field(
+        default=False, description="CLI errors show their traceback instead of one line"
+    )
+    chromium: str | None = Field(
+        default=None,
+        description="Chromium or Chrome used for PDF reports (default: the first on PATH)",
+    )
+    server: ServerSettings = Field(
+        default_factory=ServerSettings,
+        validation_alias=AliasChoices("server", "serve"),  # MLWARDEN_SERVE_*
+        description="mlwarden serve",
+    )
+    proxy: ProxySettings = Field(default_factory=ProxySettings, description="proxied versions")
+    alerts: AlertSettings = Field(default_factory=AlertSettings, description="alerting and metrics")
+    dashboard: DashboardSettings = Field(
+        default_factory=DashboardSettings, description="the web pages"
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings,
+        validation_alias=AliasChoices("privacy", "pii"),  # MLWARDEN_PII_PHONE_REGIONS
+        description="PII detection",
     )
 
     @field_validator("trusted_loaders", "trusted_types", mode="before")

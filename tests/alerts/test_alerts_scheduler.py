@@ -63,9 +63,13 @@ def test_the_server_runs_the_scheduler_for_its_lifetime(served, put_windows, tmp
     path.write_text(POLICY)
     wd.install_monitoring_policy(path)
     put_windows(wd, [0.9])
-    monkeypatch.setenv("MLWARDEN_ALERTS_INTERVAL_S", "0.05")
-    monkeypatch.setenv("MLWARDEN_ALERTS_REFRESH", "false")
-    with TestClient(create_app(ServerSettings(log_predictions=False), wd)):
+    tree = wd.settings.model_copy(
+        update={
+            "server": ServerSettings(log_predictions=False),
+            "alerts": AlertSettings(interval_s=0.05, refresh=False),
+        }
+    )
+    with TestClient(create_app(tree, wd)):
         deadline = time.monotonic() + 20
         while not wd.alerts():
             assert time.monotonic() < deadline, "the scheduler never evaluated"

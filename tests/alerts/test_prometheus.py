@@ -113,7 +113,8 @@ def test_metrics_need_a_token_of_any_role_unless_turned_off(populated, monkeypat
         ok = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert ok.status_code == 200 and ok.headers["content-type"].startswith("text/plain")
         assert "mlwarden_drift_share" in ok.text
-    monkeypatch.setenv("MLWARDEN_ALERTS_METRICS_AUTH", "false")
+    alerts = wd.settings.alerts.model_copy(update={"metrics_auth": False})
+    wd.settings = wd.settings.model_copy(update={"alerts": alerts})  # the tree create_app reads
     with TestClient(app_for(wd)) as client:
         assert client.get("/metrics").status_code == 200
 

@@ -19,6 +19,7 @@ from serve_support import LiveServer, records
 import mlwarden as mw
 from mlwarden.server import ServerSettings, create_app
 from mlwarden.server.proxy import register_endpoint
+from mlwarden.server.settings import ProxySettings
 from mlwarden.server.writer import Pending, PredictionWriter
 from mlwarden.store.sql.predictions import new_ids
 
@@ -72,9 +73,12 @@ def upstream_app(model) -> tuple[FastAPI, dict[str, int]]:
 
 
 @pytest.fixture
-def upstream(lgb_model, monkeypatch):
-    # the upstream listens on loopback, which the egress rules allow only when listed
+def upstream(store, lgb_model, monkeypatch):
+    # the upstream listens on loopback, which the egress rules allow only when listed: in
+    # the environment (read at registration) and in the tree the server is built from
     monkeypatch.setenv("MLWARDEN_PROXY_ALLOWED_HOSTS", "127.0.0.1")
+    wd = store.warden
+    wd.settings = wd.settings.model_copy(update={"proxy": ProxySettings()})
     app, calls = upstream_app(lgb_model)
     with LiveServer(app) as server:
         server.calls = calls

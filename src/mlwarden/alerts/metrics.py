@@ -278,7 +278,7 @@ def router(warden: Any, settings: AlertSettings | None = None) -> Any:
 
     from mlwarden.server.auth import header_user
 
-    settings = settings or AlertSettings()
+    settings = settings if settings is not None else warden.settings.alerts
     registry = registry_for(warden)
     api = APIRouter(tags=["health"])
 

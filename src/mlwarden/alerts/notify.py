@@ -109,13 +109,13 @@ class Notifier:
     def __init__(
         self,
         store: AlertStore,
-        settings: AlertSettings | None = None,
+        settings: AlertSettings,
         *,
         sleep: Callable[[float], None] = time.sleep,
         resolver: Resolver = system_resolver,
     ) -> None:
         self.store = store
-        self.settings = settings or AlertSettings()
+        self.settings = settings
         self._sleep = sleep
         self._resolver = resolver
 

@@ -22,7 +22,7 @@ log = logging.getLogger("mlwarden.alerts")
 class Scheduler:
     def __init__(self, warden: Any, settings: AlertSettings | None = None) -> None:
         self.warden = warden
-        self.settings = settings or AlertSettings()
+        self.settings = settings if settings is not None else warden.settings.alerts
         self.runs = 0
         self.last: Evaluation | None = None
         self.last_error: str | None = None
@@ -67,8 +67,9 @@ class Scheduler:
 
 
 def start(warden: Any, settings: AlertSettings | None = None) -> Scheduler | None:
-    """Start evaluating (``None`` when ``interval_s`` is 0: the scheduler is off)."""
-    settings = settings or AlertSettings()
+    """Start evaluating (``None`` when ``interval_s`` is 0: the scheduler is off);
+    ``settings`` default to the warden's (``warden.settings.alerts``)."""
+    settings = settings if settings is not None else warden.settings.alerts
     if settings.interval_s <= 0:
         return None
     return Scheduler(warden, settings).start()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -81,6 +80,17 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def debug_enabled() -> bool:
+    """``MLWARDEN_DEBUG``, read through the settings (False when they do not parse: the error
+    being reported may be that very one)."""
+    from mlwarden.settings import Settings
+
+    try:
+        return Settings().debug
+    except ValueError:
+        return False
+
+
 def handle_errors(fn: F) -> F:
     """Warden errors (and anything unexpected) end as one readable line and a non-zero
     exit; ``MLWARDEN_DEBUG=1`` shows the traceback instead."""
@@ -92,15 +102,15 @@ def handle_errors(fn: F) -> F:
         except typer.Exit:
             raise
         except WardenError as exc:
-            if os.environ.get("MLWARDEN_DEBUG"):
+            if debug_enabled():
                 raise
             fail(exc.message, 1)
         except (OSError, ValueError, KeyError) as exc:
-            if os.environ.get("MLWARDEN_DEBUG"):
+            if debug_enabled():
                 raise
             fail(f"{type(exc).__name__}: {exc}", 2)
         except Exception as exc:
-            if os.environ.get("MLWARDEN_DEBUG"):
+            if debug_enabled():
                 raise
             fail(f"{type(exc).__name__}: {exc} (MLWARDEN_DEBUG=1 shows the traceback)", 1)
 

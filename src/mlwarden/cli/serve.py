@@ -1,85 +1,127 @@
-"""``mlwarden serve``: the HTTP API and the governed prediction service."""
+"""``mlwarden serve``: the HTTP API and the governed prediction service.
+
+The command's options are derived from :class:`~mlwarden.settings.ServerSettings`, one per
+field (``batch_wait_ms`` is ``--batch-wait-ms``), with the field's description and default: a
+setting added there is an option here. An option left out keeps what the environment
+(``MLWARDEN_SERVE_*``) or the default says. The whole settings tree then travels to every
+worker process as an argument of the app factory, never through environment variables.
+"""
 
 from __future__ import annotations
 
-import os
+import contextlib
+import functools
+import inspect
 import sys
-from typing import TYPE_CHECKING
+from typing import Any, Literal, get_args, get_origin
 
 import typer
+from pydantic import ValidationError as PydanticError
 
 from mlwarden.cli._common import UriOption, handle_errors
+from mlwarden.errors import ValidationError
+from mlwarden.settings import ServerSettings, Settings
 
-if TYPE_CHECKING:  # FastAPI arrives with mlwarden.server: only `serve` itself needs it
-    from mlwarden.server.settings import ServerSettings
 
-
-def run(settings: ServerSettings) -> None:
-    """Run uvicorn on the app factory. Settings travel through the environment, so every
-    worker process (``--workers N``) builds the same app from them."""
+def run(settings: Settings | ServerSettings) -> None:
+    """Run uvicorn on ``settings`` (the tree, or its server section over the environment's
+    tree). Each worker process (``--workers N``) builds the app from the same tree: it is
+    pickled into the factory uvicorn calls there."""
     import uvicorn
 
-    _check_keys()
-    for name, value in settings.model_dump().items():
-        os.environ[f"MLWARDEN_SERVE_{name.upper()}"] = str(value)
-    uvicorn.run(
-        "mlwarden.server.app:app_from_env",
+    from mlwarden.server.app import app_for
+
+    tree = settings if isinstance(settings, Settings) else Settings(server=settings)
+    _check_keys(tree)
+    server = tree.server
+    config = uvicorn.Config(
+        functools.partial(app_for, tree),
         factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
+        host=server.host,
+        port=server.port,
+        workers=server.workers,
         # the access log has the request line and status only: never headers (tokens) or
         # bodies (inputs)
-        access_log=settings.access_log,
+        access_log=server.access_log,
         log_level="info",
         timeout_graceful_shutdown=10,
     )
+    if server.workers > 1:
+        # uvicorn.run insists on an import string here; its supervisor takes any picklable app
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    runner = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        runner.run()
+    if not runner.started:
+        raise SystemExit(3)  # uvicorn's start-up failure status
 
 
-def _check_keys() -> None:
+def _check_keys(settings: Settings) -> None:
     """Fail fast, with one line and no traceback, when this host's keys are not the store's
     (uvicorn would print a traceback per worker and keep the port)."""
     from mlwarden.errors import WardenError
-    from mlwarden.settings import Settings
     from mlwarden.store.sql.keycheck import preflight
 
     try:
-        preflight(Settings())
+        preflight(settings)
     except WardenError as exc:
-        if os.environ.get("MLWARDEN_DEBUG"):
+        if settings.debug:
             raise
         sys.stderr.write(f"error: {exc.message}\n")
         raise SystemExit(1) from None
 
 
+def _option_type(annotation: Any) -> type:
+    if get_origin(annotation) is Literal:
+        return type(get_args(annotation)[0])
+    return annotation if annotation in (bool, int, float) else str
+
+
+def _server_options() -> list[inspect.Parameter]:
+    """One keyword parameter per ``ServerSettings`` field, ``None`` meaning "not given"."""
+    params = []
+    for name, field in ServerSettings.model_fields.items():
+        typ = _option_type(field.annotation)
+        flag = "--" + name.replace("_", "-")
+        default = field.get_default(call_default_factory=True)
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
+        help_text = (field.description or name.replace("_", " ")).rstrip(".")
+        if choices:
+            help_text += f" ({', '.join(map(str, choices))})"
+        help_text += f". Default {default!r}, env MLWARDEN_SERVE_{name.upper()}."
+        decls = [f"{flag}/--no-{flag[2:]}"] if typ is bool else [flag]
+        option = typer.Option(None, *decls, help=help_text, show_default=False)
+        params.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=typ | None
+            )
+        )
+    return params
+
+
 @handle_errors
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8080, help="Port."),
-    workers: int = typer.Option(1, min=1, help="Server processes."),
-    uri: str | None = UriOption,
-    durability: str = typer.Option(
-        "sync", help="sync: answer once logged durably; async: faster, may lose the last batch."
-    ),
-    log_predictions: bool = typer.Option(True, help="Store every served prediction."),
-    strict_categories: bool = typer.Option(False, help="Refuse unseen categories (422)."),
-    max_body_bytes: int = typer.Option(8 * 1024 * 1024, help="Larger bodies get 413."),
-    access_log: bool = typer.Option(True, help="Log one line per request."),
-) -> None:
+def serve(uri: str | None = UriOption, **options: Any) -> None:
     """Serve the API (the SDK over HTTP) and governed predictions. Every endpoint but
     /healthz and /readyz needs a bearer token (`mlwarden tokens create USER`)."""
-    from mlwarden.server.settings import ServerSettings
+    given = {k: v for k, v in options.items() if v is not None}
+    tree = Settings()
+    try:
+        server = ServerSettings.model_validate({**tree.server.model_dump(), **given})
+    except PydanticError as exc:  # one line naming the option
+        errors = exc.errors()
+        field = str(errors[0]["loc"][0]) if errors else "options"
+        message = errors[0]["msg"] if errors else str(exc)
+        raise ValidationError(f"--{field.replace('_', '-')}: {message}", field=field) from None
+    run(tree.model_copy(update={"server": server, **({"uri": uri} if uri else {})}))
 
-    if uri:
-        os.environ["MLWARDEN_URI"] = uri
-    settings = ServerSettings(
-        host=host,
-        port=port,
-        workers=workers,
-        durability=durability,  # type: ignore[arg-type]
-        log_predictions=log_predictions,
-        strict_categories=strict_categories,
-        max_body_bytes=max_body_bytes,
-        access_log=access_log,
-    )
-    run(settings)
+
+# Typer reads the options from the signature: --uri, then one per server setting.
+_params = [inspect.signature(serve).parameters["uri"], *_server_options()]
+serve.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
+serve.__annotations__ = {p.name: p.annotation for p in _params}
+serve.__annotations__["return"] = None
+
+__all__ = ["run", "serve"]

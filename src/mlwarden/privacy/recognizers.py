@@ -13,7 +13,6 @@ country code can pass Luhn, so IBAN comes before CREDIT_CARD).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from mlwarden.errors import ValidationError
 from mlwarden.privacy import names, validators
 from mlwarden.privacy.validators import Validator
+from mlwarden.settings import DEFAULT_PHONE_REGIONS as _DEFAULT_PHONE_REGIONS
 
 # Kinds drive the default masking policy: identifiers are pseudonymized (joinable), quasi-
 # identifiers generalized (still useful for models), free text has its spans redacted.
@@ -102,14 +102,18 @@ _PHONE = (
 )
 
 
-DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "BR")
+#: Regions tried for national phone numbers unless the setting says otherwise.
+DEFAULT_PHONE_REGIONS = _DEFAULT_PHONE_REGIONS
 
 
 def phone_regions(regions: Sequence[str] | str | None = None) -> tuple[str, ...]:
     """Regions tried for national phone numbers: ``regions`` (a list or "US,DE,…"), else
-    ``MLWARDEN_PII_PHONE_REGIONS``, else :data:`DEFAULT_PHONE_REGIONS`."""
+    the ``privacy.phone_regions`` setting (``MLWARDEN_PII_PHONE_REGIONS``), whose default is
+    :data:`DEFAULT_PHONE_REGIONS`."""
     if regions is None:
-        regions = os.environ.get("MLWARDEN_PII_PHONE_REGIONS") or DEFAULT_PHONE_REGIONS
+        from mlwarden.settings import PrivacySettings
+
+        regions = PrivacySettings().phone_regions
     if isinstance(regions, str):
         regions = regions.split(",")
     out = tuple(dict.fromkeys(r.strip().upper() for r in regions if r.strip()))

@@ -3,7 +3,6 @@ Chromium's print-to-PDF when a Chromium is installed (never downloaded)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import tempfile
@@ -72,9 +71,13 @@ def to_html(markdown: str, title: str | None = None) -> str:
     )
 
 
-def find_chromium() -> str | None:
-    """``MLWARDEN_CHROMIUM`` if set, else the first Chromium or Chrome on ``PATH``."""
-    explicit = os.environ.get("MLWARDEN_CHROMIUM")
+def find_chromium(explicit: str | None = None) -> str | None:
+    """``explicit``, else the ``chromium`` setting (``MLWARDEN_CHROMIUM``) if set, else the
+    first Chromium or Chrome on ``PATH``."""
+    if explicit is None:
+        from mlwarden.settings import Settings
+
+        explicit = Settings().chromium
     if explicit:
         return explicit if Path(explicit).exists() else None
     for name in CHROMIUM_NAMES:

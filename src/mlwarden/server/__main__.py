@@ -1,7 +1,7 @@
 """``python -m mlwarden.server``: ``mlwarden serve`` configured from the environment only."""
 
 from mlwarden.cli.serve import run
-from mlwarden.server.settings import ServerSettings
+from mlwarden.settings import Settings
 
 if __name__ == "__main__":
-    run(ServerSettings())
+    run(Settings())

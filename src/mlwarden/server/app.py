@@ -31,6 +31,7 @@ from mlwarden.server.schemas import ErrorOut
 from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
+from mlwarden.settings import Settings
 
 log = logging.getLogger("mlwarden.server")
 
@@ -224,8 +225,13 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
 
 
-def create_app(settings: ServerSettings | None = None, warden: Any = None) -> FastAPI:
-    """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL)."""
+def create_app(settings: Settings | ServerSettings | None = None, warden: Any = None) -> FastAPI:
+    """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL).
+
+    ``settings`` is the whole tree (:class:`~mlwarden.settings.Settings`: its ``server``,
+    ``proxy``, ``alerts`` and ``dashboard`` sections configure the app), or only the server's
+    section, the rest then coming from ``warden.settings``. Nothing here reads the environment
+    beyond building a default tree when none is given."""
     from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server import apidocs
@@ -242,11 +248,12 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         uploads,
     )
 
-    settings = settings or ServerSettings()
     if warden is None:
         from mlwarden.client import Warden
 
-        warden = Warden()
+        warden = Warden(settings=settings if isinstance(settings, Settings) else None)
+    tree = settings_tree(settings, warden)
+    settings = tree.server
     writer = (
         PredictionWriter(
             warden,
@@ -269,7 +276,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
             evidence=lambda mv, kind: warden.registry.get_evidence(mv.ref, kind),
         ),
         writer=writer,
-        proxies=ProxyRuntime(settings),
+        proxies=ProxyRuntime(settings, tree.proxy),
         jobs=JobRunner(settings.registration_workers),
     )
     failures = AuthFailures(
@@ -280,7 +287,8 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if writer is not None:
             writer.start()
-        monitoring = alerts_scheduler.start(warden)  # monitoring policies (docs/alerts.md)
+        # monitoring policies (docs/alerts.md)
+        monitoring = alerts_scheduler.start(warden, tree.alerts)
         failures.start()
         if settings.settle_heap:
             settle_heap()
@@ -304,6 +312,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.settings = tree  # the dashboard's section is read from here
     app.state.auth_failures = failures
     _install_errors(app)
 
@@ -330,7 +339,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
         reports,
     ):
         app.include_router(module.router)
-    app.include_router(alert_metrics.router(warden))  # /metrics (docs/alerts.md)
+    app.include_router(alert_metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
@@ -347,15 +356,31 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
     return app
 
 
+def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Settings:
+    """The whole tree for ``create_app``: given, or the warden's with ``settings`` as its
+    server section (a ``ServerSettings`` alone, as callers have always passed)."""
+    if isinstance(settings, Settings):
+        return settings
+    base = getattr(warden, "settings", None)
+    tree = base if isinstance(base, Settings) else Settings()
+    return tree if settings is None else tree.model_copy(update={"server": settings})
+
+
 def _version() -> str:
     from mlwarden import __version__
 
     return __version__
 
 
-def app_from_env() -> FastAPI:
-    """Uvicorn factory for ``mlwarden serve --workers N``: each process opens its own store
-    from the environment (``MLWARDEN_*`` and ``MLWARDEN_SERVE_*``)."""
+def app_for(settings: Settings) -> FastAPI:
+    """Uvicorn's factory in each process of ``mlwarden serve``: the app over a store opened
+    from ``settings`` (the tree the command built, pickled into every worker)."""
     from mlwarden.client import Warden
 
-    return create_app(ServerSettings(), Warden())
+    return create_app(settings, Warden(settings=settings))
+
+
+def app_from_env() -> FastAPI:
+    """Uvicorn factory (``uvicorn --factory mlwarden.server.app:app_from_env``): the settings
+    tree from the environment (``MLWARDEN_*``)."""
+    return app_for(Settings())

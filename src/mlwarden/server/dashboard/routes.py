@@ -9,7 +9,6 @@ CSRF token; the API keeps requiring bearer tokens and never reads the cookie.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -329,17 +328,15 @@ def _flash(done: str, params: Any) -> str | None:
         return None
 
 
-#: A folder of team policies (``*.yaml``) offered next to the shipped ones, by file stem.
-POLICY_DIR_ENV = "MLWARDEN_DASHBOARD_POLICY_DIR"
-
-
 def policy_choices(request: Request) -> dict[str, str]:
     """Policy name -> what ``Warden.promote``/``check`` load: shipped names, then the files
-    of the policy folder (``app.state.dashboard_policy_dir`` or the environment variable)."""
+    of the policy folder (``app.state.dashboard_policy_dir``, else the ``dashboard.policy_dir``
+    setting, ``MLWARDEN_DASHBOARD_POLICY_DIR``)."""
     choices = {name: name for name in examples()}
-    folder = getattr(request.app.state, "dashboard_policy_dir", None) or os.environ.get(
-        POLICY_DIR_ENV
-    )
+    folder = getattr(request.app.state, "dashboard_policy_dir", None)
+    if folder is None:
+        tree = getattr(request.app.state, "settings", None)
+        folder = tree.dashboard.policy_dir if tree is not None else None
     if folder and Path(folder).is_dir():
         for path in sorted(Path(folder).glob("*.y*ml")):
             choices[path.stem] = str(path)
