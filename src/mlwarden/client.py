@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from mlwarden._json import jsonable
 from mlwarden.access import (
     AccessService,
     Approval,
@@ -22,7 +25,7 @@ from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
-from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -153,6 +156,7 @@ class Warden:
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
         )
+        self._served: Any = None  # loaded models for ``predict``, made on first use
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
             alert_store,
@@ -471,6 +475,67 @@ class Warden:
         except NotFound:
             return self.registry.get_version(name)
 
+    def predict(
+        self,
+        name: str,
+        X: Any,
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        explain: bool = False,
+        sensitive: Any = None,
+    ) -> dict[str, Any]:
+        """Governed predictions in this process, as ``mlwarden serve`` makes them: the version
+        behind ``alias`` (default ``production``) or ``version``, every row validated against
+        its signature, outputs, scores and (``explain``, tree models) reason codes, logged
+        with their ids. ``sensitive``: protected attributes per row, logged for fairness,
+        never given to the model."""
+        # the serving code is pure (entities, numpy, pandas): one validation and prediction
+        # path for the server and this process
+        from mlwarden.server.serving import ModelCache, validate_records
+
+        started = time.perf_counter()
+        self.access.require(self.actor, "read", f"model:{name}")
+        if alias is not None and version is not None:
+            raise ValidationError("give an alias or a version, not both", field="alias")
+        mv = self.registry.get_version(
+            f"{name}@{version}" if version is not None else f"{name}@{alias or 'production'}"
+        )
+        frame = as_frame(X, "X")
+        # the rows as the server receives them (JSON values), so both validate alike
+        records = jsonable(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+        if not records:
+            raise ValidationError("no rows to predict", field="X")
+        if self._served is None:
+            self._served = ModelCache(lambda v: self.registry.load_model(v.ref), size=4)
+        served = self._served.get(mv)
+        validate_records(served.spec, records)
+        pred = served.predict(records)
+        if explain:
+            pred.reasons = served.explain(records)
+        ids = self.prediction_log.log(
+            mv,
+            frame,
+            pred.outputs,
+            actor=self.actor,
+            scores=None
+            if pred.scores is None
+            else [math.nan if v is None else v for v in pred.scores],
+            reasons=pred.reasons,
+            latency_ms=[(time.perf_counter() - started) * 1000.0] * len(records),
+            sensitive=sensitive,
+        )
+        return {
+            "model": mv.name,
+            "version": mv.version,
+            "alias": None if version is not None else (alias or "production"),
+            "ids": ids,
+            "outputs": pred.outputs,
+            "scores": pred.scores,
+            "reasons": pred.reasons,
+            "logged": True,
+        }
+
     def log_predictions(
         self,
         name: str,
@@ -663,12 +728,20 @@ class Warden:
 
     # -- documentation and evidence bundles (docs/compliance.md) ----------------------------
 
-    def report(self, kind: str, ref: str, other: str | None = None, **kwargs: Any) -> Any:
+    def report(
+        self,
+        kind: str,
+        ref: str,
+        other: str | None = None,
+        *,
+        format: str = "md",
+        out: str | Path | None = None,
+    ) -> str | Path:
         """Document ``kind`` (card, annex-iv, gaps, instructions, monitoring-plan; ``diff``
         from ``ref`` to ``other``) as Markdown, or ``format="html"|"pdf"``, ``out=FILE``."""
         from mlwarden import reports
 
-        return reports.report(self, kind, ref, other, **kwargs)
+        return reports.report(self, kind, ref, other, format=format, out=out)
 
     def bundle(self, ref: str, path: str | Path) -> Path:
         """Write ``ref``'s signed evidence bundle (zip); ``mw.reports.verify_bundle`` checks it."""
