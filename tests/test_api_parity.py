@@ -66,3 +66,38 @@ def test_signatures_match_the_protocol(backend, name):
     expected = shape(protocol_members()[name])
     got = shape(getattr(backend, name))
     assert got == expected, f"{backend.__name__}.{name}{got} != WardenAPI.{name}{expected}"
+
+
+def test_connect_picks_the_backend_by_scheme(tmp_path, monkeypatch):
+    import mlwarden as mw
+    from mlwarden import backends
+
+    monkeypatch.delenv("MLWARDEN_TOKEN", raising=False)
+    remote = mw.connect("https://warden.example", token="mlw_x")
+    assert isinstance(remote, RemoteWarden) and remote.uri == "https://warden.example"
+    remote.close()
+    with mw.connect(f"sqlite:///{tmp_path / 'a.db'}", artifacts=str(tmp_path / "a")) as local:
+        assert type(local) is Warden and local.list_models() == []
+    # a plain path is a SQLite file, its artifacts beside it
+    with mw.connect(str(tmp_path / "b.db")) as by_path:
+        assert by_path.uri == f"sqlite:///{tmp_path / 'b.db'}"
+        assert by_path.settings.resolved_artifacts() == str(tmp_path / "artifacts")
+    assert backends.scheme_of("postgresql+psycopg://u@h/db") == "postgresql"
+    assert backends.scheme_of(r"C:\data\w.db") == backends.PATH
+    with pytest.raises(mw.ValidationError) as bad:
+        mw.connect("ftp://example.org/w.db")
+    assert bad.value.details["field"] == "uri" and "https" in bad.value.details["schemes"]
+    # ``Warden(uri)`` delegates to the same registry
+    assert isinstance(mw.Warden("http://127.0.0.1:9", token="mlw_x"), RemoteWarden)
+
+
+def test_a_plugin_registers_a_scheme(monkeypatch):
+    import mlwarden as mw
+    from mlwarden import backends
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setitem(
+        backends._FACTORIES, "mock", lambda uri, **kw: seen.append((uri, kw)) or "opened"
+    )
+    assert mw.connect("mock://x", token="t") == "opened"
+    assert seen == [("mock://x", {"token": "t"})]

@@ -1,6 +1,8 @@
 """Warden: govern machine-learning models in production."""
 
 from mlwarden import datasets, reports
+from mlwarden.api import WardenAPI
+from mlwarden.backends import connect
 from mlwarden.client import Warden
 from mlwarden.engines import drift, explain, fairness
 from mlwarden.engines.profile import Profile, profile
@@ -42,8 +44,10 @@ __all__ = [
     "Settings",
     "ValidationError",
     "Warden",
+    "WardenAPI",
     "WardenError",
     "__version__",
+    "connect",
     "datasets",
     "drift",
     "explain",

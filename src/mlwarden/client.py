@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from mlwarden import backends
 from mlwarden._json import jsonable
 from mlwarden.access import (
     AccessService,
@@ -59,17 +60,19 @@ class Warden:
     ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
     and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL;
     ``Warden("http://host:8080", token=…)`` a running ``mlwarden serve`` (a ``RemoteWarden``:
-    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given).
+    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given). Both
+    implement ``mlwarden.api.WardenAPI``; ``mlwarden.connect(uri)`` says so in its type.
     """
 
     def __new__(cls, uri: str | None = None, **kwargs: Any) -> Any:
         if cls is Warden:
+            # the URI's scheme picks the backend (mlwarden/backends.py); kept here so
+            # ``Warden("http://…")`` goes on working, as ``connect`` does
             settings = kwargs.get("settings") or Settings()
             resolved = uri or settings.resolved_uri()
-            if resolved.startswith(("http://", "https://")):
-                from mlwarden.remote import RemoteWarden
-
-                return RemoteWarden(resolved, token=kwargs.get("token"), settings=settings)
+            factory = backends.backend_for(resolved)
+            if factory is not backends.local:
+                return factory(resolved, **kwargs)
         return super().__new__(cls)
 
     def __init__(
@@ -79,7 +82,7 @@ class Warden:
         artifacts: str | None = None,
         actor: str | None = None,
         settings: Settings | None = None,
-        token: str | None = None,  # used by remote (http) URIs only
+        token: str | None = None,  # accepted so one call fits every backend; remote only
     ) -> None:
         base = settings or Settings()
         overrides = {
@@ -89,10 +92,9 @@ class Warden:
         }
         self.settings = base.model_copy(update=overrides)
         resolved = self.settings.resolved_uri()
-        if resolved.startswith(("http://", "https://")):
-            raise ValidationError(
-                "remote Warden servers are not supported by this version yet", field="uri"
-            )
+        if backends.scheme_of(resolved) == backends.PATH:  # a plain path: a SQLite file
+            resolved = f"sqlite:///{resolved}"
+            self.settings = self.settings.model_copy(update={"uri": resolved})
         self.uri = resolved
         self.db = Database(resolved)
         self.artifacts = ArtifactStore(self.settings.resolved_artifacts())
