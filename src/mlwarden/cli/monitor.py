@@ -14,7 +14,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_warden,
+    open_local,
     print_json,
 )
 
@@ -45,7 +45,7 @@ def monitor(
     as_json: bool = JsonOption,
 ) -> None:
     """Compare each window of the prediction log with the version's reference."""
-    wd = open_warden(uri)
+    wd = open_local(uri, "monitor run")
     mv = wd.serving_version(name, version)
     with Progress(
         TextColumn("{task.description}"),
