@@ -23,8 +23,14 @@ class Backend:
     as_user: Callable[[str, str], Any]  # (user, token) -> a Warden acting as that user
 
 
+#: the remote backend over a real socket (a uvicorn thread): a smaller set of tests
+ALL_THREE = pytest.mark.parametrize("backend", ["local", "remote", "socket"], indirect=True)
+
+
 @pytest.fixture(params=["local", "remote"])
 def backend(request, store, app):
+    """``local``: the store in this process; ``remote``: a ``RemoteWarden`` through an ASGI
+    transport into the app in this process; ``socket``: the same over a loopback port."""
     if request.param == "local":
         settings = mw.Settings(key_file=store.key_file)
 
@@ -33,13 +39,21 @@ def backend(request, store, app):
 
         yield Backend(store.warden, "local", local)
         return
-    with LiveServer(app) as live:
-        wd = mw.Warden(live.url, token=store.token)
-        assert isinstance(wd, RemoteWarden)
-        yield Backend(wd, "remote", lambda user, token: mw.Warden(live.url, token=token))
-        wd.close()
+    if request.param == "socket":
+        with LiveServer(app) as live:
+            wd = mw.Warden(live.url, token=store.token)
+            assert isinstance(wd, RemoteWarden)
+            yield Backend(wd, "remote", lambda user, token: mw.Warden(live.url, token=token))
+            wd.close()
+        return
+    inproc = request.getfixturevalue("inproc")
+    wd = inproc.warden(store.token)
+    assert isinstance(wd, RemoteWarden)
+    yield Backend(wd, "remote", lambda user, token: inproc.warden(token))
+    wd.close()
 
 
+@ALL_THREE
 def test_registry_look_ups_and_errors(backend):
     wd = backend.wd
     assert [m.name for m in wd.list_models()] == ["credit"]
@@ -137,6 +151,7 @@ def test_audit_log_reads_proves_and_verifies(backend):
     assert result.ok and result.events_checked == wd.audit.size
 
 
+@ALL_THREE
 def test_load_and_register_models(backend, lgb_model, credit_data):
     wd = backend.wd
     X, y, test = credit_data
@@ -195,6 +210,7 @@ def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data,
 
 
 # the governed prediction path: on the server remotely, in this process locally
+@ALL_THREE
 def test_predict_is_governed(backend, store, lgb_model, credit_data):
     _, _, test = credit_data
     out = backend.wd.predict("credit", test.head(3), explain=True)
