@@ -17,7 +17,10 @@ from mlwarden.remote import RemoteWarden
 ONLY_ON: dict[str, set[str]] = {
     # the local facade's services and stores (``wd.registry``, ``wd.db``, …) are instance
     # attributes, not class members; the remote client has none of them
-    "Warden": set(),
+    # which version ``monitor`` reads and why (issue 15 item 7, merged while this test was
+    # written): the remote ``monitor`` returns the same note in its report; a route for it
+    # alone is still to do
+    "Warden": {"monitored_version"},
     "RemoteWarden": set(),
 }
 

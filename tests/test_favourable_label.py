@@ -79,7 +79,7 @@ def test_undeclared_favourable_label_is_a_gap_and_wrong_labels_are_refused(warde
 def test_monitoring_and_policies_count_the_declared_label(warden, credit_default):
     X, y, group, model = credit_default
     mv = _register(warden, credit_default, favorable_label=0)
-    warden.set_alias("credit-default", "production", mv.version)
+    warden.set_alias("credit-default", "production", mv.version, override=True, reason="test")
     ids = warden.log_predictions(
         "credit-default", X, model.predict(X), sensitive=group, timestamps=[T0] * len(X)
     )

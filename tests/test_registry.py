@@ -242,6 +242,7 @@ def test_evidence_is_collected_at_registration(warden, registered, fitted_pipeli
         "reference_profile",
         "fairness",
         "explain",
+        "explain_background",  # a logistic pipeline: its background means, for serving
         "privacy",
         "calibration",
     }

@@ -157,6 +157,7 @@ class Warden:
             evidence=self.registry.get_evidence,
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
+            masking=self.masking.get,
         )
         self._served: Any = None  # loaded models for ``predict``, made on first use
         alert_store = SqlAlertStore(self.db)
@@ -603,9 +604,32 @@ class Warden:
         """Drift, data quality, performance (realized and estimated) and fairness per window
         of the prediction log, against the version's reference profile; with ``explain``,
         attribution drift too (tree models)."""
-        mv = self.serving_version(name, version)
-        return self.monitoring.run(
+        mv, note = self.monitored_version(name, version, since=since, until=until)
+        report = self.monitoring.run(
             mv, since=since, until=until, window=window, segment_by=segment_by, explain=explain
+        )
+        import dataclasses
+
+        return dataclasses.replace(report, note=note) if note else report
+
+    def monitored_version(
+        self, name: str, version: int | None = None, *, since: Any = None, until: Any = None
+    ) -> tuple[ModelVersion, str]:
+        """The version ``monitor`` reads and a note saying why, when that needs saying: the
+        serving version (or ``version``); when the serving version logged nothing in the range
+        but others did (after a rollback, say), the newest version with traffic instead."""
+        mv = self.serving_version(name, version)
+        traffic = self.monitoring.traffic(name, since=since, until=until)
+        if traffic.get(mv.version) or not traffic:
+            return mv, ""
+        seen = ", ".join(f"{name}@{v}: {n:,} predictions" for v, n in traffic.items())
+        if version is not None:
+            return mv, f"{mv.ref} has no logged predictions in that range ({seen})"
+        chosen = self.registry.get_version(f"{name}@{max(traffic)}")
+        return chosen, (
+            f"{mv.ref}, the serving version, has no logged predictions in that range; "
+            f"monitoring {chosen.ref}, the newest version with traffic ({seen}); "
+            "pass a version to choose another"
         )
 
     def monitor_rollup(
@@ -650,7 +674,13 @@ class Warden:
         redact, pseudonymize (keyed HMAC), generalize, drop or keep, per column or entity."""
         self.registry.get_model(name)
         self.access.require(self.actor, "config.set", f"model:{name}")
-        return self.masking.set(name, policy, actor=self.actor)
+        from mlwarden.monitor.masked import check_policy
+
+        def monitorable(parsed: Any) -> None:  # monitoring maps each reference as the log is
+            for mv in self.registry.list_versions(name):
+                check_policy(parsed, dict(mv.signature), mv.ref)
+
+        return self.masking.set(name, policy, actor=self.actor, check=monitorable)
 
     # -- monitoring policies and alerts (docs/alerts.md) -----------------------------------
 

@@ -282,6 +282,9 @@ def run_demo(wd: Warden, console: Console | None = None) -> dict[str, Any]:
             say(f"   rollback: {rollback.get('detail')}")
         if failed:
             say(f"   webhook delivery failed as expected ({failed[0].error})")
+        # production is back on the previous version, which has no traffic yet: `monitor`
+        # then shows the version that served these windows, and says so
+        say(f"   these windows stay visible: mlwarden monitor {name}")
 
         say("[bold]5. The audit log[/]")
         say(audit_table(admin, name))

@@ -21,18 +21,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from mlwarden.errors import ValidationError
+from mlwarden.errors import EgressRefused, ValidationError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-class EgressRefused(ValidationError):
-    """A destination outside what the operator allows."""
-
-    code = "egress_refused"
 
 
 def _unwrap(ip: IPAddress) -> IPAddress:

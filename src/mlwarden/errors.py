@@ -108,6 +108,62 @@ class MissingDependency(WardenError, ImportError):
     code = "missing_dependency"
 
 
+class MalformedJson(ValidationError):
+    """A request body that is not JSON, or not the JSON the route takes."""
+
+    http_status = 400
+    code = "malformed_json"
+
+
+class EgressRefused(ValidationError):
+    """A destination (a webhook, a proxied endpoint) outside what the operator allows."""
+
+    code = "egress_refused"
+
+
+class NoScores(ValidationError, AttributeError):
+    """The upstream returns no scores. An ``AttributeError`` too, so code that probes for
+    ``predict_proba`` (registration, explainers) treats the model as having none."""
+
+    code = "no_scores"
+
+
+class KeyMismatch(IntegrityError):
+    """The store was keyed by a key this process does not hold."""
+
+    http_status = 503
+    code = "key_mismatch"
+
+
+class SchemaOutOfDate(WardenError):
+    """The database schema is older (or newer) than this Warden: run ``mlwarden db upgrade``."""
+
+    http_status = 503
+    code = "schema_out_of_date"
+
+
+class UpstreamError(WardenError):
+    """The upstream model endpoint failed or answered something unusable."""
+
+    http_status = 502
+    code = "upstream_error"
+
+
+class UpstreamRefused(UpstreamError):
+    """The egress rules refuse the upstream endpoint: nothing was sent to it."""
+
+    code = "upstream_refused"
+
+
+class UpstreamUnavailable(WardenError):
+    """The circuit to the upstream endpoint is open: calls are refused for a while."""
+
+    http_status = 503
+    code = "upstream_unavailable"
+
+
+#: every class above by its code: how a remote client raises the server's exception again
+#: (``remote.error_from_response``); tests/test_public_api.py checks that each one is here
 ERRORS_BY_CODE: dict[str, type[WardenError]] = {
     cls.code: cls
     for cls in (
@@ -124,6 +180,14 @@ ERRORS_BY_CODE: dict[str, type[WardenError]] = {
         MissingDependency,
         UntrustedCode,
         ArtifactRejected,
+        MalformedJson,
+        EgressRefused,
+        NoScores,
+        KeyMismatch,
+        SchemaOutOfDate,
+        UpstreamError,
+        UpstreamRefused,
+        UpstreamUnavailable,
     )
 }
 

@@ -819,7 +819,9 @@ def _report(d: dict[str, Any]) -> MonitorReport:
         WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})
         for w in d["windows"]
     )
-    return MonitorReport(d["name"], d["version"], d["window"], d["segment_by"], windows)
+    return MonitorReport(
+        d["name"], d["version"], d["window"], d["segment_by"], windows, d.get("note", "")
+    )
 
 
 def _client_lineage() -> dict[str, Any]:

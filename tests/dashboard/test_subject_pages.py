@@ -25,7 +25,7 @@ def dashboard(store_uri, tmp_path, small_adult):
         tokens[name] = wd.create_token(name).token
     model = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1, n_jobs=1).fit(X, y)
     wd.register_model("credit", model, train=mw.Dataset(X, y))
-    wd.set_alias("credit", "production", 1)
+    wd.set_alias("credit", "production", 1, override=True, reason="test setup")
     app = create_app(ServerSettings(access_log=False), wd)
     rows = Xt.astype(object).where(Xt.notna(), None).to_dict(orient="records")
     with TestClient(app, headers={"Authorization": f"Bearer {tokens['alice']}"}) as api:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import typer
 from rich.console import Console
 
-from mlwarden._json import jsonable
 from mlwarden.errors import WardenError
 
 if TYPE_CHECKING:
@@ -23,6 +22,35 @@ console = Console()
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _clean_type_column() -> None:
+    """Typer 0.29's help prints a type beside every parameter: ``--json <bool>``, ``--help
+    <bool>``, ``--uri <str>``. A flag takes no value, so it gets none; a string option shows
+    its name as the metavar (``--uri URI``), an argument only its name. Other types (``<int>``,
+    choices, paths) stay: they say something. Older Typers have no such column: nothing to do."""
+    from typer.core import TyperArgument, TyperOption
+
+    for cls in (TyperArgument, TyperOption):
+        original = getattr(cls, "display_type_rich", None)
+        if original is None or getattr(original, "_mlwarden", False):
+            continue
+
+        def display_type_rich(self: Any, ctx: Any, _original: Any = original) -> str | None:
+            if self.metavar is None and (
+                getattr(self, "is_flag", False) or getattr(self, "count", False)
+            ):
+                return None
+            label = _original(self, ctx)
+            if label == "<str>" and self.metavar is None:
+                return self.name.upper() if isinstance(self, TyperOption) and self.name else None
+            return label  # type: ignore[no-any-return]
+
+        display_type_rich._mlwarden = True  # type: ignore[attr-defined]
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_clean_type_column()
 
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 UriOption = typer.Option(None, "--uri", envvar="MLWARDEN_URI", help="Store URI.")
@@ -49,6 +77,8 @@ def open_local(uri: str | None = None, what: str = "this command") -> Warden:
 
 
 def print_json(data: Any) -> None:
+    from mlwarden._json import jsonable  # numpy: only when there is JSON to print
+
     sys.stdout.write(json.dumps(jsonable(data), indent=2) + "\n")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -17,7 +17,9 @@ from mlwarden.cli._common import (
     print_json,
     show_list,
 )
-from mlwarden.entities import Model, ModelVersion
+
+if TYPE_CHECKING:  # pandas arrives with the entities: keep it out of `mlwarden --help`
+    from mlwarden.entities import Model, ModelVersion
 
 app = typer.Typer(help="Registered models and their versions.", no_args_is_help=True)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
@@ -46,7 +47,9 @@ def monitor(
 ) -> None:
     """Compare each window of the prediction log with the version's reference."""
     wd = open_local(uri, "monitor run")
-    mv = wd.serving_version(name, version)
+    mv, note = wd.monitored_version(
+        name, version, since=_when(since, "--since"), until=_when(until, "--until")
+    )
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -66,9 +69,16 @@ def monitor(
         )
     if html is not None:
         report.to_html(html)
+    if note:
+        report = dataclasses.replace(report, note=note)
     if as_json:
         print_json(report.to_dict())
         return
+    serving = wd.get_model(name).aliases.get("production")
+    role = " (production)" if serving == mv.version else ""
+    console.print(f"Monitoring {mv.ref}{role}")
+    if note:
+        console.print(f"[yellow]{note}[/]", soft_wrap=True)
     if not report.windows:
         console.print(f"No logged predictions for {mv.ref} in that range.")
         return

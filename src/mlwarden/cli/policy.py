@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -23,8 +23,10 @@ from mlwarden.cli._common import (
     open_warden,
     print_json,
 )
-from mlwarden.entities import AliasChange
 from mlwarden.errors import PolicyViolation, ValidationError
+
+if TYPE_CHECKING:  # pandas arrives with the entities: keep it out of `mlwarden --help`
+    from mlwarden.entities import AliasChange
 
 app = typer.Typer(help="Policy gates: validate policy files, check versions.", no_args_is_help=True)
 

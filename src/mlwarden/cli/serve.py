@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from mlwarden.cli._common import UriOption, handle_errors
-from mlwarden.server.settings import ServerSettings
+
+if TYPE_CHECKING:  # FastAPI arrives with mlwarden.server: only `serve` itself needs it
+    from mlwarden.server.settings import ServerSettings
 
 
 def run(settings: ServerSettings) -> None:
@@ -65,6 +68,8 @@ def serve(
 ) -> None:
     """Serve the API (the SDK over HTTP) and governed predictions. Every endpoint but
     /healthz and /readyz needs a bearer token (`mlwarden tokens create USER`)."""
+    from mlwarden.server.settings import ServerSettings
+
     if uri:
         os.environ["MLWARDEN_URI"] = uri
     settings = ServerSettings(

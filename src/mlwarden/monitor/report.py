@@ -50,6 +50,7 @@ class MonitorReport:
     window: str
     segment_by: str | None
     windows: tuple[WindowResult, ...]
+    note: str = ""  # which version is monitored and why, when it is not the serving one
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +59,7 @@ class MonitorReport:
             "window": self.window,
             "segment_by": self.segment_by,
             "windows": [w.to_dict() for w in self.windows],
+            "note": self.note,
         }
 
     def to_frame(self) -> pd.DataFrame:

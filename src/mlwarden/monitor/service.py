@@ -13,6 +13,7 @@ from mlwarden.entities import ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor import performance as perf
 from mlwarden.monitor.attribution import attribution_drift
+from mlwarden.monitor.masked import masked_reference, masked_signature
 from mlwarden.monitor.quality import check_quality, summarize
 from mlwarden.monitor.report import MonitorReport, WindowResult
 from mlwarden.monitor.windows import bounds, parse_window, segments, split
@@ -36,6 +37,7 @@ META = (
     "erased",
 )
 MIN_FAIRNESS_ROWS = 30
+MASK_EXEMPT = (PREDICTION_COLUMN, SCORE_COLUMN)  # the model's own outputs are never masked
 FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tables
 
 
@@ -50,6 +52,7 @@ class MonitorService:
         evidence: Callable[[str, str], dict[str, Any]],
         load_model: Callable[[str], Any] | None = None,
         timezone: str = "UTC",
+        masking: Callable[[str], Any] | None = None,
     ) -> None:
         self.predictions = predictions
         self.timezone = timezone  # calendar windows (days, weeks, months) start in this zone
@@ -58,6 +61,7 @@ class MonitorService:
         self._model_id = model_id
         self._evidence = evidence
         self._load_model = load_model
+        self._masking = masking  # model -> its masking policy (None: inputs logged as they are)
 
     def reference(self, mv: ModelVersion, segment: str = "all") -> Any:
         """The reference profile; for ``col=value`` segments the profile of that group at
@@ -92,7 +96,10 @@ class MonitorService:
 
         parse_window(window)
         since, until = as_time(since, "since"), as_time(until, "until")
-        ref = self.reference(mv)
+        policy = self._masking(mv.name) if self._masking is not None else None
+        # the log holds masked inputs: compare them with the reference masked the same way
+        ref, left_out = masked_reference(self.reference(mv), policy, MASK_EXEMPT)
+        signature = masked_signature(dict(mv.signature), policy)
         model_id = self._model_id(mv.name)
         frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
         windows: list[WindowResult] = []
@@ -120,7 +127,9 @@ class MonitorService:
         for i, (start, end, part) in enumerate(spans):
             for segment, rows in segments(part, segment_by):
                 if segment not in refs:
-                    refs[segment] = self.reference(mv, segment)
+                    refs[segment] = masked_reference(
+                        self.reference(mv, segment), policy, MASK_EXEMPT
+                    )[0]
                 seg_ref = refs[segment]
                 cur = profile(
                     rows[inputs],
@@ -128,8 +137,9 @@ class MonitorService:
                     categorical=[PREDICTION_COLUMN] if PREDICTION_COLUMN in inputs else None,
                 )
                 drift = compare(seg_ref, cur).to_dict()
+                drift["skipped"].update(left_out)
                 features = rows[[c for c in inputs if c not in (PREDICTION_COLUMN, SCORE_COLUMN)]]
-                quality = summarize(check_quality(dict(mv.signature), seg_ref, features))
+                quality = summarize(check_quality(signature, seg_ref, features))
                 result = WindowResult(
                     start=start,
                     end=end,
@@ -168,6 +178,13 @@ class MonitorService:
             self.results.save(model_id, mv.version, window, stored)
         return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
 
+    def traffic(
+        self, name: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, int]:
+        """Logged predictions per version of ``name`` in [since, until)."""
+        since, until = as_time(since, "since"), as_time(until, "until")
+        return self.predictions.version_counts(self._model_id(name), since=since, until=until)
+
     def rollup(self, mv: ModelVersion, *, source: str = "1d", window: str = "7d") -> MonitorReport:
         """Drift over longer windows by merging the stored profiles of shorter ones: no raw
         prediction is read again (profiles merge exactly; quantiles within the sketch bound)."""
@@ -179,7 +196,8 @@ class MonitorService:
         _, unit = parse_window(window)
         if unit == "rows":
             raise ValidationError("roll-ups need a time window (e.g. 7d, 1w)", field="window")
-        ref = self.reference(mv)
+        policy = self._masking(mv.name) if self._masking is not None else None
+        ref, left_out = masked_reference(self.reference(mv), policy, MASK_EXEMPT)
         stored = self.results.history(
             self._model_id(mv.name), window=source, segment="all", version=mv.version
         )
@@ -203,7 +221,7 @@ class MonitorService:
                     segment="all",
                     rows=int(group["rows"].sum()),
                     labelled=int(sum(r.get("labelled", 0) for r in group["result"])),
-                    drift=compare(ref, merged).to_dict(),
+                    drift=_with_left_out(compare(ref, merged).to_dict(), left_out),
                     quality={},
                 )
             )
@@ -266,6 +284,11 @@ class MonitorService:
             )
             out["fairness"] = report.to_dict()["summary"]
         return out
+
+
+def _with_left_out(drift: dict[str, Any], left_out: dict[str, str]) -> dict[str, Any]:
+    drift["skipped"].update(left_out)  # masked columns: why they are not compared
+    return drift
 
 
 def as_time(value: Any, field: str) -> datetime | None:

@@ -43,9 +43,19 @@ class MaskingService:
             self._keyring = KeyRing.load_or_create(self._keyring_path)
         return self._keyring
 
-    def set(self, model: str, policy_yaml: str, *, actor: str) -> MaskingPolicy:
-        """Validate and store ``model``'s policy (YAML text or a path to it)."""
+    def set(
+        self,
+        model: str,
+        policy_yaml: str,
+        *,
+        actor: str,
+        check: Callable[[MaskingPolicy], None] | None = None,
+    ) -> MaskingPolicy:
+        """Validate and store ``model``'s policy (YAML text or a path to it); ``check`` may
+        refuse it (a ``ValidationError``) before anything is stored."""
         policy = MaskingPolicy.from_yaml(policy_yaml, keyring=self.keyring)
+        if check is not None:
+            check(policy)
         text = policy.to_yaml()
         with self.db.transaction() as conn:
             conn.execute(masking_policies.delete().where(masking_policies.c.model == model))

@@ -140,7 +140,30 @@ def explanation_summary(reg: Registration) -> dict[str, dict[str, Any]]:
         summary = explainer.importance_summary(sample(target, n_rows))
     except (ValidationError, MissingDependency) as exc:
         return {"explain": skipped(exc.message)}
-    return {"explain": {"status": "ok", **summary}}
+    out = {"explain": {"status": "ok", **summary}}
+    if explainer.method == "linear_exact":
+        out["explain_background"] = linear_background(
+            explainer, "train" if reg.train_X is not None else "eval"
+        )
+    return out
+
+
+def linear_background(explainer: Any, source: str) -> dict[str, Any]:
+    """What a server needs to give a linear model's reason codes: the background's mean per
+    feature as the final estimator sees it (after a Pipeline's preprocessing). The formula
+    ``coef · (x − mean)`` needs nothing else, so no row and no input value is stored: the
+    background is masked down to one aggregate per feature over at most BACKGROUND_ROWS rows,
+    the same sample (and ``background_hash``) as the ``explain`` evidence."""
+    return {
+        "status": "ok",
+        "method": explainer.method,
+        "form": "means",
+        "means": [float(v) for v in explainer.mean_],
+        "rows": len(explainer.background_),
+        "source": source,
+        "background_hash": explainer.background_hash_,
+        "output_space": explainer.output_space_,
+    }
 
 
 def privacy_scan(reg: Registration) -> dict[str, dict[str, Any]]:

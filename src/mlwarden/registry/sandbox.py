@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ArtifactRejected, WardenError
 from mlwarden.registry.flavors.base import Trust
 
@@ -330,7 +331,7 @@ def _check(job: dict[str, Any], folder: Path) -> dict[str, Any]:
     sample = pd.read_pickle(sample_path)
     if not hasattr(model, "predict"):
         return {"ok": False, "problem": "error", "error": "the loaded model has no predict"}
-    pred = np.asarray(model.predict(sample))
+    pred = np.asarray(model.predict(as_fitted(model, sample)))
     if pred.shape[:1] != (len(sample),):
         return {
             "ok": False,

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden._json import jsonable
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.entities._frozen import thaw
 from mlwarden.errors import ValidationError
@@ -309,7 +310,7 @@ class RegistryService:
         pred = proba = None
         if eval_X is not None:
             try:
-                pred = np.asarray(model.predict(eval_X))
+                pred = np.asarray(model.predict(as_fitted(model, eval_X)))
             except Exception as exc:
                 raise ValidationError(
                     f"the model failed to predict on the {'eval' if eval else 'train'} data: "
@@ -318,7 +319,7 @@ class RegistryService:
                 ) from exc
             if hasattr(model, "predict_proba") and (classes is not None or eval_y is not None):
                 try:
-                    proba = np.asarray(model.predict_proba(eval_X))
+                    proba = np.asarray(model.predict_proba(as_fitted(model, eval_X)))
                 except AttributeError:
                     proba = None
             if classes is None and proba is not None and eval_y is not None:

@@ -266,6 +266,7 @@ def create_app(settings: ServerSettings | None = None, warden: Any = None) -> Fa
             lambda mv: warden.registry.load_model(mv.ref),
             size=settings.model_cache_size,
             settle=settings.settle_heap,
+            evidence=lambda mv, kind: warden.registry.get_evidence(mv.ref, kind),
         ),
         writer=writer,
         proxies=ProxyRuntime(settings),

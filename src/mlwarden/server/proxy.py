@@ -27,7 +27,14 @@ import numpy as np
 
 from mlwarden.egress import EgressPolicy, Resolver, Target, pinned_request, system_resolver
 from mlwarden.entities import ModelVersion
-from mlwarden.errors import ValidationError, WardenError
+from mlwarden.errors import (
+    NoScores,
+    UpstreamError,
+    UpstreamRefused,
+    UpstreamUnavailable,
+    ValidationError,
+    WardenError,
+)
 from mlwarden.server.serving import Prediction, Record, Served
 from mlwarden.server.settings import ProxySettings, ServerSettings
 
@@ -73,19 +80,6 @@ def check_registration(
     (policy if policy is not None else egress_policy()).target(url)
 
 
-class UpstreamError(WardenError):
-    """The upstream model endpoint failed or answered something unusable."""
-
-    http_status = 502
-    code = "upstream_error"
-
-
-class UpstreamRefused(UpstreamError):
-    """The egress rules refuse the upstream endpoint: nothing was sent to it."""
-
-    code = "upstream_refused"
-
-
 def _not_ok(url: str, status: int, text: str) -> UpstreamError:
     """The error for a 3xx or 4xx answer (the request is wrong, not the upstream)."""
     if 300 <= status < 400:
@@ -97,13 +91,6 @@ def _not_ok(url: str, status: int, text: str) -> UpstreamError:
     return UpstreamError(
         f"the upstream refused the request ({status}): {text[:200]}", url=url, status=status
     )
-
-
-class UpstreamUnavailable(WardenError):
-    """The circuit to the upstream endpoint is open: calls are refused for a while."""
-
-    http_status = 503
-    code = "upstream_unavailable"
 
 
 def _clean(v: Any) -> Any:
@@ -149,11 +136,6 @@ def decode(protocol: str, body: Any, n: int) -> tuple[list[Any], list[float | No
     return list(outputs), None if scores is None else [
         None if s is None else float(s) for s in scores
     ]
-
-
-class NoScores(ValidationError, AttributeError):
-    """The upstream returns no scores. An ``AttributeError`` too, so code that probes for
-    ``predict_proba`` (registration, explainers) treats the model as having none."""
 
 
 class ProxyModel:

@@ -317,6 +317,21 @@ class PredictOut(BaseModel):
     outputs: list[Any]
     scores: list[float | None] | None
     reasons: list[Any] | None = None
+    reason_unit: str | None = Field(
+        default=None,
+        description="with reasons: what contributions are measured in (log_odds, probability, "
+        "margin or raw)",
+    )
+    excluded_features: list[str] | None = Field(
+        default=None,
+        description="with reasons: model inputs never cited as a reason (by default the "
+        "version's sensitive features; MLWARDEN_SERVE_REASONS_EXCLUDE)",
+    )
+    excluded_contribution: list[float] | None = Field(
+        default=None,
+        description="with reasons: per row, the summed contribution of excluded_features, in "
+        "reason_unit",
+    )
     logged: bool = Field(description="true when the predictions are in the log")
 
 

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlwarden.entities import ModelVersion
+from mlwarden.engines.fitted import as_fitted
+from mlwarden.entities import MEASURED, ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 
 Record = dict[str, Any]
@@ -201,6 +202,35 @@ class Prediction:
     outputs: list[Any]
     scores: list[float | None] | None
     reasons: list[Any] | None = None
+    #: with reasons: the features never cited and, per row, their summed contribution
+    excluded: Reasons | None = None
+
+
+@dataclass
+class Reasons:
+    """Reason codes for a batch: ``codes`` (per row, top ``k``) and what was left out of them:
+    ``excluded_features`` (the model inputs never cited) and ``excluded_contribution`` (per row,
+    their summed contribution, in ``unit`` like the codes)."""
+
+    codes: list[Any]
+    excluded_features: list[str]
+    excluded_contribution: list[float]
+    unit: str
+
+
+def reason_exclusions(setting: str, mv: ModelVersion) -> list[str]:
+    """The features ``reasons_exclude`` (server settings) names for ``mv``: ``none``,
+    ``sensitive`` (the version's sensitive features) or a comma list of names in which
+    ``sensitive`` stands for those."""
+    items = [item.strip() for item in setting.split(",") if item.strip()]
+    if items == ["none"]:
+        return []
+    out: list[str] = []
+    for item in items:
+        for name in mv.sensitive_features if item == "sensitive" else [item]:
+            if name not in out:
+                out.append(name)
+    return out
 
 
 def _classes(mv: ModelVersion, model: Any) -> list[Any] | None:
@@ -232,9 +262,12 @@ class Served:
         self.classes = _classes(mv, model)
         self._explainer: Any = None
         self._lock = threading.Lock()
+        #: ``(version, kind) -> evidence``, set by the model cache: the stored background
+        #: that linear models are explained against
+        self.evidence: Callable[[ModelVersion, str], dict[str, Any]] | None = None
 
     def predict(self, records: Sequence[Record]) -> Prediction:
-        X = frame_for(self.spec, records)
+        X = as_fitted(self.model, frame_for(self.spec, records))
         out = np.asarray(self.model.predict(X))
         scores = None
         if self.classes is not None and hasattr(self.model, "predict_proba"):
@@ -244,31 +277,77 @@ class Served:
                 scores = None
         return Prediction(_plain_list(out), scores)
 
-    def explain(self, records: Sequence[Record], k: int = 3) -> list[Any]:
-        """Top ``k`` reason codes per row. Tree models only: the explainer of any other model
-        needs a background sample of inputs, which the registry does not keep."""
-        from mlwarden.engines.explain import explainer_for
-        from mlwarden.engines.explain.factory import _tree_class
-        from mlwarden.engines.explain.mapping import split_pipeline
-
+    def explain(
+        self, records: Sequence[Record], k: int = 3, exclude: Sequence[str] | None = None
+    ) -> Reasons:
+        """Top ``k`` reason codes per row, in the explanation's output space. ``exclude``
+        (default: the version's sensitive features) are never cited, as adverse-action rules
+        require; their summed contribution per row is reported apart."""
         with self._lock:
             if self._explainer is None:
-                _, est = split_pipeline(self.model)
-                if _tree_class(est) is None:
-                    raise ValidationError(
-                        f"explain=true needs a tree model on the server; {self.mv.ref} is a "
-                        f"{type(est).__name__}, whose explainer needs background data that "
-                        "the registry does not store",
-                        field="explain",
-                    )
-                self._explainer = explainer_for(self.model)
+                self._explainer = self._make_explainer()
         exp = self._explainer.explain(frame_for(self.spec, records))
-        # the version's sensitive features are never given as a reason (adverse-action rules)
-        protected = [c["name"] for c in self.mv.signature.get("inputs", []) if c.get("sensitive")]
-        return [
-            [c.to_dict() for c in exp.reason_codes(k=k, row=i, exclude=protected)]
-            for i in range(len(exp))
-        ]
+        wanted = self.mv.sensitive_features if exclude is None else exclude
+        left_out = [f for f in exp.feature_names if f in set(wanted)]
+        return Reasons(
+            codes=[
+                [c.to_dict() for c in exp.reason_codes(k=k, row=i, exclude=left_out)]
+                for i in range(len(exp))
+            ],
+            excluded_features=left_out,
+            excluded_contribution=[
+                exp.excluded_contribution(left_out, row=i) for i in range(len(exp))
+            ],
+            unit=exp.output_space,
+        )
+
+    def _make_explainer(self) -> Any:
+        """TreeSHAP for tree models (the trees are their own background); the exact linear
+        formula for linear models, against the background means measured at registration."""
+        from mlwarden.engines.explain import explainer_for
+        from mlwarden.engines.explain.factory import _tree_class
+        from mlwarden.engines.explain.linear import LinearExplainer, is_linear
+        from mlwarden.engines.explain.mapping import split_pipeline
+
+        _, est = split_pipeline(self.model)
+        if _tree_class(est) is not None:
+            return explainer_for(self.model)
+        if not is_linear(est):
+            raise ValidationError(
+                f"explain=true needs a tree or linear model on the server; {self.mv.ref} is a "
+                f"{type(est).__name__}, whose explainer needs background rows that the "
+                "registry does not store",
+                field="explain",
+            )
+        background = self._background()
+        return LinearExplainer(
+            self.model, mean=background["means"], background_hash=background.get("background_hash")
+        ).fit()
+
+    def _background(self) -> dict[str, Any]:
+        """The ``explain_background`` evidence, only as measured by the side that owns the
+        store: means a client merely asserted could steer which reasons are given."""
+        ref = self.mv.ref
+        if self.evidence is None or "explain_background" not in self.mv.evidence:
+            raise ValidationError(
+                f"explain=true for the linear model {ref} needs the background measured at "
+                "registration (evidence 'explain_background'); register it again with training "
+                "data to get one",
+                field="explain",
+            )
+        if self.mv.provenance_of("explain_background") != MEASURED:
+            raise ValidationError(
+                f"{ref}'s explain_background evidence was asserted by a client, not measured: "
+                "reason codes are not computed against it",
+                field="explain",
+            )
+        content = self.evidence(self.mv, "explain_background")
+        if content.get("status") != "ok" or not isinstance(content.get("means"), list):
+            raise ValidationError(
+                f"{ref} has no usable background: {content.get('reason') or 'no means stored'}",
+                field="explain",
+            )
+        return content
 
 
 class LightGBMServed(Served):
@@ -369,6 +448,8 @@ class ModelCache:
     load: Callable[[ModelVersion], Any]
     size: int = 16
     settle: bool = False  # settle_heap() after each load
+    #: ``(version, kind) -> evidence`` handed to what it loads (stored explanation backgrounds)
+    evidence: Callable[[ModelVersion, str], dict[str, Any]] | None = None
     _items: OrderedDict[tuple[str, str, str], Served] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loading: dict[tuple[str, str, str], threading.Lock] = field(default_factory=dict)
@@ -387,6 +468,7 @@ class ModelCache:
                 if key in self._items:
                     return self._items[key]
             served = served_for(mv, self.load(mv))
+            served.evidence = self.evidence
             if self.settle:
                 settle_heap()
             with self._lock:

@@ -61,6 +61,13 @@ class ServerSettings(BaseSettings):
     strict_categories: bool = Field(
         default=False, description="refuse category values unseen in training (422)"
     )
+    reasons_exclude: str = Field(
+        default="sensitive",
+        pattern=r"^\s*[^,\s][^,]*(,\s*[^,\s][^,]*)*$",
+        description="features never cited in reason codes (explain=true): 'sensitive' (the "
+        "version's sensitive features), 'none', or a comma list of feature names in which "
+        "'sensitive' stands for those; their summed share is reported apart",
+    )
     proxy_timeout_s: float = Field(default=2.0, gt=0, description="per upstream call")
     proxy_retries: int = Field(default=2, ge=0, description="retries per request, at most")
     proxy_retry_budget: float = Field(

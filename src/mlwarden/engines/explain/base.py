@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlwarden.engines.explain.explanation import Explanation, mean_abs_shap
 from mlwarden.engines.explain.mapping import feature_map, input_names, split_pipeline, to_dense
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError
 
 
@@ -115,7 +116,7 @@ class Explainer:
         """Inputs as the final estimator sees them: (n_rows, n_transformed)."""
         if self.prefix_ is None or not self.maps_back:
             return X
-        return to_dense(self.prefix_.transform(X))
+        return to_dense(self.prefix_.transform(as_fitted(self.prefix_, X)))
 
     def _frame(self, X: Any) -> pd.DataFrame:
         if self.feature_names_ is None:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.engines.explain.base import Explainer
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError, require
 
 
@@ -53,7 +54,7 @@ class LimeExplainer(Explainer):
         )
 
     def _predict(self, arr: np.ndarray) -> np.ndarray:
-        x = pd.DataFrame(arr, columns=self.feature_names_) if self.feature_names_ else arr
+        x = as_fitted(self.model, pd.DataFrame(arr, columns=self.feature_names_))
         return self.model.predict_proba(x) if self.is_classifier_ else self.model.predict(x)
 
     def _attribute(self, X: Any):

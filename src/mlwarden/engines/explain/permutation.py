@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.engines.explain.base import Explainer
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError
 
 #: hybrid rows scored per model call; bounds memory at a few hundred MB for wide frames
@@ -64,6 +65,7 @@ class PermutationExplainer(Explainer):
 
     def _f(self, X: Any) -> np.ndarray:
         """Model output in ``output_space_`` for rows (n,) ."""
+        X = as_fitted(self.model, X)
         if self.output_space_ in ("probability", "log_odds"):
             p = np.asarray(self.model.predict_proba(X), dtype=float)[:, 1]
             if self.output_space_ == "log_odds":

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.engines.explain.base import Explainer
+from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError, require
 
 
@@ -145,6 +146,7 @@ class SklearnTreeExplainer(Explainer):
 
     def _model_output(self, xt: np.ndarray) -> np.ndarray:
         est = self.estimator_
+        xt = as_fitted(est, xt)
         if self.output_space_ == "log_odds":
             return np.asarray(est.decision_function(xt), dtype=float).reshape(-1)
         if self.output_space_ == "probability":

@@ -87,6 +87,32 @@ class ColumnProfile:
         # frequent-items map holds 0.75 * 2**lg items: keep at least the cap's worth
         return max(6, math.ceil(math.log2(self.categorical_cap / 0.75)) + 1)
 
+    @classmethod
+    def from_counts(
+        cls,
+        name: str,
+        counts: dict[str, int],
+        *,
+        null_count: int = 0,
+        kll_k: int = DEFAULT_KLL_K,
+        categorical_cap: int = 1000,
+    ) -> ColumnProfile:
+        """A categorical profile of ``counts`` (category -> rows) plus ``null_count`` null rows:
+        a column derived category by category from another (a masked reference profile)."""
+        out = cls(name, kind=CATEGORICAL, kll_k=kll_k, categorical_cap=categorical_cap)
+        kept = {str(k): int(c) for k, c in counts.items() if c > 0}
+        keys = list(kept)
+        values = np.fromiter(kept.values(), np.int64, len(keys))
+        n_valid = int(values.sum())
+        out.count_ = n_valid + int(null_count)
+        out.null_count_ = int(null_count)
+        out.n_ = n_valid
+        out.type_counts_["string"] = n_valid
+        if keys:
+            _hll.update(out.hll_, _hll.hash_strings(pd.Index(keys)))
+            out._add_counts(keys, values)
+        return out
+
     def set_edges(self, edges: np.ndarray) -> ColumnProfile:
         """Fix histogram edges, shape (b + 1,) from -inf to +inf; counts start at zero."""
         self.edges_ = np.asarray(edges, dtype=np.float64)

@@ -23,14 +23,19 @@ from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
-from mlwarden.errors import ValidationError
+from mlwarden.errors import MalformedJson, ValidationError
 from mlwarden.monitor.predictions import merge_sensitive
 from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
 from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
-from mlwarden.server.serving import Prediction, to_records, validate_records
+from mlwarden.server.serving import (
+    Prediction,
+    reason_exclusions,
+    to_records,
+    validate_records,
+)
 from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
 
@@ -77,7 +82,9 @@ async def serve(
     else:
         pred = await run_in_threadpool(served.predict, records)
     if explain:
-        pred.reasons = await run_in_threadpool(served.explain, records)
+        exclude = reason_exclusions(ctx.settings.reasons_exclude, mv)
+        explained = await run_in_threadpool(served.explain, records, 3, exclude)
+        pred.reasons, pred.excluded = explained.codes, explained
     ids = uuid7s(len(records))
     logged = False
     writer = ctx.writer
@@ -109,6 +116,15 @@ async def serve(
         "outputs": pred.outputs,
         "scores": pred.scores,
         "reasons": pred.reasons,
+        **(
+            {
+                "reason_unit": pred.excluded.unit,
+                "excluded_features": pred.excluded.excluded_features,
+                "excluded_contribution": pred.excluded.excluded_contribution,
+            }
+            if pred.excluded is not None
+            else {}
+        ),
         "logged": logged,
     }
 
@@ -264,11 +280,6 @@ async def predict(name: str, request: Request) -> Any:
     return JSONResponse(result)
 
 
-class MalformedJson(ValidationError):
-    http_status = 400
-    code = "malformed_json"
-
-
 _INPUT_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
 
 
@@ -390,6 +401,11 @@ async def _infer(
             "alias": res["alias"],
             "logged": res["logged"],
             **({"reasons": res["reasons"]} if res["reasons"] is not None else {}),
+            **{
+                k: res[k]
+                for k in ("reason_unit", "excluded_features", "excluded_contribution")
+                if k in res
+            },
         },
         "outputs": outputs,
     }

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
-from mlwarden.errors import IntegrityError, ValidationError
+from mlwarden.errors import KeyMismatch, ValidationError
 from mlwarden.settings import Settings
 from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database, utcnow
@@ -38,13 +38,6 @@ _HOW = (
     "give every server of this store the same key: MLWARDEN_MASTER_KEY_FILE=PATH or "
     "MLWARDEN_MASTER_KEY=<base64> (from a secret manager)"
 )
-
-
-class KeyMismatch(IntegrityError):
-    """The store was keyed by a key this process does not hold."""
-
-    http_status = 503
-    code = "key_mismatch"
 
 
 def check_value(key: bytes, purpose: str = MASTER) -> str:

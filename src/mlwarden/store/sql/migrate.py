@@ -10,16 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 
-from mlwarden.errors import WardenError
+from mlwarden.errors import SchemaOutOfDate
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 #: ``pg_advisory_xact_lock`` key for schema changes: the bytes ``mlwmigr`` as a bigint.
 MIGRATION_LOCK_KEY = int.from_bytes(b"mlwmigr", "big")
-
-
-class SchemaOutOfDate(WardenError):
-    http_status = 503
-    code = "schema_out_of_date"
 
 
 def _config() -> Config:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
     select,
     text,
 )
@@ -232,6 +233,23 @@ class SqlPredictionStore:
                 )
                 found.update({row.id: row.version for row in rows})
         return found
+
+    def version_counts(
+        self, model_id: int, *, since: datetime | None = None, until: datetime | None = None
+    ) -> dict[int, int]:
+        """Logged predictions per version in [since, until), versions in ascending order."""
+        query = (
+            select(predictions.c.version, func.count())
+            .where(predictions.c.model_id == model_id)
+            .group_by(predictions.c.version)
+            .order_by(predictions.c.version)
+        )
+        if since is not None:
+            query = query.where(predictions.c.ts >= since)
+        if until is not None:
+            query = query.where(predictions.c.ts < until)
+        with self.db.reading() as conn:
+            return {int(v): int(n) for v, n in conn.execute(query)}
 
     def upsert_labels(self, model_id: int, ids: Sequence[str], values: Sequence[str]) -> None:
         now = utcnow()
