@@ -514,8 +514,10 @@ class Warden:
         served = self._served.get(mv)
         validate_records(served.spec, records)
         pred = served.predict(records)
-        if explain:
-            pred.reasons = served.explain(records)
+        explained = None
+        if explain:  # the version's sensitive features are never cited (the server's default)
+            explained = served.explain(records)
+            pred.reasons = explained.codes
         ids = self.prediction_log.log(
             mv,
             frame,
@@ -536,6 +538,15 @@ class Warden:
             "outputs": pred.outputs,
             "scores": pred.scores,
             "reasons": pred.reasons,
+            **(
+                {
+                    "reason_unit": explained.unit,
+                    "excluded_features": explained.excluded_features,
+                    "excluded_contribution": explained.excluded_contribution,
+                }
+                if explained is not None
+                else {}
+            ),
             "logged": True,
         }
 

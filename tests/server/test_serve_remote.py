@@ -217,6 +217,7 @@ def test_predict_is_governed(backend, store, lgb_model, credit_data):
     assert out["outputs"] == lgb_model.predict(test.head(3)).tolist() and out["logged"]
     assert out["model"] == "credit" and out["version"] == 1 and out["alias"] == "production"
     assert len(out["reasons"]) == 3 and len(out["scores"]) == 3
+    assert out["excluded_features"] == ["sex"]  # sensitive: never cited, on both sides
     logged = backend.wd.prediction(out["ids"][0])
     assert logged["reasons"] == out["reasons"][0] and logged["version"] == 1
     assert len(store.warden.predictions("credit", ids=out["ids"])) == 3
