@@ -15,6 +15,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # the names type checkers and IDEs see; at run time __getattr__ loads them
     from mlwarden import datasets, policy, privacy, reports
+    from mlwarden.api import WardenAPI
+    from mlwarden.backends import connect
     from mlwarden.client import Warden
     from mlwarden.engines import drift, explain, fairness
     from mlwarden.engines.profile import Profile, profile
@@ -55,7 +57,9 @@ _LAZY = {
     "Settings": "mlwarden.settings",
     "ValidationError": "mlwarden.errors",
     "Warden": "mlwarden.client",
+    "WardenAPI": "mlwarden.api",
     "WardenError": "mlwarden.errors",
+    "connect": "mlwarden.backends",
     "datasets": "mlwarden.datasets",
     "drift": "mlwarden.engines.drift",
     "explain": "mlwarden.engines.explain",
@@ -87,7 +91,9 @@ __all__ = [
     "Settings",
     "ValidationError",
     "Warden",
+    "WardenAPI",
     "WardenError",
+    "connect",
     "datasets",
     "drift",
     "explain",

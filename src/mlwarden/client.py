@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from mlwarden import backends
+from mlwarden._json import jsonable
 from mlwarden.access import (
     AccessService,
     Approval,
@@ -21,7 +25,7 @@ from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
-from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -55,17 +59,19 @@ class Warden:
     ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
     and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL;
     ``Warden("http://host:8080", token=…)`` a running ``mlwarden serve`` (a ``RemoteWarden``:
-    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given).
+    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given). Both
+    implement ``mlwarden.api.WardenAPI``; ``mlwarden.connect(uri)`` says so in its type.
     """
 
     def __new__(cls, uri: str | None = None, **kwargs: Any) -> Any:
         if cls is Warden:
+            # the URI's scheme picks the backend (mlwarden/backends.py); kept here so
+            # ``Warden("http://…")`` goes on working, as ``connect`` does
             settings = kwargs.get("settings") or Settings()
             resolved = uri or settings.resolved_uri()
-            if resolved.startswith(("http://", "https://")):
-                from mlwarden.remote import RemoteWarden
-
-                return RemoteWarden(resolved, token=kwargs.get("token"), settings=settings)
+            factory = backends.backend_for(resolved)
+            if factory is not backends.local:
+                return factory(resolved, **kwargs)
         return super().__new__(cls)
 
     def __init__(
@@ -75,7 +81,7 @@ class Warden:
         artifacts: str | None = None,
         actor: str | None = None,
         settings: Settings | None = None,
-        token: str | None = None,  # used by remote (http) URIs only
+        token: str | None = None,  # accepted so one call fits every backend; remote only
     ) -> None:
         base = settings or Settings()
         overrides = {
@@ -85,10 +91,9 @@ class Warden:
         }
         self.settings = base.model_copy(update=overrides)
         resolved = self.settings.resolved_uri()
-        if resolved.startswith(("http://", "https://")):
-            raise ValidationError(
-                "remote Warden servers are not supported by this version yet", field="uri"
-            )
+        if backends.scheme_of(resolved) == backends.PATH:  # a plain path: a SQLite file
+            resolved = f"sqlite:///{resolved}"
+            self.settings = self.settings.model_copy(update={"uri": resolved})
         self.uri = resolved
         self.db = Database(resolved)
         self.artifacts = ArtifactStore(self.settings.resolved_artifacts())
@@ -153,6 +158,7 @@ class Warden:
             timezone=self.settings.timezone,
             masking=self.masking.get,
         )
+        self._served: Any = None  # loaded models for ``predict``, made on first use
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
             alert_store,
@@ -471,6 +477,78 @@ class Warden:
         except NotFound:
             return self.registry.get_version(name)
 
+    def predict(
+        self,
+        name: str,
+        X: Any,
+        *,
+        alias: str | None = None,
+        version: int | None = None,
+        explain: bool = False,
+        sensitive: Any = None,
+    ) -> dict[str, Any]:
+        """Governed predictions in this process, as ``mlwarden serve`` makes them: the version
+        behind ``alias`` (default ``production``) or ``version``, every row validated against
+        its signature, outputs, scores and (``explain``, tree models) reason codes, logged
+        with their ids. ``sensitive``: protected attributes per row, logged for fairness,
+        never given to the model."""
+        # the serving code is pure (entities, numpy, pandas): one validation and prediction
+        # path for the server and this process
+        from mlwarden.server.serving import ModelCache, validate_records
+
+        started = time.perf_counter()
+        self.access.require(self.actor, "read", f"model:{name}")
+        if alias is not None and version is not None:
+            raise ValidationError("give an alias or a version, not both", field="alias")
+        mv = self.registry.get_version(
+            f"{name}@{version}" if version is not None else f"{name}@{alias or 'production'}"
+        )
+        frame = as_frame(X, "X")
+        # the rows as the server receives them (JSON values), so both validate alike
+        records = jsonable(frame.astype(object).where(frame.notna(), None).to_dict("records"))
+        if not records:
+            raise ValidationError("no rows to predict", field="X")
+        if self._served is None:
+            self._served = ModelCache(lambda v: self.registry.load_model(v.ref), size=4)
+        served = self._served.get(mv)
+        validate_records(served.spec, records)
+        pred = served.predict(records)
+        explained = None
+        if explain:  # the version's sensitive features are never cited (the server's default)
+            explained = served.explain(records)
+            pred.reasons = explained.codes
+        ids = self.prediction_log.log(
+            mv,
+            frame,
+            pred.outputs,
+            actor=self.actor,
+            scores=None
+            if pred.scores is None
+            else [math.nan if v is None else v for v in pred.scores],
+            reasons=pred.reasons,
+            latency_ms=[(time.perf_counter() - started) * 1000.0] * len(records),
+            sensitive=sensitive,
+        )
+        return {
+            "model": mv.name,
+            "version": mv.version,
+            "alias": None if version is not None else (alias or "production"),
+            "ids": ids,
+            "outputs": pred.outputs,
+            "scores": pred.scores,
+            "reasons": pred.reasons,
+            **(
+                {
+                    "reason_unit": explained.unit,
+                    "excluded_features": explained.excluded_features,
+                    "excluded_contribution": explained.excluded_contribution,
+                }
+                if explained is not None
+                else {}
+            ),
+            "logged": True,
+        }
+
     def log_predictions(
         self,
         name: str,
@@ -692,12 +770,20 @@ class Warden:
 
     # -- documentation and evidence bundles (docs/compliance.md) ----------------------------
 
-    def report(self, kind: str, ref: str, other: str | None = None, **kwargs: Any) -> Any:
+    def report(
+        self,
+        kind: str,
+        ref: str,
+        other: str | None = None,
+        *,
+        format: str = "md",
+        out: str | Path | None = None,
+    ) -> str | Path:
         """Document ``kind`` (card, annex-iv, gaps, instructions, monitoring-plan; ``diff``
         from ``ref`` to ``other``) as Markdown, or ``format="html"|"pdf"``, ``out=FILE``."""
         from mlwarden import reports
 
-        return reports.report(self, kind, ref, other, **kwargs)
+        return reports.report(self, kind, ref, other, format=format, out=out)
 
     def bundle(self, ref: str, path: str | Path) -> Path:
         """Write ``ref``'s signed evidence bundle (zip); ``mw.reports.verify_bundle`` checks it."""

@@ -25,7 +25,7 @@ from mlwarden.audit.events import AuditEvent, canonical_json
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import Problem, VerificationResult
-from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
 from mlwarden.errors import (
     ERRORS_BY_CODE,
     AuthenticationError,
@@ -726,8 +726,18 @@ class RemoteWarden(GovernanceMethods):
         version: int | None = None,
         timestamps: Any = None,
         subjects: Any = None,
+        subject_column: str | None = None,
         sensitive: Any = None,
     ) -> list[str]:
+        if subject_column is not None:  # as locally: the identifier is a key, never an input
+            frame = as_frame(X, "X")
+            if subject_column not in frame.columns:
+                raise ValidationError(
+                    f"subject_column {subject_column!r} is not a column of X",
+                    field="subject_column",
+                )
+            subjects = frame[subject_column].astype(str).tolist()
+            X = frame.drop(columns=subject_column)
         stamps = None
         if timestamps is not None:
             stamps = [
@@ -785,6 +795,7 @@ class RemoteWarden(GovernanceMethods):
         window: str = "1d",
         segment_by: str | None = None,
         version: int | None = None,
+        explain: bool = False,
     ) -> MonitorReport:
         params = {
             "window": window,
@@ -792,15 +803,25 @@ class RemoteWarden(GovernanceMethods):
             "until": None if until is None else pd.Timestamp(until).isoformat(),
             "segment_by": segment_by,
             "version": version,
+            "explain": "true" if explain else None,
         }
-        d = self._call("GET", f"/v1/models/{name}/monitor", params=params)
-        windows = tuple(
-            WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})
-            for w in d["windows"]
-        )
-        return MonitorReport(
-            d["name"], d["version"], d["window"], d["segment_by"], windows, d.get("note", "")
-        )
+        return _report(self._call("GET", f"/v1/models/{name}/monitor", params=params))
+
+    def monitor_rollup(
+        self, name: str, *, source: str = "1d", window: str = "7d", version: int | None = None
+    ) -> MonitorReport:
+        params = {"source": source, "window": window, "version": version}
+        return _report(self._call("GET", f"/v1/models/{name}/monitor/rollup", params=params))
+
+
+def _report(d: dict[str, Any]) -> MonitorReport:
+    windows = tuple(
+        WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})
+        for w in d["windows"]
+    )
+    return MonitorReport(
+        d["name"], d["version"], d["window"], d["segment_by"], windows, d.get("note", "")
+    )
 
 
 def _client_lineage() -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Server fixtures: a store with an admin and a LightGBM model in production, the app in
-process (TestClient), a live uvicorn server on a loopback port, server subprocesses."""
+process (TestClient, or ``inproc``: an ASGI transport for ``RemoteWarden``), a live uvicorn
+server on a loopback port (the smaller set of tests that need a real socket), server
+subprocesses."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-from serve_support import LiveServer, Store
+from serve_support import InProcess, LiveServer, PortalTransport, Store
 
 import mlwarden as mw
 from mlwarden.server import ServerSettings, create_app
@@ -60,3 +62,12 @@ def api(app, store):
 def live(app) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+@pytest.fixture
+def inproc(app) -> Iterator[InProcess]:
+    """The remote suite's default: requests go through the ASGI app in this process."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as client:  # runs the lifespan; its portal runs every request
+        yield InProcess(PortalTransport(app, client.portal))

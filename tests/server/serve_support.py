@@ -71,6 +71,45 @@ class LiveServer:
         self.thread.join(20)
 
 
+class PortalTransport(httpx.BaseTransport):
+    """``httpx.ASGITransport`` for a sync client (``RemoteWarden``): each request runs the
+    app on the portal's event loop, the one its lifespan started on. No socket, no server
+    thread: the remote suite's set-up costs what the app's does."""
+
+    def __init__(self, app: Any, portal: Any) -> None:
+        self._asgi = httpx.ASGITransport(app=app)
+        self._portal = portal
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        body = request.read()
+
+        async def send() -> tuple[int, httpx.Headers, bytes]:
+            forwarded = httpx.Request(
+                request.method, request.url, headers=request.headers, content=body
+            )
+            resp = await self._asgi.handle_async_request(forwarded)
+            raw = b"".join([chunk async for chunk in resp.aiter_raw()])  # still encoded
+            return resp.status_code, resp.headers, raw
+
+        status, headers, raw = self._portal.call(send)
+        return httpx.Response(status, headers=headers, content=raw, request=request)
+
+
+@dataclass
+class InProcess:
+    """The app in this process behind an ASGI transport: ``live``'s ``.url``, without a
+    socket. ``mw.Warden(url, token=…, transport=transport)`` is a ``RemoteWarden`` on it."""
+
+    transport: PortalTransport
+    url: str = "http://testserver"
+
+    def warden(self, token: str) -> Any:
+        return mw.Warden(self.url, token=token, transport=self.transport)
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, transport=self.transport, **kwargs)
+
+
 def spawn_server(store: Store, port: int, log: Path, **env: str) -> subprocess.Popen:
     """``python -m mlwarden.server`` (what ``mlwarden serve`` runs) as its own process."""
     environ = {

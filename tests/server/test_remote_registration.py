@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 
-import httpx
 import pytest
 
 import mlwarden as mw
@@ -21,8 +20,8 @@ rules:
 
 
 @pytest.fixture
-def remote(live, store):
-    with mw.Warden(live.url, token=store.token) as wd:
+def remote(inproc, store):
+    with inproc.warden(store.token) as wd:
         yield wd
 
 
@@ -78,11 +77,10 @@ def test_remote_registration_measures_what_a_local_one_does(
     assert events[-1].payload["provenance"]["metrics.roc_auc"] == "measured"
 
 
-def test_uploads_are_content_addressed_and_skipped_when_held(remote, live, store):
+def test_uploads_are_content_addressed_and_skipped_when_held(remote, inproc, store):
     data = os.urandom(3 * 1024 * 1024 + 7)  # over one write batch
     sent: list[str] = []
-    with httpx.Client(
-        base_url=live.url,
+    with inproc.client(
         headers=store.headers(),
         event_hooks={"request": [lambda r: sent.append(r.method)]},
     ) as http:
@@ -100,18 +98,19 @@ def test_uploads_are_content_addressed_and_skipped_when_held(remote, live, store
     assert store.warden.artifacts.get(digest) == data
 
 
-def test_generic_flavor_is_refused_remotely(remote, lgb_model, live, store):
+def test_generic_flavor_is_refused_remotely(remote, lgb_model, inproc, store):
     with pytest.raises(mw.ValidationError, match="installed flavors"):
         remote.register_model("rule", lgb_model, save_fn=lambda m, p: None, load_fn=print)
-    r = httpx.post(
-        f"{live.url}/v1/models/rule/registrations",
-        headers=store.headers(),
-        json={
-            "artifact_sha256": "0" * 64,
-            "flavor": "generic",
-            "flavor_info": {"loader": "os:system"},
-        },
-    )
+    with inproc.client() as http:
+        r = http.post(
+            "/v1/models/rule/registrations",
+            headers=store.headers(),
+            json={
+                "artifact_sha256": "0" * 64,
+                "flavor": "generic",
+                "flavor_info": {"loader": "os:system"},
+            },
+        )
     assert r.status_code == 422 and r.json()["details"]["field"] == "flavor"
     assert "rule" not in [m.name for m in store.warden.list_models()]
 

@@ -23,8 +23,14 @@ class Backend:
     as_user: Callable[[str, str], Any]  # (user, token) -> a Warden acting as that user
 
 
+#: the remote backend over a real socket (a uvicorn thread): a smaller set of tests
+ALL_THREE = pytest.mark.parametrize("backend", ["local", "remote", "socket"], indirect=True)
+
+
 @pytest.fixture(params=["local", "remote"])
 def backend(request, store, app):
+    """``local``: the store in this process; ``remote``: a ``RemoteWarden`` through an ASGI
+    transport into the app in this process; ``socket``: the same over a loopback port."""
     if request.param == "local":
         settings = mw.Settings(key_file=store.key_file)
 
@@ -33,13 +39,21 @@ def backend(request, store, app):
 
         yield Backend(store.warden, "local", local)
         return
-    with LiveServer(app) as live:
-        wd = mw.Warden(live.url, token=store.token)
-        assert isinstance(wd, RemoteWarden)
-        yield Backend(wd, "remote", lambda user, token: mw.Warden(live.url, token=token))
-        wd.close()
+    if request.param == "socket":
+        with LiveServer(app) as live:
+            wd = mw.Warden(live.url, token=store.token)
+            assert isinstance(wd, RemoteWarden)
+            yield Backend(wd, "remote", lambda user, token: mw.Warden(live.url, token=token))
+            wd.close()
+        return
+    inproc = request.getfixturevalue("inproc")
+    wd = inproc.warden(store.token)
+    assert isinstance(wd, RemoteWarden)
+    yield Backend(wd, "remote", lambda user, token: inproc.warden(token))
+    wd.close()
 
 
+@ALL_THREE
 def test_registry_look_ups_and_errors(backend):
     wd = backend.wd
     assert [m.name for m in wd.list_models()] == ["credit"]
@@ -137,6 +151,7 @@ def test_audit_log_reads_proves_and_verifies(backend):
     assert result.ok and result.events_checked == wd.audit.size
 
 
+@ALL_THREE
 def test_load_and_register_models(backend, lgb_model, credit_data):
     wd = backend.wd
     X, y, test = credit_data
@@ -194,17 +209,44 @@ def test_policy_checks_promotions_and_rollbacks(backend, lgb_model, credit_data,
     assert context["model"]["name"] == "credit" and "metrics" in context["version"]
 
 
-# governed predictions are served by the server: remote backend only
-@pytest.mark.parametrize("backend", ["remote"], indirect=True)
-def test_remote_predict_is_governed(backend, store, lgb_model, credit_data):
+# the governed prediction path: on the server remotely, in this process locally
+@ALL_THREE
+def test_predict_is_governed(backend, store, lgb_model, credit_data):
     _, _, test = credit_data
     out = backend.wd.predict("credit", test.head(3), explain=True)
     assert out["outputs"] == lgb_model.predict(test.head(3)).tolist() and out["logged"]
-    assert len(out["reasons"]) == 3
+    assert out["model"] == "credit" and out["version"] == 1 and out["alias"] == "production"
+    assert len(out["reasons"]) == 3 and len(out["scores"]) == 3
+    assert out["excluded_features"] == ["sex"]  # sensitive: never cited, on both sides
+    logged = backend.wd.prediction(out["ids"][0])
+    assert logged["reasons"] == out["reasons"][0] and logged["version"] == 1
     assert len(store.warden.predictions("credit", ids=out["ids"])) == 3
     with pytest.raises(mw.ValidationError) as bad:
         backend.wd.predict("credit", test.head(1).drop(columns="age"))
     assert bad.value.details["errors"][0]["error"] == "missing"
+
+
+def test_subject_column_monitor_explain_and_rollup(backend, lgb_model, credit_data):
+    wd = backend.wd
+    _, _, test = credit_data
+    X = test.head(120).reset_index(drop=True)
+    keyed = X.assign(customer=[f"cust-{i % 4}" for i in range(len(X))])
+    days = [f"2024-03-0{1 + i % 3}T12:00:00+00:00" for i in range(len(X))]
+    ids = wd.log_predictions(
+        "credit", keyed, lgb_model.predict(X), timestamps=days, subject_column="customer"
+    )
+    assert len(ids) == 120
+    assert len(wd.export_subject("cust-1")["predictions"]) == 30
+    assert "customer" not in wd.predictions("credit").columns  # a key, never an input
+    with pytest.raises(mw.ValidationError):
+        wd.log_predictions("credit", X, lgb_model.predict(X), subject_column="nope")
+    daily = wd.monitor("credit", window="1d", explain=True)
+    assert [w.rows for w in daily.windows] == [40, 40, 40]
+    assert all(w.attribution for w in daily.windows)
+    weekly = wd.monitor_rollup("credit", source="1d", window="7d")
+    assert isinstance(weekly, mw.MonitorReport) and sum(w.rows for w in weekly.windows) == 120
+    with pytest.raises(mw.ValidationError):
+        wd.monitor_rollup("credit", window="100rows")
 
 
 def test_http_uris_pick_the_remote_backend(monkeypatch):

@@ -6,12 +6,16 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from mlwarden.errors import WardenError
+
+if TYPE_CHECKING:
+    from mlwarden.api import WardenAPI
+    from mlwarden.client import Warden
 
 console = Console()
 err_console = Console(stderr=True)
@@ -51,10 +55,24 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 UriOption = typer.Option(None, "--uri", envvar="MLWARDEN_URI", help="Store URI.")
 
 
-def open_warden(uri: str | None = None):  # type: ignore[no-untyped-def]
-    from mlwarden.client import Warden
+def open_warden(uri: str | None = None) -> WardenAPI:
+    from mlwarden.backends import connect
 
-    return Warden(uri)
+    return connect(uri)
+
+
+def open_local(uri: str | None = None, what: str = "this command") -> Warden:
+    """For the few commands that work on the store itself (its files, its services)."""
+    from mlwarden.client import Warden
+    from mlwarden.errors import ValidationError
+
+    wd = open_warden(uri)
+    if not isinstance(wd, Warden):
+        wd.close()
+        raise ValidationError(
+            f"{what} needs a local store (sqlite:// or postgresql://), not {wd.uri}", field="uri"
+        )
+    return wd
 
 
 def print_json(data: Any) -> None:

@@ -20,6 +20,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
+    open_local,
     open_warden,
     print_json,
     show_list,
@@ -204,7 +205,7 @@ def policies(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 @handle_errors
 def uninstall(name: str = typer.Argument(...), uri: str | None = UriOption) -> None:
     """Remove an installed monitoring policy."""
-    wd = open_warden(uri)
+    wd = open_local(uri, "alerts uninstall")
     wd.alerting.uninstall(name, actor=wd.actor)
     console.print(f"Removed monitoring policy {name}")
 

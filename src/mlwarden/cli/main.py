@@ -11,7 +11,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_warden,
+    open_local,
     print_json,
 )
 
@@ -52,7 +52,7 @@ def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
     """Create the store (database schema, artifact folder, audit signing key)."""
     from mlwarden.store.sql.audit import key_path, public_key_path
 
-    wd = open_warden(uri)
+    wd = open_local(uri, "init")
     # Warden() creates the key on first use of an empty log; a log signed by another key
     # needs MLWARDEN_KEY_FILE pointed at that key (the error says so).
     if wd.audit.size == 0:
@@ -82,7 +82,7 @@ def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
     from mlwarden.cli._common import err_console
     from mlwarden.demo import run_demo
 
-    wd = open_warden(uri)
+    wd = open_local(uri, "demo")
     results = run_demo(wd, console=err_console if as_json else console)
     if as_json:
         print_json(results)

@@ -15,7 +15,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_warden,
+    open_local,
     print_json,
 )
 
@@ -46,7 +46,7 @@ def monitor(
     as_json: bool = JsonOption,
 ) -> None:
     """Compare each window of the prediction log with the version's reference."""
-    wd = open_warden(uri)
+    wd = open_local(uri, "monitor run")
     mv, note = wd.monitored_version(
         name, version, since=_when(since, "--since"), until=_when(until, "--until")
     )

@@ -156,7 +156,7 @@ def purge(name: str, body: PurgeIn, request: Request, user: User = Depends(curre
 @router.get(
     "/models/{name}/monitor",
     response_model=dict[str, Any],
-    summary="wd.monitor(name, since=, until=, window=, segment_by=, version=)",
+    summary="wd.monitor(name, since=, until=, window=, segment_by=, version=, explain=)",
 )
 def monitor(
     name: str,
@@ -166,6 +166,7 @@ def monitor(
     window: str = "1d",
     segment_by: str | None = None,
     version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    explain: bool = False,
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
@@ -177,5 +178,25 @@ def monitor(
         window=window,
         segment_by=segment_by,
         version=version,
+        explain=explain,
     )
+    return out(report.to_dict())
+
+
+@router.get(
+    "/models/{name}/monitor/rollup",
+    response_model=dict[str, Any],
+    summary="wd.monitor_rollup(name, source=, window=, version=)",
+)
+def monitor_rollup(
+    name: str,
+    request: Request,
+    source: str = "1d",
+    window: str = "7d",
+    version: int | None = Query(None, ge=1, le=MAX_VERSION),
+    user: User = Depends(current_user),
+) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "read", f"model:{name}")
+    report = ctx.warden.monitor_rollup(name, source=source, window=window, version=version)
     return out(report.to_dict())
