@@ -127,6 +127,15 @@ def test_developer_cannot_choose_the_risk_tier(server, credit_data, lgb_model):
     server.assert_alive()
 
 
+def test_install_never_reads_a_path_the_client_names(server):
+    """The text is the policy: a path or a shipped name sent as policy_yaml is not opened."""
+    for text in ("/etc/passwd", ".", "production-gate", "../keys/audit-signing.pem"):
+        r = server.request("admin", "POST", "/v1/policies", json={"policy_yaml": text})
+        assert r.status_code == 422, (text, r.text)
+        assert "passwd" not in r.text.replace(text, "") and "root:" not in r.text
+    server.assert_alive()
+
+
 def test_only_admins_install_bind_or_override(server):
     for role in ("developer", "validator", "viewer"):
         r = server.request(role, "POST", "/v1/policies", json={"policy_yaml": ALWAYS_PASS})

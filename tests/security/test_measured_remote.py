@@ -222,7 +222,7 @@ def test_a_garbage_lightgbm_artifact_fails_its_job_and_stores_nothing(server):
     r = server.request("developer", "POST", "/v1/models/garbage/registrations", json=body)
     assert r.status_code == 202, r.text
     job = _wait(server, "developer", r.json()["id"])
-    assert job["state"] == "failed" and job["error"]["error"] == "validation_error", job
+    assert job["state"] == "failed" and job["error"]["error"] == "artifact_rejected", job
     assert job["error"]["http_status"] == 422 and job["result"] is None
     with open_store(server) as wd:
         assert "garbage" not in [m.name for m in wd.list_models()]

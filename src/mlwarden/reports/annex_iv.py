@@ -122,6 +122,13 @@ def _s2(ctx: ReportContext) -> str:
             ctx.cite("explain") if "explain" in ctx.evidence else "none",
         ),
         (
+            "(b) Design: explanation of each decision",
+            "reason codes per prediction from background means measured at registration"
+            if "explain_background" in ctx.evidence
+            else "reason codes per prediction (tree models) or none",
+            ctx.cite("explain_background") if "explain_background" in ctx.evidence else "none",
+        ),
+        (
             "(c) Architecture",
             f"{mv.flavor_info.get('estimator', mv.flavor)}; artifact {mv.artifact_size:,} bytes",
             ctx.cite("artifact"),

@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
+from mlwarden.policy.loader import loads
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 
@@ -47,8 +48,6 @@ def load_policy(body: PolicyIn, *, optional: bool = False) -> Any:
     """The policy a request names: None when ``optional`` and it names none (a promotion to
     a protected alias then evaluates the bound policy); a shipped or bound policy's name as
     the name itself (the service resolves it); YAML text parsed."""
-    from mlwarden.policy.loader import loads
-
     if optional and body.policy is None and body.policy_yaml is None:
         return None
     if (body.policy is None) == (body.policy_yaml is None):
@@ -210,7 +209,9 @@ async def install_policy(request: Request, user: User = Depends(current_user)) -
     ctx = request.app.state.ctx
     check(ctx, user, "policy.install", "policy:*")
     body = _parse(InstallIn, await request.body())
-    return out(await run_in_threadpool(ctx.acting(user).install_policy, body.policy_yaml))
+    # always text: the server never reads a path a client names
+    policy = loads(body.policy_yaml, "<request>")
+    return out(await run_in_threadpool(ctx.acting(user).install_policy, policy))
 
 
 @router.get(

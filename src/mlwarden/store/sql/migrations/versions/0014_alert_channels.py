@@ -19,6 +19,8 @@ import sqlalchemy as sa
 import yaml
 from alembic import op
 
+from mlwarden import _yaml
+
 revision = "0014"
 down_revision = "0013"
 
@@ -42,7 +44,7 @@ _CHANNELS = sa.table(
 
 def _channels_node(source: str) -> yaml.Node | None:
     try:
-        root = yaml.compose(source)
+        root = _yaml.compose(source)  # the one loader, with its limits
     except yaml.YAMLError:
         return None
     if not isinstance(root, yaml.MappingNode):
