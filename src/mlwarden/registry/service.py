@@ -21,7 +21,7 @@ from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load
 from mlwarden.registry.flavors.generic import GenericFlavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
-from mlwarden.registry.signature import infer_signature
+from mlwarden.registry.signature import canonical_labels, infer_signature
 from mlwarden.store.artifacts import ArtifactStore, sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 
@@ -481,9 +481,12 @@ def _check_favorable(label: Any, classes: list[Any] | None) -> Any:
             "favorable_label applies to classifiers; this model has no classes",
             field="favorable_label",
         )
-    for c in classes:
-        if c == label or str(c) == str(label):
-            return c
+    # the same matching as ground-truth labels: "0" or 0.0 both name class 0
+    (text,), bad = canonical_labels(
+        np.array([label], dtype=object), {"output": {"classes": classes}}
+    )
+    if not bad:
+        return next(c for c in classes if str(c) == text)
     raise ValidationError(
         f"favorable_label {label!r} is not one of the model's classes {classes}",
         field="favorable_label",
