@@ -1,6 +1,6 @@
 """``RemoteWarden``: the ``Warden`` methods against a running ``mlwarden serve``.
 
-``mw.Warden("http://host:8080", token=…)`` returns one. Same method names, same return types,
+``mw.connect("http://host:8080", token=…)`` returns one. Same method names, same return types,
 same exceptions: the server sends ``{"error": code, "message", "details"}`` and the code names
 the exception class (``ERRORS_BY_CODE``), raised here again with the same message and details.
 Who acts is the token's user, not a local setting.
@@ -232,7 +232,6 @@ class RemoteWarden(GovernanceMethods):
         )
         self.audit = RemoteAudit(self._call)
         self._me: User | None = None
-        self._own = Trust()  # loaders and types this process registered with its own model
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         """The decoded body (JSON, else bytes); with ``raw``, the response (headers too).
@@ -462,7 +461,7 @@ class RemoteWarden(GovernanceMethods):
             raise WardenError(f"the artifact of {mv.ref} changed in transit", ref=mv.ref)
         # only code this host trusts runs: the server's flavor_info never names a callable here
         trust = Trust.of(self.settings.trusted_loaders, self.settings.trusted_types)
-        return load_flavor(mv.flavor, trust | self._own).load(data, dict(mv.flavor_info))
+        return load_flavor(mv.flavor, trust).load(data, dict(mv.flavor_info))
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         name, target = _url_ref(ref)

@@ -60,7 +60,7 @@ def test_listing_explained_and_subject_keyed_rows_is_not_a_500(logged):
         assert all(rows[i]["reasons"] for i in explained)
         assert rows[keyed[2]]["reasons"] is None  # not keyed, not explained
     # the SDK over HTTP and locally read the same mixed log
-    remote = mw.Warden(live.url, token=store.token)
+    remote = mw.connect(live.url, token=store.token)
     assert len(remote.predictions("credit")) == len(explained) + len(keyed)
     assert len(store.warden.predictions("credit")) == len(explained) + len(keyed)
 
@@ -112,7 +112,7 @@ def test_one_prediction_by_id_with_reasons_and_inclusion_proof(logged):
     assert found["label"] is None
     _verify_proof(found)
     # the same through both SDK transports
-    remote = mw.Warden(live.url, token=store.token)
+    remote = mw.connect(live.url, token=store.token)
     assert isinstance(remote, RemoteWarden)
     assert remote.prediction(explained[1]) == found
     local = store.warden.prediction(explained[1])
@@ -146,7 +146,7 @@ def test_unknown_and_malformed_ids_are_4xx(logged):
     assert r.status_code == 422 and r.json()["details"]["field"] == "id"
     r = _get(live, None, f"/v1/predictions/{explained[0]}")
     assert r.status_code == 401
-    remote = mw.Warden(live.url, token=store.token)
+    remote = mw.connect(live.url, token=store.token)
     with pytest.raises(NotFound):
         remote.prediction("no-such-id")
     with pytest.raises(NotFound):
@@ -182,7 +182,7 @@ def test_a_server_that_is_down_is_one_readable_line(tmp_path):
         assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr)
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), (args, done.stderr)
-    remote = mw.Warden(url, token="wd_x")
+    remote = mw.connect(url, token="wd_x")
     with pytest.raises(WardenError, match="cannot reach the Warden server") as info:
         remote.prediction("some-id")
     assert info.value.__cause__ is None and info.value.__suppress_context__
