@@ -12,7 +12,7 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +32,9 @@ from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
 from mlwarden.settings import Settings
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 log = logging.getLogger("mlwarden.server")
 
@@ -56,7 +59,7 @@ class ServerContext:
     """What the routes share; built once per app (no import-time state)."""
 
     settings: ServerSettings
-    warden: Any
+    warden: Warden
     auth: Authenticator
     resolver: Resolver
     models: ModelCache
@@ -225,7 +228,9 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
 
 
-def create_app(settings: Settings | ServerSettings | None = None, warden: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | ServerSettings | None = None, warden: Warden | None = None
+) -> FastAPI:
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL).
 
     ``settings`` is the whole tree (:class:`~mlwarden.settings.Settings`: its ``server``,
@@ -356,7 +361,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     return app
 
 
-def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Settings:
+def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) -> Settings:
     """The whole tree for ``create_app``: given, or the warden's with ``settings`` as its
     server section (a ``ServerSettings`` alone, as callers have always passed)."""
     if isinstance(settings, Settings):
