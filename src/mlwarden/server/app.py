@@ -6,6 +6,7 @@ that turns them (and the framework's own errors) into ``{"error", "message", "de
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -67,11 +68,9 @@ class ServerContext:
     proxies: ProxyRuntime
     jobs: JobRunner
 
-    def acting(self, user: User) -> Any:
+    def acting(self, user: User) -> Warden:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
-        # not copy.copy: Warden.__new__ reads the environment to pick a backend
-        wd = object.__new__(type(self.warden))
-        wd.__dict__.update(self.warden.__dict__)
+        wd = copy.copy(self.warden)
         wd.settings = self.warden.settings.model_copy(update={"actor": user.name})
         return wd
 
