@@ -129,3 +129,22 @@ def test_decode_ignores_what_the_server_adds_and_fills_defaults():
     assert got == status and got.missing == 1 and not got.approved
     with pytest.raises(TypeError):
         decode(ApprovalStatus, {"ref": "m@1"})
+
+
+def test_datetimes_travel_as_one_iso_8601_form():
+    """Intended: every derived schema writes a UTC time as pydantic does (``…Z``), as the
+    typed routes always did; the policy, alert and monitoring routes, untyped before, wrote
+    ``…+00:00``. The same instant either way, and both read back with ``fromisoformat``."""
+    from mlwarden.policy.types import Decision
+
+    decision = sample(Decision)
+    app = FastAPI()
+
+    @app.get("/decision", response_model=EXPOSED[Decision])
+    def answer() -> Any:
+        return out(decision)
+
+    with TestClient(app) as client:
+        body = client.get("/decision").json()
+    assert body["time"] == "2026-03-04T05:06:07.891234Z"
+    assert datetime.fromisoformat(body["time"]) == WHEN == decision.time
