@@ -50,7 +50,10 @@ def _value(hint: Any, data: Any) -> Any:
     if origin is list:
         (item,) = typing.get_args(hint) or (Any,)
         return [_value(item, v) for v in data]
-    if origin is not None:  # dict[...] and other generics: JSON already has their shape
+    if origin is dict:
+        args = typing.get_args(hint)
+        return {k: _value(args[1], v) for k, v in data.items()} if args else data
+    if origin is not None:  # Literal and other generics: JSON already has their shape
         return data
     if dataclasses.is_dataclass(hint) and isinstance(hint, type):
         fields = field_types(hint)
