@@ -48,7 +48,7 @@ def wire_schema(cls: type, *, exclude: tuple[str, ...] = (), **extra: Any) -> ty
     )
     schema.__entity__ = cls
     _SCHEMAS.setdefault(cls, schema)
-    return schema  # type: ignore[no-any-return]
+    return typing.cast(type[WireOut], schema)
 
 
 def _default(f: dataclasses.Field[Any]) -> Any:
