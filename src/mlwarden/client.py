@@ -494,7 +494,7 @@ class Warden:
         never given to the model."""
         # the serving code is pure (entities, numpy, pandas): one validation and prediction
         # path for the server and this process
-        from mlwarden.server.serving import ModelCache, validate_records
+        from mlwarden.serving.core import ModelCache, validate_records
 
         started = time.perf_counter()
         self.access.require(self.actor, "read", f"model:{name}")

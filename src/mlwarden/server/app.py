@@ -28,9 +28,9 @@ from mlwarden.server.auth import Authenticator
 from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
-from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
+from mlwarden.serving.core import ModelCache, Resolver, settle_heap
 from mlwarden.settings import Settings
 
 log = logging.getLogger("mlwarden.server")

@@ -35,8 +35,8 @@ from mlwarden.errors import (
     ValidationError,
     WardenError,
 )
-from mlwarden.server.serving import Prediction, Record, Served
 from mlwarden.server.settings import ProxySettings, ServerSettings
+from mlwarden.serving.core import Prediction, Record, Served
 
 PROTOCOLS = ("oip-v2", "json")
 _OIP_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}

@@ -24,7 +24,7 @@ from mlwarden.server.schemas import (
     PurgeIn,
     PurgeOut,
 )
-from mlwarden.server.serving import to_records
+from mlwarden.serving.core import to_records
 
 router = APIRouter(prefix="/v1", tags=["predictions and monitoring"], route_class=StrictJsonRoute)
 
