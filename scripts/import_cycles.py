@@ -66,7 +66,9 @@ def module_level_graph(
     ``lazy`` also counts imports inside functions, ``type_checking`` those under
     ``if TYPE_CHECKING:`` (for the before/after figures; neither runs at import time).
     """
-    graph = grimp.build_graph(package, exclude_type_checking_imports=not type_checking)
+    graph = grimp.build_graph(
+        package, exclude_type_checking_imports=not type_checking, cache_dir=None
+    )
     if lazy:
         every = {m: set(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
         return _with_parent_packages(every)

@@ -24,8 +24,10 @@ from mlwarden.access import (
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
+from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
+from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -33,7 +35,6 @@ from mlwarden.monitor.service import MonitorService
 from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
-from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
@@ -43,7 +44,7 @@ from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
-from mlwarden.store.sql.audit import key_path, open_audit_log
+from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key

@@ -21,11 +21,11 @@ import pandas as pd
 
 from mlwarden._json import jsonable
 from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
-from mlwarden.audit.events import AuditEvent, canonical_json
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import Problem, VerificationResult
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.audit import AuditEvent, canonical_json
 from mlwarden.errors import (
     ERRORS_BY_CODE,
     AuthenticationError,
@@ -139,7 +139,7 @@ def _policy_body(policy: Any) -> dict[str, Any]:
 
 
 def _decision(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Decision, RuleResult
+    from mlwarden.entities.policy import Decision, RuleResult
 
     return Decision(
         policy=d["policy"],
@@ -158,7 +158,7 @@ def _decision(d: dict[str, Any]) -> Any:
 
 
 def _gate_policy(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import GatePolicy
+    from mlwarden.entities.policy import GatePolicy
 
     return GatePolicy(
         name=d["name"],
@@ -171,7 +171,7 @@ def _gate_policy(d: dict[str, Any]) -> Any:
 
 
 def _binding(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Binding
+    from mlwarden.entities.policy import Binding
 
     return Binding(
         target=d["target"],
@@ -182,7 +182,7 @@ def _binding(d: dict[str, Any]) -> Any:
 
 
 def _promotion(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Promotion
+    from mlwarden.entities.policy import Promotion
 
     return Promotion(
         ref=d["ref"],

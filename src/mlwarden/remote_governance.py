@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.alerts.policy import MonitoringPolicy, load, loads
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation, RuleOutcome
 from mlwarden.entities import ModelVersion
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation, RuleOutcome
 from mlwarden.errors import ValidationError
 from mlwarden.privacy.masking import MaskingPolicy
 

@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import AlreadyExists, Conflict, NotFound
-from mlwarden.policy.types import Decision, RuleResult
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore

@@ -46,7 +46,7 @@ def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
 
 def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
     """The store's log without its signer (trusting ``public_key`` if given)."""
-    from mlwarden.store.sql.audit import SqlAuditLog
+    from mlwarden.audit.sql_log import SqlAuditLog
 
     return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
 

@@ -192,6 +192,18 @@ class PredictionLog:
                 )
         return {"labelled": len(pairs), "unknown_ids": unknown}
 
+    def purge(self, name: str, before_day: int, *, actor: str) -> int:
+        """Retention by hand: delete ``name``'s predictions (and labels) logged before day
+        ``yyyymmdd``, with one audit event in the same transaction; returns how many went."""
+        model_id = self._model_id(name)
+        with self._transaction():
+            deleted = self.store.purge(model_id, before_day)
+            if self._record is not None:
+                self._record(
+                    actor, "predictions.purge", name, {"before_day": before_day, "deleted": deleted}
+                )
+        return deleted
+
     def _checked_labels(
         self, name: str, ids: list[str], values: np.ndarray, versions: dict[str, int]
     ) -> list[str]:

@@ -232,13 +232,13 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     ``proxy``, ``alerts`` and ``dashboard`` sections configure the app), or only the server's
     section, the rest then coming from ``warden.settings``. Nothing here reads the environment
     beyond building a default tree when none is given."""
-    from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
         audit,
+        metrics,
         monitor,
         policy,
         predict,
@@ -339,7 +339,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
         reports,
     ):
         app.include_router(module.router)
-    app.include_router(alert_metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
+    app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
@@ -367,7 +367,7 @@ def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Se
 
 
 def _version() -> str:
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     return __version__
 

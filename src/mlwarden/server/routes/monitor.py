@@ -140,16 +140,7 @@ def log_labels(
 def purge(name: str, body: PurgeIn, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "config.set", f"model:{name}")
-    wd = ctx.warden
-    model_id = wd.registry.store.model_id(name)
-    with wd.db.transaction():
-        deleted = wd.prediction_log.store.purge(model_id, body.before_day)
-        wd.audit.append(
-            user.name,
-            "predictions.purge",
-            f"model:{name}",
-            {"before_day": body.before_day, "deleted": deleted},
-        )
+    deleted = ctx.warden.prediction_log.purge(name, body.before_day, actor=user.name)
     return {"deleted": deleted}
 
 
