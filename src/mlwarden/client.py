@@ -48,6 +48,7 @@ from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
+from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -160,6 +161,8 @@ class Warden:
             masking=self.masking.get,
         )
         self._served: Any = None  # loaded models for ``predict``, made on first use
+        #: the dashboard's read model: batched reads across models, versions and windows
+        self.overview = SqlOverviewStore(self.db)
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
             alert_store,

@@ -186,6 +186,11 @@ class MonitorService:
         since, until = as_time(since, "since"), as_time(until, "until")
         return self.predictions.version_counts(self._model_id(name), since=since, until=until)
 
+    def history(self, name: str, *, segment: str = "all") -> list[dict[str, Any]]:
+        """``name``'s stored monitor windows of ``segment``, oldest first (the dashboard's
+        charts)."""
+        return self.results.history(self._model_id(name), segment=segment)
+
     def rollup(self, mv: ModelVersion, *, source: str = "1d", window: str = "7d") -> MonitorReport:
         """Drift over longer windows by merging the stored profiles of shorter ones: no raw
         prediction is read again (profiles merge exactly; quantiles within the sketch bound)."""
