@@ -600,9 +600,7 @@ class Warden:
         """One logged prediction: its model and version, time, inputs (as masked at logging),
         output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
-        from mlwarden.monitor.lookup import get_prediction
-
-        return get_prediction(self.prediction_log.store, self.audit, prediction_id)
+        return self.prediction_log.get(prediction_id, self.audit)
 
     def monitor(
         self,

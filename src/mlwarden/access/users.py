@@ -201,6 +201,12 @@ class AccessService:
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.store.list_tokens(user)
 
+    def find_token(self, token: str) -> Token | None:
+        """The record of the token whose secret is ``token``, or ``None``: no check of
+        expiry or revocation (``authenticate`` does those)."""
+        found = self.store.find_token(hash_token(token))
+        return None if found is None else found[0]
+
     def authenticate(self, token: str, *, audit: bool = True) -> User:
         """The user a bearer token belongs to; ``AuthenticationError`` otherwise, audited
         unless ``audit`` is false (the server aggregates refusals per client and minute

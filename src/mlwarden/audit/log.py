@@ -431,6 +431,11 @@ class AuditLog:
         tree = None if model is None else f"model:{model}"
         return self.backend.query(subject_tree=tree, limit=limit, **kwargs)
 
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The latest stored checkpoint as it is (nothing integrated, nothing signed), or
+        ``None`` for a log never checkpointed: what a read-only page shows."""
+        return self.backend.latest_checkpoint()
+
     def checkpoint(self) -> Checkpoint:
         """The latest signed checkpoint (integrating any backlog first)."""
         cp = self.backend.latest_checkpoint()

@@ -401,6 +401,11 @@ class RegistryService:
     def list_versions(self, name: str) -> list[ModelVersion]:
         return self.store.list_versions(check_name(name))
 
+    def model_id(self, name: str) -> int:
+        """The model's row id, which the prediction and monitoring stores key by;
+        ``NotFound`` for no such model."""
+        return self.store.model_id(name)
+
     def get_version(self, ref: str | ModelRef) -> ModelVersion:
         r = parse_ref(ref)
         if r.version is not None:

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from mlwarden.access import User, allowed
 from mlwarden.errors import ValidationError
-from mlwarden.monitor.lookup import get_prediction
 from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
@@ -111,11 +110,8 @@ def read_prediction(
 ) -> Any:
     ctx = request.app.state.ctx
     wd = ctx.warden
-    found = get_prediction(
-        wd.prediction_log.store,
-        wd.audit,
-        prediction_id,
-        unseal=allowed(user.role, "subject.read"),
+    found = wd.prediction_log.get(
+        prediction_id, wd.audit, unseal=allowed(user.role, "subject.read")
     )
     check(ctx, user, "read", f"model:{found['model']}")
     return out(found)
