@@ -184,7 +184,7 @@ def _model_id(ctx: Any, name: str) -> int:
     cache = ctx.__dict__.setdefault("_model_ids", {})
     mid = cache.get(name)
     if mid is None:
-        mid = cache[name] = ctx.warden.registry.store.model_id(name)
+        mid = cache[name] = ctx.warden.registry.model_id(name)
     return mid  # type: ignore[no-any-return]
 
 
