@@ -104,6 +104,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlDecisionStore: DecisionStore,
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
+        SqlOverviewStore: OverviewStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
     }

@@ -436,6 +436,29 @@ class AuditLog:
         ``None`` for a log never checkpointed: what a read-only page shows."""
         return self.backend.latest_checkpoint()
 
+    def signed_checkpoint(self) -> Checkpoint:
+        """The latest checkpoint, never signing anything new.
+
+        :meth:`checkpoint` integrates stored-but-unsigned rows first; on the SQL store every
+        append is signed in its own transaction, so such rows can only have been written
+        around Warden, and signing them here would bless a forgery: read-only callers (the
+        ``mlwarden audit`` commands) refuse instead, with ``IntegrityError``."""
+        cp = self.backend.latest_checkpoint()
+        size = self.backend.size()
+        done = cp.tree_size if cp else 0
+        if size > done:
+            raise IntegrityError(
+                f"the audit store holds {size - done} events outside the signed tree "
+                f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
+            )
+        if cp is None:
+            cp = self.checkpoint()  # the empty log: sign its (empty) root once
+        return cp
+
+    def read_only(self, public_key: Ed25519PublicKey | str | Path | None = None) -> AuditLog:
+        """This log without its signer, trusting ``public_key`` (default: this log's)."""
+        return AuditLog(self.backend, public_key=public_key or self.public_key)
+
     def checkpoint(self) -> Checkpoint:
         """The latest signed checkpoint (integrating any backlog first)."""
         cp = self.backend.latest_checkpoint()

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from mlwarden.audit.log import AuditLog
 from mlwarden.audit.signing import Signer, key_id, load_public_key
 from mlwarden.errors import AlreadyExists, KeyMismatch, WardenError
@@ -31,6 +33,9 @@ class SqlAuditLog(AuditLog):
 
     def _records(self, chunk: int = 4096) -> Iterator[Any]:
         return self.backend.records()
+
+    def read_only(self, public_key: Ed25519PublicKey | str | Path | None = None) -> SqlAuditLog:
+        return SqlAuditLog(self.backend, public_key=public_key or self.public_key)
 
 
 class KeylessAuditLog(SqlAuditLog):
