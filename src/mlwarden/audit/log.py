@@ -661,6 +661,8 @@ class AuditLog:
             }
             f.write(canonical_json(header) + "\n")
             for rec in self._records():
+                if type(rec[8]) is bytes:  # the file carries the recorded leaf as hex
+                    rec = (*rec[:8], rec[8].hex())
                 f.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 n += 1
             for cp in self.backend.checkpoints():
