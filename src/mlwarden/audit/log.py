@@ -44,7 +44,7 @@ from mlwarden.entities.audit import (
     AuditEvent,
     canonical_json,
     erasure_subject,
-    event_leaf_hash,
+    event_leaf_hashes,
     utc_now,
 )
 from mlwarden.errors import IntegrityError, NotFound, ValidationError, WardenError
@@ -319,9 +319,12 @@ class AuditLog:
             # Stamped under the integrator lock, so time never decreases along seq (on one
             # host's clock); one batch shares one time.
             now = utc_now()
-            prepared = [_with(e, 0, now) for e in prepared]
-            seqs = self.backend.append_batch(prepared, after=size)
-            stored = [_with(e, s, now) for e, s in zip(prepared, seqs, strict=True)]
+            # Built once with the seqs the backend must assign (size + 1, …); rebuilt only if
+            # it reports others.
+            stored = [_with(e, size + 1 + i, now) for i, e in enumerate(prepared)]
+            seqs = self.backend.append_batch(stored, after=size)
+            if seqs != list(range(size + 1, size + 1 + len(stored))):
+                stored = [_with(e, s, now) for e, s in zip(stored, seqs, strict=True)]
             self._sign(signer, latest, seqs[-1], stored)
         return stored
 
@@ -353,8 +356,8 @@ class AuditLog:
             todo = self.backend.read(done + 1, size)
         nodes: list[Node] = []
         extend = nodes.extend
-        for e in todo:
-            extend(frontier.append(event_leaf_hash(e)))
+        for leaf in event_leaf_hashes(todo):
+            extend(frontier.append(leaf))
         if frontier.size != size:
             raise WardenError(f"audit store returned {frontier.size - done} of {size - done}")
         self.backend.put_nodes(nodes)
@@ -561,6 +564,8 @@ class AuditLog:
             }
             f.write(canonical_json(header) + "\n")
             for rec in self._records():
+                if type(rec[8]) is bytes:  # the file carries the recorded leaf as hex
+                    rec = (*rec[:8], rec[8].hex())
                 f.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 n += 1
             for cp in self.backend.checkpoints():

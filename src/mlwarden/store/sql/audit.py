@@ -12,6 +12,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,13 @@ class SqlAuditBackend(AuditBackend):
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_LOCK_KEY})
             yield
 
-    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _fetch(self, sql: str, params: Sequence[Any] = (), *, binary: bool = False) -> list[Any]:
         """Rows as plain driver tuples (SQLAlchemy's row processing would double the cost of
-        a verification scan). Joins the open transaction, if any."""
+        a verification scan). Joins the open transaction, if any. ``binary``: PostgreSQL sends
+        the rows in binary (bytea as raw bytes, integers unparsed), cheaper on both sides."""
         with self.db.reading() as conn:
-            cur = _driver(conn).cursor()
+            driver = _driver(conn)
+            cur = driver.cursor(binary=True) if binary and not self._sqlite else driver.cursor()
             try:
                 cur.execute(sql, params)
                 return cur.fetchall()
@@ -160,23 +163,56 @@ class SqlAuditBackend(AuditBackend):
             start = stop + 1
 
     def records(self) -> Iterator[tuple[Any, ...]]:
-        """Every event as a verifier record (``verify.Record``) with its recorded leaf hash,
-        straight from one joined query per page: no objects built per event."""
-        # SQLite's hex(NULL) is '', not NULL: an event with no recorded leaf must read None.
-        hexed = "lower(hex(n.hash))" if self._sqlite else "encode(n.hash, 'hex')"
-        hexed = f"CASE WHEN n.hash IS NULL THEN NULL ELSE {hexed} END"
+        """Every event as a verifier record (``verify.Record``) with its recorded leaf hash as
+        raw bytes, page by page. While the verifier hashes one page the next is read on a
+        helper thread (the database and the driver's socket waits release the GIL), so the
+        scan and the hashing overlap instead of taking turns."""
+        last = self.size()
+        pages = [(s, min(s + _PAGE - 1, last)) for s in range(1, last + 1, _PAGE)]
+        if not pages:
+            return
+        if self._in_transaction():  # a helper thread could not see this transaction's rows
+            for page in pages:
+                yield from self._record_page(*page)
+            return
+        with ThreadPoolExecutor(1, thread_name_prefix="mlwarden-audit-read") as pool:
+            ahead = pool.submit(self._record_page, *pages[0])
+            for nxt in [*pages[1:], None]:
+                rows = ahead.result()
+                if nxt is not None:
+                    ahead = pool.submit(self._record_page, *nxt)
+                yield from rows
+
+    def _record_page(self, start: int, stop: int) -> list[tuple[Any, ...]]:
         p = self._p
-        sql = (
-            "SELECT e.seq, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload, "
-            f"e.salt, {hexed} FROM audit_events e LEFT JOIN audit_nodes n "
-            f"ON n.level = 0 AND n.idx = e.seq - 1 WHERE e.seq >= {p} AND e.seq <= {p} "
-            "ORDER BY e.seq"
+        if self._sqlite:  # in process: one join hands over finished records
+            return self._fetch(
+                "SELECT e.seq, e.time, e.actor, e.action, e.subject, e.payload_digest, "
+                "e.payload, e.salt, n.hash FROM audit_events e LEFT JOIN audit_nodes n "
+                "ON n.level = 0 AND n.idx = e.seq - 1 WHERE e.seq >= ? AND e.seq <= ? "
+                "ORDER BY e.seq",
+                (start, stop),
+            )
+        # PostgreSQL: two primary-key range scans, no join; the join (and hex-encoding the
+        # hashes) cost the server ~3x the two scans.
+        events = self._fetch(
+            f"SELECT {_EVENT_COLS} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
+            (start, stop),
+            binary=True,
         )
-        start, last = 1, self.size()
-        while start <= last:
-            stop = min(start + _PAGE - 1, last)
-            yield from self._fetch(sql, (start, stop))
-            start = stop + 1
+        leaves = self._fetch(
+            f"SELECT idx, hash FROM audit_nodes WHERE level = 0 AND idx >= {p} AND idx < {p} "
+            "ORDER BY idx",
+            (start - 1, stop),
+            binary=True,
+        )
+        count = stop - start + 1
+        if len(events) == count and len(leaves) == count:
+            # Unique keys and a full count: both are exactly seq start..stop, aligned.
+            return [(*e, bytes(leaf[1])) for e, leaf in zip(events, leaves, strict=True)]
+        # Rows missing (tampering): match by seq so the verifier names the right one.
+        found = {int(i): bytes(h) for i, h in leaves}
+        return [(*e, found.get(e[0] - 1)) for e in events]
 
     def erase(self, seq: int) -> bool:
         with self.db.transaction() as conn:
