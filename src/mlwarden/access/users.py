@@ -17,12 +17,19 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from mlwarden.access.recorder import Recorder
-from mlwarden.access.roles import ADMIN, check_role, require_role
+from mlwarden.access.roles import ADMIN, NO_ROLE, check_role, require_role
 from mlwarden.access.types import NewToken, Token, User
-from mlwarden.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
+from mlwarden.errors import (
+    AlreadyExists,
+    AuthenticationError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
 from mlwarden.store.sql.database import utcnow
 
 if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
+    from mlwarden.access.oidc import Identity
     from mlwarden.store.access_store import AccessStore
 
 #: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
@@ -133,6 +140,46 @@ class AccessService:
         with self._transaction():
             user = self.store.create_user(name, role, actor)
             self.recorder.record(actor, "user.create", subject, {"role": role})
+        return user
+
+    def oidc_user(self, identity: Identity, *, sync_roles: bool = True, audit: bool = True) -> User:
+        """The user a verified OIDC token names, created on first sign-in with the role the
+        provider's groups map to, or none (default deny); audited. A local user of the same
+        name is not taken over: a provider's ``preferred_username`` is not proof of it."""
+        via = f"oidc:{identity.issuer}"
+        subject = f"user:{identity.name}"
+        if not _USER_RE.fullmatch(identity.name):
+            self._refuse(
+                subject, f"the provider's user name {identity.name!r} is not valid here", None, True
+            )
+        user = self.store.get_user(identity.name)
+        role = identity.mapped_role or NO_ROLE
+        details = {
+            "via": "oidc",
+            "issuer": identity.issuer,
+            "sub": identity.subject,
+            "groups": list(identity.groups),
+        }
+        if user is None:
+            try:
+                with self._transaction():
+                    user = self.store.create_user(identity.name, role, via)
+                    self.recorder.record(via, "user.create", subject, {"role": role, **details})
+                return user
+            except AlreadyExists:  # signed in twice at once: the other request created it
+                user = self.get_user(identity.name)
+        if user.created_by != via:
+            self._refuse(
+                subject,
+                f"user {identity.name!r} was not created by {via}: a "
+                "provider sign-in does not take over another account",
+                None,
+                True,
+            )
+        if sync_roles and user.role != role:
+            with self._transaction():
+                user = self.store.set_role(identity.name, role)
+                self.recorder.record(via, "user.role", subject, {"role": role, **details})
         return user
 
     def get_user(self, name: str) -> User:

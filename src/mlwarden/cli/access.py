@@ -168,3 +168,24 @@ def approvals(
         f"required {status.required}, have {status.have}, missing {status.missing} "
         f"(registered by {status.registered_by})"
     )
+
+
+@handle_errors
+def login(as_json: bool = JsonOption) -> None:
+    """Sign in through the identity provider (device authorization grant) and cache the access
+    token (oidc.token_cache, mode 0600) for the CLI and SDK."""
+    from mlwarden.access.oidc_login import device_login
+    from mlwarden.settings import Settings
+
+    settings = Settings().oidc
+
+    def prompt(grant: dict) -> None:  # type: ignore[type-arg]
+        url = grant.get("verification_uri_complete") or grant["verification_uri"]
+        # stderr, flushed: a script (or a test) reads it while this command waits
+        err_console.print(f"Open {url} and confirm the code {grant['user_code']}", soft_wrap=True)
+
+    record = device_login(settings, prompt)
+    if as_json:
+        print_json({"issuer": record["issuer"], "expires_at": record["expires_at"]})
+    else:
+        console.print(f"Signed in at {record['issuer']}; token cached in {settings.token_cache}")

@@ -267,7 +267,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     ctx = ServerContext(
         settings=settings,
         warden=warden,
-        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False),
+        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False, oidc=tree.oidc),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
             lambda mv: warden.registry.load_model(mv.ref),
