@@ -44,18 +44,19 @@ def node_or_fail() -> None:
 
 
 def oidc_settings(issuer: str, **overrides: Any) -> OIDCSettings:
-    return OIDCSettings(
-        issuer=issuer,
-        audience=API,
-        resource=API,
-        client_id="warden-dashboard",
-        cli_client_id="warden-cli",
-        scopes="openid profile groups api",
-        role_map=("ml-admins=admin", "ml-developers=developer"),
-        leeway_s=0,
-        jwks_min_refetch_s=0,
-        **overrides,
-    )
+    """The settings the tests run Warden with against the test provider."""
+    values: dict[str, Any] = {
+        "issuer": issuer,
+        "audience": API,
+        "resource": API,
+        "client_id": "warden-dashboard",
+        "cli_client_id": "warden-cli",
+        "scopes": "openid profile groups api",
+        "role_map": ("ml-admins=admin", "ml-developers=developer"),
+        "leeway_s": 0,
+        "jwks_min_refetch_s": 0,
+    }
+    return OIDCSettings(**{**values, **overrides})
 
 
 class Provider:

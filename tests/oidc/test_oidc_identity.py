@@ -213,9 +213,9 @@ def test_key_rotation(stack):
         r = httpx.get(f"{stack.url}/v1/models", headers=stack.headers(token))
         assert r.status_code == 403, r.text  # authenticated (warden-batch has no role)
     # bounded: a verifier that fetched the keys lately does not refetch for an unknown kid
-    stack.provider.restart("k3")
     bounded = Verifier(oidc_settings(stack.oidc.issuer, jwks_min_refetch_s=3600))
-    bounded.provider.keys()
+    bounded.provider.keys()  # k2 and k1
+    stack.provider.restart("k3")
     fresh = stack.provider.client_credentials()
     with pytest.raises(AuthenticationError, match="unknown key"):
         bounded.verify(fresh)
