@@ -52,7 +52,7 @@ def oidc_settings(issuer: str, **overrides: Any) -> OIDCSettings:
         "client_id": "warden-dashboard",
         "cli_client_id": "warden-cli",
         "scopes": "openid profile groups api",
-        "role_map": ("ml-admins=admin", "ml-developers=developer"),
+        "role_map": ("ml-admins=admin", "ml-developers=developer", "client:warden-short=viewer"),
         "leeway_s": 0,
         "jwks_min_refetch_s": 0,
     }

@@ -47,6 +47,32 @@ def test_service_token_signs_in_a_new_user_with_no_role(stack):
     assert user.role == "none" and user.created_by == f"oidc:{stack.oidc.issuer}"
     (created,) = stack.warden.audit.events(action="user.create", subject="user:warden-batch")
     assert created.payload["via"] == "oidc" and created.payload["role"] == "none"
+    assert created.payload["groups"] == ["client:warden-batch"]
+
+
+def test_a_service_account_gets_its_role_from_role_map(stack):
+    """client_credentials: the client is a service account; role_map grants it a role."""
+    token = httpx.post(
+        f"{stack.provider.url}/token",
+        auth=("warden-short", "short-secret"),
+        data={"grant_type": "client_credentials", "scope": "api"},
+    ).json()["access_token"]
+    r = httpx.get(f"{stack.url}/v1/models", headers=stack.headers(token))
+    assert r.status_code == 200, r.text  # client:warden-short=viewer
+    assert stack.warden.access.get_user("warden-short").role == "viewer"
+    # an admin may not hand a provider-made account another role behind the mapping's back:
+    # the next sign-in puts the mapped one back (sync_roles), audited both times
+    stack.warden.access.set_role("warden-batch", "admin", actor="root")
+    r = httpx.get(
+        f"{stack.url}/v1/models", headers=stack.headers(stack.provider.client_credentials())
+    )
+    assert r.status_code == 403
+    assert stack.warden.access.get_user("warden-batch").role == "none"
+    changes = stack.warden.audit.events(action="user.role", subject="user:warden-batch")
+    assert [(e.actor, e.payload["role"]) for e in changes] == [
+        ("root", "admin"),
+        (f"oidc:{stack.oidc.issuer}", "none"),
+    ]
 
 
 def test_refusal_matrix(stack):

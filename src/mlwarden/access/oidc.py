@@ -200,21 +200,24 @@ class Verifier:
 
     def _identity(self, claims: Mapping[str, Any]) -> Identity:
         s = self.settings
-        name = claims.get(s.username_claim) or claims["sub"]
         raw_groups = claims.get(s.groups_claim) or []
         groups = (
-            tuple(g for g in raw_groups if isinstance(g, str))
-            if isinstance(raw_groups, list)
-            else ()
+            [g for g in raw_groups if isinstance(g, str)] if isinstance(raw_groups, list) else []
         )
+        client_id = claims.get("client_id") or claims.get("azp")
+        if client_id and claims["sub"] == client_id:
+            # a client-credentials token: a service account, named by its client id, which
+            # role_map can grant a role to as the pseudo-group "client:<id>"
+            groups.append(f"client:{client_id}")
+        name = claims.get(s.username_claim) or claims["sub"]
         return Identity(
             name=str(name),
             subject=str(claims["sub"]),
             issuer=str(claims["iss"]),
-            groups=groups,
-            mapped_role=self.map_role(groups),
+            groups=tuple(groups),
+            mapped_role=self.map_role(tuple(groups)),
             expires_at=float(claims["exp"]),
-            client_id=claims.get("client_id") or claims.get("azp"),
+            client_id=client_id,
             claims=claims,
         )
 

@@ -182,6 +182,19 @@ class AccessService:
                 self.recorder.record(via, "user.role", subject, {"role": role, **details})
         return user
 
+    def set_role(self, name: str, role: str, *, actor: str) -> User:
+        """Change a user's role (``none`` takes every permission away); admins only, audited.
+        For users the provider created, ``oidc.sync_roles`` overrides it at their next
+        sign-in: grant through ``oidc.role_map`` there."""
+        check_role(role)
+        subject = f"user:{name}"
+        self.get_user(name)
+        self.require(actor, "user.create", subject)
+        with self._transaction():
+            user = self.store.set_role(name, role)
+            self.recorder.record(actor, "user.role", subject, {"role": role})
+        return user
+
     def get_user(self, name: str) -> User:
         user = self.store.get_user(name)
         if user is None:
