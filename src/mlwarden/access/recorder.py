@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlwarden.audit.events import DENIED
 from mlwarden.audit.log import AuditLog
 
-DENIED = "access.denied"
+__all__ = ["DENIED", "Recorder", "registry_subject", "version_subject"]
 
 
 def registry_subject(subject: str) -> str:
