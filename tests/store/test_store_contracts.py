@@ -262,6 +262,16 @@ def test_access_users_round_trip_and_order(access: AccessStore) -> None:
     assert access.any_users() and access.count_users() == 2
 
 
+def test_access_set_role_changes_only_that_user(access: AccessStore) -> None:
+    access.create_user("vera", "validator", "root")
+    access.create_user("alice", "admin", "root")
+    changed = access.set_role("vera", "none")
+    assert (changed.name, changed.role) == ("vera", "none")
+    assert access.get_user("vera") == changed and access.get_user("alice").role == "admin"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        access.set_role("nobody", "viewer")
+
+
 def test_access_duplicate_user_is_refused_and_changes_nothing(access: AccessStore) -> None:
     access.create_user("vera", "validator", "root")
     with pytest.raises(AlreadyExists) as err:
