@@ -41,6 +41,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alias.override": frozenset({ADMIN}),
     "model.risk_tier": frozenset({VALIDATOR, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    # teams, the models they own, roles granted and actions denied on them (permissions.py)
+    "team.manage": frozenset({ADMIN}),
+    "grant.manage": frozenset({ADMIN}),
     "token.create": _ALL,  # for oneself; for another user it is "token.manage"
     "token.revoke": _ALL,  # likewise
     "token.manage": frozenset({ADMIN}),

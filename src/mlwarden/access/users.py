@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mlwarden.access.permissions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
-from mlwarden.access.roles import ADMIN, NO_ROLE, check_role, require_role
-from mlwarden.access.types import NewToken, Token, User
+from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
+from mlwarden.access.types import Grant, NewToken, Token, User
 from mlwarden.errors import (
     AlreadyExists,
     AuthenticationError,
@@ -31,6 +33,7 @@ from mlwarden.store.sql.database import utcnow
 if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
     from mlwarden.access.oidc import Identity
     from mlwarden.store.access_store import AccessStore
+    from mlwarden.store.permission_store import PermissionStore
 
 #: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
 TOKEN_PREFIX = "mlw_"
@@ -40,6 +43,9 @@ SHOWN_CHARS = 12
 SINGLE_USER = "single-user"
 
 _TOUCH_EVERY = timedelta(minutes=1)
+#: How long a user's grants on a model are reused in this process (changes made here apply
+#: at once; elsewhere within this time).
+_GRANTS_TTL_S = 2.0
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _MAX_TTL = timedelta(days=36_525)
@@ -85,6 +91,9 @@ class AccessService:
         self.recorder = recorder
         self._transaction = transaction
         self._clock = clock
+        #: set by the facade: grants per team and model (access/permissions.py)
+        self.grants: PermissionStore | None = None
+        self._grants_cache: dict[tuple[str, str], tuple[float, list[Grant]]] = {}
 
     # ---- role checks
 
@@ -108,11 +117,34 @@ class AccessService:
                 f"{actor} is not a registered user (users exist, so roles are enforced: "
                 f"an admin runs `mlwarden users add {actor} --role …`)",
             )
-        try:
-            require_role(user, action)
-        except PermissionDenied as exc:
-            self.deny(actor, action, subject, exc.message, role=user.role)
-        return user.role
+        decision = self.decide(user, action, subject)
+        if not decision.allowed:
+            self.deny(actor, action, subject, decision.reason, role=user.role)
+        return decision.role
+
+    def decide(self, user: User, action: str, subject: str) -> Decision:
+        """Whether ``user`` may perform ``action`` on ``subject``: the global role, and for a
+        model the grants on it and its team (an explicit deny wins). Pure: no audit."""
+        model = model_of(subject)
+        grants = self._grants_on(user.name, model) if model else []
+        return decide(user, action, grants, model)
+
+    def _grants_on(self, user: str, model: str) -> list[Grant]:
+        if self.grants is None:
+            return []
+        # reused briefly: the server checks on every request, predictions included
+        now = time.monotonic()
+        hit = self._grants_cache.get((user, model))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = self.grants.grants_on(user, model)
+        if len(self._grants_cache) > 10_000:
+            self._grants_cache.clear()
+        self._grants_cache[(user, model)] = (now + _GRANTS_TTL_S, found)
+        return found
+
+    def forget_grants(self) -> None:
+        self._grants_cache.clear()
 
     def deny(self, actor: str, action: str, subject: str, reason: str, **details: Any) -> NoReturn:
         """Record the refused attempt, then raise ``PermissionDenied`` with the reason."""

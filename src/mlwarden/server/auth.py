@@ -21,8 +21,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mlwarden.access import TOKEN_PREFIX, AccessService, User, hash_token, require_role
-from mlwarden.errors import AuthenticationError, PermissionDenied
+from mlwarden.access import TOKEN_PREFIX, AccessService, User, hash_token
+from mlwarden.errors import AuthenticationError
 from mlwarden.server.abuse import FAILED
 from mlwarden.store.sql.database import as_utc, utcnow
 
@@ -147,8 +147,10 @@ async def header_user(request: Request) -> User:
 
 
 def check(ctx: ServerContext, user: User, action: str, subject: str, **details: Any) -> None:
-    """Refuse (and audit the refusal) unless ``user``'s role allows ``action``."""
-    try:
-        require_role(user, action)
-    except PermissionDenied as exc:
-        ctx.warden.access.deny(user.name, action, subject, exc.message, role=user.role, **details)
+    """Refuse (and audit the refusal) unless ``user`` may perform ``action`` on ``subject``:
+    the global role, and for a model the grants on it and its team (a deny wins)."""
+    decision = ctx.warden.access.decide(user, action, subject)
+    if not decision.allowed:
+        ctx.warden.access.deny(
+            user.name, action, subject, decision.reason, role=user.role, **details
+        )
