@@ -43,9 +43,6 @@ SHOWN_CHARS = 12
 SINGLE_USER = "single-user"
 
 _TOUCH_EVERY = timedelta(minutes=1)
-#: How long a user's grants on a model are reused in this process (changes made here apply
-#: at once; elsewhere within this time).
-_GRANTS_TTL_S = 2.0
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _MAX_TTL = timedelta(days=36_525)
@@ -93,6 +90,9 @@ class AccessService:
         self._clock = clock
         #: set by the facade: grants per team and model (access/permissions.py)
         self.grants: PermissionStore | None = None
+        #: how long grants are reused in this process: 0 (always read) unless a server sets
+        #: its auth_ttl_s (changes made here apply at once; elsewhere within this time)
+        self.grants_ttl_s = 0.0
         self._grants_cache: dict[tuple[str, str], tuple[float, list[Grant]]] = {}
 
     # ---- role checks
@@ -132,6 +132,8 @@ class AccessService:
     def _grants_on(self, user: str, model: str) -> list[Grant]:
         if self.grants is None:
             return []
+        if self.grants_ttl_s <= 0:
+            return self.grants.grants_on(user, model)
         # reused briefly: the server checks on every request, predictions included
         now = time.monotonic()
         hit = self._grants_cache.get((user, model))
@@ -140,7 +142,7 @@ class AccessService:
         found = self.grants.grants_on(user, model)
         if len(self._grants_cache) > 10_000:
             self._grants_cache.clear()
-        self._grants_cache[(user, model)] = (now + _GRANTS_TTL_S, found)
+        self._grants_cache[(user, model)] = (now + self.grants_ttl_s, found)
         return found
 
     def forget_grants(self) -> None:

@@ -279,6 +279,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
         proxies=ProxyRuntime(settings, tree.proxy),
         jobs=JobRunner(settings.registration_workers),
     )
+    warden.access.grants_ttl_s = settings.auth_ttl_s  # like tokens: see server/auth.py
     failures = AuthFailures(
         warden.access.recorder, settings.auth_failures_per_min, settings.auth_audit_interval_s
     )
