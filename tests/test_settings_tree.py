@@ -142,6 +142,7 @@ SECTIONS = {
 
 #: Settings whose values are checked: an other value that passes the check.
 VALID_OTHER = {
+    "audit_reads": ("high, medium", ("high", "medium")),
     "oidc.algorithms": ("ES256, PS256", ("ES256", "PS256")),
     "oidc.role_map": ("ops=admin, ds=developer", ("ops=admin", "ds=developer")),
 }

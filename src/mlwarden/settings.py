@@ -399,6 +399,11 @@ class Settings(BaseSettings):
     sandbox_timeout_s: float = Field(
         default=20.0, gt=0, description="time an uploaded artifact has to load and predict"
     )
+    audit_reads: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="risk tiers (comma-separated: high, medium, low) whose prediction and "
+        "evidence views a server records, counted per user, model and hour (read.view events)",
+    )
     sandbox_memory_mb: int = Field(
         default=2048, ge=64, description="address space of the artifact check's process"
     )
@@ -428,6 +433,8 @@ class Settings(BaseSettings):
     oidc: OIDCSettings = Field(
         default_factory=OIDCSettings, description="sign-in through an OpenID Provider"
     )
+
+    _split_tiers = field_validator("audit_reads", mode="before")(_comma_list)
 
     @field_validator("trusted_loaders", "trusted_types", mode="before")
     @classmethod

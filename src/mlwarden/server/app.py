@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.audit.reads import ReadAudit
 from mlwarden.errors import WardenError
 from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
@@ -63,6 +64,12 @@ class ServerContext:
     writer: PredictionWriter | None
     proxies: ProxyRuntime
     jobs: JobRunner
+    #: the read audit (audit/reads.py), when Settings.audit_reads names risk tiers
+    reads: ReadAudit | None = None
+
+    def viewed(self, user: User, model: str, kind: str) -> None:
+        if self.reads is not None:
+            self.reads.seen(user.name, model, kind)
 
     def acting(self, user: User) -> Any:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
@@ -278,6 +285,13 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
         writer=writer,
         proxies=ProxyRuntime(settings, tree.proxy),
         jobs=JobRunner(settings.registration_workers),
+        reads=ReadAudit(
+            warden.access.recorder.record,
+            tree.audit_reads,
+            lambda name: warden.registry.get_model(name).risk_tier,
+        )
+        if tree.audit_reads
+        else None,
     )
     warden.access.grants_ttl_s = settings.auth_ttl_s  # like tokens: see server/auth.py
     failures = AuthFailures(
@@ -298,6 +312,8 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
         finally:
             alerts_scheduler.stop(monitoring)
             failures.stop()  # audits the refusals not yet recorded
+            if ctx.reads is not None:
+                ctx.reads.flush()  # the views counted this hour
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()

@@ -118,6 +118,7 @@ def read_prediction(
         unseal=allowed(user.role, "subject.read"),
     )
     check(ctx, user, "read", f"model:{found['model']}")
+    ctx.viewed(user, found["model"], "prediction")
     return out(found)
 
 

@@ -214,7 +214,9 @@ def get_evidence(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.get_evidence(version_ref(name, ref), kind))
+    evidence = ctx.warden.get_evidence(version_ref(name, ref), kind)
+    ctx.viewed(user, name, "evidence")
+    return out(evidence)
 
 
 @router.put(
