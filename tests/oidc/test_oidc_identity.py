@@ -246,3 +246,27 @@ def test_key_rotation(stack):
     with pytest.raises(AuthenticationError, match="unknown key"):
         bounded.verify(fresh)
     assert Verifier(oidc_settings(stack.oidc.issuer)).verify(fresh).name == "warden-batch"
+
+
+@pytest.mark.parametrize("algs", ["none", "HS256", "RS256,HS512", ""])
+def test_settings_refuse_none_and_hmac_algorithms(algs):
+    from pydantic import ValidationError as SettingsError
+
+    from mlwarden.settings import OIDCSettings
+
+    with pytest.raises(SettingsError, match="algorithms"):
+        OIDCSettings(algorithms=algs)
+
+
+def test_settings_refuse_a_malformed_role_map_and_an_unknown_role():
+    from pydantic import ValidationError as SettingsError
+
+    from mlwarden.errors import ValidationError
+    from mlwarden.settings import OIDCSettings
+
+    with pytest.raises(SettingsError, match="GROUP=ROLE"):
+        OIDCSettings(role_map="ml-admins")
+    with pytest.raises(ValidationError, match="role"):
+        Verifier(OIDCSettings(issuer="https://idp.test", audience="a", role_map="g=root"))
+    with pytest.raises(ValidationError, match="audience"):
+        Verifier(OIDCSettings(issuer="https://idp.test"))

@@ -124,6 +124,11 @@ class Verifier:
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        try:  # fail at start-up, not at the first sign-in
+            import authlib  # noqa: F401
+            import joserfc  # noqa: F401
+        except ImportError:
+            raise _missing() from None
         if not settings.audience:
             raise ValidationError(
                 "oidc.audience must be set with oidc.issuer: tokens for other APIs "
