@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.access.types import Grant
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
@@ -104,6 +103,7 @@ def revoke(
 ) -> None:
     """Remove a grant (or with --deny a deny) (admins; audited)."""
     from mlwarden.access.permissions import scope_of
+    from mlwarden.access.types import Grant
 
     wd = open_local(uri, "access revoke")
     scope, target = scope_of(team, model)
