@@ -270,3 +270,22 @@ def test_settings_refuse_a_malformed_role_map_and_an_unknown_role():
         Verifier(OIDCSettings(issuer="https://idp.test", audience="a", role_map="g=root"))
     with pytest.raises(ValidationError, match="audience"):
         Verifier(OIDCSettings(issuer="https://idp.test"))
+
+
+def test_an_unreachable_provider_is_refused_fast_and_asked_again_later():
+    from serve_support import free_port
+
+    from mlwarden.settings import OIDCSettings
+
+    now = [1000.0]
+    issuer = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    settings = OIDCSettings(issuer=issuer, audience="a", jwks_min_refetch_s=30)
+    verifier = Verifier(settings, clock=lambda: now[0])
+    token = f"{_b64({'alg': 'ES256', 'kid': 'k1'})}.{_b64({'sub': 'x'})}.sig"
+    with pytest.raises(AuthenticationError, match="did not answer"):
+        verifier.verify(token)
+    with pytest.raises(AuthenticationError, match="unreachable"):  # no second attempt yet
+        verifier.verify(token)
+    now[0] += 31
+    with pytest.raises(AuthenticationError, match="did not answer"):
+        verifier.verify(token)

@@ -58,12 +58,18 @@ class Provider:
         self._metadata: dict[str, Any] | None = None
         self._keys: Any = None  # joserfc KeySet
         self._keys_at = float("-inf")
+        self._failed_at = float("-inf")
 
     def _get(self, url: str) -> dict[str, Any]:
+        # a provider that is down is asked again only every jwks_min_refetch_s: requests
+        # meanwhile are refused at once instead of each waiting for a timeout
+        if self._clock() - self._failed_at < self.settings.jwks_min_refetch_s:
+            raise AuthenticationError("the identity provider is unreachable", subject="oidc")
         try:
             with httpx.Client(timeout=self.settings.http_timeout_s) as http:
                 res = http.get(url, headers={"accept": "application/json"})
         except httpx.HTTPError as exc:
+            self._failed_at = self._clock()
             raise AuthenticationError(
                 f"the identity provider did not answer ({type(exc).__name__})", subject="oidc"
             ) from exc
