@@ -21,6 +21,7 @@ from mlwarden.access import (
     Token,
     User,
 )
+from mlwarden.access.permissions import PermissionService
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
@@ -49,6 +50,7 @@ from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.overview import SqlOverviewStore
+from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -98,6 +100,10 @@ class Warden:
         recorder = Recorder(self.audit)
         access_store = SqlAccessStore(self.db)
         self.access = AccessService(access_store, recorder, transaction=self.db.transaction)
+        self.access.grants = SqlPermissionStore(self.db)
+        self.permissions = PermissionService(
+            self.access.grants, self.access, recorder, transaction=self.db.transaction
+        )
         self.registry = RegistryService(
             SqlRegistryStore(self.db),
             self.artifacts,

@@ -219,9 +219,14 @@ class RemoteWarden(GovernanceMethods):
         self.uri = (uri or self.settings.resolved_uri()).rstrip("/")
         if token is None and self.settings.token is not None:
             token = self.settings.token.get_secret_value()
+        if token is None and self.settings.oidc.issuer:
+            from mlwarden.access.oidc_login import cached_token
+
+            token = cached_token(self.settings.oidc)  # from `mlwarden login`
         if not token:
             raise AuthenticationError(
-                f"a token is needed for {self.uri}: pass token=… or set MLWARDEN_TOKEN",
+                f"a token is needed for {self.uri}: pass token=…, set MLWARDEN_TOKEN or run "
+                "`mlwarden login`",
                 field="token",
             )
         self._http = httpx.Client(

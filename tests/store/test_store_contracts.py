@@ -27,6 +27,7 @@ from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.gate_store import GateStore
 from mlwarden.store.overview_store import OverviewStore
+from mlwarden.store.permission_store import PermissionStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.access import SqlAccessStore
@@ -34,6 +35,7 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.overview import SqlOverviewStore
+from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -47,6 +49,7 @@ CONTRACTS = (
     GateStore,
     MonitorStore,
     OverviewStore,
+    PermissionStore,
     PredictionStore,
     RegistryStore,
 )
@@ -105,6 +108,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
         SqlOverviewStore: OverviewStore,
+        SqlPermissionStore: PermissionStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
     }
@@ -264,6 +268,54 @@ def test_access_users_round_trip_and_order(access: AccessStore) -> None:
     assert access.get_user("nobody") is None
     assert [u.name for u in access.list_users()] == ["alice", "vera"]
     assert access.any_users() and access.count_users() == 2
+
+
+def test_access_set_role_changes_only_that_user(access: AccessStore) -> None:
+    access.create_user("vera", "validator", "root")
+    access.create_user("alice", "admin", "root")
+    changed = access.set_role("vera", "none")
+    assert (changed.name, changed.role) == ("vera", "none")
+    assert access.get_user("vera") == changed and access.get_user("alice").role == "admin"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        access.set_role("nobody", "viewer")
+
+
+def test_permissions_teams_ownership_and_grants(db: Database, registry: RegistryStore) -> None:
+    from mlwarden.entities.access import Grant
+
+    perms = SqlPermissionStore(db)
+    _model(registry, "credit")
+    _model(registry, "churn")
+    perms.create_team("risk", "root")
+    perms.create_team("growth", "root")
+    with pytest.raises(AlreadyExists):
+        perms.create_team("risk", "root")
+    assert perms.list_teams() == ["growth", "risk"]
+    assert perms.model_team("credit") is None
+    perms.set_model_team("credit", "growth")
+    perms.set_model_team("credit", "risk")  # one owner: moved, not added
+    assert perms.model_team("credit") == "risk"
+    with pytest.raises(NotFound):
+        perms.set_model_team("nope", "risk")
+    with pytest.raises(NotFound):
+        perms.set_model_team("credit", "nope")
+    on_team = perms.add_grant(Grant("vic", "team", "risk", "allow", "developer", created_by="root"))
+    assert (on_team.where, on_team.created_by) == ("team:risk", "root")
+    perms.add_grant(Grant("vic", "model", "credit", "deny", "alias.set", created_by="root"))
+    perms.add_grant(Grant("vic", "model", "churn", "allow", "admin", created_by="root"))
+    perms.add_grant(Grant("eve", "model", "credit", "allow", "viewer", created_by="root"))
+    with pytest.raises(AlreadyExists):
+        perms.add_grant(Grant("vic", "team", "risk", "allow", "developer", created_by="root"))
+    assert [(g.where, g.what) for g in perms.grants_on("vic", "credit")] == [
+        ("team:risk", "developer"),
+        ("model:credit", "alias.set"),
+    ]
+    assert [g.what for g in perms.grants_on("vic", "churn")] == ["admin"]
+    assert [g.user for g in perms.list_grants()] == ["eve", "vic", "vic", "vic"]
+    assert len(perms.list_grants("vic")) == 3
+    assert perms.remove_grant(Grant("vic", "team", "risk", "allow", "developer"))
+    assert not perms.remove_grant(Grant("vic", "team", "risk", "allow", "developer"))
+    assert [g.what for g in perms.grants_on("vic", "credit")] == ["alias.set"]
 
 
 def test_access_duplicate_user_is_refused_and_changes_nothing(access: AccessStore) -> None:

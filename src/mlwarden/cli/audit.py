@@ -18,6 +18,7 @@ from mlwarden.cli._common import (
     print_json,
     show_list,
 )
+from mlwarden.errors import ValidationError
 
 if TYPE_CHECKING:
     from mlwarden.api import WardenAPI
@@ -150,11 +151,29 @@ def checkpoint(
 @handle_errors
 def export(
     file: Path = typer.Argument(..., help="JSON Lines file to write."),
+    fmt: str = typer.Option(
+        "warden",
+        "--format",
+        help="warden: the signed log for offline verification; ocsf: OCSF API Activity "
+        "JSON lines; syslog: RFC 5424 lines (for SIEMs).",
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Write the whole log (events, payloads, checkpoints) for offline verification."""
+    """Write the whole log (events, payloads, checkpoints) for offline verification, or the
+    event stream for a SIEM (--format ocsf|syslog)."""
+    if fmt not in ("warden", "ocsf", "syslog"):
+        raise ValidationError(
+            f"--format must be warden, ocsf or syslog, got {fmt!r}", field="format"
+        )
     wd = open_warden(uri)
+    if fmt != "warden":
+        n = _export_siem(wd, file, fmt)
+        if as_json:
+            print_json({"file": str(file), "events": n, "format": fmt})
+        else:
+            console.print(f"Wrote {n:,} events to {file} ({fmt})")
+        return
     signed_checkpoint(wd)
     # Read-only: the export carries exactly what is stored and signed, nothing signed now.
     n = read_only(wd).export(file)
@@ -162,6 +181,26 @@ def export(
         print_json({"file": str(file), "events": n})
     else:
         console.print(f"Wrote {n:,} events to {file}")
+
+
+def _export_siem(wd, file: Path, fmt: str) -> int:  # type: ignore[no-untyped-def]
+    import socket
+
+    from mlwarden import __version__
+    from mlwarden.audit.siem import export_lines
+
+    options = (
+        {"product_version": __version__} if fmt == "ocsf" else {"hostname": socket.gethostname()}
+    )
+    n, page = 0, 1000
+    with file.open("w", encoding="utf-8") as out:
+        while True:  # in pages: the log may be far larger than memory
+            events = wd.audit.events(limit=page, offset=n)
+            for line in export_lines(events, fmt, **options):
+                out.write(line + "\n")
+            n += len(events)
+            if len(events) < page:
+                return n
 
 
 @app.command("verify")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, alerts, audit, db, models, policy, privacy, serve
+from mlwarden.cli import access, alerts, audit, db, models, permissions, policy, privacy, serve
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -29,6 +29,8 @@ app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.command("approve")(access.approve)
 app.command("approvals")(access.approvals)
+app.command("login")(access.login)
+app.add_typer(permissions.app, name="access")
 app.add_typer(policy.app, name="policy")
 app.command("promote")(policy.promote)
 app.command("rollback")(policy.rollback)

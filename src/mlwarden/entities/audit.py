@@ -114,6 +114,10 @@ def leaf_bytes(seq: int, time: str, actor: str, action: str, subject: str, diges
     )
 
 
+#: The action of a refused attempt (recorded by ``access.Recorder.denied``).
+DENIED = "access.denied"
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """One entry of the audit log.

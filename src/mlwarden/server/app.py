@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.audit.reads import ReadAudit
 from mlwarden.errors import WardenError
 from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
@@ -67,6 +68,12 @@ class ServerContext:
     writer: PredictionWriter | None
     proxies: ProxyRuntime
     jobs: JobRunner
+    #: the read audit (audit/reads.py), when Settings.audit_reads names risk tiers
+    reads: ReadAudit | None = None
+
+    def viewed(self, user: User, model: str, kind: str) -> None:
+        if self.reads is not None:
+            self.reads.seen(user.name, model, kind)
 
     def acting(self, user: User) -> Warden:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
@@ -271,7 +278,7 @@ def create_app(
     ctx = ServerContext(
         settings=settings,
         warden=warden,
-        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False),
+        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False, oidc=tree.oidc),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
             lambda mv: warden.registry.load_model(mv.ref),
@@ -282,7 +289,15 @@ def create_app(
         writer=writer,
         proxies=ProxyRuntime(settings, tree.proxy),
         jobs=JobRunner(settings.registration_workers),
+        reads=ReadAudit(
+            warden.access.recorder.record,
+            tree.audit_reads,
+            lambda name: warden.registry.get_model(name).risk_tier,
+        )
+        if tree.audit_reads
+        else None,
     )
+    warden.access.grants_ttl_s = settings.auth_ttl_s  # like tokens: see server/auth.py
     failures = AuthFailures(
         warden.access.recorder, settings.auth_failures_per_min, settings.auth_audit_interval_s
     )
@@ -301,6 +316,8 @@ def create_app(
         finally:
             alerts_scheduler.stop(monitoring)
             failures.stop()  # audits the refusals not yet recorded
+            if ctx.reads is not None:
+                ctx.reads.flush()  # the views counted this hour
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()

@@ -36,6 +36,10 @@ class AccessStore(ABC):
     def list_users(self) -> list[User]:
         """All users, ordered by name."""
 
+    @abstractmethod
+    def set_role(self, name: str, role: str) -> User:
+        """Change a user's role; ``NotFound`` (field ``name``) if there is no such user."""
+
     # ---- tokens (only their SHA-256 is stored)
 
     @abstractmethod

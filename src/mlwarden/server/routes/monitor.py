@@ -115,6 +115,7 @@ def read_prediction(
         prediction_id, wd.audit, unseal=allowed(user.role, "subject.read")
     )
     check(ctx, user, "read", f"model:{found['model']}")
+    ctx.viewed(user, found["model"], "prediction")
     return out(found)
 
 

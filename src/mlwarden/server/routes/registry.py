@@ -46,7 +46,14 @@ def list_models(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", "model:*")
-    return out(page.of(ctx.warden.list_models()))
+    access = ctx.warden.access
+    # models this user is denied reading (per team or model) are left out of the list
+    shown = [
+        m
+        for m in ctx.warden.list_models()
+        if access.decide(user, "read", f"model:{m.name}").allowed
+    ]
+    return out(page.of(shown))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="wd.get_model(name)")
@@ -186,7 +193,9 @@ def get_evidence(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.get_evidence(version_ref(name, ref), kind))
+    evidence = ctx.warden.get_evidence(version_ref(name, ref), kind)
+    ctx.viewed(user, name, "evidence")
+    return out(evidence)
 
 
 @router.put(

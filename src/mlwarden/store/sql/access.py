@@ -85,6 +85,13 @@ class SqlAccessStore(AccessStore):
         with self.db.reading() as conn:
             return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
 
+    def set_role(self, name: str, role: str) -> User:
+        with self.db.transaction() as conn:
+            done = conn.execute(update(users).where(users.c.name == name).values(role=role))
+            if done.rowcount == 0:
+                raise NotFound(f"no user {name!r}", field="name")
+            return self._get_user(conn, name)  # type: ignore[return-value]
+
     # ---- tokens
 
     def create_token(
