@@ -1,0 +1,67 @@
+"""Helpers for the interop tests (not fixtures): real peers started as subprocesses on
+loopback ports. A uniquely named module, so test folders' helpers never shadow each other."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args!r} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
+
+
+def moto_server_command() -> list[str]:
+    """``moto_server`` from the environment running the tests."""
+    found = Path(sys.executable).with_name("moto_server")
+    return [str(found)] if found.exists() else [shutil.which("moto_server") or "moto_server"]
+
+
+@contextmanager
+def moto_server(*, auth_free_calls: int | None = None) -> Iterator[str]:
+    """A moto S3 server (a real S3 HTTP API) on a loopback port; yields its URL. With
+    ``auth_free_calls`` moto checks credentials after that many unauthenticated calls."""
+    port = free_port()
+    env = dict(os.environ)
+    if auth_free_calls is not None:
+        env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(auth_free_calls)
+    proc = subprocess.Popen(
+        [*moto_server_command(), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
