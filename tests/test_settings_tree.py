@@ -26,6 +26,7 @@ from pydantic.fields import FieldInfo
 from mlwarden.settings import (
     AlertSettings,
     DashboardSettings,
+    OtelSettings,
     PrivacySettings,
     ProxySettings,
     ServerSettings,
@@ -136,6 +137,7 @@ SECTIONS = {
     "alerts": AlertSettings,
     "dashboard": DashboardSettings,
     "privacy": PrivacySettings,
+    "otel": OtelSettings,
 }
 
 

@@ -290,6 +290,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
             writer.start()
         # monitoring policies (docs/alerts.md)
         monitoring = alerts_scheduler.start(warden, tree.alerts)
+        otel = _otel_loop(warden, tree)
         failures.start()
         if settings.settle_heap:
             settle_heap()
@@ -297,6 +298,8 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
             yield
         finally:
             alerts_scheduler.stop(monitoring)
+            if otel is not None:
+                otel.stop()
             failures.stop()  # audits the refusals not yet recorded
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
@@ -356,6 +359,17 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     # outermost: a client over its failed-authentication limit costs one look-up
     app.add_middleware(AuthGuard, failures=failures, known=ctx.auth.known)
     return app
+
+
+def _otel_loop(warden: Any, tree: Settings) -> Any:
+    """Governance events to OpenTelemetry while the server runs, when an endpoint is set."""
+    if not tree.otel.endpoint:
+        return None
+    from mlwarden.audit.otel import ExportLoop, GovernanceExporter
+
+    loop = ExportLoop(GovernanceExporter(warden.audit, tree.otel), tree.otel.interval_s)
+    loop.start()
+    return loop
 
 
 def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Settings:

@@ -15,6 +15,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
@@ -22,6 +23,14 @@ from mlwarden.monitor.kserve import Pairing, batch, parse_event
 from mlwarden.registry.refs import MAX_VERSION, check_name
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes.monitor import LOG_ACTION
+
+
+class IngestOut(BaseModel):
+    status: str  # "waiting" | "logged"
+    model: str
+    id: str | None = None
+    ids: list[str] | None = None
+
 
 router = APIRouter(prefix="/v1", tags=["predictions and monitoring"])
 
@@ -47,6 +56,8 @@ def pairing(request: Request) -> Pairing:
 @router.post(
     "/ingest/cloudevents",
     status_code=201,
+    response_model=IngestOut,
+    responses={202: {"model": IngestOut, "description": "one half filed, waiting for its pair"}},
     summary="KServe inference logger: request and response CloudEvents, paired by id",
     openapi_extra=_BODY,
 )
