@@ -14,6 +14,8 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from serve_support import records
 
+from mlwarden.monitor.kserve import row_ids
+
 KIND = "org.kubeflow.serving.inference"
 
 
@@ -63,7 +65,8 @@ def test_binary_v1_pair_is_logged_and_audited(live, store, credit_data, lgb_mode
     second = post(live, store, event("response", eid, {"predictions": preds}))
     assert second.status_code == 201, second.text
     ids = second.json()["ids"]
-    assert ids == [f"{eid}-{i}" for i in range(3)]
+    assert ids == row_ids(eid, 3)  # ids fit the 36-character column, stable across retries
+    assert len(set(ids)) == 3 and all(len(i) == 36 for i in ids)
     found = logged(store, ids)
     assert [str(found[i]["output"]) for i in ids] == preds
     audited = store.warden.audit.events(action="predictions.log")
@@ -91,6 +94,19 @@ def test_structured_v2_pair_response_first(live, store, credit_data, lgb_model):
     assert sorted(str(r["output"]) for r in found.values()) == sorted(preds)
 
 
+def test_a_redelivered_pair_is_refused_as_a_duplicate(live, store, credit_data):
+    rows = records(credit_data[2].head(1))
+    eid = "a-request-id-longer-than-a-uuid-is-allowed-" + uuid.uuid4().hex
+    post(live, store, event("request", eid, {"instances": rows}))
+    first = post(live, store, event("response", eid, {"predictions": ["<=50K"]}))
+    assert first.status_code == 201, first.text
+    assert first.json()["ids"] == row_ids(eid, 1)
+    post(live, store, event("request", eid, {"instances": rows}))
+    again = post(live, store, event("response", eid, {"predictions": ["<=50K"]}))
+    assert again.status_code == 409, again.text
+    assert len(logged(store, row_ids(eid, 1))) == 1
+
+
 def test_unpaired_and_duplicate_halves(live, store, credit_data):
     eid = str(uuid.uuid4())
     lone = post(live, store, event("response", eid, {"predictions": ["<=50K"]}))
@@ -108,7 +124,7 @@ def test_a_pair_that_does_not_match_logs_nothing(live, store, credit_data):
     bad = post(live, store, event("response", eid, {"predictions": ["<=50K"]}))
     assert bad.status_code == 422
     assert "1 outputs for 2 request rows" in bad.json()["message"]
-    assert logged(store, [f"{eid}-0", f"{eid}-1"]) == {}
+    assert logged(store, row_ids(eid, 2)) == {}
 
 
 @pytest.mark.parametrize(

@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
 from mlwarden.errors import MalformedJson, ValidationError
+from mlwarden.monitor.predictions import MAX_PREDICTION_ID
 
 REQUEST_SUFFIX = ".inference.request"
 RESPONSE_SUFFIX = ".inference.response"
@@ -287,8 +289,14 @@ def response_outputs(payload: Any) -> list[Any]:
     )
 
 
+def row_ids(event_id: str, n: int) -> list[str]:
+    """Prediction ids of an ``n``-row event: one name-based UUID per row (ids are at most 36
+    characters), the same on a retried delivery, so a retry is refused as a duplicate."""
+    return [str(uuid.uuid5(uuid.NAMESPACE_URL, f"kserve:{event_id}#{i}")) for i in range(n)]
+
+
 def batch(pair: Pair, names: list[str]) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
-    """Rows, outputs and prediction ids (the event id, suffixed ``-i`` past one row)."""
+    """Rows, outputs and prediction ids (the event id for one row, else ``row_ids``)."""
     assert pair.request is not None and pair.response is not None
     rows = request_rows(pair.request.payload, names)
     outputs = response_outputs(pair.response.payload)
@@ -298,5 +306,8 @@ def batch(pair: Pair, names: list[str]) -> tuple[list[dict[str, Any]], list[Any]
             field="data",
         )
     base = pair.request.id
-    ids = [base] if len(rows) == 1 else [f"{base}-{i}" for i in range(len(rows))]
-    return rows, outputs, ids
+    if (
+        len(rows) == 1 and len(base) <= MAX_PREDICTION_ID
+    ):  # KServe's id is the request's X-Request-Id
+        return rows, outputs, [base]
+    return rows, outputs, row_ids(base, len(rows))
