@@ -306,8 +306,7 @@ def batch(pair: Pair, names: list[str]) -> tuple[list[dict[str, Any]], list[Any]
             field="data",
         )
     base = pair.request.id
-    if (
-        len(rows) == 1 and len(base) <= MAX_PREDICTION_ID
-    ):  # KServe's id is the request's X-Request-Id
+    # one row keeps KServe's id (the request's X-Request-Id) when it fits the column
+    if len(rows) == 1 and len(base) <= MAX_PREDICTION_ID:
         return rows, outputs, [base]
     return rows, outputs, row_ids(base, len(rows))
