@@ -65,3 +65,69 @@ def moto_server(*, auth_free_calls: int | None = None) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+MLFLOW_VENV = ROOT / ".bench-venv" / "mlflow"
+
+
+def mlflow_env() -> dict[str, str]:
+    """MLflow's own environment (bench/requirements-mlflow.txt), built if missing."""
+    if not (MLFLOW_VENV / ".ok").exists():
+        subprocess.run(["make", ".bench-venv/mlflow/.ok"], cwd=ROOT, check=True, timeout=1800)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLWARDEN_"))}
+    env |= {
+        "PATH": f"{MLFLOW_VENV / 'bin'}:{env.get('PATH', '')}",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+    }
+    return env
+
+
+@contextmanager
+def mlflow_server(folder: Path) -> Iterator[str]:
+    """A real ``mlflow server`` (SQLite backend, proxied artifacts) on a loopback port."""
+    env = mlflow_env()
+    port = free_port()
+    log = (folder / "mlflow.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(MLFLOW_VENV / "bin" / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(folder / "mlartifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=env,
+        cwd=folder,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/health", proc, timeout=180)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def mlflow_python(script: Path, *args: str) -> None:
+    """Run ``script`` with MLflow's environment (the client side: logging, registering)."""
+    subprocess.run(
+        [str(MLFLOW_VENV / "bin" / "python"), str(script), *args],
+        env=mlflow_env(),
+        check=True,
+        timeout=600,
+    )

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alias.override": frozenset({ADMIN}),
     "model.risk_tier": frozenset({VALIDATOR, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    # loading an outside pickle runs its code (mlflow import --trust-pickle)
+    "mlflow.trust_pickle": frozenset({ADMIN}),
     "token.create": _ALL,  # for oneself; for another user it is "token.manage"
     "token.revoke": _ALL,  # likewise
     "token.manage": frozenset({ADMIN}),
