@@ -38,11 +38,15 @@ def local(tmp_path) -> Iterator[mw.Warden]:
 def test_import_mirrors_and_refuses_pickles_unless_trusted(local, tracking):
     url, _ = tracking
     first = import_mlflow(local, url)
-    assert [line.split(" ")[0] for line in first.imported] == ["iris-lgb@1"]
-    assert any(r.startswith("iris-sk v1") and "pickle" in r for r in first.refused)
+    assert sorted(line.split(" ")[0] for line in first.imported) == ["iris-lgb@1", "iris-skops@1"]
+    assert [r.split(":")[0] for r in first.refused] == ["iris-sk v1"]
+    assert "pickle" in first.refused[0]
     lgb_v = local.get_model_version("iris-lgb@1")
     assert lgb_v.flavor == "lightgbm"
     assert lgb_v.lineage["mlflow"]["read_as"] == "lightgbm-native"
+    skops_v = local.get_model_version("iris-skops@1")
+    assert (skops_v.flavor, skops_v.lineage["mlflow"]["read_as"]) == ("sklearn", "skops")
+    assert not local.audit.events(action="mlflow.trust_pickle")
 
     trusted = import_mlflow(local, url, trust_pickle=True)
     assert [line.split(" ")[0] for line in trusted.imported] == ["iris-sk@1"]
@@ -64,7 +68,7 @@ def test_import_mirrors_and_refuses_pickles_unless_trusted(local, tracking):
 
     events = local.audit.size
     again = import_mlflow(local, url, trust_pickle=True)
-    assert again.imported == [] and again.aliases == [] and len(again.skipped) == 2
+    assert again.imported == [] and again.aliases == [] and len(again.skipped) == 3
     assert local.audit.size == events  # nothing changed, nothing audited
 
 

@@ -15,7 +15,13 @@ with mlflow.start_run() as run:
     mlflow.log_metric("auc", 0.97)
     mlflow.log_input(mlflow.data.from_pandas(X.assign(target=yb), name="iris"), context="training")
     clf = LogisticRegression(C=0.5, max_iter=200).fit(X, yb)
-    mlflow.sklearn.log_model(clf, name="model", registered_model_name="iris-sk")
+    # pickle-only: what older MLflow wrote by default
+    mlflow.sklearn.log_model(
+        clf, name="model", registered_model_name="iris-sk", serialization_format="cloudpickle"
+    )
+    mlflow.sklearn.log_model(
+        clf, name="skops-model", registered_model_name="iris-skops", serialization_format="skops"
+    )
 client = mlflow.MlflowClient()
 client.update_registered_model("iris-sk", description="setosa or not")
 client.set_registered_model_tag("iris-sk", "team", "risk")
@@ -29,5 +35,6 @@ if len(sys.argv) > 2:  # a second sklearn version, for --watch
             LogisticRegression(max_iter=200).fit(X, yb),
             name="model",
             registered_model_name="iris-sk",
+            serialization_format="cloudpickle",
         )
 print("seeded")
