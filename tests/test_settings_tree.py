@@ -27,6 +27,7 @@ from mlwarden.settings import (
     AlertSettings,
     DashboardSettings,
     OIDCSettings,
+    OtelSettings,
     PrivacySettings,
     ProxySettings,
     ServerSettings,
@@ -65,7 +66,7 @@ def _default(field: FieldInfo) -> str:
         return "—"
     if isinstance(value, bool):
         value = str(value).lower()
-    if isinstance(value, Path) and not value.is_absolute():
+    if isinstance(value, Path) and not value.is_absolute() and not str(value).startswith("~"):
         value = f"./{value.as_posix()}"
     if isinstance(value, (tuple, list)):
         value = ",".join(map(str, value))
@@ -137,6 +138,7 @@ SECTIONS = {
     "alerts": AlertSettings,
     "dashboard": DashboardSettings,
     "privacy": PrivacySettings,
+    "otel": OtelSettings,
     "oidc": OIDCSettings,
 }
 

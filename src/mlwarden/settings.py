@@ -326,6 +326,41 @@ class OIDCSettings(BaseSettings):
         }
 
 
+#: audit actions exported to OpenTelemetry by default: decisions, promotions, rollbacks, alerts
+GOVERNANCE_ACTIONS = (
+    "policy.decision",
+    "alias.set",
+    "alias.promote",
+    "alias.override",
+    "alias.rollback",
+    "alias.delete",
+    "alert.fired",
+    "alert.resolved",
+)
+
+
+class OtelSettings(BaseSettings):
+    """OpenTelemetry export of governance events: every value an ``MLWARDEN_OTEL_*`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_OTEL_", extra="ignore")
+
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL (e.g. http://collector:4318); governance events are "
+        "exported as spans to <endpoint>/v1/traces when set (needs mlwarden[otel])",
+    )
+    service_name: str = Field(default="mlwarden", description="the spans' service.name")
+    interval_s: float = Field(
+        default=2.0, gt=0, description="how often mlwarden serve exports new audit events"
+    )
+    actions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=GOVERNANCE_ACTIONS,
+        description="audit actions exported (comma-separated)",
+    )
+
+    _split = field_validator("actions", mode="before")(_comma_list)
+
+
 class Settings(BaseSettings):
     """Where Warden keeps things and who is acting.
 
@@ -435,6 +470,10 @@ class Settings(BaseSettings):
     )
 
     _split_tiers = field_validator("audit_reads", mode="before")(_comma_list)
+
+    otel: OtelSettings = Field(
+        default_factory=OtelSettings, description="OpenTelemetry export of governance events"
+    )
 
     @field_validator("trusted_loaders", "trusted_types", mode="before")
     @classmethod

@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # teams, the models they own, roles granted and actions denied on them (permissions.py)
     "team.manage": frozenset({ADMIN}),
     "grant.manage": frozenset({ADMIN}),
+    # loading an outside pickle runs its code (mlflow import --trust-pickle)
+    "mlflow.trust_pickle": frozenset({ADMIN}),
     "token.create": _ALL,  # for oneself; for another user it is "token.manage"
     "token.revoke": _ALL,  # likewise
     "token.manage": frozenset({ADMIN}),

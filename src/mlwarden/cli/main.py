@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, alerts, audit, db, models, permissions, policy, privacy, serve
+from mlwarden.cli import (
+    access,
+    alerts,
+    audit,
+    db,
+    imports,
+    models,
+    permissions,
+    policy,
+    privacy,
+    serve,
+)
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -24,6 +35,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(db.app, name="db")
+app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")

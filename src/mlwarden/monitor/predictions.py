@@ -21,6 +21,10 @@ Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signatur
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
 
+#: longest prediction id (the column is a UUID's 36 characters)
+MAX_PREDICTION_ID = 36
+
+
 def _column(values: Any, n: int, field: str) -> np.ndarray:
     arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     if arr.ndim != 1 or len(arr) != n:
@@ -127,6 +131,10 @@ class PredictionLog:
             ids = [str(i) for i in _column(ids, n, "ids")]
             if len(set(ids)) != n:
                 raise AlreadyExists("ids must be unique within a batch", field="ids")
+            if any(not 0 < len(i) <= MAX_PREDICTION_ID for i in ids):
+                raise ValidationError(
+                    f"ids must be 1 to {MAX_PREDICTION_ID} characters long", field="ids"
+                )
         if timestamps is None:
             ts = pd.Series([datetime.now(UTC)] * n)
         else:

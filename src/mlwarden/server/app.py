@@ -249,6 +249,7 @@ def create_app(
         access,
         alerts,
         audit,
+        ingest,
         metrics,
         monitor,
         policy,
@@ -308,6 +309,7 @@ def create_app(
             writer.start()
         # monitoring policies (docs/alerts.md)
         monitoring = alerts_scheduler.start(warden, tree.alerts)
+        otel = _otel_loop(warden, tree)
         failures.start()
         if settings.settle_heap:
             settle_heap()
@@ -315,6 +317,8 @@ def create_app(
             yield
         finally:
             alerts_scheduler.stop(monitoring)
+            if otel is not None:
+                otel.stop()
             failures.stop()  # audits the refusals not yet recorded
             if ctx.reads is not None:
                 ctx.reads.flush()  # the views counted this hour
@@ -355,6 +359,7 @@ def create_app(
         access,
         audit,
         monitor,
+        ingest,
         subjects,
         alerts,
         reports,
@@ -375,6 +380,17 @@ def create_app(
     # outermost: a client over its failed-authentication limit costs one look-up
     app.add_middleware(AuthGuard, failures=failures, known=ctx.auth.known)
     return app
+
+
+def _otel_loop(warden: Warden, tree: Settings) -> Any:
+    """Governance events to OpenTelemetry while the server runs, when an endpoint is set."""
+    if not tree.otel.endpoint:
+        return None
+    from mlwarden.audit.otel import ExportLoop, GovernanceExporter
+
+    loop = ExportLoop(GovernanceExporter(warden.audit, tree.otel), tree.otel.interval_s)
+    loop.start()
+    return loop
 
 
 def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) -> Settings:

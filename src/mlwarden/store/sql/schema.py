@@ -408,6 +408,8 @@ predictions = Table(
     Column("latency_ms", Float),
     Column("reasons", Text),
     Column("subject", String(128)),
+    # the caller's W3C traceparent (mlwarden.tracing), linking the decision to its trace
+    Column("traceparent", String(55)),
     Index("ix_predictions_model_ts", "model_id", "ts"),
     # most rows name no subject: only those that do are indexed (erasure, export)
     Index(
