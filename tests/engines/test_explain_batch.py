@@ -67,13 +67,14 @@ def data():
         ("binary", {}),
         ("regression", {}),
         ("regression", {"zero_as_missing": True}),  # missing_type Zero
+        ("regression", {"num_leaves": 100}),  # more than 64 splits: patterns over 8 bytes
     ],
 )
 def test_lightgbm_batch_equals_shap_and_pred_contrib(data, kind, params):
     train, y, test = data
     cls = lightgbm.LGBMClassifier if kind == "binary" else lightgbm.LGBMRegressor
     target = (y > np.median(y)).astype(int) if kind == "binary" else y
-    model = cls(n_estimators=40, num_leaves=31, verbose=-1, n_jobs=1, **params)
+    model = cls(**{"n_estimators": 40, "num_leaves": 31, "verbose": -1, "n_jobs": 1, **params})
     model.fit(train, target)
     explainer = explainer_for(model)
     exp = explainer.explain(test)

@@ -31,10 +31,19 @@ class _Splits:
     threshold: np.ndarray  # float; unused for categorical nodes
     default_left: np.ndarray  # bool
     missing: np.ndarray  # 0 none, 1 zero, 2 nan
-    categories: tuple[np.ndarray | None, ...]  # left-going category codes, None if numerical
+    #: per categorical node, a lookup table: code -> goes left (last slot False, for codes
+    #: past the largest listed and for -1, which stands for NaN and negative values)
+    members: tuple[tuple[int, np.ndarray], ...]
 
 
 _MISSING = {"None": 0, "Zero": 1, "NaN": 2}
+
+
+def _member_table(threshold: Any) -> np.ndarray:
+    cats = np.array([int(c) for c in str(threshold).split("||")])
+    table = np.zeros(int(cats.max()) + 2, dtype=bool)
+    table[cats] = True
+    return table
 
 
 def _splits(tree: dict[str, Any]) -> _Splits:
@@ -46,61 +55,62 @@ def _splits(tree: dict[str, Any]) -> _Splits:
             continue
         nodes.append(node)
         stack.extend((node["left_child"], node["right_child"]))
-    cats = tuple(
-        np.array([int(c) for c in str(n["threshold"]).split("||")])
-        if n["decision_type"] == "=="
-        else None
-        for n in nodes
-    )
+    categorical = [n["decision_type"] == "==" for n in nodes]
     return _Splits(
         feature=np.array([n["split_feature"] for n in nodes], dtype=np.intp),
         threshold=np.array(
-            [float(n["threshold"]) if n["decision_type"] != "==" else 0.0 for n in nodes]
+            [
+                0.0 if cat else float(n["threshold"])
+                for n, cat in zip(nodes, categorical, strict=True)
+            ]
         ),
         default_left=np.array([bool(n["default_left"]) for n in nodes]),
         missing=np.array([_MISSING[n["missing_type"]] for n in nodes]),
-        categories=cats,
+        members=tuple(
+            (j, _member_table(n["threshold"]))
+            for j, (n, cat) in enumerate(zip(nodes, categorical, strict=True))
+            if cat
+        ),
     )
 
 
 class _Rows:
-    """The batch read once the ways the splits read it: shared by every tree."""
+    """The batch read once the ways the splits read it, feature-major (n_features, n_rows) so
+    that a node reads one contiguous row: shared by every tree."""
 
     def __init__(self, x: np.ndarray) -> None:
-        self.nan = np.isnan(x)
-        self.zero_filled = np.where(self.nan, 0.0, x)  # NaN reads as 0 unless missing is NaN
+        xt = np.ascontiguousarray(x.T)
+        self.nan = np.isnan(xt)
+        self.zero_filled = np.where(self.nan, 0.0, xt)  # NaN reads as 0 unless missing is NaN
         self.is_zero = np.abs(self.zero_filled) <= _ZERO
         # categorical splits test the truncated code; NaN and negatives never match
         code = np.trunc(self.zero_filled)
-        self.code = np.where(self.nan | (code < 0) | (code > 2**31 - 1), -1, code).astype(np.int64)
+        self.code = np.where(self.nan | (code < 0) | (code > 2**31 - 1), -1, code).astype(np.intp)
 
 
 def _decisions(rows: _Rows, s: _Splits) -> np.ndarray:
-    """Whether each row goes left at each node: bool (n_rows, n_nodes)."""
-    left = rows.zero_filled[:, s.feature] <= s.threshold
+    """Whether each row goes left at each node: bool (n_nodes, n_rows)."""
+    left = rows.zero_filled[s.feature] <= s.threshold[:, None]
     for j in np.flatnonzero(s.missing).tolist():
         f = s.feature[j]
-        to_default = rows.is_zero[:, f] if s.missing[j] == 1 else rows.nan[:, f]
-        left[:, j] = np.where(to_default, s.default_left[j], left[:, j])
-    for k, cats in enumerate(s.categories):
-        if cats is not None:
-            member = np.zeros(int(cats.max()) + 2, dtype=bool)
-            member[cats] = True
-            code = rows.code[:, s.feature[k]]
-            # -1 (NaN, negative) and codes past the largest listed land on a False slot
-            left[:, k] = member[np.where(code > len(member) - 2, -1, code)]
+        to_default = rows.is_zero[f] if s.missing[j] == 1 else rows.nan[f]
+        left[j] = np.where(to_default, s.default_left[j], left[j])
+    for j, table in s.members:
+        code = rows.code[s.feature[j]]
+        left[j] = table[np.where(code > len(table) - 2, -1, code)]
     return left
 
 
 def _pattern_ids(left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(index of one row per distinct pattern, pattern of each row) for bool (n, n_nodes)."""
-    packed = np.packbits(left, axis=1)
-    if packed.shape[1] <= 8:
-        wide = np.zeros((len(packed), 8), dtype=np.uint8)
-        wide[:, : packed.shape[1]] = packed
-        _, first, inverse = np.unique(wide.view(np.uint64)[:, 0], True, True)
+    """(index of one row per distinct pattern, pattern of each row) for bool (n_nodes, n)."""
+    packed = np.packbits(left, axis=0)  # (ceil(n_nodes / 8), n)
+    if len(packed) <= 8:
+        key = packed[0].astype(np.uint64)
+        for b in range(1, len(packed)):
+            key |= packed[b].astype(np.uint64) << np.uint64(8 * b)
+        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     else:
-        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True, axis=0)
+        _, first, inverse = np.unique(packed.T, return_index=True, return_inverse=True, axis=0)
     return first, inverse.reshape(-1)
 
 
