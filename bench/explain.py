@@ -4,7 +4,8 @@
 
 (a) Reason codes for one row of a 200-tree LightGBM model (latency p50/p95), and throughput on
     10,000 rows (rows/s, best of two alternating runs) against ``shap.TreeExplainer`` called
-    directly, with a values-equal check (1e-9); then reason codes for all 10,000 rows, batch against row by row.
+    directly, with a values-equal check (1e-9); then reason codes for all 10,000 rows, batch
+    against row by row.
 (b) A fairness audit with 1,000 bootstrap replicates on the Adult test set against Fairlearn's
     ``MetricFrame(n_boot=1000)`` (selection rate, TPR, FPR by sex); both intervals are printed.
 
