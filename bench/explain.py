@@ -251,9 +251,14 @@ def silence_known_warnings() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, under a minute")
+    parser.add_argument("--part", choices=("a", "b", "all"), default="all", help="(a) or (b) only")
     args = parser.parse_args()
     silence_known_warnings()
-    results = [*bench_explain(args.quick), bench_fairness(args.quick)]
+    results = []
+    if args.part in ("a", "all"):
+        results.extend(bench_explain(args.quick))
+    if args.part in ("b", "all"):
+        results.append(bench_fairness(args.quick))
     print()
     for r in results:
         print(json.dumps(r))
