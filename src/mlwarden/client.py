@@ -24,8 +24,10 @@ from mlwarden.access import (
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
+from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
+from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -33,7 +35,6 @@ from mlwarden.monitor.service import MonitorService
 from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
-from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
@@ -43,10 +44,11 @@ from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
-from mlwarden.store.sql.audit import key_path, open_audit_log
+from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
+from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -57,22 +59,11 @@ class Warden:
     """Govern models on one store.
 
     ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
-    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL;
-    ``Warden("http://host:8080", token=…)`` a running ``mlwarden serve`` (a ``RemoteWarden``:
-    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given). Both
-    implement ``mlwarden.api.WardenAPI``; ``mlwarden.connect(uri)`` says so in its type.
+    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL. A running
+    ``mlwarden serve`` is reached with ``mlwarden.connect("http://host:8080", token=…)`` (a
+    ``RemoteWarden``: same methods, same exceptions). Both implement
+    ``mlwarden.api.WardenAPI``; ``connect`` picks one by the URI's scheme.
     """
-
-    def __new__(cls, uri: str | None = None, **kwargs: Any) -> Any:
-        if cls is Warden:
-            # the URI's scheme picks the backend (mlwarden/backends.py); kept here so
-            # ``Warden("http://…")`` goes on working, as ``connect`` does
-            settings = kwargs.get("settings") or Settings()
-            resolved = uri or settings.resolved_uri()
-            factory = backends.backend_for(resolved)
-            if factory is not backends.local:
-                return factory(resolved, **kwargs)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -81,7 +72,6 @@ class Warden:
         artifacts: str | None = None,
         actor: str | None = None,
         settings: Settings | None = None,
-        token: str | None = None,  # accepted so one call fits every backend; remote only
     ) -> None:
         base = settings or Settings()
         overrides = {
@@ -91,6 +81,12 @@ class Warden:
         }
         self.settings = base.model_copy(update=overrides)
         resolved = self.settings.resolved_uri()
+        if backends.backend_for(resolved) is not backends.local:
+            raise ValidationError(
+                f"Warden opens a store in this process; {resolved!r} is another backend: "
+                "use mlwarden.connect(uri) (token=… or MLWARDEN_TOKEN for a server)",
+                field="uri",
+            )
         if backends.scheme_of(resolved) == backends.PATH:  # a plain path: a SQLite file
             resolved = f"sqlite:///{resolved}"
             self.settings = self.settings.model_copy(update={"uri": resolved})
@@ -159,6 +155,8 @@ class Warden:
             masking=self.masking.get,
         )
         self._served: Any = None  # loaded models for ``predict``, made on first use
+        #: the dashboard's read model: batched reads across models, versions and windows
+        self.overview = SqlOverviewStore(self.db)
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
             alert_store,
@@ -494,7 +492,7 @@ class Warden:
         never given to the model."""
         # the serving code is pure (entities, numpy, pandas): one validation and prediction
         # path for the server and this process
-        from mlwarden.server.serving import ModelCache, validate_records
+        from mlwarden.serving.core import ModelCache, validate_records
 
         started = time.perf_counter()
         self.access.require(self.actor, "read", f"model:{name}")
@@ -596,9 +594,7 @@ class Warden:
         """One logged prediction: its model and version, time, inputs (as masked at logging),
         output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
-        from mlwarden.monitor.lookup import get_prediction
-
-        return get_prediction(self.prediction_log.store, self.audit, prediction_id)
+        return self.prediction_log.get(prediction_id, self.audit)
 
     def monitor(
         self,

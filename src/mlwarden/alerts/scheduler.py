@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import Evaluation
+from mlwarden.entities.alerts import Evaluation
 
 log = logging.getLogger("mlwarden.alerts")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -18,44 +19,30 @@ from mlwarden.cli._common import (
     show_list,
 )
 
+if TYPE_CHECKING:
+    from mlwarden.api import WardenAPI
+    from mlwarden.audit.log import AuditLog
+    from mlwarden.entities.audit import Checkpoint
+
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
-def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
-    """The latest checkpoint, never signing anything new.
-
-    ``AuditLog.checkpoint()`` integrates stored-but-unsigned rows first; on the SQL store every
-    append is signed in its own transaction, so such rows can only have been written around
-    Warden, and signing them here would bless a forgery. Read-only commands refuse instead.
-    """
-    from mlwarden.errors import IntegrityError
-
-    backend = _backend(wd)
-    cp = backend.latest_checkpoint()
-    size = backend.size()
-    done = cp.tree_size if cp else 0
-    if size > done:
-        raise IntegrityError(
-            f"the audit store holds {size - done} events outside the signed tree "
-            f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
-        )
-    if cp is None:
-        cp = wd.audit.checkpoint()  # the empty log: sign its (empty) root once
-    return cp
+def signed_checkpoint(wd: WardenAPI) -> Checkpoint:
+    """The latest checkpoint, never signing anything new (``AuditLog.signed_checkpoint``)."""
+    return _store_log(wd).signed_checkpoint()
 
 
-def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
+def read_only(wd: WardenAPI, public_key: Any = None) -> AuditLog:
     """The store's log without its signer (trusting ``public_key`` if given)."""
-    from mlwarden.store.sql.audit import SqlAuditLog
-
-    return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
+    return _store_log(wd).read_only(public_key)
 
 
-def _backend(wd):  # type: ignore[no-untyped-def]
-    """The store's audit tables: these commands check the store itself, never a server's
+def _store_log(wd: WardenAPI) -> AuditLog:
+    """The store's audit log: these commands check the store itself, never a server's
     word for it."""
-    backend = getattr(wd.audit, "backend", None)
-    if backend is None:
+    from mlwarden.audit.log import AuditLog
+
+    if not isinstance(wd.audit, AuditLog):
         from mlwarden.errors import ValidationError
 
         raise ValidationError(
@@ -63,7 +50,7 @@ def _backend(wd):  # type: ignore[no-untyped-def]
             "(sqlite:///… or postgresql://…), not a server URL",
             field="uri",
         )
-    return backend
+    return wd.audit
 
 
 UNPINNED = (
@@ -72,7 +59,7 @@ UNPINNED = (
 )
 
 
-def pinned_key(wd, pubkey: str | None):  # type: ignore[no-untyped-def]
+def pinned_key(wd: WardenAPI, pubkey: str | None) -> str | None:
     """The key the verifier trusts: ``--pubkey``, else ``MLWARDEN_AUDIT_PUBKEY``; ``None``
     when neither is given (the store's own key is then all there is)."""
     return pubkey or wd.settings.audit_pubkey

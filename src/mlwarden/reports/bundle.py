@@ -33,7 +33,6 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from mlwarden.audit.events import AuditEvent
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import (
     Checkpoint,
@@ -42,6 +41,7 @@ from mlwarden.audit.signing import (
     load_public_key,
     public_key_pem,
 )
+from mlwarden.entities.audit import AuditEvent
 from mlwarden.errors import IntegrityError, ValidationError, WardenError
 from mlwarden.reports.bundle_check import BundleVerification, Problem
 from mlwarden.reports.context import canonical_bytes, gather, sha256_hex

@@ -229,8 +229,7 @@ def _alerts(wd: Any, mv: ModelVersion, limit: int = 20) -> list[dict[str, Any]]:
 
 def _stored_windows(wd: Any, mv: ModelVersion) -> dict[str, dict[str, Any]]:
     try:
-        model_id = wd.registry.store.model_id(mv.name)
-        rows = wd.monitoring.results.history(model_id, version=mv.version)
+        rows = wd.monitoring.history(mv.name, version=mv.version)
     except (AttributeError, NotFound):
         return {}
     windows: dict[str, dict[str, Any]] = {}

@@ -6,13 +6,14 @@ that turns them (and the framework's own errors) into ``{"error", "message", "de
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,10 +29,13 @@ from mlwarden.server.auth import Authenticator
 from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
-from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
+from mlwarden.serving.core import ModelCache, Resolver, settle_heap
 from mlwarden.settings import Settings
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 log = logging.getLogger("mlwarden.server")
 
@@ -56,7 +60,7 @@ class ServerContext:
     """What the routes share; built once per app (no import-time state)."""
 
     settings: ServerSettings
-    warden: Any
+    warden: Warden
     auth: Authenticator
     resolver: Resolver
     models: ModelCache
@@ -64,11 +68,9 @@ class ServerContext:
     proxies: ProxyRuntime
     jobs: JobRunner
 
-    def acting(self, user: User) -> Any:
+    def acting(self, user: User) -> Warden:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
-        # not copy.copy: Warden.__new__ reads the environment to pick a backend
-        wd = object.__new__(type(self.warden))
-        wd.__dict__.update(self.warden.__dict__)
+        wd = copy.copy(self.warden)
         wd.settings = self.warden.settings.model_copy(update={"actor": user.name})
         return wd
 
@@ -225,20 +227,22 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
 
 
-def create_app(settings: Settings | ServerSettings | None = None, warden: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | ServerSettings | None = None, warden: Warden | None = None
+) -> FastAPI:
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL).
 
     ``settings`` is the whole tree (:class:`~mlwarden.settings.Settings`: its ``server``,
     ``proxy``, ``alerts`` and ``dashboard`` sections configure the app), or only the server's
     section, the rest then coming from ``warden.settings``. Nothing here reads the environment
     beyond building a default tree when none is given."""
-    from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
         audit,
+        metrics,
         monitor,
         policy,
         predict,
@@ -339,7 +343,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
         reports,
     ):
         app.include_router(module.router)
-    app.include_router(alert_metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
+    app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
@@ -356,7 +360,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     return app
 
 
-def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Settings:
+def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) -> Settings:
     """The whole tree for ``create_app``: given, or the warden's with ``settings`` as its
     server section (a ``ServerSettings`` alone, as callers have always passed)."""
     if isinstance(settings, Settings):
@@ -367,7 +371,7 @@ def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Se
 
 
 def _version() -> str:
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     return __version__
 

@@ -7,18 +7,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from mlwarden.access import User, hash_token
+from mlwarden.access import User
 from mlwarden.access.roles import allowed
 from mlwarden.errors import PermissionDenied
 from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import bearer, check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
+from mlwarden.server.wire_schema import many
 
 router = APIRouter(prefix="/v1", tags=["users and tokens"], route_class=StrictJsonRoute)
 
 
-@router.get("/users", response_model=list[UserOut], summary="wd.list_users()")
+@router.get("/users", response_model=many(UserOut), summary="wd.list_users()")
 def list_users(
     request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
 ) -> Any:
@@ -41,7 +42,7 @@ def create_user(body: CreateUserIn, request: Request, user: User = Depends(curre
     return out(ctx.acting(user).create_user(body.name, body.role))
 
 
-@router.get("/tokens", response_model=list[TokenOut], summary="wd.list_tokens(user=None)")
+@router.get("/tokens", response_model=many(TokenOut), summary="wd.list_tokens(user=None)")
 def list_tokens(
     request: Request,
     user_name: str | None = Query(None, alias="user"),
@@ -73,13 +74,13 @@ def create_token(
     action = "token.create" if body.user == user.name else "token.manage"
     check(ctx, user, action, f"user:{body.user}")
     # the token this request came with: the new one expires no later (issue 14, finding 6)
-    found = ctx.warden.access.store.find_token(hash_token(creds.credentials)) if creds else None
+    parent = ctx.warden.access.find_token(creds.credentials) if creds else None
     new = ctx.acting(user).access.create_token(
         body.user,
         actor=user.name,
         expires_in=body.expires_in,
         description=body.description,
-        parent=None if found is None else found[0],
+        parent=parent,
     )
     # the secret goes to the caller once, in this body; never to a log
     return {"token": new.token, "info": out(new.info)}
