@@ -194,18 +194,17 @@ class MonitorService:
     ) -> ModelOutcome:
         """Evaluate and store the windows of ``mv`` not final yet: the raw rows after the
         newest window that was closed when stored (time windows; row windows are all
-        evaluated again). A prediction logged later with an older timestamp, or a label
-        for a final window, needs ``run`` over that range to count."""
+        evaluated again). An explicit ``since`` evaluates everything from there, final
+        windows included: what a label for a final window, or a prediction logged late with
+        an older timestamp, needs to count."""
         started = time.perf_counter()
         _, unit = parse_window(window)
         since = as_time(since, "since")
         kept = 0
-        if unit != "rows":
-            resume, kept = resume_after(
+        if unit != "rows" and since is None:
+            since, kept = resume_after(
                 self.results.stored_windows(self._model_id(mv.name), mv.version, window)
             )
-            if resume is not None and (since is None or resume > since):
-                since = resume
         report = self.run(mv, since=since, until=until, window=window)
         latest = report.windows[-1] if report.windows else None
         return ModelOutcome(
