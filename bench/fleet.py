@@ -209,20 +209,26 @@ def main() -> None:
     sample = names[: max(1, min(args.sample, n_models))]
 
     naive_s = naive(wd, sample) / len(sample) * n_models
+    print(f"naive, extrapolated: {naive_s:.1f} s", flush=True)
     # since= the logged day: every window is evaluated again, as on a first run
     cold = wd.monitor_fleet(window="1d", since=DAY, executor="thread", workers=args.workers)
     assert not cold.errors, cold.errors
+    print(f"fleet job: {cold.seconds:.1f} s", flush=True)
     warm = wd.monitor_fleet(window="1d", executor="thread", workers=args.workers)
+    print(f"fleet job again: {warm.seconds:.1f} s", flush=True)
     started = time.perf_counter()
     for name in names:  # the week from the stored daily profiles: no raw row read
         wd.monitor_rollup(name, source="1d", window="7d")
     rollup_s = time.perf_counter() - started
+    print(f"7d roll-up: {rollup_s:.1f} s", flush=True)
+    inv_ms, inv_bytes = inventory_ms(wd, args.repeat)
+    print(f"inventory: {inv_ms:.1f} ms", flush=True)
     dask: dict[str, float] = {}
     for n in [int(x) for x in args.dask.split(",") if x.strip()]:
         job = wd.monitor_fleet(window="1d", since=DAY, executor="dask", workers=n)
         assert not job.errors, job.errors
         dask[str(n)] = round(job.seconds, 2)
-    inv_ms, inv_bytes = inventory_ms(wd, args.repeat)
+        print(f"dask {n} workers: {job.seconds:.1f} s", flush=True)
     wd.close()
 
     size = f"{n_models} models x {n_rows:,} rows"
