@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from security_support import open_store
+from security_support import BILLION_LAUGHS, open_store
 
 #: the 80 KB rule that made the CEL runtime crash the process
 LONG_CEL = "+".join(["1"] * 40_000) + " > 0"
@@ -19,18 +19,6 @@ RANGE = "[" + ",".join(str(i) for i in range(20)) + "]"
 NESTED = "true"
 for _d in range(6):
     NESTED = f"{RANGE}.all(x{_d}, x{_d} >= 0 && {NESTED})"
-
-BILLION_LAUGHS = """\
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
 
 
 def gate(check: str) -> str:

@@ -10,70 +10,29 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from security_support import SecureServer, open_store
+from security_support import Answer, Listener, SecureServer, open_store
 
 from mlwarden.egress import EgressRefused
 from mlwarden.server.proxy import LOADER, ProxyModel, check_registration, save_proxy
 
 
-class Listener:
-    """An HTTP service on loopback that records every request. ``/model`` answers like a
-    plain-JSON model server; ``/redirect`` sends the caller on to ``/internal``."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                if self.path == "/redirect":
-                    self.send_response(307)
-                    self.send_header("Location", f"http://127.0.0.1:{outer.port}/internal")
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                n = len(json.loads(body or b"{}").get("records", []))
-                answer = json.dumps({"predictions": [">50K"] * n}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_GET = do_POST
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/model", host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def paths(self) -> list[str]:
-        return [r["path"] for r in self.requests]
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def model_server(path: str, body: bytes, port: int) -> Answer:
+    """Answers like a plain-JSON model server; ``/redirect`` sends the caller on to
+    ``/internal``."""
+    if path == "/redirect":
+        return 307, {"Location": f"http://127.0.0.1:{port}/internal"}, b""
+    n = len(json.loads(body or b"{}").get("records", []))
+    answer = json.dumps({"predictions": [">50K"] * n}).encode()
+    return 200, {"Content-Type": "application/json"}, answer
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    lst = Listener()
+    lst = Listener(model_server, path="/model")
     try:
         yield lst
     finally:
@@ -154,7 +113,7 @@ def test_allow_listed_endpoints_serve_and_every_call_is_checked(
     fresh_server, listener, credit_data
 ):
     # the operator allows the internal host; a proxy in the environment must not be used
-    decoy = Listener()
+    decoy = Listener(model_server, path="/model")
     try:
         env = {
             "MLWARDEN_PROXY_ALLOWED_HOSTS": "127.0.0.1",

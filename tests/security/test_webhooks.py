@@ -6,13 +6,11 @@ received nothing, and nothing it answers may become readable through the API."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pandas as pd
 import pytest
-from security_support import SecureServer, open_store
+from security_support import Answer, Listener, SecureServer, open_store
 
 from mlwarden.alerts import WebhookVerifier
 
@@ -22,45 +20,13 @@ SECRET = "ops-hook-key"
 T0 = pd.Timestamp("2026-11-01", tz="UTC")
 
 
-class Listener:
-    """An internal HTTP service on loopback that records every request it gets."""
-
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                outer.requests.append({"headers": dict(self.headers), "body": body})
-                answer = INTERNAL_ANSWER.encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_GET = do_POST
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def internal_answer(path: str, body: bytes, port: int) -> Answer:
+    return 200, {}, INTERNAL_ANSWER.encode()
 
 
 @pytest.fixture
 def listener() -> Iterator[Listener]:
-    lst = Listener()
+    lst = Listener(internal_answer, path="/hook")
     try:
         yield lst
     finally:
@@ -122,8 +88,8 @@ def assert_untouched(srv: SecureServer, listener: Listener) -> None:
 @pytest.mark.parametrize("role", ["viewer", "developer", "validator", "admin"])
 def test_adhoc_evaluation_cannot_name_urls_or_environment_variables(server, listener, role):
     attacks = [
-        policy(INLINE.format(url=listener.url)),
-        policy(f"  - {listener.url}"),  # a URL where a channel name goes
+        policy(INLINE.format(url=listener.url())),
+        policy(f"  - {listener.url()}"),  # a URL where a channel name goes
         policy("  - name: ops\n    secret_env: PATH"),
     ]
     for text in attacks:
@@ -139,12 +105,12 @@ def test_adhoc_evaluation_cannot_name_urls_or_environment_variables(server, list
 
 
 def test_installing_channels_is_admin_only_and_checked(server, listener):
-    body = {"name": "ops", "url": listener.url}
+    body = {"name": "ops", "url": listener.url()}
     for role in ("viewer", "developer", "validator"):
         assert server.request(role, "POST", "/v1/alerts/channels", json=body).status_code == 403
         assert server.request(role, "GET", "/v1/alerts/channels").status_code == 403
     bad = [
-        ({"name": "ops", "url": listener.url}, "MLWARDEN_ALERTS_ALLOWED_HOSTS"),
+        ({"name": "ops", "url": listener.url()}, "MLWARDEN_ALERTS_ALLOWED_HOSTS"),
         ({"name": "ops", "url": "http://localhost:8080/x"}, "loopback"),
         ({"name": "ops", "url": "http://2130706433/x"}, "loopback"),
         ({"name": "ops", "url": "http://[::ffff:169.254.169.254]/x"}, "link-local"),
@@ -179,7 +145,7 @@ def test_deliveries_go_only_to_allow_listed_internal_hosts_signed_and_bodiless(
 ):
     srv = fresh_server
     quiet = {"MLWARDEN_ALERTS_INTERVAL_S": "0", SECRET_ENV: SECRET}
-    channel = {"name": "ops", "url": listener.url, "secret_env": SECRET_ENV}
+    channel = {"name": "ops", "url": listener.url(), "secret_env": SECRET_ENV}
     srv.start(**quiet)
     r = srv.request("admin", "POST", "/v1/alerts/channels", json=channel)
     assert r.status_code == 422 and "MLWARDEN_ALERTS_ALLOWED_HOSTS" in r.json()["message"]

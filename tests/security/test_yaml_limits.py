@@ -8,23 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from security_support import BILLION_LAUGHS
 
 from mlwarden import _yaml, limits
 from mlwarden.errors import PolicyError, ValidationError
 from mlwarden.policy.loader import loads
 from mlwarden.privacy.masking import MaskingPolicy
-
-BILLION_LAUGHS = """\
-a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
-b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
-c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
-d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
-e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
-f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
-g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
-h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
-i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
 
 
 def test_plain_documents_load_as_safe_load_does():
