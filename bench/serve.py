@@ -91,6 +91,7 @@ def wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -
             return
         except httpx.TransportError:
             time.sleep(0.2)
+    stop(proc)  # not left running (with its workers) behind the error
     raise RuntimeError(f"server at {url} did not start:\n{log.read_text()[-3000:]}")
 
 

@@ -45,6 +45,7 @@ def run(settings: Settings | ServerSettings) -> None:
         access_log=server.access_log,
         log_level="info",
         timeout_graceful_shutdown=10,
+        **_worker_startup_timeout(uvicorn.Config),
     )
     if server.workers > 1:
         # uvicorn.run insists on an import string here; its supervisor takes any picklable app
@@ -57,6 +58,21 @@ def run(settings: Settings | ServerSettings) -> None:
         runner.run()
     if not runner.started:
         raise SystemExit(3)  # uvicorn's start-up failure status
+
+
+#: seconds a new worker may take to import and build the app. uvicorn's default (5 s) is less
+#: than a loaded two-core machine needs for pandas, scikit-learn and the app: it killed and
+#: restarted every worker of ``--workers 2`` in a loop (bench/serve.py --workers 2).
+WORKER_STARTUP_S = 120
+
+
+def _worker_startup_timeout(config: type) -> dict[str, Any]:
+    params = inspect.signature(config).parameters
+    return (
+        {"timeout_worker_healthcheck": WORKER_STARTUP_S}
+        if "timeout_worker_healthcheck" in params
+        else {}
+    )
 
 
 def _check_keys(settings: Settings) -> None:
