@@ -90,8 +90,7 @@ def test_connect_picks_the_backend_by_scheme(tmp_path, monkeypatch):
     with pytest.raises(mw.ValidationError) as bad:
         mw.connect("ftp://example.org/w.db")
     assert bad.value.details["field"] == "uri" and "https" in bad.value.details["schemes"]
-    # ``Warden(uri)`` delegates to the same registry
-    assert isinstance(mw.Warden("http://127.0.0.1:9", token="mlw_x"), RemoteWarden)
+    assert isinstance(mw.connect("http://127.0.0.1:9", token="mlw_x"), RemoteWarden)
 
 
 def test_a_plugin_registers_a_scheme(monkeypatch):

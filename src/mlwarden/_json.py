@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -34,4 +35,7 @@ def jsonable(value: Any) -> Any:
         return str(value)
     if hasattr(value, "to_dict") and callable(value.to_dict):
         return jsonable(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        # an entity without a to_dict of its own travels as its fields (NewToken)
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return repr(value)

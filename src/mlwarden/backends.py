@@ -1,6 +1,6 @@
 """Which backend a URI names: a small registry from URI scheme to factory (MLflow's
-``TrackingStoreRegistry`` pattern), so ``mlwarden.connect(uri)`` and ``Warden(uri)`` pick the
-same backend and a plugin can add one (``register("myscheme", factory)``).
+``TrackingStoreRegistry`` pattern): ``mlwarden.connect(uri)`` picks the backend, and a plugin
+can add one (``register("myscheme", factory)``). ``Warden(uri)`` is the local backend only.
 
 ``sqlite://`` and ``postgresql://`` (and a plain file path, a SQLite file) open the store in
 this process (``Warden``); ``http://`` and ``https://`` talk to a running ``mlwarden serve``

@@ -57,22 +57,11 @@ class Warden:
     """Govern models on one store.
 
     ``Warden()`` uses ``MLWARDEN_URI`` or the embedded default ``./mlwarden/`` (a SQLite file
-    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL;
-    ``Warden("http://host:8080", token=…)`` a running ``mlwarden serve`` (a ``RemoteWarden``:
-    same methods, same exceptions; token from ``MLWARDEN_TOKEN`` when not given). Both
-    implement ``mlwarden.api.WardenAPI``; ``mlwarden.connect(uri)`` says so in its type.
+    and an artifact folder); ``Warden("postgresql://…")`` a shared PostgreSQL. A running
+    ``mlwarden serve`` is reached with ``mlwarden.connect("http://host:8080", token=…)`` (a
+    ``RemoteWarden``: same methods, same exceptions). Both implement
+    ``mlwarden.api.WardenAPI``; ``connect`` picks one by the URI's scheme.
     """
-
-    def __new__(cls, uri: str | None = None, **kwargs: Any) -> Any:
-        if cls is Warden:
-            # the URI's scheme picks the backend (mlwarden/backends.py); kept here so
-            # ``Warden("http://…")`` goes on working, as ``connect`` does
-            settings = kwargs.get("settings") or Settings()
-            resolved = uri or settings.resolved_uri()
-            factory = backends.backend_for(resolved)
-            if factory is not backends.local:
-                return factory(resolved, **kwargs)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -81,7 +70,6 @@ class Warden:
         artifacts: str | None = None,
         actor: str | None = None,
         settings: Settings | None = None,
-        token: str | None = None,  # accepted so one call fits every backend; remote only
     ) -> None:
         base = settings or Settings()
         overrides = {
@@ -91,6 +79,12 @@ class Warden:
         }
         self.settings = base.model_copy(update=overrides)
         resolved = self.settings.resolved_uri()
+        if backends.backend_for(resolved) is not backends.local:
+            raise ValidationError(
+                f"Warden opens a store in this process; {resolved!r} is another backend: "
+                "use mlwarden.connect(uri) (token=… or MLWARDEN_TOKEN for a server)",
+                field="uri",
+            )
         if backends.scheme_of(resolved) == backends.PATH:  # a plain path: a SQLite file
             resolved = f"sqlite:///{resolved}"
             self.settings = self.settings.model_copy(update={"uri": resolved})

@@ -1,6 +1,6 @@
 """``RemoteWarden``: the ``Warden`` methods against a running ``mlwarden serve``.
 
-``mw.Warden("http://host:8080", token=…)`` returns one. Same method names, same return types,
+``mw.connect("http://host:8080", token=…)`` returns one. Same method names, same return types,
 same exceptions: the server sends ``{"error": code, "message", "details"}`` and the code names
 the exception class (``ERRORS_BY_CODE``), raised here again with the same message and details.
 Who acts is the token's user, not a local setting.
@@ -24,8 +24,9 @@ from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
 from mlwarden.audit.events import AuditEvent, canonical_json
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
-from mlwarden.audit.verify import Problem, VerificationResult
+from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.wire import decode
 from mlwarden.errors import (
     ERRORS_BY_CODE,
     AuthenticationError,
@@ -35,7 +36,8 @@ from mlwarden.errors import (
     ValidationError,
     WardenError,
 )
-from mlwarden.monitor.report import MonitorReport, WindowResult
+from mlwarden.monitor.report import MonitorReport
+from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
@@ -72,56 +74,12 @@ def error_from_response(resp: httpx.Response) -> WardenError:
     return exc
 
 
-def _dt(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _model(d: dict[str, Any]) -> Model:
-    return Model(**{**d, "created_at": _dt(d["created_at"])})
-
-
-def _version(d: dict[str, Any]) -> ModelVersion:
-    return ModelVersion(
-        **{**d, "created_at": _dt(d["created_at"]), "aliases": tuple(d.get("aliases", ()))}
-    )
-
-
-def _change(d: dict[str, Any]) -> AliasChange:
-    return AliasChange(**{**d, "at": _dt(d["at"])})
-
-
-def _user(d: dict[str, Any]) -> User:
-    return User(**{**d, "created_at": _dt(d["created_at"])})
-
-
-def _token(d: dict[str, Any]) -> Token:
-    times = ("created_at", "expires_at", "revoked_at", "last_used_at")
-    return Token(**{**d, **{k: _dt(d.get(k)) for k in times}})
-
-
-def _approval(d: dict[str, Any]) -> Approval:
-    d = {k: v for k, v in d.items() if k != "ref"}
-    return Approval(**{**d, "created_at": _dt(d["created_at"])})
-
-
-def _status(d: dict[str, Any]) -> ApprovalStatus:
-    d = {k: v for k, v in d.items() if k not in ("missing", "approved")}
-    return ApprovalStatus(**{**d, "approvers": tuple(d["approvers"])})
-
-
 def _event(d: dict[str, Any]) -> AuditEvent:
+    """The wire carries the payload parsed; the event keeps its canonical text, and since the
+    stored text is canonical JSON, re-encoding the payload gives it back exactly."""
     payload = d.get("payload")
-    return AuditEvent(
-        seq=d["seq"],
-        time=d["time"],
-        actor=d["actor"],
-        action=d["action"],
-        subject=d["subject"],
-        payload_digest=d["payload_digest"],
-        # the stored text is canonical JSON, so re-encoding the payload gives it back exactly
-        payload_json=None if payload is None else canonical_json(payload),
-        salt=d.get("salt"),
-    )
+    text = None if payload is None else canonical_json(payload)
+    return decode(AuditEvent, {**d, "payload_json": text})
 
 
 def _policy_body(policy: Any) -> dict[str, Any]:
@@ -136,64 +94,6 @@ def _policy_body(policy: Any) -> dict[str, Any]:
     if path.suffix in (".yaml", ".yml") or path.exists() or "/" in str(policy):
         return {"policy_yaml": path.read_text()}
     return {"policy": str(policy)}
-
-
-def _decision(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Decision, RuleResult
-
-    return Decision(
-        policy=d["policy"],
-        policy_sha256=d["policy_sha256"],
-        ref=d["ref"],
-        passed=d["passed"],
-        applies=d["applies"],
-        results=tuple(RuleResult.from_dict(r) for r in d["results"]),
-        time=datetime.fromisoformat(d["time"]),
-        actor=d["actor"],
-        purpose=d.get("purpose", "check"),
-        id=d.get("id"),
-        policy_version=d.get("policy_version"),
-        inline=bool(d.get("inline", False)),
-    )
-
-
-def _gate_policy(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import GatePolicy
-
-    return GatePolicy(
-        name=d["name"],
-        version=d["version"],
-        sha256=d["sha256"],
-        source=d["source"],
-        created_by=d["created_by"],
-        created_at=datetime.fromisoformat(d["created_at"]),
-    )
-
-
-def _binding(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Binding
-
-    return Binding(
-        target=d["target"],
-        policy=d["policy"],
-        created_by=d["created_by"],
-        created_at=datetime.fromisoformat(d["created_at"]),
-    )
-
-
-def _promotion(d: dict[str, Any]) -> Any:
-    from mlwarden.policy.types import Promotion
-
-    return Promotion(
-        ref=d["ref"],
-        alias=d["alias"],
-        decision=_decision(d["decision"]),
-        approvals=d["approvals"],
-        allowed=d["allowed"],
-        dry_run=d["dry_run"],
-        change=None if d.get("change") is None else _change(d["change"]),
-        reasons=tuple(d.get("reasons") or ()),
-    )
 
 
 def _url_ref(ref: str) -> tuple[str, str]:
@@ -285,13 +185,10 @@ class RemoteAudit:
         return _event(self._call("GET", f"/v1/audit/events/{int(seq)}"))
 
     def checkpoint(self) -> Checkpoint:
-        return Checkpoint(**self._call("POST", "/v1/audit/checkpoint"))
+        return decode(Checkpoint, self._call("POST", "/v1/audit/checkpoint"))
 
     def verify(self) -> VerificationResult:
-        d = self._call("GET", "/v1/audit/verify")
-        return VerificationResult(
-            **{**d, "problem": None if d.get("problem") is None else Problem(d["problem"])}
-        )
+        return decode(VerificationResult, self._call("GET", "/v1/audit/verify"))
 
     def export(self, path: str | Path) -> int:
         """Write the server's JSON Lines export to ``path`` here; returns events written."""
@@ -302,7 +199,7 @@ class RemoteAudit:
     def prove(self, seq: int, tree_size: int | None = None) -> InclusionProof:
         params = {"tree_size": tree_size}
         d = self._call("GET", f"/v1/audit/proofs/{int(seq)}", params=params)
-        return InclusionProof(**{**d, "path": tuple(d["path"])})
+        return decode(InclusionProof, d)
 
 
 class RemoteWarden(GovernanceMethods):
@@ -335,7 +232,6 @@ class RemoteWarden(GovernanceMethods):
         )
         self.audit = RemoteAudit(self._call)
         self._me: User | None = None
-        self._own = Trust()  # loaders and types this process registered with its own model
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:
         """The decoded body (JSON, else bytes); with ``raw``, the response (headers too).
@@ -358,7 +254,7 @@ class RemoteWarden(GovernanceMethods):
     @property
     def actor(self) -> str:
         if self._me is None:
-            self._me = _user(self._call("GET", "/v1/users/me"))
+            self._me = decode(User, self._call("GET", "/v1/users/me"))
         return self._me.name
 
     def __repr__(self) -> str:
@@ -424,7 +320,7 @@ class RemoteWarden(GovernanceMethods):
             if ds is not None:
                 body[role] = self._upload_dataset(ds, role)
         job = self._call("POST", f"/v1/models/{name}/registrations", json=body)
-        return _version(self._wait(job, f"registering {name}"))
+        return decode(ModelVersion, self._wait(job, f"registering {name}"))
 
     def _upload(self, data: bytes) -> str:
         """Store ``data`` on the server (unless it has it) and return its sha256."""
@@ -507,7 +403,7 @@ class RemoteWarden(GovernanceMethods):
         raise exc
 
     def get_model(self, name: str) -> Model:
-        return _model(self._call("GET", f"/v1/models/{name}"))
+        return decode(Model, self._call("GET", f"/v1/models/{name}"))
 
     def update_model(
         self,
@@ -520,17 +416,17 @@ class RemoteWarden(GovernanceMethods):
     ) -> Model:
         body = {"owner": owner, "description": description, "intended_use": intended_use,
                 "tags": tags}  # fmt: skip
-        return _model(self._call("PATCH", f"/v1/models/{name}", json=body))
+        return decode(Model, self._call("PATCH", f"/v1/models/{name}", json=body))
 
     def list_models(self) -> list[Model]:
-        return [_model(m) for m in _pages(self._call, "/v1/models")]
+        return [decode(Model, m) for m in _pages(self._call, "/v1/models")]
 
     def list_versions(self, name: str) -> list[ModelVersion]:
-        return [_version(v) for v in _pages(self._call, f"/v1/models/{name}/versions")]
+        return [decode(ModelVersion, v) for v in _pages(self._call, f"/v1/models/{name}/versions")]
 
     def get_model_version(self, ref: str) -> ModelVersion:
         name, target = _url_ref(ref)
-        return _version(self._call("GET", f"/v1/models/{name}/versions/{target}"))
+        return decode(ModelVersion, self._call("GET", f"/v1/models/{name}/versions/{target}"))
 
     def set_alias(
         self,
@@ -542,18 +438,20 @@ class RemoteWarden(GovernanceMethods):
         override: bool = False,
     ) -> AliasChange:
         body = {"version": version, "reason": reason, "override": override}
-        return _change(self._call("PUT", f"/v1/models/{name}/aliases/{alias}", json=body))
+        return decode(
+            AliasChange, self._call("PUT", f"/v1/models/{name}/aliases/{alias}", json=body)
+        )
 
     def delete_alias(
         self, name: str, alias: str, *, reason: str | None = None, override: bool = False
     ) -> AliasChange:
         params = {"reason": reason, "override": "true" if override else None}
         path = f"/v1/models/{name}/aliases/{alias}"
-        return _change(self._call("DELETE", path, params=params))
+        return decode(AliasChange, self._call("DELETE", path, params=params))
 
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasChange]:
         rows = _pages(self._call, f"/v1/models/{name}/alias-history", {"alias": alias})
-        return [_change(c) for c in rows]
+        return [decode(AliasChange, c) for c in rows]
 
     def load_model(self, ref: str) -> Any:
         """Download the artifact, check its sha256 against the registry, load it here."""
@@ -563,7 +461,7 @@ class RemoteWarden(GovernanceMethods):
             raise WardenError(f"the artifact of {mv.ref} changed in transit", ref=mv.ref)
         # only code this host trusts runs: the server's flavor_info never names a callable here
         trust = Trust.of(self.settings.trusted_loaders, self.settings.trusted_types)
-        return load_flavor(mv.flavor, trust | self._own).load(data, dict(mv.flavor_info))
+        return load_flavor(mv.flavor, trust).load(data, dict(mv.flavor_info))
 
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         name, target = _url_ref(ref)
@@ -576,7 +474,7 @@ class RemoteWarden(GovernanceMethods):
     def check(self, ref: str, policy: Any) -> Any:
         name, target = _url_ref(ref)
         path = f"/v1/models/{name}/versions/{target}/checks"
-        return _decision(self._call("POST", path, json=_policy_body(policy)))
+        return decode(Decision, self._call("POST", path, json=_policy_body(policy)))
 
     def promote(
         self,
@@ -590,8 +488,8 @@ class RemoteWarden(GovernanceMethods):
         name, target = _url_ref(ref)
         sent = {} if policy is None else _policy_body(policy)
         body = {**sent, "alias": alias, "dry_run": dry_run, "reason": reason}
-        return _promotion(
-            self._call("POST", f"/v1/models/{name}/versions/{target}/promote", json=body)
+        return decode(
+            Promotion, self._call("POST", f"/v1/models/{name}/versions/{target}/promote", json=body)
         )
 
     def install_policy(self, policy: Any) -> Any:
@@ -599,27 +497,29 @@ class RemoteWarden(GovernanceMethods):
 
         text = policy if isinstance(policy, str) and "\n" in policy else None
         pol = loads(text, "<install>") if text is not None else load(policy)
-        return _gate_policy(self._call("POST", "/v1/policies", json={"policy_yaml": pol.source}))
+        return decode(
+            GatePolicy, self._call("POST", "/v1/policies", json={"policy_yaml": pol.source})
+        )
 
     def bind_policy(
         self, policy: str, *, alias: str | None = None, risk_tier: str | None = None
     ) -> Any:
         body = {"policy": policy, "alias": alias, "risk_tier": risk_tier}
-        return _binding(self._call("PUT", "/v1/bindings", json=body))
+        return decode(Binding, self._call("PUT", "/v1/bindings", json=body))
 
     def unbind_policy(self, *, alias: str | None = None, risk_tier: str | None = None) -> Any:
         params = {"alias": alias, "risk_tier": risk_tier}
-        return _binding(self._call("DELETE", "/v1/bindings", params=params))
+        return decode(Binding, self._call("DELETE", "/v1/bindings", params=params))
 
     def gate_policies(self) -> list[Any]:
-        return [_gate_policy(p) for p in self._call("GET", "/v1/policies")]
+        return [decode(GatePolicy, p) for p in self._call("GET", "/v1/policies")]
 
     def gate_policy(self, name: str, version: int | None = None) -> Any:
         params = {"version": version}
-        return _gate_policy(self._call("GET", f"/v1/policies/{name}", params=params))
+        return decode(GatePolicy, self._call("GET", f"/v1/policies/{name}", params=params))
 
     def policy_bindings(self) -> list[Any]:
-        return [_binding(b) for b in self._call("GET", "/v1/bindings")]
+        return [decode(Binding, b) for b in self._call("GET", "/v1/bindings")]
 
     def protected_aliases(self) -> list[str]:
         return list(self._call("GET", "/v1/protected-aliases"))
@@ -630,12 +530,12 @@ class RemoteWarden(GovernanceMethods):
 
     def rollback(self, name: str, *, alias: str, reason: str) -> AliasChange:
         body = {"alias": alias, "reason": reason}
-        return _change(self._call("POST", f"/v1/models/{name}/rollback", json=body))
+        return decode(AliasChange, self._call("POST", f"/v1/models/{name}/rollback", json=body))
 
     def decisions(self, ref: str, *, limit: int | None = None) -> list[Any]:
         name, target = _url_ref(ref)
         path = f"/v1/models/{name}/versions/{target}/decisions"
-        return [_decision(d) for d in _pages(self._call, path, limit=limit)]
+        return [decode(Decision, d) for d in _pages(self._call, path, limit=limit)]
 
     def policy_context(self, ref: str) -> dict[str, Any]:
         name, target = _url_ref(ref)
@@ -648,22 +548,25 @@ class RemoteWarden(GovernanceMethods):
     def approve(self, ref: str, *, comment: str | None = None) -> Approval:
         name, target = _url_ref(ref)
         path = f"/v1/models/{name}/versions/{target}/approvals"
-        return _approval(self._call("POST", path, json={"comment": comment}))
+        return decode(Approval, self._call("POST", path, json={"comment": comment}))
 
     def approvals(self, ref: str) -> list[Approval]:
         name, target = _url_ref(ref)
         path = f"/v1/models/{name}/versions/{target}/approvals"
-        return [_approval(a) for a in _pages(self._call, path)]
+        return [decode(Approval, a) for a in _pages(self._call, path)]
 
     def approval_status(self, ref: str) -> ApprovalStatus:
         name, target = _url_ref(ref)
-        return _status(self._call("GET", f"/v1/models/{name}/versions/{target}/approval-status"))
+        return decode(
+            ApprovalStatus,
+            self._call("GET", f"/v1/models/{name}/versions/{target}/approval-status"),
+        )
 
     def create_user(self, name: str, role: str) -> User:
-        return _user(self._call("POST", "/v1/users", json={"name": name, "role": role}))
+        return decode(User, self._call("POST", "/v1/users", json={"name": name, "role": role}))
 
     def list_users(self) -> list[User]:
-        return [_user(u) for u in _pages(self._call, "/v1/users")]
+        return [decode(User, u) for u in _pages(self._call, "/v1/users")]
 
     def create_token(
         self,
@@ -675,14 +578,13 @@ class RemoteWarden(GovernanceMethods):
         if isinstance(expires_in, timedelta):
             expires_in = f"{max(1, int(expires_in.total_seconds()))}s"
         body = {"user": user, "expires_in": expires_in, "description": description}
-        d = self._call("POST", "/v1/tokens", json=body)
-        return NewToken(d["token"], _token(d["info"]))
+        return decode(NewToken, self._call("POST", "/v1/tokens", json=body))
 
     def revoke_token(self, token_id: int) -> Token:
-        return _token(self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
+        return decode(Token, self._call("DELETE", f"/v1/tokens/{int(token_id)}"))
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
-        return [_token(t) for t in _pages(self._call, "/v1/tokens", {"user": user})]
+        return [decode(Token, t) for t in _pages(self._call, "/v1/tokens", {"user": user})]
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -805,23 +707,15 @@ class RemoteWarden(GovernanceMethods):
             "version": version,
             "explain": "true" if explain else None,
         }
-        return _report(self._call("GET", f"/v1/models/{name}/monitor", params=params))
+        return decode(MonitorReport, self._call("GET", f"/v1/models/{name}/monitor", params=params))
 
     def monitor_rollup(
         self, name: str, *, source: str = "1d", window: str = "7d", version: int | None = None
     ) -> MonitorReport:
         params = {"source": source, "window": window, "version": version}
-        return _report(self._call("GET", f"/v1/models/{name}/monitor/rollup", params=params))
-
-
-def _report(d: dict[str, Any]) -> MonitorReport:
-    windows = tuple(
-        WindowResult(**{**w, "start": pd.Timestamp(w["start"]), "end": pd.Timestamp(w["end"])})
-        for w in d["windows"]
-    )
-    return MonitorReport(
-        d["name"], d["version"], d["window"], d["segment_by"], windows, d.get("note", "")
-    )
+        return decode(
+            MonitorReport, self._call("GET", f"/v1/models/{name}/monitor/rollup", params=params)
+        )
 
 
 def _client_lineage() -> dict[str, Any]:

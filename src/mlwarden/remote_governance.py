@@ -8,38 +8,15 @@ caller's machine: the server only ever sees and sends their contents.
 from __future__ import annotations
 
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mlwarden.alerts.policy import MonitoringPolicy, load, loads
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation, RuleOutcome
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import ModelVersion
+from mlwarden.entities.wire import decode
 from mlwarden.errors import ValidationError
 from mlwarden.privacy.masking import MaskingPolicy
-
-
-def _dt(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _alert(d: dict[str, Any]) -> Alert:
-    times = ("window_start", "window_end", "started_at", "updated_at", "ended_at")
-    d = {k: v for k, v in d.items() if k != "ref"}  # a property of Alert, not a field
-    return Alert(**{**d, **{k: _dt(d.get(k)) for k in times}, "actions": tuple(d["actions"])})
-
-
-def _delivery(d: dict[str, Any]) -> Delivery:
-    return Delivery(**{**d, "created_at": _dt(d["created_at"])})
-
-
-def _channel(d: dict[str, Any]) -> Channel:
-    return Channel(**{**d, "created_at": _dt(d.get("created_at"))})
-
-
-def _evaluation(d: dict[str, Any]) -> Evaluation:
-    outcomes = tuple(RuleOutcome(**o) for o in d["outcomes"])
-    return Evaluation(datetime.fromisoformat(d["time"]), outcomes, d["duration_s"])
 
 
 def _monitoring_policy(d: dict[str, Any]) -> MonitoringPolicy:
@@ -119,7 +96,7 @@ class GovernanceMethods:
             "names": names,
             "refresh": refresh,
         }
-        return _evaluation(self._call("POST", "/v1/monitoring/evaluate", json=body))
+        return decode(Evaluation, self._call("POST", "/v1/monitoring/evaluate", json=body))
 
     def install_monitoring_policy(self, policy: str | Path | MonitoringPolicy) -> MonitoringPolicy:
         body = _policy_text(policy)
@@ -137,13 +114,15 @@ class GovernanceMethods:
         limit: int | None = None,
     ) -> list[Alert]:
         params = {"name": name, "status": status, "policy": policy, "limit": limit}
-        return [_alert(a) for a in self._call("GET", "/v1/alerts", params=params)]
+        return [decode(Alert, a) for a in self._call("GET", "/v1/alerts", params=params)]
 
     def alert_deliveries(
         self, alert_id: int | None = None, *, failed: bool | None = None, limit: int | None = None
     ) -> list[Delivery]:
         params = {"alert_id": alert_id, "failed": failed, "limit": limit}
-        return [_delivery(d) for d in self._call("GET", "/v1/alerts/deliveries", params=params)]
+        return [
+            decode(Delivery, d) for d in self._call("GET", "/v1/alerts/deliveries", params=params)
+        ]
 
     def install_alert_channel(
         self,
@@ -154,10 +133,10 @@ class GovernanceMethods:
         secret_env: str | None = None,
     ) -> Channel:
         body = {"name": name, "url": url, "format": format, "secret_env": secret_env}
-        return _channel(self._call("POST", "/v1/alerts/channels", json=body))
+        return decode(Channel, self._call("POST", "/v1/alerts/channels", json=body))
 
     def alert_channels(self) -> list[Channel]:
-        return [_channel(c) for c in self._call("GET", "/v1/alerts/channels")]
+        return [decode(Channel, c) for c in self._call("GET", "/v1/alerts/channels")]
 
     def remove_alert_channel(self, name: str) -> None:
         self._call("DELETE", f"/v1/alerts/channels/{name}")
@@ -169,10 +148,8 @@ class GovernanceMethods:
         return self._version_action(ref, "unblock", reason)
 
     def _version_action(self, ref: str, action: str, reason: str) -> ModelVersion:
-        from mlwarden.remote import _version
-
         path = f"{self._ref_path(ref)}/{action}"
-        return _version(self._call("POST", path, json={"reason": reason}))
+        return decode(ModelVersion, self._call("POST", path, json={"reason": reason}))
 
     # -- documentation and evidence bundles -----------------------------------------------
 

@@ -100,7 +100,7 @@ def test_a_garbage_lightgbm_artifact_is_refused_and_production_still_answers(ser
 
 def test_a_sound_upload_still_registers(server, lgb_model, credit_data):
     X, y, _ = credit_data
-    remote = mw.Warden(server.url, token=server.tokens["developer"])
+    remote = mw.connect(server.url, token=server.tokens["developer"])
     try:
         mv = remote.register_model("credit", lgb_model, train=mw.Dataset(X.head(500), y.head(500)))
         assert mv.flavor == "lightgbm" and mv.version > 1
@@ -138,7 +138,7 @@ def test_a_stored_untrusted_loader_is_refused_by_every_reader(server, tmp_path, 
         "viewer", "POST", f"/v1/models/credit/predict?version={bad.version}", json={"records": rows}
     )
     assert r.status_code == 403 and r.json()["error"] == "untrusted_code", r.text
-    remote = mw.Warden(server.url, token=server.tokens["viewer"])
+    remote = mw.connect(server.url, token=server.tokens["viewer"])
     try:
         with pytest.raises(mw.PermissionDenied, match="not trusted"):
             remote.load_model(bad.ref)

@@ -47,7 +47,7 @@ def _events(server, action: str) -> list:
 def _register_v2(server, credit_data, lgb_model) -> int:
     """A developer registers the next ``credit`` version over HTTP."""
     X, y, _ = credit_data
-    remote = mw.Warden(server.url, token=server.tokens["developer"])
+    remote = mw.connect(server.url, token=server.tokens["developer"])
     try:
         return remote.register_model("credit", lgb_model, train=mw.Dataset(X, y)).version
     finally:
@@ -98,7 +98,7 @@ def test_inline_always_pass_gate_only_dry_runs(fresh_server, credit_data, lgb_mo
 
 def test_developer_cannot_choose_the_risk_tier(server, credit_data, lgb_model):
     X, y, _ = credit_data
-    remote = mw.Warden(server.url, token=server.tokens["developer"])
+    remote = mw.connect(server.url, token=server.tokens["developer"])
     try:
         remote.register_model("lowball", lgb_model, train=mw.Dataset(X, y), risk_tier="low")
     finally:

@@ -144,7 +144,7 @@ def test_lists_have_a_default_and_a_maximum_page(server, credit_data):
 def test_remote_client_pages_through(server, credit_data):
     import mlwarden as mw
 
-    with mw.Warden(server.url, token=server.tokens["admin"]) as remote:
+    with mw.connect(server.url, token=server.tokens["admin"]) as remote:
         frame = remote.predictions("credit")
         events = remote.audit.events()
     with open_store(server) as wd:

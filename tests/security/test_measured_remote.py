@@ -164,7 +164,7 @@ def test_the_event_loop_answers_during_a_registration_job(server, lgb_model, adu
     result: dict = {}
 
     def register() -> None:
-        with mw.Warden(server.url, token=server.tokens["developer"]) as dave:
+        with mw.connect(server.url, token=server.tokens["developer"]) as dave:
             result["mv"] = dave.register_model(
                 "measured",
                 lgb_model,

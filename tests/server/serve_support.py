@@ -98,13 +98,13 @@ class PortalTransport(httpx.BaseTransport):
 @dataclass
 class InProcess:
     """The app in this process behind an ASGI transport: ``live``'s ``.url``, without a
-    socket. ``mw.Warden(url, token=…, transport=transport)`` is a ``RemoteWarden`` on it."""
+    socket. ``mw.connect(url, token=…, transport=transport)`` is a ``RemoteWarden`` on it."""
 
     transport: PortalTransport
     url: str = "http://testserver"
 
     def warden(self, token: str) -> Any:
-        return mw.Warden(self.url, token=token, transport=self.transport)
+        return mw.connect(self.url, token=token, transport=self.transport)
 
     def client(self, **kwargs: Any) -> httpx.Client:
         return httpx.Client(base_url=self.url, transport=self.transport, **kwargs)

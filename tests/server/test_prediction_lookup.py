@@ -1,15 +1,14 @@
 """One prediction by id (``GET /v1/predictions/{id}``, ``wd.prediction(id)``) and listing a
 log where explained rows and subject-keyed rows mix (issue 15 item 10), on both databases,
-over a real HTTP server."""
+through the app in this process (``inproc``: an ASGI transport, no socket)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 
-import httpx
 import pytest
-from serve_support import LiveServer, records
+from serve_support import records
 
 import mlwarden as mw
 from mlwarden.audit.events import AuditEvent
@@ -20,47 +19,45 @@ from mlwarden.remote import RemoteWarden
 
 
 @pytest.fixture
-def logged(store, app, credit_data):
-    """A live server; the log holds explained predictions (through ``/predict``) and
+def logged(store, inproc, credit_data):
+    """The app in process; the log holds explained predictions (through ``/predict``) and
     subject-keyed ones without reasons (batch logging), plus a viewer's token."""
     _, _, Xt = credit_data
     wd = store.warden
     wd.create_user("vic", "viewer")
     vic = wd.create_token("vic").token
-    with LiveServer(app) as live:
-        with httpx.Client(base_url=live.url, headers=store.headers(), timeout=60) as http:
-            r = http.post(
-                "/v1/models/credit/predict",
-                params={"explain": "true"},
-                json={"records": records(Xt, 3)},
-            )
-            assert r.status_code == 200, r.text
-            explained = r.json()["ids"]
-        batch = Xt.iloc[10:14]
-        keyed = wd.log_predictions(
-            "credit", batch, ["<=50K"] * 4, subjects=["s-1", "s-2", None, "s-3"]
+    served = inproc  # the app behind an ASGI transport: no socket, no server thread
+    with served.client(headers=store.headers(), timeout=60) as http:
+        r = http.post(
+            "/v1/models/credit/predict",
+            params={"explain": "true"},
+            json={"records": records(Xt, 3)},
         )
-        wd.log_labels("credit", [keyed[0]], [">50K"])
-        yield live, store, vic, explained, keyed
+        assert r.status_code == 200, r.text
+        explained = r.json()["ids"]
+    batch = Xt.iloc[10:14]
+    keyed = wd.log_predictions("credit", batch, ["<=50K"] * 4, subjects=["s-1", "s-2", None, "s-3"])
+    wd.log_labels("credit", [keyed[0]], [">50K"])
+    yield served, store, vic, explained, keyed
 
 
-def _get(live, token, path, **kw):
+def _get(served, token, path, **kw):
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with httpx.Client(base_url=live.url, headers=headers) as c:
+    with served.client(headers=headers) as c:
         return c.get(path, timeout=60, **kw)
 
 
 def test_listing_explained_and_subject_keyed_rows_is_not_a_500(logged):
-    live, store, vic, explained, keyed = logged
+    served, store, vic, explained, keyed = logged
     for token in (store.token, vic):  # unsealed (admin) and sealed (viewer) reads
-        r = _get(live, token, "/v1/models/credit/predictions")
+        r = _get(served, token, "/v1/models/credit/predictions")
         assert r.status_code == 200, r.text
         rows = {row["id"]: row for row in r.json()["rows"]}
         assert set(explained) | set(keyed) <= set(rows)
         assert all(rows[i]["reasons"] for i in explained)
         assert rows[keyed[2]]["reasons"] is None  # not keyed, not explained
     # the SDK over HTTP and locally read the same mixed log
-    remote = mw.Warden(live.url, token=store.token)
+    remote = served.warden(store.token)
     assert len(remote.predictions("credit")) == len(explained) + len(keyed)
     assert len(store.warden.predictions("credit")) == len(explained) + len(keyed)
 
@@ -100,8 +97,8 @@ def _verify_proof(found: dict) -> None:
 
 
 def test_one_prediction_by_id_with_reasons_and_inclusion_proof(logged):
-    live, store, _vic, explained, _keyed = logged
-    r = _get(live, store.token, f"/v1/predictions/{explained[1]}")
+    served, store, _vic, explained, _keyed = logged
+    r = _get(served, store.token, f"/v1/predictions/{explained[1]}")
     assert r.status_code == 200, r.text
     found = r.json()
     assert found["model"] == "credit" and found["version"] == 1
@@ -112,7 +109,7 @@ def test_one_prediction_by_id_with_reasons_and_inclusion_proof(logged):
     assert found["label"] is None
     _verify_proof(found)
     # the same through both SDK transports
-    remote = mw.Warden(live.url, token=store.token)
+    remote = served.warden(store.token)
     assert isinstance(remote, RemoteWarden)
     assert remote.prediction(explained[1]) == found
     local = store.warden.prediction(explained[1])
@@ -120,13 +117,13 @@ def test_one_prediction_by_id_with_reasons_and_inclusion_proof(logged):
 
 
 def test_subject_keyed_prediction_is_opened_for_admins_and_sealed_for_others(logged):
-    live, store, vic, _explained, keyed = logged
-    admin = _get(live, store.token, f"/v1/predictions/{keyed[0]}").json()
+    served, store, vic, _explained, keyed = logged
+    admin = _get(served, store.token, f"/v1/predictions/{keyed[0]}").json()
     assert not admin["sealed"] and admin["inputs"]["age"] is not None
     assert admin["output"] == "<=50K" and admin["label"] == ">50K"
     assert admin["reasons"] is None
     _verify_proof(admin)
-    r = _get(live, vic, f"/v1/predictions/{keyed[0]}")
+    r = _get(served, vic, f"/v1/predictions/{keyed[0]}")
     assert r.status_code == 200, r.text
     sealed = r.json()
     assert sealed["sealed"] is True
@@ -134,19 +131,19 @@ def test_subject_keyed_prediction_is_opened_for_admins_and_sealed_for_others(log
     _verify_proof(sealed)  # the proof is about the batch, not the sealed payload
     # an erased subject's prediction keeps its id, version and proof, nothing else
     store.warden.erase_subject("s-2")
-    erased = _get(live, store.token, f"/v1/predictions/{keyed[1]}").json()
+    erased = _get(served, store.token, f"/v1/predictions/{keyed[1]}").json()
     assert erased["erased"] is True and erased["inputs"] is None and erased["output"] is None
 
 
 def test_unknown_and_malformed_ids_are_4xx(logged):
-    live, store, _vic, explained, _keyed = logged
-    r = _get(live, store.token, "/v1/predictions/no-such-id")
+    served, store, _vic, explained, _keyed = logged
+    r = _get(served, store.token, "/v1/predictions/no-such-id")
     assert r.status_code == 404 and r.json()["error"] == "not_found"
-    r = _get(live, store.token, "/v1/predictions/" + "x" * 65)
+    r = _get(served, store.token, "/v1/predictions/" + "x" * 65)
     assert r.status_code == 422 and r.json()["details"]["field"] == "id"
-    r = _get(live, None, f"/v1/predictions/{explained[0]}")
+    r = _get(served, None, f"/v1/predictions/{explained[0]}")
     assert r.status_code == 401
-    remote = mw.Warden(live.url, token=store.token)
+    remote = served.warden(store.token)
     with pytest.raises(NotFound):
         remote.prediction("no-such-id")
     with pytest.raises(NotFound):
@@ -182,7 +179,7 @@ def test_a_server_that_is_down_is_one_readable_line(tmp_path):
         assert "Traceback" not in done.stderr + done.stdout, (args, done.stderr)
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         assert len(lines) == 1 and lines[0].startswith("error:"), (args, done.stderr)
-    remote = mw.Warden(url, token="wd_x")
+    remote = mw.connect(url, token="wd_x")
     with pytest.raises(WardenError, match="cannot reach the Warden server") as info:
         remote.prediction("some-id")
     assert info.value.__cause__ is None and info.value.__suppress_context__

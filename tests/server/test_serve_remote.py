@@ -1,4 +1,4 @@
-"""The SDK suite on both backends: ``Warden(store)`` and ``Warden("http://…", token=…)``
+"""The SDK suite on both backends: ``Warden(store)`` and ``connect("http://…", token=…)``
 must answer alike and raise the same exception classes."""
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def backend(request, store, app):
         return
     if request.param == "socket":
         with LiveServer(app) as live:
-            wd = mw.Warden(live.url, token=store.token)
+            wd = mw.connect(live.url, token=store.token)
             assert isinstance(wd, RemoteWarden)
-            yield Backend(wd, "remote", lambda user, token: mw.Warden(live.url, token=token))
+            yield Backend(wd, "remote", lambda user, token: mw.connect(live.url, token=token))
             wd.close()
         return
     inproc = request.getfixturevalue("inproc")
@@ -253,14 +253,18 @@ def test_http_uris_pick_the_remote_backend(monkeypatch):
     monkeypatch.setenv("MLWARDEN_URI", "http://127.0.0.1:9")
     monkeypatch.delenv("MLWARDEN_TOKEN", raising=False)
     with pytest.raises(mw.AuthenticationError):
-        mw.Warden()
+        mw.connect()
     monkeypatch.setenv("MLWARDEN_TOKEN", "mlw_x")
-    wd = mw.Warden()
+    wd = mw.connect()
     assert isinstance(wd, RemoteWarden) and wd.uri == "http://127.0.0.1:9"
     with pytest.raises(mw.WardenError, match="cannot reach"):
         wd.list_models()  # nothing listens on port 9
     wd.close()
-    explicit = mw.Warden("https://warden.example", token="mlw_y")
+    # the local facade is the local backend only: it says where a server URI goes
+    with pytest.raises(mw.ValidationError, match=r"mlwarden\.connect") as refused:
+        mw.Warden()
+    assert refused.value.details["field"] == "uri"
+    explicit = mw.connect("https://warden.example", token="mlw_y")
     assert (
         isinstance(explicit, RemoteWarden) and repr(explicit) == "Warden('https://warden.example')"
     )

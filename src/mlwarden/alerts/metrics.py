@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -24,6 +24,9 @@ from prometheus_client.registry import Collector
 
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.alerts.types import FIRING
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -94,7 +97,7 @@ def observe_prediction(model: str, version: int | str, latency_s: float, rows: i
 class WardenCollector(Collector):
     """Reads the current values from the store on every scrape."""
 
-    def __init__(self, warden: Any) -> None:
+    def __init__(self, warden: Warden) -> None:
         self.warden = warden
 
     def collect(self) -> Iterator[Metric]:
@@ -267,7 +270,7 @@ class WardenCollector(Collector):
         yield deliveries
 
 
-def registry_for(warden: Any) -> CollectorRegistry:
+def registry_for(warden: Warden) -> CollectorRegistry:
     """A registry with the store collector and this process's prediction counters."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WardenCollector(warden))
@@ -280,11 +283,11 @@ class _LiveCollector(Collector):
         yield from _Live.get().registry.collect()
 
 
-def render(warden: Any) -> bytes:
+def render(warden: Warden) -> bytes:
     return generate_latest(registry_for(warden))
 
 
-def router(warden: Any, settings: AlertSettings | None = None) -> Any:
+def router(warden: Warden, settings: AlertSettings | None = None) -> Any:
     """``GET /metrics`` as an APIRouter; ``create_app`` includes it."""
     from fastapi import APIRouter
     from fastapi.concurrency import run_in_threadpool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
@@ -18,10 +19,15 @@ from mlwarden.cli._common import (
     show_list,
 )
 
+if TYPE_CHECKING:
+    from mlwarden.api import WardenAPI
+    from mlwarden.audit.signing import Checkpoint
+    from mlwarden.store.sql.audit import SqlAuditLog
+
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
-def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
+def signed_checkpoint(wd: WardenAPI) -> Checkpoint:
     """The latest checkpoint, never signing anything new.
 
     ``AuditLog.checkpoint()`` integrates stored-but-unsigned rows first; on the SQL store every
@@ -44,14 +50,15 @@ def signed_checkpoint(wd):  # type: ignore[no-untyped-def]
     return cp
 
 
-def read_only(wd, public_key=None):  # type: ignore[no-untyped-def]
-    """The store's log without its signer (trusting ``public_key`` if given)."""
+def read_only(wd: WardenAPI, public_key: Any = None) -> SqlAuditLog:
+    """The store's log without its signer (trusting ``public_key``, a key or its PEM text,
+    if given)."""
     from mlwarden.store.sql.audit import SqlAuditLog
 
     return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
 
 
-def _backend(wd):  # type: ignore[no-untyped-def]
+def _backend(wd: WardenAPI) -> Any:
     """The store's audit tables: these commands check the store itself, never a server's
     word for it."""
     backend = getattr(wd.audit, "backend", None)
@@ -72,7 +79,7 @@ UNPINNED = (
 )
 
 
-def pinned_key(wd, pubkey: str | None):  # type: ignore[no-untyped-def]
+def pinned_key(wd: WardenAPI, pubkey: str | None) -> str | None:
     """The key the verifier trusts: ``--pubkey``, else ``MLWARDEN_AUDIT_PUBKEY``; ``None``
     when neither is given (the store's own key is then all there is)."""
     return pubkey or wd.settings.audit_pubkey

@@ -6,12 +6,13 @@ that turns them (and the framework's own errors) into ``{"error", "message", "de
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,6 +33,9 @@ from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
 from mlwarden.settings import Settings
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 log = logging.getLogger("mlwarden.server")
 
@@ -56,7 +60,7 @@ class ServerContext:
     """What the routes share; built once per app (no import-time state)."""
 
     settings: ServerSettings
-    warden: Any
+    warden: Warden
     auth: Authenticator
     resolver: Resolver
     models: ModelCache
@@ -64,11 +68,9 @@ class ServerContext:
     proxies: ProxyRuntime
     jobs: JobRunner
 
-    def acting(self, user: User) -> Any:
+    def acting(self, user: User) -> Warden:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
-        # not copy.copy: Warden.__new__ reads the environment to pick a backend
-        wd = object.__new__(type(self.warden))
-        wd.__dict__.update(self.warden.__dict__)
+        wd = copy.copy(self.warden)
         wd.settings = self.warden.settings.model_copy(update={"actor": user.name})
         return wd
 
@@ -202,7 +204,9 @@ def _install_errors(app: FastAPI) -> None:
         return error_response(500, "internal_error", f"internal error: {type(exc).__name__}")
 
 
-def create_app(settings: Settings | ServerSettings | None = None, warden: Any = None) -> FastAPI:
+def create_app(
+    settings: Settings | ServerSettings | None = None, warden: Warden | None = None
+) -> FastAPI:
     """The API over ``warden`` (a local ``Warden``: SQLite or PostgreSQL).
 
     ``settings`` is the whole tree (:class:`~mlwarden.settings.Settings`: its ``server``,
@@ -337,7 +341,7 @@ def create_app(settings: Settings | ServerSettings | None = None, warden: Any = 
     return app
 
 
-def settings_tree(settings: Settings | ServerSettings | None, warden: Any) -> Settings:
+def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) -> Settings:
     """The whole tree for ``create_app``: given, or the warden's with ``settings`` as its
     server section (a ``ServerSettings`` alone, as callers have always passed)."""
     if isinstance(settings, Settings):

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -37,6 +37,9 @@ from mlwarden.errors import (
 )
 from mlwarden.server.serving import Prediction, Record, Served
 from mlwarden.server.settings import ProxySettings, ServerSettings
+
+if TYPE_CHECKING:
+    from mlwarden.api import WardenAPI
 
 PROTOCOLS = ("oip-v2", "json")
 _OIP_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
@@ -223,7 +226,9 @@ def load_proxy(path: Path) -> ProxyModel:
     )
 
 
-def register_endpoint(warden: Any, name: str, url: str, protocol: str = "oip-v2", **kwargs: Any):  # type: ignore[no-untyped-def]
+def register_endpoint(
+    warden: WardenAPI, name: str, url: str, protocol: str = "oip-v2", **kwargs: Any
+) -> ModelVersion:
     """Register ``url`` as the next version of ``name`` (pass ``train=``/``eval=`` to record a
     signature and metrics: the endpoint is called on that data)."""
     classes = kwargs.pop("classes", None)

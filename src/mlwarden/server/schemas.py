@@ -7,19 +7,64 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
+from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
+from mlwarden.audit.events import AuditEvent
+from mlwarden.audit.log import InclusionProof
+from mlwarden.audit.signing import Checkpoint
+from mlwarden.audit.verify import VerificationResult
+from mlwarden.entities import PROVENANCES, AliasChange, Model, ModelVersion
+from mlwarden.monitor.report import MonitorReport
+from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.registry.refs import MAX_VERSION
+from mlwarden.server.wire_schema import wire_schema
 
 Scalar = str | int | float | bool | None
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="allow")
 
 
 class ErrorOut(BaseModel):
     error: str = Field(description="stable error code (the SDK exception's `code`)")
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- entities: each response schema is derived from the entity's dataclass (one definition
+# of each shape; ``RemoteWarden`` decodes with ``mlwarden.entities.wire.decode``). The keyword
+# arguments document what ``to_dict`` adds beside the fields, for readers of the JSON.
+
+ModelOut = wire_schema(Model)
+VersionOut = wire_schema(
+    ModelVersion,
+    provenance=(
+        dict[str, Literal[PROVENANCES]],  # type: ignore[valid-type]  # a tuple of literals
+        Field(
+            default_factory=dict,
+            description="`metrics.NAME` or evidence kind -> measured (computed by the server "
+            "from data it holds) or asserted (sent by a client)",
+        ),
+    ),
+)
+AliasChangeOut = wire_schema(AliasChange)
+UserOut = wire_schema(User)
+TokenOut = wire_schema(Token)
+NewTokenOut = wire_schema(NewToken)
+ApprovalOut = wire_schema(Approval, ref=str)
+ApprovalStatusOut = wire_schema(ApprovalStatus, missing=int, approved=bool)
+AuditEventOut = wire_schema(
+    AuditEvent, exclude=("payload_json",), payload=(dict[str, Any] | None, None)
+)
+CheckpointOut = wire_schema(Checkpoint)
+VerificationOut = wire_schema(VerificationResult)
+ProofOut = wire_schema(InclusionProof)
+DecisionOut = wire_schema(Decision, dry_run=bool)
+PromotionOut = wire_schema(Promotion, moved=bool)
+GatePolicyOut = wire_schema(GatePolicy)
+BindingOut = wire_schema(Binding, kind=str, value=str)
+AlertOut = wire_schema(Alert, ref=str)
+ChannelOut = wire_schema(Channel)
+DeliveryOut = wire_schema(Delivery)
+EvaluationOut = wire_schema(Evaluation)
+MonitorReportOut = wire_schema(MonitorReport)
 
 
 # ---- registry
@@ -35,54 +80,6 @@ class ModelUpdateIn(BaseModel):
     description: str | None = Field(default=None, max_length=10_000)
     intended_use: str | None = Field(default=None, max_length=10_000)
     tags: dict[str, str | None] | None = Field(default=None, max_length=256)
-
-
-class ModelOut(_Out):
-    name: str
-    owner: str | None
-    risk_tier: str
-    intended_use: str | None
-    description: str | None
-    tags: dict[str, str]
-    created_at: datetime
-    created_by: str
-    latest_version: int | None
-    aliases: dict[str, int]
-
-
-class VersionOut(_Out):
-    name: str
-    version: int
-    artifact_sha256: str
-    artifact_size: int
-    flavor: str
-    flavor_info: dict[str, Any]
-    signature: dict[str, Any]
-    lineage: dict[str, Any]
-    metrics: dict[str, float | None]
-    params: dict[str, Any]
-    status: str
-    created_at: datetime
-    created_by: str
-    description: str | None = None
-    aliases: list[str] = Field(default_factory=list)
-    evidence: dict[str, str] = Field(default_factory=dict)
-    provenance: dict[str, Literal["measured", "asserted"]] = Field(
-        default_factory=dict,
-        description="`metrics.NAME` or evidence kind -> measured (computed by the server from "
-        "data it holds) or asserted (sent by a client)",
-    )
-
-
-class AliasChangeOut(_Out):
-    name: str
-    alias: str
-    from_version: int | None
-    to_version: int | None
-    action: str
-    actor: str
-    reason: str | None
-    at: datetime
 
 
 class SetAliasIn(BaseModel):
@@ -187,29 +184,9 @@ class JobOut(BaseModel):
 # ---- access
 
 
-class UserOut(_Out):
-    id: int
-    name: str
-    role: str
-    created_at: datetime
-    created_by: str
-    disabled: bool = False
-
-
 class CreateUserIn(BaseModel):
     name: str = Field(min_length=1, max_length=256)
     role: Literal["viewer", "developer", "validator", "admin"]
-
-
-class TokenOut(_Out):
-    id: int
-    user: str
-    prefix: str
-    created_at: datetime
-    expires_at: datetime | None = None
-    revoked_at: datetime | None = None
-    last_used_at: datetime | None = None
-    description: str | None = None
 
 
 class CreateTokenIn(BaseModel):
@@ -218,76 +195,8 @@ class CreateTokenIn(BaseModel):
     description: str | None = None
 
 
-class NewTokenOut(BaseModel):
-    token: str = Field(description="the secret, shown this once")
-    info: TokenOut
-
-
 class ApproveIn(BaseModel):
     comment: str | None = None
-
-
-class ApprovalOut(_Out):
-    model: str
-    version: int
-    approver: str
-    role: str
-    comment: str | None
-    created_at: datetime
-    ref: str
-
-
-class ApprovalStatusOut(_Out):
-    ref: str
-    risk_tier: str
-    required: int
-    have: int
-    approvers: list[str]
-    registered_by: str
-    missing: int
-    approved: bool
-
-
-# ---- audit
-
-
-class AuditEventOut(_Out):
-    seq: int
-    time: str
-    actor: str
-    action: str
-    subject: str
-    payload_digest: str
-    payload: dict[str, Any] | None
-    salt: str | None
-
-
-class CheckpointOut(_Out):
-    tree_size: int
-    root_hash: str
-    time: str
-    key_id: str
-    signature: str | None
-
-
-class VerificationOut(_Out):
-    ok: bool
-    events_checked: int
-    first_bad_seq: int | None
-    problem: str | None
-    message: str
-    erased: int
-    checkpoints_checked: int
-    tree_size: int
-    root_hash: str | None
-
-
-class ProofOut(_Out):
-    seq: int
-    tree_size: int
-    leaf_hash: str
-    path: list[str]
-    root_hash: str
 
 
 # ---- predictions

@@ -17,6 +17,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +30,7 @@ from sqlalchemy import Connection
 from mlwarden.store.sql.predictions import records_json
 
 if TYPE_CHECKING:
+    from mlwarden.client import Warden
     from mlwarden.privacy.masking import MaskingPolicy
 
 log = logging.getLogger("mlwarden.server.writer")
@@ -73,7 +75,7 @@ _STOP = object()
 class PredictionWriter:
     def __init__(
         self,
-        warden: Any,
+        warden: Warden,
         *,
         max_wait_ms: float = 0.1,
         max_rows: int = 2000,
@@ -156,10 +158,11 @@ class PredictionWriter:
     def _commit(self, batch: list[Pending]) -> None:
         try:
             rows, entries = self._rows(batch)
+            columns: dict[str, Sequence[Any]] = dict(rows)  # the store reads, never appends
             if self._conn is None:  # kept across batches: no pool checkout per commit
                 self._conn = self.db.writer_connection()
             with self.db.transaction(on=self._conn):
-                self.store.insert(rows)
+                self.store.insert(columns)
                 self.audit.append_many(entries)
         except Exception as exc:  # every waiting request learns the batch failed
             log.exception("prediction log batch of %d requests failed", len(batch))

@@ -14,11 +14,12 @@ from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import bearer, check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
+from mlwarden.server.wire_schema import many
 
 router = APIRouter(prefix="/v1", tags=["users and tokens"], route_class=StrictJsonRoute)
 
 
-@router.get("/users", response_model=list[UserOut], summary="wd.list_users()")
+@router.get("/users", response_model=many(UserOut), summary="wd.list_users()")
 def list_users(
     request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
 ) -> Any:
@@ -41,7 +42,7 @@ def create_user(body: CreateUserIn, request: Request, user: User = Depends(curre
     return out(ctx.acting(user).create_user(body.name, body.role))
 
 
-@router.get("/tokens", response_model=list[TokenOut], summary="wd.list_tokens(user=None)")
+@router.get("/tokens", response_model=many(TokenOut), summary="wd.list_tokens(user=None)")
 def list_tokens(
     request: Request,
     user_name: str | None = Query(None, alias="user"),

@@ -12,7 +12,8 @@ from mlwarden.alerts.policy import MonitoringPolicy, loads
 from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
-from mlwarden.server.schemas import VersionOut
+from mlwarden.server.schemas import AlertOut, ChannelOut, DeliveryOut, EvaluationOut, VersionOut
+from mlwarden.server.wire_schema import many
 
 router = APIRouter(prefix="/v1", tags=["alerts"], route_class=StrictJsonRoute)
 
@@ -50,7 +51,11 @@ def policy_out(pol: MonitoringPolicy) -> dict[str, Any]:
     return {**pol.to_dict(), "source": pol.source}
 
 
-@router.get("/alerts", summary="wd.alerts(name=None, status=, policy=, limit=)")
+@router.get(
+    "/alerts",
+    response_model=many(AlertOut),
+    summary="wd.alerts(name=None, status=, policy=, limit=)",
+)
 def alerts(
     request: Request,
     name: str | None = None,
@@ -65,7 +70,11 @@ def alerts(
     return [a.to_dict() for a in found]
 
 
-@router.get("/alerts/deliveries", summary="wd.alert_deliveries(alert_id=None, failed=, limit=)")
+@router.get(
+    "/alerts/deliveries",
+    response_model=many(DeliveryOut),
+    summary="wd.alert_deliveries(alert_id=None, failed=, limit=)",
+)
 def alert_deliveries(
     request: Request,
     alert_id: int | None = Query(None, ge=0, le=MAX_ID),
@@ -80,7 +89,7 @@ def alert_deliveries(
     return [d.to_dict() for d in found]
 
 
-@router.get("/alerts/channels", summary="wd.alert_channels()")
+@router.get("/alerts/channels", response_model=many(ChannelOut), summary="wd.alert_channels()")
 def alert_channels(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "config.set", "alert-channel:*")
@@ -89,6 +98,7 @@ def alert_channels(request: Request, user: User = Depends(current_user)) -> Any:
 
 @router.post(
     "/alerts/channels",
+    response_model=ChannelOut,
     status_code=201,
     summary="wd.install_alert_channel(name, url, format=, secret_env=)",
 )
@@ -133,7 +143,11 @@ def install_monitoring_policy(
     return policy_out(ctx.acting(user).install_monitoring_policy(pol))
 
 
-@router.post("/monitoring/evaluate", summary="wd.evaluate_monitoring(policies=, names=)")
+@router.post(
+    "/monitoring/evaluate",
+    response_model=EvaluationOut,
+    summary="wd.evaluate_monitoring(policies=, names=)",
+)
 def evaluate_monitoring(
     body: EvaluateIn, request: Request, user: User = Depends(current_user)
 ) -> Any:

@@ -16,11 +16,12 @@ from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import AuditEventOut, CheckpointOut, ProofOut, VerificationOut
+from mlwarden.server.wire_schema import many
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictJsonRoute)
 
 
-@router.get("/events", response_model=list[AuditEventOut], summary="wd.audit.events(...)")
+@router.get("/events", response_model=many(AuditEventOut), summary="wd.audit.events(...)")
 def events(
     request: Request,
     model: str | None = None,

@@ -20,6 +20,7 @@ from mlwarden.server.schemas import (
     LabelsIn,
     LabelsOut,
     LogPredictionsIn,
+    MonitorReportOut,
     PredictionsOut,
     PurgeIn,
     PurgeOut,
@@ -155,7 +156,7 @@ def purge(name: str, body: PurgeIn, request: Request, user: User = Depends(curre
 
 @router.get(
     "/models/{name}/monitor",
-    response_model=dict[str, Any],
+    response_model=MonitorReportOut,
     summary="wd.monitor(name, since=, until=, window=, segment_by=, version=, explain=)",
 )
 def monitor(
@@ -185,7 +186,7 @@ def monitor(
 
 @router.get(
     "/models/{name}/monitor/rollup",
-    response_model=dict[str, Any],
+    response_model=MonitorReportOut,
     summary="wd.monitor_rollup(name, source=, window=, version=)",
 )
 def monitor_rollup(

@@ -22,6 +22,14 @@ from mlwarden.errors import ValidationError
 from mlwarden.policy.loader import loads
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
+from mlwarden.server.schemas import (
+    AliasChangeOut,
+    BindingOut,
+    DecisionOut,
+    GatePolicyOut,
+    PromotionOut,
+)
+from mlwarden.server.wire_schema import many
 
 router = APIRouter(prefix="/v1", tags=["policies"], route_class=StrictJsonRoute)
 
@@ -64,7 +72,7 @@ def load_policy(body: PolicyIn, *, optional: bool = False) -> Any:
 
 @router.post(
     "/models/{name}/versions/{ref}/checks",
-    response_model=dict[str, Any],
+    response_model=DecisionOut,
     summary="wd.check(ref, policy): evaluate, store and audit a decision",
 )
 def run_check(
@@ -77,7 +85,7 @@ def run_check(
 
 @router.get(
     "/models/{name}/versions/{ref}/decisions",
-    response_model=list[dict[str, Any]],
+    response_model=many(DecisionOut),
     summary="wd.decisions(ref)",
 )
 def decisions(
@@ -107,7 +115,7 @@ def policy_context(
 
 @router.post(
     "/models/{name}/versions/{ref}/promote",
-    response_model=dict[str, Any],
+    response_model=PromotionOut,
     summary="wd.promote(ref, alias=, policy=): gated, approved, compare-and-set",
 )
 def promote(
@@ -130,7 +138,7 @@ def promote(
 
 @router.post(
     "/models/{name}/rollback",
-    response_model=dict[str, Any],
+    response_model=AliasChangeOut,
     summary="wd.rollback(name, alias=, reason=)",
 )
 def rollback(
@@ -189,7 +197,7 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
 
 @router.get(
     "/policies",
-    response_model=list[dict[str, Any]],
+    response_model=many(GatePolicyOut),
     summary="wd.gate_policies(): installed gate policies, newest version of each",
 )
 def gate_policies(request: Request, user: User = Depends(current_user)) -> Any:
@@ -200,7 +208,7 @@ def gate_policies(request: Request, user: User = Depends(current_user)) -> Any:
 
 @router.post(
     "/policies",
-    response_model=dict[str, Any],
+    response_model=GatePolicyOut,
     status_code=201,
     summary="wd.install_policy(yaml): store a gate policy's next version (admins)",
     openapi_extra=_body(InstallIn),
@@ -216,7 +224,7 @@ async def install_policy(request: Request, user: User = Depends(current_user)) -
 
 @router.get(
     "/policies/{name}",
-    response_model=dict[str, Any],
+    response_model=GatePolicyOut,
     summary="wd.gate_policy(name, version=None): an installed policy's text and hash",
 )
 def gate_policy(
@@ -230,7 +238,7 @@ def gate_policy(
     return out(ctx.warden.gate_policy(name, version))
 
 
-@router.get("/bindings", response_model=list[dict[str, Any]], summary="wd.policy_bindings()")
+@router.get("/bindings", response_model=many(BindingOut), summary="wd.policy_bindings()")
 def bindings(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "read", "policy:*")
@@ -239,7 +247,7 @@ def bindings(request: Request, user: User = Depends(current_user)) -> Any:
 
 @router.put(
     "/bindings",
-    response_model=dict[str, Any],
+    response_model=BindingOut,
     summary="wd.bind_policy(policy, alias= | risk_tier=) (admins)",
     openapi_extra=_body(BindIn),
 )
@@ -257,7 +265,7 @@ async def bind_policy(request: Request, user: User = Depends(current_user)) -> A
 
 @router.delete(
     "/bindings",
-    response_model=dict[str, Any],
+    response_model=BindingOut,
     summary="wd.unbind_policy(alias= | risk_tier=) (admins)",
 )
 def unbind_policy(

@@ -28,6 +28,7 @@ from mlwarden.server.schemas import (
     SetAliasIn,
     VersionOut,
 )
+from mlwarden.server.wire_schema import many
 from mlwarden.store.artifacts import sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion
 
@@ -38,7 +39,7 @@ def _ctx(request: Request) -> Any:
     return request.app.state.ctx
 
 
-@router.get("/models", response_model=list[ModelOut], summary="wd.list_models()")
+@router.get("/models", response_model=many(ModelOut), summary="wd.list_models()")
 def list_models(
     request: Request, page: Page = Depends(paging()), user: User = Depends(current_user)
 ) -> Any:
@@ -64,7 +65,7 @@ def update_model(
 
 
 @router.get(
-    "/models/{name}/versions", response_model=list[VersionOut], summary="wd.list_versions(name)"
+    "/models/{name}/versions", response_model=many(VersionOut), summary="wd.list_versions(name)"
 )
 def list_versions(
     name: str,
@@ -256,7 +257,7 @@ def delete_alias(
 
 @router.get(
     "/models/{name}/alias-history",
-    response_model=list[AliasChangeOut],
+    response_model=many(AliasChangeOut),
     summary="wd.alias_history(name, alias=None)",
 )
 def alias_history(
@@ -290,7 +291,7 @@ def approve(
 
 @router.get(
     "/models/{name}/versions/{ref}/approvals",
-    response_model=list[ApprovalOut],
+    response_model=many(ApprovalOut),
     summary="wd.approvals(ref)",
     tags=["approvals"],
 )
