@@ -27,9 +27,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlwarden.audit import AuditLog, MemoryAuditBackend, Signer, verify_export
-from mlwarden.audit.events import canonical_json
-from mlwarden.audit.log import AuditBackend
+from mlwarden.audit import AuditBackend, AuditLog, MemoryAuditBackend, Signer, verify_export
+from mlwarden.entities.audit import canonical_json
 
 BackendFactory = Callable[[Path], AuditBackend]
 PG_URL = os.environ.get("MLWARDEN_BENCH_POSTGRES_URL") or os.environ.get(
@@ -119,7 +118,8 @@ def hash_chain(n: int, batch: int) -> dict[str, float]:
 
 def _log(backend: AuditBackend, signer: Signer) -> AuditLog:
     """What ``Warden.audit`` is: the SQL store's log reads verifier records in one query."""
-    from mlwarden.store.sql.audit import SqlAuditBackend, SqlAuditLog
+    from mlwarden.audit.sql_log import SqlAuditLog
+    from mlwarden.store.sql.audit import SqlAuditBackend
 
     return (SqlAuditLog if isinstance(backend, SqlAuditBackend) else AuditLog)(backend, signer)
 

@@ -289,10 +289,10 @@ def test_serve_has_one_option_per_server_setting():
 
 
 def test_serve_options_override_the_environment_and_only_when_given(monkeypatch):
-    from mlwarden.cli import serve as serve_cli
+    from mlwarden.server import run as server_run  # what `mlwarden serve` calls
 
     seen: list[Settings] = []
-    monkeypatch.setattr(serve_cli, "run", seen.append)
+    monkeypatch.setattr(server_run, "run", seen.append)
     monkeypatch.setenv("MLWARDEN_SERVE_PORT", "9001")
     monkeypatch.setenv("MLWARDEN_SERVE_MAX_ROWS", "7")
     out = _invoke(["serve", "--max-rows", "9", "--no-access-log", "--durability", "async"])
@@ -307,9 +307,9 @@ def test_serve_options_override_the_environment_and_only_when_given(monkeypatch)
 
 
 def test_a_bad_serve_option_is_one_line(monkeypatch):
-    from mlwarden.cli import serve as serve_cli
+    from mlwarden.server import run as server_run
 
-    monkeypatch.setattr(serve_cli, "run", lambda tree: None)
+    monkeypatch.setattr(server_run, "run", lambda tree: None)
     out = _invoke(["serve", "--durability", "sometimes"])
     assert out.exit_code == 1
     assert "--durability" in out.output and "Traceback" not in out.output

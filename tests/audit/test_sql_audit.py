@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 import mlwarden as mw
 from mlwarden.audit import AuditLog, Problem, Signer, verify_export
 from mlwarden.audit.signing import load_public_key
+from mlwarden.audit.sql_log import SqlAuditLog
 from mlwarden.cli.main import app
 from mlwarden.errors import IntegrityError, WardenError
-from mlwarden.store.sql.audit import SqlAuditBackend, SqlAuditLog, key_path, public_key_path
+from mlwarden.store.sql.audit import SqlAuditBackend, key_path, public_key_path
 
 BATCH = 4  # events per append_many: checkpoints at 4, 8, 12
 

@@ -20,18 +20,20 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import AlreadyExists, Conflict, NotFound
-from mlwarden.policy.types import Decision, RuleResult
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.gate_store import GateStore
+from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.gates import SqlGateStore
+from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -44,6 +46,7 @@ CONTRACTS = (
     DecisionStore,
     GateStore,
     MonitorStore,
+    OverviewStore,
     PredictionStore,
     RegistryStore,
 )
@@ -101,6 +104,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlDecisionStore: DecisionStore,
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
+        SqlOverviewStore: OverviewStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
     }
@@ -772,3 +776,64 @@ def test_predictions_retention_and_purge(
     assert list(predictions.read(credit)["id"]) == new["id"]
     assert list(predictions.read(churn)["id"]) == other["id"]  # another model's rows stay
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 0
+
+
+# ------------------------------------------------------------------------------ overview
+
+
+def test_overview_reads_every_model_with_its_latest_state(
+    db: Database, registry: RegistryStore
+) -> None:
+    overview: OverviewStore = SqlOverviewStore(db)
+    credit = _model(registry, "credit")
+    _model(registry, "churn")
+    for sha in "ab":
+        registry.create_version("credit", _version(sha), {}, "dave")
+    registry.move_alias("credit", "production", 1, actor="vera", action="promote")
+    decisions = SqlDecisionStore(db)
+    decisions.add("credit", 2, _decision(passed=True, ref="credit@2", policy="strict"))
+    decisions.add("credit", 1, _decision(passed=False))  # the newest decision counts
+    monitor = SqlMonitorStore(db)
+    drifted = {**_window(T0), "result": {"drift": {"dataset_drifted": True, "share_drifted": 0.5}}}
+    calm = {"drift": {"dataset_drifted": False, "share_drifted": 0.0}}
+    monitor.save(credit, 1, "1h", [drifted, {**_window(T0, "x"), "result": calm}])
+    alerts = SqlAlertStore(db)
+    _open(alerts, credit, "one")
+    _open(alerts, credit, "two")
+    alerts.resolve(alerts.find(model_id=credit)[0].id, "fixed", now=T0)
+
+    churn, credit_row = overview.model_overviews()  # ordered by name
+    assert (churn.name, churn.latest_version, churn.production, churn.gate) == (
+        "churn",
+        None,
+        None,
+        None,
+    )
+    assert churn.window is None and churn.window_drift == {} and churn.firing_alerts == 0
+    assert credit_row.latest_version == 2 and credit_row.production == 1
+    assert credit_row.gate == (1, False, "default")
+    assert credit_row.window == "1h" and credit_row.window_start == T0
+    assert credit_row.window_drift == {"dataset_drifted": True, "share_drifted": 0.5}
+    assert credit_row.firing_alerts == 1
+    assert credit_row.last_activity is not None and credit_row.created_at is not None
+    assert credit_row.last_activity >= credit_row.created_at
+
+
+def test_overview_versions_newest_first_with_gates_and_approvals(
+    db: Database, registry: RegistryStore
+) -> None:
+    overview: OverviewStore = SqlOverviewStore(db)
+    _model(registry)
+    for sha in "abc":
+        registry.create_version("credit", _version(sha), {}, "dave")
+    SqlDecisionStore(db).add("credit", 2, _decision(passed=False, ref="credit@2"))
+    SqlDecisionStore(db).add("credit", 2, _decision(passed=True, ref="credit@2"))
+    access = SqlAccessStore(db)
+    access.add_approval("credit", 2, "rita", "approver", None)
+    access.add_approval("credit", 2, "sam", "admin", "ok")
+    rows = overview.version_overviews("credit")
+    assert [r.version for r in rows] == [3, 2, 1]
+    assert [(r.gate_passed, r.approvals) for r in rows] == [(None, 0), (True, 2), (None, 0)]
+    assert rows[0].created_by == "dave" and rows[0].created_at.tzinfo is not None
+    with pytest.raises(NotFound):
+        overview.version_overviews("nope")

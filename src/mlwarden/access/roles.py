@@ -6,7 +6,7 @@ Actions are the audit actions they produce, so a denial and a success read alike
 
 from __future__ import annotations
 
-from mlwarden.access.types import User
+from mlwarden.entities.access import User
 from mlwarden.errors import PermissionDenied, ValidationError
 
 VIEWER, DEVELOPER, VALIDATOR, ADMIN = "viewer", "developer", "validator", "admin"

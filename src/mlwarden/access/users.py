@@ -14,16 +14,14 @@ import re
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import ADMIN, check_role, require_role
-from mlwarden.access.types import NewToken, Token, User
+from mlwarden.entities.access import NewToken, Token, User
 from mlwarden.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
+from mlwarden.store.access_store import AccessStore
 from mlwarden.store.sql.database import utcnow
-
-if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
-    from mlwarden.store.access_store import AccessStore
 
 #: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
 TOKEN_PREFIX = "mlw_"
@@ -202,6 +200,12 @@ class AccessService:
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.store.list_tokens(user)
+
+    def find_token(self, token: str) -> Token | None:
+        """The record of the token whose secret is ``token``, or ``None``: no check of
+        expiry or revocation (``authenticate`` does those)."""
+        found = self.store.find_token(hash_token(token))
+        return None if found is None else found[0]
 
     def authenticate(self, token: str, *, audit: bool = True) -> User:
         """The user a bearer token belongs to; ``AuthenticationError`` otherwise, audited

@@ -19,9 +19,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mlwarden.audit.events import ERASE_ACTION, erasure_target
 from mlwarden.audit.merkle import EMPTY_ROOT, CompactRange
 from mlwarden.audit.signing import Checkpoint, load_public_key
+from mlwarden.entities.audit import ERASE_ACTION, erasure_target
 from mlwarden.errors import ValidationError
 
 __all__ = [

@@ -21,48 +21,28 @@ from mlwarden.cli._common import (
 
 if TYPE_CHECKING:
     from mlwarden.api import WardenAPI
-    from mlwarden.audit.signing import Checkpoint
-    from mlwarden.store.sql.audit import SqlAuditLog
+    from mlwarden.audit.log import AuditLog
+    from mlwarden.entities.audit import Checkpoint
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 def signed_checkpoint(wd: WardenAPI) -> Checkpoint:
-    """The latest checkpoint, never signing anything new.
-
-    ``AuditLog.checkpoint()`` integrates stored-but-unsigned rows first; on the SQL store every
-    append is signed in its own transaction, so such rows can only have been written around
-    Warden, and signing them here would bless a forgery. Read-only commands refuse instead.
-    """
-    from mlwarden.errors import IntegrityError
-
-    backend = _backend(wd)
-    cp = backend.latest_checkpoint()
-    size = backend.size()
-    done = cp.tree_size if cp else 0
-    if size > done:
-        raise IntegrityError(
-            f"the audit store holds {size - done} events outside the signed tree "
-            f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
-        )
-    if cp is None:
-        cp = wd.audit.checkpoint()  # the empty log: sign its (empty) root once
-    return cp
+    """The latest checkpoint, never signing anything new (``AuditLog.signed_checkpoint``)."""
+    return _store_log(wd).signed_checkpoint()
 
 
-def read_only(wd: WardenAPI, public_key: Any = None) -> SqlAuditLog:
-    """The store's log without its signer (trusting ``public_key``, a key or its PEM text,
-    if given)."""
-    from mlwarden.store.sql.audit import SqlAuditLog
-
-    return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
+def read_only(wd: WardenAPI, public_key: Any = None) -> AuditLog:
+    """The store's log without its signer (trusting ``public_key`` if given)."""
+    return _store_log(wd).read_only(public_key)
 
 
-def _backend(wd: WardenAPI) -> Any:
-    """The store's audit tables: these commands check the store itself, never a server's
+def _store_log(wd: WardenAPI) -> AuditLog:
+    """The store's audit log: these commands check the store itself, never a server's
     word for it."""
-    backend = getattr(wd.audit, "backend", None)
-    if backend is None:
+    from mlwarden.audit.log import AuditLog
+
+    if not isinstance(wd.audit, AuditLog):
         from mlwarden.errors import ValidationError
 
         raise ValidationError(
@@ -70,7 +50,7 @@ def _backend(wd: WardenAPI) -> Any:
             "(sqlite:///… or postgresql://…), not a server URL",
             field="uri",
         )
-    return backend
+    return wd.audit
 
 
 UNPINNED = (

@@ -97,7 +97,7 @@ def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 @app.command()
 def version() -> None:
     """Print the installed version."""
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     console.print(__version__)
 

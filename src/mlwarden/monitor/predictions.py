@@ -192,6 +192,35 @@ class PredictionLog:
                 )
         return {"labelled": len(pairs), "unknown_ids": unknown}
 
+    def lookup(
+        self, prediction_id: str, audit: Any, *, unseal: bool = True
+    ) -> dict[str, Any] | None:
+        """One logged prediction with its audit proof, or ``None`` for an unknown id (see
+        :func:`mlwarden.monitor.lookup.find_prediction`; ``unseal``: the caller may read a
+        subject-linked prediction's inputs and output)."""
+        from mlwarden.monitor.lookup import find_prediction
+
+        return find_prediction(self.store, audit, prediction_id, unseal=unseal)
+
+    def get(self, prediction_id: str, audit: Any, *, unseal: bool = True) -> dict[str, Any]:
+        """:meth:`lookup`, raising ``NotFound`` for an unknown id and ``ValidationError`` for
+        one that cannot be an id."""
+        from mlwarden.monitor.lookup import get_prediction
+
+        return get_prediction(self.store, audit, prediction_id, unseal=unseal)
+
+    def purge(self, name: str, before_day: int, *, actor: str) -> int:
+        """Retention by hand: delete ``name``'s predictions (and labels) logged before day
+        ``yyyymmdd``, with one audit event in the same transaction; returns how many went."""
+        model_id = self._model_id(name)
+        with self._transaction():
+            deleted = self.store.purge(model_id, before_day)
+            if self._record is not None:
+                self._record(
+                    actor, "predictions.purge", name, {"before_day": before_day, "deleted": deleted}
+                )
+        return deleted
+
     def _checked_labels(
         self, name: str, ids: list[str], values: np.ndarray, versions: dict[str, int]
     ) -> list[str]:

@@ -29,9 +29,9 @@ from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.routes.predict_asgi import PredictRoute, WardenApp
 from mlwarden.server.schemas import ErrorOut
-from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
+from mlwarden.serving.core import ModelCache, Resolver, settle_heap
 from mlwarden.settings import Settings
 
 if TYPE_CHECKING:
@@ -213,13 +213,13 @@ def create_app(
     ``proxy``, ``alerts`` and ``dashboard`` sections configure the app), or only the server's
     section, the rest then coming from ``warden.settings``. Nothing here reads the environment
     beyond building a default tree when none is given."""
-    from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
         audit,
+        metrics,
         monitor,
         policy,
         predict,
@@ -320,7 +320,7 @@ def create_app(
         reports,
     ):
         app.include_router(module.router)
-    app.include_router(alert_metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
+    app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
@@ -352,7 +352,7 @@ def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) ->
 
 
 def _version() -> str:
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     return __version__
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: the access package imports this module's users
-    from mlwarden.access.types import Approval, Token, User
+from mlwarden.entities.access import Approval, Token, User
 
 
 class AccessStore(ABC):

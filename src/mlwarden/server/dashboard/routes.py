@@ -507,7 +507,7 @@ async def audit(
     if _htmx(request) and request.headers.get("HX-Target") == "audit-body":
         return _page(request, "_audit_rows.html", session, events=events)
     wd = ctx.warden
-    cp = wd.audit.backend.latest_checkpoint()
+    cp = wd.audit.latest_checkpoint()
     signed = cp.verify(wd.audit.public_key) if cp is not None and wd.audit.public_key else None
     return _page(
         request,

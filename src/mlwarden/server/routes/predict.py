@@ -31,13 +31,13 @@ from mlwarden.server.proxy import ProxyServed
 from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.routes.predict_asgi import parse_body
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
-from mlwarden.server.serving import (
+from mlwarden.server.writer import Pending
+from mlwarden.serving.core import (
     Prediction,
     reason_exclusions,
     to_records,
     validate_records,
 )
-from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
 
 router = APIRouter(tags=["predictions"], route_class=StrictJsonRoute)
@@ -185,7 +185,7 @@ def _model_id(ctx: Any, name: str) -> int:
     cache = ctx.__dict__.setdefault("_model_ids", {})
     mid = cache.get(name)
     if mid is None:
-        mid = cache[name] = ctx.warden.registry.store.model_id(name)
+        mid = cache[name] = ctx.warden.registry.model_id(name)
     return mid  # type: ignore[no-any-return]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from mlwarden.access.types import Approval, Token, User
+from mlwarden.entities.access import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +18,12 @@ from typing import Any
 
 from sqlalchemy import text
 
-from mlwarden.audit.events import AuditEvent
-from mlwarden.audit.log import AuditBackend, AuditLog
-from mlwarden.audit.merkle import Node
-from mlwarden.audit.signing import Checkpoint, Signer
-from mlwarden.errors import AlreadyExists, WardenError
+from mlwarden.entities.audit import AuditEvent, Checkpoint, Node
 from mlwarden.settings import Settings
+from mlwarden.store.audit_store import AuditBackend
 from mlwarden.store.sql.database import Database
 
-__all__ = ["AUDIT_LOCK_KEY", "SqlAuditBackend", "SqlAuditLog", "key_path", "open_audit_log"]
+__all__ = ["AUDIT_LOCK_KEY", "KEY_NAME", "SqlAuditBackend", "key_path", "public_key_path"]
 
 #: ``pg_advisory_xact_lock`` key of the audit integrator: the bytes ``mlwaudit`` as a bigint.
 AUDIT_LOCK_KEY = int.from_bytes(b"mlwaudit", "big")
@@ -408,68 +404,3 @@ def key_path(settings: Settings) -> Path:
 
 def public_key_path(private: Path) -> Path:
     return private.with_name(private.name.removesuffix(".pem") + ".pub.pem")
-
-
-class SqlAuditLog(AuditLog):
-    """:class:`AuditLog` whose verification and export read records in one joined query."""
-
-    backend: SqlAuditBackend
-
-    def _records(self, chunk: int = 4096) -> Iterator[Any]:
-        return self.backend.records()
-
-
-class KeylessAuditLog(SqlAuditLog):
-    """An audit log opened without its signing key: it reads, proves and verifies, and says
-    exactly why when asked to write."""
-
-    def __init__(self, backend: AuditBackend, reason: str, **kwargs: Any) -> None:
-        super().__init__(backend, None, **kwargs)
-        self.reason = reason
-
-    def _require_signer(self) -> Signer:
-        raise WardenError(self.reason, field="key_file")
-
-
-def open_audit_log(db: Database, settings: Settings) -> SqlAuditLog:
-    """The store's audit log with its signer.
-
-    The key file is created on first use only while the log is still empty (no checkpoint):
-    for the embedded default that makes ``Warden()`` just work; on PostgreSQL the first
-    process acts as ``mlwarden init`` and every other host must be given the same key
-    (``MLWARDEN_KEY_FILE``) — a different key is refused at the first append.
-    """
-    backend = SqlAuditBackend(db)
-    path = key_path(settings)
-    if not path.exists() and backend.latest_checkpoint() is None:
-        try:
-            Signer.create(path)
-        except AlreadyExists:  # another process created it a moment ago
-            pass
-        except OSError as exc:
-            return KeylessAuditLog(backend, f"cannot create the audit signing key {path}: {exc}")
-    if not path.exists():
-        return KeylessAuditLog(
-            backend,
-            f"no audit signing key at {path}: this store's log is already signed, so set "
-            "MLWARDEN_KEY_FILE to its key (the one `mlwarden init` created)",
-        )
-    signer = _load_signer(path)
-    pub = public_key_path(path)
-    if not pub.exists():
-        # Only a convenience copy; `mlwarden audit pubkey` prints it too.
-        with contextlib.suppress(OSError):
-            pub.write_text(signer.public_key_pem())
-    return SqlAuditLog(backend, signer)
-
-
-def _load_signer(path: Path) -> Signer:
-    # A key created by a concurrent process may be half-written for an instant.
-    for attempt in range(20):
-        try:
-            return Signer.from_file(path)
-        except ValueError:
-            if attempt == 19:
-                raise
-            time.sleep(0.05)
-    raise AssertionError("unreachable")

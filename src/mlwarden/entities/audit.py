@@ -8,17 +8,24 @@ true}``) cannot be recovered by hashing guesses.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
+    "CHECKPOINT_ORIGIN",
     "ERASE_ACTION",
     "LEAF_VERSION",
     "SALT_BYTES",
     "AuditEvent",
+    "Checkpoint",
+    "Node",
     "canonical_json",
     "erasure_subject",
     "erasure_target",
@@ -26,6 +33,7 @@ __all__ = [
     "event_leaf_hash",
     "leaf_bytes",
     "payload_digest",
+    "signed_text",
     "utc_now",
 ]
 
@@ -193,3 +201,62 @@ def event_leaf_bytes(event: AuditEvent) -> bytes:
 def event_leaf_hash(event: AuditEvent) -> bytes:
     """``SHA-256(0x00 || event_leaf_bytes(event))``."""
     return _sha256(b"\x00" + event_leaf_bytes(event)).digest()
+
+
+# --------------------------------------------------------------------------- tree and checkpoints
+
+Node = tuple[int, int, bytes]
+"""``(level, index, hash)`` of a complete perfect subtree."""
+
+#: The first line of every signed checkpoint text (the log's origin, as in C2SP checkpoints).
+CHECKPOINT_ORIGIN = "mlwarden-audit"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed tree head: the log had ``tree_size`` events with root ``root_hash`` (hex)."""
+
+    tree_size: int
+    root_hash: str
+    time: str
+    key_id: str
+    signature: str | None
+
+    def signed_text(self) -> str:
+        return signed_text(self.tree_size, self.root_hash, self.time)
+
+    def verify(self, public_key: Ed25519PublicKey) -> bool:
+        """Is the signature valid and made by ``public_key``?"""
+        if not self.signature:
+            return False
+        from cryptography.exceptions import InvalidSignature  # only verifiers need it
+
+        try:
+            public_key.verify(base64.b64decode(self.signature), self.signed_text().encode())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "time": self.time,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        return cls(
+            tree_size=int(data["tree_size"]),
+            root_hash=str(data["root_hash"]),
+            time=str(data["time"]),
+            key_id=str(data.get("key_id") or ""),
+            signature=data.get("signature"),
+        )
+
+
+def signed_text(tree_size: int, root_hash: str, time: str) -> str:
+    root_b64 = base64.b64encode(bytes.fromhex(root_hash)).decode()
+    return f"{CHECKPOINT_ORIGIN}\n{tree_size}\n{root_b64}\n{time}\n"
