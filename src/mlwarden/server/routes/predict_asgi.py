@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlwarden.errors import MalformedJson, ValidationError
 from mlwarden.server.auth import check, token_user
 from mlwarden.server.schemas import PredictIn
-from mlwarden.server.serving import to_records
+from mlwarden.serving.core import to_records
 
 PREDICT_PATH = re.compile(r"/v1/models/([^/]+)/predict")
 
