@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -121,6 +122,38 @@ def _tags(items: Any) -> dict[str, str]:
     return {t["key"]: str(t.get("value", "")) for t in items or [] if "key" in t}
 
 
+#: MLflow ColSpec types and the signature types Warden validates against
+_COLSPEC_TYPES = {
+    "double": "float",
+    "float": "float",
+    "long": "integer",
+    "integer": "integer",
+    "boolean": "boolean",
+    "string": "string",
+    "datetime": "datetime",
+}
+
+
+def signature_inputs(signature: Any) -> list[dict[str, Any]]:
+    """Warden's input specs from an MLmodel's column signature (names, types, ``required``);
+    ``[]`` when MLflow recorded none, or a tensor signature, which names no columns."""
+    text = signature.get("inputs") if isinstance(signature, dict) else None
+    try:
+        columns = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return []
+    if not isinstance(columns, list):
+        return []
+    specs = []
+    for col in columns:
+        kind = _COLSPEC_TYPES.get(str(col.get("type"))) if isinstance(col, dict) else None
+        if kind is None or not isinstance(col.get("name"), str):
+            return []
+        nullable = not col.get("required", True)
+        specs.append({"name": col["name"], "type": kind, "nullable": nullable, "sensitive": False})
+    return specs
+
+
 def load_safely(
     rest: MlflowRest, name: str, version: str, flavors: dict[str, Any], trust_pickle: bool
 ) -> tuple[Any, str]:
@@ -214,10 +247,9 @@ def _sync_model(
             report.skipped.append(f"{name} v{version}")
             continue
         try:
-            flavors = (_yaml.load(rest.artifact(name, version, "MLmodel").decode()) or {}).get(
-                "flavors"
-            ) or {}
-            obj, how = load_safely(rest, name, version, flavors, trust_pickle)
+            mlmodel = _yaml.load(rest.artifact(name, version, "MLmodel").decode()) or {}
+            obj, how = load_safely(rest, name, version, mlmodel.get("flavors") or {}, trust_pickle)
+            inputs = signature_inputs(mlmodel.get("signature"))
         except WardenError as exc:
             report.refused.append(f"{name} v{version}: {exc.message}")
             continue
@@ -228,7 +260,7 @@ def _sync_model(
                 f"model:{name}",
                 {"mlflow": rest.uri, "version": version, "source": mv.get("source")},
             )
-        registered = _register(wd, rest, rm, mv, obj, how)
+        registered = _register(wd, rest, rm, mv, obj, how, inputs)
         done[version] = registered.version
         report.imported.append(f"{name}@{registered.version} (mlflow v{version})")
     current = wd.get_model(name).aliases if done else {}
@@ -271,7 +303,13 @@ def _run_facts(rest: MlflowRest, run_id: str | None) -> dict[str, Any]:
 
 
 def _register(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], mv: dict[str, Any], obj: Any, how: str
+    wd: Any,
+    rest: MlflowRest,
+    rm: dict[str, Any],
+    mv: dict[str, Any],
+    obj: Any,
+    how: str,
+    inputs: list[dict[str, Any]],
 ) -> Any:
     name = rm["name"]
     wd.access.require(wd.actor, "model.register", f"model:{name}")
@@ -304,6 +342,11 @@ def _register(
     }
     spec = dataclasses.replace(
         prepared.spec,
+        # no data travels with an import: the signature is MLflow's column spec, so the
+        # version is validated and served like any other
+        signature={**prepared.spec.signature, "inputs": inputs}
+        if inputs
+        else prepared.spec.signature,
         lineage=lineage,
         metrics={**prepared.spec.metrics, **metrics},
         provenance={**prepared.spec.provenance, **{f"metrics.{k}": ASSERTED for k in metrics}},
