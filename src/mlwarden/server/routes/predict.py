@@ -258,7 +258,7 @@ async def predict(name: str, request: Request) -> Any:
     started = time.perf_counter()
     user = await header_user(request)
     ctx = request.app.state.ctx
-    check(ctx, user, "read", f"model:{name}")
+    check(ctx, user, "predict", f"model:{name}")
     try:
         body = PredictIn.model_validate_json(await request.body())
     except PydanticValidationError as exc:
@@ -375,7 +375,7 @@ async def _infer(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     ctx = request.app.state.ctx
-    check(ctx, user, "read", f"model:{name}")
+    check(ctx, user, "predict", f"model:{name}")
     alias, explain_ = _oip_parameters(body, alias, explain)
     wanted = None
     if body.outputs is not None:
