@@ -83,18 +83,23 @@ async def create_team(request: Request, user: User = Depends(current_user)) -> A
     return {"name": ctx.acting(user).create_team(body.name)}
 
 
+class OwnerOut(BaseModel):
+    model: str
+    team: str
+
+
 @router.put(
     "/models/{name}/team",
-    status_code=204,
+    response_model=OwnerOut,
     summary="wd.assign_team(model, team): the team owning the model (admins; audited)",
     openapi_extra=body_schema(AssignIn),
 )
-async def assign_team(name: str, request: Request, user: User = Depends(current_user)) -> None:
+async def assign_team(name: str, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = _admin(request, user, "team.manage")
     check_name(name, "model")
     body = parse_body(AssignIn, await request.body())
     ctx.acting(user).assign_team(name, body.team)
-    ctx.auth.forget()
+    return {"model": name, "team": body.team}
 
 
 @router.get("/grants", response_model=many(GrantOut), summary="wd.list_grants(user=None)")
