@@ -192,9 +192,7 @@ def test_a_service_token_acts_only_within_its_scope(server, other_model, credit_
         assert [m["name"] for m in svc.get("/v1/models").json()] == ["credit"]
         refused = {
             "other model": svc.get(f"/v1/models/{other_model}"),
-            "predict other": svc.post(
-                f"/v1/models/{other_model}/predict", json={"records": rows}
-            ),
+            "predict other": svc.post(f"/v1/models/{other_model}/predict", json={"records": rows}),
             "an action outside": svc.patch("/v1/models/credit", json={"description": "x"}),
             "mint a token": svc.post("/v1/tokens", json={"user": "nightly"}),
             "users": svc.get("/v1/users"),
@@ -267,7 +265,7 @@ def test_lists_follow_grants_without_a_global_role(server, other_model):
         with httpx.Client(base_url=server.url, timeout=30) as browser:
             browser.post("/login", json={"token": server.tokens["viewer"]})
             page = browser.get("/").text
-            assert "/models/credit\"" not in page and f"/models/{other_model}" in page
+            assert '/models/credit"' not in page and f"/models/{other_model}" in page
     finally:
         with open_store(server) as wd:
             wd.revoke_grant("vic", "read", deny=True, model="credit")
