@@ -300,7 +300,7 @@ async def inventory(
     # the models this user may read (role, grants per team and model; a denied one hidden)
     readable = ctx.warden.access.readable(session.user, [r.name for r in rows])
     rows = [r for r in rows if r.name in readable]
-    data = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
+    data: dict[str, Any] = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
     if _htmx(request) and request.headers.get("HX-Target") == "inventory-body":
         return _page(request, "_inventory_rows.html", session, **data)
     return _page(request, "inventory.html", session, nav="inventory", **data)
