@@ -135,7 +135,8 @@ def tokens_list(
         print_json([t.to_dict() for t in tokens])
         return
     table = Table(title="API tokens")
-    for col in ("id", "user", "prefix", "created", "expires", "revoked", "last used", "about"):
+    cols = ("id", "user", "prefix", "created", "expires", "revoked", "last used", "scope", "about")
+    for col in cols:
         table.add_column(col)
     for t in tokens:
         table.add_row(
@@ -146,6 +147,7 @@ def tokens_list(
             _when(t.expires_at),
             _when(t.revoked_at),
             _when(t.last_used_at),
+            t.scope or "",
             t.description or "",
         )
     console.print(table)
