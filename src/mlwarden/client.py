@@ -23,12 +23,13 @@ from mlwarden.access import (
     Token,
     User,
 )
-from mlwarden.access.permissions import PermissionService
+from mlwarden.access.permissions import PermissionService, scope_of
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
@@ -456,16 +457,22 @@ class Warden:
     def list_users(self) -> list[User]:
         return self.access.list_users()
 
+    def set_role(self, name: str, role: str) -> User:
+        """Change a user's role (admins; audited); ``none`` takes every permission away."""
+        return self.access.set_role(name, role, actor=self.actor)
+
     def create_token(
         self,
         user: str,
         *,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        scope: str | None = None,
     ) -> NewToken:
-        """A new API token for ``user``; ``.token`` holds the secret, shown this once."""
+        """A new API token for ``user``; ``.token`` holds the secret, shown this once.
+        ``scope`` (``model:NAME:ACTION,…;…``) makes it a service token limited to those."""
         return self.access.create_token(
-            user, actor=self.actor, expires_in=expires_in, description=description
+            user, actor=self.actor, expires_in=expires_in, description=description, scope=scope
         )
 
     def revoke_token(self, token_id: int) -> Token:
@@ -473,6 +480,51 @@ class Warden:
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.access.list_tokens(user)
+
+    # -- permissions per team and model (access/permissions.py) -----------------------
+
+    def create_team(self, name: str) -> str:
+        return self.permissions.create_team(name, actor=self.actor)
+
+    def list_teams(self) -> list[str]:
+        return self.permissions.store.list_teams()
+
+    def assign_team(self, model: str, team: str) -> None:
+        """Make ``team`` the owner of ``model``."""
+        self.permissions.assign(model, team, actor=self.actor)
+
+    def grant(
+        self, user: str, role: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        """Grant ``user`` a role on a team's models or on one model."""
+        return self.permissions.grant(user, role, actor=self.actor, team=team, model=model)
+
+    def deny(
+        self, user: str, action: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        """Deny ``user`` an action (or ``*``) there; a deny wins over every role."""
+        return self.permissions.deny(user, action, actor=self.actor, team=team, model=model)
+
+    def revoke_grant(
+        self,
+        user: str,
+        what: str,
+        *,
+        deny: bool = False,
+        team: str | None = None,
+        model: str | None = None,
+    ) -> bool:
+        """Remove the role ``what`` granted (or with ``deny`` the action denied) there."""
+        scope, target = scope_of(team, model)
+        grant = Grant(user, scope, target, "deny" if deny else "allow", what)
+        return self.permissions.revoke(grant, actor=self.actor)
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        return self.permissions.list_grants(user)
+
+    def explain(self, user: str, model: str, action: str) -> AccessDecision:
+        """The effective permission of ``user`` for ``action`` on ``model``, and why."""
+        return self.permissions.explain(user, model, action)
 
     # -- predictions and monitoring ---------------------------------------------------------
 

@@ -295,6 +295,9 @@ def test_permissions_teams_ownership_and_grants(db: Database, registry: Registry
     perms.set_model_team("credit", "growth")
     perms.set_model_team("credit", "risk")  # one owner: moved, not added
     assert perms.model_team("credit") == "risk"
+    assert perms.model_teams() == {"credit": "risk"}  # churn has no owner
+    perms.set_model_team("churn", "growth")
+    assert perms.model_teams() == {"credit": "risk", "churn": "growth"}
     with pytest.raises(NotFound):
         perms.set_model_team("nope", "risk")
     with pytest.raises(NotFound):
@@ -331,8 +334,9 @@ def test_access_tokens_round_trip_revoke_and_not_found(access: AccessStore) -> N
     dave = access.create_user("dave", "developer", "root")
     expires = T0 + timedelta(days=30)
     token = access.create_token(dave.id, "mlw_ab", "a" * 64, expires, "ci")
-    second = access.create_token(dave.id, "mlw_cd", "b" * 64, None, None)
+    second = access.create_token(dave.id, "mlw_cd", "b" * 64, None, None, "model:x:read")
     assert (token.user, token.prefix, token.description) == ("dave", "mlw_ab", "ci")
+    assert (token.scope, second.scope) == (None, "model:x:read")
     assert token.expires_at == expires and token.revoked_at is None
     assert token.last_used_at is None
     assert access.get_token(token.id) == token

@@ -10,12 +10,11 @@ rule decided, for ``mlwarden access explain USER MODEL ACTION``. Every change is
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import PERMISSIONS, allowed, check_role
-from mlwarden.entities.access import Grant, User
+from mlwarden.entities.access import AccessDecision, Grant, User
 from mlwarden.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -25,15 +24,11 @@ if TYPE_CHECKING:
 SCOPES = ("team", "model")
 
 
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    role: str  # the role the user acts in
-    reason: str
-    rule: str  # deny | global | grant | none | disabled
+#: the access entity (one definition, in ``entities``), under its short name here
+Decision = AccessDecision
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+#: denying the key denies these too: predicting with a model reveals what reading it does
+IMPLIED_DENIES = {"predict": "read"}
 
 
 def model_of(subject: str) -> str | None:
@@ -49,7 +44,7 @@ def decide(user: User, action: str, grants: list[Grant], model: str | None) -> D
     if user.disabled:
         return Decision(False, user.role, f"user {user.name!r} is disabled", "disabled")
     for g in grants:
-        if g.effect == "deny" and g.what in (action, "*"):
+        if g.effect == "deny" and g.what in (action, "*", IMPLIED_DENIES.get(action)):
             by = f" by {g.created_by}" if g.created_by else ""
             return Decision(
                 False, user.role, f"{user.name} is denied {g.what} on {g.where}{by}", "deny"

@@ -23,6 +23,8 @@ _ALL = frozenset({VIEWER, DEVELOPER, VALIDATOR, ADMIN})
 #: their own version) is checked on top of this, by identity, in ``approvals.py``.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "read": _ALL,
+    # a prediction through the server (a service token's scope may allow it without "read")
+    "predict": _ALL,
     "audit.read": _ALL,
     "model.register": frozenset({DEVELOPER, ADMIN}),
     # owner, description, intended use, tags; the risk tier is governed apart

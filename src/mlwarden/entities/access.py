@@ -17,6 +17,9 @@ class User:
     created_at: datetime
     created_by: str
     disabled: bool = False
+    #: set only on the user an API token authenticated, when that token has a scope
+    #: (``access.scopes``): what the request may do is then also limited by it
+    scope: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -34,6 +37,8 @@ class Token:
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     description: str | None = None
+    #: what the token may do at most (``model:NAME:ACTION,…;…``), or ``None``: all its user may
+    scope: str | None = None
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
@@ -117,3 +122,17 @@ class Grant:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "where": self.where}
+
+
+@dataclass(frozen=True)
+class AccessDecision:
+    """Whether a user may perform an action (on a model), and the rule that decided:
+    ``deny``, ``global``, ``grant``, ``scope``, ``none`` or ``disabled``."""
+
+    allowed: bool
+    role: str  # the role the user acts in
+    reason: str
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

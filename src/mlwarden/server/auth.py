@@ -162,3 +162,9 @@ def check(ctx: ServerContext, user: User, action: str, subject: str, **details: 
         ctx.warden.access.deny(
             user.name, action, subject, decision.reason, role=user.role, **details
         )
+
+
+def may_unseal(ctx: ServerContext, user: User) -> bool:
+    """Whether ``user`` reads subject-linked predictions decrypted: the global role (and
+    never through a scoped service token, whose scope names models only)."""
+    return ctx.warden.access.decide(user, "subject.read", "subject:*").allowed

@@ -12,6 +12,7 @@ from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import PROVENANCES, AliasChange, Model, ModelVersion
+from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.audit import AuditEvent
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
@@ -48,6 +49,8 @@ AliasChangeOut = wire_schema(AliasChange)
 UserOut = wire_schema(User)
 TokenOut = wire_schema(Token)
 NewTokenOut = wire_schema(NewToken)
+GrantOut = wire_schema(Grant, where=str)
+AccessDecisionOut = wire_schema(AccessDecision)
 ApprovalOut = wire_schema(Approval, ref=str)
 ApprovalStatusOut = wire_schema(ApprovalStatus, missing=int, approved=bool)
 AuditEventOut = wire_schema(
@@ -193,6 +196,12 @@ class CreateTokenIn(BaseModel):
     user: str = Field(min_length=1, max_length=256)
     expires_in: str | None = Field(default=None, description="e.g. 30d, 12h; none: never")
     description: str | None = None
+    scope: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="a service token's scope: model:NAME:ACTION[,ACTION…] clauses, separated "
+        "by ; (NAME may be *); none: all its user may",
+    )
 
 
 class ApproveIn(BaseModel):

@@ -22,11 +22,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
-from mlwarden.access import allowed
 from mlwarden.errors import AuthenticationError, WardenError
 from mlwarden.policy.loader import examples
 from mlwarden.server.abuse import FAILED
-from mlwarden.server.auth import check
+from mlwarden.server.auth import check, may_unseal
 from mlwarden.server.dashboard import monitoring as monitoring_data
 from mlwarden.server.dashboard import predictions as prediction_data
 from mlwarden.server.dashboard import views
@@ -127,8 +126,18 @@ async def _session(request: Request) -> Session:
     return found
 
 
-def _page(request: Request, template: str, session: Session | None, **data: Any) -> HTMLResponse:
-    role = session.user.role if session else None
+def _page(
+    request: Request,
+    template: str,
+    session: Session | None,
+    *,
+    subject: str = "dashboard",
+    **data: Any,
+) -> HTMLResponse:
+    """``subject``: what the page's buttons act on (``model:NAME``), so that ``can`` follows
+    the user's grants and denies there, as the action's own check will."""
+    access = _ctx(request).warden.access
+    user = session.user if session else None
     return HTMLResponse(
         render(
             template,
@@ -136,7 +145,7 @@ def _page(request: Request, template: str, session: Session | None, **data: Any)
             session=session,
             user=session.user if session else None,
             csrf=session.csrf if session else "",
-            can=lambda action: role is not None and allowed(role, action),
+            can=lambda action: user is not None and access.decide(user, action, subject).allowed,
             **data,
         )
     )
@@ -285,11 +294,13 @@ async def inventory(
 ) -> Response:
     session = await _session(request)
     ctx = _ctx(request)
-    check(ctx, session.user, "read", "model:*")
     rows = await run_in_threadpool(
         views.inventory, ctx.warden, q=q.strip(), tier=tier, gate=gate, drift=drift
     )
-    data = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
+    # the models this user may read (role, grants per team and model; a denied one hidden)
+    readable = ctx.warden.access.readable(session.user, [r.name for r in rows])
+    rows = [r for r in rows if r.name in readable]
+    data: dict[str, Any] = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
     if _htmx(request) and request.headers.get("HX-Target") == "inventory-body":
         return _page(request, "_inventory_rows.html", session, **data)
     return _page(request, "inventory.html", session, nav="inventory", **data)
@@ -311,6 +322,7 @@ async def model(
         request,
         "model.html",
         session,
+        subject=f"model:{name}",
         nav="inventory",
         page=page,
         policies=list(policy_choices(request)),
@@ -465,7 +477,7 @@ async def prediction(request: Request, id: str = "") -> Response:
             prediction_data.prediction,
             ctx.warden,
             pid,
-            unseal=allowed(session.user.role, "subject.read"),
+            unseal=may_unseal(ctx, session.user),
         )
         missing = page is None
         if page is not None:

@@ -35,6 +35,7 @@ def _token(row: Row) -> Token:
         revoked_at=as_utc(row.revoked_at),
         last_used_at=as_utc(row.last_used_at),
         description=row.description,
+        scope=row.scope,
     )
 
 
@@ -101,6 +102,7 @@ class SqlAccessStore(AccessStore):
         sha256: str,
         expires_at: datetime | None,
         description: str | None,
+        scope: str | None = None,
     ) -> Token:
         with self.db.transaction() as conn:
             token_id = conn.execute(
@@ -112,6 +114,7 @@ class SqlAccessStore(AccessStore):
                     created_at=utcnow(),
                     expires_at=expires_at,
                     description=description,
+                    scope=scope,
                 )
                 .returning(tokens.c.id)
             ).scalar_one()

@@ -67,6 +67,13 @@ class SqlPermissionStore(PermissionStore):
         with self.db.reading() as conn:
             return self._model_team(conn, model)
 
+    def model_teams(self) -> dict[str, str]:
+        query = select(models.c.name, teams.c.name).select_from(
+            team_models.join(teams).join(models)
+        )
+        with self.db.reading() as conn:
+            return {m: t for m, t in conn.execute(query)}
+
     def _model_team(self, conn, model: str) -> str | None:  # type: ignore[no-untyped-def]
         query = (
             select(teams.c.name)

@@ -192,6 +192,8 @@ tokens = Table(
     Column("revoked_at", Timestamp),
     Column("last_used_at", Timestamp),
     Column("description", Text),
+    # what the token may do at most (mlwarden.access.scopes); NULL: all its user may
+    Column("scope", Text),
 )
 
 # A dashboard session: the cookie holds a random secret, this table only its SHA-256, so
