@@ -668,6 +668,21 @@ def test_monitor_save_replaces_by_key_history_ordered(db: Database, model_id: in
     assert store.history(model_id, version=3) == []
 
 
+def test_monitor_stored_windows_are_overall_windows_with_their_read_time(
+    db: Database, model_id: int
+) -> None:
+    store: MonitorStore = SqlMonitorStore(db)
+    read = T0 + timedelta(hours=5)
+    store.save(model_id, 1, "1h", [_window(T0) | {"read_at": read}, _window(T0, "x")])
+    store.save(model_id, 1, "1h", [_window(T0 + timedelta(hours=1))])
+    store.save(model_id, 1, "1d", [_window(T0)])
+    found = sorted(store.stored_windows(model_id, 1, "1h"))
+    assert [end for end, _ in found] == [T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    assert found[0][1] == read  # when the rows were read: a window that had ended is final
+    assert all(end.tzinfo is not None and at.tzinfo is not None for end, at in found)
+    assert store.stored_windows(model_id, 2, "1h") == []
+
+
 def test_monitor_save_is_atomic(db: Database, model_id: int) -> None:
     store: MonitorStore = SqlMonitorStore(db)
     store.save(model_id, 1, "1h", [_window(T0)])

@@ -1,13 +1,13 @@
 """An API token's scope (models and actions it may act on), for service tokens.
 
-Revision ID: 0023
+Revision ID: 0020
 Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0023"
+revision = "0020"
 down_revision = "0019"
 
 
