@@ -154,6 +154,23 @@ CONTEXT = Struct(
         "privacy": MapOf(
             Leaf("dyn"), "field", "PII scan results (empty until the privacy scan is collected)"
         ),
+        "ll144": Struct(
+            {
+                "min_impact_ratio": Leaf(
+                    _D, "lowest impact ratio over sex, race and intersections"
+                ),
+                "rows": Leaf(_I, "individuals assessed"),
+                "selected": Leaf(_I, "selected (or scored above the median)"),
+                "method": Leaf(_S, "selection rate or scoring rate"),
+                "audited_at": Leaf(_S, "ISO time of the audit"),
+                "since": Leaf(_S, "start of the period audited"),
+                "until": Leaf(_S, "end of the period audited"),
+                "versions": Leaf("list", "versions whose predictions were audited"),
+                "tables": MapOf(MapOf(Leaf("dyn"), "field"), "table", "sex, race, intersection"),
+                "excluded": Leaf("list", "categories under 2% left out of the ratios"),
+            },
+            "NYC Local Law 144 bias audit recorded by `mlwarden report ll144` (empty until then)",
+        ),
         "card": Struct(
             {
                 "intended_use": Leaf(_S),

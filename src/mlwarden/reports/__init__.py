@@ -26,6 +26,7 @@ KINDS = {
     "instructions": "instructions-for-use",
     "monitoring-plan": "monitoring-plan",
     "diff": "diff",
+    "ll144": "ll144-bias-audit",
 }
 
 
@@ -34,6 +35,7 @@ def _writers() -> dict[str, Callable[..., str]]:
     from mlwarden.reports.card import model_card
     from mlwarden.reports.gaps import gap_report
     from mlwarden.reports.instructions import instructions
+    from mlwarden.reports.ll144 import ll144_document
     from mlwarden.reports.monitoring_plan import monitoring_plan
 
     return {
@@ -42,6 +44,7 @@ def _writers() -> dict[str, Callable[..., str]]:
         "gaps": gap_report,
         "instructions": instructions,
         "monitoring-plan": monitoring_plan,
+        "ll144": ll144_document,
     }
 
 

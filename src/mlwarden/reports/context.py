@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from mlwarden.client import Warden
 
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
-KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration")
+KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration", "ll144")
 
 #: Actions of the audit events that describe a version's governance (prediction batches are
 #: left out: a busy model has millions, and the bundle proves the decisions, not the traffic).
@@ -34,6 +34,7 @@ GOVERNANCE_ACTIONS = (
     "alias.rollback",
     "model.promote",
     "access.denied",
+    "evidence.record",
 )
 
 
