@@ -39,12 +39,14 @@ from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
 from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
+from mlwarden.reports.findings import FindingService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path, open_audit_log
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.policy import SqlDecisionStore
@@ -152,6 +154,13 @@ class Warden:
             timezone=self.settings.timezone,
             masking=self.masking.get,
         )
+        self.findings = FindingService(
+            SqlFindingStore(self.db),
+            version_of=self._finding_subject,
+            require=self.access.require,
+            record=recorder,
+            transaction=self.db.transaction,
+        )
         self._served: Any = None  # loaded models for ``predict``, made on first use
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
@@ -164,6 +173,13 @@ class Warden:
             rollback=self.policies.rollback,
             transaction=self.db.transaction,
         )
+
+    def _finding_subject(self, ref: str) -> tuple[str, int | None]:
+        """A finding is about ``NAME`` (model-wide) or ``NAME@V`` (one version)."""
+        if "@" not in ref:
+            return self.get_model(ref).name, None
+        mv = self.get_model_version(ref)
+        return mv.name, mv.version
 
     @property
     def actor(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, alerts, audit, db, models, policy, privacy, serve
+from mlwarden.cli import access, alerts, audit, db, findings, models, policy, privacy, serve
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(findings.app, name="findings")
 app.add_typer(db.app, name="db")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users_app, name="users")

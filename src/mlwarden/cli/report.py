@@ -114,6 +114,29 @@ def ll144(
         )
 
 
+@app.command("validation")
+@handle_errors
+def validation(
+    ref: str = typer.Argument(..., help="NAME@V to validate."),
+    challenger: str | None = typer.Option(None, help="NAME@V to benchmark against."),
+    fmt: str = FormatOption,
+    out: Path | None = OutOption,
+    uri: str | None = UriOption,
+) -> None:
+    """Model validation report; its measurements are recorded as `validation` evidence."""
+    from mlwarden.reports import gather
+    from mlwarden.reports.render import render
+    from mlwarden.reports.validation import validate, validation_report
+
+    wd = open_local(uri, "a validation")
+    validate(wd, ref, challenger=challenger)
+    result = render(validation_report(gather(wd, ref)), fmt, out)
+    if out is None:
+        typer.echo(result, nl=False)
+    else:
+        console.print(f"Wrote {result}")
+
+
 @app.command("bundle")
 @handle_errors
 def bundle(

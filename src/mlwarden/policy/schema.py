@@ -171,6 +171,18 @@ CONTEXT = Struct(
             },
             "NYC Local Law 144 bias audit recorded by `mlwarden report ll144` (empty until then)",
         ),
+        "validation": Struct(
+            {
+                "independent": Leaf(_B, "no registrant of the version validated or approved it"),
+                "open_findings": Leaf(_I, "findings open or in progress"),
+                "open_high_findings": Leaf(_I, "of those, high or critical"),
+                "labelled": Leaf(_I, "logged predictions with labels, back-tested"),
+                "validated_by": Leaf(_S),
+                "validated_at": Leaf(_S, "ISO time"),
+                "backtest": MapOf(Leaf("dyn"), "field", "overall: metrics on logged labels"),
+            },
+            "model validation recorded by `mlwarden report validation` (empty until then)",
+        ),
         "card": Struct(
             {
                 "intended_use": Leaf(_S),

@@ -489,7 +489,7 @@ class RegistryService:
 
 #: Evidence measured at registration and cited by its audit event: never replaced afterwards.
 REGISTRATION_KINDS = frozenset(
-    {"reference_profile", "fairness", "explain", "privacy", "calibration"}
+    {"reference_profile", "fairness", "explain", "explain_background", "privacy", "calibration"}
 )
 
 

@@ -27,6 +27,7 @@ KINDS = {
     "monitoring-plan": "monitoring-plan",
     "diff": "diff",
     "ll144": "ll144-bias-audit",
+    "validation": "validation-report",
 }
 
 
@@ -37,6 +38,7 @@ def _writers() -> dict[str, Callable[..., str]]:
     from mlwarden.reports.instructions import instructions
     from mlwarden.reports.ll144 import ll144_document
     from mlwarden.reports.monitoring_plan import monitoring_plan
+    from mlwarden.reports.validation import validation_report
 
     return {
         "card": model_card,
@@ -45,6 +47,7 @@ def _writers() -> dict[str, Callable[..., str]]:
         "instructions": instructions,
         "monitoring-plan": monitoring_plan,
         "ll144": ll144_document,
+        "validation": validation_report,
     }
 
 

@@ -108,6 +108,10 @@ def bundle_files(wd: Warden, ref: str) -> dict[str, bytes]:
         stem = f"documents/{KINDS['ll144']}"
         files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
         files[f"{stem}.csv"] = ll144_csv(ctx.evidence["ll144"].content).encode()
+    if ctx.ev("validation") is not None:
+        text = document(wd, "validation", ctx)
+        stem = f"documents/{KINDS['validation']}"
+        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
     prev = previous_context(wd, ctx)
     if prev is not None:
         text = document(wd, "diff", prev, ctx)

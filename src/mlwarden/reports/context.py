@@ -20,7 +20,15 @@ if TYPE_CHECKING:
     from mlwarden.client import Warden
 
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
-KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration", "ll144")
+KNOWN_KINDS = (
+    "reference_profile",
+    "fairness",
+    "explain",
+    "privacy",
+    "calibration",
+    "ll144",
+    "validation",
+)
 
 #: Actions of the audit events that describe a version's governance (prediction batches are
 #: left out: a busy model has millions, and the bundle proves the decisions, not the traffic).
@@ -35,6 +43,8 @@ GOVERNANCE_ACTIONS = (
     "model.promote",
     "access.denied",
     "evidence.record",
+    "finding.add",
+    "finding.update",
 )
 
 
