@@ -29,6 +29,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src/mlwarden
+	$(BIN)/lint-imports
 
 # Peers that conflict with our dependencies (MLflow, Evidently need pandas < 3) get their own
 # environments under .bench-venv/, one per bench/requirements-NAME.txt.

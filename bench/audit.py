@@ -27,15 +27,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from mlwarden.audit import AuditLog, MemoryAuditBackend, Signer, verify_export
-from mlwarden.audit.events import canonical_json
-from mlwarden.audit.log import AuditBackend
+from mlwarden.audit import AuditBackend, AuditLog, MemoryAuditBackend, Signer, verify_export
+from mlwarden.entities.audit import canonical_json
 
 BackendFactory = Callable[[Path], AuditBackend]
 PG_URL = os.environ.get("MLWARDEN_BENCH_POSTGRES_URL") or os.environ.get(
     "MLWARDEN_TEST_POSTGRES_URL"
 )
 _pg_schemas: list[str] = []
+GOAL_APPEND_PER_S = 20_000  # issue 17, goal 5: batched appends on each database
+GOAL_VERIFY_PER_S = 200_000  # issue 17, goal 5: events verified online on each database
 
 
 def _sqlite(workdir: Path) -> AuditBackend:
@@ -117,9 +118,104 @@ def hash_chain(n: int, batch: int) -> dict[str, float]:
     return {"append_s": append_s, "verify_s": verify_s, "replay_us_per_event": verify_s / n * 1e6}
 
 
+def hash_floor(log: AuditLog, n: int) -> float:
+    """Seconds for raw SHA-256 over the exact bytes verification must hash for ``n`` events:
+    each leaf encoding, each salted payload, and one 65-byte node input per event."""
+    from mlwarden.entities.audit import event_leaf_bytes
+
+    leaves, payloads = [], []
+    for e in log.backend.read(1, n):
+        leaves.append(b"\x00" + event_leaf_bytes(e))
+        payloads.append(bytes.fromhex(e.salt or "") + (e.payload_json or "").encode())
+    nodes = [b"\x01" + bytes(64)] * n
+    sha = hashlib.sha256
+    t0 = time.perf_counter()
+    for group in (leaves, payloads, nodes):
+        for data in group:
+            sha(data).digest()
+    return time.perf_counter() - t0
+
+
+def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[str, float]:
+    """What the database alone costs for the same rows, through the same driver:
+
+    * write: the stored events, tree nodes and checkpoints of the first ``n`` events inserted
+      into a fresh store, one transaction per batch (``COPY`` on PostgreSQL, ``executemany``
+      on SQLite), nothing computed;
+    * read: the same rows fetched back page by page (events and their leaf hashes), nothing
+      checked.
+    """
+    from mlwarden.store.sql.audit import _PAGE, SqlAuditBackend
+
+    src = log.backend
+    assert isinstance(src, SqlAuditBackend) and isinstance(target, SqlAuditBackend)
+    events = [tuple(r[:8]) for r in src.records()][:n]
+    per_batch: dict[int, list[tuple[int, int, bytes]]] = {}
+    for level, idx, h in src._fetch("SELECT level, idx, hash FROM audit_nodes"):
+        last_leaf = ((idx + 1) << level) - 1  # the leaf whose append completed this node
+        if last_leaf < n:
+            per_batch.setdefault(last_leaf // batch, []).append((level, idx, bytes(h)))
+    cps = {c.tree_size: c for c in src.checkpoints()}
+    raw = target.db.engine.raw_connection()
+    conn = raw.driver_connection
+    sqlite = target.db.is_sqlite
+    p = "?" if sqlite else "%s"
+    cols = "seq, time, actor, action, subject, payload_digest, payload, salt"
+    t0 = time.perf_counter()
+    try:
+        for b, start in enumerate(range(0, n, batch)):
+            rows = events[start : start + batch]
+            nodes = per_batch.get(b, [])
+            cp = cps[start + len(rows)]
+            cur = conn.cursor()
+            if sqlite:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.executemany(
+                    f"INSERT INTO audit_events ({cols}) VALUES ({', '.join('?' * 8)})", rows
+                )
+                cur.executemany(
+                    "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
+                )
+            else:
+                with cur.copy(f"COPY audit_events ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                with cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN") as copy:
+                    for node in nodes:
+                        copy.write_row(node)
+            cur.execute(
+                "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+                f"VALUES ({p}, {p}, {p}, {p}, {p})",
+                (cp.tree_size, cp.root_hash, cp.time, cp.key_id, cp.signature),
+            )
+            cur.close()
+            conn.commit()
+        write_s = time.perf_counter() - t0
+    finally:
+        raw.close()
+    if sqlite:  # what the store's verifier reads: one join per page
+        queries = [
+            "SELECT e.seq, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload, "
+            "e.salt, n.hash FROM audit_events e LEFT JOIN audit_nodes n ON n.level = 0 AND "
+            "n.idx = e.seq - 1 WHERE e.seq >= ? AND e.seq <= ? ORDER BY e.seq"
+        ]
+    else:
+        queries = [
+            f"SELECT {cols} FROM audit_events WHERE seq >= %s AND seq <= %s ORDER BY seq",
+            "SELECT idx, hash FROM audit_nodes WHERE level = 0 AND idx >= %s - 1 "
+            "AND idx < %s ORDER BY idx",
+        ]
+    t0 = time.perf_counter()
+    for start in range(1, n + 1, _PAGE):
+        for sql in queries:
+            target._fetch(sql, (start, min(start + _PAGE - 1, n)), binary=True)
+    return {"write_s": write_s, "read_s": time.perf_counter() - t0}
+
+
 def _log(backend: AuditBackend, signer: Signer) -> AuditLog:
     """What ``Warden.audit`` is: the SQL store's log reads verifier records in one query."""
-    from mlwarden.store.sql.audit import SqlAuditBackend, SqlAuditLog
+    from mlwarden.audit.sql_log import SqlAuditLog
+    from mlwarden.store.sql.audit import SqlAuditBackend
 
     return (SqlAuditLog if isinstance(backend, SqlAuditBackend) else AuditLog)(backend, signer)
 
@@ -160,6 +256,11 @@ def run(
     verify_export_s = time.perf_counter() - t0
     assert offline.ok and offline.events_checked == n, offline
 
+    floors = {"sha256_s": hash_floor(log, n)}
+    if not isinstance(log.backend, MemoryAuditBackend):
+        (workdir / "floor").mkdir()
+        floors |= sql_floors(log, factory(workdir / "floor"), n, batch)
+
     # Grow to proof_size events, then time proofs at random seqs against the latest checkpoint.
     t0 = time.perf_counter()
     big = 10_000
@@ -197,6 +298,7 @@ def run(
         "consistency_ms": consistency_ms,
         "path_len": len(proof.path),
         "checkpoints": len(log.backend.checkpoints()),
+        **{f"floor_{k}": v for k, v in floors.items()},
     }
 
 
@@ -223,6 +325,27 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
     print(f"{'consistency proof + verify':34} {w['consistency_ms']:>14.3f} {'-':>14}  ms")
     print(f"(path length {w['path_len']}, {w['checkpoints']:,} signed checkpoints; growing to")
     print(f" {proof_size:,} took {w['grow_s']:.1f} s; hash-chain proof = replaying half the chain)")
+    append_per_s, verify_per_s = n / w["append_s"], n / w["verify_s"]
+    sha_per_s = n / w["floor_sha256_s"]
+    write_per_s = n / w["floor_write_s"] if "floor_write_s" in w else None
+    read_per_s = n / w["floor_read_s"] if "floor_read_s" in w else None
+    # Verification must both read and hash; one after the other, that is its floor here.
+    verify_floor = 1 / (1 / sha_per_s + (1 / read_per_s if read_per_s else 0))
+    print("floors (same rows, same run; the database or hashlib alone, nothing checked):")
+    print(f"  raw sha256 over the bytes verification hashes {sha_per_s:>12,.0f} ev/s")
+    if write_per_s and read_per_s:
+        print(f"  raw driver insert of the stored rows           {write_per_s:>12,.0f} ev/s")
+        print(f"  raw driver fetch of the same rows              {read_per_s:>12,.0f} ev/s")
+    print(f"  read + hash, one after the other               {verify_floor:>12,.0f} ev/s")
+    for what, ours, goal, theirs in (
+        ("appends/s", append_per_s, GOAL_APPEND_PER_S, n / peer["append_s"]),
+        ("verified/s", verify_per_s, GOAL_VERIFY_PER_S, n / peer["verify_s"]),
+    ):
+        verdict = "met" if ours >= goal else "NOT met"
+        print(
+            f"goal {what} >= {goal:,}: {backend} {ours:,.0f} ({verdict}); hash chain "
+            f"{theirs:,.0f}, ratio {ours / theirs:.2f}"
+        )
     return {
         "bench": "audit",
         "size": f"{n // 1000}k events, proofs at {proof_size // 1000}k",
@@ -241,6 +364,20 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         "ratio": round((peer["append_s"] + peer["verify_s"]) / warden_s, 2),
         "proof_ratio": round(replay_ms / w["proof_ms_median"], 1),
         "warden_peak_mb": round(_peak_mb()),
+        "goal_append_per_s": GOAL_APPEND_PER_S,
+        "goal_verify_per_s": GOAL_VERIFY_PER_S,
+        "append_goal_met": append_per_s >= GOAL_APPEND_PER_S,
+        "verify_goal_met": verify_per_s >= GOAL_VERIFY_PER_S,
+        "peer_append_per_s": round(n / peer["append_s"]),
+        "peer_verify_per_s": round(n / peer["verify_s"]),
+        "append_ratio": round(append_per_s * peer["append_s"] / n, 3),
+        "verify_ratio": round(verify_per_s * peer["verify_s"] / n, 3),
+        "floor_sha256_per_s": round(sha_per_s),
+        "floor_write_per_s": None if write_per_s is None else round(write_per_s),
+        "floor_read_per_s": None if read_per_s is None else round(read_per_s),
+        "floor_verify_per_s": round(verify_floor),
+        "append_vs_floor": None if write_per_s is None else round(append_per_s / write_per_s, 3),
+        "verify_vs_floor": round(verify_per_s / verify_floor, 3),
     }
 
 

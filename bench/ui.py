@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _common import emit
 
 import mlwarden as mw
-from mlwarden.policy.types import Decision, RuleResult
+from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.server import ServerSettings, create_app
 from mlwarden.server.dashboard import views
 from mlwarden.store.registry_store import NewModel, NewVersion

@@ -53,9 +53,10 @@ def _user(role: str, name: str = "u", disabled: bool = False) -> User:
 
 
 def test_permission_table() -> None:
-    assert set(ROLES) == {"viewer", "developer", "validator", "admin"}
+    assert set(ROLES) == {"viewer", "developer", "validator", "admin", "none"}
     for action, roles in PERMISSIONS.items():
         assert "admin" in roles, action  # admins may do everything
+        assert "none" not in roles, action  # and role none nothing (default deny)
     require_role(_user("developer"), "model.register")
     require_role(_user("validator"), "version.approve")
     require_role(_user("viewer"), "read")
@@ -65,6 +66,7 @@ def test_permission_table() -> None:
         ("validator", "model.register"),
         ("viewer", "version.approve"),
         ("developer", "user.create"),
+        ("none", "read"),
     ]:
         with pytest.raises(PermissionDenied, match=f"may not {action}"):
             require_role(_user(role), action)

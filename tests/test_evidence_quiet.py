@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from mlwarden import Dataset, Warden
 from mlwarden.engines.fitted import as_fitted
-from mlwarden.server.serving import served_for
+from mlwarden.serving.core import served_for
 
 MODELS: dict[str, Callable[[], Any]] = {
     "logistic": lambda: LogisticRegression(),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from mlwarden._version import __version__ as __version__
 
 if TYPE_CHECKING:  # the names type checkers and IDEs see; at run time __getattr__ loads them
     from mlwarden import datasets, policy, privacy, reports

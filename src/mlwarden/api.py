@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 if TYPE_CHECKING:  # types only: importing this module stays cheap
     from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
     from mlwarden.alerts.policy import MonitoringPolicy
-    from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
     from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+    from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
+    from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
     from mlwarden.monitor.report import MonitorReport
     from mlwarden.policy.loader import Policy
-    from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
     from mlwarden.settings import Settings
 
 

@@ -21,11 +21,14 @@ from mlwarden.access import (
     Token,
     User,
 )
+from mlwarden.access.permissions import PermissionService
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
+from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
+from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -33,7 +36,6 @@ from mlwarden.monitor.service import MonitorService
 from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
-from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
@@ -44,11 +46,13 @@ from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
-from mlwarden.store.sql.audit import key_path, open_audit_log
+from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
+from mlwarden.store.sql.overview import SqlOverviewStore
+from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -98,6 +102,10 @@ class Warden:
         recorder = Recorder(self.audit)
         access_store = SqlAccessStore(self.db)
         self.access = AccessService(access_store, recorder, transaction=self.db.transaction)
+        self.access.grants = SqlPermissionStore(self.db)
+        self.permissions = PermissionService(
+            self.access.grants, self.access, recorder, transaction=self.db.transaction
+        )
         self.registry = RegistryService(
             SqlRegistryStore(self.db),
             self.artifacts,
@@ -162,6 +170,8 @@ class Warden:
             transaction=self.db.transaction,
         )
         self._served: Any = None  # loaded models for ``predict``, made on first use
+        #: the dashboard's read model: batched reads across models, versions and windows
+        self.overview = SqlOverviewStore(self.db)
         alert_store = SqlAlertStore(self.db)
         self.alerting = AlertService(
             alert_store,
@@ -504,7 +514,7 @@ class Warden:
         never given to the model."""
         # the serving code is pure (entities, numpy, pandas): one validation and prediction
         # path for the server and this process
-        from mlwarden.server.serving import ModelCache, validate_records
+        from mlwarden.serving.core import ModelCache, validate_records
 
         started = time.perf_counter()
         self.access.require(self.actor, "read", f"model:{name}")
@@ -606,9 +616,7 @@ class Warden:
         """One logged prediction: its model and version, time, inputs (as masked at logging),
         output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
-        from mlwarden.monitor.lookup import get_prediction
-
-        return get_prediction(self.prediction_log.store, self.audit, prediction_id)
+        return self.prediction_log.get(prediction_id, self.audit)
 
     def monitor(
         self,

@@ -21,11 +21,12 @@ import pandas as pd
 
 from mlwarden._json import jsonable
 from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
-from mlwarden.audit.events import AuditEvent, canonical_json
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.audit import AuditEvent, canonical_json
+from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.entities.wire import decode
 from mlwarden.errors import (
     ERRORS_BY_CODE,
@@ -37,7 +38,6 @@ from mlwarden.errors import (
     WardenError,
 )
 from mlwarden.monitor.report import MonitorReport
-from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
@@ -219,9 +219,14 @@ class RemoteWarden(GovernanceMethods):
         self.uri = (uri or self.settings.resolved_uri()).rstrip("/")
         if token is None and self.settings.token is not None:
             token = self.settings.token.get_secret_value()
+        if token is None and self.settings.oidc.issuer:
+            from mlwarden.access.oidc_login import cached_token
+
+            token = cached_token(self.settings.oidc)  # from `mlwarden login`
         if not token:
             raise AuthenticationError(
-                f"a token is needed for {self.uri}: pass token=… or set MLWARDEN_TOKEN",
+                f"a token is needed for {self.uri}: pass token=…, set MLWARDEN_TOKEN or run "
+                "`mlwarden login`",
                 field="token",
             )
         self._http = httpx.Client(

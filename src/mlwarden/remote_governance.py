@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden.alerts.policy import MonitoringPolicy, load, loads
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities import ModelVersion
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.wire import decode
 from mlwarden.errors import ValidationError
 from mlwarden.privacy.masking import MaskingPolicy

@@ -219,6 +219,148 @@ class PrivacySettings(BaseSettings):
     _split = field_validator("phone_regions", mode="before")(_comma_list)
 
 
+#: JOSE algorithms an access token may be signed with: asymmetric only. ``none`` and the HMAC
+#: family are refused outright: with HS* a verifier holding a public key can be fooled into
+#: using it as the shared secret.
+OIDC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA")
+
+
+class OIDCSettings(BaseSettings):
+    """Sign-in through the company's OpenID Provider: every value an ``MLWARDEN_OIDC_*``
+    variable. Off while ``issuer`` is unset. See docs/identity.md."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_OIDC_", extra="ignore")
+
+    issuer: str | None = Field(
+        default=None,
+        description="the provider's issuer URL (exactly as in its tokens' iss); unset: OIDC off",
+    )
+    audience: str | None = Field(
+        default=None,
+        description="the aud access tokens must carry (the API's identifier at the provider); "
+        "required when issuer is set",
+    )
+    resource: str | None = Field(
+        default=None,
+        description="RFC 8707 resource indicator sent with authorization and token requests "
+        "(providers that issue JWT access tokens per resource)",
+    )
+    client_id: str | None = Field(
+        default=None, description="dashboard client (authorization code + PKCE)"
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, description="the dashboard client's secret, if it is confidential"
+    )
+    cli_client_id: str | None = Field(
+        default=None, description="public client `mlwarden login` uses (device authorization)"
+    )
+    scopes: str = Field(default="openid profile email", description="scopes requested at sign-in")
+    algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("RS256", "PS256", "ES256", "EdDSA"),
+        description="comma-separated signature algorithms accepted; never none or HS*",
+    )
+    leeway_s: int = Field(
+        default=60, ge=0, le=600, description="clock skew allowed on exp, nbf and iat"
+    )
+    username_claim: str = Field(
+        default="preferred_username",
+        description="claim that names the Warden user (falls back to sub when absent)",
+    )
+    groups_claim: str = Field(
+        default="groups", description="claim listing the user's groups (a list of strings)"
+    )
+    role_map: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="comma-separated GROUP=ROLE pairs; a user gets the highest role any of "
+        "their groups maps to, or none (default deny)",
+    )
+    sync_roles: bool = Field(
+        default=True,
+        description="users the provider created get their role from role_map at each "
+        "sign-in (a group removed at the provider takes the role away)",
+    )
+    jwks_ttl_s: float = Field(
+        default=600.0, gt=0, description="how long the provider's keys are reused"
+    )
+    jwks_min_refetch_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="a token with an unknown key id refetches the keys (rotation), at most "
+        "this often",
+    )
+    http_timeout_s: float = Field(default=5.0, gt=0, description="per request to the provider")
+    max_token_bytes: int = Field(
+        default=16_384, ge=1024, description="longer bearer tokens are refused unparsed"
+    )
+    token_cache: Path = Field(
+        default=Path("~/.cache/mlwarden/oidc-token.json"),
+        description="where `mlwarden login` keeps the provider's access token (mode 0600); "
+        "the CLI and SDK use it for http(s) URIs when no MLWARDEN_TOKEN is set",
+    )
+
+    _split = field_validator("algorithms", "role_map", mode="before")(_comma_list)
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [a for a in value if a not in OIDC_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(
+                f"algorithms {bad or value!r} not allowed: use some of {list(OIDC_ALGORITHMS)} "
+                "(never none or HS*)"
+            )
+        return value
+
+    @field_validator("role_map")
+    @classmethod
+    def _pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in value:
+            group, sep, role = pair.rpartition("=")
+            if not sep or not group.strip() or not role.strip():
+                raise ValueError(f"role_map entry {pair!r} must be GROUP=ROLE")
+        return value
+
+    def roles_by_group(self) -> dict[str, str]:
+        return {
+            g.strip(): r.strip() for g, _, r in (pair.rpartition("=") for pair in self.role_map)
+        }
+
+
+#: audit actions exported to OpenTelemetry by default: decisions, promotions, rollbacks, alerts
+GOVERNANCE_ACTIONS = (
+    "policy.decision",
+    "alias.set",
+    "alias.promote",
+    "alias.override",
+    "alias.rollback",
+    "alias.delete",
+    "alert.fired",
+    "alert.resolved",
+)
+
+
+class OtelSettings(BaseSettings):
+    """OpenTelemetry export of governance events: every value an ``MLWARDEN_OTEL_*`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="MLWARDEN_OTEL_", extra="ignore")
+
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP base URL (e.g. http://collector:4318); governance events are "
+        "exported as spans to <endpoint>/v1/traces when set (needs mlwarden[otel])",
+    )
+    service_name: str = Field(default="mlwarden", description="the spans' service.name")
+    interval_s: float = Field(
+        default=2.0, gt=0, description="how often mlwarden serve exports new audit events"
+    )
+    actions: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=GOVERNANCE_ACTIONS,
+        description="audit actions exported (comma-separated)",
+    )
+
+    _split = field_validator("actions", mode="before")(_comma_list)
+
+
 class Settings(BaseSettings):
     """Where Warden keeps things and who is acting.
 
@@ -292,6 +434,11 @@ class Settings(BaseSettings):
     sandbox_timeout_s: float = Field(
         default=20.0, gt=0, description="time an uploaded artifact has to load and predict"
     )
+    audit_reads: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="risk tiers (comma-separated: high, medium, low) whose prediction and "
+        "evidence views a server records, counted per user, model and hour (read.view events)",
+    )
     sandbox_memory_mb: int = Field(
         default=2048, ge=64, description="address space of the artifact check's process"
     )
@@ -317,6 +464,15 @@ class Settings(BaseSettings):
         default_factory=PrivacySettings,
         validation_alias=AliasChoices("privacy", "pii"),  # MLWARDEN_PII_PHONE_REGIONS
         description="PII detection",
+    )
+    oidc: OIDCSettings = Field(
+        default_factory=OIDCSettings, description="sign-in through an OpenID Provider"
+    )
+
+    _split_tiers = field_validator("audit_reads", mode="before")(_comma_list)
+
+    otel: OtelSettings = Field(
+        default_factory=OtelSettings, description="OpenTelemetry export of governance events"
     )
 
     @field_validator("trusted_loaders", "trusted_types", mode="before")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from mlwarden.audit import AuditLog, Checkpoint, MemoryAuditBackend, Signer, payload_digest
-from mlwarden.audit.events import AuditEvent, canonical_json, event_leaf_bytes
 from mlwarden.audit.merkle import mth
 from mlwarden.audit.signing import key_id, load_public_key
+from mlwarden.entities.audit import AuditEvent, canonical_json, event_leaf_bytes
 from mlwarden.errors import (
     AlreadyExists,
     IntegrityError,

@@ -14,9 +14,10 @@ from typer.testing import CliRunner
 import mlwarden as mw
 from mlwarden.audit import AuditLog, Problem, Signer, verify_export
 from mlwarden.audit.signing import load_public_key
+from mlwarden.audit.sql_log import SqlAuditLog
 from mlwarden.cli.main import app
 from mlwarden.errors import IntegrityError, WardenError
-from mlwarden.store.sql.audit import SqlAuditBackend, SqlAuditLog, key_path, public_key_path
+from mlwarden.store.sql.audit import SqlAuditBackend, key_path, public_key_path
 
 BATCH = 4  # events per append_many: checkpoints at 4, 8, 12
 
@@ -190,6 +191,44 @@ def test_tampering_in_sql_is_detected(wd, tmp_path, kind):
         assert not result.ok, (kind, result)
         assert result.problem in problems, (kind, result)
         assert result.first_bad_seq == first_bad, (kind, result)
+
+
+@pytest.mark.parametrize(
+    "kind", ["altered_payload", "altered_event", "deleted_event", "reordered_events"]
+)
+def test_tampering_is_detected_across_read_pages(wd, tmp_path, monkeypatch, kind):
+    """The store's verifier reads pages of 3 (the next on a helper thread): tampering is
+    named at the same seq when it sits on a page edge or leaves a page short."""
+    import mlwarden.store.sql.audit as sql_audit
+
+    monkeypatch.setattr(sql_audit, "_PAGE", 3)
+    statements, problems, first_bad = TAMPERING[kind]
+    _fill(wd.audit)
+    fresh = SqlAuditLog(SqlAuditBackend(wd.db), public_key=wd.audit.public_key)
+    assert fresh.verify().ok and fresh.verify().events_checked == 12
+    _sql(wd, *statements)
+    for result in _verdicts(wd, tmp_path):
+        assert not result.ok and result.problem in problems, (kind, result)
+        assert result.first_bad_seq == first_bad, (kind, result)
+
+
+def test_recorded_leaf_rows_are_matched_by_seq_when_some_are_missing(wd, tmp_path, monkeypatch):
+    """A deleted leaf row must not shift the recorded leaves of the rest of its page onto the
+    wrong events: the altered event after it is still named, not its neighbour."""
+    import mlwarden.store.sql.audit as sql_audit
+
+    monkeypatch.setattr(sql_audit, "_PAGE", 5)
+    _fill(wd.audit)
+    _sql(
+        wd,
+        "DELETE FROM audit_nodes WHERE level = 0 AND idx = 5",  # seq 6's recorded leaf
+        "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7",
+    )
+    records = list(SqlAuditBackend(wd.db).records())
+    assert [r[0] for r in records] == list(range(1, 13))
+    assert records[5][8] is None and records[6][8] == wd.audit.backend.get_node(0, 6)
+    online = SqlAuditLog(SqlAuditBackend(wd.db), public_key=wd.audit.public_key).verify()
+    assert (online.problem, online.first_bad_seq) == (Problem.ALTERED_EVENT, 7), online
 
 
 def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(wd, tmp_path):

@@ -12,8 +12,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from mlwarden.audit import AuditLog, MemoryAuditBackend, Problem, Signer, verify_export
-from mlwarden.audit.events import AuditEvent, leaf_bytes, payload_digest
 from mlwarden.audit.merkle import leaf_hash
+from mlwarden.entities.audit import AuditEvent, leaf_bytes, payload_digest
 from mlwarden.errors import ValidationError
 
 N = 20  # five batches of four: checkpoints at sizes 4, 8, 12, 16, 20

@@ -16,7 +16,7 @@ from mlwarden.engines.explain import background_hash, explainer_for
 from mlwarden.engines.explain.linear import LinearExplainer
 from mlwarden.entities import ModelVersion
 from mlwarden.errors import ValidationError
-from mlwarden.server.serving import reason_exclusions
+from mlwarden.serving.core import reason_exclusions
 
 
 def _data(n: int = 300) -> tuple[pd.DataFrame, np.ndarray]:

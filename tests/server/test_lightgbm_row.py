@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from mlwarden.server.lightgbm_row import SingleRowPredictor
+from mlwarden.serving.lightgbm_row import SingleRowPredictor
 
 
 def _data(n: int = 600, k: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from mlwarden.engines.explain import background_hash, explainer_for
 from mlwarden.entities import ASSERTED
 from mlwarden.errors import ValidationError
 from mlwarden.server import ServerSettings, create_app
-from mlwarden.server.serving import served_for
+from mlwarden.serving.core import served_for
 
 NUMERIC = ["age", "education-num", "hours-per-week", "capital-gain"]
 CATEGORICAL = ["sex", "marital-status", "relationship"]

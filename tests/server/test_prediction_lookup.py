@@ -11,9 +11,9 @@ import pytest
 from serve_support import records
 
 import mlwarden as mw
-from mlwarden.audit.events import AuditEvent
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
+from mlwarden.entities.audit import AuditEvent
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.remote import RemoteWarden
 

@@ -225,7 +225,7 @@ def test_openapi_is_complete(api):
 
 @pytest.mark.parametrize("n", [1, 300])
 def test_lightgbm_fast_path_equals_the_model(store, lgb_model, credit_data, n):
-    from mlwarden.server.serving import LightGBMServed
+    from mlwarden.serving.core import LightGBMServed
 
     _, _, test = credit_data
     mv = store.warden.get_model_version("credit@1")

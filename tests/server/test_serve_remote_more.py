@@ -12,7 +12,7 @@ import test_serve_remote
 
 import mlwarden as mw
 from mlwarden.alerts.policy import MonitoringPolicy, load
-from mlwarden.alerts.types import Alert, Delivery, Evaluation
+from mlwarden.entities.alerts import Alert, Delivery, Evaluation
 
 backend = test_serve_remote.backend  # the same local/remote fixture, shared not copied
 

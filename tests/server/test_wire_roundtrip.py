@@ -20,7 +20,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 import mlwarden.server.routes as routes_pkg
-from mlwarden.audit.events import AuditEvent
+from mlwarden.entities.audit import AuditEvent
 from mlwarden.entities.wire import decode, field_types
 from mlwarden.remote import _event
 from mlwarden.server.routes._util import out
@@ -135,7 +135,7 @@ def test_datetimes_travel_as_one_iso_8601_form():
     """Intended: every derived schema writes a UTC time as pydantic does (``…Z``), as the
     typed routes always did; the policy, alert and monitoring routes, untyped before, wrote
     ``…+00:00``. The same instant either way, and both read back with ``fromisoformat``."""
-    from mlwarden.policy.types import Decision
+    from mlwarden.entities.policy import Decision
 
     decision = sample(Decision)
     app = FastAPI()

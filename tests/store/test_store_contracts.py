@@ -20,13 +20,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import AlreadyExists, Conflict, NotFound
-from mlwarden.policy.types import Decision, RuleResult
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.finding_store import FindingStore
 from mlwarden.store.gate_store import GateStore
+from mlwarden.store.overview_store import OverviewStore
+from mlwarden.store.permission_store import PermissionStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.access import SqlAccessStore
@@ -34,6 +36,8 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
+from mlwarden.store.sql.overview import SqlOverviewStore
+from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
@@ -47,6 +51,8 @@ CONTRACTS = (
     FindingStore,
     GateStore,
     MonitorStore,
+    OverviewStore,
+    PermissionStore,
     PredictionStore,
     RegistryStore,
 )
@@ -105,6 +111,8 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlFindingStore: FindingStore,
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
+        SqlOverviewStore: OverviewStore,
+        SqlPermissionStore: PermissionStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
     }
@@ -264,6 +272,54 @@ def test_access_users_round_trip_and_order(access: AccessStore) -> None:
     assert access.get_user("nobody") is None
     assert [u.name for u in access.list_users()] == ["alice", "vera"]
     assert access.any_users() and access.count_users() == 2
+
+
+def test_access_set_role_changes_only_that_user(access: AccessStore) -> None:
+    access.create_user("vera", "validator", "root")
+    access.create_user("alice", "admin", "root")
+    changed = access.set_role("vera", "none")
+    assert (changed.name, changed.role) == ("vera", "none")
+    assert access.get_user("vera") == changed and access.get_user("alice").role == "admin"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        access.set_role("nobody", "viewer")
+
+
+def test_permissions_teams_ownership_and_grants(db: Database, registry: RegistryStore) -> None:
+    from mlwarden.entities.access import Grant
+
+    perms = SqlPermissionStore(db)
+    _model(registry, "credit")
+    _model(registry, "churn")
+    perms.create_team("risk", "root")
+    perms.create_team("growth", "root")
+    with pytest.raises(AlreadyExists):
+        perms.create_team("risk", "root")
+    assert perms.list_teams() == ["growth", "risk"]
+    assert perms.model_team("credit") is None
+    perms.set_model_team("credit", "growth")
+    perms.set_model_team("credit", "risk")  # one owner: moved, not added
+    assert perms.model_team("credit") == "risk"
+    with pytest.raises(NotFound):
+        perms.set_model_team("nope", "risk")
+    with pytest.raises(NotFound):
+        perms.set_model_team("credit", "nope")
+    on_team = perms.add_grant(Grant("vic", "team", "risk", "allow", "developer", created_by="root"))
+    assert (on_team.where, on_team.created_by) == ("team:risk", "root")
+    perms.add_grant(Grant("vic", "model", "credit", "deny", "alias.set", created_by="root"))
+    perms.add_grant(Grant("vic", "model", "churn", "allow", "admin", created_by="root"))
+    perms.add_grant(Grant("eve", "model", "credit", "allow", "viewer", created_by="root"))
+    with pytest.raises(AlreadyExists):
+        perms.add_grant(Grant("vic", "team", "risk", "allow", "developer", created_by="root"))
+    assert [(g.where, g.what) for g in perms.grants_on("vic", "credit")] == [
+        ("team:risk", "developer"),
+        ("model:credit", "alias.set"),
+    ]
+    assert [g.what for g in perms.grants_on("vic", "churn")] == ["admin"]
+    assert [g.user for g in perms.list_grants()] == ["eve", "vic", "vic", "vic"]
+    assert len(perms.list_grants("vic")) == 3
+    assert perms.remove_grant(Grant("vic", "team", "risk", "allow", "developer"))
+    assert not perms.remove_grant(Grant("vic", "team", "risk", "allow", "developer"))
+    assert [g.what for g in perms.grants_on("vic", "credit")] == ["alias.set"]
 
 
 def test_access_duplicate_user_is_refused_and_changes_nothing(access: AccessStore) -> None:
@@ -801,3 +857,64 @@ def test_findings_round_trip_update_list_and_not_found(db: Database) -> None:
         store.get(10_000)
     with pytest.raises(NotFound):
         store.update(10_000, {"status": "open"}, "bob", later)
+
+
+# ------------------------------------------------------------------------------ overview
+
+
+def test_overview_reads_every_model_with_its_latest_state(
+    db: Database, registry: RegistryStore
+) -> None:
+    overview: OverviewStore = SqlOverviewStore(db)
+    credit = _model(registry, "credit")
+    _model(registry, "churn")
+    for sha in "ab":
+        registry.create_version("credit", _version(sha), {}, "dave")
+    registry.move_alias("credit", "production", 1, actor="vera", action="promote")
+    decisions = SqlDecisionStore(db)
+    decisions.add("credit", 2, _decision(passed=True, ref="credit@2", policy="strict"))
+    decisions.add("credit", 1, _decision(passed=False))  # the newest decision counts
+    monitor = SqlMonitorStore(db)
+    drifted = {**_window(T0), "result": {"drift": {"dataset_drifted": True, "share_drifted": 0.5}}}
+    calm = {"drift": {"dataset_drifted": False, "share_drifted": 0.0}}
+    monitor.save(credit, 1, "1h", [drifted, {**_window(T0, "x"), "result": calm}])
+    alerts = SqlAlertStore(db)
+    _open(alerts, credit, "one")
+    _open(alerts, credit, "two")
+    alerts.resolve(alerts.find(model_id=credit)[0].id, "fixed", now=T0)
+
+    churn, credit_row = overview.model_overviews()  # ordered by name
+    assert (churn.name, churn.latest_version, churn.production, churn.gate) == (
+        "churn",
+        None,
+        None,
+        None,
+    )
+    assert churn.window is None and churn.window_drift == {} and churn.firing_alerts == 0
+    assert credit_row.latest_version == 2 and credit_row.production == 1
+    assert credit_row.gate == (1, False, "default")
+    assert credit_row.window == "1h" and credit_row.window_start == T0
+    assert credit_row.window_drift == {"dataset_drifted": True, "share_drifted": 0.5}
+    assert credit_row.firing_alerts == 1
+    assert credit_row.last_activity is not None and credit_row.created_at is not None
+    assert credit_row.last_activity >= credit_row.created_at
+
+
+def test_overview_versions_newest_first_with_gates_and_approvals(
+    db: Database, registry: RegistryStore
+) -> None:
+    overview: OverviewStore = SqlOverviewStore(db)
+    _model(registry)
+    for sha in "abc":
+        registry.create_version("credit", _version(sha), {}, "dave")
+    SqlDecisionStore(db).add("credit", 2, _decision(passed=False, ref="credit@2"))
+    SqlDecisionStore(db).add("credit", 2, _decision(passed=True, ref="credit@2"))
+    access = SqlAccessStore(db)
+    access.add_approval("credit", 2, "rita", "approver", None)
+    access.add_approval("credit", 2, "sam", "admin", "ok")
+    rows = overview.version_overviews("credit")
+    assert [r.version for r in rows] == [3, 2, 1]
+    assert [(r.gate_passed, r.approvals) for r in rows] == [(None, 0), (True, 2), (None, 0)]
+    assert rows[0].created_by == "dave" and rows[0].created_at.tzinfo is not None
+    with pytest.raises(NotFound):
+        overview.version_overviews("nope")

@@ -6,8 +6,8 @@ See docs/access.md for the rules, single-user mode and what the server will enfo
 from mlwarden.access.approvals import DEFAULT_REQUIRED, ApprovalService
 from mlwarden.access.recorder import DENIED, Recorder
 from mlwarden.access.roles import PERMISSIONS, ROLES, allowed, require_role
-from mlwarden.access.types import Approval, ApprovalStatus, NewToken, Token, User
 from mlwarden.access.users import SINGLE_USER, TOKEN_PREFIX, AccessService, hash_token
+from mlwarden.entities.access import Approval, ApprovalStatus, NewToken, Token, User
 
 __all__ = [
     "DEFAULT_REQUIRED",

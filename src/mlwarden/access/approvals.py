@@ -4,17 +4,15 @@ model's risk tier, from validators (or admins) who did not register it."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlwarden.access.recorder import Recorder, version_subject
-from mlwarden.access.types import Approval, ApprovalStatus
 from mlwarden.access.users import AccessService
 from mlwarden.entities import RISK_TIERS, ModelVersion
+from mlwarden.entities.access import Approval, ApprovalStatus
 from mlwarden.errors import ValidationError
 from mlwarden.registry.service import RegistryService
-
-if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
-    from mlwarden.store.access_store import AccessStore
+from mlwarden.store.access_store import AccessStore
 
 #: Distinct approvals a version needs, by its model's risk tier.
 DEFAULT_REQUIRED = {"low": 0, "medium": 1, "high": 2}

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlwarden.audit.log import AuditLog
+from mlwarden.entities.audit import DENIED
 
-DENIED = "access.denied"
+__all__ = ["DENIED", "Recorder", "registry_subject", "version_subject"]
 
 
 def registry_subject(subject: str) -> str:

@@ -6,13 +6,18 @@ Actions are the audit actions they produce, so a denial and a success read alike
 
 from __future__ import annotations
 
-from mlwarden.access.types import User
+from mlwarden.entities.access import User
 from mlwarden.errors import PermissionDenied, ValidationError
 
 VIEWER, DEVELOPER, VALIDATOR, ADMIN = "viewer", "developer", "validator", "admin"
-ROLES = (VIEWER, DEVELOPER, VALIDATOR, ADMIN)
+#: A known user with no permission at all: where a first OIDC sign-in lands unless the
+#: provider's groups map to a role (default deny), and how an admin suspends a role.
+NO_ROLE = "none"
+ROLES = (VIEWER, DEVELOPER, VALIDATOR, ADMIN, NO_ROLE)
+#: Ordered by reach, for picking the highest role a user's groups map to.
+RANK = {NO_ROLE: 0, VIEWER: 1, DEVELOPER: 2, VALIDATOR: 2, ADMIN: 3}
 
-_ALL = frozenset(ROLES)
+_ALL = frozenset({VIEWER, DEVELOPER, VALIDATOR, ADMIN})
 
 #: action -> roles allowed to perform it. Separation of duties (a registrant never approves
 #: their own version) is checked on top of this, by identity, in ``approvals.py``.
@@ -38,6 +43,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "alias.override": frozenset({ADMIN}),
     "model.risk_tier": frozenset({VALIDATOR, ADMIN}),
     "user.create": frozenset({ADMIN}),
+    # teams, the models they own, roles granted and actions denied on them (permissions.py)
+    "team.manage": frozenset({ADMIN}),
+    "grant.manage": frozenset({ADMIN}),
+    # loading an outside pickle runs its code (mlflow import --trust-pickle)
+    "mlflow.trust_pickle": frozenset({ADMIN}),
     "token.create": _ALL,  # for oneself; for another user it is "token.manage"
     "token.revoke": _ALL,  # likewise
     "token.manage": frozenset({ADMIN}),

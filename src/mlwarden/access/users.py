@@ -12,18 +12,28 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mlwarden.access.permissions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
-from mlwarden.access.roles import ADMIN, check_role, require_role
-from mlwarden.access.types import NewToken, Token, User
-from mlwarden.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
+from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
+from mlwarden.entities.access import Grant, NewToken, Token, User
+from mlwarden.errors import (
+    AlreadyExists,
+    AuthenticationError,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+)
+from mlwarden.store.access_store import AccessStore
 from mlwarden.store.sql.database import utcnow
 
-if TYPE_CHECKING:  # the store imports access.types: no import cycle at runtime
-    from mlwarden.store.access_store import AccessStore
+if TYPE_CHECKING:
+    from mlwarden.access.oidc import Identity
+    from mlwarden.store.permission_store import PermissionStore
 
 #: Tokens start with this, so scanners (and people) recognise a leaked Warden token.
 TOKEN_PREFIX = "mlw_"
@@ -78,6 +88,12 @@ class AccessService:
         self.recorder = recorder
         self._transaction = transaction
         self._clock = clock
+        #: set by the facade: grants per team and model (access/permissions.py)
+        self.grants: PermissionStore | None = None
+        #: how long grants are reused in this process: 0 (always read) unless a server sets
+        #: its auth_ttl_s (changes made here apply at once; elsewhere within this time)
+        self.grants_ttl_s = 0.0
+        self._grants_cache: dict[tuple[str, str], tuple[float, list[Grant]]] = {}
 
     # ---- role checks
 
@@ -101,11 +117,36 @@ class AccessService:
                 f"{actor} is not a registered user (users exist, so roles are enforced: "
                 f"an admin runs `mlwarden users add {actor} --role …`)",
             )
-        try:
-            require_role(user, action)
-        except PermissionDenied as exc:
-            self.deny(actor, action, subject, exc.message, role=user.role)
-        return user.role
+        decision = self.decide(user, action, subject)
+        if not decision.allowed:
+            self.deny(actor, action, subject, decision.reason, role=user.role)
+        return decision.role
+
+    def decide(self, user: User, action: str, subject: str) -> Decision:
+        """Whether ``user`` may perform ``action`` on ``subject``: the global role, and for a
+        model the grants on it and its team (an explicit deny wins). Pure: no audit."""
+        model = model_of(subject)
+        grants = self._grants_on(user.name, model) if model else []
+        return decide(user, action, grants, model)
+
+    def _grants_on(self, user: str, model: str) -> list[Grant]:
+        if self.grants is None:
+            return []
+        if self.grants_ttl_s <= 0:
+            return self.grants.grants_on(user, model)
+        # reused briefly: the server checks on every request, predictions included
+        now = time.monotonic()
+        hit = self._grants_cache.get((user, model))
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        found = self.grants.grants_on(user, model)
+        if len(self._grants_cache) > 10_000:
+            self._grants_cache.clear()
+        self._grants_cache[(user, model)] = (now + self.grants_ttl_s, found)
+        return found
+
+    def forget_grants(self) -> None:
+        self._grants_cache.clear()
 
     def deny(self, actor: str, action: str, subject: str, reason: str, **details: Any) -> NoReturn:
         """Record the refused attempt, then raise ``PermissionDenied`` with the reason."""
@@ -133,6 +174,59 @@ class AccessService:
         with self._transaction():
             user = self.store.create_user(name, role, actor)
             self.recorder.record(actor, "user.create", subject, {"role": role})
+        return user
+
+    def oidc_user(self, identity: Identity, *, sync_roles: bool = True, audit: bool = True) -> User:
+        """The user a verified OIDC token names, created on first sign-in with the role the
+        provider's groups map to, or none (default deny); audited. A local user of the same
+        name is not taken over: a provider's ``preferred_username`` is not proof of it."""
+        via = f"oidc:{identity.issuer}"
+        subject = f"user:{identity.name}"
+        if not _USER_RE.fullmatch(identity.name):
+            self._refuse(
+                subject, f"the provider's user name {identity.name!r} is not valid here", None, True
+            )
+        user = self.store.get_user(identity.name)
+        role = identity.mapped_role or NO_ROLE
+        details = {
+            "via": "oidc",
+            "issuer": identity.issuer,
+            "sub": identity.subject,
+            "groups": list(identity.groups),
+        }
+        if user is None:
+            try:
+                with self._transaction():
+                    user = self.store.create_user(identity.name, role, via)
+                    self.recorder.record(via, "user.create", subject, {"role": role, **details})
+                return user
+            except AlreadyExists:  # signed in twice at once: the other request created it
+                user = self.get_user(identity.name)
+        if user.created_by != via:
+            self._refuse(
+                subject,
+                f"user {identity.name!r} was not created by {via}: a "
+                "provider sign-in does not take over another account",
+                None,
+                True,
+            )
+        if sync_roles and user.role != role:
+            with self._transaction():
+                user = self.store.set_role(identity.name, role)
+                self.recorder.record(via, "user.role", subject, {"role": role, **details})
+        return user
+
+    def set_role(self, name: str, role: str, *, actor: str) -> User:
+        """Change a user's role (``none`` takes every permission away); admins only, audited.
+        For users the provider created, ``oidc.sync_roles`` overrides it at their next
+        sign-in: grant through ``oidc.role_map`` there."""
+        check_role(role)
+        subject = f"user:{name}"
+        self.get_user(name)
+        self.require(actor, "user.create", subject)
+        with self._transaction():
+            user = self.store.set_role(name, role)
+            self.recorder.record(actor, "user.role", subject, {"role": role})
         return user
 
     def get_user(self, name: str) -> User:
@@ -202,6 +296,12 @@ class AccessService:
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.store.list_tokens(user)
+
+    def find_token(self, token: str) -> Token | None:
+        """The record of the token whose secret is ``token``, or ``None``: no check of
+        expiry or revocation (``authenticate`` does those)."""
+        found = self.store.find_token(hash_token(token))
+        return None if found is None else found[0]
 
     def authenticate(self, token: str, *, audit: bool = True) -> User:
         """The user a bearer token belongs to; ``AuthenticationError`` otherwise, audited

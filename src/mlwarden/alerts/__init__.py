@@ -7,7 +7,7 @@ with hysteresis, cooldown and de-duplication and runs their actions (alert, roll
 
 from mlwarden.alerts.policy import MonitoringPolicy, MonitorRule, load, loads
 from mlwarden.alerts.signing import WebhookRejected, WebhookVerifier, sign, verify
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation, RuleOutcome
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation, RuleOutcome
 
 __all__ = [
     "Alert",

@@ -22,7 +22,7 @@ from mlwarden.access.users import AccessService
 from mlwarden.alerts.egress import EgressPolicy
 from mlwarden.alerts.policy import CHANNEL_NAME
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import Channel
+from mlwarden.entities.alerts import Channel
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.store.alert_store import AlertStore
 

@@ -5,9 +5,8 @@ by a custom collector (:class:`WardenCollector`), so every replica reports the s
 nothing is kept in memory between scrapes. Predictions served are counted in-process by
 :func:`observe_prediction` (the serving path calls it), as a counter and a latency histogram.
 
-``/metrics`` needs ``Authorization: Bearer mlw_…`` of any user (a viewer token is enough),
-like every other route; ``MLWARDEN_ALERTS_METRICS_AUTH=false`` serves it openly for
-scrapers on a trusted network. See docs/alerts.md for the metric table.
+The ``/metrics`` route itself is the server's (``server/routes/metrics.py``): this module is
+the metric logic only. See docs/alerts.md for the metric table.
 """
 
 from __future__ import annotations
@@ -15,18 +14,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import Request, Response
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import FIRING
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
+from mlwarden.entities.alerts import FIRING
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -84,7 +78,7 @@ def observe_prediction(model: str, version: int | str, latency_s: float, rows: i
 class WardenCollector(Collector):
     """Reads the current values from the store on every scrape."""
 
-    def __init__(self, warden: Warden) -> None:
+    def __init__(self, warden: Any) -> None:
         self.warden = warden
 
     def collect(self) -> Iterator[Metric]:
@@ -257,7 +251,7 @@ class WardenCollector(Collector):
         yield deliveries
 
 
-def registry_for(warden: Warden) -> CollectorRegistry:
+def registry_for(warden: Any) -> CollectorRegistry:
     """A registry with the store collector and this process's prediction counters."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WardenCollector(warden))
@@ -270,31 +264,5 @@ class _LiveCollector(Collector):
         yield from _Live.get().registry.collect()
 
 
-def render(warden: Warden) -> bytes:
+def render(warden: Any) -> bytes:
     return generate_latest(registry_for(warden))
-
-
-def router(warden: Warden, settings: AlertSettings | None = None) -> Any:
-    """``GET /metrics`` as an APIRouter; ``create_app`` includes it."""
-    from fastapi import APIRouter
-    from fastapi.concurrency import run_in_threadpool
-
-    from mlwarden.server.auth import header_user
-
-    settings = settings if settings is not None else warden.settings.alerts
-    registry = registry_for(warden)
-    api = APIRouter(tags=["health"])
-
-    @api.get(
-        "/metrics",
-        summary="Prometheus metrics (bearer token of any role, unless metrics_auth is off)",
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE: {}}, "description": "Prometheus text"}},
-    )
-    async def metrics(request: Request) -> Response:
-        if settings.metrics_auth:
-            await header_user(request)  # any authenticated user: viewer is enough
-        body = await run_in_threadpool(generate_latest, registry)
-        return Response(body, media_type=CONTENT_TYPE)
-
-    return api

@@ -28,7 +28,7 @@ from mlwarden.alerts import signing
 from mlwarden.alerts.channels import check_secret_env, lookup
 from mlwarden.alerts.egress import EgressPolicy, Resolver, pinned_request, system_resolver
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import FIRING, Alert, Channel, Delivery
+from mlwarden.entities.alerts import FIRING, Alert, Channel, Delivery
 from mlwarden.errors import ValidationError
 from mlwarden.store.alert_store import AlertStore
 

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING
+from typing import Any
 
 from mlwarden.alerts.settings import AlertSettings
-from mlwarden.alerts.types import Evaluation
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
+from mlwarden.entities.alerts import Evaluation
 
 log = logging.getLogger("mlwarden.alerts")
 
 
 class Scheduler:
-    def __init__(self, warden: Warden, settings: AlertSettings | None = None) -> None:
+    def __init__(self, warden: Any, settings: AlertSettings | None = None) -> None:
         self.warden = warden
         self.settings = settings if settings is not None else warden.settings.alerts
         self.runs = 0
@@ -69,7 +66,7 @@ class Scheduler:
             self._thread = None
 
 
-def start(warden: Warden, settings: AlertSettings | None = None) -> Scheduler | None:
+def start(warden: Any, settings: AlertSettings | None = None) -> Scheduler | None:
     """Start evaluating (``None`` when ``interval_s`` is 0: the scheduler is off);
     ``settings`` default to the warden's (``warden.settings.alerts``)."""
     settings = settings if settings is not None else warden.settings.alerts

@@ -35,11 +35,11 @@ from mlwarden.alerts.channels import ChannelService
 from mlwarden.alerts.context import window_context
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy, MonitorRule, load, loads
-from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Evaluation, RuleOutcome
 from mlwarden.entities import Model, ModelVersion
+from mlwarden.entities.alerts import FIRING, RESOLVED, Alert, Evaluation, RuleOutcome
+from mlwarden.entities.policy import ERROR, PASS, SKIPPED
 from mlwarden.errors import NotFound, ValidationError, WardenError
 from mlwarden.policy.evaluate import evaluate_rule
-from mlwarden.policy.types import ERROR, PASS, SKIPPED
 from mlwarden.registry.service import RegistryService
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import utcnow

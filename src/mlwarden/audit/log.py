@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -20,15 +19,6 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mlwarden.audit.events import (
-    ERASE_ACTION,
-    SALT_BYTES,
-    AuditEvent,
-    canonical_json,
-    erasure_subject,
-    event_leaf_hash,
-    utc_now,
-)
 from mlwarden.audit.merkle import (
     CompactRange,
     MemoryNodeStore,
@@ -48,10 +38,19 @@ from mlwarden.audit.verify import (
     VerificationResult,
     verify_records,
 )
+from mlwarden.entities.audit import (
+    ERASE_ACTION,
+    SALT_BYTES,
+    AuditEvent,
+    canonical_json,
+    erasure_subject,
+    event_leaf_hashes,
+    utc_now,
+)
 from mlwarden.errors import IntegrityError, NotFound, ValidationError, WardenError
+from mlwarden.store.audit_store import AuditBackend
 
 __all__ = [
-    "AuditBackend",
     "AuditLog",
     "ConsistencyProof",
     "InclusionProof",
@@ -72,133 +71,6 @@ def _check_key(signer: Signer, latest: Checkpoint | None) -> None:
             store_key_id=latest.key_id,
             key_id=signer.key_id,
         )
-
-
-class AuditBackend(ABC):
-    """Storage primitives for the audit log. Only these are abstract.
-
-    The SQL backend keeps three tables:
-
-    ``audit_events``
-        ``seq`` BIGINT primary key (1, 2, 3, … no gaps), ``time`` TEXT (exactly as given: ISO
-        UTC with microseconds), ``actor`` TEXT, ``action`` TEXT, ``subject`` TEXT,
-        ``payload_digest`` CHAR(64) hex, ``payload`` TEXT NULL (the exact canonical JSON text,
-        *not* a JSON/JSONB column: a re-encoded payload would no longer match its digest),
-        ``salt`` CHAR(32) hex NULL. ``payload`` and ``salt`` become NULL on erasure; no other
-        column is ever updated. Indexes on ``(subject)``, ``(action)``, ``(actor)``, ``(time)``
-        serve :meth:`query`.
-    ``audit_nodes``
-        ``level`` SMALLINT, ``idx`` BIGINT, ``hash`` BYTEA/BLOB(32); primary key ``(level,
-        idx)``. Insert-only. Level 0 holds the leaf hashes written at append time.
-    ``audit_checkpoints``
-        ``tree_size`` BIGINT primary key, ``root_hash`` CHAR(64) hex, ``time`` TEXT,
-        ``key_id`` TEXT, ``signature`` TEXT (base64). Insert-only.
-
-    Concurrency: :meth:`AuditLog.append_many` does everything inside :meth:`integrating`,
-    which must be one transaction holding an exclusive lock (PostgreSQL:
-    ``pg_advisory_xact_lock(<audit key>)``; SQLite: ``BEGIN IMMEDIATE``). Under that lock
-    ``append_batch`` numbers the rows ``size() + 1 …``, the tree nodes and a checkpoint are
-    written, and the commit makes all three visible together, so there are never gaps or
-    unsigned leaves. See docs/audit.md for the pending-queue variant.
-
-    Transactions: ``append_batch``, ``put_nodes``, ``save_checkpoint``, ``size``, ``read``,
-    ``get_node`` and ``latest_checkpoint`` are also called *inside* :meth:`integrating` and
-    must then use its transaction (e.g. a connection held in a context variable). Called
-    outside it (queries, proofs, verification, ``erase``), each runs and commits on its own.
-    """
-
-    @abstractmethod
-    def integrating(self) -> AbstractContextManager[None]:
-        """One exclusive transaction: the single writer of seqs, nodes and checkpoints."""
-
-    @abstractmethod
-    def size(self) -> int:
-        """The highest seq stored (0 when empty)."""
-
-    @abstractmethod
-    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
-        """Store ``events`` with seqs ``size() + 1, …`` (their own ``seq`` is ignored); return
-        those seqs. ``after`` is ``size()`` when the caller has just read it under the lock.
-        Called only inside :meth:`integrating`."""
-
-    @abstractmethod
-    def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
-        """Events with ``from_seq <= seq <= to_seq`` (``None``: to the end), ascending seq, as
-        stored (erased ones with ``payload_json`` and ``salt`` ``None``)."""
-
-    @abstractmethod
-    def get_node(self, level: int, index: int) -> bytes:
-        """The 32-byte hash of node ``(level, index)``; ``KeyError`` if absent."""
-
-    @abstractmethod
-    def put_nodes(self, nodes: Sequence[Node]) -> None:
-        """Insert ``(level, index, hash)`` rows (ignore exact duplicates)."""
-
-    @abstractmethod
-    def latest_checkpoint(self) -> Checkpoint | None:
-        """The checkpoint with the largest tree size."""
-
-    @abstractmethod
-    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Insert a checkpoint row."""
-
-    @abstractmethod
-    def checkpoints(self) -> list[Checkpoint]:
-        """All checkpoints, ascending tree size (exports carry them all)."""
-
-    @abstractmethod
-    def erase(self, seq: int) -> bool:
-        """Set ``payload`` and ``salt`` of event ``seq`` to NULL; ``False`` if no such event."""
-
-    # ---- defaults a backend may override for speed
-
-    def get_nodes(self, level: int, start: int, stop: int) -> list[bytes]:
-        """Hashes of nodes ``start..stop-1`` of ``level`` (one range query in SQL)."""
-        return [self.get_node(level, i) for i in range(start, stop)]
-
-    def query(
-        self,
-        *,
-        subject: str | None = None,
-        subject_tree: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-        offset: int = 0,
-    ) -> list[AuditEvent]:
-        """Events matching every given filter, ascending seq (or descending), at most ``limit``
-        after skipping ``offset``.
-
-        ``subject_tree="model:credit"`` matches subject ``model:credit`` and every subject
-        starting with ``model:credit/`` (SQL: ``subject = :t OR subject LIKE :t || '/%'`` with
-        ``%``/``_`` escaped). ``since <= time < until`` compare ISO strings.
-        """
-        out: list[AuditEvent] = []
-        events: Iterable[AuditEvent] = self.read(1)
-        if newest_first:
-            events = reversed(list(events))
-        for e in events:
-            if subject is not None and e.subject != subject:
-                continue
-            if subject_tree is not None and not (
-                e.subject == subject_tree or e.subject.startswith(subject_tree + "/")
-            ):
-                continue
-            if actor is not None and e.actor != actor:
-                continue
-            if action is not None and e.action != action:
-                continue
-            if since is not None and e.time < since:
-                continue
-            if until is not None and e.time >= until:
-                continue
-            out.append(e)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
 
 
 class MemoryAuditBackend(AuditBackend):
@@ -447,9 +319,12 @@ class AuditLog:
             # Stamped under the integrator lock, so time never decreases along seq (on one
             # host's clock); one batch shares one time.
             now = utc_now()
-            prepared = [_with(e, 0, now) for e in prepared]
-            seqs = self.backend.append_batch(prepared, after=size)
-            stored = [_with(e, s, now) for e, s in zip(prepared, seqs, strict=True)]
+            # Built once with the seqs the backend must assign (size + 1, …); rebuilt only if
+            # it reports others.
+            stored = [_with(e, size + 1 + i, now) for i, e in enumerate(prepared)]
+            seqs = self.backend.append_batch(stored, after=size)
+            if seqs != list(range(size + 1, size + 1 + len(stored))):
+                stored = [_with(e, s, now) for e, s in zip(stored, seqs, strict=True)]
             self._sign(signer, latest, seqs[-1], stored)
         return stored
 
@@ -481,8 +356,8 @@ class AuditLog:
             todo = self.backend.read(done + 1, size)
         nodes: list[Node] = []
         extend = nodes.extend
-        for e in todo:
-            extend(frontier.append(event_leaf_hash(e)))
+        for leaf in event_leaf_hashes(todo):
+            extend(frontier.append(leaf))
         if frontier.size != size:
             raise WardenError(f"audit store returned {frontier.size - done} of {size - done}")
         self.backend.put_nodes(nodes)
@@ -558,6 +433,34 @@ class AuditLog:
         }
         tree = None if model is None else f"model:{model}"
         return self.backend.query(subject_tree=tree, limit=limit, **kwargs)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The latest stored checkpoint as it is (nothing integrated, nothing signed), or
+        ``None`` for a log never checkpointed: what a read-only page shows."""
+        return self.backend.latest_checkpoint()
+
+    def signed_checkpoint(self) -> Checkpoint:
+        """The latest checkpoint, never signing anything new.
+
+        :meth:`checkpoint` integrates stored-but-unsigned rows first; on the SQL store every
+        append is signed in its own transaction, so such rows can only have been written
+        around Warden, and signing them here would bless a forgery: read-only callers (the
+        ``mlwarden audit`` commands) refuse instead, with ``IntegrityError``."""
+        cp = self.backend.latest_checkpoint()
+        size = self.backend.size()
+        done = cp.tree_size if cp else 0
+        if size > done:
+            raise IntegrityError(
+                f"the audit store holds {size - done} events outside the signed tree "
+                f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
+            )
+        if cp is None:
+            cp = self.checkpoint()  # the empty log: sign its (empty) root once
+        return cp
+
+    def read_only(self, public_key: Ed25519PublicKey | str | Path | None = None) -> AuditLog:
+        """This log without its signer, trusting ``public_key`` (default: this log's)."""
+        return AuditLog(self.backend, public_key=public_key or self.public_key)
 
     def checkpoint(self) -> Checkpoint:
         """The latest signed checkpoint (integrating any backlog first)."""
@@ -661,6 +564,8 @@ class AuditLog:
             }
             f.write(canonical_json(header) + "\n")
             for rec in self._records():
+                if type(rec[8]) is bytes:  # the file carries the recorded leaf as hex
+                    rec = (*rec[:8], rec[8].hex())
                 f.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 n += 1
             for cp in self.backend.checkpoints():

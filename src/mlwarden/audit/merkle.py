@@ -14,6 +14,8 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
+from mlwarden.entities.audit import Node
+
 __all__ = [
     "EMPTY_ROOT",
     "CompactRange",
@@ -34,9 +36,6 @@ _sha256 = hashlib.sha256
 
 #: The root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1).
 EMPTY_ROOT = _sha256(b"").digest()
-
-Node = tuple[int, int, bytes]
-"""``(level, index, hash)`` of a complete perfect subtree."""
 
 GetNode = Callable[[int, int], bytes]
 

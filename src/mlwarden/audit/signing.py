@@ -16,15 +16,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mlwarden.audit.events import utc_now
+from mlwarden.entities.audit import CHECKPOINT_ORIGIN, Checkpoint, signed_text, utc_now
 from mlwarden.errors import AlreadyExists, ValidationError
 from mlwarden.store.files import private_dir
 
@@ -40,8 +37,6 @@ __all__ = [
     "public_key_pem",
     "save_private_key",
 ]
-
-CHECKPOINT_ORIGIN = "mlwarden-audit"
 
 
 def generate_key() -> Ed25519PrivateKey:
@@ -128,54 +123,6 @@ def _is_file(text: str) -> bool:
         return Path(text).is_file()
     except OSError:
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class Checkpoint:
-    """A signed tree head: the log had ``tree_size`` events with root ``root_hash`` (hex)."""
-
-    tree_size: int
-    root_hash: str
-    time: str
-    key_id: str
-    signature: str | None
-
-    def signed_text(self) -> str:
-        return signed_text(self.tree_size, self.root_hash, self.time)
-
-    def verify(self, public_key: Ed25519PublicKey) -> bool:
-        """Is the signature valid and made by ``public_key``?"""
-        if not self.signature:
-            return False
-        try:
-            public_key.verify(base64.b64decode(self.signature), self.signed_text().encode())
-        except (InvalidSignature, ValueError):
-            return False
-        return True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-            "time": self.time,
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
-        return cls(
-            tree_size=int(data["tree_size"]),
-            root_hash=str(data["root_hash"]),
-            time=str(data["time"]),
-            key_id=str(data.get("key_id") or ""),
-            signature=data.get("signature"),
-        )
-
-
-def signed_text(tree_size: int, root_hash: str, time: str) -> str:
-    root_b64 = base64.b64encode(bytes.fromhex(root_hash)).decode()
-    return f"{CHECKPOINT_ORIGIN}\n{tree_size}\n{root_b64}\n{time}\n"
 
 
 class Signer:

@@ -11,6 +11,7 @@ from mlwarden.cli._common import (
     console,
     err_console,
     handle_errors,
+    open_local,
     open_warden,
     print_json,
 )
@@ -27,7 +28,7 @@ def _when(value) -> str:  # type: ignore[no-untyped-def]
 @handle_errors
 def users_add(
     name: str = typer.Argument(..., help="User name (for you: your OS user name)."),
-    role: str = typer.Option(..., "--role", help="viewer, developer, validator or admin."),
+    role: str = typer.Option(..., "--role", help="viewer, developer, validator, admin or none."),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -37,6 +38,23 @@ def users_add(
         print_json(user.to_dict())
     else:
         console.print(f"User {user.name} added with role {user.role}")
+
+
+@users_app.command("set-role")
+@handle_errors
+def users_set_role(
+    name: str = typer.Argument(..., help="User name."),
+    role: str = typer.Option(..., "--role", help="viewer, developer, validator, admin or none."),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a user's role (admins only; audited). `none` takes every permission away."""
+    wd = open_local(uri, "users set-role")  # no HTTP route yet: on the store itself
+    user = wd.access.set_role(name, role, actor=wd.actor)
+    if as_json:
+        print_json(user.to_dict())
+    else:
+        console.print(f"User {user.name} now has role {user.role}")
 
 
 @users_app.command("list")
@@ -168,3 +186,24 @@ def approvals(
         f"required {status.required}, have {status.have}, missing {status.missing} "
         f"(registered by {status.registered_by})"
     )
+
+
+@handle_errors
+def login(as_json: bool = JsonOption) -> None:
+    """Sign in through the identity provider (device authorization grant) and cache the access
+    token (oidc.token_cache, mode 0600) for the CLI and SDK."""
+    from mlwarden.access.oidc_login import device_login
+    from mlwarden.settings import Settings
+
+    settings = Settings().oidc
+
+    def prompt(grant: dict) -> None:  # type: ignore[type-arg]
+        url = grant.get("verification_uri_complete") or grant["verification_uri"]
+        # stderr, flushed: a script (or a test) reads it while this command waits
+        err_console.print(f"Open {url} and confirm the code {grant['user_code']}", soft_wrap=True)
+
+    record = device_login(settings, prompt)
+    if as_json:
+        print_json({"issuer": record["issuer"], "expires_at": record["expires_at"]})
+    else:
+        console.print(f"Signed in at {record['issuer']}; token cached in {settings.token_cache}")

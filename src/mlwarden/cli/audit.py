@@ -18,51 +18,32 @@ from mlwarden.cli._common import (
     print_json,
     show_list,
 )
+from mlwarden.errors import ValidationError
 
 if TYPE_CHECKING:
     from mlwarden.api import WardenAPI
-    from mlwarden.audit.signing import Checkpoint
-    from mlwarden.store.sql.audit import SqlAuditLog
+    from mlwarden.audit.log import AuditLog
+    from mlwarden.entities.audit import Checkpoint
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 def signed_checkpoint(wd: WardenAPI) -> Checkpoint:
-    """The latest checkpoint, never signing anything new.
-
-    ``AuditLog.checkpoint()`` integrates stored-but-unsigned rows first; on the SQL store every
-    append is signed in its own transaction, so such rows can only have been written around
-    Warden, and signing them here would bless a forgery. Read-only commands refuse instead.
-    """
-    from mlwarden.errors import IntegrityError
-
-    backend = _backend(wd)
-    cp = backend.latest_checkpoint()
-    size = backend.size()
-    done = cp.tree_size if cp else 0
-    if size > done:
-        raise IntegrityError(
-            f"the audit store holds {size - done} events outside the signed tree "
-            f"(seqs {done + 1}..{size}): run `mlwarden audit verify`"
-        )
-    if cp is None:
-        cp = wd.audit.checkpoint()  # the empty log: sign its (empty) root once
-    return cp
+    """The latest checkpoint, never signing anything new (``AuditLog.signed_checkpoint``)."""
+    return _store_log(wd).signed_checkpoint()
 
 
-def read_only(wd: WardenAPI, public_key: Any = None) -> SqlAuditLog:
-    """The store's log without its signer (trusting ``public_key``, a key or its PEM text,
-    if given)."""
-    from mlwarden.store.sql.audit import SqlAuditLog
-
-    return SqlAuditLog(_backend(wd), public_key=public_key or wd.audit.public_key)
+def read_only(wd: WardenAPI, public_key: Any = None) -> AuditLog:
+    """The store's log without its signer (trusting ``public_key`` if given)."""
+    return _store_log(wd).read_only(public_key)
 
 
-def _backend(wd: WardenAPI) -> Any:
-    """The store's audit tables: these commands check the store itself, never a server's
+def _store_log(wd: WardenAPI) -> AuditLog:
+    """The store's audit log: these commands check the store itself, never a server's
     word for it."""
-    backend = getattr(wd.audit, "backend", None)
-    if backend is None:
+    from mlwarden.audit.log import AuditLog
+
+    if not isinstance(wd.audit, AuditLog):
         from mlwarden.errors import ValidationError
 
         raise ValidationError(
@@ -70,7 +51,7 @@ def _backend(wd: WardenAPI) -> Any:
             "(sqlite:///… or postgresql://…), not a server URL",
             field="uri",
         )
-    return backend
+    return wd.audit
 
 
 UNPINNED = (
@@ -170,11 +151,29 @@ def checkpoint(
 @handle_errors
 def export(
     file: Path = typer.Argument(..., help="JSON Lines file to write."),
+    fmt: str = typer.Option(
+        "warden",
+        "--format",
+        help="warden: the signed log for offline verification; ocsf: OCSF API Activity "
+        "JSON lines; syslog: RFC 5424 lines (for SIEMs).",
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Write the whole log (events, payloads, checkpoints) for offline verification."""
+    """Write the whole log (events, payloads, checkpoints) for offline verification, or the
+    event stream for a SIEM (--format ocsf|syslog)."""
+    if fmt not in ("warden", "ocsf", "syslog"):
+        raise ValidationError(
+            f"--format must be warden, ocsf or syslog, got {fmt!r}", field="format"
+        )
     wd = open_warden(uri)
+    if fmt != "warden":
+        n = _export_siem(wd, file, fmt)
+        if as_json:
+            print_json({"file": str(file), "events": n, "format": fmt})
+        else:
+            console.print(f"Wrote {n:,} events to {file} ({fmt})")
+        return
     signed_checkpoint(wd)
     # Read-only: the export carries exactly what is stored and signed, nothing signed now.
     n = read_only(wd).export(file)
@@ -182,6 +181,26 @@ def export(
         print_json({"file": str(file), "events": n})
     else:
         console.print(f"Wrote {n:,} events to {file}")
+
+
+def _export_siem(wd, file: Path, fmt: str) -> int:  # type: ignore[no-untyped-def]
+    import socket
+
+    from mlwarden import __version__
+    from mlwarden.audit.siem import export_lines
+
+    options = (
+        {"product_version": __version__} if fmt == "ocsf" else {"hostname": socket.gethostname()}
+    )
+    n, page = 0, 1000
+    with file.open("w", encoding="utf-8") as out:
+        while True:  # in pages: the log may be far larger than memory
+            events = wd.audit.events(limit=page, offset=n)
+            for line in export_lines(events, fmt, **options):
+                out.write(line + "\n")
+            n += len(events)
+            if len(events) < page:
+                return n
 
 
 @app.command("verify")

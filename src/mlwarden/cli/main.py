@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from mlwarden.cli import access, alerts, audit, db, findings, models, policy, privacy, serve
+from mlwarden.cli import (
+    access,
+    alerts,
+    audit,
+    db,
+    findings,
+    imports,
+    models,
+    permissions,
+    policy,
+    privacy,
+    serve,
+)
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -25,11 +37,14 @@ app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(findings.app, name="findings")
 app.add_typer(db.app, name="db")
+app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
 app.add_typer(access.users_app, name="users")
 app.add_typer(access.tokens_app, name="tokens")
 app.command("approve")(access.approve)
 app.command("approvals")(access.approvals)
+app.command("login")(access.login)
+app.add_typer(permissions.app, name="access")
 app.add_typer(policy.app, name="policy")
 app.command("promote")(policy.promote)
 app.command("rollback")(policy.rollback)
@@ -98,7 +113,7 @@ def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 @app.command()
 def version() -> None:
     """Print the installed version."""
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     console.print(__version__)
 

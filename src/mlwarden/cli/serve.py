@@ -9,10 +9,7 @@ worker process as an argument of the app factory, never through environment vari
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import inspect
-import sys
 from typing import Any, Literal, get_args, get_origin
 
 import typer
@@ -21,57 +18,6 @@ from pydantic import ValidationError as PydanticError
 from mlwarden.cli._common import UriOption, handle_errors
 from mlwarden.errors import ValidationError
 from mlwarden.settings import ServerSettings, Settings
-
-
-def run(settings: Settings | ServerSettings) -> None:
-    """Run uvicorn on ``settings`` (the tree, or its server section over the environment's
-    tree). Each worker process (``--workers N``) builds the app from the same tree: it is
-    pickled into the factory uvicorn calls there."""
-    import uvicorn
-
-    from mlwarden.server.app import app_for
-
-    tree = settings if isinstance(settings, Settings) else Settings(server=settings)
-    _check_keys(tree)
-    server = tree.server
-    config = uvicorn.Config(
-        functools.partial(app_for, tree),
-        factory=True,
-        host=server.host,
-        port=server.port,
-        workers=server.workers,
-        # the access log has the request line and status only: never headers (tokens) or
-        # bodies (inputs)
-        access_log=server.access_log,
-        log_level="info",
-        timeout_graceful_shutdown=10,
-    )
-    if server.workers > 1:
-        # uvicorn.run insists on an import string here; its supervisor takes any picklable app
-        from uvicorn.supervisors import Multiprocess
-
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
-        return
-    runner = uvicorn.Server(config)
-    with contextlib.suppress(KeyboardInterrupt):
-        runner.run()
-    if not runner.started:
-        raise SystemExit(3)  # uvicorn's start-up failure status
-
-
-def _check_keys(settings: Settings) -> None:
-    """Fail fast, with one line and no traceback, when this host's keys are not the store's
-    (uvicorn would print a traceback per worker and keep the port)."""
-    from mlwarden.errors import WardenError
-    from mlwarden.store.sql.keycheck import preflight
-
-    try:
-        preflight(settings)
-    except WardenError as exc:
-        if settings.debug:
-            raise
-        sys.stderr.write(f"error: {exc.message}\n")
-        raise SystemExit(1) from None
 
 
 def _option_type(annotation: Any) -> type:
@@ -115,6 +61,8 @@ def serve(uri: str | None = UriOption, **options: Any) -> None:
         field = str(errors[0]["loc"][0]) if errors else "options"
         message = errors[0]["msg"] if errors else str(exc)
         raise ValidationError(f"--{field.replace('_', '-')}: {message}", field=field) from None
+    from mlwarden.server.run import run  # the server package loads FastAPI: only when serving
+
     run(tree.model_copy(update={"server": server, **({"uri": uri} if uri else {})}))
 
 
@@ -124,4 +72,4 @@ serve.__signature__ = inspect.Signature(_params)  # type: ignore[attr-defined]
 serve.__annotations__ = {p.name: p.annotation for p in _params}
 serve.__annotations__["return"] = None
 
-__all__ = ["run", "serve"]
+__all__ = ["serve"]

@@ -64,6 +64,7 @@ def find_prediction(
         "label": row["label"],
         "sealed": row["sealed"],
         "erased": row["erased"],
+        "traceparent": row.get("traceparent"),
         "proof": proof,
         "proof_note": note,
     }

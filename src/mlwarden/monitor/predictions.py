@@ -21,6 +21,10 @@ Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signatur
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
 
+#: longest prediction id (the column is a UUID's 36 characters)
+MAX_PREDICTION_ID = 36
+
+
 def _column(values: Any, n: int, field: str) -> np.ndarray:
     arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
     if arr.ndim != 1 or len(arr) != n:
@@ -127,6 +131,10 @@ class PredictionLog:
             ids = [str(i) for i in _column(ids, n, "ids")]
             if len(set(ids)) != n:
                 raise AlreadyExists("ids must be unique within a batch", field="ids")
+            if any(not 0 < len(i) <= MAX_PREDICTION_ID for i in ids):
+                raise ValidationError(
+                    f"ids must be 1 to {MAX_PREDICTION_ID} characters long", field="ids"
+                )
         if timestamps is None:
             ts = pd.Series([datetime.now(UTC)] * n)
         else:
@@ -191,6 +199,35 @@ class PredictionLog:
                     actor, "labels.log", name, {"count": len(pairs), "unknown": len(unknown)}
                 )
         return {"labelled": len(pairs), "unknown_ids": unknown}
+
+    def lookup(
+        self, prediction_id: str, audit: Any, *, unseal: bool = True
+    ) -> dict[str, Any] | None:
+        """One logged prediction with its audit proof, or ``None`` for an unknown id (see
+        :func:`mlwarden.monitor.lookup.find_prediction`; ``unseal``: the caller may read a
+        subject-linked prediction's inputs and output)."""
+        from mlwarden.monitor.lookup import find_prediction
+
+        return find_prediction(self.store, audit, prediction_id, unseal=unseal)
+
+    def get(self, prediction_id: str, audit: Any, *, unseal: bool = True) -> dict[str, Any]:
+        """:meth:`lookup`, raising ``NotFound`` for an unknown id and ``ValidationError`` for
+        one that cannot be an id."""
+        from mlwarden.monitor.lookup import get_prediction
+
+        return get_prediction(self.store, audit, prediction_id, unseal=unseal)
+
+    def purge(self, name: str, before_day: int, *, actor: str) -> int:
+        """Retention by hand: delete ``name``'s predictions (and labels) logged before day
+        ``yyyymmdd``, with one audit event in the same transaction; returns how many went."""
+        model_id = self._model_id(name)
+        with self._transaction():
+            deleted = self.store.purge(model_id, before_day)
+            if self._record is not None:
+                self._record(
+                    actor, "predictions.purge", name, {"before_day": before_day, "deleted": deleted}
+                )
+        return deleted
 
     def _checked_labels(
         self, name: str, ids: list[str], values: np.ndarray, versions: dict[str, int]

@@ -186,6 +186,13 @@ class MonitorService:
         since, until = as_time(since, "since"), as_time(until, "until")
         return self.predictions.version_counts(self._model_id(name), since=since, until=until)
 
+    def history(
+        self, name: str, *, segment: str | None = None, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``name``'s stored monitor windows (of one segment, one version), ordered by window
+        start: the dashboard's charts and the reports' monitoring facts."""
+        return self.results.history(self._model_id(name), segment=segment, version=version)
+
     def rollup(self, mv: ModelVersion, *, source: str = "1d", window: str = "7d") -> MonitorReport:
         """Drift over longer windows by merging the stored profiles of shorter ones: no raw
         prediction is read again (profiles merge exactly; quantiles within the sketch bound)."""

@@ -5,10 +5,10 @@
 (``mlwarden.policy.service``) is not imported here: the SQL store imports this package's types.
 """
 
+from mlwarden.entities.policy import Decision, Promotion, RuleResult
 from mlwarden.policy.evaluate import evaluate
 from mlwarden.policy.loader import Policy, Rule, examples, load, load_file, loads
 from mlwarden.policy.schema import CONTEXT, reference_rows
-from mlwarden.policy.types import Decision, Promotion, RuleResult
 
 __all__ = [
     "CONTEXT",

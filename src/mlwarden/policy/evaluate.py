@@ -14,8 +14,8 @@ from typing import Any
 
 import cel
 
+from mlwarden.entities.policy import ERROR, FAIL, PASS, SKIPPED, Decision, RuleResult
 from mlwarden.policy.loader import Policy, Rule
-from mlwarden.policy.types import ERROR, FAIL, PASS, SKIPPED, Decision, RuleResult
 
 
 def _read(context: Mapping[str, Any], path: str) -> tuple[Any, str | None]:

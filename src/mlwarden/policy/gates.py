@@ -20,9 +20,9 @@ from mlwarden.access import Recorder
 from mlwarden.access.roles import allowed
 from mlwarden.access.users import AccessService
 from mlwarden.entities import RISK_TIERS
+from mlwarden.entities.policy import Binding, GatePolicy
 from mlwarden.errors import NotFound, PolicyViolation, ValidationError
 from mlwarden.policy.loader import Policy, load, loads
-from mlwarden.policy.types import Binding, GatePolicy
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.store.gate_store import GateStore
 from mlwarden.store.sql.database import utcnow

@@ -18,10 +18,10 @@ from typing import Any
 import yaml
 
 from mlwarden import _yaml
+from mlwarden.entities.policy import SEVERITIES
 from mlwarden.errors import NotFound, PolicyError, ValidationError
 from mlwarden.policy.analysis import analyse, line_col, unknown_functions
 from mlwarden.policy.guard import compile_cel
-from mlwarden.policy.types import SEVERITIES
 
 EXAMPLES = Path(__file__).parent / "examples"
 _POLICY_KEYS = {"name", "description", "applies_to", "rules", "verified"}

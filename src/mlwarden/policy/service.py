@@ -18,12 +18,12 @@ from mlwarden.access import ApprovalService, Recorder
 from mlwarden.access.recorder import version_subject
 from mlwarden.access.users import AccessService
 from mlwarden.entities import AliasChange, ModelVersion
+from mlwarden.entities.policy import Decision, Promotion
 from mlwarden.errors import Conflict, NotFound, PolicyViolation, ValidationError
 from mlwarden.policy.context import EVIDENCE_KINDS, build_context
 from mlwarden.policy.evaluate import evaluate
 from mlwarden.policy.gates import GateService
 from mlwarden.policy.loader import Policy, load
-from mlwarden.policy.types import Decision, Promotion
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.registry.service import RegistryService
 from mlwarden.store.decision_store import DecisionStore

@@ -238,11 +238,18 @@ class RegistryService:
         )
 
     def commit(
-        self, prepared: PreparedVersion, *, actor: str, via: str | None = None
+        self,
+        prepared: PreparedVersion,
+        *,
+        actor: str,
+        via: str | None = None,
+        requested_risk_tier: str | None = None,
     ) -> ModelVersion:
         """Store a prepared version: its blobs and artifact (content-addressed, so an orphan
         left by a failed transaction is harmless), then the model, version, evidence and audit
-        events in one transaction: all of them or none."""
+        events in one transaction: all of them or none. ``requested_risk_tier``: the tier a
+        client asked for, recorded in the ``model.create`` event when the tier given differs
+        (the server assigns tiers)."""
         for blob in prepared.blobs.values():
             self.artifacts.put(blob)
         digest = self.artifacts.put(prepared.artifact)
@@ -254,7 +261,10 @@ class RegistryService:
         with self._transaction():
             created_model, created = self.store.get_or_create_model(prepared.model, actor)
             if created:
-                self._emit(actor, "model.create", name, created_model.to_dict())
+                created_event = created_model.to_dict()
+                if requested_risk_tier not in (None, created_model.risk_tier):
+                    created_event["requested_risk_tier"] = requested_risk_tier
+                self._emit(actor, "model.create", name, created_event)
             else:
                 _warn_ignored(prepared.model, created_model)
             mv = self.store.create_version(name, spec, prepared.evidence, actor)
@@ -390,6 +400,11 @@ class RegistryService:
 
     def list_versions(self, name: str) -> list[ModelVersion]:
         return self.store.list_versions(check_name(name))
+
+    def model_id(self, name: str) -> int:
+        """The model's row id, which the prediction and monitoring stores key by;
+        ``NotFound`` for no such model."""
+        return self.store.model_id(name)
 
     def get_version(self, ref: str | ModelRef) -> ModelVersion:
         r = parse_ref(ref)

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlwarden.errors import ValidationError
 from mlwarden.reports.context import ReportContext, gather
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
 
 #: Document kinds and the file stem each gets in a bundle.
 KINDS = {
@@ -51,7 +48,7 @@ def _writers() -> dict[str, Callable[..., str]]:
     }
 
 
-def previous_context(wd: Warden, ctx: ReportContext) -> ReportContext | None:
+def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
     """The context of the version registered just before ``ctx``'s, if any."""
     older = [
         v.version for v in wd.list_versions(ctx.version.name) if v.version < ctx.version.version
@@ -59,7 +56,7 @@ def previous_context(wd: Warden, ctx: ReportContext) -> ReportContext | None:
     return gather(wd, f"{ctx.version.name}@{max(older)}") if older else None
 
 
-def document(wd: Warden, kind: str, ctx: ReportContext, other: ReportContext | None = None) -> str:
+def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None = None) -> str:
     """The Markdown of one document for an already-gathered context."""
     if kind == "diff":
         from mlwarden.reports.diff import version_diff
@@ -80,7 +77,7 @@ def document(wd: Warden, kind: str, ctx: ReportContext, other: ReportContext | N
 
 
 def report(
-    wd: Warden,
+    wd: Any,
     kind: str,
     ref: str,
     other: str | None = None,
@@ -100,7 +97,7 @@ def report(
     return render(document(wd, kind, ctx, other_ctx), format, out)
 
 
-def write_bundle(wd: Warden, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
     from mlwarden.reports.bundle import write_bundle as _write
 
     return _write(wd, ref, path)

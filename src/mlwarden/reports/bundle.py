@@ -29,11 +29,10 @@ import base64
 import json
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 
-from mlwarden.audit.events import AuditEvent
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import (
     Checkpoint,
@@ -42,12 +41,10 @@ from mlwarden.audit.signing import (
     load_public_key,
     public_key_pem,
 )
+from mlwarden.entities.audit import AuditEvent
 from mlwarden.errors import IntegrityError, ValidationError, WardenError
 from mlwarden.reports.bundle_check import BundleVerification, Problem
 from mlwarden.reports.context import canonical_bytes, gather, sha256_hex
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
 
 FORMAT = "mlwarden-evidence-bundle"
 FORMAT_VERSION = 1
@@ -76,7 +73,7 @@ def _json(value: Any) -> bytes:
     ).encode()
 
 
-def _signing_key(wd: Warden) -> Any:
+def _signing_key(wd: Any) -> Any:
     from mlwarden.store.sql.audit import key_path
 
     path = key_path(wd.settings)
@@ -90,7 +87,7 @@ def _signing_key(wd: Warden) -> Any:
     return key
 
 
-def bundle_files(wd: Warden, ref: str) -> dict[str, bytes]:
+def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
     """Every file of the bundle but the manifest and its signature."""
     from mlwarden.reports import KINDS, document, previous_context
     from mlwarden.reports.render import to_html
@@ -136,7 +133,7 @@ def bundle_files(wd: Warden, ref: str) -> dict[str, bytes]:
     return files
 
 
-def write_bundle(wd: Warden, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
     """Write the signed evidence bundle of ``ref`` to ``path`` (a ``.zip``)."""
     key = _signing_key(wd)
     public = key.public_key()

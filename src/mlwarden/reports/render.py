@@ -49,7 +49,7 @@ def split_front_matter(text: str) -> tuple[str | None, str]:
 def to_html(markdown: str, title: str | None = None) -> str:
     from markupsafe import Markup
 
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     meta, body = split_front_matter(markdown)
     if title is None:

@@ -1,6 +1,6 @@
 """``python -m mlwarden.server``: ``mlwarden serve`` configured from the environment only."""
 
-from mlwarden.cli.serve import run
+from mlwarden.server.run import run
 from mlwarden.settings import Settings
 
 if __name__ == "__main__":

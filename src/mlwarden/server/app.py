@@ -23,15 +23,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlwarden._json import jsonable
 from mlwarden.access import User
+from mlwarden.audit.reads import ReadAudit
 from mlwarden.errors import WardenError
 from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
 from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.schemas import ErrorOut
-from mlwarden.server.serving import ModelCache, Resolver, settle_heap
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
+from mlwarden.serving.core import ModelCache, Resolver, settle_heap
 from mlwarden.settings import Settings
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ class ServerContext:
     writer: PredictionWriter | None
     proxies: ProxyRuntime
     jobs: JobRunner
+    #: the read audit (audit/reads.py), when Settings.audit_reads names risk tiers
+    reads: ReadAudit | None = None
+
+    def viewed(self, user: User, model: str, kind: str) -> None:
+        if self.reads is not None:
+            self.reads.seen(user.name, model, kind)
 
     def acting(self, user: User) -> Warden:
         """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
@@ -236,13 +243,14 @@ def create_app(
     ``proxy``, ``alerts`` and ``dashboard`` sections configure the app), or only the server's
     section, the rest then coming from ``warden.settings``. Nothing here reads the environment
     beyond building a default tree when none is given."""
-    from mlwarden.alerts import metrics as alert_metrics
     from mlwarden.alerts import scheduler as alerts_scheduler
     from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
         alerts,
         audit,
+        ingest,
+        metrics,
         monitor,
         policy,
         predict,
@@ -271,7 +279,7 @@ def create_app(
     ctx = ServerContext(
         settings=settings,
         warden=warden,
-        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False),
+        auth=Authenticator(warden.access, settings.auth_ttl_s, audit=False, oidc=tree.oidc),
         resolver=Resolver(warden.registry.get_version, settings.alias_ttl_s),
         models=ModelCache(
             lambda mv: warden.registry.load_model(mv.ref),
@@ -282,7 +290,15 @@ def create_app(
         writer=writer,
         proxies=ProxyRuntime(settings, tree.proxy),
         jobs=JobRunner(settings.registration_workers),
+        reads=ReadAudit(
+            warden.access.recorder.record,
+            tree.audit_reads,
+            lambda name: warden.registry.get_model(name).risk_tier,
+        )
+        if tree.audit_reads
+        else None,
     )
+    warden.access.grants_ttl_s = settings.auth_ttl_s  # like tokens: see server/auth.py
     failures = AuthFailures(
         warden.access.recorder, settings.auth_failures_per_min, settings.auth_audit_interval_s
     )
@@ -293,6 +309,7 @@ def create_app(
             writer.start()
         # monitoring policies (docs/alerts.md)
         monitoring = alerts_scheduler.start(warden, tree.alerts)
+        otel = _otel_loop(warden, tree)
         failures.start()
         if settings.settle_heap:
             settle_heap()
@@ -300,7 +317,11 @@ def create_app(
             yield
         finally:
             alerts_scheduler.stop(monitoring)
+            if otel is not None:
+                otel.stop()
             failures.stop()  # audits the refusals not yet recorded
+            if ctx.reads is not None:
+                ctx.reads.flush()  # the views counted this hour
             if writer is not None:
                 writer.stop()  # commits what is queued before the process exits
             await ctx.proxies.aclose()
@@ -338,12 +359,13 @@ def create_app(
         access,
         audit,
         monitor,
+        ingest,
         subjects,
         alerts,
         reports,
     ):
         app.include_router(module.router)
-    app.include_router(alert_metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
+    app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
     from mlwarden.server import dashboard  # the web pages at / (docs/dashboard.md)
 
     dashboard.mount(app)
@@ -360,6 +382,17 @@ def create_app(
     return app
 
 
+def _otel_loop(warden: Warden, tree: Settings) -> Any:
+    """Governance events to OpenTelemetry while the server runs, when an endpoint is set."""
+    if not tree.otel.endpoint:
+        return None
+    from mlwarden.audit.otel import ExportLoop, GovernanceExporter
+
+    loop = ExportLoop(GovernanceExporter(warden.audit, tree.otel), tree.otel.interval_s)
+    loop.start()
+    return loop
+
+
 def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) -> Settings:
     """The whole tree for ``create_app``: given, or the warden's with ``settings`` as its
     server section (a ``ServerSettings`` alone, as callers have always passed)."""
@@ -371,7 +404,7 @@ def settings_tree(settings: Settings | ServerSettings | None, warden: Warden) ->
 
 
 def _version() -> str:
-    from mlwarden import __version__
+    from mlwarden._version import __version__
 
     return __version__
 

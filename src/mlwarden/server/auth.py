@@ -1,7 +1,10 @@
 """Bearer-token authentication and server-side role checks.
 
-Every endpoint but the health checks needs ``Authorization: Bearer mlw_…``. Tokens are checked
-by ``AccessService.authenticate`` (hash look-up, expiry, revocation, audited refusals); a good
+Every endpoint but the health checks needs ``Authorization: Bearer mlw_…``, or, when
+``oidc.issuer`` is set, an access token (a JWT) from that OpenID Provider. Warden tokens are
+checked by ``AccessService.authenticate`` (hash look-up, expiry, revocation); provider tokens
+by ``access.oidc.Verifier`` (keys, issuer, audience, expiry), their user created or synced by
+``AccessService.oidc_user``. Refusals are audited per client (``server.abuse``). A good
 answer is reused for ``auth_ttl_s`` seconds so the prediction hot path does not hit the
 database per request. Revoking through this server takes effect at once; a revocation made
 elsewhere (CLI, another replica) within ``auth_ttl_s``.
@@ -11,20 +14,22 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from mlwarden.access import AccessService, User, hash_token, require_role
-from mlwarden.errors import AuthenticationError, PermissionDenied
+from mlwarden.access import TOKEN_PREFIX, AccessService, User, hash_token
+from mlwarden.errors import AuthenticationError
 from mlwarden.server.abuse import FAILED
 from mlwarden.store.sql.database import as_utc, utcnow
 
 if TYPE_CHECKING:
+    from mlwarden.access.oidc import Verifier
     from mlwarden.server.app import ServerContext
+    from mlwarden.settings import OIDCSettings
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -34,13 +39,31 @@ bearer = HTTPBearer(
 
 
 class Authenticator:
-    def __init__(self, access: AccessService, ttl: float, *, audit: bool = True) -> None:
+    def __init__(
+        self,
+        access: AccessService,
+        ttl: float,
+        *,
+        audit: bool = True,
+        oidc: OIDCSettings | None = None,
+    ) -> None:
         self.access = access
         self.ttl = ttl
+        self.oidc = oidc
+        self._verifier: Verifier | None = None
+        if oidc is not None and oidc.issuer:
+            from mlwarden.access.oidc import Verifier
+
+            self._verifier = Verifier(oidc)
         # False in the server: refusals are aggregated per client (mlwarden.server.abuse)
         self.audit = audit
         self._cache: dict[str, tuple[float, datetime | None, User]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """The OIDC verifier, when ``oidc.issuer`` is set."""
+        return self._verifier
 
     def cached(self, token: str) -> User | None:
         hit = self._cache.get(hash_token(token))
@@ -57,16 +80,32 @@ class Authenticator:
         return hash_token(token) in self._cache
 
     def authenticate(self, token: str) -> User:
+        if self._verifier is not None and not token.startswith(TOKEN_PREFIX):
+            return self._provider_user(token)
         user = self.access.authenticate(token, audit=self.audit)  # raises on any refusal
         if self.ttl > 0:
             key = hash_token(token)
             found = self.access.store.find_token(key)
             expires_at = as_utc(found[0].expires_at) if found else None
-            with self._lock:
-                if len(self._cache) > 10_000:
-                    self._cache.clear()
-                self._cache[key] = (time.monotonic() + self.ttl, expires_at, user)
+            self._remember(key, expires_at, user)
         return user
+
+    def _provider_user(self, token: str) -> User:
+        assert self._verifier is not None and self.oidc is not None
+        identity = self._verifier.verify(token)  # raises AuthenticationError, with the reason
+        user = self.access.oidc_user(identity, sync_roles=self.oidc.sync_roles, audit=self.audit)
+        if user.disabled:
+            raise AuthenticationError(f"user {user.name!r} is disabled", subject="token:oidc")
+        if self.ttl > 0:
+            expires = datetime.fromtimestamp(identity.expires_at, UTC)
+            self._remember(hash_token(token), expires, user)
+        return user
+
+    def _remember(self, key: str, expires_at: datetime | None, user: User) -> None:
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (time.monotonic() + self.ttl, expires_at, user)
 
     def forget(self) -> None:
         """Drop every cached answer (a token was revoked or a user changed here)."""
@@ -108,8 +147,10 @@ async def header_user(request: Request) -> User:
 
 
 def check(ctx: ServerContext, user: User, action: str, subject: str, **details: Any) -> None:
-    """Refuse (and audit the refusal) unless ``user``'s role allows ``action``."""
-    try:
-        require_role(user, action)
-    except PermissionDenied as exc:
-        ctx.warden.access.deny(user.name, action, subject, exc.message, role=user.role, **details)
+    """Refuse (and audit the refusal) unless ``user`` may perform ``action`` on ``subject``:
+    the global role, and for a model the grants on it and its team (a deny wins)."""
+    decision = ctx.warden.access.decide(user, action, subject)
+    if not decision.allowed:
+        ctx.warden.access.deny(
+            user.name, action, subject, decision.reason, role=user.role, **details
+        )

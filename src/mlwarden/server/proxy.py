@@ -35,8 +35,8 @@ from mlwarden.errors import (
     ValidationError,
     WardenError,
 )
-from mlwarden.server.serving import Prediction, Record, Served
 from mlwarden.server.settings import ProxySettings, ServerSettings
+from mlwarden.serving.core import Prediction, Record, Served
 
 if TYPE_CHECKING:
     from mlwarden.api import WardenAPI

@@ -8,14 +8,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
-from mlwarden.alerts.types import Alert, Channel, Delivery, Evaluation
-from mlwarden.audit.events import AuditEvent
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import PROVENANCES, AliasChange, Model, ModelVersion
+from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
+from mlwarden.entities.audit import AuditEvent
+from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.monitor.report import MonitorReport
-from mlwarden.policy.types import Binding, Decision, GatePolicy, Promotion
 from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.wire_schema import wire_schema
 

@@ -55,6 +55,7 @@ class Pending:
     latency_ms: float
     reasons: list[Any] | None = None
     subjects: list[str | None] | None = None
+    traceparent: str | None = None  # the caller's W3C trace context
     future: Future[None] = field(default_factory=Future)
 
 
@@ -179,7 +180,7 @@ class PredictionWriter:
             k: []
             for k in (
                 "id", "model_id", "version", "ts", "day", "inputs", "output", "score",
-                "latency_ms", "reasons", "subject",
+                "latency_ms", "reasons", "subject", "traceparent",
             )
         }  # fmt: skip
         groups: dict[tuple[str, str, int], list[str]] = {}
@@ -202,6 +203,7 @@ class PredictionWriter:
                 else [None if r is None else json.dumps(r) for r in item.reasons]
             )
             cols["subject"].extend(item.subjects if item.subjects is not None else [None] * n)
+            cols["traceparent"].extend([item.traceparent] * n)
             groups.setdefault((item.actor, item.name, item.version), []).extend(item.ids)
         # one audit event per actor and version in the batch: the ids' digest commits to
         # exactly which predictions were logged (the same payload as PredictionLog.log)

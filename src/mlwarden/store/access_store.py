@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: the access package imports this module's users
-    from mlwarden.access.types import Approval, Token, User
+from mlwarden.entities.access import Approval, Token, User
 
 
 class AccessStore(ABC):
@@ -37,6 +35,10 @@ class AccessStore(ABC):
     @abstractmethod
     def list_users(self) -> list[User]:
         """All users, ordered by name."""
+
+    @abstractmethod
+    def set_role(self, name: str, role: str) -> User:
+        """Change a user's role; ``NotFound`` (field ``name``) if there is no such user."""
 
     # ---- tokens (only their SHA-256 is stored)
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # types only: mlwarden.alerts imports this module's users
-    from mlwarden.alerts.types import Alert, Channel, Delivery
+from mlwarden.entities.alerts import FIRING, Alert, Channel, Delivery
 
 
 class AlertStore(ABC):
@@ -54,8 +53,6 @@ class AlertStore(ABC):
         """Alerts matching every given filter, newest first."""
 
     def firing_for(self, model_id: int, policy: str) -> list[Alert]:
-        from mlwarden.alerts.types import FIRING
-
         return self.find(model_id=model_id, status=FIRING, policy=policy)
 
     # -- deliveries

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: mlwarden.policy imports this module's users
-    from mlwarden.policy.types import Decision
+from mlwarden.entities.policy import Decision
 
 
 class DecisionStore(ABC):

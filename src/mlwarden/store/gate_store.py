@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # types only: mlwarden.policy imports this module's users
-    from mlwarden.policy.types import Binding, GatePolicy
+from mlwarden.entities.policy import Binding, GatePolicy
 
 
 class GateStore(ABC):

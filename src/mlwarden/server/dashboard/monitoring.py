@@ -7,10 +7,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
-from mlwarden.server.dashboard.views import alerts_table, finite, utc
-from mlwarden.store.sql.database import as_utc
+from mlwarden.server.dashboard.views import finite, utc
 
 #: The performance metrics charted over time (realized with labels, estimated without).
 PERFORMANCE_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
@@ -39,14 +36,13 @@ class MonitoringPage:
     events: list[dict[str, Any]]
     version: int | None
     note: str | None = None
-    alerts: list[dict[str, Any]] | None = None  # None: this store has no alerts table
+    alerts: list[dict[str, Any]] | None = None  # None until the page is filled in
 
 
 def monitoring_page(
     wd: Any, name: str, *, window: str | None = None, feature: str | None = None
 ) -> MonitoringPage:
-    model_id = wd.registry.store.model_id(name)
-    history = wd.monitoring.results.history(model_id, segment="all")
+    history = wd.monitoring.history(name, segment="all")
     sizes = sorted({h["window"] for h in history})
     if window not in sizes:
         window = history[-1]["window"] if history else None
@@ -110,7 +106,7 @@ def monitoring_page(
         events=list(reversed(events)),
         version=version,
     )
-    page.alerts = alert_timeline(wd, model_id)
+    page.alerts = alert_timeline(wd, name)
     if rows and features:
         page.feature = feature if feature in features else features[0]
         page.distribution, page.distribution_kind, page.note = distribution(
@@ -123,39 +119,23 @@ def monitoring_page(
 ALERT_LIMIT = 100
 
 
-def alert_timeline(wd: Any, model_id: int) -> list[dict[str, Any]] | None:
-    """The model's alerts (firing and resolved), newest first; ``None`` without an alerts
-    table (the page then lists drift events only)."""
-    with wd.db.reading() as conn:
-        table = alerts_table(conn)
-        if table is None:
-            return None
-        found = conn.execute(
-            select(
-                table.c.id,
-                table.c.policy,
-                table.c.rule,
-                table.c.version,
-                table.c.severity,
-                table.c.status,
-                table.c.message,
-                table.c.window_start,
-                table.c.started_at,
-                table.c.ended_at,
-                table.c.resolution,
-            )
-            .where(table.c.model_id == model_id)
-            .order_by(table.c.id.desc())
-            .limit(ALERT_LIMIT)
-        ).all()
+def alert_timeline(wd: Any, name: str) -> list[dict[str, Any]]:
+    """The model's alerts (firing and resolved), newest first."""
     return [
         {
-            **dict(r._mapping),
-            "started_at": as_utc(r.started_at),
-            "ended_at": as_utc(r.ended_at),
-            "window_start": as_utc(r.window_start),
+            "id": a.id,
+            "policy": a.policy,
+            "rule": a.rule,
+            "version": a.version,
+            "severity": a.severity,
+            "status": a.status,
+            "message": a.message,
+            "window_start": a.window_start,
+            "started_at": a.started_at,
+            "ended_at": a.ended_at,
+            "resolution": a.resolution,
         }
-        for r in found
+        for a in wd.alerts(name, limit=ALERT_LIMIT)
     ]
 
 

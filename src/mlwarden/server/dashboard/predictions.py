@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mlwarden.monitor.lookup import find_prediction
 from mlwarden.server.dashboard.views import utc
 
 
@@ -30,7 +29,7 @@ class PredictionPage:
 
 
 def prediction(wd: Any, prediction_id: str, *, unseal: bool = True) -> PredictionPage | None:
-    found = find_prediction(wd.prediction_log.store, wd.audit, prediction_id, unseal=unseal)
+    found = wd.prediction_log.lookup(prediction_id, wd.audit, unseal=unseal)
     if found is None:
         return None
     return PredictionPage(

@@ -207,7 +207,9 @@ async def login_page(request: Request, next: str = "/") -> Response:
     current = await run_in_threadpool(_sessions(request).read, request.cookies.get(COOKIE))
     if current is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _page(request, "login.html", None, next=_safe_next(next))
+    verifier = _ctx(request).auth.verifier
+    oidc = verifier is not None and bool(verifier.settings.client_id)
+    return _page(request, "login.html", None, next=_safe_next(next), oidc=oidc)
 
 
 @router.post("/login")
@@ -507,7 +509,7 @@ async def audit(
     if _htmx(request) and request.headers.get("HX-Target") == "audit-body":
         return _page(request, "_audit_rows.html", session, events=events)
     wd = ctx.warden
-    cp = wd.audit.backend.latest_checkpoint()
+    cp = wd.audit.latest_checkpoint()
     signed = cp.verify(wd.audit.public_key) if cp is not None and wd.audit.public_key else None
     return _page(
         request,

@@ -9,27 +9,14 @@ facade's service calls (routes.py), never through these queries.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, inspect, select, union_all
-
 from mlwarden.entities import ASSERTED
 from mlwarden.policy.service import rollback_target
-from mlwarden.store.sql import schema
 from mlwarden.store.sql.database import as_utc
-from mlwarden.store.sql.predictions import monitor_windows
-from mlwarden.store.sql.schema import (
-    alias_history,
-    aliases,
-    approvals,
-    decisions,
-    model_versions,
-    models,
-)
 
 # ------------------------------------------------------------------------------ inventory
 
@@ -51,7 +38,6 @@ class InventoryRow:
     drift_share: float | None = None
     drift_window: str | None = None
     alerts: int = 0
-    alerts_label: str = "firing alerts"
     last_activity: datetime | None = None
 
     def matches(self, q: str) -> bool:
@@ -79,101 +65,30 @@ def inventory(
     drift: str | None = None,
 ) -> list[InventoryRow]:
     """Every model with its production version, latest gate decision, last monitored window
-    and last activity: five queries whatever the number of models."""
-    with wd.db.reading() as conn:
-        rows = conn.execute(select(models).order_by(models.c.name)).all()
-        prod = dict(
-            conn.execute(
-                select(aliases.c.model_id, aliases.c.version).where(aliases.c.alias == "production")
-            ).all()
-        )
-        last_decision = (
-            select(func.max(decisions.c.id)).group_by(decisions.c.model_id).scalar_subquery()
-        )
-        gates = {
-            r.model_id: r
-            for r in conn.execute(
-                select(
-                    decisions.c.model_id,
-                    decisions.c.version,
-                    decisions.c.passed,
-                    decisions.c.policy,
-                ).where(decisions.c.id.in_(last_decision))
-            )
-        }
-        latest = (
-            select(monitor_windows.c.model_id, func.max(monitor_windows.c.start).label("s"))
-            .where(monitor_windows.c.segment == "all")
-            .group_by(monitor_windows.c.model_id)
-            .subquery()
-        )
-        windows: dict[int, Any] = {}
-        for r in conn.execute(
-            select(
-                monitor_windows.c.model_id,
-                monitor_windows.c.window,
-                monitor_windows.c.start,
-                monitor_windows.c.result,
-            )
-            .join(
-                latest,
-                (latest.c.model_id == monitor_windows.c.model_id)
-                & (latest.c.s == monitor_windows.c.start),
-            )
-            .where(monitor_windows.c.segment == "all")
-            .order_by(monitor_windows.c.id)
-        ):
-            windows[r.model_id] = r  # the latest computed wins among window sizes
-        table = alerts_table(conn)
-        if table is not None:
-            alerts = dict(
-                conn.execute(
-                    select(table.c.model_id, func.count())
-                    .where(table.c.status == "firing")
-                    .group_by(table.c.model_id)
-                ).all()
-            )
-        else:
-            # json.dumps' default separators, as SqlMonitorStore.save writes the result
-            alerts = dict(
-                conn.execute(
-                    select(monitor_windows.c.model_id, func.count())
-                    .where(
-                        monitor_windows.c.segment == "all",
-                        monitor_windows.c.result.like('%"dataset_drifted": true%'),
-                    )
-                    .group_by(monitor_windows.c.model_id)
-                ).all()
-            )
-        activity = _last_activity(conn)
+    and last activity: a fixed number of queries whatever the number of models."""
     out = []
-    for r in rows:
-        g = gates.get(r.id)
-        w = windows.get(r.id)
+    for m in wd.overview.model_overviews():
         row = InventoryRow(
-            name=r.name,
-            owner=r.owner,
-            risk_tier=r.risk_tier,
-            intended_use=r.intended_use,
-            description=r.description,
-            tags=r.tags or {},
-            latest_version=r.last_version or None,
-            production=prod.get(r.id),
-            gate="none" if g is None else ("passed" if g.passed else "failed"),
-            gate_ref=None if g is None else f"{r.name}@{g.version}",
-            gate_policy=None if g is None else g.policy,
-            alerts=alerts.get(r.id, 0),
-            alerts_label="firing alerts" if table is not None else "windows that drifted",
+            name=m.name,
+            owner=m.owner,
+            risk_tier=m.risk_tier,
+            intended_use=m.intended_use,
+            description=m.description,
+            tags=m.tags,
+            latest_version=m.latest_version,
+            production=m.production,
+            gate="none" if m.gate is None else ("passed" if m.gate[1] else "failed"),
+            gate_ref=None if m.gate is None else f"{m.name}@{m.gate[0]}",
+            gate_policy=None if m.gate is None else m.gate[2],
+            alerts=m.firing_alerts,
             last_activity=max(
-                (t for t in (as_utc(r.created_at), activity.get(r.id)) if t is not None),
-                default=None,
+                (t for t in (m.created_at, m.last_activity) if t is not None), default=None
             ),
         )
-        if w is not None:
-            d = _drift_of(w.result)
-            row.drift = "drift" if d.get("dataset_drifted") else "ok"
-            row.drift_share = d.get("share_drifted")
-            row.drift_window = f"{w.window} from {as_utc(w.start):%Y-%m-%d %H:%M}"
+        if m.window is not None and m.window_start is not None:
+            row.drift = "drift" if m.window_drift.get("dataset_drifted") else "ok"
+            row.drift_share = m.window_drift.get("share_drifted")
+            row.drift_window = f"{m.window} from {m.window_start:%Y-%m-%d %H:%M}"
         out.append(row)
     if q:
         out = [r for r in out if r.matches(q)]
@@ -183,56 +98,6 @@ def inventory(
         out = [r for r in out if r.gate == gate]
     if drift:
         out = [r for r in out if r.drift == drift]
-    return out
-
-
-def _drift_of(result_text: str) -> dict[str, Any]:
-    # The stored result also holds every column's statistics; only the dataset verdict is
-    # needed here, and it sits in the "drift" object.
-    try:
-        return json.loads(result_text).get("drift") or {}
-    except ValueError:
-        return {}
-
-
-def alerts_table(conn: Any) -> Any:
-    """The alerts table when this version of Warden has one and the database was migrated to
-    it; else ``None``, and the pages count drifted windows instead."""
-    table = getattr(schema, "alerts", None)
-    if table is None or not inspect(conn).has_table(table.name):
-        return None
-    return table
-
-
-def _last_activity(conn: Any) -> dict[int, datetime]:
-    """The newest change per model across versions, alias moves, decisions, approvals and
-    monitoring runs (the audit log has them all too, but is far larger to scan)."""
-    parts = [
-        select(
-            model_versions.c.model_id.label("m"), func.max(model_versions.c.created_at).label("t")
-        ).group_by(model_versions.c.model_id),
-        select(alias_history.c.model_id, func.max(alias_history.c.at)).group_by(
-            alias_history.c.model_id
-        ),
-        select(decisions.c.model_id, func.max(decisions.c.created_at)).group_by(
-            decisions.c.model_id
-        ),
-        select(approvals.c.model_id, func.max(approvals.c.created_at)).group_by(
-            approvals.c.model_id
-        ),
-        select(monitor_windows.c.model_id, func.max(monitor_windows.c.computed_at)).group_by(
-            monitor_windows.c.model_id
-        ),
-    ]
-    u = union_all(*parts).subquery()
-    found = conn.execute(select(u.c.m, func.max(u.c.t)).group_by(u.c.m)).all()
-    out: dict[int, datetime] = {}
-    for model_id, t in found:
-        if isinstance(t, str):  # SQLite hands back MAX over a UNION as text
-            t = datetime.fromisoformat(t)
-        when = as_utc(t)
-        if when is not None:
-            out[model_id] = when
     return out
 
 
@@ -287,38 +152,6 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
     alias history, and for the selected version its full entity, decisions rule by rule,
     approvals and evidence summary."""
     model = wd.get_model(name)
-    model_id = wd.registry.store.model_id(name)
-    with wd.db.reading() as conn:
-        found = conn.execute(
-            select(
-                model_versions.c.version,
-                model_versions.c.created_at,
-                model_versions.c.created_by,
-                model_versions.c.lineage,
-                model_versions.c.metrics,
-                model_versions.c.metrics_provenance,
-            )
-            .where(model_versions.c.model_id == model_id)
-            .order_by(model_versions.c.version.desc())
-        ).all()
-        last = (
-            select(func.max(decisions.c.id))
-            .where(decisions.c.model_id == model_id)
-            .group_by(decisions.c.version)
-            .scalar_subquery()
-        )
-        gates = dict(
-            conn.execute(
-                select(decisions.c.version, decisions.c.passed).where(decisions.c.id.in_(last))
-            ).all()
-        )
-        counts = dict(
-            conn.execute(
-                select(approvals.c.version, func.count())
-                .where(approvals.c.model_id == model_id)
-                .group_by(approvals.c.version)
-            ).all()
-        )
     by_version: dict[int, list[str]] = {}
     for alias, v in model.aliases.items():
         by_version.setdefault(v, []).append(alias)
@@ -327,14 +160,14 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
             version=r.version,
             created_at=utc(r.created_at),
             created_by=r.created_by,
-            lineage=r.lineage or {},
-            metrics=r.metrics or {},
+            lineage=r.lineage,
+            metrics=r.metrics,
             aliases=sorted(by_version.get(r.version, [])),
-            gate="none" if r.version not in gates else ("passed" if gates[r.version] else "failed"),
-            approvals=counts.get(r.version, 0),
-            metrics_provenance=r.metrics_provenance or {},
+            gate="none" if r.gate_passed is None else ("passed" if r.gate_passed else "failed"),
+            approvals=r.approvals,
+            metrics_provenance=r.metrics_provenance,
         )
-        for r in found
+        for r in wd.overview.version_overviews(name)
     ]
     numbers = {r.version for r in rows}
     if version is None or version not in numbers:

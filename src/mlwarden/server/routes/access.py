@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
 
-from mlwarden.access import User, hash_token
+from mlwarden.access import User
 from mlwarden.access.roles import allowed
 from mlwarden.errors import PermissionDenied
 from mlwarden.registry.refs import MAX_ID
@@ -74,13 +74,13 @@ def create_token(
     action = "token.create" if body.user == user.name else "token.manage"
     check(ctx, user, action, f"user:{body.user}")
     # the token this request came with: the new one expires no later (issue 14, finding 6)
-    found = ctx.warden.access.store.find_token(hash_token(creds.credentials)) if creds else None
+    parent = ctx.warden.access.find_token(creds.credentials) if creds else None
     new = ctx.acting(user).access.create_token(
         body.user,
         actor=user.name,
         expires_in=body.expires_in,
         description=body.description,
-        parent=None if found is None else found[0],
+        parent=parent,
     )
     # the secret goes to the caller once, in this body; never to a log
     return {"token": new.token, "info": out(new.info)}

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from mlwarden.access import User, allowed
 from mlwarden.errors import ValidationError
-from mlwarden.monitor.lookup import get_prediction
 from mlwarden.registry.refs import MAX_VERSION
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
@@ -25,7 +24,7 @@ from mlwarden.server.schemas import (
     PurgeIn,
     PurgeOut,
 )
-from mlwarden.server.serving import to_records
+from mlwarden.serving.core import to_records
 
 router = APIRouter(prefix="/v1", tags=["predictions and monitoring"], route_class=StrictJsonRoute)
 
@@ -112,13 +111,11 @@ def read_prediction(
 ) -> Any:
     ctx = request.app.state.ctx
     wd = ctx.warden
-    found = get_prediction(
-        wd.prediction_log.store,
-        wd.audit,
-        prediction_id,
-        unseal=allowed(user.role, "subject.read"),
+    found = wd.prediction_log.get(
+        prediction_id, wd.audit, unseal=allowed(user.role, "subject.read")
     )
     check(ctx, user, "read", f"model:{found['model']}")
+    ctx.viewed(user, found["model"], "prediction")
     return out(found)
 
 
@@ -141,16 +138,7 @@ def log_labels(
 def purge(name: str, body: PurgeIn, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "config.set", f"model:{name}")
-    wd = ctx.warden
-    model_id = wd.registry.store.model_id(name)
-    with wd.db.transaction():
-        deleted = wd.prediction_log.store.purge(model_id, body.before_day)
-        wd.audit.append(
-            user.name,
-            "predictions.purge",
-            f"model:{name}",
-            {"before_day": body.before_day, "deleted": deleted},
-        )
+    deleted = ctx.warden.prediction_log.purge(name, body.before_day, actor=user.name)
     return {"deleted": deleted}
 
 

@@ -16,7 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError as PydanticValidationError
@@ -30,14 +30,15 @@ from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
 from mlwarden.server.routes._util import StrictJsonRoute
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
-from mlwarden.server.serving import (
+from mlwarden.server.writer import Pending
+from mlwarden.serving.core import (
     Prediction,
     reason_exclusions,
     to_records,
     validate_records,
 )
-from mlwarden.server.writer import Pending
 from mlwarden.store.sql.predictions import new_ids
+from mlwarden.tracing import parse_traceparent
 
 router = APIRouter(tags=["predictions"], route_class=StrictJsonRoute)
 
@@ -58,6 +59,7 @@ async def serve(
     subjects: list[str | None] | None = None,
     sensitive: list[dict[str, Any] | None] | None = None,
     started: float,
+    traceparent: str | None = None,
 ) -> dict[str, Any]:
     check_name(name)
     if alias is not None:
@@ -102,6 +104,7 @@ async def serve(
             latency_ms=(time.perf_counter() - started) * 1000.0,
             reasons=pred.reasons,
             subjects=subjects,
+            traceparent=traceparent,
         )
         future = writer.submit(item)
         if ctx.settings.durability == "sync":
@@ -127,6 +130,11 @@ async def serve(
         ),
         "logged": logged,
     }
+
+
+def _trace_headers(traceparent: str | None) -> dict[str, str] | None:
+    """The caller's trace context echoed back, so its client can link our ids to its span."""
+    return None if traceparent is None else {"traceparent": traceparent}
 
 
 def uuid7s(n: int) -> list[str]:
@@ -184,7 +192,7 @@ def _model_id(ctx: Any, name: str) -> int:
     cache = ctx.__dict__.setdefault("_model_ids", {})
     mid = cache.get(name)
     if mid is None:
-        mid = cache[name] = ctx.warden.registry.store.model_id(name)
+        mid = cache[name] = ctx.warden.registry.model_id(name)
     return mid  # type: ignore[no-any-return]
 
 
@@ -262,6 +270,7 @@ async def predict(name: str, request: Request) -> Any:
             errors=[{"loc": list(e["loc"]), "message": e["msg"]} for e in errors],
         ) from None
     records = to_records(body.records, body.columns, ctx.settings.max_rows)
+    traceparent = parse_traceparent(request.headers.get("traceparent"))
     result = await serve(
         ctx,
         user,
@@ -274,10 +283,11 @@ async def predict(name: str, request: Request) -> Any:
         subjects=body.subjects,
         sensitive=body.sensitive,
         started=started,
+        traceparent=traceparent,
     )
     # the body is built to PredictOut's shape; validating it again would cost more than the
     # prediction
-    return JSONResponse(result)
+    return JSONResponse(result, headers=_trace_headers(traceparent))
 
 
 _INPUT_TYPES = {"integer": "INT64", "float": "FP64", "boolean": "BOOL"}
@@ -355,6 +365,7 @@ def _oip_parameters(
 
 async def _infer(
     request: Request,
+    response: Response,
     user: User,
     name: str,
     body: OipRequest,
@@ -376,7 +387,20 @@ async def _infer(
             data = [d[0] if isinstance(d, list) and len(d) == 1 else d for d in data]
         columns[t.name] = data
     records = to_records(None, columns, ctx.settings.max_rows)
-    res = await serve(ctx, user, name, alias, version, records, explain=explain_, started=started)
+    traceparent = parse_traceparent(request.headers.get("traceparent"))
+    res = await serve(
+        ctx,
+        user,
+        name,
+        alias,
+        version,
+        records,
+        explain=explain_,
+        started=started,
+        traceparent=traceparent,
+    )
+    if traceparent is not None:
+        response.headers["traceparent"] = traceparent
     n = len(res["ids"])
     mv = ctx.resolver.resolve(res["model"], None, res["version"])
     values = {"predict": res["outputs"], "prediction_id": res["ids"], "score": res["scores"]}
@@ -424,6 +448,7 @@ async def infer(
     name: str,
     body: OipRequest,
     request: Request,
+    response: Response,
     alias: str | None = Query(
         None, description="alias to serve (default: production; also parameters.alias)"
     ),
@@ -431,7 +456,7 @@ async def infer(
     explain: bool | None = _EXPLAIN,
     user: User = Depends(current_user),
 ) -> Any:
-    return await _infer(request, user, name, body, alias, version, explain)
+    return await _infer(request, response, user, name, body, alias, version, explain)
 
 
 @router.post(
@@ -445,10 +470,11 @@ async def infer_version(
     version: int,
     body: OipRequest,
     request: Request,
+    response: Response,
     explain: bool | None = _EXPLAIN,
     user: User = Depends(current_user),
 ) -> Any:
-    return await _infer(request, user, name, body, None, _path_version(version), explain)
+    return await _infer(request, response, user, name, body, None, _path_version(version), explain)
 
 
 def _path_version(version: int) -> int:

@@ -15,6 +15,7 @@ from mlwarden.entities import ASSERTED
 from mlwarden.errors import IntegrityError, ValidationError
 from mlwarden.registry.flavors import flavor_names
 from mlwarden.registry.refs import check_alias, check_name
+from mlwarden.registry.service import PreparedVersion
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
 from mlwarden.server.schemas import (
@@ -45,7 +46,14 @@ def list_models(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", "model:*")
-    return out(page.of(ctx.warden.list_models()))
+    access = ctx.warden.access
+    # models this user is denied reading (per team or model) are left out of the list
+    shown = [
+        m
+        for m in ctx.warden.list_models()
+        if access.decide(user, "read", f"model:{m.name}").allowed
+    ]
+    return out(page.of(shown))
 
 
 @router.get("/models/{name}", response_model=ModelOut, summary="wd.get_model(name)")
@@ -111,15 +119,12 @@ def register_version(
     for digest, blob in blobs.items():
         if sha256_bytes(blob) != digest:
             raise IntegrityError(f"blob {digest[:12]} does not match its sha256", blob=digest)
-        wd.artifacts.put(blob)
-    digest = wd.artifacts.put(data)
-    registry = wd.registry
     lineage = dict(body.lineage)
     # who registered is the authenticated user, whatever the client wrote
     lineage["registered_by"] = user.name
     lineage.setdefault("registered_at", datetime.now(UTC).isoformat())
     spec = NewVersion(
-        artifact_sha256=digest,
+        artifact_sha256=sha256_bytes(data),
         artifact_size=len(data),
         flavor=body.flavor,
         flavor_info=flavor_info,
@@ -136,41 +141,14 @@ def register_version(
     )
     # the tier is the server's: a developer's requested tier is recorded, not applied
     risk_tier = wd.gates.assign_tier(user.name, body.risk_tier)
-    with wd.db.transaction():
-        model, created = registry.store.get_or_create_model(
-            NewModel(
-                name,
-                body.owner,
-                risk_tier,
-                body.intended_use,
-                body.description,
-                dict(body.tags),
-            ),
-            user.name,
-        )
-        # the same events RegistryService.register emits, in the same transaction
-        if created:
-            created_event = model.to_dict()
-            if body.risk_tier is not None and body.risk_tier != risk_tier:
-                created_event["requested_risk_tier"] = body.risk_tier
-            registry._emit(user.name, "model.create", name, created_event)
-        mv = registry.store.create_version(name, spec, jsonable(body.evidence), user.name)
-        registry._emit(
-            user.name,
-            "version.register",
-            mv.ref,
-            {
-                "artifact_sha256": digest,
-                "flavor": body.flavor,
-                "metrics": body.metrics,
-                "datasets": {
-                    k: v.get("sha256") for k, v in (lineage.get("datasets") or {}).items()
-                },
-                "evidence": dict(mv.evidence),
-                "provenance": dict(mv.provenance),
-                "via": "api",
-            },
-        )
+    model = NewModel(
+        name, body.owner, risk_tier, body.intended_use, body.description, dict(body.tags)
+    )
+    prepared = PreparedVersion(name, data, model, spec, jsonable(body.evidence), blobs)
+    # the one commit path: the same rows and audit events as a local registration
+    mv = wd.registry.commit(
+        prepared, actor=user.name, via="api", requested_risk_tier=body.risk_tier
+    )
     return out(mv)
 
 
@@ -215,7 +193,9 @@ def get_evidence(
 ) -> Any:
     ctx = _ctx(request)
     check(ctx, user, "read", f"model:{name}")
-    return out(ctx.warden.get_evidence(version_ref(name, ref), kind))
+    evidence = ctx.warden.get_evidence(version_ref(name, ref), kind)
+    ctx.viewed(user, name, "evidence")
+    return out(evidence)
 
 
 @router.put(

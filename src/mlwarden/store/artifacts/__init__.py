@@ -9,7 +9,7 @@ import uuid
 
 import fsspec
 
-from mlwarden.errors import IntegrityError, NotFound
+from mlwarden.errors import IntegrityError, MissingDependency, NotFound
 from mlwarden.store.files import open_private, private_dir
 
 
@@ -21,12 +21,23 @@ class ArtifactStore:
     """Blobs addressed by their sha256: stored once, verified on every read.
 
     ``root`` is a folder path or an fsspec URL (``s3://bucket/prefix``, ``gs://…``,
-    ``memory://…``). Layout: ``<root>/sha256/ab/cdef…``.
+    ``memory://…``). Layout: ``<root>/sha256/ab/cdef…``. Object stores take their
+    credentials and endpoint from their own environment (``AWS_ACCESS_KEY_ID``,
+    ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL``, ``AWS_PROFILE`` … for ``s3://``).
     """
 
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/")
-        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        try:
+            # a fresh filesystem per store: fsspec's shared instances would keep the
+            # credentials and listings of the first store opened in this process
+            self.fs, self._base = fsspec.core.url_to_fs(self.root, skip_instance_cache=True)
+        except ImportError as exc:
+            scheme = self.root.split("://", 1)[0]
+            hint = "pip install 'mlwarden[s3]'" if scheme in ("s3", "s3a") else str(exc)
+            raise MissingDependency(
+                f"artifacts at {scheme}:// need an fsspec driver: {hint}", scheme=scheme
+            ) from exc
         self._local = self.fs.protocol in ("file", ("file", "local"), "local") or (
             isinstance(self.fs.protocol, tuple) and "file" in self.fs.protocol
         )

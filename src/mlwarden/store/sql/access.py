@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
-from mlwarden.access.types import Approval, Token, User
+from mlwarden.entities.access import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow
@@ -84,6 +84,13 @@ class SqlAccessStore(AccessStore):
     def list_users(self) -> list[User]:
         with self.db.reading() as conn:
             return [_user(r) for r in conn.execute(select(users).order_by(users.c.name))]
+
+    def set_role(self, name: str, role: str) -> User:
+        with self.db.transaction() as conn:
+            done = conn.execute(update(users).where(users.c.name == name).values(role=role))
+            if done.rowcount == 0:
+                raise NotFound(f"no user {name!r}", field="name")
+            return self._get_user(conn, name)  # type: ignore[return-value]
 
     # ---- tokens
 

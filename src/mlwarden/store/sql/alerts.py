@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from mlwarden.alerts.types import FIRING, RESOLVED, Alert, Channel, Delivery
+from mlwarden.entities.alerts import FIRING, RESOLVED, Alert, Channel, Delivery
 from mlwarden.errors import NotFound
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import Database, as_utc, utcnow

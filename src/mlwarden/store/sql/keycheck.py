@@ -126,35 +126,3 @@ def _unwraps(db: Database, key: bytes, sample: bytes) -> bool:
     except InvalidTag:
         return False
     return True
-
-
-def preflight(settings: Settings) -> None:
-    """What ``mlwarden serve`` checks before it listens: the master key matches the store's
-    check value, and the audit signing key is the one that signed the log (and the pinned
-    one, when ``MLWARDEN_AUDIT_PUBKEY`` is set). Raises :class:`KeyMismatch`."""
-    from mlwarden.audit.signing import key_id, load_public_key
-    from mlwarden.store.sql.audit import open_audit_log
-
-    db = Database(settings.resolved_uri())
-    try:
-        open_master_key(db, settings)
-        log = open_audit_log(db, settings)
-        signer = log.signer
-        if signer is None:
-            return  # a keyless log says why at its first write; reads still work
-        latest = log.backend.latest_checkpoint()
-        if latest is not None and latest.key_id and latest.key_id != signer.key_id:
-            raise KeyMismatch(
-                f"refusing to start: the audit log is signed with key {latest.key_id} but the "
-                f"key at {key_path(settings)} is {signer.key_id}; set MLWARDEN_KEY_FILE to "
-                "the store's signing key"
-            )
-        if settings.audit_pubkey:
-            pinned = key_id(load_public_key(settings.audit_pubkey))
-            if pinned != signer.key_id:
-                raise KeyMismatch(
-                    f"refusing to start: the audit signing key {signer.key_id} is not the "
-                    f"pinned MLWARDEN_AUDIT_PUBKEY ({pinned})"
-                )
-    finally:
-        db.dispose()

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from sqlalchemy import Row, select
 
+from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import NotFound
-from mlwarden.policy.types import Decision, RuleResult
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.sql.database import Database, as_utc
 from mlwarden.store.sql.schema import decisions, models

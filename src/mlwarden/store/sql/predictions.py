@@ -32,11 +32,12 @@ COLUMNS = (
     "latency_ms",
     "reasons",
     "subject",
+    "traceparent",
 )
 #: COLUMNS' PostgreSQL types, for binary COPY
 PG_TYPES = (
     "varchar", "int8", "int4", "timestamptz", "int4", "text", "text", "float8", "float8",
-    "text", "varchar",
+    "text", "varchar", "varchar",
 )  # fmt: skip
 
 
@@ -150,6 +151,8 @@ class SqlPredictionStore(PredictionStore):
         rows = self._seal(rows)
         if not len(rows["id"]):
             return
+        if "traceparent" not in rows:  # only served predictions carry a caller's trace
+            rows = dict(rows, traceparent=[None] * len(rows["id"]))
         tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
         try:
             self._insert(tuples)

@@ -208,6 +208,40 @@ dashboard_sessions = Table(
     Index("ix_dashboard_sessions_expires_at", "expires_at"),
 )
 
+# Permissions per team and model (issue 18): teams own models; a role is granted, or an
+# action denied, to a user on a team (all its models) or on one model; an explicit deny wins.
+teams = Table(
+    "teams",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(256), nullable=False),
+)
+
+team_models = Table(
+    "team_models",
+    metadata,
+    # one owning team per model
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("team_id", BigId, ForeignKey("teams.id", ondelete="CASCADE"), nullable=False),
+)
+
+grants = Table(
+    "grants",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("user_name", String(256), nullable=False),
+    Column("scope", String(8), nullable=False),  # team | model
+    Column("target", String(256), nullable=False),  # the team's or the model's name
+    Column("effect", String(8), nullable=False),  # allow (what: a role) | deny (an action, *)
+    Column("what", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("created_by", String(256), nullable=False),
+    UniqueConstraint("user_name", "scope", "target", "effect", "what", name="uq_grants"),
+    Index("ix_grants_user_name", "user_name"),
+)
+
 approvals = Table(
     "approvals",
     metadata,
@@ -374,6 +408,8 @@ predictions = Table(
     Column("latency_ms", Float),
     Column("reasons", Text),
     Column("subject", String(128)),
+    # the caller's W3C traceparent (mlwarden.tracing), linking the decision to its trace
+    Column("traceparent", String(55)),
     Index("ix_predictions_model_ts", "model_id", "ts"),
     # most rows name no subject: only those that do are indexed (erasure, export)
     Index(

@@ -38,7 +38,7 @@ function renderCharts() {
 }
 
 // ---------------------------------------------------------------------------- audit proof
-// RFC 6962 / 9162 with WebCrypto SHA-256, the same encoding as mlwarden/audit/events.py.
+// RFC 6962 / 9162 with WebCrypto SHA-256, the same encoding as mlwarden/entities/audit.py.
 
 var enc = new TextEncoder();
 

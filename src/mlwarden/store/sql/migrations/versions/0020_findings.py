@@ -1,14 +1,14 @@
 """Model-validation findings register (owner, severity, status); changes are audit events.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0019
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0019"
 
 Ts = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -8,24 +8,34 @@ true}``) cannot be recovered by hashing guesses.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = [
+    "CHECKPOINT_ORIGIN",
     "ERASE_ACTION",
     "LEAF_VERSION",
     "SALT_BYTES",
     "AuditEvent",
+    "Checkpoint",
+    "Node",
     "canonical_json",
     "erasure_subject",
     "erasure_target",
     "event_leaf_bytes",
     "event_leaf_hash",
+    "event_leaf_hashes",
     "leaf_bytes",
     "payload_digest",
+    "signed_text",
     "utc_now",
 ]
 
@@ -102,6 +112,10 @@ def leaf_bytes(seq: int, time: str, actor: str, action: str, subject: str, diges
             bytes.fromhex(digest),
         )
     )
+
+
+#: The action of a refused attempt (recorded by ``access.Recorder.denied``).
+DENIED = "access.denied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,3 +207,90 @@ def event_leaf_bytes(event: AuditEvent) -> bytes:
 def event_leaf_hash(event: AuditEvent) -> bytes:
     """``SHA-256(0x00 || event_leaf_bytes(event))``."""
     return _sha256(b"\x00" + event_leaf_bytes(event)).digest()
+
+
+def event_leaf_hashes(events: Iterable[AuditEvent]) -> Iterator[bytes]:
+    """:func:`event_leaf_hash` of each event, for a batch: events of one batch share their
+    time (and mostly actor and action), so that part of the encoding is built once."""
+    heads: dict[tuple[str, str, str], bytes] = {}
+    for e in events:
+        key = (e.time, e.actor, e.action)
+        head = heads.get(key)
+        if head is None:
+            t, a, c = e.time.encode(), e.actor.encode(), e.action.encode()
+            head = b"".join(
+                (
+                    len(t).to_bytes(4, "big"),
+                    t,
+                    len(a).to_bytes(4, "big"),
+                    a,
+                    len(c).to_bytes(4, "big"),
+                    c,
+                )
+            )
+            if len(heads) >= 4096:
+                heads.clear()
+            heads[key] = head
+        s = e.subject.encode()
+        digest = bytes.fromhex(e.payload_digest)
+        prefix = (b"\x00\x01", e.seq.to_bytes(8, "big"), head, len(s).to_bytes(4, "big"))
+        yield _sha256(b"".join((*prefix, s, digest))).digest()
+
+
+# --------------------------------------------------------------------------- tree and checkpoints
+
+Node = tuple[int, int, bytes]
+"""``(level, index, hash)`` of a complete perfect subtree."""
+
+#: The first line of every signed checkpoint text (the log's origin, as in C2SP checkpoints).
+CHECKPOINT_ORIGIN = "mlwarden-audit"
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A signed tree head: the log had ``tree_size`` events with root ``root_hash`` (hex)."""
+
+    tree_size: int
+    root_hash: str
+    time: str
+    key_id: str
+    signature: str | None
+
+    def signed_text(self) -> str:
+        return signed_text(self.tree_size, self.root_hash, self.time)
+
+    def verify(self, public_key: Ed25519PublicKey) -> bool:
+        """Is the signature valid and made by ``public_key``?"""
+        if not self.signature:
+            return False
+        from cryptography.exceptions import InvalidSignature  # only verifiers need it
+
+        try:
+            public_key.verify(base64.b64decode(self.signature), self.signed_text().encode())
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.tree_size,
+            "root_hash": self.root_hash,
+            "time": self.time,
+            "key_id": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Checkpoint:
+        return cls(
+            tree_size=int(data["tree_size"]),
+            root_hash=str(data["root_hash"]),
+            time=str(data["time"]),
+            key_id=str(data.get("key_id") or ""),
+            signature=data.get("signature"),
+        )
+
+
+def signed_text(tree_size: int, root_hash: str, time: str) -> str:
+    root_b64 = base64.b64encode(bytes.fromhex(root_hash)).decode()
+    return f"{CHECKPOINT_ORIGIN}\n{tree_size}\n{root_b64}\n{time}\n"

@@ -406,7 +406,7 @@ class LightGBMServed(Served):
 
 
 def _single_row_predictor(booster: Any) -> Any:
-    from mlwarden.server.lightgbm_row import SingleRowPredictor
+    from mlwarden.serving.lightgbm_row import SingleRowPredictor
 
     try:
         return SingleRowPredictor(booster)

@@ -96,3 +96,24 @@ class ApprovalStatus:
             "missing": self.missing,
             "approved": self.approved,
         }
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A role allowed (``effect`` allow, ``what`` a role) or an action denied (``effect``
+    deny, ``what`` an action or ``*``) to a user on a team's models or on one model."""
+
+    user: str
+    scope: str  # "team" | "model"
+    target: str
+    effect: str  # "allow" | "deny"
+    what: str
+    created_at: datetime | None = None
+    created_by: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.scope}:{self.target}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "where": self.where}

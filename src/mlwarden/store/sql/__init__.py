@@ -1,0 +1,1 @@
+"""SQL persistence: SQLAlchemy 2 stores over SQLite and PostgreSQL, tables in ``schema.py``."""
