@@ -57,6 +57,8 @@ _document("annex-iv", "EU AI Act Annex IV technical documentation, sourced, with
 _document("gaps", "What the Annex IV documentation is missing, and how to fill it.")
 _document("instructions", "Draft Art. 13 instructions for use.")
 _document("monitoring-plan", "Post-market monitoring plan.")
+_document("art12", "EU AI Act Art. 12 logging duties mapped to audit events (recorded).")
+_document("soa", "ISO/IEC 42001 Statement of Applicability (recorded).")
 
 
 @app.command("diff")

@@ -183,6 +183,22 @@ CONTEXT = Struct(
             },
             "model validation recorded by `mlwarden report validation` (empty until then)",
         ),
+        "art12": Struct(
+            {
+                "gaps": Leaf(_I, "Art. 12/19 logging duties nothing records (12(3) not counted)"),
+                "gap_duties": Leaf("list", "their paragraphs"),
+                "duties": MapOf(Leaf(_S), "paragraph", "recorded, no events yet or gap"),
+            },
+            "EU AI Act Art. 12 mapping recorded by `mlwarden report art12` (empty until then)",
+        ),
+        "iso42001": Struct(
+            {
+                "gaps": Leaf(_I, "Annex A controls without evidence"),
+                "evidenced": Leaf(_I, "Annex A controls tied to evidence"),
+                "controls": MapOf(Leaf(_S), "control", "evidence or gap, by control (A.6.2.4)"),
+            },
+            "ISO/IEC 42001 Statement of Applicability recorded by `mlwarden report soa`",
+        ),
         "card": Struct(
             {
                 "intended_use": Leaf(_S),

@@ -62,7 +62,7 @@ EVENT_FIELDS = (
     "payload_json",
     "salt",
 )
-DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan")
+DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan", "art12", "soa")
 
 
 def _json(value: Any) -> bytes:

@@ -25,6 +25,8 @@ KNOWN_KINDS = (
     "calibration",
     "ll144",
     "validation",
+    "art12",
+    "iso42001",
 )
 
 #: Actions of the audit events that describe a version's governance (prediction batches are

@@ -18,7 +18,6 @@ from mlwarden.errors import NotFound, ValidationError
 from mlwarden.reports._md import bullets, num, table
 
 if TYPE_CHECKING:
-    from mlwarden.client import Warden
     from mlwarden.reports.context import ReportContext
 
 KIND = "ll144"
@@ -28,7 +27,7 @@ DISTRIBUTION_TAG = "aedt_distribution_date"
 
 
 def bias_audit(
-    wd: Warden,
+    wd: Any,
     ref: str,
     *,
     since: Any = None,

@@ -23,7 +23,6 @@ from mlwarden.reports.facts import evidence_limitations, metrics_table
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlwarden.client import Warden
 
 KIND = "validation"
 SENSITIVITY_ROWS = 500  # logged rows the perturbations run on (the earliest, for repeatability)
@@ -32,7 +31,7 @@ VALIDATION_ACTIONS = ("version.approve", "policy.decision", "finding.add", "find
 
 
 def validate(
-    wd: Warden,
+    wd: Any,
     ref: str,
     *,
     challenger: str | None = None,
@@ -94,7 +93,7 @@ def _backtest(signature: dict[str, Any], labelled: pd.DataFrame) -> dict[str, An
     return {"overall": {"n": len(labelled), **overall}, "by_month": by_month}
 
 
-def _benchmark(wd: Warden, mv: Any, cmv: Any, labelled: pd.DataFrame, inputs: list[str]) -> Any:
+def _benchmark(wd: Any, mv: Any, cmv: Any, labelled: pd.DataFrame, inputs: list[str]) -> Any:
     """The challenger scored on the same labelled logged inputs as the champion's decisions."""
     out: dict[str, Any] = {
         "ref": cmv.ref,
@@ -121,7 +120,7 @@ def _benchmark(wd: Warden, mv: Any, cmv: Any, labelled: pd.DataFrame, inputs: li
     return out
 
 
-def _sensitivity(wd: Warden, mv: Any, rows: pd.DataFrame, inputs: list[str]) -> list[Any]:
+def _sensitivity(wd: Any, mv: Any, rows: pd.DataFrame, inputs: list[str]) -> list[Any]:
     """Perturb one input at a time on logged rows and measure the change in the model's
     score (favourable-class probability, else the numeric output) and in its decisions.
     Numbers move by one standard deviation; categories switch to the most frequent other."""
@@ -173,7 +172,7 @@ def _sensitivity(wd: Warden, mv: Any, rows: pd.DataFrame, inputs: list[str]) -> 
     return sorted(out, key=lambda r: -r["mean_abs_change"])
 
 
-def independence(wd: Warden, ref: str, validator: str) -> dict[str, Any]:
+def independence(wd: Any, ref: str, validator: str) -> dict[str, Any]:
     """Who registered the version and who validated, approved, checked and raised findings,
     each with the audit event that shows it."""
     mv = wd.get_model_version(ref)
