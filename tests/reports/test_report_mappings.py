@@ -90,6 +90,18 @@ def test_mappings_in_bundle_and_cli(governed, warden, tmp_path):
     assert res.exit_code == 0 and "# EU AI Act Art. 12 record-keeping" in res.output
 
 
+MONITORING_POLICY = """kind: monitoring
+name: drift-watch
+description: Page the model owners when features drift.
+alias: production
+rules:
+  - id: feature-drift
+    when: drift.share_drifted > 0.3
+    severity: critical
+    actions: [alert]
+"""
+
+
 def normalised(text: str) -> str:
     text = re.sub(r"sha256:[0-9a-f]{12}…", "sha256:<hash>", text)
     return re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", "<time>", text)
@@ -112,11 +124,21 @@ def test_golden_mappings(tmp_path, fitted_pipeline, small_adult):
             intended_use="Pre-screening of credit applications.",
         )
         govern(wd, mv.ref)
+        # the Art. 72 plan is drawn from the installed monitoring policy
+        wd.set_alias("credit-risk", "production", 1, override=True, reason="golden setup")
+        policy = tmp_path / "watch.yaml"
+        policy.write_text(MONITORING_POLICY)
+        wd.install_monitoring_policy(policy)
         ctx = gather(wd, mv.ref)
-        texts = {kind: document(wd, kind, ctx) for kind in ("art12", "soa")}
+        texts = {kind: document(wd, kind, ctx) for kind in ("art12", "soa", "monitoring-plan")}
     finally:
         wd.close()
-    for kind, stem in (("art12", "art12-record-keeping"), ("soa", "iso42001-soa")):
+    assert "### drift-watch" in texts["monitoring-plan"]
+    for kind, stem in (
+        ("art12", "art12-record-keeping"),
+        ("soa", "iso42001-soa"),
+        ("monitoring-plan", "monitoring-plan"),
+    ):
         text = normalised(texts[kind])
         if REGENERATE:
             from mlwarden.reports.render import to_html
