@@ -108,8 +108,6 @@ def normalised(text: str) -> str:
 
 
 def test_golden_mappings(tmp_path, fitted_pipeline, small_adult):
-    from conftest import govern
-
     train, test = small_adult
     wd = mw.Warden(f"sqlite:///{tmp_path / 'w.db'}", artifacts=str(tmp_path / "a"), actor="alice")
     try:
@@ -123,7 +121,13 @@ def test_golden_mappings(tmp_path, fitted_pipeline, small_adult):
             risk_tier="high",
             intended_use="Pre-screening of credit applications.",
         )
-        govern(wd, mv.ref)
+        bob = mw.Warden(settings=wd.settings.model_copy(update={"actor": "bob"}))
+        try:
+            bob.approve(mv.ref, comment="validated on holdout")
+        finally:
+            bob.close()
+        wd.check(mv.ref, "production-gate")
+        wd.set_alias(mv.name, "staging", mv.version, reason="candidate")
         # the Art. 72 plan is drawn from the installed monitoring policy
         wd.set_alias("credit-risk", "production", 1, override=True, reason="golden setup")
         policy = tmp_path / "watch.yaml"
