@@ -137,6 +137,16 @@ def test_policy_reads_min_impact_ratio(warden, fitted_pipeline, small_adult, tmp
     decision = warden.check(mv.ref, gate)
     assert audit["min_impact_ratio"] < 0.8 and not decision.passed
     assert warden.policy_context(mv.ref)["ll144"]["min_impact_ratio"] == audit["min_impact_ratio"]
+    # policies gate on it: once roles are enforced, only validators and admins record one
+    warden.create_user("alice", "admin")
+    warden.create_user("dev", "developer")
+    dev = mw.Warden(settings=warden.settings.model_copy(update={"actor": "dev"}))
+    try:
+        with pytest.raises(mw.PermissionDenied):
+            bias_audit(dev, mv.ref)
+        assert bias_audit(dev, mv.ref, record=False)["rows"] == audit["rows"]
+    finally:
+        dev.close()
 
 
 def test_audit_in_bundle_verifies_and_is_tied_to_the_log(warden, fitted_pipeline, small_adult,

@@ -60,7 +60,9 @@ def record_mapping(wd: Any, kind: str, ctx: ReportContext) -> ReportContext:
     from mlwarden.reports.mappings import art12_facts, art12_summary, soa_summary
 
     summary = art12_summary(art12_facts(wd, ctx)) if kind == "art12" else soa_summary(ctx)
-    wd.registry.record_evidence(ctx.ref, RECORDED[kind], summary, actor=wd.actor)
+    from mlwarden.reports.context import record
+
+    record(wd, ctx.ref, RECORDED[kind], summary)
     return gather(wd, ctx.ref)
 
 

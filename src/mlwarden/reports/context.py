@@ -143,6 +143,13 @@ class ReportContext:
         return what
 
 
+def record(wd: Any, ref: str, kind: str, content: dict[str, Any]) -> str:
+    """Store a measurement made after registration as ``kind`` evidence of ``ref`` (audited):
+    validators and admins only, as for running checks, since policies gate on it."""
+    wd.access.require(wd.actor, "checks.run", f"model:{ref.partition('@')[0]}")
+    return str(wd.registry.record_evidence(ref, kind, content, actor=wd.actor))
+
+
 def gather(wd: Any, ref: str) -> ReportContext:
     """Read everything the documents need about ``ref`` through the ``Warden`` facade."""
     mv = wd.get_model_version(ref)

@@ -127,7 +127,9 @@ def bias_audit(
         **result,
     }
     if record:
-        wd.registry.record_evidence(target.ref, KIND, content, actor=wd.actor)
+        from mlwarden.reports.context import record as record_evidence
+
+        record_evidence(wd, target.ref, KIND, content)
     return content
 
 

@@ -65,7 +65,9 @@ def validate(
     content["open_findings"] = len(open_)
     content["open_high_findings"] = sum(f["severity"] in ("high", "critical") for f in open_)
     if record:
-        wd.registry.record_evidence(mv.ref, KIND, content, actor=wd.actor)
+        from mlwarden.reports.context import record as record_evidence
+
+        record_evidence(wd, mv.ref, KIND, content)
     return content
 
 
