@@ -45,12 +45,14 @@ from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
 from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
+from mlwarden.reports.findings import FindingService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.overview import SqlOverviewStore
@@ -164,6 +166,13 @@ class Warden:
             timezone=self.settings.timezone,
             masking=self.masking.get,
         )
+        self.findings = FindingService(
+            SqlFindingStore(self.db),
+            version_of=self._finding_subject,
+            require=self.access.require,
+            record=recorder,
+            transaction=self.db.transaction,
+        )
         self._served: Any = None  # loaded models for ``predict``, made on first use
         #: the dashboard's read model: batched reads across models, versions and windows
         self.overview = SqlOverviewStore(self.db)
@@ -179,6 +188,13 @@ class Warden:
             transaction=self.db.transaction,
             workers=self.settings.alerts.fleet_workers,
         )
+
+    def _finding_subject(self, ref: str) -> tuple[str, int | None]:
+        """A finding is about ``NAME`` (model-wide) or ``NAME@V`` (one version)."""
+        if "@" not in ref:
+            return self.get_model(ref).name, None
+        mv = self.get_model_version(ref)
+        return mv.name, mv.version
 
     @property
     def actor(self) -> str:

@@ -25,6 +25,7 @@ from mlwarden.errors import AlreadyExists, Conflict, NotFound
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
+from mlwarden.store.finding_store import FindingStore
 from mlwarden.store.gate_store import GateStore
 from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.permission_store import PermissionStore
@@ -33,6 +34,7 @@ from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.permissions import SqlPermissionStore
@@ -46,6 +48,7 @@ CONTRACTS = (
     AccessStore,
     AlertStore,
     DecisionStore,
+    FindingStore,
     GateStore,
     MonitorStore,
     OverviewStore,
@@ -105,6 +108,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlAccessStore: AccessStore,
         SqlAlertStore: AlertStore,
         SqlDecisionStore: DecisionStore,
+        SqlFindingStore: FindingStore,
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
         SqlOverviewStore: OverviewStore,
@@ -847,6 +851,31 @@ def test_predictions_retention_and_purge(
     assert list(predictions.read(credit)["id"]) == new["id"]
     assert list(predictions.read(churn)["id"]) == other["id"]  # another model's rows stay
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 0
+
+
+# ------------------------------------------------------------------------------ findings
+
+
+def test_findings_round_trip_update_list_and_not_found(db: Database) -> None:
+    store = SqlFindingStore(db)
+    fields = {"title": "thin data", "severity": "high", "status": "open", "owner": "ops"}
+    first = store.add("credit", 2, fields, "bob", T0)
+    wide = store.add("credit", None, {**fields, "title": "no stress test"}, "bob", T0)
+    other = store.add("fraud", 2, fields, "bob", T0)
+    assert wide.id > first.id and first.ref == "credit@2" and wide.ref == "credit"
+    assert store.get(first.id) == first and first.created_at == T0
+    later = T0 + timedelta(days=1)
+    changed = store.update(first.id, {"status": "closed", "owner": "ml"}, "carol", later)
+    assert (changed.status, changed.owner, changed.updated_by) == ("closed", "ml", "carol")
+    assert changed.updated_at == later and changed.created_by == "bob"
+    assert [f.id for f in store.list("credit")] == [first.id, wide.id]
+    assert [f.id for f in store.list("credit", 2)] == [first.id, wide.id]
+    assert [f.id for f in store.list("credit", 3)] == [wide.id]
+    assert [f.id for f in store.list("fraud")] == [other.id]
+    with pytest.raises(NotFound):
+        store.get(10_000)
+    with pytest.raises(NotFound):
+        store.update(10_000, {"status": "open"}, "bob", later)
 
 
 # ------------------------------------------------------------------------------ overview

@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "model.rollback": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
     "checks.run": frozenset({VALIDATOR, ADMIN}),
     "version.approve": frozenset({VALIDATOR, ADMIN}),
+    # the model-validation findings register (reports/findings.py)
+    "finding.write": frozenset({VALIDATOR, ADMIN}),
     "config.set": frozenset({ADMIN}),
     # server-side gates (policy/gates.py): installing and binding them, overriding them
     "policy.install": frozenset({ADMIN}),

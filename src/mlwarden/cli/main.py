@@ -9,6 +9,7 @@ from mlwarden.cli import (
     alerts,
     audit,
     db,
+    findings,
     imports,
     models,
     permissions,
@@ -34,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(findings.app, name="findings")
 app.add_typer(db.app, name="db")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")

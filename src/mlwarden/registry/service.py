@@ -485,6 +485,28 @@ class RegistryService:
         mv = self.get_version(ref)
         return self.store.get_evidence(mv.name, mv.version, kind)
 
+    def record_evidence(self, ref: str, kind: str, content: dict[str, Any], *, actor: str) -> str:
+        """Store evidence measured after registration (e.g. a bias audit over logged
+        predictions), replacing any earlier of ``kind``, with an ``evidence.record`` event
+        carrying its digest in the same transaction, so bundles can prove it."""
+        if kind in REGISTRATION_KINDS:
+            raise ValidationError(
+                f"{kind!r} evidence is collected at registration and cannot be replaced",
+                field="kind",
+            )
+        mv = self.get_version(ref)
+        content = jsonable(content)
+        with self._transaction():
+            digest = self.store.put_evidence(mv.name, mv.version, kind, content)
+            self._emit(actor, "evidence.record", mv.ref, {"kind": kind, "sha256": digest})
+        return digest
+
+
+#: Evidence measured at registration and cited by its audit event: never replaced afterwards.
+REGISTRATION_KINDS = frozenset(
+    {"reference_profile", "fairness", "explain", "explain_background", "privacy", "calibration"}
+)
+
 
 def _check_favorable(label: Any, classes: list[Any] | None) -> Any:
     """The declared favourable label as one of the model's classes (``"0"`` from a CLI or JSON

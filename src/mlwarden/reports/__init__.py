@@ -23,6 +23,10 @@ KINDS = {
     "instructions": "instructions-for-use",
     "monitoring-plan": "monitoring-plan",
     "diff": "diff",
+    "ll144": "ll144-bias-audit",
+    "validation": "validation-report",
+    "art12": "art12-record-keeping",
+    "soa": "iso42001-soa",
 }
 
 
@@ -31,7 +35,10 @@ def _writers() -> dict[str, Callable[..., str]]:
     from mlwarden.reports.card import model_card
     from mlwarden.reports.gaps import gap_report
     from mlwarden.reports.instructions import instructions
+    from mlwarden.reports.ll144 import ll144_document
+    from mlwarden.reports.mappings import soa_document
     from mlwarden.reports.monitoring_plan import monitoring_plan
+    from mlwarden.reports.validation import validation_report
 
     return {
         "card": model_card,
@@ -39,7 +46,24 @@ def _writers() -> dict[str, Callable[..., str]]:
         "gaps": gap_report,
         "instructions": instructions,
         "monitoring-plan": monitoring_plan,
+        "ll144": ll144_document,
+        "validation": validation_report,
+        "soa": soa_document,
     }
+
+
+#: Mappings whose summary is recorded as evidence each time the document is generated.
+RECORDED = {"art12": "art12", "soa": "iso42001"}
+
+
+def record_mapping(wd: Any, kind: str, ctx: ReportContext) -> ReportContext:
+    from mlwarden.reports.mappings import art12_facts, art12_summary, soa_summary
+
+    summary = art12_summary(art12_facts(wd, ctx)) if kind == "art12" else soa_summary(ctx)
+    from mlwarden.reports.context import record
+
+    record(wd, ctx.ref, RECORDED[kind], summary)
+    return gather(wd, ctx.ref)
 
 
 def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
@@ -60,6 +84,10 @@ def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None
                 "a diff needs two versions: report('diff', OLD, NEW)", field="other"
             )
         return version_diff(ctx, other)
+    if kind == "art12":  # counts events across the model's log, not only this version's
+        from mlwarden.reports.mappings import art12_document
+
+        return art12_document(wd, ctx)
     writers = _writers()
     if kind not in writers:
         raise ValidationError(
@@ -87,6 +115,8 @@ def report(
             f"report kind must be one of {list(KINDS)}, got {kind!r}", field="kind"
         )
     ctx = gather(wd, ref)
+    if kind in RECORDED:  # the summary becomes evidence policies read (audited digest)
+        ctx = record_mapping(wd, kind, ctx)
     other_ctx = gather(wd, other) if other is not None else None
     return render(document(wd, kind, ctx, other_ctx), format, out)
 

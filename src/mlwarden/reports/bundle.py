@@ -62,7 +62,7 @@ EVENT_FIELDS = (
     "payload_json",
     "salt",
 )
-DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan")
+DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan", "art12", "soa")
 
 
 def _json(value: Any) -> bytes:
@@ -98,6 +98,17 @@ def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
         text = document(wd, kind, ctx)
         files[f"documents/{KINDS[kind]}.md"] = text.encode()
         files[f"documents/{KINDS[kind]}.html"] = to_html(text).encode()
+    if ctx.ev("ll144") is not None:  # recorded audits only: most models are not AEDTs
+        from mlwarden.reports.ll144 import ll144_csv
+
+        text = document(wd, "ll144", ctx)
+        stem = f"documents/{KINDS['ll144']}"
+        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
+        files[f"{stem}.csv"] = ll144_csv(ctx.evidence["ll144"].content).encode()
+    if ctx.ev("validation") is not None:
+        text = document(wd, "validation", ctx)
+        stem = f"documents/{KINDS['validation']}"
+        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
     prev = previous_context(wd, ctx)
     if prev is not None:
         text = document(wd, "diff", prev, ctx)
@@ -274,6 +285,7 @@ def _verify_audit(data: dict[str, bytes], key: Any, result: BundleVerification) 
         )
         return
     result.checkpoint = cp.to_dict()
+    recorded: dict[Any, AuditEvent] = {}
     for e in events:
         where = f"audit/events.json#seq={e.seq}"
         if not e.payload_ok():
@@ -295,16 +307,29 @@ def _verify_audit(data: dict[str, bytes], key: Any, result: BundleVerification) 
             result.proven += 1
         if e.action == "version.register" and e.payload:
             _check_evidence(data, e, result)
+        if e.action == "evidence.record" and e.payload:
+            recorded[e.payload.get("kind")] = e  # the latest recording is the one in force
+    for event in recorded.values():
+        payload = event.payload or {}
+        _check_evidence(data, event, result, {payload.get("kind"): payload.get("sha256")})
 
 
-def _check_evidence(data: dict[str, bytes], event: AuditEvent, result: BundleVerification) -> None:
-    """Evidence files against the digests the (proven) registration event recorded: ties the
-    documents' sources to the audit log, not only to the bundle's own manifest."""
-    for kind, digest in (event.payload or {}).get("evidence", {}).items():
+def _check_evidence(
+    data: dict[str, bytes],
+    event: AuditEvent,
+    result: BundleVerification,
+    digests: dict[Any, Any] | None = None,
+) -> None:
+    """Evidence files against the digests the (proven) registration event recorded, or
+    ``digests`` (an ``evidence.record`` event's): ties the documents' sources to the audit
+    log, not only to the bundle's own manifest."""
+    if digests is None:
+        digests = (event.payload or {}).get("evidence", {})
+    for kind, digest in digests.items():
         name = f"evidence/{kind}.json"
         if name in data and sha256_hex(data[name]) != digest:
             result.add(
                 name,
                 Problem.EVIDENCE_MISMATCH,
-                f"sha256 differs from the digest registered in audit event {event.seq}",
+                f"sha256 differs from the digest recorded in audit event {event.seq}",
             )

@@ -17,7 +17,17 @@ from mlwarden.entities import AliasChange, Model, ModelVersion
 from mlwarden.errors import IntegrityError, NotFound
 
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
-KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration")
+KNOWN_KINDS = (
+    "reference_profile",
+    "fairness",
+    "explain",
+    "privacy",
+    "calibration",
+    "ll144",
+    "validation",
+    "art12",
+    "iso42001",
+)
 
 #: Actions of the audit events that describe a version's governance (prediction batches are
 #: left out: a busy model has millions, and the bundle proves the decisions, not the traffic).
@@ -31,6 +41,9 @@ GOVERNANCE_ACTIONS = (
     "alias.rollback",
     "model.promote",
     "access.denied",
+    "evidence.record",
+    "finding.add",
+    "finding.update",
 )
 
 
@@ -128,6 +141,13 @@ class ReportContext:
         if what == "tags":
             return f"model tags of {self.model.name}"
         return what
+
+
+def record(wd: Any, ref: str, kind: str, content: dict[str, Any]) -> str:
+    """Store a measurement made after registration as ``kind`` evidence of ``ref`` (audited):
+    validators and admins only, as for running checks, since policies gate on it."""
+    wd.access.require(wd.actor, "checks.run", f"model:{ref.partition('@')[0]}")
+    return str(wd.registry.record_evidence(ref, kind, content, actor=wd.actor))
 
 
 def gather(wd: Any, ref: str) -> ReportContext:

@@ -483,3 +483,22 @@ masking_policies = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(256), nullable=False),
 )
+
+# ---- model-validation findings (reports/findings.py): the register a validation report shows;
+# every change is an audit event, so the row holds only the current state
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False, index=True),
+    Column("version", Integer, nullable=True),  # null: the finding is about the model
+    Column("title", String(512), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
