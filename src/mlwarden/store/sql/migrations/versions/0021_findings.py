@@ -1,14 +1,14 @@
 """Model-validation findings register (owner, severity, status); changes are audit events.
 
-Revision ID: 0020
-Revises: 0019
+Revision ID: 0021
+Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0019"
+revision = "0021"
+down_revision = "0020"
 
 Ts = sa.DateTime(timezone=True)
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
