@@ -10,12 +10,13 @@ rule decided, for ``mlwarden access explain USER MODEL ACTION``. Every change is
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import PERMISSIONS, allowed, check_role
 from mlwarden.entities.access import Grant, User
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -26,14 +27,11 @@ SCOPES = ("team", "model")
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(Wire):
     allowed: bool
     role: str  # the role the user acts in
     reason: str
     rule: str  # deny | global | grant | none | disabled
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def model_of(subject: str) -> str | None:
