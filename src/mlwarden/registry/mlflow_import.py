@@ -18,7 +18,7 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
@@ -30,6 +30,39 @@ from mlwarden.errors import (
     UpstreamError,
     WardenError,
 )
+
+if TYPE_CHECKING:
+    from mlwarden.access.users import AccessService
+    from mlwarden.entities import AliasChange, Model, ModelVersion
+    from mlwarden.policy.gates import GateService
+    from mlwarden.registry.service import RegistryService
+
+
+class MirrorTarget(Protocol):
+    """The members of the local ``Warden`` the mirror uses (a Protocol here, so mypy checks
+    them without the registry importing the facade above it)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def access(self) -> AccessService: ...
+    @property
+    def registry(self) -> RegistryService: ...
+    @property
+    def gates(self) -> GateService: ...
+
+    def get_model(self, name: str) -> Model: ...
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        reason: str | None = None,
+        override: bool = False,
+    ) -> AliasChange: ...
+
 
 API = "/api/2.0/mlflow"
 #: largest artifact file fetched from MLflow
@@ -167,7 +200,7 @@ def load_safely(
 
 
 def import_mlflow(
-    wd: Any,
+    wd: MirrorTarget,
     tracking_uri: str,
     *,
     model: str | None = None,
@@ -189,7 +222,7 @@ def import_mlflow(
     return report
 
 
-def _mirrored(wd: Any, name: str) -> dict[str, int]:
+def _mirrored(wd: MirrorTarget, name: str) -> dict[str, int]:
     """MLflow version -> Warden version, for the versions of ``name`` already mirrored."""
     try:
         versions = wd.list_versions(name)
@@ -204,7 +237,7 @@ def _mirrored(wd: Any, name: str) -> dict[str, int]:
 
 
 def _sync_model(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
+    wd: MirrorTarget, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
 ) -> None:
     name = rm["name"]
     done = _mirrored(wd, name)
@@ -271,7 +304,7 @@ def _run_facts(rest: MlflowRest, run_id: str | None) -> dict[str, Any]:
 
 
 def _register(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], mv: dict[str, Any], obj: Any, how: str
+    wd: MirrorTarget, rest: MlflowRest, rm: dict[str, Any], mv: dict[str, Any], obj: Any, how: str
 ) -> Any:
     name = rm["name"]
     wd.access.require(wd.actor, "model.register", f"model:{name}")
