@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlwarden.access.permissions import Decision, decide, model_of
+from mlwarden.access.decisions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
 from mlwarden.entities.access import Grant, NewToken, Token, User
