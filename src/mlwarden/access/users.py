@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from mlwarden._time import utcnow
 from mlwarden.access.decisions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
@@ -29,7 +30,6 @@ from mlwarden.errors import (
     ValidationError,
 )
 from mlwarden.store.access_store import AccessStore
-from mlwarden.store.sql.database import utcnow
 
 if TYPE_CHECKING:
     from mlwarden.access.oidc import Identity

@@ -21,10 +21,10 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.access import TOKEN_PREFIX, AccessService, User, hash_token
 from mlwarden.errors import AuthenticationError
 from mlwarden.server.abuse import FAILED
-from mlwarden.store.sql.database import as_utc, utcnow
 
 if TYPE_CHECKING:
     from mlwarden.access.oidc import Verifier

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from mlwarden._time import as_utc
 from mlwarden.entities import ASSERTED
 from mlwarden.policy.service import rollback_target
-from mlwarden.store.sql.database import as_utc
 
 if TYPE_CHECKING:
     from mlwarden.client import Warden
