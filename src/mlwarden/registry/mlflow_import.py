@@ -24,6 +24,7 @@ import httpx
 
 from mlwarden import _yaml
 from mlwarden.entities import ASSERTED
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import (
     ArtifactRejected,
     NotFound,
@@ -53,14 +54,9 @@ class MirrorTarget(Protocol):
 
     def get_model(self, name: str) -> Model: ...
     def list_versions(self, name: str) -> list[ModelVersion]: ...
+    # the parameters the mirror passes (the facade's has more, all with defaults)
     def set_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int,
-        *,
-        reason: str | None = None,
-        override: bool = False,
+        self, name: str, alias: str, version: int, *, reason: str | None
     ) -> AliasChange: ...
 
 
@@ -71,14 +67,11 @@ TRUST_PICKLE = "mlflow.trust_pickle"
 
 
 @dataclass
-class SyncReport:
+class SyncReport(Wire):
     imported: list[str] = field(default_factory=list)  # "name@warden_version (mlflow vN)"
     skipped: list[str] = field(default_factory=list)  # already mirrored
     refused: list[str] = field(default_factory=list)  # "name vN: reason"
     aliases: list[str] = field(default_factory=list)  # "name@alias -> warden version"
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return dataclasses.asdict(self)
 
 
 class MlflowRest:
