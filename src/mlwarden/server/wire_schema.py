@@ -32,12 +32,11 @@ class WireOut(BaseModel):
     __entity__: typing.ClassVar[type]
 
 
-def wire_schema(cls: type, *, exclude: tuple[str, ...] = (), **extra: Any) -> type[WireOut]:
-    """The JSON schema of entity ``cls`` (see the module docstring). ``extra`` adds or
-    replaces fields, as ``name=type`` or ``name=(type, default)``; ``exclude`` drops fields
-    that do not travel."""
+def wire_schema(cls: type, **extra: Any) -> type[WireOut]:
+    """The JSON schema of entity ``cls`` (see the module docstring). ``extra`` narrows a
+    field's type, as ``name=type`` or ``name=(type, default)`` (``ModelVersion.provenance``)."""
     fields: dict[str, Any] = {}
-    skip = (*exclude, *getattr(cls, "wire_exclude", ()))
+    skip = getattr(cls, "wire_exclude", ())
     for f in dataclasses.fields(cls):
         if f.name in skip or not f.init:
             continue
