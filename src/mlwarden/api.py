@@ -328,11 +328,3 @@ class WardenAPI(Protocol):
     ) -> str | Path: ...
 
     def bundle(self, ref: str, path: str | Path) -> Path: ...
-
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
-    from mlwarden.remote import RemoteWarden
-
-    def _implements(local: Warden, remote: RemoteWarden) -> tuple[WardenAPI, WardenAPI]:
-        return local, remote  # mypy checks both backends against the Protocol's types

@@ -19,6 +19,7 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from mlwarden._hash import sha256_bytes
 from mlwarden._json import jsonable
 from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
 from mlwarden.audit.log import InclusionProof
@@ -43,7 +44,6 @@ from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
 from mlwarden.settings import Settings
-from mlwarden.store.artifacts import sha256_bytes
 
 _BY_STATUS: dict[int, type[WardenError]] = {
     400: ValidationError,

@@ -18,7 +18,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlwarden.access.permissions import Decision, decide, model_of
+from mlwarden._time import utcnow
+from mlwarden.access.decisions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
 from mlwarden.access.scopes import normalize_scope, scope_allows
@@ -31,7 +32,6 @@ from mlwarden.errors import (
     ValidationError,
 )
 from mlwarden.store.access_store import AccessStore
-from mlwarden.store.sql.database import utcnow
 
 if TYPE_CHECKING:
     from mlwarden.access.oidc import Identity

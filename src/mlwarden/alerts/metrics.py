@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mlwarden.entities.alerts import FIRING
+
+if TYPE_CHECKING:
+    from mlwarden.alerts.host import AlertHost
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -91,7 +94,7 @@ def observe_prediction(model: str, version: int | str, latency_s: float, rows: i
 class WardenCollector(Collector):
     """Reads the current values from the store on every scrape."""
 
-    def __init__(self, warden: Any) -> None:
+    def __init__(self, warden: AlertHost) -> None:
         self.warden = warden
 
     def collect(self) -> Iterator[Metric]:
@@ -264,7 +267,7 @@ class WardenCollector(Collector):
         yield deliveries
 
 
-def registry_for(warden: Any) -> CollectorRegistry:
+def registry_for(warden: AlertHost) -> CollectorRegistry:
     """A registry with the store collector and this process's prediction counters."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WardenCollector(warden))
@@ -277,5 +280,5 @@ class _LiveCollector(Collector):
         yield from _Live.get().registry.collect()
 
 
-def render(warden: Any) -> bytes:
+def render(warden: AlertHost) -> bytes:
     return generate_latest(registry_for(warden))

@@ -129,6 +129,7 @@ class MonitoringPolicy:
         return Policy(self.name, (), self.applies_to, self.source).applies(model)
 
     def to_dict(self) -> dict[str, Any]:
+        # a summary for readers (hash, channels, each rule), not the fields
         return {
             "kind": KIND,
             "name": self.name,

@@ -30,6 +30,7 @@ from typing import Any
 import cel
 
 from mlwarden._json import jsonable
+from mlwarden._time import utcnow
 from mlwarden.access import Recorder
 from mlwarden.access.recorder import version_subject
 from mlwarden.access.users import AccessService
@@ -44,7 +45,6 @@ from mlwarden.errors import NotFound, ValidationError, WardenError
 from mlwarden.policy.evaluate import evaluate_rule
 from mlwarden.registry.service import RegistryService
 from mlwarden.store.alert_store import AlertStore
-from mlwarden.store.sql.database import utcnow
 
 log = logging.getLogger("mlwarden.alerts")
 

@@ -81,6 +81,7 @@ class Policy:
         return all(model.tags.get(k) == v for k, v in tags.items())
 
     def to_dict(self) -> dict[str, Any]:
+        # a summary for readers (hash, each rule with the paths it reads), not the fields
         return {
             "name": self.name,
             "sha256": self.sha256,

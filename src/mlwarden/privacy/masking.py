@@ -118,6 +118,7 @@ class MaskingPolicy:
         return cls(columns=columns, column_entities=entities, keyring=keyring)
 
     def to_dict(self) -> dict[str, Any]:
+        # the policy file's format (versioned, optional sections left out), not the fields
         out: dict[str, Any] = {"version": 1, "default": self.default}
         if self.key_version is not None:
             out["key_version"] = self.key_version

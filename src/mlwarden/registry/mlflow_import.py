@@ -19,18 +19,47 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from mlwarden import _yaml
 from mlwarden.entities import ASSERTED
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import (
     ArtifactRejected,
     NotFound,
     UpstreamError,
     WardenError,
 )
+
+if TYPE_CHECKING:
+    from mlwarden.access.users import AccessService
+    from mlwarden.entities import AliasChange, Model, ModelVersion
+    from mlwarden.policy.gates import GateService
+    from mlwarden.registry.service import RegistryService
+
+
+class MirrorTarget(Protocol):
+    """The members of the local ``Warden`` the mirror uses (a Protocol here, so mypy checks
+    them without the registry importing the facade above it)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def access(self) -> AccessService: ...
+    @property
+    def registry(self) -> RegistryService: ...
+    @property
+    def gates(self) -> GateService: ...
+
+    def get_model(self, name: str) -> Model: ...
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+    # the parameters the mirror passes (the facade's has more, all with defaults)
+    def set_alias(
+        self, name: str, alias: str, version: int, *, reason: str | None
+    ) -> AliasChange: ...
+
 
 API = "/api/2.0/mlflow"
 #: largest artifact file fetched from MLflow
@@ -39,14 +68,11 @@ TRUST_PICKLE = "mlflow.trust_pickle"
 
 
 @dataclass
-class SyncReport:
+class SyncReport(Wire):
     imported: list[str] = field(default_factory=list)  # "name@warden_version (mlflow vN)"
     skipped: list[str] = field(default_factory=list)  # already mirrored
     refused: list[str] = field(default_factory=list)  # "name vN: reason"
     aliases: list[str] = field(default_factory=list)  # "name@alias -> warden version"
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return dataclasses.asdict(self)
 
 
 class MlflowRest:
@@ -200,7 +226,7 @@ def load_safely(
 
 
 def import_mlflow(
-    wd: Any,
+    wd: MirrorTarget,
     tracking_uri: str,
     *,
     model: str | None = None,
@@ -222,7 +248,7 @@ def import_mlflow(
     return report
 
 
-def _mirrored(wd: Any, name: str) -> dict[str, int]:
+def _mirrored(wd: MirrorTarget, name: str) -> dict[str, int]:
     """MLflow version -> Warden version, for the versions of ``name`` already mirrored."""
     try:
         versions = wd.list_versions(name)
@@ -237,7 +263,7 @@ def _mirrored(wd: Any, name: str) -> dict[str, int]:
 
 
 def _sync_model(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
+    wd: MirrorTarget, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
 ) -> None:
     name = rm["name"]
     done = _mirrored(wd, name)
@@ -303,7 +329,7 @@ def _run_facts(rest: MlflowRest, run_id: str | None) -> dict[str, Any]:
 
 
 def _register(
-    wd: Any,
+    wd: MirrorTarget,
     rest: MlflowRest,
     rm: dict[str, Any],
     mv: dict[str, Any],

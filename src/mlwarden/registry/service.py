@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from mlwarden._hash import sha256_bytes
 from mlwarden._json import jsonable
 from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
@@ -22,7 +23,7 @@ from mlwarden.registry.flavors.generic import GenericFlavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
 from mlwarden.registry.signature import canonical_labels, infer_signature
-from mlwarden.store.artifacts import ArtifactStore, sha256_bytes
+from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 
 

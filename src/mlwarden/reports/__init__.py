@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.errors import ValidationError
 from mlwarden.reports.context import ReportContext, gather
+
+if TYPE_CHECKING:
+    from mlwarden.reports.source import ReportSource
 
 #: Document kinds and the file stem each gets in a bundle.
 KINDS = {
@@ -66,7 +69,7 @@ def record_mapping(wd: Any, kind: str, ctx: ReportContext) -> ReportContext:
     return gather(wd, ctx.ref)
 
 
-def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
+def previous_context(wd: ReportSource, ctx: ReportContext) -> ReportContext | None:
     """The context of the version registered just before ``ctx``'s, if any."""
     older = [
         v.version for v in wd.list_versions(ctx.version.name) if v.version < ctx.version.version
@@ -74,7 +77,9 @@ def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
     return gather(wd, f"{ctx.version.name}@{max(older)}") if older else None
 
 
-def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None = None) -> str:
+def document(
+    wd: ReportSource, kind: str, ctx: ReportContext, other: ReportContext | None = None
+) -> str:
     """The Markdown of one document for an already-gathered context."""
     if kind == "diff":
         from mlwarden.reports.diff import version_diff
@@ -99,7 +104,7 @@ def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None
 
 
 def report(
-    wd: Any,
+    wd: ReportSource,
     kind: str,
     ref: str,
     other: str | None = None,
@@ -121,7 +126,7 @@ def report(
     return render(document(wd, kind, ctx, other_ctx), format, out)
 
 
-def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: ReportSource, ref: str, path: str | Path) -> Path:
     from mlwarden.reports.bundle import write_bundle as _write
 
     return _write(wd, ref, path)

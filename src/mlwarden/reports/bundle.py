@@ -29,7 +29,7 @@ import base64
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 
@@ -45,6 +45,9 @@ from mlwarden.entities.audit import AuditEvent
 from mlwarden.errors import IntegrityError, ValidationError, WardenError
 from mlwarden.reports.bundle_check import BundleVerification, Problem
 from mlwarden.reports.context import canonical_bytes, gather, sha256_hex
+
+if TYPE_CHECKING:
+    from mlwarden.reports.source import ReportSource
 
 FORMAT = "mlwarden-evidence-bundle"
 FORMAT_VERSION = 1
@@ -73,7 +76,7 @@ def _json(value: Any) -> bytes:
     ).encode()
 
 
-def _signing_key(wd: Any) -> Any:
+def _signing_key(wd: ReportSource) -> Any:
     from mlwarden.store.sql.audit import key_path
 
     path = key_path(wd.settings)
@@ -87,7 +90,7 @@ def _signing_key(wd: Any) -> Any:
     return key
 
 
-def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
+def bundle_files(wd: ReportSource, ref: str) -> dict[str, bytes]:
     """Every file of the bundle but the manifest and its signature."""
     from mlwarden.reports import KINDS, document, previous_context
     from mlwarden.reports.render import to_html
@@ -133,7 +136,7 @@ def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
     return files
 
 
-def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: ReportSource, ref: str, path: str | Path) -> Path:
     """Write the signed evidence bundle of ``ref`` to ``path`` (a ``.zip``)."""
     key = _signing_key(wd)
     public = key.public_key()

@@ -30,8 +30,8 @@ class ErrorOut(BaseModel):
 
 
 # ---- entities: each response schema is derived from the entity's dataclass (one definition
-# of each shape; ``RemoteWarden`` decodes with ``mlwarden.entities.wire.decode``). The keyword
-# arguments document what ``to_dict`` adds beside the fields, for readers of the JSON.
+# of each shape, with the properties it names in ``wire_derived``; ``RemoteWarden`` decodes
+# with ``mlwarden.entities.wire.decode``).
 
 ModelOut = wire_schema(Model)
 VersionOut = wire_schema(
@@ -49,21 +49,19 @@ AliasChangeOut = wire_schema(AliasChange)
 UserOut = wire_schema(User)
 TokenOut = wire_schema(Token)
 NewTokenOut = wire_schema(NewToken)
-GrantOut = wire_schema(Grant, where=str)
+GrantOut = wire_schema(Grant)
 AccessDecisionOut = wire_schema(AccessDecision)
-ApprovalOut = wire_schema(Approval, ref=str)
-ApprovalStatusOut = wire_schema(ApprovalStatus, missing=int, approved=bool)
-AuditEventOut = wire_schema(
-    AuditEvent, exclude=("payload_json",), payload=(dict[str, Any] | None, None)
-)
+ApprovalOut = wire_schema(Approval)
+ApprovalStatusOut = wire_schema(ApprovalStatus)
+AuditEventOut = wire_schema(AuditEvent)
 CheckpointOut = wire_schema(Checkpoint)
 VerificationOut = wire_schema(VerificationResult)
 ProofOut = wire_schema(InclusionProof)
-DecisionOut = wire_schema(Decision, dry_run=bool)
-PromotionOut = wire_schema(Promotion, moved=bool)
+DecisionOut = wire_schema(Decision)
+PromotionOut = wire_schema(Promotion)
 GatePolicyOut = wire_schema(GatePolicy)
-BindingOut = wire_schema(Binding, kind=str, value=str)
-AlertOut = wire_schema(Alert, ref=str)
+BindingOut = wire_schema(Binding)
+AlertOut = wire_schema(Alert)
 ChannelOut = wire_schema(Channel)
 DeliveryOut = wire_schema(Delivery)
 EvaluationOut = wire_schema(Evaluation)

@@ -117,6 +117,6 @@ def _hash(token: str) -> str:
 
 
 def _utcnow() -> Any:
-    from mlwarden.store.sql.database import utcnow
+    from mlwarden._time import utcnow
 
     return utcnow()

@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from mlwarden._json import jsonable
+from mlwarden.entities.wire import encode
 from mlwarden.errors import ValidationError
 from mlwarden.registry.refs import MAX_ID, check_name, check_version
 
@@ -32,7 +32,7 @@ def version_ref(name: str, ref: str) -> str:
 
 def out(value: Any) -> Any:
     """An SDK object (entity, dataclass, list of them) as plain JSON."""
-    return jsonable(value)
+    return encode(value)
 
 
 #: every list route answers at most a page: ``limit`` rows (default ``DEFAULT_PAGE``) from

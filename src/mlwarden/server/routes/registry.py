@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from mlwarden._hash import sha256_bytes
 from mlwarden._json import jsonable
 from mlwarden.access import User
 from mlwarden.entities import ASSERTED
@@ -30,7 +31,6 @@ from mlwarden.server.schemas import (
     VersionOut,
 )
 from mlwarden.server.wire_schema import many
-from mlwarden.store.artifacts import sha256_bytes
 from mlwarden.store.registry_store import NewModel, NewVersion
 
 router = APIRouter(prefix="/v1", tags=["registry"], route_class=StrictJsonRoute)

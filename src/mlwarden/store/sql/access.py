@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities.access import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.access_store import AccessStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import approvals, dashboard_sessions, models, tokens, users
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import Row, or_, select, update
 
+from mlwarden._time import as_utc
 from mlwarden.errors import NotFound
 from mlwarden.store.finding_store import Finding, FindingStore
-from mlwarden.store.sql.database import Database, as_utc
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import findings
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Row, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities.access import Grant
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.permission_store import PermissionStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import grants, models, team_models, teams
 
 
