@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from mlwarden.access.roles import PERMISSIONS, allowed
 from mlwarden.entities.access import AccessDecision, Grant, User
+from mlwarden.registry.refs import NAME_RE
 
 #: the access entity (one definition, in ``entities``), under its short name here
 Decision = AccessDecision
@@ -16,11 +17,13 @@ IMPLIED_DENIES = {"predict": "read"}
 
 
 def model_of(subject: str) -> str | None:
-    """``model:credit/3`` → ``credit``; ``None`` for ``model:*`` and other subjects."""
+    """``model:credit/3`` → ``credit``; ``None`` for ``model:*``, other subjects and names
+    that are not model names."""
     if not subject.startswith("model:"):
         return None
     name = subject[6:].split("/", 1)[0]
-    return None if name in ("", "*") else name
+    # a name no model can have names none: no grants to look up (the route refuses it, 422)
+    return name if NAME_RE.fullmatch(name) else None
 
 
 def decide(user: User, action: str, grants: list[Grant], model: str | None) -> Decision:

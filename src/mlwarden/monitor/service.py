@@ -36,6 +36,7 @@ META = (
     "latency_ms",
     "reasons",
     "subject",
+    "traceparent",
     "label",
     "erased",
 )
