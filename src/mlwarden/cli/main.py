@@ -9,6 +9,7 @@ from mlwarden.cli import (
     alerts,
     audit,
     db,
+    gateway,
     imports,
     models,
     permissions,
@@ -58,6 +59,7 @@ app.command("erase")(privacy.erase)
 app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")
+app.add_typer(gateway.app, name="gateway")
 
 
 @app.command()
