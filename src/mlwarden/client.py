@@ -156,6 +156,7 @@ class Warden:
             self.vault,
             masking=self.masking.get,
             transaction=self.db.transaction,
+            require=self.access.require,
         )
         self.prediction_log = PredictionLog(
             prediction_store,

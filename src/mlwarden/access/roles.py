@@ -34,6 +34,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "model.rollback": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
     "checks.run": frozenset({VALIDATOR, ADMIN}),
     "version.approve": frozenset({VALIDATOR, ADMIN}),
+    # approving or denying an agent's tool call held by a policy (mlwarden.gateway)
+    "tool.approve": frozenset({VALIDATOR, ADMIN}),
     "config.set": frozenset({ADMIN}),
     # server-side gates (policy/gates.py): installing and binding them, overriding them
     "policy.install": frozenset({ADMIN}),

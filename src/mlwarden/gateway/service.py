@@ -84,12 +84,14 @@ class GatewayService:
         policies: tuple[AgentPolicy, ...] = (),
         server: str = "",
         metrics: GatewayMetrics | None = None,
+        require: Callable[[str, str, str], Any] | None = None,
     ) -> None:
         self.store, self.audit, self.vault = store, audit, vault
         self.policies = policies
         self.server = server
         self.metrics = metrics or GatewayMetrics()
         self._masking = masking
+        self._require = require  # the access service's role check (audits refusals)
         self._transaction = transaction
         self._default_masking = MaskingPolicy()
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
@@ -295,6 +297,8 @@ class GatewayService:
         """One person's verdict on a pending call. A denial ends it; it is approved once
         ``approvals_needed`` different people approved. The agent itself cannot approve."""
         call = self.store.get(call_id)
+        if self._require is not None:
+            self._require(actor, "tool.approve", f"agent:{call.agent}/{call.tool}")
         if call.status != PENDING:
             raise Conflict(f"tool call {call_id} is {call.status}, not pending", id=call_id)
         if actor == call.agent:
