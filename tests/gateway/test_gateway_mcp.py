@@ -81,7 +81,7 @@ def gateway_params(env: dict[str, Any], upstream: str, *extra: str) -> StdioServ
             "--policy",
             str(env["policy"]),
             *extra,
-        ],  # fmt: skip
+        ],
         env=env["env"],
     )
 
