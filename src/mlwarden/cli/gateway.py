@@ -52,7 +52,13 @@ def mcp(
     import anyio
 
     from mlwarden.gateway.policy import load
-    from mlwarden.gateway.proxy import Gateway, http_app, http_identity, log, serve_stdio
+
+    try:
+        from mlwarden.gateway.proxy import Gateway, http_app, http_identity, log, serve_stdio
+    except ImportError as exc:
+        raise typer.BadParameter(
+            f"the MCP gateway needs the mcp SDK ({exc}): pip install 'mlwarden[agents]'"
+        ) from None
     from mlwarden.gateway.service import AgentIdentity
 
     if transport not in ("stdio", "http"):
