@@ -33,9 +33,11 @@ from typing import Any
 import cel
 import yaml
 
+from mlwarden import limits
 from mlwarden.entities.agents import ALLOW, APPROVE, DENY, REDACT
 from mlwarden.entities.policy import PASS, SKIPPED
 from mlwarden.errors import NotFound
+from mlwarden.policy.cost import largest_collection
 from mlwarden.policy.evaluate import evaluate_rule
 from mlwarden.policy.loader import (
     Rule,
@@ -123,10 +125,13 @@ class AgentPolicy:
     def decide(self, context: dict[str, Any]) -> Outcome:
         """Evaluate every rule on one call's context (see ``AGENT_CONTEXT``)."""
         activation = cel.Context(context)
+        # an agent chooses the arguments' sizes: re-bound each rule's cost when a list or
+        # map is beyond the size its cost was checked at on load (the common case is not)
+        budget = largest_collection(context) > limits.CEL_NOMINAL_SIZE
         fired: list[tuple[AgentRule, str]] = []
         seen: list[dict[str, Any]] = []
         for r in self.rules:
-            result = evaluate_rule(r.rule, activation, context)
+            result = evaluate_rule(r.rule, activation, context, budget=budget)
             if result.verdict == PASS:  # the condition holds: the rule fires
                 fired.append((r, r.action))
             elif result.verdict not in ("fail", SKIPPED):  # could not tell: deny

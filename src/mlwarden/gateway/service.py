@@ -45,7 +45,7 @@ from mlwarden.store.sql.vault import SubjectVault
 from mlwarden.store.tool_call_store import ToolCallStore
 
 RECENT = timedelta(minutes=1)
-BATCH_WAIT_S = 0.005
+BATCH_WAIT_S = 0.05  # a record waits at most this long; one commit and signature per batch
 BATCH_MAX = 256
 
 
@@ -93,7 +93,8 @@ class GatewayService:
         self._masking = masking
         self._require = require  # the access service's role check (audits refusals)
         self._transaction = transaction
-        self._default_masking = MaskingPolicy()
+        self._default_masking: MaskingPolicy | None = None  # built on first use: its
+        # recognizers take a while to load, and every Warden (each server worker) has a gateway
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
         self._recent: dict[str, list[tuple[float, str, str]]] = {}
         self._queue: queue.Queue[tuple[Call, Outcome, dict[str, Any]] | None] = queue.Queue()
@@ -151,7 +152,12 @@ class GatewayService:
     def masking_for(self, agent: str) -> MaskingPolicy:
         """The masking policy stored for the agent's name, else the default: every string's
         personal-data spans redacted."""
-        return self._masking(agent) or self._default_masking
+        policy = self._masking(agent)
+        if policy is not None:
+            return policy
+        if self._default_masking is None:
+            self._default_masking = MaskingPolicy()
+        return self._default_masking
 
     def mask(self, agent: str, value: Any) -> Any:
         return self.masking_for(agent).apply_json(value)
