@@ -124,3 +124,23 @@ def test_approvers_need_the_role_once_users_exist(warden) -> None:
     with pytest.raises(Exception, match=r"may not tool\.approve"):
         service.decide_pending(call.id, actor="dana", approve=True)
     assert service.decide_pending(call.id, actor="alice", approve=False).status == "denied"
+
+
+def test_a_masking_policy_applies_to_logged_arguments_and_results(warden) -> None:
+    from mlwarden.privacy.masking import MaskingPolicy
+
+    service = warden.gateway
+    service.default_masking = MaskingPolicy.from_dict(
+        {"columns": {"customer.email": "drop", "customer.name": "redact"}}
+    )
+    call = Call(
+        AgentIdentity("bot"),
+        "crm_update",
+        {"customer": {"email": "ann@example.com", "name": "Ann", "note": "call +1 415 555 0100"}},
+    )
+    outcome = service.decide(call)
+    service.record(call, outcome, status="done", result=["mail ann@example.com"], latency_ms=1)
+    service.flush()
+    logged = service.get(call.id)
+    assert logged.arguments == {"customer": {"name": "<REDACTED>", "note": "call <PHONE>"}}
+    assert logged.result == ["mail <EMAIL>"]

@@ -41,6 +41,9 @@ def mcp(
     approval_timeout: float = typer.Option(
         300.0, "--approval-timeout", min=0.0, help="seconds a held call waits for people"
     ),
+    masking: Path | None = typer.Option(
+        None, "--masking", exists=True, dir_okay=False, help="masking policy (YAML) for calls"
+    ),
     subject_arg: str | None = typer.Option(
         None, "--subject-arg", help="the argument naming the data subject (for erasure)"
     ),
@@ -67,6 +70,10 @@ def mcp(
     wd = open_local(uri, "the MCP gateway")
     wd.gateway.policies = tuple(load(p) for p in policy)
     wd.gateway.server = upstream
+    if masking is not None:
+        from mlwarden.privacy.masking import MaskingPolicy
+
+        wd.gateway.default_masking = MaskingPolicy.from_yaml(masking, keyring=wd.masking.keyring)
     try:
         if transport == "stdio":
             identity = AgentIdentity(agent or wd.actor, tools)

@@ -93,8 +93,9 @@ class GatewayService:
         self._masking = masking
         self._require = require  # the access service's role check (audits refusals)
         self._transaction = transaction
-        self._default_masking: MaskingPolicy | None = None  # built on first use: its
-        # recognizers take a while to load, and every Warden (each server worker) has a gateway
+        #: the masking policy for agents without a stored one (``--masking``); the default,
+        #: built on first use (its recognizers take a while to load), redacts PII spans
+        self.default_masking: MaskingPolicy | None = None
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
         self._recent: dict[str, list[tuple[float, str, str]]] = {}
         self._queue: queue.Queue[tuple[Call, Outcome, dict[str, Any]] | None] = queue.Queue()
@@ -155,9 +156,9 @@ class GatewayService:
         policy = self._masking(agent)
         if policy is not None:
             return policy
-        if self._default_masking is None:
-            self._default_masking = MaskingPolicy()
-        return self._default_masking
+        if self.default_masking is None:
+            self.default_masking = MaskingPolicy()
+        return self.default_masking
 
     def mask(self, agent: str, value: Any) -> Any:
         return self.masking_for(agent).apply_json(value)
