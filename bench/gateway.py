@@ -125,10 +125,12 @@ def main() -> None:
         env={"PYTHONPATH": str(ROOT / "src"), "MLWARDEN_URI": uri},
     )
     up_port, gw_port = _port(), _port()
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [
-        subprocess.Popen([sys.executable, str(SERVER), str(db), "--http", str(up_port)], env=env,
-                         stderr=subprocess.DEVNULL),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, str(SERVER), str(db), "--http", str(up_port)], env=env, **quiet
+        )
+    ]
     _wait(up_port, procs[0])
     up_url = f"http://127.0.0.1:{up_port}/mcp"
     procs.append(
