@@ -144,3 +144,25 @@ def test_a_masking_policy_applies_to_logged_arguments_and_results(warden) -> Non
     logged = service.get(call.id)
     assert logged.arguments == {"customer": {"name": "<REDACTED>", "note": "call <PHONE>"}}
     assert logged.result == ["mail <EMAIL>"]
+
+
+def test_recent_calls_survive_a_restart_of_the_gateway(warden) -> None:
+    from mlwarden.gateway.service import GatewayService
+
+    service = warden.gateway
+    service.policies = (loads(POLICY),)
+    for _ in range(3):
+        call = Call(AgentIdentity("bot"), "read", {})
+        service.record(call, service.decide(call), status="done", latency_ms=1)
+    service.flush()
+    # a fresh service (a restarted gateway) reads the last minute back from the log
+    fresh = GatewayService(
+        service.store,
+        service.audit,
+        service.vault,
+        masking=lambda agent: None,
+        transaction=warden.db.transaction,
+        policies=service.policies,
+    )
+    out = fresh.decide(Call(AgentIdentity("bot"), "read", {}))
+    assert (out.decision, out.rules[0]["rule"]) == ("deny", "burst")

@@ -106,7 +106,14 @@ class GatewayService:
 
     def context(self, call: Call) -> dict[str, Any]:
         now = time.monotonic()
-        recent = [r for r in self._recent.get(call.agent.name, ()) if now - r[0] < 60.0]
+        if call.agent.name not in self._recent:
+            # first call of this agent in this process: the last minute from the log, so a
+            # restarted gateway (or another replica's calls) still counts
+            self._recent[call.agent.name] = [
+                (now, tool, decision)
+                for tool, decision in self.store.recent(call.agent.name, utcnow() - RECENT)
+            ]
+        recent = [r for r in self._recent[call.agent.name] if now - r[0] < 60.0]
         self._recent[call.agent.name] = recent
         agent: dict[str, Any] = {"name": call.agent.name, "tools": list(call.agent.tools)}
         if call.agent.version is not None:
