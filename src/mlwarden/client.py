@@ -33,6 +33,7 @@ from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
+from mlwarden.gateway.service import GatewayService
 from mlwarden.monitor.fleet import FleetReport
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
@@ -60,6 +61,7 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
 
 
@@ -145,8 +147,22 @@ class Warden:
         self.masking = MaskingService(
             self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
         )
+        tool_calls = SqlToolCallStore(self.db)
         self.subjects = SubjectRights(
-            prediction_store, self.vault, model_id=self.registry.store.model_id, record=recorder
+            prediction_store,
+            self.vault,
+            model_id=self.registry.store.model_id,
+            record=recorder,
+            tool_calls=tool_calls,
+        )
+        #: agents' tool calls through the MCP gateway (policies are set by whoever runs it)
+        self.gateway = GatewayService(
+            tool_calls,
+            self.audit,
+            self.vault,
+            masking=self.masking.get,
+            transaction=self.db.transaction,
+            require=self.access.require,
         )
         self.prediction_log = PredictionLog(
             prediction_store,
@@ -204,6 +220,7 @@ class Warden:
         return f"Warden({self.uri!r})"
 
     def close(self) -> None:
+        self.gateway.close()  # queued tool-call records are written before the store closes
         close_audit = getattr(self.audit.backend, "close", None)
         if close_audit is not None:
             close_audit()

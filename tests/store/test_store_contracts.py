@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlwarden.entities.agents import ToolCall, Verdict
 from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import AlreadyExists, Conflict, NotFound
 from mlwarden.store.access_store import AccessStore
@@ -41,7 +42,9 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
+from mlwarden.store.tool_call_store import ToolCallStore
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mlwarden"
 CONTRACTS = (
@@ -55,6 +58,7 @@ CONTRACTS = (
     PermissionStore,
     PredictionStore,
     RegistryStore,
+    ToolCallStore,
 )
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -115,6 +119,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlPermissionStore: PermissionStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
+        SqlToolCallStore: ToolCallStore,
     }
     for impl, base in stores.items():
         assert issubclass(impl, base)
@@ -937,3 +942,53 @@ def test_overview_versions_newest_first_with_gates_and_approvals(
     assert rows[0].created_by == "dave" and rows[0].created_at.tzinfo is not None
     with pytest.raises(NotFound):
         overview.version_overviews("nope")
+
+
+# ------------------------------------------------------------------------------ tool calls
+
+
+def _tool_call(call_id: str, ts: datetime, **kw: Any) -> ToolCall:
+    fields: dict[str, Any] = dict(
+        agent="bot", tool="query", decision="allow", status="done", approvals_needed=0,
+        rules=({"rule": "r", "action": "allow"},), arguments='{"sql": "x"}',
+    )  # fmt: skip
+    return ToolCall(id=call_id, ts=ts, **{**fields, **kw})
+
+
+def test_tool_calls_round_trip_find_recent_and_not_found(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert(_tool_call("c1", T0))
+    store.insert(_tool_call("c2", T0 + timedelta(seconds=1), tool="http", decision="deny"))
+    store.insert(_tool_call("c3", T0 + timedelta(seconds=2), agent="other", subject="s" * 64))
+    with pytest.raises(AlreadyExists):
+        store.insert(_tool_call("c1", T0))
+    got = store.get("c1")
+    assert (got.agent, got.tool, got.ts, got.arguments) == ("bot", "query", T0, '{"sql": "x"}')
+    assert got.rules == ({"rule": "r", "action": "allow"},)
+    assert [c.id for c in store.find()] == ["c3", "c2", "c1"]
+    assert [c.id for c in store.find(agent="bot", limit=1)] == ["c2"]
+    assert store.recent("bot", T0 + timedelta(milliseconds=500)) == [("http", "deny")]
+    assert [r["id"] for r in store.subject_calls("s" * 64)] == ["c3"]
+    store.finish("c1", status="error", result="r", error="boom", latency_ms=1.5, audit_seq=7)
+    got = store.get("c1")
+    assert (got.status, got.result, got.error, got.latency_ms, got.audit_seq) == (
+        "error", "r", "boom", 1.5, 7,
+    )  # fmt: skip
+    assert [c.id for c in store.find(status="error")] == ["c1"]
+    with pytest.raises(NotFound):
+        store.get("nope")
+    with pytest.raises(NotFound):
+        store.finish("nope", status="done")
+
+
+def test_tool_call_status_moves_once_and_verdicts_are_one_per_person(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert(_tool_call("p1", T0, status="pending", decision="approve", approvals_needed=2))
+    store.add_verdict(Verdict("p1", "vera", "approve", T0))
+    with pytest.raises(AlreadyExists):
+        store.add_verdict(Verdict("p1", "vera", "deny", T0))
+    store.add_verdict(Verdict("p1", "val2", "approve", T0 + timedelta(seconds=1), "ok"))
+    assert [(v.actor, v.comment) for v in store.verdicts("p1")] == [("vera", None), ("val2", "ok")]
+    assert store.set_status("p1", "approved", expected="pending")
+    assert not store.set_status("p1", "expired", expected="pending")  # decided already
+    assert store.get("p1").status == "approved"

@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "version.approve": frozenset({VALIDATOR, ADMIN}),
     # the model-validation findings register (reports/findings.py)
     "finding.write": frozenset({VALIDATOR, ADMIN}),
+    # approving or denying an agent's tool call held by a policy (mlwarden.gateway)
+    "tool.approve": frozenset({VALIDATOR, ADMIN}),
     "config.set": frozenset({ADMIN}),
     # server-side gates (policy/gates.py): installing and binding them, overriding them
     "policy.install": frozenset({ADMIN}),

@@ -10,6 +10,7 @@ from mlwarden.cli import (
     audit,
     db,
     findings,
+    gateway,
     imports,
     models,
     permissions,
@@ -60,6 +61,7 @@ app.command("erase")(privacy.erase)
 app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")
+app.add_typer(gateway.app, name="gateway")
 
 
 @app.command()
@@ -92,13 +94,28 @@ def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 
 @app.command()
 @handle_errors
-def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+def demo(
+    story: str = typer.Argument("models", help="models (the default) or agent"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
     """The governance story on Adult: a blocked candidate, an approved promotion, drift that
-    fires an alert and rolls production back, and the audit trail."""
+    fires an alert and rolls production back, and the audit trail. ``demo agent``: an AI
+    agent's tool calls through the MCP gateway, masked, blocked, approved and proven."""
     from mlwarden.cli._common import err_console
     from mlwarden.demo import run_demo
 
+    if story not in ("models", "agent"):
+        raise typer.BadParameter("use models or agent", param_hint="STORY")
     wd = open_local(uri, "demo")
+    if story == "agent":
+        from mlwarden.gateway.demo import run_agent_demo
+
+        out = run_agent_demo(wd.gateway, wd.audit, err_console if as_json else console)
+        wd.close()
+        if as_json:
+            print_json(out)
+        return
     results = run_demo(wd, console=err_console if as_json else console)
     if as_json:
         print_json(results)

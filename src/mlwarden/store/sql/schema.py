@@ -502,3 +502,42 @@ findings = Table(
     Column("updated_by", String(256), nullable=False),
     Column("updated_at", Timestamp, nullable=False),
 )
+
+# ---- agents' tool calls through the MCP gateway (store/sql/tool_calls.py; gateway/)
+
+# One row per tools/call the gateway saw. ``arguments`` and ``result`` are masked, and sealed
+# under the subject's key when the call names a data subject (erasure shreds them).
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("agent", String(256), nullable=False),
+    Column("tool", String(256), nullable=False),
+    Column("ts", Timestamp, nullable=False),
+    # allow, deny, approve (needs approval) or redact: what the policy decided
+    Column("decision", String(16), nullable=False),
+    # pending (awaiting approval), approved, denied, done, error, expired
+    Column("status", String(16), nullable=False),
+    Column("approvals_needed", Integer, nullable=False, default=0),
+    Column("rules", Json, nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("latency_ms", Float),
+    Column("subject", String(64)),
+    Column("audit_seq", BigInteger),
+    Index("ix_tool_calls_agent_ts", "agent", "ts"),
+    Index("ix_tool_calls_status", "status"),
+)
+
+# Who approved or denied a pending call; one verdict per person and call (separation of duties).
+tool_call_approvals = Table(
+    "tool_call_approvals",
+    metadata,
+    Column("call_id", String(36), ForeignKey("tool_calls.id", ondelete="CASCADE"), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("comment", Text),
+    Column("ts", Timestamp, nullable=False),
+    UniqueConstraint("call_id", "actor", name="uq_tool_call_approvals_call_actor"),
+)
