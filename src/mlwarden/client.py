@@ -602,6 +602,16 @@ class Warden:
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
         return self.prediction_log.get(prediction_id, self.audit)
 
+    def receipt(self, prediction_id: str) -> dict[str, Any]:
+        """The signed decision receipt of one prediction (GDPR Art. 15(1)(h)/22): masked
+        inputs, version and approvals, reason codes and a counterfactual without protected
+        attributes, and the audit inclusion proof. ``mw.reports.verify_receipt`` checks it
+        offline; ``mw.reports.render_receipt`` renders it as md, html or pdf."""
+        from mlwarden.reports.receipt import receipt
+
+        self.access.require(self.actor, "read", f"model:{self.prediction(prediction_id)['model']}")
+        return receipt(self, prediction_id)
+
     def monitor(
         self,
         name: str,
