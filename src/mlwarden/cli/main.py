@@ -16,6 +16,7 @@ from mlwarden.cli import (
     privacy,
     serve,
 )
+from mlwarden.cli import receipt as receipt_cli
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -55,6 +56,7 @@ models.app.command("block")(alerts.block)
 models.app.command("unblock")(alerts.unblock)
 app.command("scan")(privacy.scan)
 app.command("erase")(privacy.erase)
+app.command("receipt")(receipt_cli.receipt)
 app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")

@@ -62,7 +62,12 @@ def verify_receipt(source: str | Path | dict[str, Any], pubkey: Any = None) -> l
     problems: list[str] = []
     if signed.get("format") != FORMAT:
         problems.append(f"format is {signed.get('format')!r}, not {FORMAT!r}")
-    key = load_public_key(pubkey if pubkey is not None else str(signed.get("public_key") or ""))
+    try:
+        key = load_public_key(
+            pubkey if pubkey is not None else str(signed.get("public_key") or "")
+        )
+    except ValidationError as exc:
+        return [f"no usable public key: {exc.message}"]
     if signed.get("key_id") != key_id(key):
         problems.append(f"signed by key {signed.get('key_id')}, not the given key {key_id(key)}")
     try:
@@ -92,6 +97,15 @@ def _proof_problems(receipt: dict[str, Any], key: Any) -> list[str]:
         )
     except (KeyError, TypeError, ValueError) as exc:
         return [f"malformed audit proof: {exc}"]
+    try:
+        return _chain_problems(receipt, proof, event, cp, inclusion, key)
+    except (KeyError, TypeError, ValueError) as exc:  # an edited hash that is not hex
+        return [f"malformed audit proof: {exc}"]
+
+
+def _chain_problems(
+    receipt: dict[str, Any], proof: dict[str, Any], event: Any, cp: Any, inclusion: Any, key: Any
+) -> list[str]:
     problems = []
     if not cp.verify(key):
         problems.append(f"the checkpoint of tree size {cp.tree_size} is not signed by the key")

@@ -485,6 +485,35 @@ async def prediction(request: Request, id: str = "") -> Response:
     )
 
 
+@router.get("/predictions/{prediction_id}/receipt")
+async def prediction_receipt(request: Request, prediction_id: str, format: str = "html") -> Response:
+    """The signed decision receipt as a download (the page's button)."""
+    from mlwarden.reports.receipt import receipt, render_receipt
+
+    session = await _session(request)
+    ctx = _ctx(request)
+    if len(prediction_id) > 64:
+        raise Refused(400, "a prediction id is at most 64 characters")
+    if format not in ("html", "md", "json"):
+        raise Refused(400, "format must be html, md or json")
+    unseal = allowed(session.user.role, "subject.read")
+    page = await run_in_threadpool(
+        prediction_data.prediction, ctx.warden, prediction_id, unseal=unseal
+    )
+    if page is None:
+        raise Refused(404, f"no prediction with id {prediction_id}")
+    check(ctx, session.user, "read", f"model:{page.model}")
+    signed = await run_in_threadpool(receipt, ctx.warden, prediction_id, unseal=unseal)
+    media = {"html": "text/html", "md": "text/markdown", "json": "application/json"}[format]
+    return Response(
+        str(render_receipt(signed, format)),
+        media_type=f"{media}; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="receipt-{prediction_id}.{format}"'
+        },
+    )
+
+
 # ------------------------------------------------------------------------------ audit
 
 
