@@ -24,7 +24,7 @@ def _flips(wd: mw.Warden, signed: dict) -> None:
     found = wd.prediction(r["prediction"]["id"])
     model = wd.load_model(f"{found['model']}@{found['version']}")
     row = dict(found["inputs"])
-    (feature, change), = r["counterfactual"]["changes"].items()
+    ((feature, change),) = r["counterfactual"]["changes"].items()
     assert row[feature] == change["from"]
     mv = wd.get_model_version(f"{found['model']}@{found['version']}")
     frame = __import__("pandas").DataFrame([row, {**row, feature: change["to"]}])[mv.input_names]
@@ -65,7 +65,7 @@ def test_tree_counterfactual_flips_and_respects_constraints(warden, tree_model):
             continue
         found += 1
         _flips(warden, signed)
-        (feature, change), = cf["changes"].items()
+        ((feature, change),) = cf["changes"].items()
         assert feature not in ("sex", "education-num")  # protected and immutable
         assert "sex" in cf["immutable"] and "education-num" in cf["immutable"]
         if feature == "age":
@@ -84,7 +84,7 @@ def test_tree_counterfactual_is_the_nearest_flip(warden, tree_model):
         if cf is None:
             continue
         row = warden.prediction(pid)["inputs"]
-        (feature, change), = cf["changes"].items()
+        ((feature, change),) = cf["changes"].items()
         step = 1 if change["to"] > change["from"] else -1
         nearer = {**row, feature: change["to"] - step}
         out = model.predict(pd.DataFrame([nearer])[list(row)])[0]
@@ -193,7 +193,9 @@ def test_cli_writes_and_verifies_a_receipt(warden, tree_model, tmp_path, monkeyp
     assert res.exit_code != 0 and "no prediction" in res.output and "Traceback" not in res.output
 
 
-def test_erased_subjects_receipt_shows_nothing_of_them(warden, registered, fitted_pipeline, small_adult):
+def test_erased_subjects_receipt_shows_nothing_of_them(
+    warden, registered, fitted_pipeline, small_adult
+):
     _, test = small_adult
     X = test.drop(columns="income").iloc[:6].reset_index(drop=True)
     X.insert(0, "customer_id", ["c-1", "c-1", "c-1", "c-2", "c-2", "c-2"])

@@ -226,7 +226,7 @@ def _bisect(
 
 
 def _as_value(space: FeatureSpace, v: float) -> Any:
-    return int(round(v)) if space.integer else float(v)
+    return round(v) if space.integer else float(v)
 
 
 def _feature_index(model: Any, name: str) -> int | None:

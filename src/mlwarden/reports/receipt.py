@@ -319,9 +319,7 @@ def to_markdown(signed: dict[str, Any]) -> str:
         f"{v['registered_at']}; approvals ({len(v['approvals'])} of "
         f"{v['approvals_required']} required):"
     )
-    lines += [f"- {a['approver']} ({a['role']}) at {a['at']}" for a in v["approvals"]] or [
-        "- none"
-    ]
+    lines += [f"- {a['approver']} ({a['role']}) at {a['at']}" for a in v["approvals"]] or ["- none"]
     lines += ["", "## Audit proof", ""]
     proof = r["proof"]
     if proof:

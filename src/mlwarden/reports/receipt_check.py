@@ -63,9 +63,7 @@ def verify_receipt(source: str | Path | dict[str, Any], pubkey: Any = None) -> l
     if signed.get("format") != FORMAT:
         problems.append(f"format is {signed.get('format')!r}, not {FORMAT!r}")
     try:
-        key = load_public_key(
-            pubkey if pubkey is not None else str(signed.get("public_key") or "")
-        )
+        key = load_public_key(pubkey if pubkey is not None else str(signed.get("public_key") or ""))
     except ValidationError as exc:
         return [f"no usable public key: {exc.message}"]
     if signed.get("key_id") != key_id(key):

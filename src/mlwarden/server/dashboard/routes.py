@@ -486,7 +486,9 @@ async def prediction(request: Request, id: str = "") -> Response:
 
 
 @router.get("/predictions/{prediction_id}/receipt")
-async def prediction_receipt(request: Request, prediction_id: str, format: str = "html") -> Response:
+async def prediction_receipt(
+    request: Request, prediction_id: str, format: str = "html"
+) -> Response:
     """The signed decision receipt as a download (the page's button)."""
     from mlwarden.reports.receipt import receipt, render_receipt
 
@@ -508,9 +510,7 @@ async def prediction_receipt(request: Request, prediction_id: str, format: str =
     return Response(
         str(render_receipt(signed, format)),
         media_type=f"{media}; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="receipt-{prediction_id}.{format}"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="receipt-{prediction_id}.{format}"'},
     )
 
 
