@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,6 +32,7 @@ from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_fram
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
+from mlwarden.monitor.fleet import FleetReport
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
@@ -173,6 +176,7 @@ class Warden:
             Notifier(alert_store, self.settings.alerts),
             rollback=self.policies.rollback,
             transaction=self.db.transaction,
+            workers=self.settings.alerts.fleet_workers,
         )
 
     @property
@@ -653,6 +657,69 @@ class Warden:
             f"monitoring {chosen.ref}, the newest version with traffic ({seen}); "
             "pass a version to choose another"
         )
+
+    def monitor_fleet(
+        self,
+        names: list[str] | None = None,
+        *,
+        window: str = "1d",
+        since: Any = None,
+        until: Any = None,
+        executor: str = "thread",
+        workers: int | None = None,
+    ) -> FleetReport:
+        """Monitor every model (or ``names``) at once: for each serving version, the windows
+        not final yet are read, profiled, compared and scored once and stored; final ones
+        are kept (docs/monitoring.md, "Fleets"). ``executor``: ``serial``, ``thread`` (one
+        store, ``workers`` threads), ``process`` or ``dask`` (a ``LocalCluster`` of
+        ``workers`` processes, each opening this store)."""
+        from mlwarden.fleet import EXECUTORS, run_distributed
+        from mlwarden.monitor.service import as_time
+        from mlwarden.monitor.windows import parse_window
+
+        if executor not in EXECUTORS:
+            raise ValidationError(
+                f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}",
+                field="executor",
+            )
+        if workers is not None and not 1 <= workers <= 256:
+            raise ValidationError("workers must be between 1 and 256", field="workers")
+        parse_window(window)
+        since, until = as_time(since, "since"), as_time(until, "until")
+        n = workers or min(8, os.cpu_count() or 1)
+        started = time.perf_counter()
+        versions = []
+        for model in self.registry.list_models():
+            if names is None or model.name in names:
+                try:
+                    versions.append(self.serving_version(model.name))
+                except NotFound:  # a model without versions has nothing to monitor
+                    continue
+        if executor in ("serial", "thread"):
+            if executor == "serial" or n == 1:
+                return self.monitoring.evaluate_fleet(
+                    versions, window=window, since=since, until=until
+                )
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(n, thread_name_prefix="mlwarden-fleet") as pool:
+                report = self.monitoring.evaluate_fleet(
+                    versions, window=window, since=since, until=until, map=pool.map
+                )
+            return dataclasses.replace(report, executor="thread", workers=n)
+        if self.uri.startswith(("http://", "https://")):
+            raise ValidationError("process and dask fleets need a database URI", field="uri")
+        outcomes = run_distributed(
+            executor,
+            n,
+            self.uri,
+            str(self.settings.resolved_artifacts()),
+            [mv.ref for mv in versions],
+            window,
+            since,
+            until,
+        )
+        return FleetReport(window, tuple(outcomes), time.perf_counter() - started, executor, n)
 
     def monitor_rollup(
         self, name: str, *, source: str = "1d", window: str = "7d", version: int | None = None

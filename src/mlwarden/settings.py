@@ -157,6 +157,12 @@ class AlertSettings(BaseSettings):
         default=True,
         description="the scheduler computes new monitoring windows before evaluating",
     )
+    fleet_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="threads the scheduler uses to compute new monitoring windows across models",
+    )
     webhook_url: str | None = Field(
         default=None, description="default channel for policies that name none"
     )

@@ -20,8 +20,10 @@ firings of the same alert win.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +46,8 @@ from mlwarden.registry.service import RegistryService
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import utcnow
 
+log = logging.getLogger("mlwarden.alerts")
+
 BLOCKED = "blocked"
 UNBLOCKED = "registered"
 
@@ -63,6 +67,7 @@ class AlertService:
         rollback: Rollback,
         transaction: Callable[[], Any],
         clock: Callable[[], datetime] = utcnow,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.registry = registry
@@ -73,6 +78,7 @@ class AlertService:
         self._rollback = rollback
         self._transaction = transaction
         self._clock = clock
+        self.workers = workers  # threads that compute new windows across models
         self.channels = ChannelService(
             store,
             access,
@@ -157,31 +163,41 @@ class AlertService:
                 self.channels.require(pol.channels)
         wanted = None if names is None else set(names)
         models = [m for m in self.registry.list_models() if wanted is None or m.name in wanted]
+        pairs = [(pol, model) for pol in pols for model in models if pol.applies(model)]
+        if refresh:
+            self._refresh(pairs)
         outcomes: list[RuleOutcome] = []
-        for pol in pols:
-            for model in models:
-                if pol.applies(model):
-                    outcomes.extend(self._evaluate_model(pol, model, actor, refresh))
+        for pol, model in pairs:
+            outcomes.extend(self._evaluate_model(pol, model, actor))
         return Evaluation(self._clock(), tuple(outcomes), time.perf_counter() - started)
 
-    def _windows(
-        self, pol: MonitoringPolicy, mv: ModelVersion, model_id: int, refresh: bool
-    ) -> list[dict[str, Any]]:
-        if refresh:
-            latest = self.store.recent_windows(model_id, mv.version, pol.window, 1)
-            try:
-                self.monitoring.run(
-                    mv,
-                    since=latest[-1]["start"] if latest else None,
-                    window=pol.window or (latest[-1]["window"] if latest else "1d"),
+    def _refresh(self, pairs: list[tuple[MonitoringPolicy, Model]]) -> None:
+        """Compute the new windows every policy reads, as one fleet job (each model and
+        window size once, final windows kept; see ``MonitorService.evaluate_fleet``)."""
+        jobs: dict[tuple[str, str], tuple[ModelVersion, str]] = {}
+        for pol, model in pairs:
+            version = model.aliases.get(pol.alias)
+            if version is None:
+                continue
+            mv = self.registry.get_version(f"{model.name}@{version}")
+            window = pol.window
+            if window is None:  # the size computed most recently, as recent_windows reads
+                latest = self.store.recent_windows(
+                    self.registry.store.model_id(model.name), mv.version, None, 1
                 )
-            except NotFound:  # no reference profile: nothing to monitor against
-                return []
-        return self.store.recent_windows(model_id, mv.version, pol.window, pol.history_needed)
+                window = latest[-1]["window"] if latest else "1d"
+            jobs.setdefault((mv.ref, window), (mv, window))
+        if not jobs:
+            return
+        if self.workers > 1:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="mlwarden-fleet") as pool:
+                report = self.monitoring.evaluate_fleet(list(jobs.values()), map=pool.map)
+        else:
+            report = self.monitoring.evaluate_fleet(list(jobs.values()))
+        for name, error in report.errors.items():  # no reference profile, say: no windows
+            log.info("monitoring %s: %s", name, error)
 
-    def _evaluate_model(
-        self, pol: MonitoringPolicy, model: Model, actor: str, refresh: bool
-    ) -> list[RuleOutcome]:
+    def _evaluate_model(self, pol: MonitoringPolicy, model: Model, actor: str) -> list[RuleOutcome]:
         version = model.aliases.get(pol.alias)
         model_id = self.registry.store.model_id(model.name)
         if version is None:
@@ -203,7 +219,7 @@ class AlertService:
         firing = self._resolve_stale(
             pol, model_id, mv.version, f"{mv.ref} no longer serves behind {pol.alias!r}", actor
         )
-        windows = self._windows(pol, mv, model_id, refresh)
+        windows = self.store.recent_windows(model_id, mv.version, pol.window, pol.history_needed)
         now = self._clock()
         contexts = [window_context(model, mv, w, now) for w in windows]
         cel_contexts = [cel.Context(c) for c in contexts]

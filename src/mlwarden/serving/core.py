@@ -291,13 +291,11 @@ class Served:
         left_out = [f for f in exp.feature_names if f in set(wanted)]
         return Reasons(
             codes=[
-                [c.to_dict() for c in exp.reason_codes(k=k, row=i, exclude=left_out)]
-                for i in range(len(exp))
+                [c.to_dict() for c in codes]
+                for codes in exp.reason_codes_all(k=k, exclude=left_out)
             ],
             excluded_features=left_out,
-            excluded_contribution=[
-                exp.excluded_contribution(left_out, row=i) for i in range(len(exp))
-            ],
+            excluded_contribution=exp.excluded_contributions(left_out).tolist(),
             unit=exp.output_space,
         )
 

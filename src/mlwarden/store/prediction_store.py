@@ -110,7 +110,8 @@ class MonitorStore(ABC):
     @abstractmethod
     def save(self, model_id: int, version: int, window: str, items: list[dict[str, Any]]) -> None:
         """Store the items (``key, start, end, segment, rows, result``, optional
-        ``profile_sha256``) atomically; an item with the same key replaces the stored one."""
+        ``profile_sha256`` and ``read_at``, when its rows were read) atomically; an item with
+        the same key replaces the stored one."""
 
     @abstractmethod
     def history(
@@ -122,3 +123,10 @@ class MonitorStore(ABC):
         version: int | None = None,
     ) -> list[dict[str, Any]]:
         """Stored items matching the filters, ordered by window start; ``result`` decoded."""
+
+    @abstractmethod
+    def stored_windows(
+        self, model_id: int, version: int, window: str
+    ) -> list[tuple[datetime, datetime]]:
+        """``(end, computed_at)`` (UTC) of each stored overall window of that size: what a
+        fleet run needs to know which windows are final, without decoding any result."""

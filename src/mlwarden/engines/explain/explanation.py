@@ -107,13 +107,20 @@ class Explanation:
 
     def contributions(self, row: int = 0, units: str | None = None) -> np.ndarray:
         """``row``'s contributions, shape (n_features,), in the explanation's output space or,
-        with ``units="probability"``, in probability points.
+        with ``units="probability"``, in probability points (see :meth:`contribution_matrix`).
+        """
+        return self.contribution_matrix(units, rows=[row])[0]
 
-        A log-odds explanation is turned into probability points by sharing the row's change in
-        probability, sigmoid(output) - sigmoid(base), in proportion to each log-odds
+    def contribution_matrix(self, units: str | None = None, rows: Any = None) -> np.ndarray:
+        """Contributions of ``rows`` (default all), shape (n_rows, n_features), in the
+        explanation's output space or, with ``units="probability"``, in probability points.
+
+        A log-odds explanation is turned into probability points by sharing each row's change
+        in probability, sigmoid(output) - sigmoid(base), in proportion to each log-odds
         contribution: additive (they sum to that change) and of the same signs and ranking.
         """
-        phi = self.values[row]
+        rows = slice(None) if rows is None else rows
+        phi = self.values[rows]
         if units in (None, self.output_space):
             return phi
         if units != "probability" or self.output_space != "log_odds":
@@ -122,11 +129,13 @@ class Explanation:
                 "log-odds explanations convert to probability",
                 field="units",
             )
-        total = float(phi.sum())
-        p_out = _sigmoid(self.base_values[row] + total)
-        if abs(total) < 1e-12:  # no net change: the slope at the output scales each term
-            return phi * p_out * (1 - p_out)
-        return phi * (p_out - _sigmoid(self.base_values[row])) / total
+        total = phi.sum(axis=1)
+        base = self.base_values[rows]
+        p_out = _sigmoid(base + total)
+        flat = np.abs(total) < 1e-12  # no net change: the slope at the output scales each term
+        safe = np.where(flat, 1.0, total)
+        scale = np.where(flat, p_out * (1 - p_out), (p_out - _sigmoid(base)) / safe)
+        return phi * scale[:, None]
 
     def reason_codes(
         self,
@@ -145,47 +154,88 @@ class Explanation:
         ``exclude`` names features never to cite, such as protected attributes an adverse-action
         notice must not give as a reason; :meth:`excluded_contribution` reports their share.
         """
+        phi = self.contribution_matrix(units, rows=[row])
+        order, valid = self._top(phi, k, direction, exclude)
+        unit = units or self.output_space
+        return [
+            self._code(rank, j, self.data.iloc[row, j], float(phi[0, j]), unit)
+            for rank, (j, ok) in enumerate(zip(order[0], valid[0], strict=True), start=1)
+            if ok
+        ]
+
+    def reason_codes_all(
+        self,
+        k: int = 3,
+        direction: str = "both",
+        *,
+        units: str | None = None,
+        exclude: Sequence[str] = (),
+    ) -> list[list[ReasonCode]]:
+        """:meth:`reason_codes` of every row, selected for all rows at once (no per-row sort)."""
+        phi = self.contribution_matrix(units)
+        order, valid = self._top(phi, k, direction, exclude)
+        unit = units or self.output_space
+        cited = np.unique(order[valid])
+        # one column at a time: reading a frame cell by cell is the slow part for big batches
+        columns = {int(j): self.data.iloc[:, j].to_numpy(dtype=object) for j in cited}
+        contrib = np.take_along_axis(phi, order, axis=1).tolist()
+        order_l, valid_l = order.tolist(), valid.tolist()
+        return [
+            [
+                self._code(rank, j, columns[j][i], c, unit)
+                for rank, (j, ok, c) in enumerate(zip(js, oks, cs, strict=True), start=1)
+                if ok
+            ]
+            for i, (js, oks, cs) in enumerate(zip(order_l, valid_l, contrib, strict=True))
+        ]
+
+    def _top(
+        self, phi: np.ndarray, k: int, direction: str, exclude: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(column indices (n, k') of the largest |phi| per row, whether each may be cited).
+
+        A stable sort keeps ties in column order, so one row and a batch agree exactly.
+        """
         if direction not in ("both", "lowered", "raised"):
             raise ValidationError(
                 "direction must be 'both', 'lowered' or 'raised'", field="direction"
             )
-        phi = self.contributions(row, units)
-        unit = units or self.output_space
         skip = set(exclude)
-        order = [
-            j
-            for j in np.argsort(-np.abs(phi), kind="stable")
-            if phi[j] != 0
-            and self.feature_names[j] not in skip
-            and (direction == "both" or (phi[j] < 0) == (direction == "lowered"))
-        ]
-        out = []
-        for rank, j in enumerate(order[:k], start=1):
-            name = self.feature_names[j]
-            value = self.data.iloc[row, j]
-            c = float(phi[j])
-            verb = "raised" if c > 0 else "lowered"
-            out.append(
-                ReasonCode(
-                    rank=rank,
-                    feature=name,
-                    value=_plain(value),
-                    contribution=c,
-                    direction=verb,
-                    output_space=self.output_space,
-                    unit=unit,
-                    text=f"{name} = {_fmt_value(value)} {verb} the score by {_amount(c, unit)}",
-                )
-            )
-        return out
+        allowed = np.array([f not in skip for f in self.feature_names], dtype=bool)
+        valid = (phi != 0) & allowed
+        if direction != "both":
+            valid &= (phi < 0) == (direction == "lowered")
+        key = np.where(valid, np.abs(phi), -1.0)
+        order = np.argsort(-key, axis=1, kind="stable")[:, : max(k, 0)]
+        return order, np.take_along_axis(valid, order, axis=1)
+
+    def _code(self, rank: int, j: int, value: Any, c: float, unit: str) -> ReasonCode:
+        name = self.feature_names[j]
+        verb = "raised" if c > 0 else "lowered"
+        return ReasonCode(
+            rank=rank,
+            feature=name,
+            value=_plain(value),
+            contribution=c,
+            direction=verb,
+            output_space=self.output_space,
+            unit=unit,
+            text=f"{name} = {_fmt_value(value)} {verb} the score by {_amount(c, unit)}",
+        )
 
     def excluded_contribution(
         self, features: Sequence[str], row: int = 0, units: str | None = None
     ) -> float:
         """The summed contribution of ``features`` (left out of reason codes) to ``row``."""
-        phi = self.contributions(row, units)
+        return float(self.excluded_contributions(features, units, rows=[row])[0])
+
+    def excluded_contributions(
+        self, features: Sequence[str], units: str | None = None, rows: Any = None
+    ) -> np.ndarray:
+        """:meth:`excluded_contribution` of ``rows`` (default all): shape (n_rows,)."""
         wanted = set(features)
-        return float(sum(phi[j] for j, f in enumerate(self.feature_names) if f in wanted))
+        mask = np.array([f in wanted for f in self.feature_names], dtype=bool)
+        return self.contribution_matrix(units, rows)[:, mask].sum(axis=1)
 
     def global_importance(self) -> dict[str, float]:
         """Mean |contribution| per original feature over these rows, sorted descending."""
@@ -252,8 +302,8 @@ def _fmt_value(value: Any) -> str:
     return str(v)
 
 
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def _amount(c: float, unit: str) -> str:

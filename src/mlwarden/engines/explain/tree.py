@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from mlwarden.engines.explain.base import Explainer
+from mlwarden.engines.explain.lightgbm_batch import PatternTreeShap
 from mlwarden.engines.fitted import as_fitted
 from mlwarden.errors import ValidationError, require
 
@@ -26,6 +27,11 @@ def _split_bias(contrib: np.ndarray, n_features: int | None = None) -> tuple[np.
             shape=list(contrib.shape),
         )
     return contrib[:, :-1], contrib[:, -1]
+
+
+#: batches at least this large go through the per-pattern path (see ``lightgbm_batch``); below
+#: it, LightGBM's one-call ``pred_contrib`` is as fast and has no per-tree overhead
+PATTERN_MIN_ROWS = 1000
 
 
 class LightGBMExplainer(Explainer):
@@ -51,6 +57,13 @@ class LightGBMExplainer(Explainer):
         self.categories_ = self.booster_.pandas_categorical or []
         n_jobs = getattr(est, "n_jobs", None)
         self.n_threads_ = n_jobs if isinstance(n_jobs, int) and n_jobs > 0 else 0  # 0: OpenMP
+
+    def _patterns(self) -> PatternTreeShap | None:
+        # built on the first large batch: parsing the trees costs more than one small call
+        if not hasattr(self, "patterns_"):
+            ok = PatternTreeShap.supports(self.booster_)
+            self.patterns_ = PatternTreeShap(self.booster_) if ok else None
+        return self.patterns_
 
     def _to_array(self, frame: pd.DataFrame) -> np.ndarray:
         """Frame → float array (n, p) exactly as LightGBM's own pandas conversion does it."""
@@ -79,7 +92,12 @@ class LightGBMExplainer(Explainer):
         # Threads cost more than they save on a few rows (a request's reason codes); big
         # batches use as many as the model was set up with, as LightGBM's own wrapper does.
         threads = 1 if len(xt) < 2000 else self.n_threads_
-        contrib = self.booster_.predict(xt, pred_contrib=True, num_threads=threads)
+        xt = np.asarray(xt, dtype=float)
+        patterns = self._patterns() if len(xt) >= PATTERN_MIN_ROWS else None
+        if patterns is not None:
+            contrib = patterns.contributions(xt, num_threads=threads)
+        else:
+            contrib = self.booster_.predict(xt, pred_contrib=True, num_threads=threads)
         phi, base = _split_bias(contrib, self.booster_.num_feature())
         out = self.booster_.predict(xt, raw_score=True, num_threads=threads)
         return phi, base, np.asarray(out, dtype=float)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, func, literal_column, select, text
 
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
-from mlwarden.store.sql.database import Database, utcnow
+from mlwarden.store.sql.database import Database, as_utc, utcnow
 from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
 from mlwarden.store.sql.vault import SubjectVault
 
@@ -267,9 +267,15 @@ class SqlPredictionStore(PredictionStore):
         if offset:
             query = query.offset(offset)
         with self.db.reading() as conn:
-            meta = pd.DataFrame(conn.execute(query).mappings().all())
-        if meta.empty:
-            return meta
+            result = conn.execute(query)
+            keys, rows = list(result.keys()), result.all()
+        # built column by column: a frame from 10,000 mappings (or Row objects, which pandas
+        # probes one by one) costs more than the query
+        if not rows:
+            return pd.DataFrame()
+        meta = pd.DataFrame(
+            {k: list(c) for k, c in zip(keys, zip(*rows, strict=True), strict=True)}
+        )
         meta["ts"] = pd.to_datetime(meta["ts"], utc=True)
         if not unseal and meta["subject"].notna().any():
             linked = meta["subject"].notna()
@@ -437,7 +443,8 @@ class SqlMonitorStore(MonitorStore):
                         rows=item["rows"],
                         profile_sha256=item.get("profile_sha256"),
                         result=json.dumps(item["result"], default=str),
-                        computed_at=now,
+                        # when its rows were read: a window that had ended then is final
+                        computed_at=item.get("read_at", now),
                     )
                 )
 
@@ -459,3 +466,17 @@ class SqlMonitorStore(MonitorStore):
         with self.db.reading() as conn:
             rows = conn.execute(query.order_by(monitor_windows.c.start)).mappings().all()
         return [{**dict(r), "result": json.loads(r["result"])} for r in rows]
+
+    def stored_windows(
+        self, model_id: int, version: int, window: str
+    ) -> list[tuple[datetime, datetime]]:
+        mw = monitor_windows
+        query = select(mw.c.end, mw.c.computed_at).where(
+            mw.c.model_id == model_id,
+            mw.c.version == version,
+            mw.c.window == window,
+            mw.c.segment == "all",
+        )
+        with self.db.reading() as conn:
+            rows = conn.execute(query).all()
+        return [(as_utc(end), as_utc(computed)) for end, computed in rows]
