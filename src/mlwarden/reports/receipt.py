@@ -296,7 +296,7 @@ def to_markdown(signed: dict[str, Any]) -> str:
     if r["reasons"]:
         lines += ["| feature | value | contribution |", "|---|---|---|"]
         lines += [
-            f"| {c.get('feature')} | {c.get('value')} | {c.get('contribution')} |"
+            f"| {c.get('feature')} | {c.get('value')} | {_short(c.get('contribution'))} |"
             for c in r["reasons"]
         ]
     else:
@@ -344,6 +344,10 @@ def to_markdown(signed: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _short(value: Any) -> Any:
+    return f"{value:+.4f}" if isinstance(value, float) else value
 
 
 def to_html(signed: dict[str, Any]) -> str:
