@@ -33,6 +33,7 @@ from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.monitor.fleet import FleetReport
+from mlwarden.monitor.oversight import OversightService
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
@@ -57,6 +58,7 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.reviews import SqlReviewStore
 from mlwarden.store.sql.vault import SubjectVault
 
 
@@ -152,6 +154,15 @@ class Warden:
             record=recorder,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
             signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
+        )
+        # human oversight: a per-model rule flags predictions for reviewers (EU AI Act Art. 14)
+        self.oversight = OversightService(
+            SqlReviewStore(self.db),
+            prediction_store,
+            self.registry,
+            self.access,
+            recorder,
+            transaction=self.db.transaction,
         )
         self.monitoring = MonitorService(
             prediction_store,
