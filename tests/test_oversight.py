@@ -53,3 +53,35 @@ def test_flag_review_and_override_rate(warden, registered, fitted_pipeline, smal
     actions = [e.action for e in warden.audit.events()]
     assert {"review.rule", "review.flag", "review.override", "review.confirm"} <= set(actions)
     assert warden.audit.verify().ok
+
+
+def test_cli_queue_and_override_rate_metric(warden, registered, fitted_pipeline, small_adult):
+    from typer.testing import CliRunner
+
+    from mlwarden.alerts.metrics import render
+    from mlwarden.cli.main import app as cli
+
+    _, test = small_adult
+    X = test.drop(columns="income").iloc[:30]
+    ids = warden.log_predictions("credit-risk", X, fitted_pipeline.predict(X))
+    runner = CliRunner()
+    uri = ["--uri", warden.settings.resolved_uri()]
+    env = {"MLWARDEN_ACTOR": "alice", "MLWARDEN_ARTIFACTS": warden.settings.resolved_artifacts()}
+    res = runner.invoke(cli, ["review", "rule", "credit-risk", "output == '<=50K'", *uri], env=env)
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["review", "flag", "credit-risk", *uri], env=env)
+    adverse = [i for i, o in zip(ids, fitted_pipeline.predict(X), strict=True) if o == "<=50K"]
+    assert res.exit_code == 0 and f"Queued {len(adverse)} " in res.output, res.output
+    # single-user store: alice registered the version, so she may not review its decisions
+    res = runner.invoke(cli, ["review", "confirm", "credit-risk", adverse[0], *uri], env=env)
+    assert res.exit_code == 1 and "reviewed by someone else" in res.output
+    val = {**env, "MLWARDEN_ACTOR": "val"}
+    res = runner.invoke(
+        cli, ["review", "override", "credit-risk", adverse[0], "--output", ">50K", *uri], env=val
+    )
+    assert res.exit_code == 0, res.output
+    res = runner.invoke(cli, ["review", "list", "credit-risk", *uri], env=env)
+    assert f"{len(adverse) - 1} pending; override rate 100.0%" in res.output
+    text = render(warden).decode()
+    assert 'mlwarden_review_override_rate{model="credit-risk"} 1.0' in text
+    assert 'mlwarden_review_items{model="credit-risk",status="pending"}' in text

@@ -14,6 +14,7 @@ from mlwarden.cli import (
     permissions,
     policy,
     privacy,
+    review,
     serve,
 )
 from mlwarden.cli import receipt as receipt_cli
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(review.app, name="review")
 app.add_typer(db.app, name="db")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
