@@ -114,6 +114,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlPermissionStore: PermissionStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
+        SqlReviewStore: ReviewStore,
     }
     for impl, base in stores.items():
         assert issubclass(impl, base)

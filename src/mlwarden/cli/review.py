@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from mlwarden.cli._common import (
@@ -12,6 +14,21 @@ from mlwarden.cli._common import (
     open_warden,
     print_json,
 )
+from mlwarden.errors import ValidationError
+
+
+def _open(uri: str | None) -> tuple[Any, Any]:
+    """The store and its oversight service: local or PostgreSQL stores only (no HTTP route
+    for reviews yet)."""
+    wd = open_warden(uri)
+    service = getattr(wd, "oversight", None)
+    if service is None:
+        raise ValidationError(
+            "reviews run on a local or PostgreSQL store (MLWARDEN_URI), not over HTTP yet",
+            field="uri",
+        )
+    return wd, service
+
 
 app = typer.Typer(help="Review flagged predictions: confirm or override.", no_args_is_help=True)
 
@@ -24,8 +41,8 @@ def rule(
     uri: str | None = UriOption,
 ) -> None:
     """Set the rule that flags the model's predictions for review (admins)."""
-    wd = open_warden(uri)
-    wd.oversight.set_rule(model, expression, actor=wd.actor)
+    wd, oversight = _open(uri)
+    oversight.set_rule(model, expression, actor=wd.actor)
     console.print(f"Review rule for {model}: {expression}")
 
 
@@ -33,8 +50,8 @@ def rule(
 @handle_errors
 def flag(model: str = typer.Argument(..., help="Model name."), uri: str | None = UriOption) -> None:
     """Queue the newest predictions the model's rule flags (each one once)."""
-    wd = open_warden(uri)
-    console.print(f"Queued {wd.oversight.flag(model, actor=wd.actor)} prediction(s) for review")
+    wd, oversight = _open(uri)
+    console.print(f"Queued {oversight.flag(model, actor=wd.actor)} prediction(s) for review")
 
 
 @app.command("list")
@@ -46,9 +63,9 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """The review queue, oldest first, and the model's override rate."""
-    wd = open_warden(uri)
-    items = wd.oversight.queue(model, actor=wd.actor, status=None if status == "all" else status)
-    rate = wd.oversight.override_rate(model)
+    wd, oversight = _open(uri)
+    items = oversight.queue(model, actor=wd.actor, status=None if status == "all" else status)
+    rate = oversight.override_rate(model)
     if as_json:
         print_json({"items": items, **rate})
         return
@@ -71,8 +88,8 @@ def confirm(
     uri: str | None = UriOption,
 ) -> None:
     """Confirm the model's output (validators and admins; not the version's registrant)."""
-    wd = open_warden(uri)
-    wd.oversight.decide(model, prediction_id, actor=wd.actor, comment=comment)
+    wd, oversight = _open(uri)
+    oversight.decide(model, prediction_id, actor=wd.actor, comment=comment)
     console.print(f"Confirmed {prediction_id}")
 
 
@@ -86,6 +103,6 @@ def override(
     uri: str | None = UriOption,
 ) -> None:
     """Override the model's output with the reviewer's decision (audited)."""
-    wd = open_warden(uri)
-    wd.oversight.decide(model, prediction_id, actor=wd.actor, override=output, comment=comment)
+    wd, oversight = _open(uri)
+    oversight.decide(model, prediction_id, actor=wd.actor, override=output, comment=comment)
     console.print(f"Overrode {prediction_id}: {output}")
