@@ -189,6 +189,7 @@ class Warden:
             transaction=self.db.transaction,
             workers=self.settings.alerts.fleet_workers,
         )
+        self.alerting.review_counts = self.oversight.override_rate
 
     @property
     def actor(self) -> str:
