@@ -233,6 +233,7 @@ def create_app(
         predict,
         registry,
         reports,
+        reviews,
         subjects,
         uploads,
     )
@@ -340,6 +341,7 @@ def create_app(
         subjects,
         alerts,
         reports,
+        reviews,
     ):
         app.include_router(module.router)
     app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)
