@@ -215,3 +215,16 @@ def test_erased_subjects_receipt_shows_nothing_of_them(
     assert r["reasons"] is None and any("erased" in n for n in r["notes"])
     assert not mw.reports.verify_receipt(signed)  # the proof survives crypto-shredding
     assert warden.receipt(ids[3])["receipt"]["inputs"] is not None  # the other subject
+
+
+def test_receipt_pdf_through_chromium(warden, tree_model, tmp_path):
+    import os
+    import shutil
+
+    if shutil.which("chromium") is None and os.environ.get("CI") != "true":
+        pytest.skip("Chromium is not installed (in CI this fails instead)")
+    signed = warden.receipt(tree_model["ids"][3])
+    with pytest.raises(mw.errors.ValidationError, match="out"):
+        mw.reports.render_receipt(signed, "pdf")
+    out = mw.reports.render_receipt(signed, "pdf", tmp_path / "receipt.pdf")
+    assert out.read_bytes()[:5] == b"%PDF-" and out.stat().st_size > 5_000
