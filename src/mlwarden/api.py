@@ -239,6 +239,8 @@ class WardenAPI(Protocol):
 
     def prediction(self, prediction_id: str) -> dict[str, Any]: ...
 
+    def receipt(self, prediction_id: str) -> dict[str, Any]: ...
+
     def monitor(
         self,
         name: str,

@@ -35,6 +35,7 @@ from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
 from mlwarden.gateway.service import GatewayService
 from mlwarden.monitor.fleet import FleetReport
+from mlwarden.monitor.oversight import OversightService
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
@@ -61,6 +62,7 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.reviews import SqlReviewStore
 from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
 
@@ -172,6 +174,15 @@ class Warden:
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
             signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
         )
+        # human oversight: a per-model rule flags predictions for reviewers (EU AI Act Art. 14)
+        self.oversight = OversightService(
+            SqlReviewStore(self.db),
+            prediction_store,
+            self.registry,
+            self.access,
+            recorder,
+            transaction=self.db.transaction,
+        )
         self.monitoring = MonitorService(
             prediction_store,
             SqlMonitorStore(self.db),
@@ -204,6 +215,7 @@ class Warden:
             transaction=self.db.transaction,
             workers=self.settings.alerts.fleet_workers,
         )
+        self.alerting.review_counts = self.oversight.override_rate
 
     def _finding_subject(self, ref: str) -> tuple[str, int | None]:
         """A finding is about ``NAME`` (model-wide) or ``NAME@V`` (one version)."""
@@ -690,6 +702,16 @@ class Warden:
         output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
         return self.prediction_log.get(prediction_id, self.audit)
+
+    def receipt(self, prediction_id: str) -> dict[str, Any]:
+        """The signed decision receipt of one prediction (GDPR Art. 15(1)(h)/22): masked
+        inputs, version and approvals, reason codes and a counterfactual without protected
+        attributes, and the audit inclusion proof. ``mw.reports.verify_receipt`` checks it
+        offline; ``mw.reports.render_receipt`` renders it as md, html or pdf."""
+        from mlwarden.reports.receipt import receipt
+
+        self.access.require(self.actor, "read", f"model:{self.prediction(prediction_id)['model']}")
+        return receipt(self, prediction_id)
 
     def monitor(
         self,

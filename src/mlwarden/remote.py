@@ -746,6 +746,14 @@ class RemoteWarden(GovernanceMethods):
         path = f"/v1/predictions/{quote(str(prediction_id), safe='')}"
         return self._call("GET", path)  # type: ignore[no-any-return]
 
+    def receipt(self, prediction_id: str) -> dict[str, Any]:
+        """The signed receipt, built and signed by the server (subject data as this token may
+        read it); ``mlwarden.reports.verify_receipt`` checks it here."""
+        from urllib.parse import quote
+
+        path = f"/v1/predictions/{quote(str(prediction_id), safe='')}/receipt"
+        return self._call("GET", path)  # type: ignore[no-any-return]
+
     def monitor(
         self,
         name: str,

@@ -32,6 +32,7 @@ from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.permission_store import PermissionStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
+from mlwarden.store.review_store import ReviewStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
@@ -42,6 +43,7 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.reviews import SqlReviewStore
 from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
 from mlwarden.store.tool_call_store import ToolCallStore
@@ -59,6 +61,7 @@ CONTRACTS = (
     PredictionStore,
     RegistryStore,
     ToolCallStore,
+    ReviewStore,
 )
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -120,6 +123,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
         SqlToolCallStore: ToolCallStore,
+        SqlReviewStore: ReviewStore,
     }
     for impl, base in stores.items():
         assert issubclass(impl, base)
@@ -992,3 +996,36 @@ def test_tool_call_status_moves_once_and_verdicts_are_one_per_person(db: Databas
     assert store.set_status("p1", "approved", expected="pending")
     assert not store.set_status("p1", "expired", expected="pending")  # decided already
     assert store.get("p1").status == "approved"
+
+
+# ------------------------------------------------------------------------------ reviews
+
+
+def test_review_rules_round_trip_and_replace(db: Database, model_id: int) -> None:
+    store: ReviewStore = SqlReviewStore(db)
+    assert store.rule(model_id) is None
+    store.set_rule(model_id, "score < 0.6", "alice", T0)
+    store.set_rule(model_id, "output == '<=50K'", "bob", T0 + timedelta(hours=1))
+    got = store.rule(model_id)
+    assert got == {"rule": "output == '<=50K'", "set_by": "bob", "set_at": T0 + timedelta(hours=1)}
+
+
+def test_review_queue_enqueue_decide_and_count(db: Database, model_id: int) -> None:
+    store: ReviewStore = SqlReviewStore(db)
+    items = [("p1", 1, "no"), ("p2", 1, "yes"), ("p1", 1, "no")]
+    assert store.enqueue(model_id, items, T0) == 2
+    assert store.enqueue(model_id, [("p2", 1, "yes"), ("p3", 2, None)], T0) == 1  # p2 kept
+    assert [i["prediction_id"] for i in store.items(model_id)] == ["p1", "p2", "p3"]
+    done = store.decide("p1", "overridden", "yes", "val", "income verified", T0)
+    assert (done["status"], done["decided_output"], done["reviewer"]) == (
+        "overridden",
+        "yes",
+        "val",
+    )
+    store.decide("p2", "confirmed", None, "val", None, T0)
+    with pytest.raises(Conflict):
+        store.decide("p1", "confirmed", None, "other", None, T0)  # decided once only
+    with pytest.raises(NotFound):
+        store.decide("nope", "confirmed", None, "val", None, T0)
+    assert [i["prediction_id"] for i in store.items(model_id, "pending")] == ["p3"]
+    assert store.counts(model_id) == {"pending": 1, "confirmed": 1, "overridden": 1}

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mlwarden.alerts.service import AlertService
     from mlwarden.audit.log import AuditLog
     from mlwarden.entities import Model, ModelVersion
+    from mlwarden.monitor.oversight import OversightService
     from mlwarden.settings import Settings
 
 
@@ -24,6 +25,8 @@ class AlertHost(Protocol):
     def alerting(self) -> AlertService: ...
     @property
     def audit(self) -> AuditLog: ...
+    @property
+    def oversight(self) -> OversightService: ...
 
     def list_models(self) -> list[Model]: ...
     def list_versions(self, name: str) -> list[ModelVersion]: ...

@@ -214,6 +214,7 @@ class WardenCollector(Collector):
                             )
         yield from g.values()
         yield from self._registry_metrics()
+        yield from self._review_metrics()
         yield from self._alert_metrics(store)
         audit = GaugeMetricFamily("mlwarden_audit_log_size", "Events in the audit log")
         audit.add_metric([], float(wd.audit.size))
@@ -236,6 +237,29 @@ class WardenCollector(Collector):
                 blocked.add_metric([row["name"], str(row["version"])], 1.0)
         yield alias
         yield blocked
+
+    def _review_metrics(self) -> Iterator[Metric]:
+        """Human oversight: the review queue per status and the override rate per model."""
+        items = GaugeMetricFamily(
+            "mlwarden_review_items",
+            "Flagged predictions per review status",
+            labels=["model", "status"],
+        )
+        rate = GaugeMetricFamily(
+            "mlwarden_review_override_rate",
+            "Reviewed predictions whose output a reviewer overrode (overridden / decided)",
+            labels=["model"],
+        )
+        for model in self.warden.list_models():
+            got = self.warden.oversight.override_rate(model.name)
+            if not any(got[s] for s in ("pending", "confirmed", "overridden")):
+                continue
+            for status in ("pending", "confirmed", "overridden"):
+                items.add_metric([model.name, status], float(got[status]))
+            if got["override_rate"] is not None:
+                rate.add_metric([model.name], float(got["override_rate"]))
+        yield items
+        yield rate
 
     def _alert_metrics(self, store: Any) -> Iterator[Metric]:
         firing = GaugeMetricFamily(

@@ -16,8 +16,10 @@ from mlwarden.cli import (
     permissions,
     policy,
     privacy,
+    review,
     serve,
 )
+from mlwarden.cli import receipt as receipt_cli
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -37,6 +39,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
 app.add_typer(findings.app, name="findings")
+app.add_typer(review.app, name="review")
 app.add_typer(db.app, name="db")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
@@ -58,6 +61,7 @@ models.app.command("block")(alerts.block)
 models.app.command("unblock")(alerts.unblock)
 app.command("scan")(privacy.scan)
 app.command("erase")(privacy.erase)
+app.command("receipt")(receipt_cli.receipt)
 app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")

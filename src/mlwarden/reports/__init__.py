@@ -139,12 +139,28 @@ def verify_bundle(path: str | Path, pubkey: Any = None) -> Any:
     return _verify(path, pubkey)
 
 
+def verify_receipt(source: str | Path | dict[str, Any], pubkey: Any = None) -> list[str]:
+    """Check a decision receipt offline; returns its problems (empty when it verifies)."""
+    from mlwarden.reports.receipt_check import verify_receipt as _verify
+
+    return _verify(source, pubkey)
+
+
+def render_receipt(signed: dict[str, Any], format: str = "md", out: Any = None) -> Any:
+    """A signed receipt (``wd.receipt(id)``) as json, md, html or pdf (``out`` required)."""
+    from mlwarden.reports.receipt import render_receipt as _render
+
+    return _render(signed, format, out)
+
+
 __all__ = [
     "KINDS",
     "ReportContext",
     "document",
     "gather",
+    "render_receipt",
     "report",
     "verify_bundle",
+    "verify_receipt",
     "write_bundle",
 ]

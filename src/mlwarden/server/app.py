@@ -206,6 +206,7 @@ def create_app(
         predict,
         registry,
         reports,
+        reviews,
         subjects,
         uploads,
     )
@@ -314,6 +315,7 @@ def create_app(
         subjects,
         alerts,
         reports,
+        reviews,
     ):
         app.include_router(module.router)
     app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)

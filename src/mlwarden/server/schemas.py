@@ -312,3 +312,15 @@ class PurgeOut(BaseModel):
 
 class PredictionsOut(BaseModel):
     rows: list[dict[str, Any]]
+
+
+class ReviewRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(min_length=1, max_length=4096, description="CEL over output, score, inputs")
+
+
+class ReviewDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["confirm", "override"]
+    output: str | None = Field(default=None, max_length=1024, description="with override")
+    comment: str | None = Field(default=None, max_length=4096)

@@ -497,6 +497,80 @@ async def prediction(request: Request, id: str = "") -> Response:
     )
 
 
+@router.get("/predictions/{prediction_id}/receipt")
+async def prediction_receipt(
+    request: Request, prediction_id: str, format: str = "html"
+) -> Response:
+    """The signed decision receipt as a download (the page's button)."""
+    from mlwarden.reports.receipt import receipt, render_receipt
+
+    session = await _session(request)
+    ctx = _ctx(request)
+    if len(prediction_id) > 64:
+        raise Refused(400, "a prediction id is at most 64 characters")
+    if format not in ("html", "md", "json"):
+        raise Refused(400, "format must be html, md or json")
+    unseal = may_unseal(ctx, session.user)
+    page = await run_in_threadpool(
+        prediction_data.prediction, ctx.warden, prediction_id, unseal=unseal
+    )
+    if page is None:
+        raise Refused(404, f"no prediction with id {prediction_id}")
+    check(ctx, session.user, "read", f"model:{page.model}")
+    signed = await run_in_threadpool(receipt, ctx.warden, prediction_id, unseal=unseal)
+    media = {"html": "text/html", "md": "text/markdown", "json": "application/json"}[format]
+    return Response(
+        str(render_receipt(signed, format)),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{prediction_id}.{format}"'},
+    )
+
+
+@router.get("/models/{name}/reviews", response_class=HTMLResponse)
+async def reviews(request: Request, name: str) -> Response:
+    """The human-oversight queue of one model (docs/compliance.md)."""
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "read", f"model:{name}")
+    wd = ctx.acting(session.user)
+
+    def load() -> tuple[Any, Any, Any]:
+        model_id = wd.registry.store.model_id(name)
+        rule = wd.oversight.store.rule(model_id)
+        items = wd.oversight.queue(name, actor=wd.actor)
+        return items, wd.oversight.override_rate(name), rule and rule["rule"]
+
+    items, rate, rule = await run_in_threadpool(load)
+    return _page(
+        request, "reviews.html", session, nav="models", name=name, items=items, rate=rate, rule=rule
+    )
+
+
+@router.post("/models/{name}/reviews/{prediction_id}")
+async def review_decide(request: Request, name: str, prediction_id: str) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    check(ctx, session.user, "version.approve", f"model:{name}")
+    decision = _text(body, "decision", 16)
+    output = _text(body, "output", 1024)
+    if decision not in ("confirm", "override"):
+        raise Refused(400, "decision must be confirm or override")
+    if decision == "override" and not output:
+        raise Refused(400, "an override needs the reviewer's output")
+    wd = ctx.acting(session.user)
+    await run_in_threadpool(
+        lambda: wd.oversight.decide(
+            name,
+            prediction_id,
+            actor=wd.actor,
+            override=output if decision == "override" else None,
+            comment=_text(body, "comment"),
+        )
+    )
+    return _done(request, f"/models/{name}/reviews", decision, id=prediction_id)
+
+
 # ------------------------------------------------------------------------------ audit
 
 

@@ -117,6 +117,24 @@ def read_prediction(
     return out(found)
 
 
+@router.get(
+    "/predictions/{prediction_id}/receipt",
+    response_model=dict[str, Any],
+    summary="wd.receipt(id): the signed decision receipt of one prediction",
+)
+def read_receipt(prediction_id: str, request: Request, user: User = Depends(current_user)) -> Any:
+    from mlwarden.reports.receipt import receipt
+
+    ctx = request.app.state.ctx
+    wd = ctx.warden
+    unseal = may_unseal(ctx, user)
+    # who may read the model is checked before anything is computed or signed
+    found = wd.prediction_log.get(prediction_id, wd.audit, unseal=unseal)
+    check(ctx, user, "read", f"model:{found['model']}")
+    ctx.viewed(user, found["model"], "prediction")
+    return out(receipt(wd, prediction_id, unseal=unseal))
+
+
 @router.post(
     "/models/{name}/labels", response_model=LabelsOut, summary="wd.log_labels(name, ids, y_true)"
 )

@@ -257,6 +257,34 @@ approvals = Table(
     UniqueConstraint("model_id", "version", "approver", name="uq_approvals_model_version_approver"),
 )
 
+# ---- human oversight (EU AI Act Art. 14): a model's review rule, and the queue of flagged
+# predictions with each reviewer's decision
+
+review_rules = Table(
+    "review_rules",
+    metadata,
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("set_at", Timestamp, nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("prediction_id", String(64), primary_key=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("output", Text),
+    Column("status", String(16), nullable=False),  # pending, confirmed, overridden
+    Column("decided_output", Text),
+    Column("reviewer", String(256)),
+    Column("comment", Text),
+    Column("flagged_at", Timestamp, nullable=False),
+    Column("decided_at", Timestamp),
+    Index("ix_reviews_model_status", "model_id", "status"),
+)
+
 # ---- policy decisions (mlwarden.policy): one row per gate evaluation, rule inputs included
 
 decisions = Table(
