@@ -42,10 +42,10 @@ from mlwarden.policy.loader import (
     _mapping,
     _Problems,
     _scalar,
-    compile_when,
     compose_policy,
     parse_rules,
     rule_header,
+    when_rule,
 )
 from mlwarden.registry.refs import check_alias
 
@@ -153,10 +153,6 @@ class MonitoringPolicy:
         }
 
 
-def _compile_when(node: yaml.ScalarNode, text: str, rule_id: str, problems: _Problems) -> Any:
-    return compile_when(node, text, rule_id, problems, MONITOR_CONTEXT)
-
-
 def _actions(node: yaml.Node | None, rule_id: str, problems: _Problems) -> tuple[str, ...]:
     if node is None:
         return ("alert",)
@@ -206,27 +202,9 @@ def _rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> M
         except ValidationError as exc:
             problems.add(_line(items["cooldown"]), exc.message, rule=rule_id)
     actions = _actions(items.get("actions"), rule_id, problems)
-    when_node = items.get("when")
-    text = _scalar(when_node) if when_node is not None else None
-    if not isinstance(text, str) or not text.strip():
-        problems.add(_line(when_node or node), "needs 'when' (a CEL condition)", rule=rule_id)
+    rule = when_rule(node, items, rule_id, problems, MONITOR_CONTEXT, "fired")
+    if rule is None:
         return None
-    assert isinstance(when_node, yaml.ScalarNode)
-    text = text.strip("\n")
-    program, paths = _compile_when(when_node, text, rule_id, problems)
-    if program is None:
-        return None
-    message = _scalar(items["message"]) if "message" in items else None
-    rule = Rule(
-        id=rule_id,
-        check=text,
-        severity="error",
-        message=str(message) if message is not None else f"fired: {text}",
-        line=_line(node),
-        paths=paths,
-        program=program,
-        description=_scalar(items["description"]) if "description" in items else None,
-    )
     return MonitorRule(rule, severity, actions, for_windows, cooldown)
 
 

@@ -45,10 +45,10 @@ from mlwarden.policy.loader import (
     _line,
     _Problems,
     _scalar,
-    compile_when,
     compose_policy,
     parse_rules,
     rule_header,
+    when_rule,
 )
 from mlwarden.policy.schema import Leaf, MapOf, Struct
 
@@ -173,27 +173,9 @@ def _rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> A
             rule=rule_id,
         )
         approvals = 1
-    when_node = items.get("when")
-    text = _scalar(when_node) if when_node is not None else None
-    if not isinstance(text, str) or not text.strip():
-        problems.add(_line(when_node or node), "needs 'when' (a CEL condition)", rule=rule_id)
+    rule = when_rule(node, items, rule_id, problems, AGENT_CONTEXT, str(action))
+    if rule is None:
         return None
-    assert isinstance(when_node, yaml.ScalarNode)
-    text = text.strip("\n")
-    program, paths = compile_when(when_node, text, rule_id, problems, AGENT_CONTEXT)
-    if program is None:
-        return None
-    message = _scalar(items["message"]) if "message" in items else None
-    rule = Rule(
-        id=rule_id,
-        check=text,
-        severity="error",
-        message=str(message) if message is not None else f"{action}: {text}",
-        line=_line(node),
-        paths=paths,
-        program=program,
-        description=_scalar(items["description"]) if "description" in items else None,
-    )
     return AgentRule(rule, str(action), approvals)
 
 

@@ -232,6 +232,40 @@ def compile_when(
     return program, tuple(result.paths)
 
 
+def when_rule(
+    node: yaml.Node,
+    items: dict[str, yaml.Node],
+    rule_id: str,
+    problems: _Problems,
+    schema: Struct,
+    fired: str,
+) -> Rule | None:
+    """A rule that fires when its ``when`` holds (monitoring and agent policies), compiled
+    against ``schema``; ``None`` when ``when`` is missing or does not compile, its problems
+    recorded. ``fired`` starts the message of a rule that gives none."""
+    when_node = items.get("when")
+    text = _scalar(when_node) if when_node is not None else None
+    if not isinstance(text, str) or not text.strip():
+        problems.add(_line(when_node or node), "needs 'when' (a CEL condition)", rule=rule_id)
+        return None
+    assert isinstance(when_node, yaml.ScalarNode)
+    text = text.strip("\n")
+    program, paths = compile_when(when_node, text, rule_id, problems, schema)
+    if program is None:
+        return None
+    message = _scalar(items["message"]) if "message" in items else None
+    return Rule(
+        id=rule_id,
+        check=text,
+        severity="error",
+        message=str(message) if message is not None else f"{fired}: {text}",
+        line=_line(node),
+        paths=paths,
+        program=program,
+        description=_scalar(items["description"]) if "description" in items else None,
+    )
+
+
 def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> Rule | None:
     header = rule_header(node, index, seen, problems, _RULE_KEYS)
     if header is None:
