@@ -99,6 +99,12 @@ class MonitorService:
                 self._profiles.popitem(last=False)
         return found
 
+    def forget_profiles(self) -> None:
+        """Drop the parsed reference profiles (on close: their sketches are native objects
+        that should not outlive the store)."""
+        with self._profiles_lock:
+            self._profiles.clear()
+
     def run(
         self,
         mv: ModelVersion,
@@ -378,7 +384,7 @@ class MonitorService:
                 favorable_label=str(favorable_label(signature)),
                 n_boot=FAIRNESS_BOOTSTRAP,
             )
-            out["fairness"] = report.to_dict()["summary"]
+            out["fairness"] = report.summary  # what to_dict()["summary"] holds, without the rest
         return out
 
 
