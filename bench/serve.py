@@ -9,7 +9,11 @@ from wrk (a second process on loopback, a Lua script for the POST body), or from
 generator when wrk is missing. One row per request, 2 and 16 connections, 20 s each (5 s with
 --quick).
 
-    python bench/serve.py [--quick] [--skip-mlflow]
+    python bench/serve.py [--quick] [--skip-mlflow] [--workers 2 [--postgres URL]]
+
+With ``--workers N`` both servers run N worker processes (``mlflow models serve --workers N``,
+``mlwarden serve --workers N``), unpinned: on a two-core machine they share both cores with
+wrk. ``--postgres URL`` puts Warden's store in a fresh database on that server (dropped after).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ CONNECTIONS = (2, 16)
 # (unpinned, both lose a quarter of their throughput here and the runs are noisier).
 PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
 SERVER_CPUS, LOAD_CPUS = ({0}, {1}) if PINNED else (None, None)
+#: the server processes of each peer (``--workers``) and Warden's store (``--postgres``)
+WORKERS = 1
+STORE_URI = ""
 
 
 def pinned(cpus: set[int] | None):  # type: ignore[no-untyped-def]
@@ -84,6 +91,7 @@ def wait_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -
             return
         except httpx.TransportError:
             time.sleep(0.2)
+    stop(proc)  # not left running (with its workers) behind the error
     raise RuntimeError(f"server at {url} did not start:\n{log.read_text()[-3000:]}")
 
 
@@ -109,7 +117,7 @@ def start_mlflow(tmp: Path, booster: Path, port: int) -> subprocess.Popen | None
     with log.open("ab") as fh:
         proc = subprocess.Popen(
             [str(python.parent / "mlflow"), "models", "serve", "-m", str(out), "-h",
-             "127.0.0.1", "-p", str(port), "--env-manager", "local"],
+             "127.0.0.1", "-p", str(port), "--env-manager", "local", "--workers", str(WORKERS)],
             env=env, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=pinned(SERVER_CPUS),
         )  # fmt: skip
     wait_up(f"http://127.0.0.1:{port}/ping", proc, log)
@@ -122,7 +130,9 @@ def start_warden(
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT / "src"),
-        "MLWARDEN_URI": f"sqlite:///{tmp / 'warden' / 'warden.db'}",
+        "MLWARDEN_URI": STORE_URI,
+        "MLWARDEN_ARTIFACTS": str(tmp / "warden" / "artifacts"),
+        "MLWARDEN_SERVE_WORKERS": str(WORKERS),
         "MLWARDEN_SERVE_PORT": str(port),
         "MLWARDEN_SERVE_DURABILITY": durability,
         "MLWARDEN_SERVE_LOG_PREDICTIONS": str(log_predictions).lower(),
@@ -155,7 +165,7 @@ def start_floor(tmp: Path, port: int) -> subprocess.Popen:
 def register(tmp: Path, model: Any, X: Any, y: Any) -> str:
     import mlwarden as mw
 
-    wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
+    wd = mw.Warden(STORE_URI, artifacts=str(tmp / "warden" / "artifacts"), actor="bench")
     wd.create_user("bench", "admin")
     token = wd.create_token("bench").token
     wd.register_model("adult", model, train=mw.Dataset(X.head(5000), y.head(5000)))
@@ -269,11 +279,56 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="5 s per run instead of 20 s")
     ap.add_argument("--skip-mlflow", action="store_true")
+    ap.add_argument("--workers", type=int, default=1, help="server processes of each peer")
+    ap.add_argument("--postgres", metavar="URL", help="Warden's store on this PostgreSQL server")
     args = ap.parse_args()
     seconds = 5 if args.quick else 20
+    global WORKERS, STORE_URI, SERVER_CPUS, LOAD_CPUS, PINNED
+    WORKERS = args.workers
+    if WORKERS > 1:  # the workers spread over every core; so does wrk
+        SERVER_CPUS, LOAD_CPUS, PINNED = None, None, False
+    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    STORE_URI = f"sqlite:///{tmp / 'warden' / 'warden.db'}"
+    if args.postgres:
+        STORE_URI = fresh_database(args.postgres)
+    try:
+        run(args, tmp, seconds)
+    finally:
+        if args.postgres:
+            drop_database(args.postgres, STORE_URI)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _admin(server_url: str):  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    url = sa.make_url(server_url).set(drivername="postgresql+psycopg")
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT")
+
+
+def fresh_database(server_url: str) -> str:
+    import sqlalchemy as sa
+
+    name = f"bench_serve_{os.getpid()}"
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return str(sa.make_url(server_url).set(database=name).render_as_string(hide_password=False))
+
+
+def drop_database(server_url: str, url: str) -> None:
+    import sqlalchemy as sa
+
+    engine = _admin(server_url)
+    with engine.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def run(args: argparse.Namespace, tmp: Path, seconds: int) -> None:
     load = wrk_load if shutil.which("wrk") else httpx_load
     generator = "wrk" if load is wrk_load else "httpx-async"
-    tmp = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     (model, X, y), rows, booster = prepare(tmp)
     token = register(tmp, model, X, y)
     print(f"load generator: {generator}; {seconds} s per run; one row per request; "
@@ -326,7 +381,7 @@ def main() -> None:
 
     import mlwarden as mw
 
-    wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
+    wd = mw.Warden(STORE_URI, artifacts=str(tmp / "warden" / "artifacts"), actor="bench")
     logged = len(wd.predictions("adult"))
     verified = wd.audit.verify().ok
     wd.close()
@@ -341,6 +396,8 @@ def main() -> None:
         "seconds": seconds,
         "load": generator,
         "pinned": PINNED,
+        "workers": WORKERS,
+        "store": STORE_URI.split(":", 1)[0],
         "peer": "mlflow models serve",
         **{k: v for k, v in results.items()},
         "logged_rows": logged,
@@ -381,7 +438,6 @@ def main() -> None:
             f"validation, prediction and logging; warden without logging takes "
             f"{results['warden_nolog']['c2']['p50_ms']:.3f} ms (p50)"
         )
-    shutil.rmtree(tmp, ignore_errors=True)
     emit(record)
 
 

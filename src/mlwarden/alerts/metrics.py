@@ -57,6 +57,20 @@ class _Live:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        #: each version's two children, looked up once: ``labels()`` validates and locks,
+        #: which cost the prediction path more than counting
+        self.children: dict[tuple[str, int | str], tuple[Any, Any]] = {}
+
+    def of(self, model: str, version: int | str) -> tuple[Any, Any]:
+        key = (model, version)
+        found = self.children.get(key)
+        if found is None:
+            labels = (model, str(version))
+            found = (self.predictions.labels(*labels), self.latency.labels(*labels))
+            if len(self.children) > 10_000:  # a bound, not an eviction policy: rebuilt on use
+                self.children.clear()
+            self.children[key] = found
+        return found
 
     @classmethod
     def get(cls) -> _Live:
@@ -69,10 +83,9 @@ class _Live:
 
 def observe_prediction(model: str, version: int | str, latency_s: float, rows: int = 1) -> None:
     """Count ``rows`` predictions of ``model@version`` served in ``latency_s`` seconds."""
-    live = _Live.get()
-    labels = (model, str(version))
-    live.predictions.labels(*labels).inc(rows)
-    live.latency.labels(*labels).observe(latency_s)
+    count, latency = _Live.get().of(model, version)
+    count.inc(rows)
+    latency.observe(latency_s)
 
 
 class WardenCollector(Collector):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
 from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
+from mlwarden.server.routes.predict_asgi import PredictRoute, WardenApp
 from mlwarden.server.schemas import ErrorOut
 from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
@@ -104,24 +104,9 @@ class BodyLimit:
             return
         upload = scope["method"] == "PUT" and scope["path"].startswith(UPLOAD_PREFIX)
         limit = self.max_upload_bytes if upload else self.max_bytes
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None:
-            try:
-                too_big = int(length) > limit
-            except ValueError:
-                too_big = False
-            if too_big:
-                await self._reply(send, 413, "payload_too_large", int(length), limit=limit)
-                return
-        has_body = length not in (None, b"0") or b"transfer-encoding" in headers
-        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if (
-            has_body
-            and not upload
-            and not (ctype == b"application/json" or ctype.endswith(b"+json"))
-        ):
-            await self._reply(send, 415, "unsupported_media_type", None, ctype.decode("latin-1"))
+        refused = self.refusal(dict(scope["headers"]), upload=upload)
+        if refused is not None:
+            await self.reply(send, *refused)
             return
         seen = 0
 
@@ -135,7 +120,30 @@ class BodyLimit:
 
         await self.app(scope, counted, send)
 
-    async def _reply(
+    def refusal(
+        self, headers: Mapping[bytes, bytes], *, upload: bool
+    ) -> tuple[int, str, int | None, str, int | None] | None:
+        """``reply``'s arguments for a body refused on its headers alone, or ``None``."""
+        limit = self.max_upload_bytes if upload else self.max_bytes
+        length = headers.get(b"content-length")
+        if length is not None:
+            try:
+                too_big = int(length) > limit
+            except ValueError:
+                too_big = False
+            if too_big:
+                return 413, "payload_too_large", int(length), "", limit
+        has_body = length not in (None, b"0") or b"transfer-encoding" in headers
+        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if (
+            has_body
+            and not upload
+            and not (ctype == b"application/json" or ctype.endswith(b"+json"))
+        ):
+            return 415, "unsupported_media_type", None, ctype.decode("latin-1"), None
+        return None
+
+    async def reply(
         self,
         send: Send,
         status: int,
@@ -166,37 +174,6 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-class PredictFastPath:
-    """``POST /v1/models/{name}/predict`` straight to its endpoint, past FastAPI's router and
-    inner middleware: they cost more than validating, predicting and logging one row (with
-    them, 60% fewer requests/s at 16 connections in ``bench/serve.py``). It sits inside
-    ``BodyLimit`` (size and content-type checks still apply), and errors are answered by the
-    app's own exception handlers, so the route behaves exactly as its OpenAPI entry says."""
-
-    def __init__(self, app: ASGIApp, endpoint: Any, handlers: Mapping[Any, Any]) -> None:
-        self.app = app
-        self.endpoint = endpoint
-        self.handlers = handlers
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        match = (
-            _PREDICT_PATH.fullmatch(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "POST"
-            else None
-        )
-        if match is None:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            response = await self.endpoint(match[1], request)
-        except Exception as exc:  # the handler FastAPI would pick: first match along the MRO
-            handler = next(self.handlers[t] for t in type(exc).__mro__ if t in self.handlers)
-            response = await handler(request, exc)
-        await response(scope, receive, send)
-
-
-_PREDICT_PATH = re.compile(r"/v1/models/([^/]+)/predict")
 #: raw-byte uploads (``routes/uploads.py``), exempt from the JSON-only rule
 UPLOAD_PREFIX = "/v1/blobs/"
 
@@ -327,7 +304,7 @@ def create_app(
             await ctx.proxies.aclose()
             ctx.jobs.shutdown()
 
-    app = FastAPI(
+    app = WardenApp(
         title="Warden",
         version=_version(),
         summary="Govern machine-learning models in production: the SDK over HTTP.",
@@ -370,15 +347,19 @@ def create_app(
 
     dashboard.mount(app)
     apidocs.install(app)
-    # added first, so it runs inside BodyLimit (the last added is the outermost)
-    app.add_middleware(PredictFastPath, endpoint=predict.predict, handlers=app.exception_handlers)
+    limits = BodyLimit(
+        app.router, settings.max_body_bytes, settings.max_upload_mb * 1024 * 1024
+    )  # the one definition of the 413/415 rules; its own app is not called
     app.add_middleware(
         BodyLimit,
-        max_bytes=settings.max_body_bytes,
-        max_upload_bytes=settings.max_upload_mb * 1024 * 1024,
+        max_bytes=limits.max_bytes,
+        max_upload_bytes=limits.max_upload_bytes,
     )
     # outermost: a client over its failed-authentication limit costs one look-up
     app.add_middleware(AuthGuard, failures=failures, known=ctx.auth.known)
+    # the hot path, answered before FastAPI's layers, behind the same limiter
+    route = PredictRoute(ctx, limits, app.exception_handlers)
+    app.predict_route = AuthGuard(route, failures=failures, known=ctx.auth.known)
     return app
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -124,18 +125,25 @@ async def current_user(
 
 
 async def user_for(request: Request, token: str | None) -> User:
+    return await token_user(request.scope, request.app.state.ctx.auth, token)
+
+
+async def token_user(
+    scope: MutableMapping[str, Any], auth: Authenticator, token: str | None
+) -> User:
+    """The user ``token`` belongs to, from the cache when it was accepted lately; a refusal is
+    marked on ``scope`` for ``AuthGuard`` to count per client."""
     if not token:
-        request.scope[FAILED] = "missing bearer token"
+        scope[FAILED] = "missing bearer token"
         raise AuthenticationError(
             "missing bearer token: send `Authorization: Bearer mlw_…`", subject="token:none"
         )
-    auth: Authenticator = request.app.state.ctx.auth
     user = auth.cached(token)
     if user is None:
         try:
             user = await run_in_threadpool(auth.authenticate, token)
         except AuthenticationError as exc:
-            request.scope[FAILED] = exc.message  # counted per client by AuthGuard
+            scope[FAILED] = exc.message  # counted per client by AuthGuard
             raise
     return user
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
+from typing import Any
 
 from mlwarden.settings import ServerSettings, Settings
 
@@ -33,6 +35,7 @@ def run(settings: Settings | ServerSettings) -> None:
         access_log=server.access_log,
         log_level="info",
         timeout_graceful_shutdown=10,
+        **(_worker_startup_timeout(uvicorn.Config) if server.workers > 1 else {}),
     )
     if server.workers > 1:
         # uvicorn.run insists on an import string here; its supervisor takes any picklable app
@@ -45,6 +48,19 @@ def run(settings: Settings | ServerSettings) -> None:
         runner.run()
     if not runner.started:
         raise SystemExit(3)  # uvicorn's start-up failure status
+
+
+#: seconds a new worker may take to import and build the app. uvicorn's default (5 s) is less
+#: than a loaded two-core machine needs for pandas, scikit-learn and the app: it killed and
+#: restarted every worker of ``--workers 2`` in a loop (bench/serve.py --workers 2).
+WORKER_STARTUP_S = 120
+
+
+def _worker_startup_timeout(config: type) -> dict[str, Any]:
+    params = inspect.signature(config).parameters
+    if "timeout_worker_healthcheck" in params:  # uvicorn 0.30 and later
+        return {"timeout_worker_healthcheck": WORKER_STARTUP_S}
+    return {}
 
 
 def _check_keys(settings: Settings) -> None:

@@ -13,22 +13,23 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
-from mlwarden.errors import MalformedJson, ValidationError
+from mlwarden.errors import ValidationError
 from mlwarden.monitor.predictions import merge_sensitive
 from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_version
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
 from mlwarden.server.routes._util import StrictJsonRoute
+from mlwarden.server.routes.predict_asgi import parse_body
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
 from mlwarden.server.writer import Pending
 from mlwarden.serving.core import (
@@ -196,8 +197,8 @@ def _model_id(ctx: Any, name: str) -> int:
     return mid  # type: ignore[no-any-return]
 
 
-def _query_int(request: Request, key: str) -> int | None:
-    raw = request.query_params.get(key)
+def query_int(query: Mapping[str, str], key: str) -> int | None:
+    raw = query.get(key)
     if raw is None:
         return None
     try:
@@ -209,8 +210,8 @@ def _query_int(request: Request, key: str) -> int | None:
     return check_version(value, key)
 
 
-def _query_bool(request: Request, key: str) -> bool | None:
-    raw = request.query_params.get(key)
+def query_bool(query: Mapping[str, str], key: str) -> bool | None:
+    raw = query.get(key)
     if raw is None:
         return None
     value = raw.lower()
@@ -255,31 +256,25 @@ _PREDICT_OPENAPI: dict[str, Any] = {
     openapi_extra=_PREDICT_OPENAPI,
 )
 async def predict(name: str, request: Request) -> Any:
+    """Documents the route; requests are answered by ``predict_asgi.PredictRoute`` before
+    FastAPI sees them. Reached only through an app built without it: the same steps."""
     started = time.perf_counter()
     user = await header_user(request)
     ctx = request.app.state.ctx
     check(ctx, user, "read", f"model:{name}")
-    try:
-        body = PredictIn.model_validate_json(await request.body())
-    except PydanticValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise MalformedJson("the body is not valid JSON", error=errors[0]["msg"]) from None
-        raise ValidationError(
-            f"invalid request body: {errors[0]['msg']}",
-            errors=[{"loc": list(e["loc"]), "message": e["msg"]} for e in errors],
-        ) from None
+    body = parse_body(await request.body())
     records = to_records(body.records, body.columns, ctx.settings.max_rows)
     traceparent = parse_traceparent(request.headers.get("traceparent"))
+    query = request.query_params
     result = await serve(
         ctx,
         user,
         name,
-        request.query_params.get("alias"),
-        _query_int(request, "version"),
+        query.get("alias"),
+        query_int(query, "version"),
         records,
-        explain=bool(_query_bool(request, "explain")),
-        strict=_query_bool(request, "strict"),
+        explain=bool(query_bool(query, "explain")),
+        strict=query_bool(query, "strict"),
         subjects=body.subjects,
         sensitive=body.sensitive,
         started=started,
