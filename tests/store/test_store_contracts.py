@@ -664,6 +664,24 @@ def test_monitor_save_replaces_by_key_history_ordered(db: Database, model_id: in
     assert store.history(model_id, version=3) == []
 
 
+def test_monitor_stored_windows_are_overall_ends_and_read_times(
+    db: Database, model_id: int
+) -> None:
+    store: MonitorStore = SqlMonitorStore(db)
+    read_at = T0 + timedelta(hours=5)
+    store.save(
+        model_id,
+        1,
+        "1h",
+        [{**_window(T0), "read_at": read_at}, {**_window(T0, "x"), "read_at": read_at}],
+    )
+    store.save(model_id, 2, "1h", [_window(T0 + timedelta(hours=1))])
+    assert store.stored_windows(model_id, 1, "1h") == [(T0 + timedelta(hours=1), read_at)]
+    assert store.stored_windows(model_id, 1, "1d") == []
+    [(end, computed)] = store.stored_windows(model_id, 2, "1h")
+    assert end == T0 + timedelta(hours=2) and computed.tzinfo is not None
+
+
 def test_monitor_save_is_atomic(db: Database, model_id: int) -> None:
     store: MonitorStore = SqlMonitorStore(db)
     store.save(model_id, 1, "1h", [_window(T0)])
