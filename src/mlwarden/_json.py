@@ -34,8 +34,10 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     if hasattr(value, "to_dict") and callable(value.to_dict):
+        # an entity's to_dict is mlwarden.entities.wire.encode (fields + derived keys); this
+        # kernel module cannot import it, so it reaches it through the method
         return jsonable(value.to_dict())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        # an entity without a to_dict of its own travels as its fields (NewToken)
+        # a plain dataclass outside the entities (no Wire base): its fields
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     return repr(value)

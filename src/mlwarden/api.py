@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # types only: importing this module stays cheap
     from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
     from mlwarden.alerts.policy import MonitoringPolicy
     from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+    from mlwarden.entities.access import AccessDecision, Grant
     from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
     from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
     from mlwarden.monitor.report import MonitorReport
@@ -157,17 +158,50 @@ class WardenAPI(Protocol):
 
     def list_users(self) -> list[User]: ...
 
+    def set_role(self, name: str, role: str) -> User: ...
+
     def create_token(
         self,
         user: str,
         *,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        scope: str | None = None,
     ) -> NewToken: ...
 
     def revoke_token(self, token_id: int) -> Token: ...
 
     def list_tokens(self, user: str | None = None) -> list[Token]: ...
+
+    # -- permissions per team and model (docs/access.md) -----------------------------
+
+    def create_team(self, name: str) -> str: ...
+
+    def list_teams(self) -> list[str]: ...
+
+    def assign_team(self, model: str, team: str) -> None: ...
+
+    def grant(
+        self, user: str, role: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant: ...
+
+    def deny(
+        self, user: str, action: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant: ...
+
+    def revoke_grant(
+        self,
+        user: str,
+        what: str,
+        *,
+        deny: bool = False,
+        team: str | None = None,
+        model: str | None = None,
+    ) -> bool: ...
+
+    def list_grants(self, user: str | None = None) -> list[Grant]: ...
+
+    def explain(self, user: str, model: str, action: str) -> AccessDecision: ...
 
     # -- predictions and monitoring ---------------------------------------------------
 
@@ -204,6 +238,8 @@ class WardenAPI(Protocol):
     def predictions(self, name: str, **filters: Any) -> Any: ...
 
     def prediction(self, prediction_id: str) -> dict[str, Any]: ...
+
+    def receipt(self, prediction_id: str) -> dict[str, Any]: ...
 
     def monitor(
         self,
@@ -294,11 +330,3 @@ class WardenAPI(Protocol):
     ) -> str | Path: ...
 
     def bundle(self, ref: str, path: str | Path) -> Path: ...
-
-
-if TYPE_CHECKING:
-    from mlwarden.client import Warden
-    from mlwarden.remote import RemoteWarden
-
-    def _implements(local: Warden, remote: RemoteWarden) -> tuple[WardenAPI, WardenAPI]:
-        return local, remote  # mypy checks both backends against the Protocol's types

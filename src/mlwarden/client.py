@@ -23,16 +23,19 @@ from mlwarden.access import (
     Token,
     User,
 )
-from mlwarden.access.permissions import PermissionService
+from mlwarden.access.permissions import PermissionService, scope_of
 from mlwarden.alerts.notify import Notifier
 from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
+from mlwarden.gateway.service import GatewayService
 from mlwarden.monitor.fleet import FleetReport
+from mlwarden.monitor.oversight import OversightService
 from mlwarden.monitor.predictions import PredictionLog
 from mlwarden.monitor.report import MonitorReport
 from mlwarden.monitor.service import MonitorService
@@ -44,12 +47,14 @@ from mlwarden.privacy.service import MaskingService
 from mlwarden.registry.flavors import Trust
 from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
+from mlwarden.reports.findings import FindingService
 from mlwarden.settings import Settings
 from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.audit import key_path
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.keycheck import open_master_key
 from mlwarden.store.sql.overview import SqlOverviewStore
@@ -57,6 +62,8 @@ from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.reviews import SqlReviewStore
+from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
 
 
@@ -142,8 +149,22 @@ class Warden:
         self.masking = MaskingService(
             self.db, key_path(self.settings).with_name("privacy-keys.json"), record=recorder
         )
+        tool_calls = SqlToolCallStore(self.db)
         self.subjects = SubjectRights(
-            prediction_store, self.vault, model_id=self.registry.store.model_id, record=recorder
+            prediction_store,
+            self.vault,
+            model_id=self.registry.store.model_id,
+            record=recorder,
+            tool_calls=tool_calls,
+        )
+        #: agents' tool calls through the MCP gateway (policies are set by whoever runs it)
+        self.gateway = GatewayService(
+            tool_calls,
+            self.audit,
+            self.vault,
+            masking=self.masking.get,
+            transaction=self.db.transaction,
+            require=self.access.require,
         )
         self.prediction_log = PredictionLog(
             prediction_store,
@@ -152,6 +173,15 @@ class Warden:
             record=recorder,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
             signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
+        )
+        # human oversight: a per-model rule flags predictions for reviewers (EU AI Act Art. 14)
+        self.oversight = OversightService(
+            SqlReviewStore(self.db),
+            prediction_store,
+            self.registry,
+            self.access,
+            recorder,
+            transaction=self.db.transaction,
         )
         self.monitoring = MonitorService(
             prediction_store,
@@ -162,6 +192,13 @@ class Warden:
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
             masking=self.masking.get,
+        )
+        self.findings = FindingService(
+            SqlFindingStore(self.db),
+            version_of=self._finding_subject,
+            require=self.access.require,
+            record=recorder,
+            transaction=self.db.transaction,
         )
         self._served: Any = None  # loaded models for ``predict``, made on first use
         #: the dashboard's read model: batched reads across models, versions and windows
@@ -178,6 +215,14 @@ class Warden:
             transaction=self.db.transaction,
             workers=self.settings.alerts.fleet_workers,
         )
+        self.alerting.review_counts = self.oversight.override_rate
+
+    def _finding_subject(self, ref: str) -> tuple[str, int | None]:
+        """A finding is about ``NAME`` (model-wide) or ``NAME@V`` (one version)."""
+        if "@" not in ref:
+            return self.get_model(ref).name, None
+        mv = self.get_model_version(ref)
+        return mv.name, mv.version
 
     @property
     def actor(self) -> str:
@@ -187,6 +232,7 @@ class Warden:
         return f"Warden({self.uri!r})"
 
     def close(self) -> None:
+        self.gateway.close()  # queued tool-call records are written before the store closes
         close_audit = getattr(self.audit.backend, "close", None)
         if close_audit is not None:
             close_audit()
@@ -457,16 +503,22 @@ class Warden:
     def list_users(self) -> list[User]:
         return self.access.list_users()
 
+    def set_role(self, name: str, role: str) -> User:
+        """Change a user's role (admins; audited); ``none`` takes every permission away."""
+        return self.access.set_role(name, role, actor=self.actor)
+
     def create_token(
         self,
         user: str,
         *,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        scope: str | None = None,
     ) -> NewToken:
-        """A new API token for ``user``; ``.token`` holds the secret, shown this once."""
+        """A new API token for ``user``; ``.token`` holds the secret, shown this once.
+        ``scope`` (``model:NAME:ACTION,…;…``) makes it a service token limited to those."""
         return self.access.create_token(
-            user, actor=self.actor, expires_in=expires_in, description=description
+            user, actor=self.actor, expires_in=expires_in, description=description, scope=scope
         )
 
     def revoke_token(self, token_id: int) -> Token:
@@ -474,6 +526,51 @@ class Warden:
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return self.access.list_tokens(user)
+
+    # -- permissions per team and model (access/permissions.py) -----------------------
+
+    def create_team(self, name: str) -> str:
+        return self.permissions.create_team(name, actor=self.actor)
+
+    def list_teams(self) -> list[str]:
+        return self.permissions.store.list_teams()
+
+    def assign_team(self, model: str, team: str) -> None:
+        """Make ``team`` the owner of ``model``."""
+        self.permissions.assign(model, team, actor=self.actor)
+
+    def grant(
+        self, user: str, role: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        """Grant ``user`` a role on a team's models or on one model."""
+        return self.permissions.grant(user, role, actor=self.actor, team=team, model=model)
+
+    def deny(
+        self, user: str, action: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        """Deny ``user`` an action (or ``*``) there; a deny wins over every role."""
+        return self.permissions.deny(user, action, actor=self.actor, team=team, model=model)
+
+    def revoke_grant(
+        self,
+        user: str,
+        what: str,
+        *,
+        deny: bool = False,
+        team: str | None = None,
+        model: str | None = None,
+    ) -> bool:
+        """Remove the role ``what`` granted (or with ``deny`` the action denied) there."""
+        scope, target = scope_of(team, model)
+        grant = Grant(user, scope, target, "deny" if deny else "allow", what)
+        return self.permissions.revoke(grant, actor=self.actor)
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        return self.permissions.list_grants(user)
+
+    def explain(self, user: str, model: str, action: str) -> AccessDecision:
+        """The effective permission of ``user`` for ``action`` on ``model``, and why."""
+        return self.permissions.explain(user, model, action)
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -606,6 +703,16 @@ class Warden:
         output, score, reason codes, label, and the inclusion proof of the ``predictions.log``
         audit event of its batch (see ``mlwarden.monitor.lookup``). ``NotFound`` if unknown."""
         return self.prediction_log.get(prediction_id, self.audit)
+
+    def receipt(self, prediction_id: str) -> dict[str, Any]:
+        """The signed decision receipt of one prediction (GDPR Art. 15(1)(h)/22): masked
+        inputs, version and approvals, reason codes and a counterfactual without protected
+        attributes, and the audit inclusion proof. ``mw.reports.verify_receipt`` checks it
+        offline; ``mw.reports.render_receipt`` renders it as md, html or pdf."""
+        from mlwarden.reports.receipt import receipt
+
+        self.access.require(self.actor, "read", f"model:{self.prediction(prediction_id)['model']}")
+        return receipt(self, prediction_id)
 
     def monitor(
         self,

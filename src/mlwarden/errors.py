@@ -21,6 +21,7 @@ class WardenError(Exception):
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
+        # the API's error envelope (the class's ``code`` as ``error``), not the fields
         return {"error": self.code, "message": self.message, "details": self.details}
 
 

@@ -19,12 +19,14 @@ import httpx
 import numpy as np
 import pandas as pd
 
+from mlwarden._hash import sha256_bytes
 from mlwarden._json import jsonable
 from mlwarden.access import Approval, ApprovalStatus, NewToken, Token, User
 from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
+from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.audit import AuditEvent, canonical_json
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.entities.wire import decode
@@ -42,7 +44,6 @@ from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
 from mlwarden.settings import Settings
-from mlwarden.store.artifacts import sha256_bytes
 
 _BY_STATUS: dict[int, type[WardenError]] = {
     400: ValidationError,
@@ -573,16 +574,25 @@ class RemoteWarden(GovernanceMethods):
     def list_users(self) -> list[User]:
         return [decode(User, u) for u in _pages(self._call, "/v1/users")]
 
+    def set_role(self, name: str, role: str) -> User:
+        return decode(User, self._call("PUT", f"/v1/users/{name}/role", json={"role": role}))
+
     def create_token(
         self,
         user: str,
         *,
         expires_in: str | timedelta | None = None,
         description: str | None = None,
+        scope: str | None = None,
     ) -> NewToken:
         if isinstance(expires_in, timedelta):
             expires_in = f"{max(1, int(expires_in.total_seconds()))}s"
-        body = {"user": user, "expires_in": expires_in, "description": description}
+        body = {
+            "user": user,
+            "expires_in": expires_in,
+            "description": description,
+            "scope": scope,
+        }
         return decode(NewToken, self._call("POST", "/v1/tokens", json=body))
 
     def revoke_token(self, token_id: int) -> Token:
@@ -590,6 +600,49 @@ class RemoteWarden(GovernanceMethods):
 
     def list_tokens(self, user: str | None = None) -> list[Token]:
         return [decode(Token, t) for t in _pages(self._call, "/v1/tokens", {"user": user})]
+
+    # -- permissions per team and model ------------------------------------------------------
+
+    def create_team(self, name: str) -> str:
+        return str(self._call("POST", "/v1/access/teams", json={"name": name})["name"])
+
+    def list_teams(self) -> list[str]:
+        return [t["name"] for t in _pages(self._call, "/v1/access/teams")]
+
+    def assign_team(self, model: str, team: str) -> None:
+        self._call("PUT", f"/v1/access/models/{model}/team", json={"team": team})
+
+    def grant(
+        self, user: str, role: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        body = {"user": user, "effect": "allow", "what": role, "team": team, "model": model}
+        return decode(Grant, self._call("POST", "/v1/access/grants", json=body))
+
+    def deny(
+        self, user: str, action: str, *, team: str | None = None, model: str | None = None
+    ) -> Grant:
+        body = {"user": user, "effect": "deny", "what": action, "team": team, "model": model}
+        return decode(Grant, self._call("POST", "/v1/access/grants", json=body))
+
+    def revoke_grant(
+        self,
+        user: str,
+        what: str,
+        *,
+        deny: bool = False,
+        team: str | None = None,
+        model: str | None = None,
+    ) -> bool:
+        effect = "deny" if deny else "allow"
+        body = {"user": user, "effect": effect, "what": what, "team": team, "model": model}
+        return bool(self._call("POST", "/v1/access/grants/revoke", json=body)["removed"])
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        return [decode(Grant, g) for g in _pages(self._call, "/v1/access/grants", {"user": user})]
+
+    def explain(self, user: str, model: str, action: str) -> AccessDecision:
+        params = {"user": user, "model": model, "action": action}
+        return decode(AccessDecision, self._call("GET", "/v1/access/explain", params=params))
 
     # -- predictions and monitoring ---------------------------------------------------------
 
@@ -691,6 +744,14 @@ class RemoteWarden(GovernanceMethods):
         from urllib.parse import quote
 
         path = f"/v1/predictions/{quote(str(prediction_id), safe='')}"
+        return self._call("GET", path)  # type: ignore[no-any-return]
+
+    def receipt(self, prediction_id: str) -> dict[str, Any]:
+        """The signed receipt, built and signed by the server (subject data as this token may
+        read it); ``mlwarden.reports.verify_receipt`` checks it here."""
+        from urllib.parse import quote
+
+        path = f"/v1/predictions/{quote(str(prediction_id), safe='')}/receipt"
         return self._call("GET", path)  # type: ignore[no-any-return]
 
     def monitor(

@@ -449,6 +449,18 @@ class Settings(BaseSettings):
         default=2048, ge=64, description="address space of the artifact check's process"
     )
 
+    immutable_features: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="features (comma-separated) a decision receipt's counterfactual never "
+        "changes, beside each version's sensitive features and its model's "
+        "counterfactual.immutable tag",
+    )
+    monotone_features: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="NAME:+ or NAME:- (comma-separated): a counterfactual may only increase "
+        "(+) or decrease (-) the feature; a model's counterfactual.monotone tag adds to it",
+    )
+
     debug: bool = Field(
         default=False, description="CLI errors show their traceback instead of one line"
     )
@@ -481,7 +493,13 @@ class Settings(BaseSettings):
         default_factory=OtelSettings, description="OpenTelemetry export of governance events"
     )
 
-    @field_validator("trusted_loaders", "trusted_types", mode="before")
+    @field_validator(
+        "trusted_loaders",
+        "trusted_types",
+        "immutable_features",
+        "monotone_features",
+        mode="before",
+    )
     @classmethod
     def _split_loaders(cls, value: Any) -> Any:
         if isinstance(value, str):

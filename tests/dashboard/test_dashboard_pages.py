@@ -221,8 +221,8 @@ def test_alerts_table_feeds_inventory_and_timeline(signed_in, scenario):
     monitoring page."""
     from sqlalchemy import delete
 
+    from mlwarden._time import utcnow
     from mlwarden.store.sql import schema
-    from mlwarden.store.sql.database import utcnow
 
     table = schema.alerts
     wd = scenario.warden

@@ -4,16 +4,19 @@ natively; a pickle refused unless an admin trusts it (audited); re-sync idempote
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from interop_support import mlflow_python, mlflow_server
+from sklearn.datasets import load_iris
 from typer.testing import CliRunner
 
 import mlwarden as mw
 from mlwarden.cli.main import app
-from mlwarden.registry.mlflow_import import import_mlflow
+from mlwarden.errors import ValidationError
+from mlwarden.registry.mlflow_import import import_mlflow, signature_inputs
 
 SEED = Path(__file__).with_name("scripts") / "mlflow_seed.py"
 
@@ -46,6 +49,15 @@ def test_import_mirrors_and_refuses_pickles_unless_trusted(local, tracking):
     assert lgb_v.lineage["mlflow"]["read_as"] == "lightgbm-native"
     skops_v = local.get_model_version("iris-skops@1")
     assert (skops_v.flavor, skops_v.lineage["mlflow"]["read_as"]) == ("sklearn", "skops")
+    # MLflow's column signature becomes the version's: it validates and serves like any other
+    iris = load_iris(as_frame=True).frame.drop(columns="target")
+    assert [(c["name"], c["type"]) for c in skops_v.signature["inputs"]] == [
+        (column, "float") for column in iris.columns
+    ]
+    served = local.predict("iris-skops", iris.head(2), version=1)
+    assert len(served["outputs"]) == len(served["ids"]) == 2
+    with pytest.raises(ValidationError, match="sepal length"):
+        local.predict("iris-skops", iris.head(2).drop(columns="sepal length (cm)"), version=1)
     assert not local.audit.events(action="mlflow.trust_pickle")
 
     trusted = import_mlflow(local, url, trust_pickle=True)
@@ -99,3 +111,29 @@ def test_cli_follows_new_versions(local, tracking, tmp_path):
     )
     assert bad.exit_code != 0
     assert "Traceback" not in bad.output
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        None,
+        {"inputs": '[{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1, 4]}}]'},
+        {"inputs": "not json"},
+        {"inputs": '{"a": 1}'},
+    ],
+)
+def test_signatures_without_named_columns_give_no_inputs(signature):
+    assert signature_inputs(signature) == []
+
+
+def test_a_column_signature_maps_types_and_required():
+    text = json.dumps(
+        [
+            {"type": "long", "name": "age", "required": True},
+            {"type": "string", "name": "city", "required": False},
+        ]
+    )
+    assert signature_inputs({"inputs": text}) == [
+        {"name": "age", "type": "integer", "nullable": False, "sensitive": False},
+        {"name": "city", "type": "string", "nullable": True, "sensitive": False},
+    ]

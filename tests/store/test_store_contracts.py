@@ -20,38 +20,48 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from mlwarden.entities.agents import ToolCall, Verdict
 from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import AlreadyExists, Conflict, NotFound
 from mlwarden.store.access_store import AccessStore
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
+from mlwarden.store.finding_store import FindingStore
 from mlwarden.store.gate_store import GateStore
 from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.permission_store import PermissionStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
+from mlwarden.store.review_store import ReviewStore
 from mlwarden.store.sql.access import SqlAccessStore
 from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
 from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
 from mlwarden.store.sql.predictions import SqlMonitorStore, SqlPredictionStore, new_ids
 from mlwarden.store.sql.registry import SqlRegistryStore
+from mlwarden.store.sql.reviews import SqlReviewStore
+from mlwarden.store.sql.tool_calls import SqlToolCallStore
 from mlwarden.store.sql.vault import SubjectVault
+from mlwarden.store.tool_call_store import ToolCallStore
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "mlwarden"
 CONTRACTS = (
     AccessStore,
     AlertStore,
     DecisionStore,
+    FindingStore,
     GateStore,
     MonitorStore,
     OverviewStore,
     PermissionStore,
     PredictionStore,
     RegistryStore,
+    ToolCallStore,
+    ReviewStore,
 )
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -105,12 +115,15 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlAccessStore: AccessStore,
         SqlAlertStore: AlertStore,
         SqlDecisionStore: DecisionStore,
+        SqlFindingStore: FindingStore,
         SqlGateStore: GateStore,
         SqlMonitorStore: MonitorStore,
         SqlOverviewStore: OverviewStore,
         SqlPermissionStore: PermissionStore,
         SqlPredictionStore: PredictionStore,
         SqlRegistryStore: RegistryStore,
+        SqlToolCallStore: ToolCallStore,
+        SqlReviewStore: ReviewStore,
     }
     for impl, base in stores.items():
         assert issubclass(impl, base)
@@ -295,6 +308,9 @@ def test_permissions_teams_ownership_and_grants(db: Database, registry: Registry
     perms.set_model_team("credit", "growth")
     perms.set_model_team("credit", "risk")  # one owner: moved, not added
     assert perms.model_team("credit") == "risk"
+    assert perms.model_teams() == {"credit": "risk"}  # churn has no owner
+    perms.set_model_team("churn", "growth")
+    assert perms.model_teams() == {"credit": "risk", "churn": "growth"}
     with pytest.raises(NotFound):
         perms.set_model_team("nope", "risk")
     with pytest.raises(NotFound):
@@ -331,8 +347,9 @@ def test_access_tokens_round_trip_revoke_and_not_found(access: AccessStore) -> N
     dave = access.create_user("dave", "developer", "root")
     expires = T0 + timedelta(days=30)
     token = access.create_token(dave.id, "mlw_ab", "a" * 64, expires, "ci")
-    second = access.create_token(dave.id, "mlw_cd", "b" * 64, None, None)
+    second = access.create_token(dave.id, "mlw_cd", "b" * 64, None, None, "model:x:read")
     assert (token.user, token.prefix, token.description) == ("dave", "mlw_ab", "ci")
+    assert (token.scope, second.scope) == (None, "model:x:read")
     assert token.expires_at == expires and token.revoked_at is None
     assert token.last_used_at is None
     assert access.get_token(token.id) == token
@@ -664,22 +681,19 @@ def test_monitor_save_replaces_by_key_history_ordered(db: Database, model_id: in
     assert store.history(model_id, version=3) == []
 
 
-def test_monitor_stored_windows_are_overall_ends_and_read_times(
+def test_monitor_stored_windows_are_overall_windows_with_their_read_time(
     db: Database, model_id: int
 ) -> None:
     store: MonitorStore = SqlMonitorStore(db)
-    read_at = T0 + timedelta(hours=5)
-    store.save(
-        model_id,
-        1,
-        "1h",
-        [{**_window(T0), "read_at": read_at}, {**_window(T0, "x"), "read_at": read_at}],
-    )
-    store.save(model_id, 2, "1h", [_window(T0 + timedelta(hours=1))])
-    assert store.stored_windows(model_id, 1, "1h") == [(T0 + timedelta(hours=1), read_at)]
-    assert store.stored_windows(model_id, 1, "1d") == []
-    [(end, computed)] = store.stored_windows(model_id, 2, "1h")
-    assert end == T0 + timedelta(hours=2) and computed.tzinfo is not None
+    read = T0 + timedelta(hours=5)
+    store.save(model_id, 1, "1h", [_window(T0) | {"read_at": read}, _window(T0, "x")])
+    store.save(model_id, 1, "1h", [_window(T0 + timedelta(hours=1))])
+    store.save(model_id, 1, "1d", [_window(T0)])
+    found = sorted(store.stored_windows(model_id, 1, "1h"))
+    assert [end for end, _ in found] == [T0 + timedelta(hours=1), T0 + timedelta(hours=2)]
+    assert found[0][1] == read  # when the rows were read: a window that had ended is final
+    assert all(end.tzinfo is not None and at.tzinfo is not None for end, at in found)
+    assert store.stored_windows(model_id, 2, "1h") == []
 
 
 def test_monitor_save_is_atomic(db: Database, model_id: int) -> None:
@@ -848,6 +862,31 @@ def test_predictions_retention_and_purge(
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 0
 
 
+# ------------------------------------------------------------------------------ findings
+
+
+def test_findings_round_trip_update_list_and_not_found(db: Database) -> None:
+    store = SqlFindingStore(db)
+    fields = {"title": "thin data", "severity": "high", "status": "open", "owner": "ops"}
+    first = store.add("credit", 2, fields, "bob", T0)
+    wide = store.add("credit", None, {**fields, "title": "no stress test"}, "bob", T0)
+    other = store.add("fraud", 2, fields, "bob", T0)
+    assert wide.id > first.id and first.ref == "credit@2" and wide.ref == "credit"
+    assert store.get(first.id) == first and first.created_at == T0
+    later = T0 + timedelta(days=1)
+    changed = store.update(first.id, {"status": "closed", "owner": "ml"}, "carol", later)
+    assert (changed.status, changed.owner, changed.updated_by) == ("closed", "ml", "carol")
+    assert changed.updated_at == later and changed.created_by == "bob"
+    assert [f.id for f in store.list("credit")] == [first.id, wide.id]
+    assert [f.id for f in store.list("credit", 2)] == [first.id, wide.id]
+    assert [f.id for f in store.list("credit", 3)] == [wide.id]
+    assert [f.id for f in store.list("fraud")] == [other.id]
+    with pytest.raises(NotFound):
+        store.get(10_000)
+    with pytest.raises(NotFound):
+        store.update(10_000, {"status": "open"}, "bob", later)
+
+
 # ------------------------------------------------------------------------------ overview
 
 
@@ -907,3 +946,86 @@ def test_overview_versions_newest_first_with_gates_and_approvals(
     assert rows[0].created_by == "dave" and rows[0].created_at.tzinfo is not None
     with pytest.raises(NotFound):
         overview.version_overviews("nope")
+
+
+# ------------------------------------------------------------------------------ tool calls
+
+
+def _tool_call(call_id: str, ts: datetime, **kw: Any) -> ToolCall:
+    fields: dict[str, Any] = dict(
+        agent="bot", tool="query", decision="allow", status="done", approvals_needed=0,
+        rules=({"rule": "r", "action": "allow"},), arguments='{"sql": "x"}',
+    )  # fmt: skip
+    return ToolCall(id=call_id, ts=ts, **{**fields, **kw})
+
+
+def test_tool_calls_round_trip_find_recent_and_not_found(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert(_tool_call("c1", T0))
+    store.insert(_tool_call("c2", T0 + timedelta(seconds=1), tool="http", decision="deny"))
+    store.insert(_tool_call("c3", T0 + timedelta(seconds=2), agent="other", subject="s" * 64))
+    with pytest.raises(AlreadyExists):
+        store.insert(_tool_call("c1", T0))
+    got = store.get("c1")
+    assert (got.agent, got.tool, got.ts, got.arguments) == ("bot", "query", T0, '{"sql": "x"}')
+    assert got.rules == ({"rule": "r", "action": "allow"},)
+    assert [c.id for c in store.find()] == ["c3", "c2", "c1"]
+    assert [c.id for c in store.find(agent="bot", limit=1)] == ["c2"]
+    assert store.recent("bot", T0 + timedelta(milliseconds=500)) == [("http", "deny")]
+    assert [r["id"] for r in store.subject_calls("s" * 64)] == ["c3"]
+    store.finish("c1", status="error", result="r", error="boom", latency_ms=1.5, audit_seq=7)
+    got = store.get("c1")
+    assert (got.status, got.result, got.error, got.latency_ms, got.audit_seq) == (
+        "error", "r", "boom", 1.5, 7,
+    )  # fmt: skip
+    assert [c.id for c in store.find(status="error")] == ["c1"]
+    with pytest.raises(NotFound):
+        store.get("nope")
+    with pytest.raises(NotFound):
+        store.finish("nope", status="done")
+
+
+def test_tool_call_status_moves_once_and_verdicts_are_one_per_person(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert(_tool_call("p1", T0, status="pending", decision="approve", approvals_needed=2))
+    store.add_verdict(Verdict("p1", "vera", "approve", T0))
+    with pytest.raises(AlreadyExists):
+        store.add_verdict(Verdict("p1", "vera", "deny", T0))
+    store.add_verdict(Verdict("p1", "val2", "approve", T0 + timedelta(seconds=1), "ok"))
+    assert [(v.actor, v.comment) for v in store.verdicts("p1")] == [("vera", None), ("val2", "ok")]
+    assert store.set_status("p1", "approved", expected="pending")
+    assert not store.set_status("p1", "expired", expected="pending")  # decided already
+    assert store.get("p1").status == "approved"
+
+
+# ------------------------------------------------------------------------------ reviews
+
+
+def test_review_rules_round_trip_and_replace(db: Database, model_id: int) -> None:
+    store: ReviewStore = SqlReviewStore(db)
+    assert store.rule(model_id) is None
+    store.set_rule(model_id, "score < 0.6", "alice", T0)
+    store.set_rule(model_id, "output == '<=50K'", "bob", T0 + timedelta(hours=1))
+    got = store.rule(model_id)
+    assert got == {"rule": "output == '<=50K'", "set_by": "bob", "set_at": T0 + timedelta(hours=1)}
+
+
+def test_review_queue_enqueue_decide_and_count(db: Database, model_id: int) -> None:
+    store: ReviewStore = SqlReviewStore(db)
+    items = [("p1", 1, "no"), ("p2", 1, "yes"), ("p1", 1, "no")]
+    assert store.enqueue(model_id, items, T0) == 2
+    assert store.enqueue(model_id, [("p2", 1, "yes"), ("p3", 2, None)], T0) == 1  # p2 kept
+    assert [i["prediction_id"] for i in store.items(model_id)] == ["p1", "p2", "p3"]
+    done = store.decide("p1", "overridden", "yes", "val", "income verified", T0)
+    assert (done["status"], done["decided_output"], done["reviewer"]) == (
+        "overridden",
+        "yes",
+        "val",
+    )
+    store.decide("p2", "confirmed", None, "val", None, T0)
+    with pytest.raises(Conflict):
+        store.decide("p1", "confirmed", None, "other", None, T0)  # decided once only
+    with pytest.raises(NotFound):
+        store.decide("nope", "confirmed", None, "val", None, T0)
+    assert [i["prediction_id"] for i in store.items(model_id, "pending")] == ["p3"]
+    assert store.counts(model_id) == {"pending": 1, "confirmed": 1, "overridden": 1}

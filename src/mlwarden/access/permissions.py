@@ -10,12 +10,12 @@ rule decided, for ``mlwarden access explain USER MODEL ACTION``. Every change is
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlwarden.access.decisions import Decision, decide
 from mlwarden.access.recorder import Recorder
-from mlwarden.access.roles import PERMISSIONS, allowed, check_role
-from mlwarden.entities.access import Grant, User
+from mlwarden.access.roles import allowed, check_role
+from mlwarden.entities.access import Grant
 from mlwarden.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -23,50 +23,6 @@ if TYPE_CHECKING:
     from mlwarden.store.permission_store import PermissionStore
 
 SCOPES = ("team", "model")
-
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    role: str  # the role the user acts in
-    reason: str
-    rule: str  # deny | global | grant | none | disabled
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def model_of(subject: str) -> str | None:
-    """``model:credit/3`` → ``credit``; ``None`` for ``model:*`` and other subjects."""
-    if not subject.startswith("model:"):
-        return None
-    name = subject[6:].split("/", 1)[0]
-    return None if name in ("", "*") else name
-
-
-def decide(user: User, action: str, grants: list[Grant], model: str | None) -> Decision:
-    allowed(user.role, action)  # an unknown action is a ValidationError
-    if user.disabled:
-        return Decision(False, user.role, f"user {user.name!r} is disabled", "disabled")
-    for g in grants:
-        if g.effect == "deny" and g.what in (action, "*"):
-            by = f" by {g.created_by}" if g.created_by else ""
-            return Decision(
-                False, user.role, f"{user.name} is denied {g.what} on {g.where}{by}", "deny"
-            )
-    if allowed(user.role, action):
-        return Decision(True, user.role, f"global role {user.role} allows {action}", "global")
-    for g in grants:
-        if g.effect == "allow" and allowed(g.what, action):
-            return Decision(True, g.what, f"role {g.what} on {g.where} allows {action}", "grant")
-    roles = sorted(PERMISSIONS[action])
-    return Decision(
-        False,
-        user.role,
-        f"{user.name} ({user.role}) may not {action}: it needs one of {roles}"
-        + (f" (globally, or on model {model} or its team)" if model else ""),
-        "none",
-    )
 
 
 class PermissionService:

@@ -23,6 +23,8 @@ _ALL = frozenset({VIEWER, DEVELOPER, VALIDATOR, ADMIN})
 #: their own version) is checked on top of this, by identity, in ``approvals.py``.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "read": _ALL,
+    # a prediction through the server (a service token's scope may allow it without "read")
+    "predict": _ALL,
     "audit.read": _ALL,
     "model.register": frozenset({DEVELOPER, ADMIN}),
     # owner, description, intended use, tags; the risk tier is governed apart
@@ -34,6 +36,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "model.rollback": frozenset({DEVELOPER, VALIDATOR, ADMIN}),
     "checks.run": frozenset({VALIDATOR, ADMIN}),
     "version.approve": frozenset({VALIDATOR, ADMIN}),
+    # the model-validation findings register (reports/findings.py)
+    "finding.write": frozenset({VALIDATOR, ADMIN}),
+    # approving or denying an agent's tool call held by a policy (mlwarden.gateway)
+    "tool.approve": frozenset({VALIDATOR, ADMIN}),
     "config.set": frozenset({ADMIN}),
     # server-side gates (policy/gates.py): installing and binding them, overriding them
     "policy.install": frozenset({ADMIN}),

@@ -14,12 +14,15 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from mlwarden.access.permissions import Decision, decide, model_of
+from mlwarden._time import utcnow
+from mlwarden.access.decisions import Decision, decide, model_of
 from mlwarden.access.recorder import Recorder
 from mlwarden.access.roles import ADMIN, NO_ROLE, check_role
+from mlwarden.access.scopes import normalize_scope, scope_allows
 from mlwarden.entities.access import Grant, NewToken, Token, User
 from mlwarden.errors import (
     AlreadyExists,
@@ -29,7 +32,6 @@ from mlwarden.errors import (
     ValidationError,
 )
 from mlwarden.store.access_store import AccessStore
-from mlwarden.store.sql.database import utcnow
 
 if TYPE_CHECKING:
     from mlwarden.access.oidc import Identity
@@ -125,6 +127,13 @@ class AccessService:
     def decide(self, user: User, action: str, subject: str) -> Decision:
         """Whether ``user`` may perform ``action`` on ``subject``: the global role, and for a
         model the grants on it and its team (an explicit deny wins). Pure: no audit."""
+        if user.scope is not None and not scope_allows(user.scope, action, subject):
+            return Decision(
+                False,
+                user.role,
+                f"{user.name}'s token is scoped to {user.scope!r}: not {action} on {subject}",
+                "scope",
+            )
         model = model_of(subject)
         grants = self._grants_on(user.name, model) if model else []
         return decide(user, action, grants, model)
@@ -147,6 +156,23 @@ class AccessService:
 
     def forget_grants(self) -> None:
         self._grants_cache.clear()
+
+    def readable(self, user: User, models: list[str], action: str = "read") -> set[str]:
+        """The names in ``models`` that ``user`` may ``action``: what lists show them. A few
+        queries in all (the user's grants, and model ownership if a team grant exists), not
+        one per model."""
+        store = self.grants
+        every = store.list_grants(user.name) if store is not None else []
+        teams = store.model_teams() if store and any(g.scope == "team" for g in every) else {}
+        shown = set()
+        for name in models:
+            on = [g for g in every if g.target == (name if g.scope == "model" else teams.get(name))]
+            subject = f"model:{name}"
+            if user.scope is not None and not scope_allows(user.scope, action, subject):
+                continue
+            if decide(user, action, on, name).allowed:
+                shown.add(name)
+        return shown
 
     def deny(self, actor: str, action: str, subject: str, reason: str, **details: Any) -> NoReturn:
         """Record the refused attempt, then raise ``PermissionDenied`` with the reason."""
@@ -248,14 +274,17 @@ class AccessService:
         expires_in: str | timedelta | None = None,
         description: str | None = None,
         parent: Token | None = None,
+        scope: str | None = None,
     ) -> NewToken:
         """A new API token for ``user``. Its secret is in the result only: keep it now.
 
         ``parent`` is the token the request was authenticated with (over HTTP): the new
         token never outlives it, so a stolen short-lived token cannot mint a lasting one.
+        ``scope`` (``access.scopes``) limits it to some models and actions: a service token.
         """
         owner = self.get_user(user)
         ttl = parse_duration(expires_in)
+        scope = normalize_scope(scope)
         subject = f"user:{user}"
         self.require(actor, "token.create" if actor == user else "token.manage", subject)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)  # 32 random bytes
@@ -266,7 +295,7 @@ class AccessService:
             expires_at, capped_by = limit, parent.id  # type: ignore[union-attr]
         with self._transaction():
             info = self.store.create_token(
-                owner.id, secret[:SHOWN_CHARS], hash_token(secret), expires_at, description
+                owner.id, secret[:SHOWN_CHARS], hash_token(secret), expires_at, description, scope
             )
             # Never the secret, nor its hash: the id and the shown prefix identify it.
             self.recorder.record(
@@ -278,6 +307,7 @@ class AccessService:
                     "prefix": info.prefix,
                     "expires_at": None if expires_at is None else expires_at.isoformat(),
                     "description": description,
+                    **({"scope": scope} if scope is not None else {}),
                     **({"capped_by": f"token:{capped_by}"} if capped_by is not None else {}),
                 },
             )
@@ -326,7 +356,8 @@ class AccessService:
         # a minute per token: a write (and on SQLite an fsync) per request would cap the server.
         if info.last_used_at is None or now - info.last_used_at >= _TOUCH_EVERY:
             self.store.touch_token(info.id)
-        return user
+        # a service token acts as its user, narrowed to its scope (checked in ``decide``)
+        return user if info.scope is None else replace(user, scope=info.scope)
 
     def _refuse(self, subject: str, reason: str, prefix: str | None, audit: bool) -> NoReturn:
         if audit:

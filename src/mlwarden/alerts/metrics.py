@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mlwarden.entities.alerts import FIRING
+
+if TYPE_CHECKING:
+    from mlwarden.alerts.host import AlertHost
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -91,7 +94,7 @@ def observe_prediction(model: str, version: int | str, latency_s: float, rows: i
 class WardenCollector(Collector):
     """Reads the current values from the store on every scrape."""
 
-    def __init__(self, warden: Any) -> None:
+    def __init__(self, warden: AlertHost) -> None:
         self.warden = warden
 
     def collect(self) -> Iterator[Metric]:
@@ -211,6 +214,7 @@ class WardenCollector(Collector):
                             )
         yield from g.values()
         yield from self._registry_metrics()
+        yield from self._review_metrics()
         yield from self._alert_metrics(store)
         audit = GaugeMetricFamily("mlwarden_audit_log_size", "Events in the audit log")
         audit.add_metric([], float(wd.audit.size))
@@ -233,6 +237,29 @@ class WardenCollector(Collector):
                 blocked.add_metric([row["name"], str(row["version"])], 1.0)
         yield alias
         yield blocked
+
+    def _review_metrics(self) -> Iterator[Metric]:
+        """Human oversight: the review queue per status and the override rate per model."""
+        items = GaugeMetricFamily(
+            "mlwarden_review_items",
+            "Flagged predictions per review status",
+            labels=["model", "status"],
+        )
+        rate = GaugeMetricFamily(
+            "mlwarden_review_override_rate",
+            "Reviewed predictions whose output a reviewer overrode (overridden / decided)",
+            labels=["model"],
+        )
+        for model in self.warden.list_models():
+            got = self.warden.oversight.override_rate(model.name)
+            if not any(got[s] for s in ("pending", "confirmed", "overridden")):
+                continue
+            for status in ("pending", "confirmed", "overridden"):
+                items.add_metric([model.name, status], float(got[status]))
+            if got["override_rate"] is not None:
+                rate.add_metric([model.name], float(got["override_rate"]))
+        yield items
+        yield rate
 
     def _alert_metrics(self, store: Any) -> Iterator[Metric]:
         firing = GaugeMetricFamily(
@@ -264,7 +291,7 @@ class WardenCollector(Collector):
         yield deliveries
 
 
-def registry_for(warden: Any) -> CollectorRegistry:
+def registry_for(warden: AlertHost) -> CollectorRegistry:
     """A registry with the store collector and this process's prediction counters."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(WardenCollector(warden))
@@ -277,5 +304,5 @@ class _LiveCollector(Collector):
         yield from _Live.get().registry.collect()
 
 
-def render(warden: Any) -> bytes:
+def render(warden: AlertHost) -> bytes:
     return generate_latest(registry_for(warden))

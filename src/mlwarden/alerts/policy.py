@@ -33,20 +33,16 @@ from typing import Any
 import yaml
 
 from mlwarden.alerts.schema import MONITOR_CONTEXT
-from mlwarden.errors import NotFound, PolicyError, ValidationError
-from mlwarden.policy.analysis import analyse, line_col, unknown_functions
-from mlwarden.policy.guard import compile_cel
+from mlwarden.errors import NotFound, ValidationError
 from mlwarden.policy.loader import (
-    _CEL_POS,
     Rule,
     _applies_to,
     _check_keys,
-    _expr_position,
     _line,
     _mapping,
     _Problems,
     _scalar,
-    cel_limit,
+    compile_when,
     compose_policy,
     parse_rules,
     rule_header,
@@ -129,6 +125,7 @@ class MonitoringPolicy:
         return Policy(self.name, (), self.applies_to, self.source).applies(model)
 
     def to_dict(self) -> dict[str, Any]:
+        # a summary for readers (hash, channels, each rule), not the fields
         return {
             "kind": KIND,
             "name": self.name,
@@ -157,30 +154,7 @@ class MonitoringPolicy:
 
 
 def _compile_when(node: yaml.ScalarNode, text: str, rule_id: str, problems: _Problems) -> Any:
-    try:
-        program = compile_cel(text)
-    except PolicyError as exc:
-        cel_limit(node, text, exc, rule_id, problems)
-        return None, ()
-    except (ValueError, RuntimeError) as exc:
-        m = _CEL_POS.search(str(exc))
-        if m:
-            line, col = _expr_position(node, int(m.group(1)), int(m.group(2)))
-            problems.add(line, f"syntax error: {m.group(3)}", column=col, rule=rule_id)
-        else:
-            problems.add(_line(node), f"syntax error: {exc}", rule=rule_id)
-        return None, ()
-    result = analyse(text, program.variables(), MONITOR_CONTEXT)
-    for issue in result.issues + unknown_functions(text, program.functions()):
-        line, col = _expr_position(node, *line_col(text, issue.pos))
-        problems.add(line, issue.message, column=col, rule=rule_id)
-    if result.type not in ("bool", "dyn"):
-        problems.add(
-            _line(node),
-            f"'when' must be a boolean condition, but it yields a {result.type}: {text}",
-            rule=rule_id,
-        )
-    return program, tuple(result.paths)
+    return compile_when(node, text, rule_id, problems, MONITOR_CONTEXT)
 
 
 def _actions(node: yaml.Node | None, rule_id: str, problems: _Problems) -> tuple[str, ...]:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mlwarden.alerts.settings import AlertSettings
 from mlwarden.entities.alerts import Evaluation
+
+if TYPE_CHECKING:
+    from mlwarden.alerts.host import AlertHost
 
 log = logging.getLogger("mlwarden.alerts")
 
 
 class Scheduler:
-    def __init__(self, warden: Any, settings: AlertSettings | None = None) -> None:
+    def __init__(self, warden: AlertHost, settings: AlertSettings | None = None) -> None:
         self.warden = warden
         self.settings = settings if settings is not None else warden.settings.alerts
         self.runs = 0
@@ -66,7 +69,7 @@ class Scheduler:
             self._thread = None
 
 
-def start(warden: Any, settings: AlertSettings | None = None) -> Scheduler | None:
+def start(warden: AlertHost, settings: AlertSettings | None = None) -> Scheduler | None:
     """Start evaluating (``None`` when ``interval_s`` is 0: the scheduler is off);
     ``settings`` default to the warden's (``warden.settings.alerts``)."""
     settings = settings if settings is not None else warden.settings.alerts

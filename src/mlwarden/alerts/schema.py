@@ -103,6 +103,14 @@ MONITOR_CONTEXT = Struct(
         "attribution": MapOf(
             Leaf("dyn"), "field", "attribution drift (distance, …) when monitored with explain"
         ),
+        "review": Struct(
+            {
+                "override_rate": Leaf(_D, "overridden / decided reviews (absent before any)"),
+                "pending": Leaf(_I, "flagged predictions awaiting a reviewer"),
+                "decided": Leaf(_I, "reviews confirmed or overridden"),
+            },
+            "human oversight of the model (absent when nothing was flagged)",
+        ),
         "now": Leaf(_T, "evaluation time (UTC)"),
     }
 )

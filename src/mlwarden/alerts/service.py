@@ -30,6 +30,7 @@ from typing import Any
 import cel
 
 from mlwarden._json import jsonable
+from mlwarden._time import utcnow
 from mlwarden.access import Recorder
 from mlwarden.access.recorder import version_subject
 from mlwarden.access.users import AccessService
@@ -44,7 +45,6 @@ from mlwarden.errors import NotFound, ValidationError, WardenError
 from mlwarden.policy.evaluate import evaluate_rule
 from mlwarden.registry.service import RegistryService
 from mlwarden.store.alert_store import AlertStore
-from mlwarden.store.sql.database import utcnow
 
 log = logging.getLogger("mlwarden.alerts")
 
@@ -79,6 +79,8 @@ class AlertService:
         self._transaction = transaction
         self._clock = clock
         self.workers = workers  # threads that compute new windows across models
+        #: ``name -> {pending, confirmed, overridden, override_rate}`` (human oversight)
+        self.review_counts: Callable[[str], dict[str, Any]] | None = None
         self.channels = ChannelService(
             store,
             access,
@@ -87,6 +89,18 @@ class AlertService:
             transaction=transaction,
             policies=self.installed,
         )
+
+    def _review(self, name: str) -> dict[str, Any]:
+        if self.review_counts is None:
+            return {}
+        got = self.review_counts(name)
+        decided = got["confirmed"] + got["overridden"]
+        if not (decided or got["pending"]):
+            return {}
+        out = {"pending": got["pending"], "decided": decided}
+        if got["override_rate"] is not None:
+            out["override_rate"] = got["override_rate"]
+        return out
 
     # -- installed policies ---------------------------------------------------------------
 
@@ -222,6 +236,9 @@ class AlertService:
         windows = self.store.recent_windows(model_id, mv.version, pol.window, pol.history_needed)
         now = self._clock()
         contexts = [window_context(model, mv, w, now) for w in windows]
+        review = self._review(model.name)
+        if review:  # the queue is the model's, the same in every window
+            contexts = [{**c, "review": review} for c in contexts]
         cel_contexts = [cel.Context(c) for c in contexts]
         out = []
         for rule in pol.rules:

@@ -12,17 +12,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mlwarden.audit.log import AuditLog
 from mlwarden.audit.signing import Checkpoint, key_id
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import ValidationError
 
 
 @dataclass(frozen=True, slots=True)
-class ConsistencyResult:
+class ConsistencyResult(Wire):
     ok: bool
     message: str
     published_size: int
@@ -32,16 +32,6 @@ class ConsistencyResult:
 
     def __bool__(self) -> bool:
         return self.ok
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "message": self.message,
-            "published_size": self.published_size,
-            "published_root": self.published_root,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-        }
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:

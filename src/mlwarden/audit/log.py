@@ -47,6 +47,7 @@ from mlwarden.entities.audit import (
     event_leaf_hashes,
     utc_now,
 )
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import IntegrityError, NotFound, ValidationError, WardenError
 from mlwarden.store.audit_store import AuditBackend
 
@@ -150,7 +151,7 @@ def _hex(value: bytes | str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class InclusionProof:
+class InclusionProof(Wire):
     """Event ``seq`` (leaf ``seq - 1``) is in the tree of ``tree_size`` with ``root_hash``."""
 
     seq: int
@@ -195,18 +196,9 @@ class InclusionProof:
             and self.verify(root, public_key)
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "tree_size": self.tree_size,
-            "leaf_hash": self.leaf_hash,
-            "path": list(self.path),
-            "root_hash": self.root_hash,
-        }
-
 
 @dataclass(frozen=True, slots=True)
-class ConsistencyProof:
+class ConsistencyProof(Wire):
     """The tree of ``new_size`` extends the tree of ``old_size`` without rewriting it."""
 
     old_size: int
@@ -226,15 +218,6 @@ class ConsistencyProof:
             bytes.fromhex(_hex(new_root if new_root is not None else self.new_root)),
             [bytes.fromhex(p) for p in self.path],
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "old_size": self.old_size,
-            "new_size": self.new_size,
-            "old_root": self.old_root,
-            "new_root": self.new_root,
-            "path": list(self.path),
-        }
 
 
 # --------------------------------------------------------------------------- the service

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from mlwarden.audit.merkle import EMPTY_ROOT, CompactRange
 from mlwarden.audit.signing import Checkpoint, load_public_key
 from mlwarden.entities.audit import ERASE_ACTION, erasure_target
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import ValidationError
 
 __all__ = [
@@ -52,7 +53,7 @@ class Problem(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class VerificationResult:
+class VerificationResult(Wire):
     """The verdict. ``first_bad_seq`` and ``problem`` are ``None`` when ``ok``."""
 
     ok: bool
@@ -67,19 +68,6 @@ class VerificationResult:
 
     def __bool__(self) -> bool:
         return self.ok
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "events_checked": self.events_checked,
-            "first_bad_seq": self.first_bad_seq,
-            "problem": None if self.problem is None else str(self.problem),
-            "message": self.message,
-            "erased": self.erased,
-            "checkpoints_checked": self.checkpoints_checked,
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-        }
 
 
 Record = Sequence[Any]

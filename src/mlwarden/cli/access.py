@@ -11,7 +11,6 @@ from mlwarden.cli._common import (
     console,
     err_console,
     handle_errors,
-    open_local,
     open_warden,
     print_json,
 )
@@ -49,8 +48,7 @@ def users_set_role(
     as_json: bool = JsonOption,
 ) -> None:
     """Change a user's role (admins only; audited). `none` takes every permission away."""
-    wd = open_local(uri, "users set-role")  # no HTTP route yet: on the store itself
-    user = wd.access.set_role(name, role, actor=wd.actor)
+    user = open_warden(uri).set_role(name, role)
     if as_json:
         print_json(user.to_dict())
     else:
@@ -82,13 +80,23 @@ def users_list(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 @handle_errors
 def tokens_create(
     name: str = typer.Argument(..., help="The user the token acts as."),
-    expires_in: str | None = typer.Option(None, "--expires-in", help="e.g. 30d, 12h, 2w."),
+    expires_in: str | None = typer.Option(
+        None, "--expires-in", "--expires", help="e.g. 30d, 12h, 2w."
+    ),
     description: str | None = typer.Option(None, "--description", help="What it is for."),
+    scope: str | None = typer.Option(
+        None,
+        "--scope",
+        help="A service token: only these models and actions, e.g. "
+        "'model:credit-risk:read,predict' (clauses separated by ;).",
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Create an API token. It is printed once and cannot be shown again."""
-    new = open_warden(uri).create_token(name, expires_in=expires_in, description=description)
+    new = open_warden(uri).create_token(
+        name, expires_in=expires_in, description=description, scope=scope
+    )
     if as_json:
         print_json({**new.info.to_dict(), "token": new.token})
         return
@@ -127,7 +135,8 @@ def tokens_list(
         print_json([t.to_dict() for t in tokens])
         return
     table = Table(title="API tokens")
-    for col in ("id", "user", "prefix", "created", "expires", "revoked", "last used", "about"):
+    cols = ("id", "user", "prefix", "created", "expires", "revoked", "last used", "scope", "about")
+    for col in cols:
         table.add_column(col)
     for t in tokens:
         table.add_row(
@@ -138,6 +147,7 @@ def tokens_list(
             _when(t.expires_at),
             _when(t.revoked_at),
             _when(t.last_used_at),
+            t.scope or "",
             t.description or "",
         )
     console.print(table)

@@ -9,13 +9,17 @@ from mlwarden.cli import (
     alerts,
     audit,
     db,
+    findings,
+    gateway,
     imports,
     models,
     permissions,
     policy,
     privacy,
+    review,
     serve,
 )
+from mlwarden.cli import receipt as receipt_cli
 from mlwarden.cli import report as report_cli
 from mlwarden.cli._common import (
     JsonOption,
@@ -34,6 +38,8 @@ app = typer.Typer(
 )
 app.add_typer(models.app, name="models")
 app.add_typer(report_cli.app, name="report")
+app.add_typer(findings.app, name="findings")
+app.add_typer(review.app, name="review")
 app.add_typer(db.app, name="db")
 app.add_typer(imports.app, name="import")
 app.add_typer(audit.app, name="audit")
@@ -55,9 +61,11 @@ models.app.command("block")(alerts.block)
 models.app.command("unblock")(alerts.unblock)
 app.command("scan")(privacy.scan)
 app.command("erase")(privacy.erase)
+app.command("receipt")(receipt_cli.receipt)
 app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")
+app.add_typer(gateway.app, name="gateway")
 
 
 @app.command()
@@ -90,13 +98,28 @@ def init(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
 
 @app.command()
 @handle_errors
-def demo(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+def demo(
+    story: str = typer.Argument("models", help="models (the default) or agent"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
     """The governance story on Adult: a blocked candidate, an approved promotion, drift that
-    fires an alert and rolls production back, and the audit trail."""
+    fires an alert and rolls production back, and the audit trail. ``demo agent``: an AI
+    agent's tool calls through the MCP gateway, masked, blocked, approved and proven."""
     from mlwarden.cli._common import err_console
     from mlwarden.demo import run_demo
 
+    if story not in ("models", "agent"):
+        raise typer.BadParameter("use models or agent", param_hint="STORY")
     wd = open_local(uri, "demo")
+    if story == "agent":
+        from mlwarden.gateway.demo import run_agent_demo
+
+        out = run_agent_demo(wd.gateway, wd.audit, err_console if as_json else console)
+        wd.close()
+        if as_json:
+            print_json(out)
+        return
     results = run_demo(wd, console=err_console if as_json else console)
     if as_json:
         print_json(results)

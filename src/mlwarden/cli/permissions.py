@@ -1,5 +1,6 @@
 """``mlwarden access …``: teams, the models they own, grants per team and model, and
-``explain`` (docs/access.md). On the store itself: the server has no routes for them yet."""
+``explain`` (docs/access.md). Through ``mlwarden.connect``: on the store, or on a server
+(``--uri http://…``, ``/v1/access/…``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_local,
+    open_warden,
     print_json,
 )
 
@@ -29,8 +30,7 @@ def explain(
     as_json: bool = JsonOption,
 ) -> None:
     """The effective permission of USER for ACTION on MODEL, and the rule that decided."""
-    wd = open_local(uri, "access explain")
-    decision = wd.permissions.explain(user, model, action)
+    decision = open_warden(uri).explain(user, model, action)
     if as_json:
         print_json({"user": user, "model": model, "action": action, **decision.to_dict()})
     else:
@@ -44,8 +44,7 @@ def explain(
 @handle_errors
 def team_add(name: str = typer.Argument(...), uri: str | None = UriOption) -> None:
     """Create a team (admins; audited)."""
-    wd = open_local(uri, "access team-add")
-    console.print(f"Team {wd.permissions.create_team(name, actor=wd.actor)} created")
+    console.print(f"Team {open_warden(uri).create_team(name)} created")
 
 
 @app.command("assign")
@@ -54,8 +53,7 @@ def assign(
     model: str = typer.Argument(...), team: str = typer.Argument(...), uri: str | None = UriOption
 ) -> None:
     """Make TEAM the owner of MODEL (admins; audited)."""
-    wd = open_local(uri, "access assign")
-    wd.permissions.assign(model, team, actor=wd.actor)
+    open_warden(uri).assign_team(model, team)
     console.print(f"{model} is owned by team {team}")
 
 
@@ -70,8 +68,7 @@ def grant(
     as_json: bool = JsonOption,
 ) -> None:
     """Grant USER a ROLE on a team's models or on one model (admins; audited)."""
-    wd = open_local(uri, "access grant")
-    g = wd.permissions.grant(user, role, actor=wd.actor, team=team, model=model)
+    g = open_warden(uri).grant(user, role, team=team, model=model)
     print_json(g.to_dict()) if as_json else console.print(f"{user}: {role} on {g.where}")
 
 
@@ -86,8 +83,7 @@ def deny(
     as_json: bool = JsonOption,
 ) -> None:
     """Deny USER an ACTION on a team's models or one model; a deny wins over every role."""
-    wd = open_local(uri, "access deny")
-    g = wd.permissions.deny(user, action, actor=wd.actor, team=team, model=model)
+    g = open_warden(uri).deny(user, action, team=team, model=model)
     print_json(g.to_dict()) if as_json else console.print(f"{user}: {action} denied on {g.where}")
 
 
@@ -102,16 +98,11 @@ def revoke(
     uri: str | None = UriOption,
 ) -> None:
     """Remove a grant (or with --deny a deny) (admins; audited)."""
-    from mlwarden.access.permissions import scope_of
-    from mlwarden.entities.access import Grant
-
-    wd = open_local(uri, "access revoke")
-    scope, target = scope_of(team, model)
-    g = Grant(user, scope, target, "deny" if deny_ else "allow", what)
-    if not wd.permissions.revoke(g, actor=wd.actor):
-        console.print(f"no such grant on {g.where}")
+    where = f"team:{team}" if team is not None else f"model:{model}"
+    if not open_warden(uri).revoke_grant(user, what, deny=deny_, team=team, model=model):
+        console.print(f"no such grant on {where}")
         raise typer.Exit(1)
-    console.print(f"removed from {g.where}")
+    console.print(f"removed from {where}")
 
 
 @app.command("list")
@@ -122,7 +113,7 @@ def list_grants(
     as_json: bool = JsonOption,
 ) -> None:
     """Grants and denies per team and model."""
-    grants = open_local(uri, "access list").permissions.list_grants(user)
+    grants = open_warden(uri).list_grants(user)
     if as_json:
         print_json([g.to_dict() for g in grants])
         return

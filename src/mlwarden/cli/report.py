@@ -11,6 +11,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
+    open_local,
     open_warden,
     print_json,
 )
@@ -56,6 +57,8 @@ _document("annex-iv", "EU AI Act Annex IV technical documentation, sourced, with
 _document("gaps", "What the Annex IV documentation is missing, and how to fill it.")
 _document("instructions", "Draft Art. 13 instructions for use.")
 _document("monitoring-plan", "Post-market monitoring plan.")
+_document("art12", "EU AI Act Art. 12 logging duties mapped to audit events (recorded).")
+_document("soa", "ISO/IEC 42001 Statement of Applicability (recorded).")
 
 
 @app.command("diff")
@@ -69,6 +72,71 @@ def diff(
 ) -> None:
     """Version-to-version diff: metrics, signature, lineage, fairness, importance."""
     _emit("diff", old, new, fmt, out, uri)
+
+
+@app.command("ll144")
+@handle_errors
+def ll144(
+    model: str = typer.Argument(..., help="NAME (all versions) or NAME@V."),
+    since: str | None = typer.Option(None, help="ISO start of the period (inclusive)."),
+    until: str | None = typer.Option(None, help="ISO end of the period (exclusive)."),
+    sex: str = typer.Option("sex", help="Logged column holding sex."),
+    race: str | None = typer.Option(
+        None, help="Logged column holding race/ethnicity (default: race or ethnicity)."
+    ),
+    scoring: bool | None = typer.Option(
+        None, "--scoring/--selection", help="Scoring rate (above the median) or selection rate."
+    ),
+    data_source: str | None = typer.Option(
+        None, help="Explanation of the data (default: Warden's prediction log)."
+    ),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Also write the tables as CSV."),
+    fmt: str = FormatOption,
+    out: Path | None = OutOption,
+    uri: str | None = UriOption,
+) -> None:
+    """NYC Local Law 144 bias audit over logged predictions; recorded as `ll144` evidence."""
+    from mlwarden.reports.ll144 import bias_audit, ll144_csv, ll144_markdown
+    from mlwarden.reports.render import render
+
+    wd = open_local(uri, "a bias audit")
+    audit = bias_audit(
+        wd, model, since=since, until=until, sex=sex, race=race, scoring=scoring,
+        data_source=data_source,
+    )  # fmt: skip
+    if csv_out is not None:
+        csv_out.write_text(ll144_csv(audit))
+    result = render(ll144_markdown(audit), fmt, out)
+    if out is None:
+        typer.echo(result, nl=False)
+    else:
+        console.print(
+            f"Wrote {result}; lowest impact ratio {audit['min_impact_ratio']} "
+            f"(recorded on {audit['attached_to']})"
+        )
+
+
+@app.command("validation")
+@handle_errors
+def validation(
+    ref: str = typer.Argument(..., help="NAME@V to validate."),
+    challenger: str | None = typer.Option(None, help="NAME@V to benchmark against."),
+    fmt: str = FormatOption,
+    out: Path | None = OutOption,
+    uri: str | None = UriOption,
+) -> None:
+    """Model validation report; its measurements are recorded as `validation` evidence."""
+    from mlwarden.reports import gather
+    from mlwarden.reports.render import render
+    from mlwarden.reports.validation import validate, validation_report
+
+    wd = open_local(uri, "a validation")
+    validate(wd, ref, challenger=challenger)
+    result = render(validation_report(gather(wd, ref)), fmt, out)
+    if out is None:
+        typer.echo(result, nl=False)
+    else:
+        console.print(f"Wrote {result}")
 
 
 @app.command("bundle")

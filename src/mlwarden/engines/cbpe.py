@@ -64,6 +64,7 @@ class ScoreCalibrator:
         return np.interp(np.asarray(scores, dtype=np.float64), self.x_, self.y_)
 
     def to_dict(self) -> dict[str, Any]:
+        # the fitted state (``from_dict`` reads it back), not the constructor's fields
         return {
             "status": "ok",
             "method": "isotonic",

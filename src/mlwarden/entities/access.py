@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+
+from mlwarden.entities.wire import Wire
 
 
 @dataclass(frozen=True)
-class User:
+class User(Wire):
     """A person or service account with one role."""
 
     id: int
@@ -17,13 +18,13 @@ class User:
     created_at: datetime
     created_by: str
     disabled: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    #: set only on the user an API token authenticated, when that token has a scope
+    #: (``access.scopes``): what the request may do is then also limited by it
+    scope: str | None = None
 
 
 @dataclass(frozen=True)
-class Token:
+class Token(Wire):
     """An API token's record. The secret itself is never stored, only its SHA-256."""
 
     id: int
@@ -34,16 +35,15 @@ class Token:
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     description: str | None = None
+    #: what the token may do at most (``model:NAME:ACTION,…;…``), or ``None``: all its user may
+    scope: str | None = None
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or now < self.expires_at)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
-class NewToken:
+class NewToken(Wire):
     """What ``create_token`` returns: the record and the secret, shown this once."""
 
     token: str = field(repr=False)
@@ -54,7 +54,7 @@ class NewToken:
 
 
 @dataclass(frozen=True)
-class Approval:
+class Approval(Wire):
     model: str
     version: int
     approver: str
@@ -62,16 +62,15 @@ class Approval:
     comment: str | None
     created_at: datetime
 
+    wire_derived = ("ref",)
+
     @property
     def ref(self) -> str:
         return f"{self.model}@{self.version}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ref": self.ref}
-
 
 @dataclass(frozen=True)
-class ApprovalStatus:
+class ApprovalStatus(Wire):
     """How many distinct approvals a version's risk tier requires and how many it has."""
 
     ref: str
@@ -81,6 +80,8 @@ class ApprovalStatus:
     approvers: tuple[str, ...]
     registered_by: str
 
+    wire_derived = ("missing", "approved")
+
     @property
     def missing(self) -> int:
         return max(0, self.required - self.have)
@@ -89,17 +90,9 @@ class ApprovalStatus:
     def approved(self) -> bool:
         return self.missing == 0
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **asdict(self),
-            "approvers": list(self.approvers),
-            "missing": self.missing,
-            "approved": self.approved,
-        }
-
 
 @dataclass(frozen=True)
-class Grant:
+class Grant(Wire):
     """A role allowed (``effect`` allow, ``what`` a role) or an action denied (``effect``
     deny, ``what`` an action or ``*``) to a user on a team's models or on one model."""
 
@@ -111,9 +104,19 @@ class Grant:
     created_at: datetime | None = None
     created_by: str | None = None
 
+    wire_derived = ("where",)
+
     @property
     def where(self) -> str:
         return f"{self.scope}:{self.target}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "where": self.where}
+
+@dataclass(frozen=True)
+class AccessDecision(Wire):
+    """Whether a user may perform an action (on a model), and the rule that decided:
+    ``deny``, ``global``, ``grant``, ``scope``, ``none`` or ``disabled``."""
+
+    allowed: bool
+    role: str  # the role the user acts in
+    reason: str
+    rule: str

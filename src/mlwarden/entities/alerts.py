@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mlwarden._json import jsonable
+from mlwarden.entities.wire import Wire
 
 FIRING, RESOLVED = "firing", "resolved"
 
 
 @dataclass(frozen=True)
-class Alert:
+class Alert(Wire):
     """One firing episode of a monitoring rule on a model version."""
 
     id: int
@@ -34,38 +34,15 @@ class Alert:
     ended_at: datetime | None = None
     resolution: str | None = None
 
+    wire_derived = ("ref",)
+
     @property
     def ref(self) -> str:
         return f"{self.model}@{self.version}"
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(
-            {
-                "id": self.id,
-                "fingerprint": self.fingerprint,
-                "policy": self.policy,
-                "policy_sha256": self.policy_sha256,
-                "rule": self.rule,
-                "model": self.model,
-                "version": self.version,
-                "ref": self.ref,
-                "severity": self.severity,
-                "status": self.status,
-                "message": self.message,
-                "actions": list(self.actions),
-                "values": self.values,
-                "window_start": self.window_start,
-                "window_end": self.window_end,
-                "started_at": self.started_at,
-                "updated_at": self.updated_at,
-                "ended_at": self.ended_at,
-                "resolution": self.resolution,
-            }
-        )
-
 
 @dataclass(frozen=True)
-class Channel:
+class Channel(Wire):
     """Where alerts go, installed by an admin (policies name it). ``secret_env`` names the
     environment variable holding the HMAC key: the key itself is never stored."""
 
@@ -76,12 +53,9 @@ class Channel:
     created_by: str | None = None
     created_at: datetime | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class Delivery:
+class Delivery(Wire):
     """One attempt to send one alert event to one channel."""
 
     id: int
@@ -98,12 +72,9 @@ class Delivery:
     created_at: datetime
     delivery_id: str | None = None  # the signed X-Warden-Delivery; retries share it
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class RuleOutcome:
+class RuleOutcome(Wire):
     """A rule on one model in one evaluation: what the latest windows said and what changed."""
 
     policy: str
@@ -117,12 +88,9 @@ class RuleOutcome:
     message: str = ""
     values: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
-
 
 @dataclass(frozen=True)
-class Evaluation:
+class Evaluation(Wire):
     """``wd.evaluate_monitoring()``: every rule's outcome on every model it applies to."""
 
     time: datetime
@@ -136,10 +104,3 @@ class Evaluation:
     @property
     def resolved(self) -> list[RuleOutcome]:
         return [o for o in self.outcomes if o.change == "resolved"]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time.isoformat(),
-            "duration_s": self.duration_s,
-            "outcomes": [o.to_dict() for o in self.outcomes],
-        }

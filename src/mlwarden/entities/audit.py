@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mlwarden.entities.wire import Wire
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -119,7 +121,7 @@ DENIED = "access.denied"
 
 
 @dataclass(frozen=True, slots=True)
-class AuditEvent:
+class AuditEvent(Wire):
     """One entry of the audit log.
 
     ``seq`` starts at 1 and has no gaps; the Merkle leaf index is ``seq - 1`` and a checkpoint
@@ -136,6 +138,10 @@ class AuditEvent:
     payload_digest: str
     payload_json: str | None = field(default=None, repr=False)
     salt: str | None = field(default=None, repr=False)
+
+    # the wire carries the payload parsed (for APIs and the CLI), not its canonical text
+    wire_derived = ("payload",)
+    wire_exclude = ("payload_json",)
 
     @property
     def payload(self) -> dict[str, Any] | None:
@@ -157,19 +163,6 @@ class AuditEvent:
 
     def leaf_hash(self) -> bytes:
         return event_leaf_hash(self)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with the payload parsed (for APIs and the CLI)."""
-        return {
-            "seq": self.seq,
-            "time": self.time,
-            "actor": self.actor,
-            "action": self.action,
-            "subject": self.subject,
-            "payload_digest": self.payload_digest,
-            "payload": self.payload,
-            "salt": self.salt,
-        }
 
     @classmethod
     def create(
@@ -247,7 +240,7 @@ CHECKPOINT_ORIGIN = "mlwarden-audit"
 
 
 @dataclass(frozen=True, slots=True)
-class Checkpoint:
+class Checkpoint(Wire):
     """A signed tree head: the log had ``tree_size`` events with root ``root_hash`` (hex)."""
 
     tree_size: int
@@ -270,15 +263,6 @@ class Checkpoint:
         except (InvalidSignature, ValueError):
             return False
         return True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "tree_size": self.tree_size,
-            "root_hash": self.root_hash,
-            "time": self.time,
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Checkpoint:

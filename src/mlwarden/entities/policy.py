@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mlwarden._json import jsonable
 from mlwarden.entities import AliasChange
-from mlwarden.entities._frozen import FrozenDict, freeze, thaw
+from mlwarden.entities._frozen import FrozenDict, freeze
+from mlwarden.entities.wire import Wire
 
 PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
 
@@ -21,7 +21,7 @@ SEVERITIES = ("error", "warn")
 
 
 @dataclass(frozen=True)
-class RuleResult:
+class RuleResult(Wire):
     """One rule's verdict. ``values`` holds every path the rule reads that exists (as the rule
     saw it); ``missing`` the paths (shortest absent prefix) that do not."""
 
@@ -47,17 +47,6 @@ class RuleResult:
         """An error-severity rule that did not pass (a failed or unevaluable check)."""
         return self.severity == "error" and self.verdict in (FAIL, ERROR)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "severity": self.severity,
-            "verdict": self.verdict,
-            "message": self.message,
-            "values": jsonable(thaw(self.values)),
-            "missing": list(self.missing),
-            "check": self.check,
-        }
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuleResult:
         return cls(
@@ -72,7 +61,7 @@ class RuleResult:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Decision(Wire):
     """One evaluation of a policy against one version, as stored and audited."""
 
     policy: str
@@ -89,6 +78,12 @@ class Decision:
     policy_version: int | None = None
     inline: bool = False  # the policy was sent by the client: it can only dry-run
 
+    wire_derived = ("dry_run",)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.purpose == "dry-run"
+
     @property
     def failed_rules(self) -> list[RuleResult]:
         return [r for r in self.results if r.blocking]
@@ -96,23 +91,6 @@ class Decision:
     @property
     def warnings(self) -> list[RuleResult]:
         return [r for r in self.results if r.severity == "warn" and r.verdict != PASS]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "policy": self.policy,
-            "policy_sha256": self.policy_sha256,
-            "ref": self.ref,
-            "passed": self.passed,
-            "applies": self.applies,
-            "purpose": self.purpose,
-            "policy_version": self.policy_version,
-            "inline": self.inline,
-            "dry_run": self.purpose == "dry-run",
-            "time": self.time.isoformat(),
-            "actor": self.actor,
-            "results": [r.to_dict() for r in self.results],
-        }
 
     def __repr__(self) -> str:
         failed = [r.id for r in self.failed_rules]
@@ -123,7 +101,7 @@ class Decision:
 
 
 @dataclass(frozen=True)
-class Promotion:
+class Promotion(Wire):
     """The outcome of ``promote``: the gate's decision, the approvals seen and (unless a dry
     run, or the alias already pointed there) the alias move."""
 
@@ -136,22 +114,16 @@ class Promotion:
     change: AliasChange | None = None
     reasons: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ref": self.ref,
-            "alias": self.alias,
-            "allowed": self.allowed,
-            "dry_run": self.dry_run,
-            "moved": self.change is not None,
-            "change": None if self.change is None else self.change.to_dict(),
-            "reasons": list(self.reasons),
-            "approvals": dict(self.approvals),
-            "decision": self.decision.to_dict(),
-        }
+    wire_derived = ("moved",)
+
+    @property
+    def moved(self) -> bool:
+        """Did the alias move (not a dry run, and not already there)?"""
+        return self.change is not None
 
 
 @dataclass(frozen=True)
-class GatePolicy:
+class GatePolicy(Wire):
     """A gate policy an admin installed on the server: one stored version, by its hash."""
 
     name: str
@@ -161,19 +133,9 @@ class GatePolicy:
     created_by: str
     created_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "sha256": self.sha256,
-            "source": self.source,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
-
 
 @dataclass(frozen=True)
-class Binding:
+class Binding(Wire):
     """A protected alias (``alias:production``) or risk tier (``risk_tier:high``) bound to an
     installed gate policy's name: promotions evaluate that policy's newest version."""
 
@@ -182,13 +144,14 @@ class Binding:
     created_by: str
     created_at: datetime
 
-    def to_dict(self) -> dict[str, Any]:
-        kind, _, value = self.target.partition(":")
-        return {
-            "target": self.target,
-            "kind": kind,
-            "value": value,
-            "policy": self.policy,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
+    wire_derived = ("kind", "value")
+
+    @property
+    def kind(self) -> str:
+        """``alias`` or ``risk_tier``."""
+        return self.target.partition(":")[0]
+
+    @property
+    def value(self) -> str:
+        """The alias or the risk tier."""
+        return self.target.partition(":")[2]

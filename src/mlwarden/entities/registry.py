@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from mlwarden.entities._frozen import freeze, thaw
+from mlwarden.entities.wire import Wire
 
 RISK_TIERS = ("low", "medium", "high")
 #: Where a metric or evidence record came from: ``measured`` by the side that owns the store
@@ -18,19 +19,13 @@ ASSERTED = "asserted"
 PROVENANCES = (MEASURED, ASSERTED)
 
 
-class _Entity:
-    """Shared behaviour: deep-frozen fields, ``to_dict``, an HTML table for notebooks."""
+class _Entity(Wire):
+    """Shared behaviour: deep-frozen fields, ``to_dict`` (:func:`encode`), an HTML table for
+    notebooks."""
 
     def __post_init__(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]
             object.__setattr__(self, f.name, freeze(getattr(self, f.name)))
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {}
-        for f in fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            out[f.name] = value.isoformat() if isinstance(value, datetime) else thaw(value)
-        return out
 
     def _html_rows(self) -> list[tuple[str, Any]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]  # type: ignore[arg-type]

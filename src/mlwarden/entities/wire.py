@@ -1,11 +1,14 @@
-"""Entities from their JSON form: one decoder, driven by each dataclass's type hints.
+"""Entities to and from their JSON form: one encoder and one decoder, driven by each
+dataclass's fields and type hints.
 
-The entity dataclasses are the one definition of every shape the HTTP API carries. The server
-derives its response schemas from them (``mlwarden.server.schemas.wire_schema``) and the
+The entity dataclasses are the one definition of every shape the HTTP API carries. They
+encode with :func:`encode` (``to_dict`` is the same function, through :class:`Wire`), the
+server derives its response schemas from them (``mlwarden.server.wire_schema``) and the
 remote client decodes answers with :func:`decode`, so adding a field to an entity adds it to
-the SDK, the OpenAPI document and the client at once. Keys that are not fields (properties
-the server adds for readers, such as ``ref`` or ``approved``) are ignored: the entity
-computes them again. Plain Python only: importing this module stays cheap.
+the SDK, the OpenAPI document and the client at once. Keys that are not fields are the
+properties an entity names in ``wire_derived`` (``ref``, ``approved``, …: written for readers
+of the JSON); :func:`decode` ignores them, the entity computes them again. Plain Python only:
+importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -13,12 +16,58 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Mapping
 from datetime import datetime
 from enum import Enum
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
+
+from mlwarden._json import jsonable
 
 T = TypeVar("T")
+
+
+class Wire:
+    """Base of the entities: ``to_dict`` is :func:`encode`, the one writing of the shape.
+
+    ``wire_derived`` names read-only properties that travel beside the fields (set it as a
+    plain class attribute, not annotated, so the dataclass does not take it for a field);
+    ``wire_exclude`` names fields that do not travel (the server derives its schema from
+    both, ``mlwarden.server.wire_schema``)."""
+
+    __slots__ = ()
+    wire_derived: ClassVar[tuple[str, ...]] = ()
+    wire_exclude: ClassVar[tuple[str, ...]] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return typing.cast(dict[str, Any], encode(self))
+
+
+def encode(obj: Any) -> Any:
+    """``obj`` as plain JSON: an entity (or any dataclass without a ``to_dict`` of its own) as
+    ``{field: value}`` plus its ``wire_derived`` properties, less its ``wire_exclude``
+    fields; mappings, sequences, enums (their value), and leaves as ``jsonable`` writes them
+    (datetimes in ISO 8601, numpy scalars as Python ones, NaN as ``None``). The inverse of
+    :func:`decode`."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if isinstance(obj, Wire) or not hasattr(obj, "to_dict"):
+            cls = type(obj)
+            skip = getattr(cls, "wire_exclude", ())
+            out = {
+                f.name: encode(getattr(obj, f.name))
+                for f in dataclasses.fields(obj)
+                if f.name not in skip
+            }
+            for name in getattr(cls, "wire_derived", ()):
+                out[name] = encode(getattr(obj, name))
+            return out
+    elif isinstance(obj, Mapping):
+        return {str(k): encode(v) for k, v in obj.items()}
+    elif isinstance(obj, list | tuple):
+        return [encode(v) for v in obj]
+    elif isinstance(obj, Enum):
+        return obj.value
+    return jsonable(obj)
 
 
 @cache

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import WardenError
 
 Map = Callable[[Callable[[Any], Any], Iterable[Any]], Iterator[Any]]
 
 
 @dataclass(frozen=True)
-class ModelOutcome:
+class ModelOutcome(Wire):
     """What one fleet job did for one model version."""
 
     name: str
@@ -34,9 +35,6 @@ class ModelOutcome:
     drifted: bool | None = None  # the newest window's dataset drift; None: no window
     seconds: float = 0.0
     error: str | None = None  # why this model was skipped (no reference profile, say)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,7 @@ class FleetReport:
         return {m.name: m.error for m in self.models if m.error}
 
     def to_dict(self) -> dict[str, Any]:
+        # a summary, not the fields: totals over the models, then each model's outcome
         return {
             "window": self.window,
             "seconds": self.seconds,

@@ -10,9 +10,11 @@ from typing import Any
 
 import pandas as pd
 
+from mlwarden.entities.wire import Wire
+
 
 @dataclass(frozen=True)
-class WindowResult:
+class WindowResult(Wire):
     start: pd.Timestamp
     end: pd.Timestamp
     segment: str
@@ -26,41 +28,15 @@ class WindowResult:
     attribution: dict[str, Any] = field(default_factory=dict)
     unreadable_labels: int = 0  # labels no output of the version matches: left out, counted
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "start": self.start.isoformat(),
-            "end": self.end.isoformat(),
-            "segment": self.segment,
-            "rows": self.rows,
-            "labelled": self.labelled,
-            "drift": self.drift,
-            "quality": self.quality,
-            "performance": self.performance,
-            "estimated": self.estimated,
-            "fairness": self.fairness,
-            "attribution": self.attribution,
-            "unreadable_labels": self.unreadable_labels,
-        }
-
 
 @dataclass(frozen=True)
-class MonitorReport:
+class MonitorReport(Wire):
     name: str
     version: int
     window: str
     segment_by: str | None
     windows: tuple[WindowResult, ...]
     note: str = ""  # which version is monitored and why, when it is not the serving one
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "window": self.window,
-            "segment_by": self.segment_by,
-            "windows": [w.to_dict() for w in self.windows],
-            "note": self.note,
-        }
 
     def to_frame(self) -> pd.DataFrame:
         rows = []

@@ -38,6 +38,7 @@ META = (
     "latency_ms",
     "reasons",
     "subject",
+    "traceparent",
     "label",
     "erased",
 )

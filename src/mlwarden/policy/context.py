@@ -17,8 +17,10 @@ from mlwarden.entities._frozen import FrozenDict
 
 #: Evidence kinds whose content (less its ``status``) becomes a context root as is.
 #: ``drift`` and ``quality`` are written by monitoring, ``privacy`` by the PII scan; until they
-#: exist for a version the roots are empty maps.
-PASSTHROUGH = ("drift", "quality", "privacy")
+#: exist for a version the roots are empty maps. ``ll144`` is the recorded NYC LL144 bias audit
+#: (``mlwarden report ll144``), ``validation`` the recorded model validation, ``art12`` and
+#: ``iso42001`` the summaries recorded by ``report art12`` / ``report soa``.
+PASSTHROUGH = ("drift", "quality", "privacy", "ll144", "validation", "art12", "iso42001")
 #: Evidence the context builder reads; ``evidence_kinds`` tells the service what to fetch.
 EVIDENCE_KINDS = ("fairness", "explain", *PASSTHROUGH)
 _EXPLAIN_FIELDS = ("importance", "method", "output_space", "n_rows", "max_abs_residual")

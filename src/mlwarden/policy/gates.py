@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mlwarden._time import utcnow
 from mlwarden.access import Recorder
 from mlwarden.access.roles import allowed
 from mlwarden.access.users import AccessService
@@ -25,7 +26,6 @@ from mlwarden.errors import NotFound, PolicyViolation, ValidationError
 from mlwarden.policy.loader import Policy, load, loads
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.store.gate_store import GateStore
-from mlwarden.store.sql.database import utcnow
 
 DEFAULT_PROTECTED = ("production",)
 

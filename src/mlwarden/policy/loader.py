@@ -22,6 +22,7 @@ from mlwarden.entities.policy import SEVERITIES
 from mlwarden.errors import NotFound, PolicyError, ValidationError
 from mlwarden.policy.analysis import analyse, line_col, unknown_functions
 from mlwarden.policy.guard import compile_cel
+from mlwarden.policy.schema import Struct
 
 EXAMPLES = Path(__file__).parent / "examples"
 _POLICY_KEYS = {"name", "description", "applies_to", "rules", "verified"}
@@ -81,6 +82,7 @@ class Policy:
         return all(model.tags.get(k) == v for k, v in tags.items())
 
     def to_dict(self) -> dict[str, Any]:
+        # a summary for readers (hash, each rule with the paths it reads), not the fields
         return {
             "name": self.name,
             "sha256": self.sha256,
@@ -197,6 +199,37 @@ def cel_limit(
     line, col = _expr_position(node, *line_col(text, exc.details.get("pos", 0)))
     problems.add(line, exc.message, column=col, rule=rule_id)
     problems.over_limit = True
+
+
+def compile_when(
+    node: yaml.ScalarNode, text: str, rule_id: str, problems: _Problems, schema: Struct
+) -> tuple[Any, tuple[str, ...]]:
+    """Compile a ``when`` condition (monitoring and agent policies) and check it against
+    ``schema``; ``(None, ())`` when it cannot be compiled, its problems recorded."""
+    try:
+        program = compile_cel(text)
+    except PolicyError as exc:
+        cel_limit(node, text, exc, rule_id, problems)
+        return None, ()
+    except (ValueError, RuntimeError) as exc:
+        m = _CEL_POS.search(str(exc))
+        if m:
+            line, col = _expr_position(node, int(m.group(1)), int(m.group(2)))
+            problems.add(line, f"syntax error: {m.group(3)}", column=col, rule=rule_id)
+        else:
+            problems.add(_line(node), f"syntax error: {exc}", rule=rule_id)
+        return None, ()
+    result = analyse(text, program.variables(), schema)
+    for issue in result.issues + unknown_functions(text, program.functions()):
+        line, col = _expr_position(node, *line_col(text, issue.pos))
+        problems.add(line, issue.message, column=col, rule=rule_id)
+    if result.type not in ("bool", "dyn"):
+        problems.add(
+            _line(node),
+            f"'when' must be a boolean condition, but it yields a {result.type}: {text}",
+            rule=rule_id,
+        )
+    return program, tuple(result.paths)
 
 
 def _compile_rule(node: yaml.Node, index: int, seen: set[str], problems: _Problems) -> Rule | None:

@@ -154,6 +154,51 @@ CONTEXT = Struct(
         "privacy": MapOf(
             Leaf("dyn"), "field", "PII scan results (empty until the privacy scan is collected)"
         ),
+        "ll144": Struct(
+            {
+                "min_impact_ratio": Leaf(
+                    _D, "lowest impact ratio over sex, race and intersections"
+                ),
+                "rows": Leaf(_I, "individuals assessed"),
+                "selected": Leaf(_I, "selected (or scored above the median)"),
+                "method": Leaf(_S, "selection rate or scoring rate"),
+                "audited_at": Leaf(_S, "ISO time of the audit"),
+                "since": Leaf(_S, "start of the period audited"),
+                "until": Leaf(_S, "end of the period audited"),
+                "versions": Leaf("list", "versions whose predictions were audited"),
+                "tables": MapOf(MapOf(Leaf("dyn"), "field"), "table", "sex, race, intersection"),
+                "excluded": Leaf("list", "categories under 2% left out of the ratios"),
+            },
+            "NYC Local Law 144 bias audit recorded by `mlwarden report ll144` (empty until then)",
+        ),
+        "validation": Struct(
+            {
+                "independent": Leaf(_B, "no registrant of the version validated or approved it"),
+                "open_findings": Leaf(_I, "findings open or in progress"),
+                "open_high_findings": Leaf(_I, "of those, high or critical"),
+                "labelled": Leaf(_I, "logged predictions with labels, back-tested"),
+                "validated_by": Leaf(_S),
+                "validated_at": Leaf(_S, "ISO time"),
+                "backtest": MapOf(Leaf("dyn"), "field", "overall: metrics on logged labels"),
+            },
+            "model validation recorded by `mlwarden report validation` (empty until then)",
+        ),
+        "art12": Struct(
+            {
+                "gaps": Leaf(_I, "Art. 12/19 logging duties nothing records (12(3) not counted)"),
+                "gap_duties": Leaf("list", "their paragraphs"),
+                "duties": MapOf(Leaf(_S), "paragraph", "recorded, no events yet or gap"),
+            },
+            "EU AI Act Art. 12 mapping recorded by `mlwarden report art12` (empty until then)",
+        ),
+        "iso42001": Struct(
+            {
+                "gaps": Leaf(_I, "Annex A controls without evidence"),
+                "evidenced": Leaf(_I, "Annex A controls tied to evidence"),
+                "controls": MapOf(Leaf(_S), "control", "evidence or gap, by control (A.6.2.4)"),
+            },
+            "ISO/IEC 42001 Statement of Applicability recorded by `mlwarden report soa`",
+        ),
         "card": Struct(
             {
                 "intended_use": Leaf(_S),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlwarden._json import jsonable
+from mlwarden._time import utcnow
 from mlwarden.access import ApprovalService, Recorder
 from mlwarden.access.recorder import version_subject
 from mlwarden.access.users import AccessService
@@ -27,7 +28,6 @@ from mlwarden.policy.loader import Policy, load
 from mlwarden.registry.refs import check_alias, check_name
 from mlwarden.registry.service import RegistryService
 from mlwarden.store.decision_store import DecisionStore
-from mlwarden.store.sql.database import utcnow
 
 PolicyLike = str | Path | Policy
 

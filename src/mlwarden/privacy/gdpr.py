@@ -10,6 +10,7 @@ from mlwarden._json import jsonable
 from mlwarden.errors import ValidationError
 from mlwarden.store.prediction_store import PredictionStore
 from mlwarden.store.sql.vault import SubjectVault
+from mlwarden.store.tool_call_store import ToolCallStore
 
 Recorder = Callable[[str, str, str, dict[str, Any]], None]
 
@@ -22,8 +23,10 @@ class SubjectRights:
         *,
         model_id: Callable[[str], int],
         record: Recorder,
+        tool_calls: ToolCallStore | None = None,
     ) -> None:
         self.store, self.vault = store, vault
+        self.tool_calls = tool_calls  # agents' calls sealed for subjects shred with the key
         self._model_id, self._record = model_id, record
 
     def erase(
@@ -34,16 +37,18 @@ class SubjectRights:
         destroyed key stays in SQLite's write-ahead log; on PostgreSQL ``vacuum`` runs VACUUM
         on the affected tables (dead row versions keep the wrapped key until then)."""
         pseudonym = self.vault.pseudonym(subject)
+        calls = len(self.tool_calls.subject_calls(pseudonym)) if self.tool_calls else 0
         with self.store.transaction():
+            # the subject's key seals its predictions and its tool calls alike
             rows = self.store.erase_subject(pseudonym)
             self._record(
                 actor,
                 "subject.erase",
                 f"subject:{pseudonym}",
-                {"predictions": rows, "reason": reason},
+                {"predictions": rows, "tool_calls": calls, "reason": reason},
             )
         residue = self.store.scrub(vacuum=vacuum)
-        return {"subject": pseudonym, "predictions": rows, **residue}
+        return {"subject": pseudonym, "predictions": rows, "tool_calls": calls, **residue}
 
     def export(self, subject: str, *, actor: str) -> dict[str, Any]:
         """Art. 15: every logged prediction about the subject, decrypted, across models."""

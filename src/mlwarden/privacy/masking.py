@@ -32,6 +32,7 @@ from mlwarden.privacy.spans import replace_span_arrays, span_arrays
 REDACTED = "<REDACTED>"
 # No useful generalization and nothing to join on: the default policy removes the value.
 REDACT_BY_DEFAULT = {"ADDRESS"}
+_SPANS = Rule("redact", spans=True)
 
 
 def canonical_text(value: Any) -> str:
@@ -118,6 +119,7 @@ class MaskingPolicy:
         return cls(columns=columns, column_entities=entities, keyring=keyring)
 
     def to_dict(self) -> dict[str, Any]:
+        # the policy file's format (versioned, optional sections left out), not the fields
         out: dict[str, Any] = {"version": 1, "default": self.default}
         if self.key_version is not None:
             out["key_version"] = self.key_version
@@ -224,6 +226,54 @@ class MaskingPolicy:
             else:
                 out[column] = _generalize_value(value, rule)
         return out
+
+    def apply_json(self, value: Any) -> Any:
+        """A masked copy of a JSON document (an agent's tool arguments or a tool's result).
+
+        A key path (``customer.email``) with a column rule gets that rule; every other string
+        has its personal-data spans replaced (``<EMAIL>``; ``entities`` may say otherwise),
+        since a tool's free text is where an agent meets customers' data. The free strings
+        are masked in one batch: the recognizers' cost is per call, not per string."""
+        slots: list[tuple[Any, Any]] = []  # (container, key) of each free string
+        out = self._copy_json(value, "", slots)
+        texts = [container[key] for container, key in slots]
+        if texts:
+            for (container, key), text in zip(
+                slots, self._mask_texts("", texts, _SPANS), strict=True
+            ):
+                container[key] = text
+        return out[0] if isinstance(out, list) and not isinstance(value, list) else out
+
+    def _copy_json(self, value: Any, path: str, slots: list[tuple[Any, Any]]) -> Any:
+        if not isinstance(value, dict | list):
+            box = [value]  # a bare string is masked in place in a one-item list
+            if isinstance(value, str) and value:
+                slots.append((box, 0))
+            return box
+        if isinstance(value, list):
+            items: list[Any] = []
+            for item in value:
+                items.append(self._leaf(item, path, slots, items, len(items)))
+            return items
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if sub in self.columns or sub in self.column_entities:
+                masked = self.apply_record({sub: item})
+                if sub in masked:
+                    out[key] = masked[sub]
+            else:
+                out[key] = self._leaf(item, sub, slots, out, key)
+        return out
+
+    def _leaf(
+        self, item: Any, path: str, slots: list[tuple[Any, Any]], container: Any, key: Any
+    ) -> Any:
+        if isinstance(item, dict | list):
+            return self._copy_json(item, path, slots)
+        if isinstance(item, str) and item:
+            slots.append((container, key))
+        return item
 
     def __repr__(self) -> str:
         return (

@@ -60,6 +60,7 @@ class Rule:
     keep: int = 3
 
     def to_dict(self) -> dict[str, Any] | str:
+        # the shortest form: the action alone when every other setting is its default
         defaults = Rule(self.action)
         out = {k: v for k, v in asdict(self).items() if v != getattr(defaults, k)}
         return {"action": self.action, **out} if out else self.action

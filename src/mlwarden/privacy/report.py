@@ -40,6 +40,7 @@ class ColumnFinding:
     n_spans: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        # scores rounded to 4 places for the evidence
         out = asdict(self)
         out["confidence"] = round(float(self.confidence), 4)
         out["fraction"] = round(float(self.fraction), 4)

@@ -10,9 +10,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import select
 
+from mlwarden._time import utcnow
 from mlwarden.privacy.keys import KeyRing
 from mlwarden.privacy.masking import MaskingPolicy
-from mlwarden.store.sql.database import Database, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import masking_policies
 
 CACHE_SECONDS = 5.0  # a policy changed by another process applies within this delay

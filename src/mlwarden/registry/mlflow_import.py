@@ -15,21 +15,51 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from mlwarden import _yaml
 from mlwarden.entities import ASSERTED
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import (
     ArtifactRejected,
     NotFound,
     UpstreamError,
     WardenError,
 )
+
+if TYPE_CHECKING:
+    from mlwarden.access.users import AccessService
+    from mlwarden.entities import AliasChange, Model, ModelVersion
+    from mlwarden.policy.gates import GateService
+    from mlwarden.registry.service import RegistryService
+
+
+class MirrorTarget(Protocol):
+    """The members of the local ``Warden`` the mirror uses (a Protocol here, so mypy checks
+    them without the registry importing the facade above it)."""
+
+    @property
+    def actor(self) -> str: ...
+    @property
+    def access(self) -> AccessService: ...
+    @property
+    def registry(self) -> RegistryService: ...
+    @property
+    def gates(self) -> GateService: ...
+
+    def get_model(self, name: str) -> Model: ...
+    def list_versions(self, name: str) -> list[ModelVersion]: ...
+    # the parameters the mirror passes (the facade's has more, all with defaults)
+    def set_alias(
+        self, name: str, alias: str, version: int, *, reason: str | None
+    ) -> AliasChange: ...
+
 
 API = "/api/2.0/mlflow"
 #: largest artifact file fetched from MLflow
@@ -38,14 +68,11 @@ TRUST_PICKLE = "mlflow.trust_pickle"
 
 
 @dataclass
-class SyncReport:
+class SyncReport(Wire):
     imported: list[str] = field(default_factory=list)  # "name@warden_version (mlflow vN)"
     skipped: list[str] = field(default_factory=list)  # already mirrored
     refused: list[str] = field(default_factory=list)  # "name vN: reason"
     aliases: list[str] = field(default_factory=list)  # "name@alias -> warden version"
-
-    def to_dict(self) -> dict[str, list[str]]:
-        return dataclasses.asdict(self)
 
 
 class MlflowRest:
@@ -121,6 +148,38 @@ def _tags(items: Any) -> dict[str, str]:
     return {t["key"]: str(t.get("value", "")) for t in items or [] if "key" in t}
 
 
+#: MLflow ColSpec types and the signature types Warden validates against
+_COLSPEC_TYPES = {
+    "double": "float",
+    "float": "float",
+    "long": "integer",
+    "integer": "integer",
+    "boolean": "boolean",
+    "string": "string",
+    "datetime": "datetime",
+}
+
+
+def signature_inputs(signature: Any) -> list[dict[str, Any]]:
+    """Warden's input specs from an MLmodel's column signature (names, types, ``required``);
+    ``[]`` when MLflow recorded none, or a tensor signature, which names no columns."""
+    text = signature.get("inputs") if isinstance(signature, dict) else None
+    try:
+        columns = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return []
+    if not isinstance(columns, list):
+        return []
+    specs = []
+    for col in columns:
+        kind = _COLSPEC_TYPES.get(str(col.get("type"))) if isinstance(col, dict) else None
+        if kind is None or not isinstance(col.get("name"), str):
+            return []
+        nullable = not col.get("required", True)
+        specs.append({"name": col["name"], "type": kind, "nullable": nullable, "sensitive": False})
+    return specs
+
+
 def load_safely(
     rest: MlflowRest, name: str, version: str, flavors: dict[str, Any], trust_pickle: bool
 ) -> tuple[Any, str]:
@@ -167,7 +226,7 @@ def load_safely(
 
 
 def import_mlflow(
-    wd: Any,
+    wd: MirrorTarget,
     tracking_uri: str,
     *,
     model: str | None = None,
@@ -189,7 +248,7 @@ def import_mlflow(
     return report
 
 
-def _mirrored(wd: Any, name: str) -> dict[str, int]:
+def _mirrored(wd: MirrorTarget, name: str) -> dict[str, int]:
     """MLflow version -> Warden version, for the versions of ``name`` already mirrored."""
     try:
         versions = wd.list_versions(name)
@@ -204,7 +263,7 @@ def _mirrored(wd: Any, name: str) -> dict[str, int]:
 
 
 def _sync_model(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
+    wd: MirrorTarget, rest: MlflowRest, rm: dict[str, Any], trust_pickle: bool, report: SyncReport
 ) -> None:
     name = rm["name"]
     done = _mirrored(wd, name)
@@ -214,10 +273,9 @@ def _sync_model(
             report.skipped.append(f"{name} v{version}")
             continue
         try:
-            flavors = (_yaml.load(rest.artifact(name, version, "MLmodel").decode()) or {}).get(
-                "flavors"
-            ) or {}
-            obj, how = load_safely(rest, name, version, flavors, trust_pickle)
+            mlmodel = _yaml.load(rest.artifact(name, version, "MLmodel").decode()) or {}
+            obj, how = load_safely(rest, name, version, mlmodel.get("flavors") or {}, trust_pickle)
+            inputs = signature_inputs(mlmodel.get("signature"))
         except WardenError as exc:
             report.refused.append(f"{name} v{version}: {exc.message}")
             continue
@@ -228,7 +286,7 @@ def _sync_model(
                 f"model:{name}",
                 {"mlflow": rest.uri, "version": version, "source": mv.get("source")},
             )
-        registered = _register(wd, rest, rm, mv, obj, how)
+        registered = _register(wd, rest, rm, mv, obj, how, inputs)
         done[version] = registered.version
         report.imported.append(f"{name}@{registered.version} (mlflow v{version})")
     current = wd.get_model(name).aliases if done else {}
@@ -271,7 +329,13 @@ def _run_facts(rest: MlflowRest, run_id: str | None) -> dict[str, Any]:
 
 
 def _register(
-    wd: Any, rest: MlflowRest, rm: dict[str, Any], mv: dict[str, Any], obj: Any, how: str
+    wd: MirrorTarget,
+    rest: MlflowRest,
+    rm: dict[str, Any],
+    mv: dict[str, Any],
+    obj: Any,
+    how: str,
+    inputs: list[dict[str, Any]],
 ) -> Any:
     name = rm["name"]
     wd.access.require(wd.actor, "model.register", f"model:{name}")
@@ -304,6 +368,11 @@ def _register(
     }
     spec = dataclasses.replace(
         prepared.spec,
+        # no data travels with an import: the signature is MLflow's column spec, so the
+        # version is validated and served like any other
+        signature={**prepared.spec.signature, "inputs": inputs}
+        if inputs
+        else prepared.spec.signature,
         lineage=lineage,
         metrics={**prepared.spec.metrics, **metrics},
         provenance={**prepared.spec.provenance, **{f"metrics.{k}": ASSERTED for k in metrics}},

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from mlwarden._hash import sha256_bytes
 from mlwarden._json import jsonable
 from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
@@ -22,7 +23,7 @@ from mlwarden.registry.flavors.generic import GenericFlavor
 from mlwarden.registry.metrics import classification_metrics, regression_metrics
 from mlwarden.registry.refs import ModelRef, check_alias, check_name, parse_ref
 from mlwarden.registry.signature import canonical_labels, infer_signature
-from mlwarden.store.artifacts import ArtifactStore, sha256_bytes
+from mlwarden.store.artifacts import ArtifactStore
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
 
 
@@ -484,6 +485,28 @@ class RegistryService:
     def get_evidence(self, ref: str, kind: str) -> dict[str, Any]:
         mv = self.get_version(ref)
         return self.store.get_evidence(mv.name, mv.version, kind)
+
+    def record_evidence(self, ref: str, kind: str, content: dict[str, Any], *, actor: str) -> str:
+        """Store evidence measured after registration (e.g. a bias audit over logged
+        predictions), replacing any earlier of ``kind``, with an ``evidence.record`` event
+        carrying its digest in the same transaction, so bundles can prove it."""
+        if kind in REGISTRATION_KINDS:
+            raise ValidationError(
+                f"{kind!r} evidence is collected at registration and cannot be replaced",
+                field="kind",
+            )
+        mv = self.get_version(ref)
+        content = jsonable(content)
+        with self._transaction():
+            digest = self.store.put_evidence(mv.name, mv.version, kind, content)
+            self._emit(actor, "evidence.record", mv.ref, {"kind": kind, "sha256": digest})
+        return digest
+
+
+#: Evidence measured at registration and cited by its audit event: never replaced afterwards.
+REGISTRATION_KINDS = frozenset(
+    {"reference_profile", "fairness", "explain", "explain_background", "privacy", "calibration"}
+)
 
 
 def _check_favorable(label: Any, classes: list[Any] | None) -> Any:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.errors import ValidationError
 from mlwarden.reports.context import ReportContext, gather
+
+if TYPE_CHECKING:
+    from mlwarden.reports.source import ReportSource
 
 #: Document kinds and the file stem each gets in a bundle.
 KINDS = {
@@ -23,6 +26,10 @@ KINDS = {
     "instructions": "instructions-for-use",
     "monitoring-plan": "monitoring-plan",
     "diff": "diff",
+    "ll144": "ll144-bias-audit",
+    "validation": "validation-report",
+    "art12": "art12-record-keeping",
+    "soa": "iso42001-soa",
 }
 
 
@@ -31,7 +38,10 @@ def _writers() -> dict[str, Callable[..., str]]:
     from mlwarden.reports.card import model_card
     from mlwarden.reports.gaps import gap_report
     from mlwarden.reports.instructions import instructions
+    from mlwarden.reports.ll144 import ll144_document
+    from mlwarden.reports.mappings import soa_document
     from mlwarden.reports.monitoring_plan import monitoring_plan
+    from mlwarden.reports.validation import validation_report
 
     return {
         "card": model_card,
@@ -39,10 +49,27 @@ def _writers() -> dict[str, Callable[..., str]]:
         "gaps": gap_report,
         "instructions": instructions,
         "monitoring-plan": monitoring_plan,
+        "ll144": ll144_document,
+        "validation": validation_report,
+        "soa": soa_document,
     }
 
 
-def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
+#: Mappings whose summary is recorded as evidence each time the document is generated.
+RECORDED = {"art12": "art12", "soa": "iso42001"}
+
+
+def record_mapping(wd: Any, kind: str, ctx: ReportContext) -> ReportContext:
+    from mlwarden.reports.mappings import art12_facts, art12_summary, soa_summary
+
+    summary = art12_summary(art12_facts(wd, ctx)) if kind == "art12" else soa_summary(ctx)
+    from mlwarden.reports.context import record
+
+    record(wd, ctx.ref, RECORDED[kind], summary)
+    return gather(wd, ctx.ref)
+
+
+def previous_context(wd: ReportSource, ctx: ReportContext) -> ReportContext | None:
     """The context of the version registered just before ``ctx``'s, if any."""
     older = [
         v.version for v in wd.list_versions(ctx.version.name) if v.version < ctx.version.version
@@ -50,7 +77,9 @@ def previous_context(wd: Any, ctx: ReportContext) -> ReportContext | None:
     return gather(wd, f"{ctx.version.name}@{max(older)}") if older else None
 
 
-def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None = None) -> str:
+def document(
+    wd: ReportSource, kind: str, ctx: ReportContext, other: ReportContext | None = None
+) -> str:
     """The Markdown of one document for an already-gathered context."""
     if kind == "diff":
         from mlwarden.reports.diff import version_diff
@@ -60,6 +89,10 @@ def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None
                 "a diff needs two versions: report('diff', OLD, NEW)", field="other"
             )
         return version_diff(ctx, other)
+    if kind == "art12":  # counts events across the model's log, not only this version's
+        from mlwarden.reports.mappings import art12_document
+
+        return art12_document(wd, ctx)
     writers = _writers()
     if kind not in writers:
         raise ValidationError(
@@ -71,7 +104,7 @@ def document(wd: Any, kind: str, ctx: ReportContext, other: ReportContext | None
 
 
 def report(
-    wd: Any,
+    wd: ReportSource,
     kind: str,
     ref: str,
     other: str | None = None,
@@ -87,11 +120,13 @@ def report(
             f"report kind must be one of {list(KINDS)}, got {kind!r}", field="kind"
         )
     ctx = gather(wd, ref)
+    if kind in RECORDED:  # the summary becomes evidence policies read (audited digest)
+        ctx = record_mapping(wd, kind, ctx)
     other_ctx = gather(wd, other) if other is not None else None
     return render(document(wd, kind, ctx, other_ctx), format, out)
 
 
-def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: ReportSource, ref: str, path: str | Path) -> Path:
     from mlwarden.reports.bundle import write_bundle as _write
 
     return _write(wd, ref, path)
@@ -104,12 +139,28 @@ def verify_bundle(path: str | Path, pubkey: Any = None) -> Any:
     return _verify(path, pubkey)
 
 
+def verify_receipt(source: str | Path | dict[str, Any], pubkey: Any = None) -> list[str]:
+    """Check a decision receipt offline; returns its problems (empty when it verifies)."""
+    from mlwarden.reports.receipt_check import verify_receipt as _verify
+
+    return _verify(source, pubkey)
+
+
+def render_receipt(signed: dict[str, Any], format: str = "md", out: Any = None) -> Any:
+    """A signed receipt (``wd.receipt(id)``) as json, md, html or pdf (``out`` required)."""
+    from mlwarden.reports.receipt import render_receipt as _render
+
+    return _render(signed, format, out)
+
+
 __all__ = [
     "KINDS",
     "ReportContext",
     "document",
     "gather",
+    "render_receipt",
     "report",
     "verify_bundle",
+    "verify_receipt",
     "write_bundle",
 ]

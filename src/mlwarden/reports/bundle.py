@@ -29,7 +29,7 @@ import base64
 import json
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature
 
@@ -45,6 +45,9 @@ from mlwarden.entities.audit import AuditEvent
 from mlwarden.errors import IntegrityError, ValidationError, WardenError
 from mlwarden.reports.bundle_check import BundleVerification, Problem
 from mlwarden.reports.context import canonical_bytes, gather, sha256_hex
+
+if TYPE_CHECKING:
+    from mlwarden.reports.source import ReportSource
 
 FORMAT = "mlwarden-evidence-bundle"
 FORMAT_VERSION = 1
@@ -62,7 +65,7 @@ EVENT_FIELDS = (
     "payload_json",
     "salt",
 )
-DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan")
+DOCUMENTS = ("card", "annex-iv", "gaps", "instructions", "monitoring-plan", "art12", "soa")
 
 
 def _json(value: Any) -> bytes:
@@ -73,7 +76,7 @@ def _json(value: Any) -> bytes:
     ).encode()
 
 
-def _signing_key(wd: Any) -> Any:
+def _signing_key(wd: ReportSource) -> Any:
     from mlwarden.store.sql.audit import key_path
 
     path = key_path(wd.settings)
@@ -87,7 +90,7 @@ def _signing_key(wd: Any) -> Any:
     return key
 
 
-def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
+def bundle_files(wd: ReportSource, ref: str) -> dict[str, bytes]:
     """Every file of the bundle but the manifest and its signature."""
     from mlwarden.reports import KINDS, document, previous_context
     from mlwarden.reports.render import to_html
@@ -98,6 +101,17 @@ def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
         text = document(wd, kind, ctx)
         files[f"documents/{KINDS[kind]}.md"] = text.encode()
         files[f"documents/{KINDS[kind]}.html"] = to_html(text).encode()
+    if ctx.ev("ll144") is not None:  # recorded audits only: most models are not AEDTs
+        from mlwarden.reports.ll144 import ll144_csv
+
+        text = document(wd, "ll144", ctx)
+        stem = f"documents/{KINDS['ll144']}"
+        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
+        files[f"{stem}.csv"] = ll144_csv(ctx.evidence["ll144"].content).encode()
+    if ctx.ev("validation") is not None:
+        text = document(wd, "validation", ctx)
+        stem = f"documents/{KINDS['validation']}"
+        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
     prev = previous_context(wd, ctx)
     if prev is not None:
         text = document(wd, "diff", prev, ctx)
@@ -122,7 +136,7 @@ def bundle_files(wd: Any, ref: str) -> dict[str, bytes]:
     return files
 
 
-def write_bundle(wd: Any, ref: str, path: str | Path) -> Path:
+def write_bundle(wd: ReportSource, ref: str, path: str | Path) -> Path:
     """Write the signed evidence bundle of ``ref`` to ``path`` (a ``.zip``)."""
     key = _signing_key(wd)
     public = key.public_key()
@@ -274,6 +288,7 @@ def _verify_audit(data: dict[str, bytes], key: Any, result: BundleVerification) 
         )
         return
     result.checkpoint = cp.to_dict()
+    recorded: dict[Any, AuditEvent] = {}
     for e in events:
         where = f"audit/events.json#seq={e.seq}"
         if not e.payload_ok():
@@ -295,16 +310,29 @@ def _verify_audit(data: dict[str, bytes], key: Any, result: BundleVerification) 
             result.proven += 1
         if e.action == "version.register" and e.payload:
             _check_evidence(data, e, result)
+        if e.action == "evidence.record" and e.payload:
+            recorded[e.payload.get("kind")] = e  # the latest recording is the one in force
+    for event in recorded.values():
+        payload = event.payload or {}
+        _check_evidence(data, event, result, {payload.get("kind"): payload.get("sha256")})
 
 
-def _check_evidence(data: dict[str, bytes], event: AuditEvent, result: BundleVerification) -> None:
-    """Evidence files against the digests the (proven) registration event recorded: ties the
-    documents' sources to the audit log, not only to the bundle's own manifest."""
-    for kind, digest in (event.payload or {}).get("evidence", {}).items():
+def _check_evidence(
+    data: dict[str, bytes],
+    event: AuditEvent,
+    result: BundleVerification,
+    digests: dict[Any, Any] | None = None,
+) -> None:
+    """Evidence files against the digests the (proven) registration event recorded, or
+    ``digests`` (an ``evidence.record`` event's): ties the documents' sources to the audit
+    log, not only to the bundle's own manifest."""
+    if digests is None:
+        digests = (event.payload or {}).get("evidence", {})
+    for kind, digest in digests.items():
         name = f"evidence/{kind}.json"
         if name in data and sha256_hex(data[name]) != digest:
             result.add(
                 name,
                 Problem.EVIDENCE_MISMATCH,
-                f"sha256 differs from the digest registered in audit event {event.seq}",
+                f"sha256 differs from the digest recorded in audit event {event.seq}",
             )

@@ -58,6 +58,7 @@ class BundleVerification:
         return {f.file for f in self.problems if problem is None or f.problem == problem}
 
     def to_dict(self) -> dict[str, Any]:
+        # the verdict for readers (``ok``, renamed counters, the findings), not the fields
         return {
             "path": self.path,
             "ok": self.ok,

@@ -11,13 +11,26 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.entities import AliasChange, Model, ModelVersion
 from mlwarden.errors import IntegrityError, NotFound
 
+if TYPE_CHECKING:
+    from mlwarden.reports.source import ReportSource
+
 #: Evidence kinds the documents know how to read; others are listed but not interpreted.
-KNOWN_KINDS = ("reference_profile", "fairness", "explain", "privacy", "calibration")
+KNOWN_KINDS = (
+    "reference_profile",
+    "fairness",
+    "explain",
+    "privacy",
+    "calibration",
+    "ll144",
+    "validation",
+    "art12",
+    "iso42001",
+)
 
 #: Actions of the audit events that describe a version's governance (prediction batches are
 #: left out: a busy model has millions, and the bundle proves the decisions, not the traffic).
@@ -31,6 +44,9 @@ GOVERNANCE_ACTIONS = (
     "alias.rollback",
     "model.promote",
     "access.denied",
+    "evidence.record",
+    "finding.add",
+    "finding.update",
 )
 
 
@@ -130,7 +146,14 @@ class ReportContext:
         return what
 
 
-def gather(wd: Any, ref: str) -> ReportContext:
+def record(wd: Any, ref: str, kind: str, content: dict[str, Any]) -> str:
+    """Store a measurement made after registration as ``kind`` evidence of ``ref`` (audited):
+    validators and admins only, as for running checks, since policies gate on it."""
+    wd.access.require(wd.actor, "checks.run", f"model:{ref.partition('@')[0]}")
+    return str(wd.registry.record_evidence(ref, kind, content, actor=wd.actor))
+
+
+def gather(wd: ReportSource, ref: str) -> ReportContext:
     """Read everything the documents need about ``ref`` through the ``Warden`` facade."""
     mv = wd.get_model_version(ref)
     model = wd.get_model(mv.name)
@@ -175,7 +198,7 @@ def gather(wd: Any, ref: str) -> ReportContext:
 
 
 def version_events(
-    wd: Any, mv: ModelVersion, policies: list[dict[str, Any]] | None = None
+    wd: ReportSource, mv: ModelVersion, policies: list[dict[str, Any]] | None = None
 ) -> list[Any]:
     """The governance events of ``mv``: its model's creation, its registration, approvals,
     decisions and refusals, every alias move to or from it, and the installation of each
@@ -201,7 +224,9 @@ def version_events(
     return sorted(out, key=lambda e: e.seq)
 
 
-def monitoring_config(wd: Any, mv: ModelVersion, model: Model | None = None) -> dict[str, Any]:
+def monitoring_config(
+    wd: ReportSource, mv: ModelVersion, model: Model | None = None
+) -> dict[str, Any]:
     """The installed monitoring policies that apply to the model, and what monitoring runs
     have stored (window lengths, segments, latest results). ``source`` says which the plan
     rests on: ``monitoring policies``, else ``monitor windows``, else ``none``."""
@@ -216,7 +241,7 @@ def monitoring_config(wd: Any, mv: ModelVersion, model: Model | None = None) -> 
     }
 
 
-def _alerts(wd: Any, mv: ModelVersion, limit: int = 20) -> list[dict[str, Any]]:
+def _alerts(wd: ReportSource, mv: ModelVersion, limit: int = 20) -> list[dict[str, Any]]:
     getter = getattr(wd, "alerts", None)
     if getter is None:
         return []
@@ -227,7 +252,7 @@ def _alerts(wd: Any, mv: ModelVersion, limit: int = 20) -> list[dict[str, Any]]:
     return [_plain(a.to_dict()) for a in found if a.version == mv.version][:limit]
 
 
-def _stored_windows(wd: Any, mv: ModelVersion) -> dict[str, dict[str, Any]]:
+def _stored_windows(wd: ReportSource, mv: ModelVersion) -> dict[str, dict[str, Any]]:
     try:
         rows = wd.monitoring.history(mv.name, version=mv.version)
     except (AttributeError, NotFound):
@@ -250,7 +275,7 @@ def _stored_windows(wd: Any, mv: ModelVersion) -> dict[str, dict[str, Any]]:
     return windows
 
 
-def _monitoring_policies(wd: Any, model: Model) -> list[dict[str, Any]]:
+def _monitoring_policies(wd: ReportSource, model: Model) -> list[dict[str, Any]]:
     # Installed monitoring policies (mlwarden.alerts) when this Warden has them.
     getter = getattr(wd, "monitoring_policies", None)
     if getter is None:

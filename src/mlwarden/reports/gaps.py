@@ -6,8 +6,9 @@ a model tag, or a document outside Warden, e.g. the declaration of conformity).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
+from mlwarden.entities.wire import Wire
 from mlwarden.reports._md import table
 from mlwarden.reports.context import HUMAN_TAGS, ReportContext
 
@@ -24,15 +25,12 @@ TAG_SECTIONS = {
 
 
 @dataclass(frozen=True)
-class Gap:
+class Gap(Wire):
     section: str  # Annex IV section(s)
     item: str
     detail: str
     fix: str
     kind: str = "evidence"  # evidence | human
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 def find_gaps(ctx: ReportContext) -> list[Gap]:

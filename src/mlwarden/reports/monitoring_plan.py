@@ -21,7 +21,7 @@ def monitoring_plan(ctx: ReportContext) -> str:
     if src == "monitoring policies":
         parts += ["## Monitoring policies\n"]
         parts += [_policy(ctx, p) for p in mon["policies"]]
-        parts += ["## Monitoring runs so far\n", _windows(ctx)]
+        parts += ["## Monitoring runs so far\n", windows_table(ctx)]
     else:
         parts.append(
             "> No monitoring policy applies to this model. "
@@ -32,8 +32,8 @@ def monitoring_plan(ctx: ReportContext) -> str:
             )
             + "\n"
         )
-        parts += ["## Monitoring runs so far\n", _windows(ctx)]
-    parts += ["## Alerts so far\n", _alerts(ctx)]
+        parts += ["## Monitoring runs so far\n", windows_table(ctx)]
+    parts += ["## Alerts so far\n", alerts_table(ctx)]
     ref = ctx.ev("reference_profile")
     inputs = [c["name"] for c in ctx.version.signature.get("inputs", [])]
     sensitive = [c["name"] for c in ctx.version.signature.get("inputs", []) if c.get("sensitive")]
@@ -73,7 +73,7 @@ def monitoring_plan(ctx: ReportContext) -> str:
     return "\n".join(parts)
 
 
-def _windows(ctx: ReportContext) -> str:
+def windows_table(ctx: ReportContext) -> str:
     windows = ctx.monitoring.get("windows") or {}
     if not windows:
         return (
@@ -145,7 +145,7 @@ def _policy(ctx: ReportContext, p: dict[str, Any]) -> str:
     )
 
 
-def _alerts(ctx: ReportContext) -> str:
+def alerts_table(ctx: ReportContext) -> str:
     alerts = ctx.monitoring.get("alerts") or []
     if not alerts:
         return "_No alert has fired for this version._\n"

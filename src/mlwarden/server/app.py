@@ -6,12 +6,10 @@ that turns them (and the framework's own errors) into ``{"error", "message", "de
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -21,11 +19,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mlwarden._json import jsonable
-from mlwarden.access import User
 from mlwarden.audit.reads import ReadAudit
 from mlwarden.errors import WardenError
 from mlwarden.server.abuse import AuthFailures, AuthGuard
 from mlwarden.server.auth import Authenticator
+from mlwarden.server.context import ServerContext
 from mlwarden.server.jobs import JobRunner
 from mlwarden.server.proxy import ProxyRuntime
 from mlwarden.server.routes.predict_asgi import PredictRoute, WardenApp
@@ -54,32 +52,6 @@ _CODES = {
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorOut, "description": code} for status, code in _CODES.items()
 }
-
-
-@dataclass
-class ServerContext:
-    """What the routes share; built once per app (no import-time state)."""
-
-    settings: ServerSettings
-    warden: Warden
-    auth: Authenticator
-    resolver: Resolver
-    models: ModelCache
-    writer: PredictionWriter | None
-    proxies: ProxyRuntime
-    jobs: JobRunner
-    #: the read audit (audit/reads.py), when Settings.audit_reads names risk tiers
-    reads: ReadAudit | None = None
-
-    def viewed(self, user: User, model: str, kind: str) -> None:
-        if self.reads is not None:
-            self.reads.seen(user.name, model, kind)
-
-    def acting(self, user: User) -> Warden:
-        """The Warden as ``user``: a shallow copy sharing every service, with its actor."""
-        wd = copy.copy(self.warden)
-        wd.settings = self.warden.settings.model_copy(update={"actor": user.name})
-        return wd
 
 
 def error_response(status: int, code: str, message: str, details: Any = None) -> JSONResponse:
@@ -229,10 +201,12 @@ def create_app(
         ingest,
         metrics,
         monitor,
+        permissions,
         policy,
         predict,
         registry,
         reports,
+        reviews,
         subjects,
         uploads,
     )
@@ -334,12 +308,14 @@ def create_app(
         uploads,
         policy,
         access,
+        permissions,
         audit,
         monitor,
         ingest,
         subjects,
         alerts,
         reports,
+        reviews,
     ):
         app.include_router(module.router)
     app.include_router(metrics.router(warden, tree.alerts))  # /metrics (docs/alerts.md)

@@ -16,20 +16,20 @@ import threading
 import time
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.access import TOKEN_PREFIX, AccessService, User, hash_token
 from mlwarden.errors import AuthenticationError
 from mlwarden.server.abuse import FAILED
-from mlwarden.store.sql.database import as_utc, utcnow
 
 if TYPE_CHECKING:
     from mlwarden.access.oidc import Verifier
-    from mlwarden.server.app import ServerContext
+    from mlwarden.client import Warden
     from mlwarden.settings import OIDCSettings
 
 bearer = HTTPBearer(
@@ -114,10 +114,6 @@ class Authenticator:
             self._cache.clear()
 
 
-def context(request: Request) -> ServerContext:
-    return request.app.state.ctx  # type: ignore[no-any-return]
-
-
 async def current_user(
     request: Request, creds: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> User:
@@ -154,7 +150,15 @@ async def header_user(request: Request) -> User:
     return await user_for(request, token.strip() if scheme.lower() == "bearer" else None)
 
 
-def check(ctx: ServerContext, user: User, action: str, subject: str, **details: Any) -> None:
+class Governed(Protocol):
+    """What :func:`check` reads of the server's context (``ServerContext`` has it; a
+    Protocol here, so that the context may import this module and not the other way)."""
+
+    @property
+    def warden(self) -> Warden: ...
+
+
+def check(ctx: Governed, user: User, action: str, subject: str, **details: Any) -> None:
     """Refuse (and audit the refusal) unless ``user`` may perform ``action`` on ``subject``:
     the global role, and for a model the grants on it and its team (a deny wins)."""
     decision = ctx.warden.access.decide(user, action, subject)
@@ -162,3 +166,9 @@ def check(ctx: ServerContext, user: User, action: str, subject: str, **details: 
         ctx.warden.access.deny(
             user.name, action, subject, decision.reason, role=user.role, **details
         )
+
+
+def may_unseal(ctx: Governed, user: User) -> bool:
+    """Whether ``user`` reads subject-linked predictions decrypted: the global role (and
+    never through a scoped service token, whose scope names models only)."""
+    return ctx.warden.access.decide(user, "subject.read", "subject:*").allowed

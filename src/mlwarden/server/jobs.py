@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from mlwarden.entities.wire import Wire
 from mlwarden.errors import WardenError
 
 log = logging.getLogger("mlwarden.server.jobs")
@@ -27,7 +28,7 @@ KEEP_FINISHED = 1000
 
 
 @dataclass
-class Job:
+class Job(Wire):
     id: str
     kind: str
     owner: str
@@ -38,20 +39,6 @@ class Job:
     error: dict[str, Any] | None = None
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "owner": self.owner,
-            "subject": self.subject,
-            "state": self.state,
-            "progress": self.progress,
-            "result": self.result,
-            "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
 
 
 class JobRunner:

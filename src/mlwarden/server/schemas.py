@@ -12,6 +12,7 @@ from mlwarden.audit.log import InclusionProof
 from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import PROVENANCES, AliasChange, Model, ModelVersion
+from mlwarden.entities.access import AccessDecision, Grant
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.audit import AuditEvent
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
@@ -29,8 +30,8 @@ class ErrorOut(BaseModel):
 
 
 # ---- entities: each response schema is derived from the entity's dataclass (one definition
-# of each shape; ``RemoteWarden`` decodes with ``mlwarden.entities.wire.decode``). The keyword
-# arguments document what ``to_dict`` adds beside the fields, for readers of the JSON.
+# of each shape, with the properties it names in ``wire_derived``; ``RemoteWarden`` decodes
+# with ``mlwarden.entities.wire.decode``).
 
 ModelOut = wire_schema(Model)
 VersionOut = wire_schema(
@@ -48,19 +49,19 @@ AliasChangeOut = wire_schema(AliasChange)
 UserOut = wire_schema(User)
 TokenOut = wire_schema(Token)
 NewTokenOut = wire_schema(NewToken)
-ApprovalOut = wire_schema(Approval, ref=str)
-ApprovalStatusOut = wire_schema(ApprovalStatus, missing=int, approved=bool)
-AuditEventOut = wire_schema(
-    AuditEvent, exclude=("payload_json",), payload=(dict[str, Any] | None, None)
-)
+GrantOut = wire_schema(Grant)
+AccessDecisionOut = wire_schema(AccessDecision)
+ApprovalOut = wire_schema(Approval)
+ApprovalStatusOut = wire_schema(ApprovalStatus)
+AuditEventOut = wire_schema(AuditEvent)
 CheckpointOut = wire_schema(Checkpoint)
 VerificationOut = wire_schema(VerificationResult)
 ProofOut = wire_schema(InclusionProof)
-DecisionOut = wire_schema(Decision, dry_run=bool)
-PromotionOut = wire_schema(Promotion, moved=bool)
+DecisionOut = wire_schema(Decision)
+PromotionOut = wire_schema(Promotion)
 GatePolicyOut = wire_schema(GatePolicy)
-BindingOut = wire_schema(Binding, kind=str, value=str)
-AlertOut = wire_schema(Alert, ref=str)
+BindingOut = wire_schema(Binding)
+AlertOut = wire_schema(Alert)
 ChannelOut = wire_schema(Channel)
 DeliveryOut = wire_schema(Delivery)
 EvaluationOut = wire_schema(Evaluation)
@@ -193,6 +194,12 @@ class CreateTokenIn(BaseModel):
     user: str = Field(min_length=1, max_length=256)
     expires_in: str | None = Field(default=None, description="e.g. 30d, 12h; none: never")
     description: str | None = None
+    scope: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="a service token's scope: model:NAME:ACTION[,ACTION…] clauses, separated "
+        "by ; (NAME may be *); none: all its user may",
+    )
 
 
 class ApproveIn(BaseModel):
@@ -305,3 +312,15 @@ class PurgeOut(BaseModel):
 
 class PredictionsOut(BaseModel):
     rows: list[dict[str, Any]]
+
+
+class ReviewRuleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = Field(min_length=1, max_length=4096, description="CEL over output, score, inputs")
+
+
+class ReviewDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    decision: Literal["confirm", "override"]
+    output: str | None = Field(default=None, max_length=1024, description="with override")
+    comment: str | None = Field(default=None, max_length=4096)

@@ -2,9 +2,9 @@
 
 ``wire_schema(Model)`` is a pydantic model with one field per dataclass field, typed from its
 hint as JSON carries it: tuples are lists, nested entities their own derived schemas,
-``pd.Timestamp`` a datetime, and floats may be null (``jsonable`` sends NaN as null). FastAPI
-validates each answer against it and documents it in OpenAPI; extra keys (properties
-``to_dict`` adds, such as ``ref``) pass through unchanged.
+``pd.Timestamp`` a datetime, and floats may be null (``encode`` sends NaN as null), plus one
+per property the entity names in ``wire_derived`` (typed from its return hint), less its
+``wire_exclude`` fields. FastAPI validates each answer against it and documents it in OpenAPI.
 """
 
 from __future__ import annotations
@@ -32,15 +32,19 @@ class WireOut(BaseModel):
     __entity__: typing.ClassVar[type]
 
 
-def wire_schema(cls: type, *, exclude: tuple[str, ...] = (), **extra: Any) -> type[WireOut]:
-    """The JSON schema of entity ``cls`` (see the module docstring). ``extra`` adds or
-    replaces fields, as ``name=type`` or ``name=(type, default)``; ``exclude`` drops fields
-    that do not travel."""
+def wire_schema(cls: type, **extra: Any) -> type[WireOut]:
+    """The JSON schema of entity ``cls`` (see the module docstring). ``extra`` narrows a
+    field's type, as ``name=type`` or ``name=(type, default)`` (``ModelVersion.provenance``)."""
     fields: dict[str, Any] = {}
+    skip = getattr(cls, "wire_exclude", ())
     for f in dataclasses.fields(cls):
-        if f.name in exclude or not f.init:
+        if f.name in skip or not f.init:
             continue
         fields[f.name] = (_json_type(field_types(cls)[f.name]), _default(f))
+    for name in getattr(cls, "wire_derived", ()):
+        hint = typing.get_type_hints(getattr(cls, name).fget)["return"]
+        optional = type(None) in typing.get_args(hint)
+        fields[name] = (_json_type(hint), None if optional else ...)
     for name, spec in extra.items():
         fields[name] = spec if isinstance(spec, tuple) else (spec, ...)
     schema = create_model(  # type: ignore[call-overload]  # field specs built at run time

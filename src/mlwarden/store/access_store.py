@@ -50,8 +50,9 @@ class AccessStore(ABC):
         sha256: str,
         expires_at: datetime | None,
         description: str | None,
+        scope: str | None = None,
     ) -> Token:
-        """Store a token's hash; it is neither revoked nor used yet."""
+        """Store a token's hash (and its scope); it is neither revoked nor used yet."""
 
     @abstractmethod
     def get_token(self, token_id: int) -> Token:

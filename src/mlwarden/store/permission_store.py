@@ -29,6 +29,10 @@ class PermissionStore(ABC):
         """The team that owns ``model``, or ``None``."""
 
     @abstractmethod
+    def model_teams(self) -> dict[str, str]:
+        """Every owned model's name -> its team's name (one query: for filtering lists)."""
+
+    @abstractmethod
     def add_grant(self, grant: Grant) -> Grant:
         """Store a grant; ``AlreadyExists`` (field ``grant``) if the same one exists."""
 

@@ -19,8 +19,12 @@ with mlflow.start_run() as run:
     mlflow.sklearn.log_model(
         clf, name="model", registered_model_name="iris-sk", serialization_format="cloudpickle"
     )
-    mlflow.sklearn.log_model(
-        clf, name="skops-model", registered_model_name="iris-skops", serialization_format="skops"
+    mlflow.sklearn.log_model(  # with an input example: MLflow records a column signature
+        clf,
+        name="skops-model",
+        registered_model_name="iris-skops",
+        serialization_format="skops",
+        input_example=X.head(3),
     )
 client = mlflow.MlflowClient()
 client.update_registered_model("iris-sk", description="setosa or not")

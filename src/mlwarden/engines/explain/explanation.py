@@ -27,6 +27,7 @@ class ReasonCode:
     text: str
 
     def to_dict(self) -> dict[str, Any]:
+        # ``value`` may be a numpy scalar or array: written as plain Python
         d = asdict(self)
         d["value"] = _plain(self.value)
         return d

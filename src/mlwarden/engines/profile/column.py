@@ -19,20 +19,25 @@ import pandas as pd
 
 from mlwarden.errors import ValidationError
 
-from . import _hll, _state
+from . import _hll
 from ._common import (
     CATEGORICAL,
     DEFAULT_KLL_K,
     NUMERIC,
     TYPES,
+    b64,
     bin_counts,
+    finite_or_none,
     kind_of,
     kll_items,
     numeric_values,
     python_type,
+    unb64,
 )
 
 __all__ = ["CATEGORICAL", "DEFAULT_KLL_K", "NUMERIC", "ColumnProfile", "bin_counts", "kind_of"]
+
+QUANTILE_KEYS = ("p01", "p05", "p25", "p50", "p75", "p95", "p99")
 
 _NO_FALSE_NEG = ds.frequent_items_error_type.NO_FALSE_NEGATIVES
 
@@ -403,13 +408,51 @@ class ColumnProfile:
 
     # ------------------------------------------------------------------ serialization
     def to_state(self) -> dict[str, Any]:
-        """Full state as JSON-able data (sketches as base64 bytes)."""
-        return _state.to_state(self)
+        """Full state as JSON-able data: exact parts as numbers and lists, sketches as base64
+        of their own DataSketches serialization, HLL registers as base64 bytes. Never pickle."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "kll_k": self.kll_k,
+            "categorical_cap": self.categorical_cap,
+            "count": self.count_,
+            "null_count": self.null_count_,
+            "type_counts": dict(self.type_counts_),
+            "n": self.n_,
+            "n_finite": self.n_finite_,
+            "min": self.min_ if self.n_ else None,
+            "max": self.max_ if self.n_ else None,
+            "mean": self.mean_,
+            "m2": self.m2_,
+            "kll": b64(self.kll_.serialize()) if self.kll_ is not None else None,
+            "edges": self.edges_.tolist() if self.edges_ is not None else None,
+            "bin_counts": self.bin_counts_.tolist() if self.bin_counts_ is not None else None,
+            "bins_exact": self.bins_exact_,
+            "counts": self.counts_,
+            "frequent": b64(self.frequent_.serialize()) if self.frequent_ is not None else None,
+            "hll": b64(self.hll_.tobytes()),
+        }
 
     @classmethod
     def from_state(cls, s: dict[str, Any]) -> ColumnProfile:
         out = cls(s["name"], kind=s["kind"], kll_k=s["kll_k"], categorical_cap=s["categorical_cap"])
-        return _state.load_state(out, s)
+        out.count_, out.null_count_ = s["count"], s["null_count"]
+        out.type_counts_ = {k: int(s["type_counts"].get(k, 0)) for k in TYPES}
+        out.n_, out.n_finite_ = s["n"], s["n_finite"]
+        out.min_ = math.inf if s["min"] is None else float(s["min"])
+        out.max_ = -math.inf if s["max"] is None else float(s["max"])
+        out.mean_, out.m2_ = float(s["mean"]), float(s["m2"])
+        if s["kll"] is not None:
+            out.kll_ = ds.kll_doubles_sketch.deserialize(unb64(s["kll"]))
+        if s["edges"] is not None:
+            out.edges_ = np.asarray(s["edges"], dtype=np.float64)
+            out.bin_counts_ = np.asarray(s["bin_counts"], dtype=np.int64)
+        out.bins_exact_ = bool(s["bins_exact"])
+        out.counts_ = dict(s["counts"]) if s["counts"] is not None else None
+        if s["frequent"] is not None:
+            out.frequent_ = ds.frequent_strings_sketch.deserialize(unb64(s["frequent"]))
+        out.hll_ = np.frombuffer(unb64(s["hll"]), dtype=np.uint8).copy()
+        return out
 
     def __reduce__(self) -> tuple[Any, ...]:
         # sketches do not pickle; Dask ships column profiles through their own state
@@ -417,7 +460,33 @@ class ColumnProfile:
 
     def summary(self, top: int = 20) -> dict[str, Any]:
         """Readable JSON-serializable summary (no sketch bytes)."""
-        return _state.summary(self, top)
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "count": self.count_,
+            "null_count": self.null_count_,
+            "type_counts": dict(self.type_counts_),
+            "distinct": float(self.distinct_count()),
+        }
+        if self.kind == NUMERIC and self.n_:
+            qs = self.quantile(np.array([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99]))
+            assert isinstance(qs, np.ndarray)
+            out.update(
+                min=finite_or_none(self.min_),
+                max=finite_or_none(self.max_),
+                mean=self.mean_ if self.n_finite_ else None,
+                std=self.std_ if self.n_finite_ else None,
+                quantiles={
+                    k: finite_or_none(v) for k, v in zip(QUANTILE_KEYS, qs.tolist(), strict=True)
+                },
+                rank_error=self.rank_error,
+            )
+            if self.edges_ is not None and self.bin_counts_ is not None:
+                edges = [None if not math.isfinite(e) else e for e in self.edges_.tolist()]
+                out["histogram"] = {"edges": edges, "counts": self.bin_counts_.tolist()}
+        elif self.kind == CATEGORICAL:
+            out["top"] = self.category_counts(top)
+            out["categories_exact"] = self.categories_exact
+        return out
 
     def __repr__(self) -> str:
         return f"ColumnProfile({self.name!r}, kind={self.kind}, count={self.count_})"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.server.dashboard.views import finite, utc
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 #: The performance metrics charted over time (realized with labels, estimated without).
 PERFORMANCE_METRICS = ("roc_auc", "accuracy", "f1", "rmse", "mae", "r2")
@@ -40,7 +43,7 @@ class MonitoringPage:
 
 
 def monitoring_page(
-    wd: Any, name: str, *, window: str | None = None, feature: str | None = None
+    wd: Warden, name: str, *, window: str | None = None, feature: str | None = None
 ) -> MonitoringPage:
     history = wd.monitoring.history(name, segment="all")
     sizes = sorted({h["window"] for h in history})
@@ -119,7 +122,7 @@ def monitoring_page(
 ALERT_LIMIT = 100
 
 
-def alert_timeline(wd: Any, name: str) -> list[dict[str, Any]]:
+def alert_timeline(wd: Warden, name: str) -> list[dict[str, Any]]:
     """The model's alerts (firing and resolved), newest first."""
     return [
         {
@@ -140,7 +143,7 @@ def alert_timeline(wd: Any, name: str) -> list[dict[str, Any]]:
 
 
 def distribution(
-    wd: Any, name: str, version: int | None, current_sha: str | None, feature: str
+    wd: Warden, name: str, version: int | None, current_sha: str | None, feature: str
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """Reference vs the latest window's distribution of one feature, as shares per bin (the
     reference's own bins for numbers, the most frequent categories otherwise)."""

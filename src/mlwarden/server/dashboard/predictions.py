@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlwarden.server.dashboard.views import utc
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
 
 
 @dataclass
@@ -28,7 +31,7 @@ class PredictionPage:
     erased: bool = False
 
 
-def prediction(wd: Any, prediction_id: str, *, unseal: bool = True) -> PredictionPage | None:
+def prediction(wd: Warden, prediction_id: str, *, unseal: bool = True) -> PredictionPage | None:
     found = wd.prediction_log.lookup(prediction_id, wd.audit, unseal=unseal)
     if found is None:
         return None

@@ -22,11 +22,10 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.background import BackgroundTask
 
-from mlwarden.access import allowed
 from mlwarden.errors import AuthenticationError, WardenError
 from mlwarden.policy.loader import examples
 from mlwarden.server.abuse import FAILED
-from mlwarden.server.auth import check
+from mlwarden.server.auth import check, may_unseal
 from mlwarden.server.dashboard import monitoring as monitoring_data
 from mlwarden.server.dashboard import predictions as prediction_data
 from mlwarden.server.dashboard import views
@@ -127,8 +126,18 @@ async def _session(request: Request) -> Session:
     return found
 
 
-def _page(request: Request, template: str, session: Session | None, **data: Any) -> HTMLResponse:
-    role = session.user.role if session else None
+def _page(
+    request: Request,
+    template: str,
+    session: Session | None,
+    *,
+    subject: str = "dashboard",
+    **data: Any,
+) -> HTMLResponse:
+    """``subject``: what the page's buttons act on (``model:NAME``), so that ``can`` follows
+    the user's grants and denies there, as the action's own check will."""
+    access = _ctx(request).warden.access
+    user = session.user if session else None
     return HTMLResponse(
         render(
             template,
@@ -136,7 +145,7 @@ def _page(request: Request, template: str, session: Session | None, **data: Any)
             session=session,
             user=session.user if session else None,
             csrf=session.csrf if session else "",
-            can=lambda action: role is not None and allowed(role, action),
+            can=lambda action: user is not None and access.decide(user, action, subject).allowed,
             **data,
         )
     )
@@ -285,11 +294,13 @@ async def inventory(
 ) -> Response:
     session = await _session(request)
     ctx = _ctx(request)
-    check(ctx, session.user, "read", "model:*")
     rows = await run_in_threadpool(
         views.inventory, ctx.warden, q=q.strip(), tier=tier, gate=gate, drift=drift
     )
-    data = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
+    # the models this user may read (role, grants per team and model; a denied one hidden)
+    readable = ctx.warden.access.readable(session.user, [r.name for r in rows])
+    rows = [r for r in rows if r.name in readable]
+    data: dict[str, Any] = {"rows": rows, "q": q, "tier": tier, "gate": gate, "drift": drift}
     if _htmx(request) and request.headers.get("HX-Target") == "inventory-body":
         return _page(request, "_inventory_rows.html", session, **data)
     return _page(request, "inventory.html", session, nav="inventory", **data)
@@ -311,6 +322,7 @@ async def model(
         request,
         "model.html",
         session,
+        subject=f"model:{name}",
         nav="inventory",
         page=page,
         policies=list(policy_choices(request)),
@@ -465,7 +477,7 @@ async def prediction(request: Request, id: str = "") -> Response:
             prediction_data.prediction,
             ctx.warden,
             pid,
-            unseal=allowed(session.user.role, "subject.read"),
+            unseal=may_unseal(ctx, session.user),
         )
         missing = page is None
         if page is not None:
@@ -483,6 +495,80 @@ async def prediction(request: Request, id: str = "") -> Response:
         waterfall=script_json(charts.waterfall(page)) if page and page.reasons else None,
         proof=script_json(page.proof) if page and page.proof else None,
     )
+
+
+@router.get("/predictions/{prediction_id}/receipt")
+async def prediction_receipt(
+    request: Request, prediction_id: str, format: str = "html"
+) -> Response:
+    """The signed decision receipt as a download (the page's button)."""
+    from mlwarden.reports.receipt import receipt, render_receipt
+
+    session = await _session(request)
+    ctx = _ctx(request)
+    if len(prediction_id) > 64:
+        raise Refused(400, "a prediction id is at most 64 characters")
+    if format not in ("html", "md", "json"):
+        raise Refused(400, "format must be html, md or json")
+    unseal = may_unseal(ctx, session.user)
+    page = await run_in_threadpool(
+        prediction_data.prediction, ctx.warden, prediction_id, unseal=unseal
+    )
+    if page is None:
+        raise Refused(404, f"no prediction with id {prediction_id}")
+    check(ctx, session.user, "read", f"model:{page.model}")
+    signed = await run_in_threadpool(receipt, ctx.warden, prediction_id, unseal=unseal)
+    media = {"html": "text/html", "md": "text/markdown", "json": "application/json"}[format]
+    return Response(
+        str(render_receipt(signed, format)),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="receipt-{prediction_id}.{format}"'},
+    )
+
+
+@router.get("/models/{name}/reviews", response_class=HTMLResponse)
+async def reviews(request: Request, name: str) -> Response:
+    """The human-oversight queue of one model (docs/compliance.md)."""
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "read", f"model:{name}")
+    wd = ctx.acting(session.user)
+
+    def load() -> tuple[Any, Any, Any]:
+        model_id = wd.registry.store.model_id(name)
+        rule = wd.oversight.store.rule(model_id)
+        items = wd.oversight.queue(name, actor=wd.actor)
+        return items, wd.oversight.override_rate(name), rule and rule["rule"]
+
+    items, rate, rule = await run_in_threadpool(load)
+    return _page(
+        request, "reviews.html", session, nav="models", name=name, items=items, rate=rate, rule=rule
+    )
+
+
+@router.post("/models/{name}/reviews/{prediction_id}")
+async def review_decide(request: Request, name: str, prediction_id: str) -> Response:
+    session = await _session(request)
+    body = await _action_body(request, session)
+    ctx = _ctx(request)
+    check(ctx, session.user, "version.approve", f"model:{name}")
+    decision = _text(body, "decision", 16)
+    output = _text(body, "output", 1024)
+    if decision not in ("confirm", "override"):
+        raise Refused(400, "decision must be confirm or override")
+    if decision == "override" and not output:
+        raise Refused(400, "an override needs the reviewer's output")
+    wd = ctx.acting(session.user)
+    await run_in_threadpool(
+        lambda: wd.oversight.decide(
+            name,
+            prediction_id,
+            actor=wd.actor,
+            override=output if decision == "override" else None,
+            comment=_text(body, "comment"),
+        )
+    )
+    return _done(request, f"/models/{name}/reviews", decision, id=prediction_id)
 
 
 # ------------------------------------------------------------------------------ audit

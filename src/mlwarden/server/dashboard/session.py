@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,6 +102,8 @@ class Sessions:
             return None
         if user.disabled or token.user != user.name or not token.active(now):
             return None
+        if token.scope is not None:  # signed in with a service token: still only its scope
+            user = replace(user, scope=token.scope)
         return Session(user, cookie, token.id, int(expires_at.timestamp()), self.csrf_for(cookie))
 
     def check_csrf(self, session: Session, sent: str | None) -> bool:
@@ -115,6 +117,6 @@ def _hash(token: str) -> str:
 
 
 def _utcnow() -> Any:
-    from mlwarden.store.sql.database import utcnow
+    from mlwarden._time import utcnow
 
     return utcnow()

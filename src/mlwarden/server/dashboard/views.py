@@ -12,11 +12,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from mlwarden._time import as_utc
 from mlwarden.entities import ASSERTED
 from mlwarden.policy.service import rollback_target
-from mlwarden.store.sql.database import as_utc
+
+if TYPE_CHECKING:
+    from mlwarden.client import Warden
+    from mlwarden.entities import ModelVersion
 
 # ------------------------------------------------------------------------------ inventory
 
@@ -57,7 +61,7 @@ class InventoryRow:
 
 
 def inventory(
-    wd: Any,
+    wd: Warden,
     *,
     q: str | None = None,
     tier: str | None = None,
@@ -147,7 +151,7 @@ class ModelPage:
     rollback_aliases: list[str] = field(default_factory=list)
 
 
-def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
+def model_page(wd: Warden, name: str, version: int | None = None) -> ModelPage:
     """One model: all versions (one query for the table, gates and approval counts batched),
     alias history, and for the selected version its full entity, decisions rule by rule,
     approvals and evidence summary."""
@@ -196,7 +200,7 @@ def model_page(wd: Any, name: str, version: int | None = None) -> ModelPage:
     return page
 
 
-def evidence_summary(wd: Any, mv: Any) -> dict[str, Any]:
+def evidence_summary(wd: Warden, mv: ModelVersion) -> dict[str, Any]:
     """A line or two per evidence kind, for the model card."""
     out: dict[str, Any] = {}
     for kind in mv.evidence:
@@ -242,7 +246,7 @@ def _summarize(kind: str, ev: dict[str, Any]) -> str:
 
 
 def audit_events(
-    wd: Any,
+    wd: Warden,
     *,
     model: str | None = None,
     action: str | None = None,

@@ -9,8 +9,10 @@ from typing import Any
 
 from fastapi import Query, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
-from mlwarden._json import jsonable
+from mlwarden.entities.wire import encode
 from mlwarden.errors import ValidationError
 from mlwarden.registry.refs import MAX_ID, check_name, check_version
 
@@ -30,7 +32,7 @@ def version_ref(name: str, ref: str) -> str:
 
 def out(value: Any) -> Any:
     """An SDK object (entity, dataclass, list of them) as plain JSON."""
-    return jsonable(value)
+    return encode(value)
 
 
 #: every list route answers at most a page: ``limit`` rows (default ``DEFAULT_PAGE``) from
@@ -92,3 +94,27 @@ class StrictJsonRoute(APIRoute):
             return await handler(StrictJsonRequest(request.scope, request.receive))
 
         return strict
+
+
+def parse_body(model: type[BaseModel], raw: bytes) -> Any:
+    """A JSON body, read only once the caller's role allows the action."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except PydanticValidationError as exc:
+        errors = exc.errors(include_url=False, include_context=False, include_input=False)
+        first = errors[0]
+        raise ValidationError(
+            f"invalid request body: {'.'.join(map(str, first['loc']))}: {first['msg']}",
+            field=".".join(map(str, first["loc"])),
+            errors=[{"loc": list(e["loc"]), "message": e["msg"]} for e in errors],
+        ) from None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }

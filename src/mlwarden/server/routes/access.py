@@ -6,13 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, Field
 
 from mlwarden.access import User
-from mlwarden.access.roles import allowed
 from mlwarden.errors import PermissionDenied
 from mlwarden.registry.refs import MAX_ID
 from mlwarden.server.auth import bearer, check, current_user
-from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging
+from mlwarden.server.routes._util import (
+    Page,
+    StrictJsonRoute,
+    body_schema,
+    out,
+    paging,
+    parse_body,
+)
 from mlwarden.server.schemas import CreateTokenIn, CreateUserIn, NewTokenOut, TokenOut, UserOut
 from mlwarden.server.wire_schema import many
 
@@ -42,6 +49,28 @@ def create_user(body: CreateUserIn, request: Request, user: User = Depends(curre
     return out(ctx.acting(user).create_user(body.name, body.role))
 
 
+class RoleIn(BaseModel):
+    role: str = Field(
+        min_length=1, max_length=32, description="viewer, developer, validator, admin or none"
+    )
+
+
+@router.put(
+    "/users/{name}/role",
+    response_model=UserOut,
+    summary="wd.set_role(name, role) (admins; audited)",
+    openapi_extra=body_schema(RoleIn),
+)
+async def set_role(name: str, request: Request, user: User = Depends(current_user)) -> Any:
+    ctx = request.app.state.ctx
+    check(ctx, user, "user.create", "user:*")  # the role before the body
+    body = parse_body(RoleIn, await request.body())
+    try:
+        return out(ctx.acting(user).set_role(name, body.role))
+    finally:
+        ctx.auth.forget()  # the new role applies at once here
+
+
 @router.get("/tokens", response_model=many(TokenOut), summary="wd.list_tokens(user=None)")
 def list_tokens(
     request: Request,
@@ -50,7 +79,7 @@ def list_tokens(
     user: User = Depends(current_user),
 ) -> Any:
     ctx = request.app.state.ctx
-    if not allowed(user.role, "token.manage"):
+    if not ctx.warden.access.decide(user, "token.manage", "user:*").allowed:
         # without token.manage, a user sees their own tokens only
         if user_name not in (None, user.name):
             check(ctx, user, "token.manage", f"user:{user_name}")
@@ -81,6 +110,7 @@ def create_token(
         expires_in=body.expires_in,
         description=body.description,
         parent=parent,
+        scope=body.scope,
     )
     # the secret goes to the caller once, in this body; never to a log
     return {"token": new.token, "info": out(new.info)}

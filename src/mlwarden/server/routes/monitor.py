@@ -9,10 +9,10 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 
-from mlwarden.access import User, allowed
+from mlwarden.access import User
 from mlwarden.errors import ValidationError
 from mlwarden.registry.refs import MAX_VERSION
-from mlwarden.server.auth import check, current_user
+from mlwarden.server.auth import check, current_user, may_unseal
 from mlwarden.server.routes._util import MAX_BULK_PAGE, Page, StrictJsonRoute, out, paging
 from mlwarden.server.schemas import (
     IdsOut,
@@ -93,7 +93,7 @@ def read_predictions(
         version=version,
         limit=page.limit,
         offset=page.offset,
-        unseal=allowed(user.role, "subject.read"),
+        unseal=may_unseal(ctx, user),
     )
     if frame.empty:
         return {"rows": []}
@@ -111,12 +111,28 @@ def read_prediction(
 ) -> Any:
     ctx = request.app.state.ctx
     wd = ctx.warden
-    found = wd.prediction_log.get(
-        prediction_id, wd.audit, unseal=allowed(user.role, "subject.read")
-    )
+    found = wd.prediction_log.get(prediction_id, wd.audit, unseal=may_unseal(ctx, user))
     check(ctx, user, "read", f"model:{found['model']}")
     ctx.viewed(user, found["model"], "prediction")
     return out(found)
+
+
+@router.get(
+    "/predictions/{prediction_id}/receipt",
+    response_model=dict[str, Any],
+    summary="wd.receipt(id): the signed decision receipt of one prediction",
+)
+def read_receipt(prediction_id: str, request: Request, user: User = Depends(current_user)) -> Any:
+    from mlwarden.reports.receipt import receipt
+
+    ctx = request.app.state.ctx
+    wd = ctx.warden
+    unseal = may_unseal(ctx, user)
+    # who may read the model is checked before anything is computed or signed
+    found = wd.prediction_log.get(prediction_id, wd.audit, unseal=unseal)
+    check(ctx, user, "read", f"model:{found['model']}")
+    ctx.viewed(user, found["model"], "prediction")
+    return out(receipt(wd, prediction_id, unseal=unseal))
 
 
 @router.post(

@@ -15,13 +15,20 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
 from mlwarden.policy.loader import loads
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import Page, StrictJsonRoute, out, paging, version_ref
+from mlwarden.server.routes._util import (
+    Page,
+    StrictJsonRoute,
+    body_schema,
+    out,
+    paging,
+    parse_body,
+    version_ref,
+)
 from mlwarden.server.schemas import (
     AliasChangeOut,
     BindingOut,
@@ -171,30 +178,6 @@ class RiskTierIn(BaseModel):
     reason: str = Field(min_length=1)
 
 
-def _parse(model: type[BaseModel], raw: bytes) -> Any:
-    """A JSON body, read only once the caller's role allows the action."""
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except PydanticValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        first = errors[0]
-        raise ValidationError(
-            f"invalid request body: {'.'.join(map(str, first['loc']))}: {first['msg']}",
-            field=".".join(map(str, first["loc"])),
-            errors=[{"loc": list(e["loc"]), "message": e["msg"]} for e in errors],
-        ) from None
-
-
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": schema}},
-        }
-    }
-
-
 @router.get(
     "/policies",
     response_model=many(GatePolicyOut),
@@ -211,12 +194,12 @@ def gate_policies(request: Request, user: User = Depends(current_user)) -> Any:
     response_model=GatePolicyOut,
     status_code=201,
     summary="wd.install_policy(yaml): store a gate policy's next version (admins)",
-    openapi_extra=_body(InstallIn),
+    openapi_extra=body_schema(InstallIn),
 )
 async def install_policy(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "policy.install", "policy:*")
-    body = _parse(InstallIn, await request.body())
+    body = parse_body(InstallIn, await request.body())
     # always text: the server never reads a path a client names
     policy = loads(body.policy_yaml, "<request>")
     return out(await run_in_threadpool(ctx.acting(user).install_policy, policy))
@@ -249,12 +232,12 @@ def bindings(request: Request, user: User = Depends(current_user)) -> Any:
     "/bindings",
     response_model=BindingOut,
     summary="wd.bind_policy(policy, alias= | risk_tier=) (admins)",
-    openapi_extra=_body(BindIn),
+    openapi_extra=body_schema(BindIn),
 )
 async def bind_policy(request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "policy.bind", "policy:*")
-    body = _parse(BindIn, await request.body())
+    body = parse_body(BindIn, await request.body())
     wd = ctx.acting(user)
     return out(
         await run_in_threadpool(
@@ -294,12 +277,12 @@ def protected_aliases(request: Request, user: User = Depends(current_user)) -> A
     "/models/{name}/risk-tier",
     response_model=dict[str, Any],
     summary="wd.set_risk_tier(name, tier, reason=) (validators and admins; audited)",
-    openapi_extra=_body(RiskTierIn),
+    openapi_extra=body_schema(RiskTierIn),
 )
 async def set_risk_tier(name: str, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "model.risk_tier", f"model:{name}")
-    body = _parse(RiskTierIn, await request.body())
+    body = parse_body(RiskTierIn, await request.body())
     wd = ctx.acting(user)
     return out(
         await run_in_threadpool(lambda: wd.set_risk_tier(name, body.risk_tier, reason=body.reason))

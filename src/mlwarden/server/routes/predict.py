@@ -261,7 +261,7 @@ async def predict(name: str, request: Request) -> Any:
     started = time.perf_counter()
     user = await header_user(request)
     ctx = request.app.state.ctx
-    check(ctx, user, "read", f"model:{name}")
+    check(ctx, user, "predict", f"model:{name}")
     body = parse_body(await request.body())
     records = to_records(body.records, body.columns, ctx.settings.max_rows)
     traceparent = parse_traceparent(request.headers.get("traceparent"))
@@ -370,7 +370,7 @@ async def _infer(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     ctx = request.app.state.ctx
-    check(ctx, user, "read", f"model:{name}")
+    check(ctx, user, "predict", f"model:{name}")
     alias, explain_ = _oip_parameters(body, alias, explain)
     wanted = None
     if body.outputs is not None:

@@ -215,7 +215,7 @@ class PredictRoute:
             scheme, _, value = authorization.decode("latin-1").partition(" ")
             token = value.strip() if scheme.lower() == "bearer" else None
         user = await token_user(scope, ctx.auth, token)
-        check(ctx, user, "read", f"model:{name}")
+        check(ctx, user, "predict", f"model:{name}")
         body = parse_body(await read_body(receive, self.limits.max_bytes))
         records = to_records(body.records, body.columns, ctx.settings.max_rows)
         raw_query = scope.get("query_string", b"")

@@ -176,6 +176,6 @@ def register_upload(
 def get_job(job_id: str, request: Request, user: User = Depends(current_user)) -> Any:
     """The job's owner or an admin may read it; to anyone else it does not exist."""
     job = _ctx(request).jobs.get(job_id)
-    if job is None or (job.owner != user.name and user.role != "admin"):
+    if job is None or (job.owner != user.name and (user.role != "admin" or user.scope is not None)):
         raise NotFound(f"no job {job_id[:64]!r} on this server", job=job_id[:64])
     return job.to_dict()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import uuid
 
 import fsspec
 
+from mlwarden._hash import sha256_bytes
 from mlwarden.errors import IntegrityError, MissingDependency, NotFound
 from mlwarden.store.files import open_private, private_dir
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class ArtifactStore:

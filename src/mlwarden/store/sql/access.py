@@ -7,10 +7,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities.access import Approval, Token, User
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.access_store import AccessStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import approvals, dashboard_sessions, models, tokens, users
 
 
@@ -35,6 +36,7 @@ def _token(row: Row) -> Token:
         revoked_at=as_utc(row.revoked_at),
         last_used_at=as_utc(row.last_used_at),
         description=row.description,
+        scope=row.scope,
     )
 
 
@@ -101,6 +103,7 @@ class SqlAccessStore(AccessStore):
         sha256: str,
         expires_at: datetime | None,
         description: str | None,
+        scope: str | None = None,
     ) -> Token:
         with self.db.transaction() as conn:
             token_id = conn.execute(
@@ -112,6 +115,7 @@ class SqlAccessStore(AccessStore):
                     created_at=utcnow(),
                     expires_at=expires_at,
                     description=description,
+                    scope=scope,
                 )
                 .returning(tokens.c.id)
             ).scalar_one()

@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import Row, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities.alerts import FIRING, RESOLVED, Alert, Channel, Delivery
 from mlwarden.errors import NotFound
 from mlwarden.store.alert_store import AlertStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import (
     alert_channels,
     alert_deliveries,

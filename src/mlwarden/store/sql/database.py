@@ -5,28 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
-from datetime import UTC, datetime
-from typing import overload
 
 from sqlalchemy import Connection, Engine
 
 from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine, writer
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-@overload
-def as_utc(value: datetime) -> datetime: ...
-@overload
-def as_utc(value: None) -> None: ...
-def as_utc(value: datetime | None) -> datetime | None:
-    """SQLite hands timestamps back naive; they were written in UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 class Database:

@@ -8,10 +8,11 @@ from datetime import datetime
 from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from mlwarden._time import as_utc
 from mlwarden.entities.policy import Binding, GatePolicy
 from mlwarden.errors import Conflict, NotFound
 from mlwarden.store.gate_store import GateStore
-from mlwarden.store.sql.database import Database, as_utc
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import gate_policies, models, policy_bindings
 
 

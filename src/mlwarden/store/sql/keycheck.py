@@ -20,10 +20,11 @@ from cryptography.exceptions import InvalidTag
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 
+from mlwarden._time import utcnow
 from mlwarden.errors import KeyMismatch, ValidationError
 from mlwarden.settings import Settings
 from mlwarden.store.sql.audit import key_path
-from mlwarden.store.sql.database import Database, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import store_keys
 from mlwarden.store.sql.vault import (
     MASTER_KEY_NAME,

@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, union_all
 
+from mlwarden._time import as_utc
 from mlwarden.entities.alerts import FIRING
 from mlwarden.errors import NotFound
 from mlwarden.store.overview_store import ModelOverview, OverviewStore, VersionOverview
-from mlwarden.store.sql.database import Database, as_utc
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import (
     alerts,
     alias_history,

@@ -5,10 +5,11 @@ from __future__ import annotations
 from sqlalchemy import Row, and_, delete, or_, select
 from sqlalchemy.exc import IntegrityError as SqlIntegrityError
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities.access import Grant
 from mlwarden.errors import AlreadyExists, NotFound
 from mlwarden.store.permission_store import PermissionStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import grants, models, team_models, teams
 
 
@@ -66,6 +67,13 @@ class SqlPermissionStore(PermissionStore):
     def model_team(self, model: str) -> str | None:
         with self.db.reading() as conn:
             return self._model_team(conn, model)
+
+    def model_teams(self) -> dict[str, str]:
+        query = select(models.c.name, teams.c.name).select_from(
+            team_models.join(teams).join(models)
+        )
+        with self.db.reading() as conn:
+            return {m: t for m, t in conn.execute(query)}
 
     def _model_team(self, conn, model: str) -> str | None:  # type: ignore[no-untyped-def]
         query = (

@@ -6,10 +6,11 @@ from dataclasses import replace
 
 from sqlalchemy import Row, select
 
+from mlwarden._time import as_utc
 from mlwarden.entities.policy import Decision, RuleResult
 from mlwarden.errors import NotFound
 from mlwarden.store.decision_store import DecisionStore
-from mlwarden.store.sql.database import Database, as_utc
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import decisions, models
 
 

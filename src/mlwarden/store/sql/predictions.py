@@ -16,9 +16,10 @@ import pandas as pd
 from sqlalchemy import Connection, func, literal_column, select, text
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
 from mlwarden.store.sql.vault import SubjectVault
 

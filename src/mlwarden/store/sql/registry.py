@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from mlwarden._time import as_utc, utcnow
 from mlwarden.entities import MEASURED, AliasChange, Model, ModelVersion
 from mlwarden.errors import Conflict, NotFound
 from mlwarden.store.registry_store import NewModel, NewVersion, RegistryStore
-from mlwarden.store.sql.database import Database, as_utc, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import alias_history, aliases, evidence, model_versions, models
 
 # Single-version look-ups are the hot path (every prediction resolves an alias): their

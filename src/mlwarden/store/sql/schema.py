@@ -192,6 +192,8 @@ tokens = Table(
     Column("revoked_at", Timestamp),
     Column("last_used_at", Timestamp),
     Column("description", Text),
+    # what the token may do at most (mlwarden.access.scopes); NULL: all its user may
+    Column("scope", Text),
 )
 
 # A dashboard session: the cookie holds a random secret, this table only its SHA-256, so
@@ -253,6 +255,34 @@ approvals = Table(
     Column("comment", Text),
     Column("created_at", Timestamp, nullable=False),
     UniqueConstraint("model_id", "version", "approver", name="uq_approvals_model_version_approver"),
+)
+
+# ---- human oversight (EU AI Act Art. 14): a model's review rule, and the queue of flagged
+# predictions with each reviewer's decision
+
+review_rules = Table(
+    "review_rules",
+    metadata,
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True),
+    Column("rule", Text, nullable=False),
+    Column("set_by", String(256), nullable=False),
+    Column("set_at", Timestamp, nullable=False),
+)
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("prediction_id", String(64), primary_key=True),
+    Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("output", Text),
+    Column("status", String(16), nullable=False),  # pending, confirmed, overridden
+    Column("decided_output", Text),
+    Column("reviewer", String(256)),
+    Column("comment", Text),
+    Column("flagged_at", Timestamp, nullable=False),
+    Column("decided_at", Timestamp),
+    Index("ix_reviews_model_status", "model_id", "status"),
 )
 
 # ---- policy decisions (mlwarden.policy): one row per gate evaluation, rule inputs included
@@ -480,4 +510,62 @@ masking_policies = Table(
     Column("policy", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("updated_by", String(256), nullable=False),
+)
+
+# ---- model-validation findings (reports/findings.py): the register a validation report shows;
+# every change is an audit event, so the row holds only the current state
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("model", String(128), nullable=False, index=True),
+    Column("version", Integer, nullable=True),  # null: the finding is about the model
+    Column("title", String(512), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("severity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_by", String(256), nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+# ---- agents' tool calls through the MCP gateway (store/sql/tool_calls.py; gateway/)
+
+# One row per tools/call the gateway saw. ``arguments`` and ``result`` are masked, and sealed
+# under the subject's key when the call names a data subject (erasure shreds them).
+tool_calls = Table(
+    "tool_calls",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("agent", String(256), nullable=False),
+    Column("tool", String(256), nullable=False),
+    Column("ts", Timestamp, nullable=False),
+    # allow, deny, approve (needs approval) or redact: what the policy decided
+    Column("decision", String(16), nullable=False),
+    # pending (awaiting approval), approved, denied, done, error, expired
+    Column("status", String(16), nullable=False),
+    Column("approvals_needed", Integer, nullable=False, default=0),
+    Column("rules", Json, nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("result", Text),
+    Column("error", Text),
+    Column("latency_ms", Float),
+    Column("subject", String(64)),
+    Column("audit_seq", BigInteger),
+    Index("ix_tool_calls_agent_ts", "agent", "ts"),
+    Index("ix_tool_calls_status", "status"),
+)
+
+# Who approved or denied a pending call; one verdict per person and call (separation of duties).
+tool_call_approvals = Table(
+    "tool_call_approvals",
+    metadata,
+    Column("call_id", String(36), ForeignKey("tool_calls.id", ondelete="CASCADE"), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("verdict", String(8), nullable=False),
+    Column("comment", Text),
+    Column("ts", Timestamp, nullable=False),
+    UniqueConstraint("call_id", "actor", name="uq_tool_call_approvals_call_actor"),
 )

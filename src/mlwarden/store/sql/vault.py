@@ -22,9 +22,10 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import delete, select
 
+from mlwarden._time import utcnow
 from mlwarden.errors import IntegrityError
 from mlwarden.store.files import open_private
-from mlwarden.store.sql.database import Database, utcnow
+from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import subject_keys
 
 PREFIX = "enc1:"

@@ -1,0 +1,188 @@
+"""MCP gateway benchmark: the latency a governed tool call adds over calling the tool directly.
+
+One real MCP server (tests/gateway/mcp_sqlite_server.py, a SQLite ``query`` tool) is called
+N times by an MCP client session directly, and N times through ``mlwarden gateway mcp``
+(policies with four rules, masking, the tool-call log and its audit events on), over stdio
+and over streamable HTTP, interleaved in rounds so both see the same machine load. Prints
+p50 and p99 per path and the added latency, then one JSON line. Targets: added p50 <= 1 ms,
+p99 <= 5 ms.
+
+    python bench/gateway.py [--quick] [-n 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+import anyio
+import httpx2
+from _common import ROOT, emit
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+import mlwarden as mw
+
+SERVER = ROOT / "tests" / "gateway" / "mcp_sqlite_server.py"
+POLICY = """kind: agent
+name: bench
+rules:
+  - {id: exfil, when: 'tool.name == "http_post"', action: deny}
+  - {id: writes, when: 'tool.name == "execute"', action: approve}
+  - {id: bulk, when: recent.calls > 100000, action: deny}
+  - {id: drop, when: 'has(args.sql) && args.sql.contains("DROP")', action: deny}
+"""
+SQL = {"sql": "SELECT id, name FROM customers WHERE id = 1"}
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(port: int, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"server exited with {proc.returncode}") from None
+            time.sleep(0.1)
+    raise SystemExit("server did not start")
+
+
+async def _times(client: Client, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        start = time.perf_counter()
+        result = await client.call_tool("query", SQL)
+        out.append((time.perf_counter() - start) * 1000)
+        assert not result.is_error, result
+    return out
+
+
+async def _session(target: Any, n: int, headers: dict[str, str] | None = None) -> list[float]:
+    if isinstance(target, str):
+        async with httpx2.AsyncClient(headers=headers or {}, timeout=60) as http:
+            transport = streamable_http_client(target, http_client=http)
+            async with Client(transport, mode="legacy") as c:
+                await _times(c, 20)  # warm-up
+                return await _times(c, n)
+    async with Client(target, mode="legacy") as c:
+        await _times(c, 20)
+        return await _times(c, n)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("-n", type=int, default=400, help="calls per path and round")
+    args = ap.parse_args()
+    n = 100 if args.quick else args.n
+    rounds = 2 if args.quick else 3
+    tmp = Path(tempfile.mkdtemp(prefix="mw-bench-gateway-"))
+    db = tmp / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO customers VALUES (1, 'Ann')")
+    (tmp / "agent.yaml").write_text(POLICY)
+    uri = f"sqlite:///{tmp / 'warden.db'}"
+    with mw.Warden(uri, actor="admin") as wd:
+        wd.create_user("admin", "admin")
+        wd.create_user("bench-agent", "developer")
+        token = wd.access.create_token("bench-agent", actor="admin").token
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "MLWARDEN_URI": uri}
+    upstream = f"{sys.executable} {SERVER} {db}"
+    gateway = [sys.executable, "-m", "mlwarden", "gateway", "mcp", "--upstream"]
+    direct_stdio = StdioServerParameters(command=sys.executable, args=[str(SERVER), str(db)])
+    gw_stdio = StdioServerParameters(
+        command=sys.executable,
+        args=[
+            *gateway[1:],
+            upstream,
+            "--agent",
+            "bench-agent",
+            "--policy",
+            str(tmp / "agent.yaml"),
+        ],
+        env={"PYTHONPATH": str(ROOT / "src"), "MLWARDEN_URI": uri},
+    )
+    up_port, gw_port = _port(), _port()
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(SERVER), str(db), "--http", str(up_port)], env=env, **quiet
+        )
+    ]
+    _wait(up_port, procs[0])
+    up_url = f"http://127.0.0.1:{up_port}/mcp"
+    procs.append(
+        subprocess.Popen(
+            [
+                *gateway,
+                up_url,
+                "--transport",
+                "http",
+                "--port",
+                str(gw_port),
+                "--policy",
+                str(tmp / "agent.yaml"),
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+    )
+    _wait(gw_port, procs[1])
+    samples: dict[str, list[float]] = {k: [] for k in ("stdio", "stdio_gw", "http", "http_gw")}
+    auth = {"Authorization": f"Bearer {token}"}
+    try:
+        for _ in range(rounds):
+            samples["stdio"] += anyio.run(_session, direct_stdio, n)
+            samples["stdio_gw"] += anyio.run(_session, gw_stdio, n)
+            samples["http"] += anyio.run(_session, up_url, n)
+            samples["http_gw"] += anyio.run(_session, f"http://127.0.0.1:{gw_port}/mcp", n, auth)
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
+    with mw.Warden(uri, actor="admin") as wd:
+        logged = len(wd.gateway.calls(limit=100_000))
+    record: dict[str, Any] = {"bench": "gateway", "size": f"{rounds}x{n} calls per path"}
+    print(f"{'path':<10}{'direct p50':>12}{'gateway p50':>13}{'added p50':>11}"
+          f"{'direct p99':>12}{'gateway p99':>13}{'added p99':>11}  (ms)")  # fmt: skip
+    for transport in ("stdio", "http"):
+        d, g = samples[transport], samples[f"{transport}_gw"]
+        added50 = pct(g, 0.5) - pct(d, 0.5)
+        added99 = pct(g, 0.99) - pct(d, 0.99)
+        print(f"{transport:<10}{pct(d, 0.5):>12.3f}{pct(g, 0.5):>13.3f}{added50:>11.3f}"
+              f"{pct(d, 0.99):>12.3f}{pct(g, 0.99):>13.3f}{added99:>11.3f}")  # fmt: skip
+        record |= {
+            f"{transport}_direct_p50_ms": round(pct(d, 0.5), 3),
+            f"{transport}_gateway_p50_ms": round(pct(g, 0.5), 3),
+            f"{transport}_added_p50_ms": round(added50, 3),
+            f"{transport}_added_p99_ms": round(added99, 3),
+            f"{transport}_ratio": round(pct(g, 0.5) / pct(d, 0.5), 2),
+        }
+    record |= {"peer": "direct MCP call", "calls_logged": logged}
+    emit(record)
+
+
+if __name__ == "__main__":
+    main()

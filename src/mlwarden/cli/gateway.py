@@ -1,0 +1,177 @@
+"""``mlwarden gateway``: the MCP gateway in front of an agent's tools, and its approvals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from mlwarden.cli._common import (
+    JsonOption,
+    UriOption,
+    console,
+    handle_errors,
+    open_local,
+    print_json,
+    show_list,
+)
+
+app = typer.Typer(help="Govern AI agents' tool calls (MCP).", no_args_is_help=True)
+approvals_app = typer.Typer(help="Tool calls waiting for a person.", no_args_is_help=True)
+app.add_typer(approvals_app, name="approvals")
+
+
+@app.command("mcp")
+@handle_errors
+def mcp(
+    upstream: str = typer.Option(
+        ..., "--upstream", help="the MCP server: a command line (stdio) or an http(s):// URL"
+    ),
+    transport: str = typer.Option("stdio", help="how agents reach the gateway: stdio or http"),
+    agent: str | None = typer.Option(
+        None, "--agent", help="stdio: the agent's identity (over HTTP, its token's user)"
+    ),
+    allow_tool: list[str] = typer.Option(
+        [], "--allow-tool", help="the agents' tool allow-list (repeat; none: any tool)"
+    ),
+    policy: list[Path] = typer.Option(
+        [], "--policy", exists=True, dir_okay=False, help="an agent policy file (repeat)"
+    ),
+    approval_timeout: float = typer.Option(
+        300.0, "--approval-timeout", min=0.0, help="seconds a held call waits for people"
+    ),
+    masking: Path | None = typer.Option(
+        None, "--masking", exists=True, dir_okay=False, help="masking policy (YAML) for calls"
+    ),
+    subject_arg: str | None = typer.Option(
+        None, "--subject-arg", help="the argument naming the data subject (for erasure)"
+    ),
+    host: str = typer.Option("127.0.0.1", help="http: interface to listen on"),
+    port: int = typer.Option(8765, help="http: port to listen on"),
+    uri: str | None = UriOption,
+) -> None:
+    """Run an MCP gateway: every tools/call checked by policies, masked, logged, audited."""
+    import anyio
+
+    from mlwarden.gateway.policy import load
+
+    try:
+        from mlwarden.gateway.proxy import Gateway, http_app, http_identity, log, serve_stdio
+    except ImportError as exc:
+        raise typer.BadParameter(
+            f"the MCP gateway needs the mcp SDK ({exc}): pip install 'mlwarden[agents]'"
+        ) from None
+    from mlwarden.gateway.service import AgentIdentity
+
+    if transport not in ("stdio", "http"):
+        raise typer.BadParameter("use stdio or http", param_hint="--transport")
+    tools = tuple(allow_tool)
+    wd = open_local(uri, "the MCP gateway")
+    wd.gateway.policies = tuple(load(p) for p in policy)
+    wd.gateway.server = upstream
+    if masking is not None:
+        from mlwarden.privacy.masking import MaskingPolicy
+
+        wd.gateway.default_masking = MaskingPolicy.from_yaml(masking, keyring=wd.masking.keyring)
+    try:
+        if transport == "stdio":
+            identity = AgentIdentity(agent or wd.actor, tools)
+            gateway = Gateway(
+                wd.gateway,
+                identify=lambda ctx: identity,
+                approval_timeout_s=approval_timeout,
+                subject_arg=subject_arg,
+            )
+            anyio.run(serve_stdio, gateway, upstream)
+            return
+        import uvicorn
+
+        def authenticate(token: str) -> AgentIdentity:
+            return AgentIdentity(wd.access.authenticate(token).name, tools)
+
+        gateway = Gateway(
+            wd.gateway,
+            identify=http_identity,
+            approval_timeout_s=approval_timeout,
+            subject_arg=subject_arg,
+        )
+        app_ = http_app(gateway, upstream, authenticate=authenticate)
+        log(f"MCP gateway on http://{host}:{port}/mcp -> {upstream}")
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        wd.close()
+
+
+def _calls_table(calls: list) -> Table:
+    table = Table()
+    for col in ("id", "agent", "tool", "decision", "status", "needs", "arguments"):
+        table.add_column(col)
+    for c in calls:
+        table.add_row(
+            c.id,
+            c.agent,
+            c.tool,
+            c.decision,
+            c.status,
+            str(c.approvals_needed),
+            str(c.arguments)[:80],
+        )
+    return table
+
+
+@app.command("calls")
+@handle_errors
+def calls(
+    agent: str | None = typer.Option(None, help="one agent's calls"),
+    status: str | None = typer.Option(None, help="pending, approved, denied, done, error, …"),
+    limit: int = typer.Option(50, min=1, max=10_000),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Logged tool calls, newest first (arguments and results as masked)."""
+    with open_local(uri, "gateway calls") as wd:
+        items = wd.gateway.calls(agent=agent, status=status, limit=limit)
+        show_list(items, as_json, _calls_table, "No tool calls logged.")
+
+
+@approvals_app.command("list")
+@handle_errors
+def approvals_list(uri: str | None = UriOption, as_json: bool = JsonOption) -> None:
+    """Tool calls waiting for approval."""
+    with open_local(uri, "gateway approvals") as wd:
+        items = wd.gateway.calls(status="pending", limit=1000)
+        show_list(items, as_json, _calls_table, "No tool call waits for approval.")
+
+
+def _verdict(call_id: str, approve: bool, comment: str | None, uri: str | None, as_json: bool):
+    with open_local(uri, "gateway approvals") as wd:
+        call = wd.gateway.decide_pending(call_id, actor=wd.actor, approve=approve, comment=comment)
+        if as_json:
+            print_json(call.to_dict())
+        else:
+            console.print(f"tool call {call.id} ({call.agent}: {call.tool}) is {call.status}")
+
+
+@approvals_app.command("approve")
+@handle_errors
+def approve(
+    call_id: str = typer.Argument(..., help="the call's id (gateway approvals list)"),
+    comment: str | None = typer.Option(None, help="why"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Approve a held tool call (as MLWARDEN_ACTOR); some need two different people."""
+    _verdict(call_id, True, comment, uri, as_json)
+
+
+@approvals_app.command("deny")
+@handle_errors
+def deny(
+    call_id: str = typer.Argument(..., help="the call's id"),
+    comment: str | None = typer.Option(None, help="why"),
+    uri: str | None = UriOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deny a held tool call: the agent gets an MCP error."""
+    _verdict(call_id, False, comment, uri, as_json)
