@@ -165,3 +165,32 @@ def test_merged_window_profiles_are_the_profile_of_all_their_rows(warden, fleet)
                 assert low - tol <= q <= high + tol, (name, q)  # ties span [low, high]
         else:
             assert m.category_counts() == w.category_counts()
+
+
+def test_a_window_read_gives_the_rows_the_full_read_gives(warden, fleet):
+    """The monitoring read (a few stored columns; one row of arrays on PostgreSQL) gives the
+    same frame as the full read, also once a subject-linked row is in the log (row by row)."""
+    store = warden.monitoring.predictions
+    model_id = warden.registry.store.model_id("credit-b")
+    since, until = T0 + pd.Timedelta(hours=1), T0 + pd.Timedelta(days=1, hours=1)
+
+    def both():
+        narrow = store.read(model_id, since=since, until=until, columns=("output", "score"))
+        full = store.read(model_id, since=since, until=until)
+        pd.testing.assert_frame_equal(narrow, full[list(narrow.columns)])
+        return narrow
+
+    narrow = both()
+    assert len(narrow) == 1000 and narrow["label"].notna().sum() == 500
+    assert {"version", "reasons", "latency_ms"}.isdisjoint(narrow.columns)
+    assert store.read(model_id, since=T0 + pd.Timedelta(days=9), columns=("score",)).empty
+    row = fleet.iloc[:1]
+    warden.log_predictions(
+        "credit-b",
+        row,
+        ["<=50K"],
+        scores=[0.2],
+        timestamps=[T0 + pd.Timedelta(hours=2)],
+        subjects=["subject-1"],
+    )
+    assert len(both()) == 1001

@@ -238,6 +238,7 @@ class Warden:
             close_audit()
         if self.registry.sandbox is not None:
             self.registry.sandbox.close()
+        self.monitoring.forget_profiles()
         self.db.dispose()
 
     def __enter__(self) -> Warden:

@@ -27,6 +27,11 @@ def realized(
 ) -> dict[str, float]:
     import sklearn
 
+    from mlwarden.engines.binary_metrics import binary_metrics, covers
+
+    if classes is not None and len(classes) == 2 and covers(y_true, y_pred, classes):
+        ok = scores is not None and not np.isnan(scores).any()
+        return binary_metrics(y_true, y_pred, scores if ok else None, classes)
     # the arrays are ours and already checked: scikit-learn's per-call parameter validation
     # was a third of a fleet window's metrics time
     with sklearn.config_context(skip_parameter_validation=True):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +45,9 @@ META = (
 MIN_FAIRNESS_ROWS = 30
 MASK_EXEMPT = (PREDICTION_COLUMN, SCORE_COLUMN)  # the model's own outputs are never masked
 FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tables
+# the stored columns a window needs besides the inputs (id, ts and subject are always read)
+WINDOW_COLUMNS = ("output", "score")
+REFERENCE_CACHE = 64  # parsed reference profiles kept, by artifact sha256
 
 
 class MonitorService:
@@ -66,6 +71,9 @@ class MonitorService:
         self._evidence = evidence
         self._load_model = load_model
         self._masking = masking  # model -> its masking policy (None: inputs logged as they are)
+        # content-addressed, so never stale; profiles are read, never changed, by monitoring
+        self._profiles: OrderedDict[str, Any] = OrderedDict()
+        self._profiles_lock = threading.Lock()
 
     def reference(self, mv: ModelVersion, segment: str = "all") -> Any:
         """The reference profile; for ``col=value`` segments the profile of that group at
@@ -81,7 +89,22 @@ class MonitorService:
             )
         column, _, value = segment.partition("=")
         digest = ev.get("segments", {}).get(column, {}).get(value, ev["artifact_sha256"])
-        return Profile.from_bytes(self.artifacts.get(digest, what=f"{mv.ref} reference profile"))
+        with self._profiles_lock:
+            if digest in self._profiles:
+                self._profiles.move_to_end(digest)
+                return self._profiles[digest]
+        found = Profile.from_bytes(self.artifacts.get(digest, what=f"{mv.ref} reference profile"))
+        with self._profiles_lock:
+            self._profiles[digest] = found
+            while len(self._profiles) > REFERENCE_CACHE:
+                self._profiles.popitem(last=False)
+        return found
+
+    def forget_profiles(self) -> None:
+        """Drop the parsed reference profiles (on close: their sketches are native objects
+        that should not outlive the store)."""
+        with self._profiles_lock:
+            self._profiles.clear()
 
     def run(
         self,
@@ -106,7 +129,9 @@ class MonitorService:
         signature = masked_signature(dict(mv.signature), policy)
         model_id = self._model_id(mv.name)
         read_at = datetime.now(UTC)
-        frame = self.predictions.read(model_id, since=since, until=until, version=mv.version)
+        frame = self.predictions.read(
+            model_id, since=since, until=until, version=mv.version, columns=WINDOW_COLUMNS
+        )
         windows: list[WindowResult] = []
         stored: list[dict[str, Any]] = []
         if "erased" in frame.columns:
@@ -360,7 +385,7 @@ class MonitorService:
                 favorable_label=str(favorable_label(signature)),
                 n_boot=FAIRNESS_BOOTSTRAP,
             )
-            out["fairness"] = report.to_dict()["summary"]
+            out["fairness"] = report.summary  # what to_dict()["summary"] holds, without the rest
         return out
 
 

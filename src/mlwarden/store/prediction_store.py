@@ -62,9 +62,11 @@ class PredictionStore(ABC):
         limit: int | None = None,
         offset: int = 0,
         unseal: bool = True,
+        columns: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """Predictions with their labels, ordered by time then id, inputs expanded into
-        columns; ``since`` inclusive, ``until`` exclusive; empty frame when none match."""
+        columns; ``since`` inclusive, ``until`` exclusive; empty frame when none match.
+        ``columns`` narrows the stored columns read (``id``, ``ts``, ``subject`` always)."""
 
     @abstractmethod
     def get(self, prediction_id: str, *, unseal: bool = True) -> dict[str, Any] | None:

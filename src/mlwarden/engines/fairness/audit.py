@@ -122,7 +122,10 @@ def _bootstrap(cell: np.ndarray, n_boot: int, seed: int) -> np.ndarray | None:
 
 def _ci(samples: np.ndarray, q: tuple[float, float]) -> Any:
     """Percentile interval over axis 0, ignoring replicates where the metric is undefined."""
-    finite = np.where(np.isfinite(samples), samples, np.nan)
+    ok = np.isfinite(samples)
+    if ok.all():  # the common case: nanpercentile's per-column masking costs 10x more
+        return np.percentile(samples, q, axis=0)
+    finite = np.where(ok, samples, np.nan)
     with np.errstate(all="ignore"):
         import warnings
 
