@@ -29,6 +29,11 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
+#: a route that needs a global role (the model list is filtered by grants instead: a user with
+#: no role gets an empty list there)
+NEEDS_A_ROLE = "/v1/audit/events"
+
+
 def _denied_reasons(stack, since: int) -> dict[str, int]:
     """The refusals audited since event ``since`` (aggregated per client by server.abuse)."""
     reasons: dict[str, int] = {}
@@ -41,6 +46,8 @@ def _denied_reasons(stack, since: int) -> dict[str, int]:
 def test_service_token_signs_in_a_new_user_with_no_role(stack):
     token = stack.provider.client_credentials()
     r = httpx.get(f"{stack.url}/v1/models", headers=stack.headers(token))
+    assert r.status_code == 200 and r.json() == [], r.text  # sees no model
+    r = httpx.get(f"{stack.url}{NEEDS_A_ROLE}", headers=stack.headers(token))
     assert r.status_code == 403, r.text  # authenticated, but default deny
     assert "none" in r.json()["message"]
     user = stack.warden.access.get_user("warden-batch")
@@ -64,7 +71,7 @@ def test_a_service_account_gets_its_role_from_role_map(stack):
     # the next sign-in puts the mapped one back (sync_roles), audited both times
     stack.warden.access.set_role("warden-batch", "admin", actor="root")
     r = httpx.get(
-        f"{stack.url}/v1/models", headers=stack.headers(stack.provider.client_credentials())
+        f"{stack.url}{NEEDS_A_ROLE}", headers=stack.headers(stack.provider.client_credentials())
     )
     assert r.status_code == 403
     assert stack.warden.access.get_user("warden-batch").role == "none"
@@ -236,7 +243,7 @@ def test_key_rotation(stack):
     after = stack.provider.client_credentials()
     assert json.loads(base64.urlsafe_b64decode(after.split(".")[0] + "=="))["kid"] == "k2"
     for token in (after, before):
-        r = httpx.get(f"{stack.url}/v1/models", headers=stack.headers(token))
+        r = httpx.get(f"{stack.url}{NEEDS_A_ROLE}", headers=stack.headers(token))
         assert r.status_code == 403, r.text  # authenticated (warden-batch has no role)
     # bounded: a verifier that fetched the keys lately does not refetch for an unknown kid
     bounded = Verifier(oidc_settings(stack.oidc.issuer, jwks_min_refetch_s=3600))
