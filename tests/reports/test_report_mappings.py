@@ -107,7 +107,8 @@ def normalised(text: str) -> str:
     return re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", "<time>", text)
 
 
-def test_golden_mappings(tmp_path, fitted_pipeline, small_adult):
+def test_golden_mappings(tmp_path, monkeypatch, fitted_pipeline, small_adult):
+    monkeypatch.chdir(tmp_path)  # registered outside any git checkout: the same lineage anywhere
     train, test = small_adult
     wd = mw.Warden(f"sqlite:///{tmp_path / 'w.db'}", artifacts=str(tmp_path / "a"), actor="alice")
     try:

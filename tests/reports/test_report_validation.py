@@ -237,7 +237,10 @@ def normalised(text: str) -> str:
     return re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", "<time>", text)
 
 
-def test_golden_validation_report(tmp_path, fitted_pipeline, challenger_pipeline, small_adult):
+def test_golden_validation_report(
+    tmp_path, monkeypatch, fitted_pipeline, challenger_pipeline, small_adult
+):
+    monkeypatch.chdir(tmp_path)  # registered outside any git checkout: the same lineage anywhere
     wd = mw.Warden(f"sqlite:///{tmp_path / 'w.db'}", artifacts=str(tmp_path / "a"), actor="alice")
     bob = as_actor(wd, "bob")
     try:

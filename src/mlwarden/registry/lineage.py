@@ -61,8 +61,14 @@ def fingerprint(frame: pd.DataFrame, y: Any = None, name: str | None = None) -> 
 def _git_dir(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         candidate = folder / ".git"
-        if candidate.exists():
+        if candidate.is_dir():
             return candidate
+        if candidate.is_file():  # a worktree or submodule: ".git" names the real folder
+            text = candidate.read_text(errors="replace").strip()
+            if not text.startswith("gitdir:"):
+                return None
+            target = folder / text.removeprefix("gitdir:").strip()
+            return target.resolve() if target.is_dir() else None
     return None
 
 
@@ -71,7 +77,10 @@ def _git_state_key(git_dir: Path) -> tuple[object, ...] | None:
     checkout or staged edit, so the git subprocess only runs when something moved."""
     try:
         head = (git_dir / "HEAD").read_text().strip()
-        ref = git_dir / head.removeprefix("ref: ") if head.startswith("ref: ") else None
+        # a worktree keeps its HEAD and index but shares the branches of the main repository
+        common = git_dir / "commondir"
+        refs = (git_dir / common.read_text().strip()).resolve() if common.exists() else git_dir
+        ref = refs / head.removeprefix("ref: ") if head.startswith("ref: ") else None
         ref_stat = ref.stat().st_mtime_ns if ref is not None and ref.exists() else None
         index = git_dir / "index"
         index_stat = index.stat().st_mtime_ns if index.exists() else None
@@ -91,7 +100,7 @@ def git_info(cwd: Path | None = None) -> dict[str, Any] | None:
     """
     folder = (cwd or Path.cwd()).resolve()
     git_dir = _git_dir(folder)
-    if git_dir is None or not git_dir.is_dir():
+    if git_dir is None:
         return None
     key = _git_state_key(git_dir)
     if key is not None and key in _git_cache:
