@@ -27,8 +27,14 @@ from fastapi.responses import RedirectResponse, Response
 from mlwarden.access.roles import NO_ROLE
 from mlwarden.errors import AuthenticationError
 from mlwarden.server.abuse import FAILED
-from mlwarden.server.dashboard.routes import DashboardRoute, Refused, _safe_next, _sessions
-from mlwarden.server.dashboard.session import COOKIE, MAX_AGE_S
+from mlwarden.server.dashboard.routes import (
+    DashboardRoute,
+    Refused,
+    _safe_next,
+    _sessions,
+    set_session_cookie,
+)
+from mlwarden.server.dashboard.session import MAX_AGE_S
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -141,15 +147,7 @@ async def oidc_callback(request: Request) -> Response:
     cookie, _ = await run_in_threadpool(_sessions(request).sign_in, minted.token, audit=False)
     response = RedirectResponse(flow["next"], status_code=303)
     response.delete_cookie(FLOW_COOKIE, path=CALLBACK, httponly=True, samesite="lax")
-    response.set_cookie(
-        COOKIE,
-        cookie,
-        max_age=MAX_AGE_S,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, request, cookie)
     return response
 
 

@@ -237,6 +237,12 @@ async def login(request: Request) -> Response:
         raise
     target = _safe_next(str(body.get("next") or "/"))
     response = Response(status_code=200, headers={"HX-Redirect": target})
+    set_session_cookie(response, request, cookie)
+    return response
+
+
+def set_session_cookie(response: Response, request: Request, cookie: str) -> None:
+    """The signed-in session: strict same-site, script-proof, secure over HTTPS."""
     response.set_cookie(
         COOKIE,
         cookie,
@@ -246,7 +252,6 @@ async def login(request: Request) -> Response:
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
 
 
 @router.post("/logout")
