@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.datastructures import QueryParams
 
 from mlwarden.access import User
 from mlwarden.alerts.metrics import observe_prediction
@@ -29,7 +30,7 @@ from mlwarden.registry.refs import MAX_VERSION, check_alias, check_name, check_v
 from mlwarden.server.auth import check, current_user, header_user
 from mlwarden.server.proxy import ProxyServed
 from mlwarden.server.routes._util import StrictJsonRoute
-from mlwarden.server.routes.predict_asgi import parse_body
+from mlwarden.server.routes.predict_asgi import PredictBody, parse_body
 from mlwarden.server.schemas import OipRequest, OipResponse, PredictIn, PredictOut
 from mlwarden.server.writer import Pending
 from mlwarden.serving.core import (
@@ -249,6 +250,35 @@ _PREDICT_OPENAPI: dict[str, Any] = {
 }
 
 
+async def serve_body(
+    ctx: Any,
+    user: User,
+    name: str,
+    query: QueryParams,
+    body: PredictBody,
+    *,
+    started: float,
+    traceparent: str | None,
+) -> dict[str, Any]:
+    """A predict request once authorised and parsed (both predict routes): its rows within
+    the row limit, served with the query's alias, version, explain and strict."""
+    records = to_records(body.records, body.columns, ctx.settings.max_rows)
+    return await serve(
+        ctx,
+        user,
+        name,
+        query.get("alias"),
+        query_int(query, "version"),
+        records,
+        explain=bool(query_bool(query, "explain")),
+        strict=query_bool(query, "strict"),
+        subjects=body.subjects,
+        sensitive=body.sensitive,
+        started=started,
+        traceparent=traceparent,
+    )
+
+
 @router.post(
     "/v1/models/{name}/predict",
     response_model=PredictOut,
@@ -263,22 +293,9 @@ async def predict(name: str, request: Request) -> Any:
     ctx = request.app.state.ctx
     check(ctx, user, "predict", f"model:{name}")
     body = parse_body(await request.body())
-    records = to_records(body.records, body.columns, ctx.settings.max_rows)
     traceparent = parse_traceparent(request.headers.get("traceparent"))
-    query = request.query_params
-    result = await serve(
-        ctx,
-        user,
-        name,
-        query.get("alias"),
-        query_int(query, "version"),
-        records,
-        explain=bool(query_bool(query, "explain")),
-        strict=query_bool(query, "strict"),
-        subjects=body.subjects,
-        sensitive=body.sensitive,
-        started=started,
-        traceparent=traceparent,
+    result = await serve_body(
+        ctx, user, name, request.query_params, body, started=started, traceparent=traceparent
     )
     # the body is built to PredictOut's shape; validating it again would cost more than the
     # prediction

@@ -34,7 +34,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mlwarden.errors import MalformedJson, ValidationError
 from mlwarden.server.auth import check, token_user
 from mlwarden.server.schemas import PredictIn
-from mlwarden.serving.core import to_records
 from mlwarden.tracing import parse_traceparent
 
 PREDICT_PATH = re.compile(r"/v1/models/([^/]+)/predict")
@@ -206,7 +205,7 @@ class PredictRoute:
         started: float,
         traceparent: str | None,
     ) -> bytes:
-        from mlwarden.server.routes.predict import query_bool, query_int, serve
+        from mlwarden.server.routes.predict import serve_body
 
         ctx = self.ctx
         name = PREDICT_PATH.fullmatch(scope["path"])[1]  # type: ignore[index]  # matched before
@@ -217,22 +216,10 @@ class PredictRoute:
         user = await token_user(scope, ctx.auth, token)
         check(ctx, user, "predict", f"model:{name}")
         body = parse_body(await read_body(receive, self.limits.max_bytes))
-        records = to_records(body.records, body.columns, ctx.settings.max_rows)
         raw_query = scope.get("query_string", b"")
         query = QueryParams(raw_query) if raw_query else _NO_QUERY
-        result = await serve(
-            ctx,
-            user,
-            name,
-            query.get("alias"),
-            query_int(query, "version"),
-            records,
-            explain=bool(query_bool(query, "explain")),
-            strict=query_bool(query, "strict"),
-            subjects=body.subjects,
-            sensitive=body.sensitive,
-            started=started,
-            traceparent=traceparent,
+        result = await serve_body(
+            ctx, user, name, query, body, started=started, traceparent=traceparent
         )
         return orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
 
