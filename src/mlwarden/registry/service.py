@@ -16,7 +16,8 @@ from mlwarden._json import jsonable
 from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.entities._frozen import thaw
-from mlwarden.errors import ValidationError
+from mlwarden.entities.agents import AGENT_FLAVOR, KIND_TAG
+from mlwarden.errors import Conflict, ValidationError
 from mlwarden.registry import lineage as lin
 from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load_flavor
 from mlwarden.registry.flavors.generic import GenericFlavor
@@ -268,6 +269,13 @@ class RegistryService:
                 self._emit(actor, "model.create", name, created_event)
             else:
                 _warn_ignored(prepared.model, created_model)
+            is_agent = created_model.tags.get(KIND_TAG) == AGENT_FLAVOR
+            if is_agent != (spec.flavor == AGENT_FLAVOR):
+                kind = "an agent" if is_agent else "a model"
+                raise Conflict(
+                    f"{name!r} is registered as {kind}; agents and models never share a name",
+                    name=name,
+                )
             mv = self.store.create_version(name, spec, prepared.evidence, actor)
             payload: dict[str, Any] = {
                 "artifact_sha256": digest,
