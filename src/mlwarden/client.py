@@ -29,8 +29,8 @@ from mlwarden.alerts.policy import MonitoringPolicy
 from mlwarden.alerts.service import AlertService
 from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
-from mlwarden.entities.agents import AgentVersion
 from mlwarden.entities.access import AccessDecision, Grant
+from mlwarden.entities.agents import AgentVersion
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
@@ -322,6 +322,8 @@ class Warden:
         models' own. ``mlwarden gateway mcp --agent NAME@ALIAS`` runs a gateway with the
         version's allow-list and policies."""
         self.access.require(self.actor, "model.register", f"model:{name}")
+        if isinstance(tools, str):
+            raise ValidationError("tools is a list of tool names", field="tools")
         spec = AgentSpec(instructions, tuple(tools or ()), model, policy_texts(policies))
         return self.agents.register(
             name,
@@ -337,7 +339,7 @@ class Warden:
         return self.agents.get(ref)
 
     def list_agents(self) -> list[Model]:
-        return self.agents.list()
+        return self.agents.all()
 
     def get_model(self, name: str) -> Model:
         return self.registry.get_model(name)

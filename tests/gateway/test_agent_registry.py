@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 import mlwarden as mw
@@ -54,6 +55,7 @@ def register_two(wd: mw.Warden, tmp_path: Path) -> None:
         model="other-llm",
         policies=[policy],
         description="first-line support",
+        risk_tier="low",  # no approvals needed to promote (a high tier would need two)
     )
     wd.register_agent(
         "support-bot",
@@ -96,7 +98,7 @@ def test_an_agent_is_versioned_promoted_through_gates_and_audited(wd, tmp_path):
 
 def test_a_bad_policy_or_tool_is_refused_before_anything_is_stored(wd):
     size = wd.audit.size
-    with pytest.raises(ValidationError, match="line"):
+    with pytest.raises(ValidationError, match=r"<policy 0>:5: .*unknown key .wen."):
         wd.register_agent("bot", policies=[AGENT_POLICY.replace("when:", "wen:", 1)])
     with pytest.raises(ValidationError) as bad_tool:
         wd.register_agent("bot", tools=["rm -rf /"])
@@ -145,12 +147,22 @@ def test_a_stdio_gateway_takes_the_registered_versions_rules_and_serves_metrics(
     uri = f"sqlite:///{tmp_path / 'warden.db'}"
     with mw.Warden(uri, actor="alice") as wd:
         register_two(wd, tmp_path)
-        wd.set_alias("support-bot", "production", 1, reason="test")
+        wd.set_alias("support-bot", "production", 1, override=True, reason="test")
     port = _free_port()
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "mlwarden", "gateway", "mcp", "--upstream", sqlite_upstream({"db": db}),
-              "--agent", "support-bot@production", "--metrics-port", str(port)],  # fmt: skip
+        args=[
+            "-m",
+            "mlwarden",
+            "gateway",
+            "mcp",
+            "--upstream",
+            sqlite_upstream({"db": db}),
+            "--agent",
+            "support-bot@production",
+            "--metrics-port",
+            str(port),
+        ],
         env={"PYTHONPATH": str(SRC), "MLWARDEN_URI": uri},
     )
 
@@ -159,7 +171,11 @@ def test_a_stdio_gateway_takes_the_registered_versions_rules_and_serves_metrics(
         async with Client(params, mode="legacy") as c:
             res = await c.call_tool("query", {"sql": "SELECT name, email FROM customers"})
             out["query"] = res.content[0].text
-            for tool, args in (("execute", {"sql": "DELETE FROM customers"}), ("lookup", {"customer_id": 1})):  # fmt: skip
+            refused = (
+                ("execute", {"sql": "DELETE FROM customers"}),
+                ("lookup", {"customer_id": 1}),
+            )
+            for tool, args in refused:
                 with pytest.raises(MCPError) as denied:
                     await c.call_tool(tool, args)
                 out[tool] = denied.value
@@ -173,10 +189,19 @@ def test_a_stdio_gateway_takes_the_registered_versions_rules_and_serves_metrics(
     assert out["execute"].code == -32001 and "allow-list" in out["execute"].message
     # v1 runs on "other-llm": its own policy reads agent.model and denies the lookup
     assert "approved model" in out["lookup"].message
-    metrics = out["metrics"]
-    assert 'mlwarden_agent_tool_calls_total{agent="support-bot",tool="execute",decision="deny"} 1.0' in metrics
-    assert 'mlwarden_agent_tool_calls_total{agent="support-bot",tool="query",decision="redact"} 1.0' in metrics
-    assert 'mlwarden_agent_tool_call_seconds_count{agent="support-bot"}' in metrics
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(out["metrics"])
+        for sample in family.samples
+    }
+
+    def calls(tool: str, decision: str) -> float:
+        labels = {"agent": "support-bot", "tool": tool, "decision": decision}
+        return samples[("mlwarden_agent_tool_calls_total", tuple(sorted(labels.items())))]
+
+    assert calls("execute", "deny") == calls("lookup", "deny") == calls("query", "redact") == 1
+    latency = ("mlwarden_agent_tool_call_seconds_count", (("agent", "support-bot"),))
+    assert samples[latency] == 1  # the call that ran
     with mw.Warden(uri, actor="alice") as wd:
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT count(*) FROM customers").fetchone() == (1,)

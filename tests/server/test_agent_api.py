@@ -11,7 +11,7 @@ import pytest
 from serve_support import LiveServer
 
 import mlwarden as mw
-from mlwarden.errors import PermissionDenied, ValidationError
+from mlwarden.errors import PermissionDenied, PolicyViolation, ValidationError
 from mlwarden.remote import RemoteWarden
 from mlwarden.server import ServerSettings, create_app
 
@@ -30,7 +30,12 @@ def server(tmp_path: Path):
         f"sqlite:///{tmp_path / 'warden.db'}", artifacts=str(tmp_path / "a"), actor="alice"
     )
     tokens = {}
-    for name, role in (("alice", "admin"), ("bob", "developer"), ("vic", "viewer")):
+    for name, role in (
+        ("alice", "admin"),
+        ("bob", "developer"),
+        ("carol", "validator"),
+        ("vic", "viewer"),
+    ):
         wd.create_user(name, role)
         tokens[name] = wd.create_token(name).token
     with LiveServer(create_app(ServerSettings(max_body_bytes=64 * 1024), wd)) as live:
@@ -45,7 +50,12 @@ def test_remote_registration_promotion_and_reads(server, tmp_path):
     bob = mw.connect(url, token=tokens["bob"])
     assert isinstance(bob, RemoteWarden)
     av = bob.register_agent(
-        "support-bot", instructions="Be brief.", tools=["query"], model="m1", policies=[policy]
+        "support-bot",
+        instructions="Be brief.",
+        tools=["query"],
+        model="m1",
+        policies=[policy],
+        risk_tier="low",
     )
     assert (av.ref, av.tools, av.policies, av.created_by) == (
         "support-bot@1",
@@ -56,7 +66,16 @@ def test_remote_registration_promotion_and_reads(server, tmp_path):
     assert bob.get_agent("support-bot@1") == wd.get_agent("support-bot@1") == av
     assert [m.name for m in bob.list_agents()] == ["support-bot"]
     gate = tmp_path / "gate.yaml"
-    gate.write_text("name: agent-gate\nrules:\n  - id: agent\n    check: version.flavor == 'agent'\n")
+    gate.write_text(
+        "name: agent-gate\nrules:\n  - id: agent\n    check: version.flavor == 'agent'\n"
+    )
+    # the server assigned its default tier (high), whatever bob asked for: two approvals,
+    # by other people than the registrant, as for a model
+    assert bob.get_model("support-bot").risk_tier == "high"
+    with pytest.raises(PolicyViolation, match="2 more approval"):
+        bob.promote("support-bot@1", alias="staging", policy=str(gate))
+    for approver in ("alice", "carol"):
+        mw.connect(url, token=tokens[approver]).approve("support-bot@1", comment="reviewed")
     promoted = bob.promote("support-bot@1", alias="staging", policy=str(gate), reason="ok")
     assert promoted.allowed and bob.get_agent("support-bot@staging").version == 1
     assert [e.actor for e in wd.audit.events(action="agent.register")] == ["bob"]
@@ -72,7 +91,8 @@ def test_role_before_body_and_bounded_bodies(server):
     wd, url, tokens = server
     route = f"{url}/v1/agents/support-bot/versions"
     # a viewer's request is refused before its (malformed) body is read
-    r = httpx.post(route, content=b"{not json", headers={"Authorization": f"Bearer {tokens['vic']}"})
+    vic = {"Authorization": f"Bearer {tokens['vic']}", "Content-Type": "application/json"}
+    r = httpx.post(route, content=b"{not json", headers=vic)
     assert r.status_code == 403, r.text
     r = httpx.post(route, json={"tools": ["query"]})
     assert r.status_code == 401
@@ -86,3 +106,16 @@ def test_role_before_body_and_bounded_bodies(server):
     assert wd.list_agents() == []
     with pytest.raises(PermissionDenied):
         mw.connect(url, token=tokens["vic"]).register_agent("other", tools=["q"])
+
+
+def test_the_server_never_reads_a_policy_path_a_client_sends(server, tmp_path):
+    wd, url, tokens = server
+    on_server = tmp_path / "valid.yaml"
+    on_server.write_text(POLICY)  # a valid policy, on the server's disk
+    r = httpx.post(
+        f"{url}/v1/agents/support-bot/versions",
+        json={"policies": [str(on_server)]},
+        headers={"Authorization": f"Bearer {tokens['bob']}"},
+    )
+    assert r.status_code == 422, r.text  # taken as YAML text: not a policy
+    assert wd.list_agents() == []

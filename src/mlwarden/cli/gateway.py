@@ -79,6 +79,10 @@ def mcp(
 
     if transport not in ("stdio", "http"):
         raise typer.BadParameter("use stdio or http", param_hint="--transport")
+    if transport == "http" and metrics_port is not None:
+        raise typer.BadParameter(
+            "over http the gateway serves /metrics on its own port", param_hint="--metrics-port"
+        )
     tools = tuple(allow_tool)
     wd = open_local(uri, "the MCP gateway")
     registered = None
@@ -98,8 +102,10 @@ def mcp(
             raise
         wd.gateway.policies = wd.agents.policies(registered)
         tools = registered.tools
-        log(f"agent {registered.ref} ({agent}): {len(tools)} tools, policies "
-            f"{list(registered.policy_names)}")
+        log(
+            f"agent {registered.ref} ({agent}): {len(tools)} tools, policies "
+            f"{list(registered.policy_names)}"
+        )
     else:
         wd.gateway.policies = tuple(load(p) for p in policy)
     wd.gateway.server = upstream
@@ -117,7 +123,13 @@ def mcp(
         if transport == "stdio":
             identity = identity_of(registered.name if registered else agent or wd.actor)
             if metrics_port is not None:
-                wd.gateway.metrics.serve(host, metrics_port)
+                try:
+                    wd.gateway.metrics.serve(host, metrics_port)
+                except OSError as exc:
+                    raise typer.BadParameter(
+                        f"cannot listen on {host}:{metrics_port}: {exc.strerror}",
+                        param_hint="--metrics-port",
+                    ) from None
                 log(f"metrics on http://{host}:{metrics_port}/metrics")
             gateway = Gateway(
                 wd.gateway,

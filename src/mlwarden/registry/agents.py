@@ -158,7 +158,9 @@ class AgentRegistry:
                     "artifact_sha256": mv.artifact_sha256,
                     "tools": list(spec.tools),
                     "model": spec.model,
-                    "policies": dict(zip(mv.params["policies"], mv.params["policy_sha256"])),
+                    "policies": dict(
+                        zip(mv.params["policies"], mv.params["policy_sha256"], strict=True)
+                    ),
                 },
             )
         return self._agent(mv)
@@ -169,14 +171,16 @@ class AgentRegistry:
             raise ValidationError(f"{mv.ref} is a model, not an agent", field="ref")
         return self._agent(mv)
 
-    def list(self) -> list[Model]:
+    def all(self) -> list[Model]:
         return [m for m in self.registry.list_models() if m.tags.get(KIND_TAG) == FLAVOR]
 
     def versions(self, name: str) -> list[AgentVersion]:
         return [self._agent(mv) for mv in self.registry.list_versions(name)]
 
     def policies(self, agent: AgentVersion) -> tuple[AgentPolicy, ...]:
-        return tuple(loads(text, f"{agent.ref} policy {i}") for i, text in enumerate(agent.policies))
+        return tuple(
+            loads(text, f"{agent.ref} policy {i}") for i, text in enumerate(agent.policies)
+        )
 
     def _agent(self, mv: ModelVersion) -> AgentVersion:
         if mv.flavor != FLAVOR:

@@ -268,14 +268,15 @@ class RegistryService:
                     created_event["requested_risk_tier"] = requested_risk_tier
                 self._emit(actor, "model.create", name, created_event)
             else:
+                is_agent = created_model.tags.get(KIND_TAG) == AGENT_FLAVOR
+                if is_agent != (spec.flavor == AGENT_FLAVOR):
+                    kind = "an agent" if is_agent else "a model"
+                    raise Conflict(
+                        f"{name!r} is registered as {kind}; agents and models never share a "
+                        "name",
+                        name=name,
+                    )
                 _warn_ignored(prepared.model, created_model)
-            is_agent = created_model.tags.get(KIND_TAG) == AGENT_FLAVOR
-            if is_agent != (spec.flavor == AGENT_FLAVOR):
-                kind = "an agent" if is_agent else "a model"
-                raise Conflict(
-                    f"{name!r} is registered as {kind}; agents and models never share a name",
-                    name=name,
-                )
             mv = self.store.create_version(name, spec, prepared.evidence, actor)
             payload: dict[str, Any] = {
                 "artifact_sha256": digest,

@@ -592,8 +592,7 @@ async def tool_approvals(request: Request, done: str = "", id: str = "") -> Resp
     def load() -> tuple[Any, dict[str, list[str]]]:
         items = service.calls(status="pending", limit=200)
         return items, {
-            c.id: [v.actor for v in service.verdicts(c.id) if v.verdict == "approve"]
-            for c in items
+            c.id: [v.actor for v in service.verdicts(c.id) if v.verdict == "approve"] for c in items
         }
 
     items, approvals = await run_in_threadpool(load)

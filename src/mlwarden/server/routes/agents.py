@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlwarden.access import User
 from mlwarden.entities.agents import AgentVersion
-from mlwarden.registry.agents import MAX_INSTRUCTIONS, MAX_POLICIES, MAX_TOOLS
+from mlwarden.registry.agents import MAX_INSTRUCTIONS, MAX_POLICIES, MAX_TOOLS, AgentSpec
 from mlwarden.registry.refs import check_name
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes._util import (
@@ -68,11 +68,24 @@ async def register_agent(name: str, request: Request, user: User = Depends(curre
     check_name(name)
     check(ctx, user, "model.register", f"model:{name}")  # before the body is read
     body = parse_body(AgentIn, await request.body())
-    return out(
-        await run_in_threadpool(
-            ctx.acting(user).register_agent, name, **body.model_dump(exclude_none=True)
+    wd = ctx.acting(user)
+    # policies arrive as text and stay text: the server never opens a path a client names
+    spec = AgentSpec(body.instructions, tuple(body.tools), body.model, tuple(body.policies))
+
+    def register() -> AgentVersion:
+        wd.access.require(user.name, "model.register", f"model:{name}")
+        return wd.agents.register(
+            name,
+            spec,
+            actor=user.name,
+            via="api",
+            owner=body.owner,
+            # the tier is the server's: a developer's requested tier is not applied
+            risk_tier=wd.gates.assign_tier(user.name, body.risk_tier),
+            description=body.description,
         )
-    )
+
+    return out(await run_in_threadpool(register))
 
 
 @router.get(
