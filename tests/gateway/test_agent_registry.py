@@ -222,3 +222,30 @@ def test_flags_cannot_override_a_registered_agent(tmp_path, monkeypatch):
     assert result.exit_code != 0
     assert "drop --policy and --allow-tool" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_register_list_show_promote(tmp_path, monkeypatch):
+    from mlwarden.cli.main import app
+
+    monkeypatch.setenv("MLWARDEN_URI", f"sqlite:///{tmp_path / 'warden.db'}")
+    (tmp_path / "agent.yaml").write_text(AGENT_POLICY)
+    (tmp_path / "prompt.txt").write_text("Answer politely.")
+    (tmp_path / "gate.yaml").write_text(GATE)
+    cli = CliRunner()
+    args = ["agent", "register", "support-bot", "--instructions", str(tmp_path / "prompt.txt")]
+    args += ["--tool", "query", "--model", "approved-llm", "--policy", str(tmp_path / "agent.yaml")]
+    result = cli.invoke(app, [*args, "--risk-tier", "low"])
+    assert result.exit_code == 0, result.output
+    assert "registered support-bot@1" in result.output
+    result = cli.invoke(app, ["agent", "promote", "support-bot@1", "--alias", "staging",
+                              "--policy", str(tmp_path / "gate.yaml")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shown = cli.invoke(app, ["agent", "show", "support-bot@staging", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert '"instructions": "Answer politely."' in shown.output
+    assert '"policy_names": [\n    "support-rules"' in shown.output
+    listed = cli.invoke(app, ["agent", "list"])
+    assert "support-bot" in listed.output and "staging→1" in listed.output
+    bad = cli.invoke(app, ["agent", "register", "bot", "--tool", "rm -rf"])
+    assert bad.exit_code != 0 and "invalid tool name" in bad.output
+    assert "Traceback" not in bad.output

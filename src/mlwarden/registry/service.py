@@ -272,8 +272,7 @@ class RegistryService:
                 if is_agent != (spec.flavor == AGENT_FLAVOR):
                     kind = "an agent" if is_agent else "a model"
                     raise Conflict(
-                        f"{name!r} is registered as {kind}; agents and models never share a "
-                        "name",
+                        f"{name!r} is registered as {kind}; agents and models never share a name",
                         name=name,
                     )
                 _warn_ignored(prepared.model, created_model)
