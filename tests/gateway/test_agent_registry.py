@@ -121,6 +121,12 @@ def test_agents_and_models_never_share_a_name(wd):
     with pytest.raises(ValidationError, match="not an agent"):
         wd.get_agent("scorer")
     assert [m.name for m in wd.list_agents()] == ["helper"]
+    with pytest.raises(ValidationError, match="an agent, not a model"):
+        wd.load_model("helper@1")
+    for name, kind in (("helper", None), ("scorer", "agent")):
+        with pytest.raises(ValidationError, match="'kind' tag cannot be changed"):
+            wd.update_model(name, tags={"kind": kind})
+    assert wd.update_model("helper", tags={"team": "support"}).tags["kind"] == "agent"
 
 
 # ---- the gateway against a registered agent (real MCP servers and client)

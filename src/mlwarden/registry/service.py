@@ -387,6 +387,9 @@ class RegistryService:
         changes: dict[str, Any] = {
             k: v for k, v in given.items() if v is not None and v != getattr(before, k)
         }
+        if tags and KIND_TAG in tags and tags[KIND_TAG] != before.tags.get(KIND_TAG):
+            # what a name is (model or agent) is fixed by its first registration
+            raise ValidationError(f"the {KIND_TAG!r} tag cannot be changed", field="tags")
         if tags:
             merged = {**before.tags, **tags}
             merged = {k: str(v) for k, v in merged.items() if v is not None}
@@ -425,6 +428,8 @@ class RegistryService:
 
     def load_model(self, ref: str | ModelRef) -> Any:
         mv = self.get_version(ref)
+        if mv.flavor == AGENT_FLAVOR:
+            raise ValidationError(f"{mv.ref} is an agent, not a model: use get_agent", field="ref")
         data = self.artifacts.get(mv.artifact_sha256, what=mv.ref)
         return load_flavor(mv.flavor, self.trust | self._own).load(data, dict(mv.flavor_info))
 
