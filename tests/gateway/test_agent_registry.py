@@ -255,3 +255,72 @@ def test_cli_register_list_show_promote(tmp_path, monkeypatch):
     bad = cli.invoke(app, ["agent", "register", "bot", "--tool", "rm -rf"])
     assert bad.exit_code != 0 and "invalid tool name" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_an_http_gateway_serves_only_the_registered_agents_tokens(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    import anyio
+    import httpx2
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared.exceptions import MCPError
+    from test_gateway_mcp import SRC, sqlite_upstream
+
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT, email TEXT)")
+    uri = f"sqlite:///{tmp_path / 'warden.db'}"
+    with mw.Warden(uri, actor="alice") as wd:
+        register_two(wd, tmp_path)
+        wd.create_user("alice", "admin")
+        tokens = {}
+        for name in ("support-bot", "mallory"):
+            wd.create_user(name, "developer")
+            tokens[name] = wd.access.create_token(name, actor="alice").token
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlwarden", "gateway", "mcp", "--transport", "http",
+         "--port", str(port), "--upstream", sqlite_upstream({"db": db}),
+         "--agent", "support-bot@1"],
+        env={**os.environ, "PYTHONPATH": str(SRC), "MLWARDEN_URI": uri},
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    async def session(token: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        headers = {"Authorization": f"Bearer {token}"}
+        async with (
+            httpx2.AsyncClient(headers=headers) as http,
+            Client(streamable_http_client(f"{url}/mcp", http_client=http), mode="legacy") as c,
+        ):
+            for tool in ("lookup", "execute"):
+                with pytest.raises(MCPError) as refused:
+                    await c.call_tool(tool, {"customer_id": 1})
+                out[tool] = refused.value
+        return out
+
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
+                assert time.monotonic() < deadline, "the gateway did not start"
+                time.sleep(0.1)
+        ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+        other = httpx2.post(
+            f"{url}/mcp", json=ping, headers={"Authorization": f"Bearer {tokens['mallory']}"}
+        )
+        assert other.status_code == 401 and "serves agent 'support-bot'" in other.text
+        out = anyio.run(session, tokens["support-bot"])
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert "approved model" in out["lookup"].message  # v1's policy, v1's model
+    assert "allow-list" in out["execute"].message  # v1's allow-list
