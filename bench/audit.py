@@ -139,9 +139,9 @@ def hash_floor(log: AuditLog, n: int) -> float:
 def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[str, float]:
     """What the database alone costs for the same rows, through the same driver:
 
-    * write: the stored events (with their recorded leaves), upper tree nodes and checkpoints of the first ``n`` events inserted
-      into a fresh store, one transaction per batch (``COPY`` on PostgreSQL, ``executemany``
-      on SQLite), nothing computed;
+    * write: the stored events (with their recorded leaves), upper tree nodes and
+      checkpoints of the first ``n`` events inserted into a fresh store, one transaction per
+      batch (``COPY`` on PostgreSQL, ``executemany`` on SQLite), nothing computed;
     * read: the same event rows fetched back page by page, nothing checked.
     """
     from mlwarden.store.sql.audit import _PAGE, SqlAuditBackend
