@@ -107,14 +107,22 @@ class PairedPeer:
         )
         self.version: str | None = None
 
-    def next(self) -> float | None:
+    def ready(self) -> bool:
+        """Wait until the peer is idle before its next call (its start-up, imports and
+        warm-up call must not overlap the Warden call timed before it)."""
         if self.proc is None:
-            return None
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+            return False
+        assert self.proc.stdout is not None
         if "ready" not in json.loads(self.proc.stdout.readline() or "{}"):
             print("peer mlflow failed", file=sys.stderr)
             self.proc = None
-            return None
+            return False
+        return True
+
+    def next(self) -> float:
+        """One timed call (after :meth:`ready`)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
         return float(json.loads(self.proc.stdout.readline())["register_e2e_ms"])
@@ -122,7 +130,10 @@ class PairedPeer:
     def close(self) -> dict[str, Any]:
         if self.proc is None:
             return {}
-        out, _ = self.proc.communicate(timeout=600)
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        out = self.proc.stdout.read()  # not communicate(): it would skip what readline buffered
+        self.proc.wait(timeout=600)
         return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
 
@@ -213,10 +224,10 @@ def bench_e2e(args: argparse.Namespace, tmp: str) -> None:
     ours: list[float] = []
     theirs: list[float] = []
     for _ in range(e2e_n):
+        ready = peer.ready()
         ours.append(median_ms(register, 1))
-        ms = peer.next()
-        if ms is not None:
-            theirs.append(ms)
+        if ready:
+            theirs.append(peer.next())
     wd.close()
     final = peer.close()
     warden_ms = statistics.median(ours)
