@@ -10,6 +10,8 @@ data on both sides, fit not timed. Warden: ``register_model`` with training and 
 data and the sensitive features (artifact, sandboxed load check, signature, metrics, reference
 profiles, fairness audit, explanation summary, privacy scan, audit event). MLflow: a run, the
 evaluation metrics logged, ``log_model(..., input_example=..., registered_model_name=...)``.
+The two sides alternate call by call (the peer waits for a "go" line before each timed call),
+so load that comes and goes on a shared machine falls on both; each pair's ratio is printed.
 
     python bench/registry.py [--quick] [-n 1000] [--e2e-n 5] [--postgres URL]
 """
@@ -17,15 +19,20 @@ evaluation metrics logged, ``log_model(..., input_example=..., registered_model_
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import pandas as pd
-from _common import emit, median_ms, run_peer
+from _common import emit, median_ms, peer_python, run_peer
 
 import mlwarden as mw
 
@@ -58,7 +65,8 @@ def adult_data(directory: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frames[0], frames[1]
 
 
-def bench_warden_e2e(uri: str, artifacts: str, data_dir: str, n: int) -> float:
+def warden_e2e(uri: str, artifacts: str, data_dir: str) -> tuple[Callable[[], None], mw.Warden]:
+    """Warden's end-to-end registration, warmed up once (as MLflow's), ready to time."""
     from _adult_model import adult_pipeline, split
 
     train, test = adult_data(data_dir)
@@ -76,9 +84,57 @@ def bench_warden_e2e(uri: str, artifacts: str, data_dir: str, n: int) -> float:
         )
 
     register()  # as for MLflow: the first call pays the imports
-    ms = median_ms(register, n)
-    wd.close()
-    return ms
+    return register, wd
+
+
+class PairedPeer:
+    """MLflow's end-to-end registration in its own environment, one timed call per
+    :meth:`next`: the two sides alternate call by call, so load that comes and goes on a
+    shared machine falls on both alike (run one after the other, they saw different load)."""
+
+    def __init__(self, data_dir: str, n: int) -> None:
+        python = peer_python("mlflow")
+        self.proc = None
+        if python is None:
+            print("peer mlflow unavailable: build it with `make bench`")
+            return
+        script = Path(__file__).parent / "peers" / "mlflow_registry.py"
+        self.proc = subprocess.Popen(
+            [str(python), str(script), "e2e", data_dir, str(n), "--paired"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.version: str | None = None
+
+    def ready(self) -> bool:
+        """Wait until the peer is idle before its next call (its start-up, imports and
+        warm-up call must not overlap the Warden call timed before it)."""
+        if self.proc is None:
+            return False
+        assert self.proc.stdout is not None
+        if "ready" not in json.loads(self.proc.stdout.readline() or "{}"):
+            print("peer mlflow failed", file=sys.stderr)
+            self.proc = None
+            return False
+        return True
+
+    def next(self) -> float:
+        """One timed call (after :meth:`ready`)."""
+        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return float(json.loads(self.proc.stdout.readline())["register_e2e_ms"])
+
+    def close(self) -> dict[str, Any]:
+        if self.proc is None:
+            return {}
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        out = self.proc.stdout.read()  # not communicate(): it would skip what readline buffered
+        self.proc.wait(timeout=600)
+        return json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
 
 
 def postgres_schema(url: str) -> tuple[str, str]:
@@ -163,24 +219,38 @@ def bench_rows(args: argparse.Namespace, n: int, tmp: str) -> None:
 def bench_e2e(args: argparse.Namespace, tmp: str) -> None:
     e2e_n = 2 if args.quick else args.e2e_n
     data_dir = tempfile.mkdtemp()
-    warden_e2e = bench_warden_e2e(f"sqlite:///{tmp}/e2e.db", f"{tmp}/e2e", data_dir, e2e_n)
-    peer_e2e = run_peer("mlflow", "mlflow_registry.py", "e2e", data_dir, str(e2e_n))
-    print(f"\nRegistration end to end, Adult pipeline, median of {e2e_n} (ms)")
-    print(f"{'warden-sqlite':<20}{warden_e2e:>14.1f}")
-    e2e = {
+    register, wd = warden_e2e(f"sqlite:///{tmp}/e2e.db", f"{tmp}/e2e", data_dir)
+    peer = PairedPeer(data_dir, e2e_n)
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(e2e_n):
+        ready = peer.ready()
+        ours.append(median_ms(register, 1))
+        if ready:
+            theirs.append(peer.next())
+    wd.close()
+    final = peer.close()
+    warden_ms = statistics.median(ours)
+    print(f"\nRegistration end to end, Adult pipeline, {e2e_n} pairs, alternating (ms)")
+    print(f"{'warden-sqlite':<20}" + "".join(f"{v:>10.0f}" for v in ours))
+    e2e: dict[str, Any] = {
         "bench": "registry_e2e",
         "size": f"adult pipeline, 32,561 train / 16,281 eval rows, {e2e_n} registrations",
+        "warden_ms": round(warden_ms, 1),
     }
-    e2e["warden_ms"] = round(warden_e2e, 1)
-    if peer_e2e:
-        print(f"{'mlflow-sqlite':<20}{peer_e2e['register_e2e_ms']:>14.1f}")
-        ratio = peer_e2e["register_e2e_ms"] / warden_e2e
-        print(f"{'ratio (MLflow/Warden)':<20}{ratio:>14.2f}")
+    if len(theirs) == e2e_n:
+        pairs = [p / w for w, p in zip(ours, theirs, strict=True)]
+        peer_ms = statistics.median(theirs)
+        print(f"{'mlflow-sqlite':<20}" + "".join(f"{v:>10.0f}" for v in theirs))
+        print(f"{'ratio per pair':<20}" + "".join(f"{r:>10.2f}" for r in pairs))
+        print(f"{'ratio of medians':<20}{peer_ms / warden_ms:>10.2f}")
         e2e.update(
             {
-                "peer": f"mlflow {peer_e2e.get('mlflow')}",
-                "peer_ms": round(peer_e2e["register_e2e_ms"], 1),
-                "ratio": round(ratio, 2),
+                "peer": f"mlflow {final.get('mlflow')}",
+                "peer_ms": round(peer_ms, 1),
+                "ratio": round(peer_ms / warden_ms, 2),
+                "min_pair_ratio": round(min(pairs), 2),
+                "pair_ratios": [round(r, 2) for r in pairs],
             }
         )
     emit(e2e)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
 import mlwarden as mw
+from mlwarden.registry.metrics import classification_metrics
 from mlwarden.registry.service import PreparedVersion
 
 
@@ -102,3 +104,26 @@ def test_a_failed_commit_leaves_nothing_half_written(warden, small):
     assert warden.audit.size == size
     # the same prepared version commits cleanly afterwards, as version 1
     assert registry.commit(prepared, actor="alice").ref == "half@1"
+
+
+def test_a_pipeline_is_transformed_once_with_the_same_predictions(warden, small):
+    """A scikit-learn Pipeline's eval predictions come from one transform and its final step:
+    the same labels, scores and metrics as Pipeline.predict / predict_proba give."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from mlwarden.registry.service import _split_pipeline
+
+    _, train, eval_ = small
+    model = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression())])
+    model.fit(train.X, train.y)
+    head, final, _ = _split_pipeline(model, eval_.X)
+    assert head is not None and final is model.steps[-1][1]
+    for whole in (LogisticRegression(), Pipeline([("clf", LogisticRegression())])):
+        assert _split_pipeline(whole, eval_.X)[0] is None  # nothing to split
+    mv = warden.register_model("pipe", model, train=train, eval=eval_)
+    X = eval_.X
+    expected = classification_metrics(
+        np.asarray(eval_.y), model.predict(X), model.predict_proba(X), list(model.classes_)
+    )
+    assert mv.metrics == pytest.approx(expected, rel=0, abs=0)

@@ -126,3 +126,41 @@ def test_batch_reason_codes_equal_one_row_codes(data):
         exp.excluded_contributions(left_out, units="probability"),
         [exp.excluded_contribution(left_out, row=i, units="probability") for i in range(len(exp))],
     )
+
+
+@pytest.mark.parametrize("fallback", ["lightgbm_per_pattern", "sorted_codes"])
+def test_lightgbm_batch_fallbacks_equal_pred_contrib(data, monkeypatch, fallback):
+    from mlwarden.engines.explain import lightgbm_batch
+
+    train, y, test = data
+    model = lightgbm.LGBMRegressor(n_estimators=20, num_leaves=15, verbose=-1, n_jobs=1)
+    model.fit(train, y)
+    if fallback == "lightgbm_per_pattern":
+        # trees with paths of more features than the narrowest tree's go to LightGBM
+        widths = [
+            lv.feature.shape[1] for lv in lightgbm_batch.PatternTreeShap(model.booster_).leaves
+        ]
+        assert min(widths) < max(widths)
+        monkeypatch.setattr(lightgbm_batch, "_MAX_PLAYERS", min(widths))
+    else:  # distinct (leaf, code) pairs found by sorting instead of a lookup table
+        monkeypatch.setattr(lightgbm_batch, "_TABLE_SLOTS", 0)
+    explainer = explainer_for(model)
+    exp = explainer.explain(test)
+    solved_here = [leaves is not None for leaves in explainer.patterns_.leaves]
+    assert any(solved_here)
+    assert all(solved_here) == (fallback == "sorted_codes")  # both paths ran in one batch
+    native = model.predict(test, pred_contrib=True)
+    np.testing.assert_allclose(exp.values, native[:, :-1], **TIGHT)
+    np.testing.assert_allclose(exp.base_values, native[:, -1], **TIGHT)
+
+
+def test_lightgbm_batch_single_leaf_trees(data):
+    train, y, test = data
+    # no split can keep this many rows on both sides: every tree is one leaf
+    model = lightgbm.LGBMRegressor(
+        n_estimators=3, min_child_samples=len(train), verbose=-1, n_jobs=1
+    ).fit(train, y)
+    exp = explainer_for(model).explain(test)
+    native = model.predict(test, pred_contrib=True)
+    np.testing.assert_array_equal(exp.values, 0.0)
+    np.testing.assert_allclose(exp.base_values, native[:, -1], **TIGHT)

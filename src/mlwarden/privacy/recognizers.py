@@ -71,6 +71,12 @@ class Recognizer:
     def text_pattern(self) -> re.Pattern[str] | None:
         return self._compile("text", self.text_regex)
 
+    def value_pattern(self, named: bool = False) -> re.Pattern[str]:
+        """The whole-value pattern; ``named``: the looser one for a column whose name matched."""
+        if named and self.named_value_regex is not None:
+            return self._compile("named_value", self.named_value_regex)  # type: ignore[return-value]
+        return self._compile("value", self.value_regex)  # type: ignore[return-value]
+
     def _compile(self, key: str, regex: str | None) -> re.Pattern[str] | None:
         if regex is None:
             return None

@@ -328,8 +328,13 @@ class RegistryService:
         eval_X, eval_y = frames["eval"] if eval is not None else frames["train"]
         pred = proba = None
         if eval_X is not None:
+            # a scikit-learn Pipeline's predict and predict_proba each run every transform
+            # first: transform once and ask the final step both (what Pipeline itself does)
+            head, final, inputs = _split_pipeline(model, as_fitted(model, eval_X))
             try:
-                pred = np.asarray(model.predict(as_fitted(model, eval_X)))
+                if head is not None:
+                    inputs = head.transform(inputs)
+                pred = np.asarray(final.predict(inputs))
             except Exception as exc:
                 raise ValidationError(
                     f"the model failed to predict on the {'eval' if eval else 'train'} data: "
@@ -338,7 +343,7 @@ class RegistryService:
                 ) from exc
             if hasattr(model, "predict_proba") and (classes is not None or eval_y is not None):
                 try:
-                    proba = np.asarray(model.predict_proba(as_fitted(model, eval_X)))
+                    proba = np.asarray(final.predict_proba(inputs))
                 except AttributeError:
                     proba = None
             if classes is None and proba is not None and eval_y is not None:
@@ -561,3 +566,15 @@ def _warn_ignored(given: NewModel, stored: Model) -> None:
             UserWarning,
             stacklevel=4,
         )
+
+
+def _split_pipeline(model: Any, X: Any) -> tuple[Any, Any, Any]:
+    """(transform steps or None, the step that predicts, X) of ``model``: a plain
+    scikit-learn ``Pipeline`` of several steps splits in two, anything else stays whole."""
+    cls = type(model)
+    if (cls.__module__, cls.__name__) != ("sklearn.pipeline", "Pipeline") or len(model) < 2:
+        return None, model, X  # subclasses (imblearn's) may predict differently
+    final = model.steps[-1][1]
+    if isinstance(final, str) or not hasattr(final, "predict"):  # "passthrough"
+        return None, model, X
+    return model[:-1], final, X
