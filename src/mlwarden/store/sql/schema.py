@@ -457,6 +457,8 @@ labels = Table(
     Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
     Column("label", Text, nullable=False),
     Column("ts", Timestamp, nullable=False),
+    # a window's read joins its model's labels at once (hash join), not one probe per row
+    Index("ix_labels_model_id", "model_id"),
 )
 
 # Monitoring results as a time series (SqlMonitorStore): one row per model, version, window,
