@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -19,7 +20,14 @@ from mlwarden._time import as_utc, utcnow
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.sql.database import Database
-from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
+from mlwarden.store.sql.schema import (
+    MONITOR_WINDOW_COLUMNS,
+    labels,
+    models,
+    monitor_windows,
+    predictions,
+    retention,
+)
 from mlwarden.store.sql.vault import SubjectVault
 
 COLUMNS = (
@@ -504,6 +512,18 @@ def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
     return [None if r is None else json.dumps(r) for r in reasons]
 
 
+def drift_verdict(result: dict[str, Any]) -> dict[str, Any]:
+    """A window result's dataset drift verdict, stored beside it for the inventory
+    (``drifted``, ``share_drifted``; None where the result has none)."""
+    drift = result.get("drift")
+    if not isinstance(drift, dict):
+        return {"drifted": None, "share_drifted": None}
+    share = drift.get("share_drifted")
+    if not (isinstance(share, int | float) and math.isfinite(share)):
+        share = None
+    return {"drifted": bool(drift.get("dataset_drifted")), "share_drifted": share}
+
+
 class SqlMonitorStore(MonitorStore):
     """Monitoring results as a time series: one row per model, version, window and segment."""
 
@@ -535,6 +555,7 @@ class SqlMonitorStore(MonitorStore):
                         rows=item["rows"],
                         profile_sha256=item.get("profile_sha256"),
                         result=json.dumps(item["result"], default=str),
+                        **drift_verdict(item["result"]),
                         # when its rows were read: a window that had ended then is final
                         computed_at=item.get("read_at", now),
                     )
@@ -548,7 +569,7 @@ class SqlMonitorStore(MonitorStore):
         segment: str | None = None,
         version: int | None = None,
     ) -> list[dict[str, Any]]:
-        query = select(monitor_windows).where(monitor_windows.c.model_id == model_id)
+        query = select(*MONITOR_WINDOW_COLUMNS).where(monitor_windows.c.model_id == model_id)
         if version is not None:
             query = query.where(monitor_windows.c.version == version)
         if window is not None:
