@@ -193,9 +193,11 @@ class Warden:
             self.artifacts,
             model_id=self.registry.store.model_id,
             evidence=self.registry.get_evidence,
+            evidence_of=self.registry.store.evidence_of,
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
             masking=self.masking.get,
+            pinned=self.db.pinned,
         )
         self.findings = FindingService(
             SqlFindingStore(self.db),
@@ -829,12 +831,13 @@ class Warden:
         n = workers or min(8, os.cpu_count() or 1)
         started = time.perf_counter()
         versions = []
-        for model in self.registry.list_models():
-            if names is None or model.name in names:
-                try:
-                    versions.append(self.serving_version(model.name))
-                except NotFound:  # a model without versions has nothing to monitor
-                    continue
+        with self.db.pinned():  # a few reads per model: one connection for all of them
+            for model in self.registry.list_models():
+                if names is None or model.name in names:
+                    try:
+                        versions.append(self.serving_version(model.name))
+                    except NotFound:  # a model without versions has nothing to monitor
+                        continue
         if executor in ("serial", "thread"):
             if executor == "serial" or n == 1:
                 return self.monitoring.evaluate_fleet(

@@ -217,6 +217,28 @@ def test_registry_versions_number_evidence_and_status(registry: RegistryStore) -
         registry.create_version("nope", _version(), {}, "dave")
 
 
+def test_registry_evidence_of_many_versions_in_one_read(registry: RegistryStore) -> None:
+    """What each version holds, by (name, version, kind); what it lacks is absent, and
+    versions or kinds not asked for are not read."""
+    _model(registry)
+    _model(registry, "churn")
+    registry.create_version("credit", _version("a"), {"profile": {"rows": 3}}, "dave")
+    registry.create_version(
+        "credit", _version("b"), {"profile": {"rows": 5}, "calibration": {"ok": 1}}, "dave"
+    )
+    registry.create_version("churn", _version("c"), {"calibration": {"ok": 2}}, "dave")
+    found = registry.evidence_of(
+        [("credit", 2), ("churn", 1), ("nope", 1)], ["profile", "calibration"]
+    )
+    assert found == {
+        ("credit", 2, "profile"): {"rows": 5},
+        ("credit", 2, "calibration"): {"ok": 1},
+        ("churn", 1, "calibration"): {"ok": 2},
+    }
+    assert registry.evidence_of([("credit", 1)], ["calibration"]) == {}
+    assert registry.evidence_of([], ["profile"]) == {}
+
+
 def test_registry_concurrent_versions_are_consecutive(registry: RegistryStore) -> None:
     _model(registry)
     numbers: list[int] = []

@@ -457,6 +457,8 @@ labels = Table(
     Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
     Column("label", Text, nullable=False),
     Column("ts", Timestamp, nullable=False),
+    # a window's read joins its model's labels at once (hash join), not one probe per row
+    Index("ix_labels_model_id", "model_id"),
 )
 
 # Monitoring results as a time series (SqlMonitorStore): one row per model, version, window,
@@ -477,9 +479,17 @@ monitor_windows = Table(
     Column("profile_sha256", String(64)),
     Column("result", Text, nullable=False),
     Column("computed_at", Timestamp, nullable=False),
+    # the result's dataset drift verdict, copied out so the inventory of hundreds of models
+    # reads two columns instead of parsing every result (~12 KB each); NULL: no verdict
+    Column("drifted", Boolean),
+    Column("share_drifted", Float),
     UniqueConstraint(
         "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
     ),
+)
+#: what readers of stored windows get: the summary columns above are the inventory's
+MONITOR_WINDOW_COLUMNS = tuple(
+    c for c in monitor_windows.columns if c.name not in ("drifted", "share_drifted")
 )
 
 # ---- data-subject rights (store/sql/vault.py; privacy/)
