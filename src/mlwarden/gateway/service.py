@@ -207,28 +207,47 @@ class GatewayService:
         }
 
     def _row(self, call: Call, outcome: Outcome, end: dict[str, Any]) -> ToolCall:
-        policy = self.masking_for(call.agent.name)
-        subject = self.vault.pseudonym(call.subject) if call.subject else None
-        arguments = json.dumps(policy.apply_json(call.arguments), default=str)
-        result = end.get("result")
-        result_text = None if result is None else json.dumps(policy.apply_json(result), default=str)
-        if subject is not None:
-            arguments, result_text = self.vault.seal([subject] * 2, [arguments, result_text])
-        return ToolCall(
-            id=call.id,
-            agent=call.agent.name,
-            tool=call.tool,
-            ts=call.ts,
-            decision=outcome.decision,
-            status=end.get("status", DONE),
-            approvals_needed=outcome.approvals,
-            rules=outcome.rules,
-            arguments=arguments,
-            result=result_text,
-            error=end.get("error"),
-            latency_ms=end.get("latency_ms"),
-            subject=subject,
-        )
+        return self._rows([(call, outcome, end)])[0]
+
+    def _rows(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> list[ToolCall]:
+        """The batch's rows: payloads masked (one masking pass per agent: the recognizers'
+        cost is per pass, not per string) and sealed for their subjects (one key lookup)."""
+        docs: list[Any] = [None] * (2 * len(batch))
+        by_agent: dict[str, list[int]] = {}
+        for i, (call, _, _) in enumerate(batch):
+            by_agent.setdefault(call.agent.name, []).append(i)
+        for agent, indexes in by_agent.items():
+            # a list adds nothing to a key path, so masking the documents together is
+            # masking each one
+            masked = self.masking_for(agent).apply_json(
+                [[batch[i][0].arguments, batch[i][2].get("result")] for i in indexes]
+            )
+            for i, (arguments, result) in zip(indexes, masked, strict=True):
+                docs[2 * i] = json.dumps(arguments, default=str)
+                docs[2 * i + 1] = (
+                    None if batch[i][2].get("result") is None else json.dumps(result, default=str)
+                )
+        subjects = [self.vault.pseudonym(c.subject) if c.subject else None for c, _, _ in batch]
+        if any(subjects):
+            docs = self.vault.seal([s for s in subjects for _ in (0, 1)], docs)
+        return [
+            ToolCall(
+                id=call.id,
+                agent=call.agent.name,
+                tool=call.tool,
+                ts=call.ts,
+                decision=outcome.decision,
+                status=end.get("status", DONE),
+                approvals_needed=outcome.approvals,
+                rules=outcome.rules,
+                arguments=docs[2 * i],
+                result=docs[2 * i + 1],
+                error=end.get("error"),
+                latency_ms=end.get("latency_ms"),
+                subject=subjects[i],
+            )
+            for i, (call, outcome, end) in enumerate(batch)
+        ]
 
     def _ensure_writer(self) -> None:
         if self._writer is None:
@@ -258,7 +277,7 @@ class GatewayService:
             self._write(batch)
 
     def _write(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
-        rows = [self._row(call, outcome, end) for call, outcome, end in batch]
+        rows = self._rows(batch)
         with self._transaction():
             events = self.audit.append_many(
                 [
@@ -266,6 +285,7 @@ class GatewayService:
                     for (call, _, _), row in zip(batch, rows, strict=True)
                 ]
             )
+            fresh = []
             for row, event in zip(rows, events, strict=True):
                 if row.decision == APPROVE:  # held, then resolved: the row exists
                     self.store.finish(
@@ -277,7 +297,8 @@ class GatewayService:
                         audit_seq=event.seq,
                     )
                 else:
-                    self.store.insert(replace(row, audit_seq=event.seq))
+                    fresh.append(replace(row, audit_seq=event.seq))
+            self.store.insert_many(fresh)
 
     def flush(self) -> None:
         """Write every queued record, then keep writing (a fresh writer starts on demand)."""
