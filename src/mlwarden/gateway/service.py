@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import queue
+from collections import deque
 import threading
 import time
 import uuid
@@ -97,7 +98,7 @@ class GatewayService:
         #: built on first use (its recognizers take a while to load), redacts PII spans
         self.default_masking: MaskingPolicy | None = None
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
-        self._recent: dict[str, list[tuple[float, str, str]]] = {}
+        self._recent: dict[str, deque[tuple[float, str, str]]] = {}
         self._queue: queue.Queue[tuple[Call, Outcome, dict[str, Any]] | None] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -106,15 +107,16 @@ class GatewayService:
 
     def context(self, call: Call) -> dict[str, Any]:
         now = time.monotonic()
-        if call.agent.name not in self._recent:
+        recent = self._recent.get(call.agent.name)
+        if recent is None:
             # first call of this agent in this process: the last minute from the log, so a
             # restarted gateway (or another replica's calls) still counts
-            self._recent[call.agent.name] = [
+            recent = self._recent[call.agent.name] = deque(
                 (now, tool, decision)
                 for tool, decision in self.store.recent(call.agent.name, utcnow() - RECENT)
-            ]
-        recent = [r for r in self._recent[call.agent.name] if now - r[0] < 60.0]
-        self._recent[call.agent.name] = recent
+            )
+        while recent and now - recent[0][0] >= 60.0:  # oldest first: drop the expired
+            recent.popleft()
         agent: dict[str, Any] = {"name": call.agent.name, "tools": list(call.agent.tools)}
         if call.agent.version is not None:
             agent["version"] = call.agent.version
@@ -149,7 +151,7 @@ class GatewayService:
             rules = tuple(r for o in outcomes for r in o.rules)
             need = max((o.approvals for o in outcomes if o.decision == first.decision), default=0)
             outcome = Outcome(first.decision, need, rules, first.message)
-        self._recent.setdefault(call.agent.name, []).append(
+        self._recent.setdefault(call.agent.name, deque()).append(
             (time.monotonic(), call.tool, outcome.decision)
         )
         self.metrics.calls.labels(call.agent.name, call.tool, outcome.decision).inc()
