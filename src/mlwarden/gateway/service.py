@@ -12,11 +12,12 @@ docs/agents.md), never a decision.
 from __future__ import annotations
 
 import json
-import queue
-from collections import deque
+import re
+import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -46,8 +47,13 @@ from mlwarden.store.sql.vault import SubjectVault
 from mlwarden.store.tool_call_store import ToolCallStore
 
 RECENT = timedelta(minutes=1)
+# A rule that may read ``recent.tools``: it names ``tools``, or uses ``recent`` other than
+# through ``.calls``/``.denied``. Only then is the list (a minute of calls) put in the context:
+# handing the CEL runtime hundreds of strings costs milliseconds per call.
+_MAY_READ_TOOLS = re.compile(r"tools|\brecent\b(?!\s*\.\s*(?:calls|denied)\b)")
 BATCH_WAIT_S = 0.05  # a record waits at most this long; one commit and signature per batch
 BATCH_MAX = 256
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -99,8 +105,12 @@ class GatewayService:
         self.default_masking: MaskingPolicy | None = None
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
         self._recent: dict[str, deque[tuple[float, str, str]]] = {}
-        self._queue: queue.Queue[tuple[Call, Outcome, dict[str, Any]] | None] = queue.Queue()
-        self._writer: threading.Thread | None = None
+        self._read_tools: tuple[Any, bool] = (None, True)
+        # records wait here for the writer; the call's path only appends (no lock, no wake-up
+        # of the writer per call: one wake-up per batch window)
+        self._pending: deque[tuple[Call, Outcome, dict[str, Any]]] = deque()
+        self._wake = threading.Event()
+        self._writer: tuple[threading.Thread, threading.Event] | None = None
         self._lock = threading.Lock()
 
     # ---- deciding
@@ -129,9 +139,17 @@ class GatewayService:
             "recent": {
                 "calls": len(recent),
                 "denied": sum(1 for r in recent if r[2] == DENY),
-                "tools": [r[1] for r in recent],
+                "tools": [r[1] for r in recent] if self._rules_read_tools() else [],
             },
         }
+
+    def _rules_read_tools(self) -> bool:
+        if self._read_tools[0] is not self.policies:  # the policies are set after __init__
+            reads = any(
+                _MAY_READ_TOOLS.search(r.rule.check) for p in self.policies for r in p.rules
+            )
+            self._read_tools = (self.policies, reads)
+        return self._read_tools[1]
 
     def decide(self, call: Call) -> Outcome:
         """The strictest outcome of the allow-list and every policy on this call."""
@@ -178,8 +196,10 @@ class GatewayService:
             self.metrics.errors.labels(call.agent.name, call.tool).inc()
         if end.get("latency_ms") is not None:
             self.metrics.latency.labels(call.agent.name).observe(end["latency_ms"] / 1000)
+        self._pending.append((call, outcome, end))
         self._ensure_writer()
-        self._queue.put((call, outcome, end))
+        if not self._wake.is_set():
+            self._wake.set()
 
     def hold(self, call: Call, outcome: Outcome) -> ToolCall:
         """Write a call that needs approval now, as ``pending``, with its audit event."""
@@ -255,28 +275,46 @@ class GatewayService:
         if self._writer is None:
             with self._lock:
                 if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="mlwarden-gateway-log", daemon=True
+                    stop = threading.Event()
+                    thread = threading.Thread(
+                        target=self._write_loop,
+                        args=(stop,),
+                        name="mlwarden-gateway-log",
+                        daemon=True,
                     )
-                    self._writer.start()
+                    self._writer = (thread, stop)
+                    thread.start()
 
-    def _write_loop(self) -> None:
+    def _write_loop(self, stop: threading.Event) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            self._wake.wait()
+            if not stop.is_set():
+                stop.wait(BATCH_WAIT_S)  # the window fills: one commit and signature per batch
+            self._wake.clear()  # before draining: a record appended after this wakes us again
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(BATCH_MAX, len(self._pending)))]
+                self._write_retrying(batch)
+            if stop.is_set():
                 return
-            batch = [item]
-            deadline = time.monotonic() + BATCH_WAIT_S
-            while len(batch) < BATCH_MAX:
-                try:
-                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._write(batch)
+
+    def _write_retrying(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
+        """Write a batch; a failed write (the database restarting, a lock timeout) is retried
+        before the writer gives up on it, saying which calls went unlogged."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self._write(batch)
+                return
+            except Exception as exc:  # the writer thread must outlive one bad batch
+                if attempt == WRITE_ATTEMPTS - 1:
+                    ids = ", ".join(call.id for call, _, _ in batch)
+                    print(
+                        f"mlwarden gateway: {len(batch)} tool-call records not logged "
+                        f"({type(exc).__name__}: {exc}): {ids}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return
-                batch.append(more)
-            self._write(batch)
+                time.sleep(0.1 * 2**attempt)
 
     def _write(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
         rows = self._rows(batch)
@@ -307,8 +345,10 @@ class GatewayService:
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
-            self._queue.put(None)
-            writer.join()
+            thread, stop = writer
+            stop.set()
+            self._wake.set()
+            thread.join()
 
     close = flush
 
