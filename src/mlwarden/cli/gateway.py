@@ -92,8 +92,18 @@ def mcp(
             return
         import uvicorn
 
+        from mlwarden.server.auth import Authenticator
+        from mlwarden.settings import ServerSettings
+
+        # as in the server: a token accepted is trusted for auth_ttl_s without a look-up
+        auth = Authenticator(wd.access, ServerSettings().auth_ttl_s)
+
         def authenticate(token: str) -> AgentIdentity:
-            return AgentIdentity(wd.access.authenticate(token).name, tools)
+            return AgentIdentity(auth.authenticate(token).name, tools)
+
+        def cached(token: str) -> AgentIdentity | None:
+            user = auth.cached(token)
+            return None if user is None else AgentIdentity(user.name, tools)
 
         gateway = Gateway(
             wd.gateway,
@@ -101,7 +111,7 @@ def mcp(
             approval_timeout_s=approval_timeout,
             subject_arg=subject_arg,
         )
-        app_ = http_app(gateway, upstream, authenticate=authenticate)
+        app_ = http_app(gateway, upstream, authenticate=authenticate, cached=cached)
         log(f"MCP gateway on http://{host}:{port}/mcp -> {upstream}")
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:

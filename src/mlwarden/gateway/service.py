@@ -106,10 +106,9 @@ class GatewayService:
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
         self._recent: dict[str, deque[tuple[float, str, str]]] = {}
         self._read_tools: tuple[Any, bool] = (None, True)
-        # records wait here for the writer; the call's path only appends (no lock, no wake-up
-        # of the writer per call: one wake-up per batch window)
+        # records wait here for the writer, which looks every batch window: the call's path
+        # only appends (no lock, no hand-off to the writer thread)
         self._pending: deque[tuple[Call, Outcome, dict[str, Any]]] = deque()
-        self._wake = threading.Event()
         self._writer: tuple[threading.Thread, threading.Event] | None = None
         self._lock = threading.Lock()
 
@@ -198,8 +197,6 @@ class GatewayService:
             self.metrics.latency.labels(call.agent.name).observe(end["latency_ms"] / 1000)
         self._pending.append((call, outcome, end))
         self._ensure_writer()
-        if not self._wake.is_set():
-            self._wake.set()
 
     def hold(self, call: Call, outcome: Outcome) -> ToolCall:
         """Write a call that needs approval now, as ``pending``, with its audit event."""
@@ -287,14 +284,11 @@ class GatewayService:
 
     def _write_loop(self, stop: threading.Event) -> None:
         while True:
-            self._wake.wait()
-            if not stop.is_set():
-                stop.wait(BATCH_WAIT_S)  # the window fills: one commit and signature per batch
-            self._wake.clear()  # before draining: a record appended after this wakes us again
+            stopping = stop.wait(BATCH_WAIT_S)  # the window fills: one commit per batch
             while self._pending:
                 batch = [self._pending.popleft() for _ in range(min(BATCH_MAX, len(self._pending)))]
                 self._write_retrying(batch)
-            if stop.is_set():
+            if stopping:  # set before this drain began: everything queued until then is written
                 return
 
     def _write_retrying(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
@@ -347,7 +341,6 @@ class GatewayService:
         if writer is not None:
             thread, stop = writer
             stop.set()
-            self._wake.set()
             thread.join()
 
     close = flush
