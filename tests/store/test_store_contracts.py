@@ -1007,6 +1007,16 @@ def test_tool_calls_round_trip_find_recent_and_not_found(db: Database) -> None:
         store.finish("nope", status="done")
 
 
+def test_tool_calls_insert_many_is_one_atomic_step(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert_many([_tool_call("m1", T0), _tool_call("m2", T0 + timedelta(seconds=1))])
+    assert [c.id for c in store.find()] == ["m2", "m1"]
+    with pytest.raises(AlreadyExists):  # m3 is new, m1 is not: neither is written
+        store.insert_many([_tool_call("m3", T0), _tool_call("m1", T0)])
+    assert [c.id for c in store.find()] == ["m2", "m1"]
+    store.insert_many([])
+
+
 def test_tool_call_status_moves_once_and_verdicts_are_one_per_person(db: Database) -> None:
     store = SqlToolCallStore(db)
     store.insert(_tool_call("p1", T0, status="pending", decision="approve", approvals_needed=2))
