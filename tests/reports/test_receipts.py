@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -228,3 +229,45 @@ def test_receipt_pdf_through_chromium(warden, tree_model, tmp_path):
         mw.reports.render_receipt(signed, "pdf")
     out = mw.reports.render_receipt(signed, "pdf", tmp_path / "receipt.pdf")
     assert out.read_bytes()[:5] == b"%PDF-" and out.stat().st_size > 5_000
+
+
+def test_multiclass_receipt_contrasts_the_runner_up(warden, small_adult):
+    """Three classes: the reasons explain the predicted class's lead over the runner-up (each
+    contribution re-measured here from the model's probabilities), and the counterfactual
+    turns the decision into the runner-up."""
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    train, test = small_adult
+    hours = lambda f: pd.cut(f["hours-per-week"], [0, 35, 45, 200], labels=["part", "full", "long"])  # noqa: E731
+    cols = ["age", "education-num", "capital-gain", "sex"]
+    X = train[cols].assign(sex=(train["sex"] == "Male").astype(int))
+    model = DecisionTreeClassifier(max_depth=6, random_state=0).fit(X, hours(train).astype(str))
+    warden.register_model(
+        "hours", model, train=mw.Dataset(X, hours(train).astype(str)), sensitive_features=["sex"]
+    )
+    Xt = test[cols].assign(sex=(test["sex"] == "Male").astype(int)).iloc[:30]
+    served = warden.predict("hours", Xt, version=1)
+    classes = list(model.classes_)
+    checked = 0
+    for pid, (_, x) in zip(served["ids"][:10], Xt.iterrows(), strict=False):
+        signed = warden.receipt(pid)
+        assert not mw.reports.verify_receipt(signed)
+        r = signed["receipt"]
+        p = model.predict_proba(pd.DataFrame([x])[cols])[0]
+        order = np.argsort(-p, kind="stable")
+        predicted, versus = classes[order[0]], classes[order[1]]
+        assert r["prediction"]["output"] == predicted
+        assert all(c["versus"] == versus and c["feature"] != "sex" for c in r["reasons"])
+        for c in r["reasons"]:
+            # the contribution: the lead with the value, less the lead at the training mean
+            ref = round(float(X[c["feature"]].mean()))
+            moved = model.predict_proba(pd.DataFrame([{**x, c["feature"]: ref}])[cols])[0]
+            lead = (p - moved)[order[0]] - (p - moved)[order[1]]
+            assert c["contribution"] == pytest.approx(lead, abs=1e-9)
+        cf = r["counterfactual"]
+        if cf is not None:
+            assert cf["target"] == versus and cf["output_after"] == versus
+            _flips(warden, signed)
+            checked += 1
+    assert checked >= 5

@@ -8,14 +8,23 @@ an adverse outcome) or ``inputs.age > 70`` (a segment). A reviewer needs the
 version they registered (separation of duties). Every rule change, flagging run and decision
 is an audit event in the same transaction as its write. The override rate
 (overridden / decided) is what monitoring watches (``override_rate``).
+
+Predictions are flagged as they are logged (:meth:`OversightService.flag_logged`, called inside
+the prediction log's own transaction, so a committed prediction that the rule flags is always
+queued, and a crash loses neither or both), and on demand over the stored log (:meth:`flag`,
+for predictions logged before the rule existed).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from mlwarden.errors import PermissionDenied, ValidationError
@@ -23,6 +32,30 @@ from mlwarden.store.review_store import ReviewStore
 
 #: Predictions read per flagging run, at most (newest first).
 SCAN_LIMIT = 10_000
+
+log = logging.getLogger("mlwarden.monitor.oversight")
+
+
+@dataclass
+class Logged:
+    """One version's predictions as they are being logged (inside the log's transaction)."""
+
+    actor: str
+    name: str
+    model_id: int
+    version: int
+    ids: Sequence[str]
+    outputs: Sequence[Any]
+    scores: Sequence[float | None] | None
+    #: the masked inputs, one dict per row; called only when the model has a review rule
+    inputs: Callable[[], list[dict[str, Any]]]
+
+
+@lru_cache(maxsize=256)
+def _program(rule: str) -> Any:
+    from mlwarden.policy.guard import compile_cel
+
+    return compile_cel(rule)
 
 
 class OversightService:
@@ -90,6 +123,43 @@ class OversightService:
             self._record(actor, "review.flag", f"model:{name}", {"flagged": added})
         return added
 
+    def flag_logged(self, batches: Sequence[Logged]) -> int:
+        """Queue the just-logged predictions that their model's rule flags; returns how many.
+
+        Runs inside the caller's open transaction (the prediction log write), so the queue
+        entries and their ``review.flag`` audit event commit with the predictions or not at all.
+        The rule is the server's (set with :meth:`set_rule`), never the caller's. A model
+        without a rule costs one primary-key read. A row the rule cannot evaluate (a missing
+        input, a type error) is flagged: a person looks at it rather than no one."""
+        rules: dict[int, str | None] = {}
+        added = 0
+        for batch in batches:
+            if batch.model_id not in rules:
+                found = self.store.rule(batch.model_id)
+                rules[batch.model_id] = None if found is None else found["rule"]
+            rule = rules[batch.model_id]
+            if rule is None or not batch.ids:
+                continue
+            flagged, failed = _evaluate(rule, batch)
+            if not flagged:
+                continue
+            n = self.store.enqueue(batch.model_id, flagged, datetime.now(UTC))
+            ids = [f[0] for f in flagged]
+            self._record(
+                batch.actor,
+                "review.flag",
+                f"model:{batch.name}",
+                {
+                    "flagged": n,
+                    "automatic": True,
+                    "version": batch.version,
+                    "unevaluable": failed,
+                    "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
+                },
+            )
+            added += n
+        return added
+
     def queue(self, name: str, *, actor: str, status: str | None = "pending") -> list[dict]:
         self.access.require(actor, "read", f"model:{name}")
         return self.store.items(self.registry.store.model_id(name), status)
@@ -135,21 +205,50 @@ class OversightService:
         return {**counts, "override_rate": counts["overridden"] / decided if decided else None}
 
 
+def _evaluate(rule: str, batch: Logged) -> tuple[list[tuple[str, int, Any]], int]:
+    """The rows of ``batch`` that ``rule`` flags, and how many of them it could not evaluate
+    (flagged too)."""
+    import cel
+
+    inputs = batch.inputs()
+    scores = batch.scores if batch.scores is not None else [None] * len(batch.ids)
+    try:
+        program = _program(rule)
+    except Exception:  # a rule stored by an older runtime that no longer compiles
+        log.warning("the review rule of %s does not compile: every prediction is flagged",
+                    batch.name)  # fmt: skip
+        program = None
+    flagged, failed = [], 0
+    for pid, output, score, row in zip(batch.ids, batch.outputs, scores, inputs, strict=True):
+        context = _rule_context(output, score, batch.version, row)
+        try:
+            hit = program is None or program.execute(cel.Context(context), context) is True
+        except Exception:  # a row the rule cannot read: a person looks at it
+            hit, failed = True, failed + 1
+        if hit:
+            flagged.append((str(pid), batch.version, str(output)))
+    return flagged, failed
+
+
 def _context(row: dict[str, Any]) -> dict[str, Any]:
-    skip = {"id", "model", "version", "ts", "output", "score", "label", "subject", "erased"}
-    score = row.get("score")
+    """The rule's view of one row as :meth:`PredictionStore.read` returns it."""
+    skip = {"id", "model", "version", "ts", "output", "score", "label", "subject", "erased",
+            "reasons"}  # fmt: skip
+    inputs = {k: v for k, v in row.items() if k not in skip}
+    return _rule_context(row["output"], row.get("score"), int(row["version"]), inputs)
+
+
+def _rule_context(output: Any, score: Any, version: int, inputs: dict[str, Any]) -> dict[str, Any]:
     context: dict[str, Any] = {
-        "output": str(row["output"]),
-        "version": int(row["version"]),
+        "output": str(output),
+        "version": int(version),
         "inputs": {
             k: v
-            for k, v in row.items()
-            if k not in skip and not (isinstance(v, float) and math.isnan(v)) and v is not None
+            for k, v in inputs.items()
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
         },
     }
     if isinstance(score, int | float) and not math.isnan(score):
         context["score"] = float(score)
-    if isinstance(row.get("reasons"), str):  # reason codes are not rule inputs
-        context["inputs"].pop("reasons", None)
     json.dumps(context, default=str)  # only plain values reach the rule
     return context

@@ -198,6 +198,7 @@ def create_app(
         access,
         alerts,
         audit,
+        compliance,
         ingest,
         metrics,
         monitor,
@@ -315,6 +316,7 @@ def create_app(
         subjects,
         alerts,
         reports,
+        compliance,
         reviews,
     ):
         app.include_router(module.router)
