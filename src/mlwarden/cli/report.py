@@ -58,6 +58,9 @@ _document("instructions", "Draft Art. 13 instructions for use.")
 _document("monitoring-plan", "Post-market monitoring plan.")
 _document("art12", "EU AI Act Art. 12 logging duties mapped to audit events (recorded).")
 _document("soa", "ISO/IEC 42001 Statement of Applicability (recorded).")
+_document(
+    "oversight", "EU AI Act Art. 14 human-oversight record: rule, queue, decisions (recorded)."
+)
 
 
 @app.command("diff")

@@ -6,7 +6,8 @@ and ``inputs`` (the masked inputs), e.g. ``score < 0.6 || output == "<=50K"`` (l
 an adverse outcome) or ``inputs.age > 70`` (a segment). A reviewer needs the
 ``version.approve`` permission (validators and admins) and may not review a decision of a
 version they registered (separation of duties). Every rule change, flagging run and decision
-is an audit event in the same transaction as its write. The override rate
+is an audit event (subject ``model:NAME``, automatic flags ``model:NAME/V``) in the same
+transaction as its write. The override rate
 (overridden / decided) is what monitoring watches (``override_rate``).
 
 Predictions are flagged as they are logged (:meth:`OversightService.flag_logged`, called inside
@@ -88,7 +89,7 @@ class OversightService:
         model_id = self.registry.store.model_id(name)
         with self._transaction():
             self.store.set_rule(model_id, rule, actor, datetime.now(UTC))
-            self._record(actor, "review.rule", f"model:{name}", {"rule": rule})
+            self._record(actor, "review.rule", name, {"rule": rule})
         return {"model": name, "rule": rule}
 
     def flag(self, name: str, *, actor: str, limit: int = SCAN_LIMIT) -> int:
@@ -120,7 +121,7 @@ class OversightService:
                 flagged.append((str(row["id"]), int(row["version"]), row["output"]))
         with self._transaction():
             added = self.store.enqueue(model_id, flagged, datetime.now(UTC))
-            self._record(actor, "review.flag", f"model:{name}", {"flagged": added})
+            self._record(actor, "review.flag", name, {"flagged": added})
         return added
 
     def flag_logged(self, batches: Sequence[Logged]) -> int:
@@ -148,7 +149,7 @@ class OversightService:
             self._record(
                 batch.actor,
                 "review.flag",
-                f"model:{batch.name}",
+                f"{batch.name}@{batch.version}",
                 {
                     "flagged": n,
                     "automatic": True,
@@ -193,7 +194,7 @@ class OversightService:
             self._record(
                 actor,
                 f"review.{'confirm' if override is None else 'override'}",
-                f"model:{name}",
+                name,
                 {"prediction_id": prediction_id, "output": done["output"], "decided": override},
             )
         return done
