@@ -111,3 +111,31 @@ def test_logged_predictions_are_flagged_in_the_log_transaction(
         warden.log_predictions("credit-risk", X, y)
     assert len(warden.predictions("credit-risk")) == logged
     assert len(warden.audit.events()) == events
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        # named fields only: the rule's context holds just those
+        (
+            "inputs['marital-status'] == 'Never-married' && inputs.age < 30",
+            lambda X: (X["marital-status"] == "Never-married") & (X["age"] < 30),
+        ),
+        # inputs read as a whole (a membership test, a macro): every field is there
+        (
+            "'capital-gain' in inputs && inputs.exists(k, k == 'age')"
+            " && inputs['capital-gain'] > 0",
+            lambda X: X["capital-gain"] > 0,
+        ),
+        ("size(inputs) > 3 && output == '>50K'", None),
+    ],
+)
+def test_rules_see_what_they_read(warden, registered, fitted_pipeline, small_adult, rule, expected):
+    _, test = small_adult
+    X = test.drop(columns="income").iloc[:80].reset_index(drop=True)
+    y = fitted_pipeline.predict(X)
+    warden.oversight.set_rule("credit-risk", rule, actor="alice")
+    ids = warden.log_predictions("credit-risk", X, y)
+    want = (y == ">50K") if expected is None else expected(X).to_numpy()
+    queued = {i["prediction_id"] for i in warden.oversight.queue("credit-risk", actor="alice")}
+    assert queued == {i for i, hit in zip(ids, want, strict=True) if hit} and queued

@@ -19,9 +19,9 @@ for predictions logged before the rule existed).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,8 +48,9 @@ class Logged:
     ids: Sequence[str]
     outputs: Sequence[Any]
     scores: Sequence[float | None] | None
-    #: the masked inputs, one dict per row; called only when the model has a review rule
-    inputs: Callable[[], list[dict[str, Any]]]
+    #: the masked inputs, one dict per row, called only when the model has a review rule;
+    #: given the fields the rule reads (``None``: all), it may leave the others out
+    inputs: Callable[[frozenset[str] | None], list[dict[str, Any]]]
 
 
 @lru_cache(maxsize=256)
@@ -206,24 +207,49 @@ class OversightService:
         return {**counts, "override_rate": counts["overridden"] / decided if decided else None}
 
 
+#: ``inputs.NAME`` or ``inputs["NAME"]`` (not a macro call such as ``inputs.exists(...)``)
+_FIELD = re.compile(r"""\binputs\s*(?:\.\s*([A-Za-z_]\w*)\b(?!\s*\()|\[\s*(['"])(.*?)\2\s*\])""")
+
+
+@lru_cache(maxsize=256)
+def _reads(rule: str) -> tuple[frozenset[str], frozenset[str] | None]:
+    """The top-level variables ``rule`` reads and, when it only reads named fields of
+    ``inputs``, those fields (``None``: it reads ``inputs`` as a whole)."""
+    variables = frozenset(_program(rule).variables())
+    uses = len(re.findall(r"\binputs\b", rule))
+    found = _FIELD.findall(rule)
+    fields = frozenset(a or c for a, _, c in found) if len(found) == uses else None
+    return variables, fields
+
+
 def _evaluate(rule: str, batch: Logged) -> tuple[list[tuple[str, int, Any]], int]:
     """The rows of ``batch`` that ``rule`` flags, and how many of them it could not evaluate
-    (flagged too)."""
-    import cel
+    (flagged too).
 
-    inputs = batch.inputs()
+    Each row's context holds only what the rule reads (converting the context is most of the
+    runtime's cost per row), and the cost budget is checked once per batch, on the largest."""
     scores = batch.scores if batch.scores is not None else [None] * len(batch.ids)
+    everything = [(str(p), batch.version, str(o)) for p, o in zip(batch.ids, batch.outputs,
+                                                                   strict=True)]  # fmt: skip
     try:
         program = _program(rule)
-    except Exception:  # a rule stored by an older runtime that no longer compiles
-        log.warning("the review rule of %s does not compile: every prediction is flagged",
-                    batch.name)  # fmt: skip
-        program = None
+        variables, fields = _reads(rule)
+        inputs = batch.inputs(fields if "inputs" in variables else frozenset())
+        contexts = []
+        for output, score, row in zip(batch.outputs, scores, inputs, strict=True):
+            read = row if fields is None else {k: row[k] for k in fields if k in row}
+            context = _rule_context(output, score, batch.version, read)
+            contexts.append({k: v for k, v in context.items() if k in variables})
+        if contexts:
+            program.check_budget(max(contexts, key=lambda c: len(c.get("inputs", ()))))
+    except Exception:  # no longer compiles (another runtime), or over budget on these rows
+        log.warning("the review rule of %s cannot run on this batch: every prediction is "
+                    "flagged", batch.name, exc_info=True)  # fmt: skip
+        return everything, len(everything)
     flagged, failed = [], 0
-    for pid, output, score, row in zip(batch.ids, batch.outputs, scores, inputs, strict=True):
-        context = _rule_context(output, score, batch.version, row)
+    for pid, output, context in zip(batch.ids, batch.outputs, contexts, strict=True):
         try:
-            hit = program is None or program.execute(cel.Context(context), context) is True
+            hit = program.execute(context) is True
         except Exception:  # a row the rule cannot read: a person looks at it
             hit, failed = True, failed + 1
         if hit:
@@ -251,5 +277,4 @@ def _rule_context(output: Any, score: Any, version: int, inputs: dict[str, Any])
     }
     if isinstance(score, int | float) and not math.isnan(score):
         context["score"] = float(score)
-    json.dumps(context, default=str)  # only plain values reach the rule
     return context

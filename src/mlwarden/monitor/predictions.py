@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -77,8 +78,11 @@ def _check_attributes(mv: ModelVersion, names: list[str], rows: int, expected: i
         )
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")  # type: ignore[return-value]
+def _records(frame: pd.DataFrame, fields: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Rows for a review rule: only the columns it reads (converting all of them would cost
+    more than the rule), missing values as ``None``."""
+    part = frame if fields is None else frame[[c for c in frame.columns if c in fields]]
+    return part.astype(object).where(part.notna(), None).to_dict("records")  # type: ignore[return-value]
 
 
 class PredictionLog:
@@ -190,7 +194,7 @@ class PredictionLog:
             if self._flag is not None:
                 model_id = rows["model_id"][0] if n else 0
                 self._flag([Logged(actor, mv.name, model_id, mv.version, ids, rows["output"],
-                                   rows["score"], lambda: _records(frame))])  # fmt: skip
+                                   rows["score"], partial(_records, frame))])  # fmt: skip
         return list(ids)
 
     def log_labels(

@@ -48,9 +48,13 @@ def _record_json(record: dict[str, Any]) -> str:
         return json.dumps(record, default=str, separators=(",", ":"))
 
 
-def _parsed(rows: list[str]) -> list[dict[str, Any]]:
-    """The logged (masked) inputs back as dicts: only for a model with a review rule."""
-    return [orjson.loads(r) for r in rows]
+def _parsed(rows: list[str], fields: frozenset[str] | None) -> list[dict[str, Any]]:
+    """The logged (masked) inputs back as dicts, for a model with a review rule: only the
+    fields the rule reads."""
+    parsed = [orjson.loads(r) for r in rows]
+    if fields is None:
+        return parsed
+    return [{k: row[k] for k in fields if k in row} for row in parsed]
 
 
 class Masking(Protocol):
