@@ -217,3 +217,38 @@ def test_a_failed_batch_fails_its_requests(store):
     writer.stop()
     assert len(wd.predictions("credit")) == 2
     assert len(wd.audit.events(model="credit", action="predictions.log")) == 2
+
+
+@pytest.mark.parametrize(
+    "store_uri", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True
+)
+def test_two_workers_writers_share_one_audit_order(store):
+    """Two workers' writers (two Wardens on one store) commit in turn: each batch's audit
+    append finds the other's signed head and reads its frontier; one gap-free order."""
+    second = mw.Warden(store.uri, artifacts=store.artifacts, actor="alice",
+                       settings=mw.Settings(key_file=store.key_file))  # fmt: skip
+    mid = store.warden.registry.store.model_id("credit")
+    writers = [PredictionWriter(store.warden), PredictionWriter(second)]
+    for w in writers:
+        w.start()
+    start = store.warden.audit.size
+
+    def client(writer: PredictionWriter) -> None:
+        for _ in range(30):
+            writer.submit(_pending(mid)).result(20)
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in writers for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in writers:
+        w.stop()
+    second.close()
+    assert [w.rows for w in writers] == [60, 60]
+    events = store.warden.audit.events(since=None)
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    logged = [e for e in events[start:] if e.action == "predictions.log"]
+    assert len(logged) == writers[0].batches + writers[1].batches
+    assert sum(e.payload["count"] for e in logged) == 120 == len(store.warden.predictions("credit"))
+    assert store.warden.audit.verify().ok

@@ -24,6 +24,7 @@ from mlwarden.audit.merkle import (
     MemoryNodeStore,
     Node,
     consistency_proof,
+    frontier_positions,
     inclusion_proof,
     root_at,
     verify_consistency,
@@ -286,9 +287,8 @@ class AuditLog:
         if not prepared:
             return []
         with self.backend.integrating():
-            latest = self.backend.latest_checkpoint()
+            latest, size = self.backend.head()
             _check_key(signer, latest)  # before anything is written
-            size = self.backend.size()
             backlog = size - (latest.tree_size if latest else 0)
             if backlog:
                 # Appends integrate in the same transaction, so stored-but-unsigned rows mean a
@@ -302,13 +302,17 @@ class AuditLog:
             # Stamped under the integrator lock, so time never decreases along seq (on one
             # host's clock); one batch shares one time.
             now = utc_now()
-            # Built once with the seqs the backend must assign (size + 1, …); rebuilt only if
-            # it reports others.
             stored = [_with(e, size + 1 + i, now) for i, e in enumerate(prepared)]
-            seqs = self.backend.append_batch(stored, after=size)
-            if seqs != list(range(size + 1, size + 1 + len(stored))):
-                stored = [_with(e, s, now) for e, s in zip(stored, seqs, strict=True)]
-            self._sign(signer, latest, seqs[-1], stored)
+            # Hashed and signed before anything is written, so the events, their nodes and
+            # the checkpoint go to the store together (one statement on PostgreSQL).
+            frontier = self._frontier(latest)
+            nodes: list[Node] = []
+            extend = nodes.extend
+            for leaf in event_leaf_hashes(stored):
+                extend(frontier.append(leaf))
+            checkpoint = signer.sign(frontier.size, frontier.root())
+            self.backend.append_signed(stored, nodes, checkpoint)
+            self._last = (checkpoint.tree_size, checkpoint.root_hash, frontier.copy())
         return stored
 
     def integrate(self) -> Checkpoint | None:
@@ -357,7 +361,9 @@ class AuditLog:
         last = self._last
         if last is not None and (last[0], last[1]) == (latest.tree_size, latest.root_hash):
             return last[2].copy()
-        return CompactRange.from_nodes(latest.tree_size, self.backend.get_node)
+        # another writer (a second worker or replica) signed since: its frontier, one read
+        size = latest.tree_size
+        return CompactRange(size, self.backend.get_frontier(frontier_positions(size)))
 
     def erase_payload(self, seq: int, *, actor: str, reason: str = "") -> AuditEvent:
         """Destroy event ``seq``'s payload and salt (GDPR erasure) and log that it happened.

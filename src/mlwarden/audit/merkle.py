@@ -141,6 +141,18 @@ class MemoryNodeStore:
 # --------------------------------------------------------------------------- frontier
 
 
+def frontier_positions(size: int) -> list[tuple[int, int]]:
+    """The ``(level, index)`` of each perfect subtree on the frontier of a tree of ``size``
+    leaves, largest first: what :meth:`CompactRange.from_nodes` reads."""
+    positions = []
+    start = 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            positions.append((level, start >> level))
+            start += 1 << level
+    return positions
+
+
 class CompactRange:
     """The right frontier of a growing tree: one hash per set bit of its size.
 
@@ -161,13 +173,7 @@ class CompactRange:
     @classmethod
     def from_nodes(cls, size: int, get_node: GetNode) -> CompactRange:
         """Rebuild the frontier at ``size`` from stored nodes (``popcount(size)`` reads)."""
-        hashes = []
-        start = 0
-        for level in range(size.bit_length() - 1, -1, -1):
-            if size >> level & 1:
-                hashes.append(get_node(level, start >> level))
-                start += 1 << level
-        return cls(size, hashes)
+        return cls(size, [get_node(level, index) for level, index in frontier_positions(size)])
 
     def append(self, h: bytes) -> list[Node]:
         """Append one leaf hash; return the nodes it completed, the leaf itself first."""

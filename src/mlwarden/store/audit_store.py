@@ -93,6 +93,29 @@ class AuditBackend(ABC):
 
     # ---- defaults a backend may override for speed
 
+    def head(self) -> tuple[Checkpoint | None, int]:
+        """:meth:`latest_checkpoint` and :meth:`size` together (one query in SQL: they are
+        read under the integrator lock, where every round trip delays the next writer)."""
+        return self.latest_checkpoint(), self.size()
+
+    def append_signed(
+        self, events: Sequence[AuditEvent], nodes: Sequence[Node], checkpoint: Checkpoint
+    ) -> None:
+        """Store ``events`` (already numbered ``size() + 1, …``), the tree nodes they complete
+        and the checkpoint that signs them. Called only inside :meth:`integrating`; the SQL
+        backend writes a small batch in one statement, since every statement under the lock
+        is a round trip the next writer waits for."""
+        seqs = self.append_batch(events, after=events[0].seq - 1)
+        if seqs != [e.seq for e in events]:
+            raise ValueError(f"the audit store numbered the batch {seqs[0]}…, not {events[0].seq}…")
+        self.put_nodes(nodes)
+        self.save_checkpoint(checkpoint)
+
+    def get_frontier(self, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of the nodes at ``positions`` (``(level, index)``), in that order; ``KeyError``
+        if one is absent (one query in SQL)."""
+        return [self.get_node(level, index) for level, index in positions]
+
     def get_nodes(self, level: int, start: int, stop: int) -> list[bytes]:
         """Hashes of nodes ``start..stop-1`` of ``level`` (one range query in SQL)."""
         return [self.get_node(level, i) for i in range(start, stop)]
