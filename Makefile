@@ -32,13 +32,22 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Peers that conflict with our dependencies (MLflow, Evidently need pandas < 3) get their own
-# environments under .bench-venv/, one per bench/requirements-NAME.txt.
+# environments, one per bench/requirements-NAME.txt, linked as .bench-venv/NAME. Building one
+# takes minutes (tests/interop starts a real MLflow server from its own), so it is kept in
+# PEER_CACHE under the hash of its requirements and Python version: a fresh clone on the same
+# machine links the built one; a changed requirements file builds a new one.
 PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/requirements-*.txt))
+PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 
 .bench-venv/%/.ok: bench/requirements-%.txt
-	$(PYTHON) -m venv .bench-venv/$*
-	.bench-venv/$*/bin/pip install --quiet -r $<
-	touch $@
+	@mkdir -p $(PEER_CACHE) .bench-venv
+	@key=$$( { cat $<; $(PYTHON) -VV; } | sha256sum | cut -c1-16 ); dir=$(PEER_CACHE)/$*-$$key; \
+	flock $(PEER_CACHE)/$*.lock sh -c '\
+	  if [ ! -f "$$1/.ok" ]; then \
+	    echo "building $$1"; rm -rf "$$1" && $(PYTHON) -m venv "$$1" && \
+	    "$$1/bin/pip" install --quiet -r $< && touch "$$1/.ok"; \
+	  fi' sh "$$dir" && \
+	rm -rf .bench-venv/$* && ln -s "$$dir" .bench-venv/$*
 
 bench: $(STAMP) $(PEERS)
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
