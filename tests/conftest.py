@@ -3,6 +3,7 @@ on PostgreSQL too (in CI it must be set and reachable: a missing database fails 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import sqlite3
 import uuid
@@ -224,6 +225,15 @@ def warden(store_uri: str, tmp_path: Path) -> Iterator[mw.Warden]:
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "artifacts"), actor="alice")
     yield wd
     wd.close()
+
+
+@pytest.fixture(scope="session")
+def processes() -> Any:
+    """The context for the tests with concurrent writers in real processes: each is forked
+    from a server that imported mlwarden once (``spawn`` imports it again in every child)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["mlwarden", "mlwarden.client"])
+    return ctx
 
 
 @pytest.fixture(scope="session")
