@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the names type checkers and IDEs see; at run time __getattr
     from mlwarden.engines import drift, explain, fairness
     from mlwarden.engines.profile import Profile, profile
     from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
+    from mlwarden.entities.agents import AgentVersion
     from mlwarden.errors import (
         AlreadyExists,
         AuthenticationError,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the names type checkers and IDEs see; at run time __getattr
 
 #: public name -> the module that defines it; the names in _MODULES are those modules themselves
 _LAZY = {
+    "AgentVersion": "mlwarden.entities.agents",
     "AliasChange": "mlwarden.entities",
     "AlreadyExists": "mlwarden.errors",
     "AuthenticationError": "mlwarden.errors",
@@ -73,6 +75,7 @@ _LAZY = {
 _MODULES = {"datasets", "drift", "explain", "fairness", "policy", "privacy", "reports"}
 
 __all__ = [
+    "AgentVersion",
     "AliasChange",
     "AlreadyExists",
     "AuthenticationError",

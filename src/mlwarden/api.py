@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # types only: importing this module stays cheap
     from mlwarden.alerts.policy import MonitoringPolicy
     from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion
     from mlwarden.entities.access import AccessDecision, Grant
+    from mlwarden.entities.agents import AgentVersion
     from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
     from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
     from mlwarden.monitor.report import MonitorReport
@@ -67,6 +68,23 @@ class WardenAPI(Protocol):
         load_fn: Callable[..., Any] | None = None,
         favorable_label: Any = None,
     ) -> ModelVersion: ...
+
+    def register_agent(
+        self,
+        name: str,
+        *,
+        instructions: str = "",
+        tools: list[str] | None = None,
+        model: str | None = None,
+        policies: list[str | Path] | None = None,
+        owner: str | None = None,
+        risk_tier: str | None = None,
+        description: str | None = None,
+    ) -> AgentVersion: ...
+
+    def get_agent(self, ref: str) -> AgentVersion: ...
+
+    def list_agents(self) -> list[Model]: ...
 
     def get_model(self, name: str) -> Model: ...
 

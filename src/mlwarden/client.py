@@ -30,6 +30,7 @@ from mlwarden.alerts.service import AlertService
 from mlwarden.audit.sql_log import open_audit_log
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
 from mlwarden.entities.access import AccessDecision, Grant
+from mlwarden.entities.agents import AgentVersion
 from mlwarden.entities.alerts import Alert, Channel, Delivery, Evaluation
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.errors import Conflict, NotFound, ValidationError
@@ -44,6 +45,7 @@ from mlwarden.policy.loader import Policy
 from mlwarden.policy.service import PolicyService
 from mlwarden.privacy.gdpr import SubjectRights
 from mlwarden.privacy.service import MaskingService
+from mlwarden.registry.agents import AgentRegistry, AgentSpec, policy_texts
 from mlwarden.registry.flavors import Trust
 from mlwarden.registry.sandbox import Sandbox
 from mlwarden.registry.service import RegistryService
@@ -122,6 +124,8 @@ class Warden:
             trust=Trust.of(self.settings.trusted_loaders, self.settings.trusted_types),
             sandbox=Sandbox(self.settings.sandbox_timeout_s, self.settings.sandbox_memory_mb),
         )
+        #: agents are registered models of the ``agent`` flavor (docs/agents.md)
+        self.agents = AgentRegistry(self.registry, transaction=self.db.transaction, events=recorder)
         self.approval_service = ApprovalService(
             access_store, self.registry, self.access, recorder, transaction=self.db.transaction
         )
@@ -298,6 +302,44 @@ class Warden:
             load_fn=load_fn,
             favorable_label=favorable_label,
         )
+
+    def register_agent(
+        self,
+        name: str,
+        *,
+        instructions: str = "",
+        tools: list[str] | None = None,
+        model: str | None = None,
+        policies: list[str | Path] | None = None,
+        owner: str | None = None,
+        risk_tier: str | None = None,
+        description: str | None = None,
+    ) -> AgentVersion:
+        """Register an AI agent as the next version of ``name``: its instructions, tool
+        allow-list (empty: any tool), the model it runs on, and its ``kind: agent`` policies
+        (paths or YAML texts, parsed and checked here). An agent is a registered model of the
+        ``agent`` flavor: aliases, ``promote`` through gates, rollback and audit are the
+        models' own. ``mlwarden gateway mcp --agent NAME@ALIAS`` runs a gateway with the
+        version's allow-list and policies."""
+        self.access.require(self.actor, "model.register", f"model:{name}")
+        if isinstance(tools, str):
+            raise ValidationError("tools is a list of tool names", field="tools")
+        spec = AgentSpec(instructions, tuple(tools or ()), model, policy_texts(policies))
+        return self.agents.register(
+            name,
+            spec,
+            actor=self.actor,
+            owner=owner,
+            risk_tier=self.gates.assign_tier(self.actor, risk_tier),
+            description=description,
+        )
+
+    def get_agent(self, ref: str) -> AgentVersion:
+        """``"name@3"``, ``"name@production"`` or ``"name"`` (the latest version)."""
+        return self.agents.get(ref)
+
+    def list_agents(self) -> list[Model]:
+        return self.agents.all()
 
     def get_model(self, name: str) -> Model:
         return self.registry.get_model(name)

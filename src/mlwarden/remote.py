@@ -27,6 +27,7 @@ from mlwarden.audit.signing import Checkpoint
 from mlwarden.audit.verify import VerificationResult
 from mlwarden.entities import AliasChange, Dataset, Model, ModelVersion, as_frame
 from mlwarden.entities.access import AccessDecision, Grant
+from mlwarden.entities.agents import AgentVersion
 from mlwarden.entities.audit import AuditEvent, canonical_json
 from mlwarden.entities.policy import Binding, Decision, GatePolicy, Promotion
 from mlwarden.entities.wire import decode
@@ -40,6 +41,7 @@ from mlwarden.errors import (
     WardenError,
 )
 from mlwarden.monitor.report import MonitorReport
+from mlwarden.registry.agents import policy_texts
 from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
@@ -407,6 +409,37 @@ class RemoteWarden(GovernanceMethods):
         if err.get("http_status"):
             exc.http_status = err["http_status"]  # type: ignore[misc]
         raise exc
+
+    def register_agent(
+        self,
+        name: str,
+        *,
+        instructions: str = "",
+        tools: list[str] | None = None,
+        model: str | None = None,
+        policies: list[str | Path] | None = None,
+        owner: str | None = None,
+        risk_tier: str | None = None,
+        description: str | None = None,
+    ) -> AgentVersion:
+        # policy files are read here; the server parses and checks their text
+        body = {
+            "instructions": instructions,
+            "tools": list(tools or ()),
+            "model": model,
+            "policies": list(policy_texts(policies)),
+            "owner": owner,
+            "risk_tier": risk_tier,
+            "description": description,
+        }
+        return decode(AgentVersion, self._call("POST", f"/v1/agents/{name}/versions", json=body))
+
+    def get_agent(self, ref: str) -> AgentVersion:
+        name, target = _url_ref(ref)
+        return decode(AgentVersion, self._call("GET", f"/v1/agents/{name}/versions/{target}"))
+
+    def list_agents(self) -> list[Model]:
+        return [decode(Model, m) for m in _pages(self._call, "/v1/agents")]
 
     def get_model(self, name: str) -> Model:
         return decode(Model, self._call("GET", f"/v1/models/{name}"))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from chromium_support import CHROMIUM, CHROMIUM_ARGS, IN_CI, chromium_or_fail
+from chromium_support import CHROMIUM, CHROMIUM_ARGS, IN_CI, chromium_or_fail, serving
 
 import mlwarden as mw
 from mlwarden.server import ServerSettings, create_app
@@ -188,28 +188,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def live(app) -> Iterator[str]:
     """The app on a loopback port (uvicorn in a thread); yields its base URL."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the dashboard test server did not start")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(20)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,10 @@ def mcp(
     ),
     transport: str = typer.Option("stdio", help="how agents reach the gateway: stdio or http"),
     agent: str | None = typer.Option(
-        None, "--agent", help="stdio: the agent's identity (over HTTP, its token's user)"
+        None,
+        "--agent",
+        help="stdio: the agent's identity (over HTTP, its token's user); NAME@ALIAS or "
+        "NAME@VERSION: a registered agent, whose allow-list and policies govern the calls",
     ),
     allow_tool: list[str] = typer.Option(
         [], "--allow-tool", help="the agents' tool allow-list (repeat; none: any tool)"
@@ -47,8 +50,17 @@ def mcp(
     subject_arg: str | None = typer.Option(
         None, "--subject-arg", help="the argument naming the data subject (for erasure)"
     ),
-    host: str = typer.Option("127.0.0.1", help="http: interface to listen on"),
+    host: str = typer.Option(
+        "127.0.0.1", help="interface to listen on (http, and stdio's --metrics-port)"
+    ),
     port: int = typer.Option(8765, help="http: port to listen on"),
+    metrics_port: int | None = typer.Option(
+        None,
+        "--metrics-port",
+        min=1,
+        max=65535,
+        help="stdio: serve the per-agent Prometheus metrics at http://HOST:PORT/metrics",
+    ),
     uri: str | None = UriOption,
 ) -> None:
     """Run an MCP gateway: every tools/call checked by policies, masked, logged, audited."""
@@ -62,21 +74,63 @@ def mcp(
         raise typer.BadParameter(
             f"the MCP gateway needs the mcp SDK ({exc}): pip install 'mlwarden[agents]'"
         ) from None
+    from mlwarden.errors import PermissionDenied
     from mlwarden.gateway.service import AgentIdentity
 
     if transport not in ("stdio", "http"):
         raise typer.BadParameter("use stdio or http", param_hint="--transport")
+    if transport == "http" and metrics_port is not None:
+        raise typer.BadParameter(
+            "over http the gateway serves /metrics on its own port", param_hint="--metrics-port"
+        )
     tools = tuple(allow_tool)
     wd = open_local(uri, "the MCP gateway")
-    wd.gateway.policies = tuple(load(p) for p in policy)
+    registered = None
+    if agent is not None and "@" in agent:
+        # the registered version is the authority: its allow-list and policies, no flags
+        if policy or allow_tool:
+            wd.close()
+            raise typer.BadParameter(
+                "a registered agent brings its own allow-list and policies: "
+                "drop --policy and --allow-tool (register a new version to change them)",
+                param_hint="--agent",
+            )
+        try:
+            registered = wd.get_agent(agent)
+        except BaseException:
+            wd.close()
+            raise
+        wd.gateway.policies = wd.agents.policies(registered)
+        tools = registered.tools
+        log(
+            f"agent {registered.ref} ({agent}): {len(tools)} tools, policies "
+            f"{list(registered.policy_names)}"
+        )
+    else:
+        wd.gateway.policies = tuple(load(p) for p in policy)
     wd.gateway.server = upstream
+
+    def identity_of(name: str) -> AgentIdentity:
+        if registered is None:
+            return AgentIdentity(name, tools)
+        return AgentIdentity(name, tools, registered.version, registered.model)
+
     if masking is not None:
         from mlwarden.privacy.masking import MaskingPolicy
 
         wd.gateway.default_masking = MaskingPolicy.from_yaml(masking, keyring=wd.masking.keyring)
     try:
         if transport == "stdio":
-            identity = AgentIdentity(agent or wd.actor, tools)
+            identity = identity_of(registered.name if registered else agent or wd.actor)
+            if metrics_port is not None:
+                try:
+                    wd.gateway.metrics.serve(host, metrics_port)
+                except OSError as exc:
+                    raise typer.BadParameter(
+                        f"cannot listen on {host}:{metrics_port}: {exc.strerror}",
+                        param_hint="--metrics-port",
+                    ) from None
+                log(f"metrics on http://{host}:{metrics_port}/metrics")
             gateway = Gateway(
                 wd.gateway,
                 identify=lambda ctx: identity,
@@ -88,7 +142,13 @@ def mcp(
         import uvicorn
 
         def authenticate(token: str) -> AgentIdentity:
-            return AgentIdentity(wd.access.authenticate(token).name, tools)
+            user = wd.access.authenticate(token).name
+            if registered is not None and user != registered.name:
+                raise PermissionDenied(
+                    f"this gateway serves agent {registered.name!r}; the token is {user!r}'s",
+                    actor=user,
+                )
+            return identity_of(user)
 
         gateway = Gateway(
             wd.gateway,

@@ -6,6 +6,7 @@ import typer
 
 from mlwarden.cli import (
     access,
+    agents,
     alerts,
     audit,
     db,
@@ -66,6 +67,7 @@ app.command("export")(privacy.export)
 app.add_typer(privacy.retention_app, name="retention")
 app.add_typer(privacy.masking_app, name="masking")
 app.add_typer(gateway.app, name="gateway")
+app.add_typer(agents.app, name="agent")
 
 
 @app.command()

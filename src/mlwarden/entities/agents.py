@@ -7,6 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from mlwarden._json import jsonable
+from mlwarden.entities.registry import _Entity
+
+#: The flavor of a registered agent's versions, and the model-level tag (``kind: agent``)
+#: that marks the model as an agent: one registry, two kinds that never mix under one name.
+AGENT_FLAVOR = "agent"
+KIND_TAG = "kind"
 
 #: What an agent policy decides for a call.
 ALLOW, DENY, APPROVE, REDACT = "allow", "deny", "approve", "redact"
@@ -55,3 +61,38 @@ class Verdict:
     verdict: str  # approve or deny
     ts: datetime
     comment: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class AgentVersion(_Entity):
+    """One registered version of an agent: a model version whose artifact is the agent's
+    spec (flavor ``agent``), so it has the same numbers, aliases, gates and audit events.
+
+    ``policies`` are the YAML texts of its ``kind: agent`` policies, parsed and checked by
+    the side that owns the store when the version was registered."""
+
+    name: str
+    version: int
+    instructions: str
+    tools: tuple[str, ...]
+    model: str | None
+    policies: tuple[str, ...]
+    policy_names: tuple[str, ...]
+    artifact_sha256: str
+    status: str
+    created_at: datetime
+    created_by: str
+    description: str | None = None
+    aliases: tuple[str, ...] = ()
+
+    wire_derived = ("ref",)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    def __repr__(self) -> str:
+        return (
+            f"AgentVersion({self.ref!r}, model={self.model!r}, tools={list(self.tools)}, "
+            f"policies={list(self.policy_names)}, aliases={list(self.aliases)})"
+        )

@@ -1,10 +1,20 @@
 """Per-agent Prometheus metrics of the MCP gateway: calls by decision, approvals, errors and
-latency. In-process counters (one registry per gateway process), exposed on the gateway's
-``/metrics`` route; the names follow ``mlwarden.alerts.metrics``."""
+latency. In-process counters (one registry per gateway process), exposed on the HTTP
+gateway's ``/metrics`` route, and by a stdio gateway on ``--metrics-port`` (``serve``); the
+names follow ``mlwarden.alerts.metrics``. Alert rules over them:
+``deploy/prometheus/agents.yml``."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 
 from mlwarden.alerts.metrics import CONTENT_TYPE, LATENCY_BUCKETS
 
@@ -42,3 +52,10 @@ class GatewayMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def serve(self, host: str, port: int) -> Any:
+        """Serve ``/metrics`` over HTTP on a daemon thread (a stdio gateway has no HTTP side
+        of its own); the server, to ``shutdown()`` when done. Read-only counters: no token,
+        so bind it to loopback or a scrape-only network."""
+        server, _thread = start_http_server(port, addr=host, registry=self.registry)
+        return server

@@ -16,7 +16,8 @@ from mlwarden._json import jsonable
 from mlwarden.engines.fitted import as_fitted
 from mlwarden.entities import MEASURED, RISK_TIERS, AliasChange, Dataset, Model, ModelVersion
 from mlwarden.entities._frozen import thaw
-from mlwarden.errors import ValidationError
+from mlwarden.entities.agents import AGENT_FLAVOR, KIND_TAG
+from mlwarden.errors import Conflict, ValidationError
 from mlwarden.registry import lineage as lin
 from mlwarden.registry.flavors import Trust, available_flavors, flavor_for, load_flavor
 from mlwarden.registry.flavors.generic import GenericFlavor
@@ -267,6 +268,13 @@ class RegistryService:
                     created_event["requested_risk_tier"] = requested_risk_tier
                 self._emit(actor, "model.create", name, created_event)
             else:
+                is_agent = created_model.tags.get(KIND_TAG) == AGENT_FLAVOR
+                if is_agent != (spec.flavor == AGENT_FLAVOR):
+                    kind = "an agent" if is_agent else "a model"
+                    raise Conflict(
+                        f"{name!r} is registered as {kind}; agents and models never share a name",
+                        name=name,
+                    )
                 _warn_ignored(prepared.model, created_model)
             mv = self.store.create_version(name, spec, prepared.evidence, actor)
             payload: dict[str, Any] = {
@@ -379,6 +387,9 @@ class RegistryService:
         changes: dict[str, Any] = {
             k: v for k, v in given.items() if v is not None and v != getattr(before, k)
         }
+        if tags and KIND_TAG in tags and tags[KIND_TAG] != before.tags.get(KIND_TAG):
+            # what a name is (model or agent) is fixed by its first registration
+            raise ValidationError(f"the {KIND_TAG!r} tag cannot be changed", field="tags")
         if tags:
             merged = {**before.tags, **tags}
             merged = {k: str(v) for k, v in merged.items() if v is not None}
@@ -417,6 +428,8 @@ class RegistryService:
 
     def load_model(self, ref: str | ModelRef) -> Any:
         mv = self.get_version(ref)
+        if mv.flavor == AGENT_FLAVOR:
+            raise ValidationError(f"{mv.ref} is an agent, not a model: use get_agent", field="ref")
         data = self.artifacts.get(mv.artifact_sha256, what=mv.ref)
         return load_flavor(mv.flavor, self.trust | self._own).load(data, dict(mv.flavor_info))
 

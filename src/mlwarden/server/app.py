@@ -196,6 +196,7 @@ def create_app(
     from mlwarden.server import apidocs
     from mlwarden.server.routes import (
         access,
+        agents,
         alerts,
         audit,
         ingest,
@@ -305,6 +306,7 @@ def create_app(
     for module in (
         predict,
         registry,
+        agents,
         uploads,
         policy,
         access,

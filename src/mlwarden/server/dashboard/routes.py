@@ -576,6 +576,61 @@ async def review_decide(request: Request, name: str, prediction_id: str) -> Resp
     return _done(request, f"/models/{name}/reviews", decision, id=prediction_id)
 
 
+# ------------------------------------------------------------------------------ agents
+
+VERDICT_DONE = {"approve": "Approved tool call {id}.", "deny": "Denied tool call {id}."}
+
+
+@router.get("/agents/approvals", response_class=HTMLResponse)
+async def tool_approvals(request: Request, done: str = "", id: str = "") -> Response:
+    """Agents' tool calls held for approval (docs/agents.md), with approve/deny buttons."""
+    session = await _session(request)
+    ctx = _ctx(request)
+    check(ctx, session.user, "audit.read", "audit")  # masked arguments, as in the audit view
+    service = ctx.warden.gateway
+
+    def load() -> tuple[Any, dict[str, list[str]]]:
+        items = service.calls(status="pending", limit=200)
+        return items, {
+            c.id: [v.actor for v in service.verdicts(c.id) if v.verdict == "approve"] for c in items
+        }
+
+    items, approvals = await run_in_threadpool(load)
+    message = VERDICT_DONE.get(done, "").format(id=id)
+    return _page(
+        request,
+        "approvals.html",
+        session,
+        subject="agent:*",
+        nav="approvals",
+        items=items,
+        approvals=approvals,
+        flash=message,
+    )
+
+
+@router.post("/agents/approvals/{call_id}")
+async def tool_decide(request: Request, call_id: str) -> Response:
+    """One person's verdict; the service enforces the two-person rule and that the agent
+    cannot decide on its own call, and audits it (``tool.approve`` / ``tool.deny``)."""
+    session = await _session(request)
+    ctx = _ctx(request)
+    call = await run_in_threadpool(ctx.warden.gateway.store.get, call_id)
+    # the role before the form is read (the service checks it again, with the audit)
+    check(ctx, session.user, "tool.approve", f"agent:{call.agent}/{call.tool}")
+    body = await _action_body(request, session)
+    verdict = _text(body, "verdict", 16)
+    if verdict not in ("approve", "deny"):
+        raise Refused(400, "verdict must be approve or deny")
+    wd = ctx.acting(session.user)
+    await run_in_threadpool(
+        lambda: wd.gateway.decide_pending(
+            call_id, actor=wd.actor, approve=verdict == "approve", comment=_text(body, "comment")
+        )
+    )
+    return _done(request, "/agents/approvals", verdict, id=call_id)
+
+
 # ------------------------------------------------------------------------------ audit
 
 
