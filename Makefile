@@ -38,13 +38,23 @@ lint: $(STAMP)
 	$(BIN)/lint-imports
 
 # Peers that conflict with our dependencies (MLflow, Evidently need pandas < 3) get their own
-# environments under .bench-venv/, one per bench/requirements-NAME.txt.
+# environments, one per bench/requirements-NAME.txt, linked as .bench-venv/NAME. Building one
+# takes minutes (tests/interop starts a real MLflow server from its own), so it is kept in
+# PEER_CACHE under the hash of its requirements and Python version: a fresh clone on the same
+# machine links the built one; a changed requirements file builds a new one.
 PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/requirements-*.txt))
+PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 
 .bench-venv/%/.ok: bench/requirements-%.txt | $(BIN)/python
-	$(PYTHON) -m venv .bench-venv/$*
-	$(call INSTALL,.bench-venv/$*,-r $<)
-	touch $@
+	@mkdir -p $(PEER_CACHE) .bench-venv
+	@dir=$(PEER_CACHE)/$*-$$( { cat $<; $(PYTHON) -VV; } | sha256sum | cut -c1-16 ); \
+	exec 9>$(PEER_CACHE)/$*.lock; flock 9; \
+	if [ ! -f $$dir/.ok ]; then \
+	  echo "building $$dir"; \
+	  { rm -rf $$dir && $(PYTHON) -m venv $$dir && $(call INSTALL,$$dir,-r $<) && \
+	    touch $$dir/.ok; } || exit 1; \
+	fi; \
+	rm -rf .bench-venv/$* && ln -s $$dir .bench-venv/$*
 
 bench: $(STAMP) $(PEERS)
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
