@@ -13,6 +13,10 @@ others sharing its artifact and evidence through the registry store; predictions
 ``wd.log_predictions``, binary COPY) and reused with ``--reuse``.
 
     python bench/fleet.py [--quick] [--reuse] [--uri postgresql://…] [--dask 1,2]
+        [--models N --rows R] [--executor thread|process]
+
+Dask's speed-up is printed against its own one-worker run in the same session
+(``dask_speedup``): on a machine whose cores are already busy it stays near 1x.
 """
 
 from __future__ import annotations
@@ -186,12 +190,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="50 models x 2,000 rows")
     parser.add_argument("--reuse", action="store_true", help="keep a seeded store")
     parser.add_argument("--uri", default=PG, help="PostgreSQL (a schema is made in it)")
-    parser.add_argument("--workers", type=int, default=2, help="threads of the fleet job")
+    parser.add_argument("--models", type=int, help="fleet size (default 500, --quick 50)")
+    parser.add_argument("--rows", type=int, help="predictions per model (10,000; --quick 2,000)")
+    parser.add_argument("--workers", type=int, default=2, help="workers of the fleet job")
+    parser.add_argument(
+        "--executor", default="thread", choices=("thread", "process"), help="the fleet job's"
+    )
     parser.add_argument("--dask", default="1,2", help="Dask LocalCluster sizes ('' for none)")
     parser.add_argument("--sample", type=int, default=10, help="models the naive peer runs")
     parser.add_argument("--repeat", type=int, default=9, help="inventory requests")
     args = parser.parse_args()
     n_models, n_rows = (50, 2000) if args.quick else (500, 10_000)
+    n_models, n_rows = args.models or n_models, args.rows or n_rows
     schema = f"bench_fleet_{n_models}x{n_rows}"
     uri = schema_uri(args.uri, schema, fresh=not args.reuse)
     artifacts = Path("/tmp") / f"mlwarden-{schema}"
@@ -211,10 +221,10 @@ def main() -> None:
     naive_s = naive(wd, sample) / len(sample) * n_models
     print(f"naive, extrapolated: {naive_s:.1f} s", flush=True)
     # since= the logged day: every window is evaluated again, as on a first run
-    cold = wd.monitor_fleet(window="1d", since=DAY, executor="thread", workers=args.workers)
+    cold = wd.monitor_fleet(window="1d", since=DAY, executor=args.executor, workers=args.workers)
     assert not cold.errors, cold.errors
     print(f"fleet job: {cold.seconds:.1f} s", flush=True)
-    warm = wd.monitor_fleet(window="1d", executor="thread", workers=args.workers)
+    warm = wd.monitor_fleet(window="1d", executor=args.executor, workers=args.workers)
     print(f"fleet job again: {warm.seconds:.1f} s", flush=True)
     started = time.perf_counter()
     for name in names:  # the week from the stored daily profiles: no raw row read
@@ -230,15 +240,21 @@ def main() -> None:
         dask[str(n)] = round(job.seconds, 2)
         print(f"dask {n} workers: {job.seconds:.1f} s", flush=True)
     wd.close()
+    # speed-up against the smallest cluster measured in this run (1 worker by default)
+    base = dask[min(dask, key=int)] if dask else None
+    speedup = {n: round(base / s, 2) for n, s in dask.items()} if base else {}
 
     size = f"{n_models} models x {n_rows:,} rows"
     print(f"\nfleet of {size} on PostgreSQL ({cold.rows:,} rows evaluated)")
     print(f"  naive per model, extrapolated from {len(sample)}: {naive_s:8.1f} s")
-    print(f"  fleet job, {args.workers} threads, every window new: {cold.seconds:8.1f} s")
+    print(
+        f"  fleet job, {args.workers} {args.executor} workers, every window new: "
+        f"{cold.seconds:8.1f} s"
+    )
     print(f"  fleet job again (final windows kept):     {warm.seconds:8.1f} s")
     print(f"  7d roll-up from stored profiles, all:     {rollup_s:8.1f} s")
     for n, s in dask.items():
-        print(f"  Dask LocalCluster, {n} worker(s):           {s:8.1f} s")
+        print(f"  Dask LocalCluster, {n} worker(s):           {s:8.1f} s ({speedup[n]}x)")
     print(f"  dashboard inventory (GET /, {inv_bytes:,} bytes): {inv_ms:.1f} ms")
     print(f"  drifted models: {len(cold.drifted)}")
     emit(
@@ -253,8 +269,10 @@ def main() -> None:
             "repeat_ratio": round(naive_s / max(warm.seconds, 1e-9), 1),
             "rollup_7d_s": round(rollup_s, 2),
             "dask_s_by_workers": dask,
+            "dask_speedup": speedup,
             "inventory_ms": round(inv_ms, 1),
-            "threads": args.workers,
+            "executor": args.executor,
+            "workers": args.workers,
         }
     )
 

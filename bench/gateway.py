@@ -7,6 +7,11 @@ and over streamable HTTP, interleaved in rounds so both see the same machine loa
 p50 and p99 per path and the added latency, then one JSON line. Targets: added p50 <= 1 ms,
 p99 <= 5 ms.
 
+The floor is measured in the same rounds: the same calls through a do-nothing relay built on
+the SDK (bench/_mcp_relay.py: server in front of client, nothing else). Gateway minus relay
+is what governance itself costs; relay minus direct is the second MCP hop any SDK-built
+gateway pays.
+
     python bench/gateway.py [--quick] [-n 400]
 """
 
@@ -33,6 +38,7 @@ from mcp.client.streamable_http import streamable_http_client
 import mlwarden as mw
 
 SERVER = ROOT / "tests" / "gateway" / "mcp_sqlite_server.py"
+RELAY = Path(__file__).parent / "_mcp_relay.py"
 POLICY = """kind: agent
 name: bench
 rules:
@@ -124,7 +130,10 @@ def main() -> None:
         ],
         env={"PYTHONPATH": str(ROOT / "src"), "MLWARDEN_URI": uri},
     )
-    up_port, gw_port = _port(), _port()
+    relay_stdio = StdioServerParameters(
+        command=sys.executable, args=[str(RELAY), upstream], env={"PYTHONPATH": str(ROOT / "src")}
+    )
+    up_port, gw_port, relay_port = _port(), _port(), _port()
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [
         subprocess.Popen(
@@ -150,13 +159,20 @@ def main() -> None:
         )
     )
     _wait(gw_port, procs[1])
-    samples: dict[str, list[float]] = {k: [] for k in ("stdio", "stdio_gw", "http", "http_gw")}
+    procs.append(
+        subprocess.Popen([sys.executable, str(RELAY), up_url, str(relay_port)], env=env, **quiet)
+    )
+    _wait(relay_port, procs[2])
+    paths = ("stdio", "stdio_relay", "stdio_gw", "http", "http_relay", "http_gw")
+    samples: dict[str, list[float]] = {k: [] for k in paths}
     auth = {"Authorization": f"Bearer {token}"}
     try:
         for _ in range(rounds):
             samples["stdio"] += anyio.run(_session, direct_stdio, n)
+            samples["stdio_relay"] += anyio.run(_session, relay_stdio, n)
             samples["stdio_gw"] += anyio.run(_session, gw_stdio, n)
             samples["http"] += anyio.run(_session, up_url, n)
+            samples["http_relay"] += anyio.run(_session, f"http://127.0.0.1:{relay_port}/mcp", n)
             samples["http_gw"] += anyio.run(_session, f"http://127.0.0.1:{gw_port}/mcp", n, auth)
     finally:
         for p in procs:
@@ -165,22 +181,37 @@ def main() -> None:
     with mw.Warden(uri, actor="admin") as wd:
         logged = len(wd.gateway.calls(limit=100_000))
     record: dict[str, Any] = {"bench": "gateway", "size": f"{rounds}x{n} calls per path"}
-    print(f"{'path':<10}{'direct p50':>12}{'gateway p50':>13}{'added p50':>11}"
-          f"{'direct p99':>12}{'gateway p99':>13}{'added p99':>11}  (ms)")  # fmt: skip
+    print(f"{'path':<10}{'direct p50':>12}{'relay p50':>11}{'gateway p50':>13}{'added p50':>11}"
+          f"{'floor p50':>11}{'direct p99':>12}{'gateway p99':>13}{'added p99':>11}"
+          f"{'floor p99':>11}  (ms)")  # fmt: skip
     for transport in ("stdio", "http"):
-        d, g = samples[transport], samples[f"{transport}_gw"]
+        d, r, g = samples[transport], samples[f"{transport}_relay"], samples[f"{transport}_gw"]
         added50 = pct(g, 0.5) - pct(d, 0.5)
         added99 = pct(g, 0.99) - pct(d, 0.99)
-        print(f"{transport:<10}{pct(d, 0.5):>12.3f}{pct(g, 0.5):>13.3f}{added50:>11.3f}"
-              f"{pct(d, 0.99):>12.3f}{pct(g, 0.99):>13.3f}{added99:>11.3f}")  # fmt: skip
+        floor50 = pct(r, 0.5) - pct(d, 0.5)
+        floor99 = pct(r, 0.99) - pct(d, 0.99)
+        print(f"{transport:<10}{pct(d, 0.5):>12.3f}{pct(r, 0.5):>11.3f}{pct(g, 0.5):>13.3f}"
+              f"{added50:>11.3f}{floor50:>11.3f}{pct(d, 0.99):>12.3f}{pct(g, 0.99):>13.3f}"
+              f"{added99:>11.3f}{floor99:>11.3f}")  # fmt: skip
         record |= {
             f"{transport}_direct_p50_ms": round(pct(d, 0.5), 3),
+            f"{transport}_relay_p50_ms": round(pct(r, 0.5), 3),
             f"{transport}_gateway_p50_ms": round(pct(g, 0.5), 3),
             f"{transport}_added_p50_ms": round(added50, 3),
             f"{transport}_added_p99_ms": round(added99, 3),
+            # the SDK's second hop (do-nothing relay minus direct): the floor for any gateway
+            f"{transport}_sdk_floor_p50_ms": round(floor50, 3),
+            f"{transport}_sdk_floor_p99_ms": round(floor99, 3),
+            # what governance adds on top of that hop
+            f"{transport}_governance_p50_ms": round(pct(g, 0.5) - pct(r, 0.5), 3),
             f"{transport}_ratio": round(pct(g, 0.5) / pct(d, 0.5), 2),
         }
-    record |= {"peer": "direct MCP call", "calls_logged": logged}
+    record |= {
+        "peer": "direct MCP call",
+        "calls_logged": logged,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
     emit(record)
 
 

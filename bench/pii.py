@@ -207,6 +207,13 @@ def main() -> None:
     for e in [*ml.ENTITIES, "micro"]:
         w = ml_text[e]
         print(f"{e:<14}{w['precision']:>10.3f}{w['recall']:>10.3f}{w['f1']:>10.3f}")
+    from mlwarden.privacy import names
+
+    names.name_lists.cache_clear()
+    started = time.perf_counter()
+    names.name_lists()
+    name_lists_load_s = time.perf_counter() - started
+    print(f"\nname lists loaded in {name_lists_load_s:.3f} s")
     column_scores = {}
     for corpus in ("faker", "multilingual"):
         per_type, name_values = columns(corpus)
@@ -224,6 +231,7 @@ def main() -> None:
         "warden_records_per_s": round(warden_rate),
         "warden_f1": f1,
         "warden_min_validated_f1": min(f1[e] for e in VALIDATED),
+        "name_lists_load_s": round(name_lists_load_s, 3),
         "peer": "presidio" if info else None,
         "warden_faker_pr": {
             e: [round(warden[e]["precision"], 4), round(warden[e]["recall"], 4)] for e in ENTITIES

@@ -62,6 +62,14 @@ def test_a_fleet_job_stores_what_monitoring_each_model_alone_gives(warden, fleet
         assert m.drifted == stored(warden, m.name)[-1]["result"]["drift"]["dataset_drifted"]
     assert stored(warden, "credit-c")[-1]["result"]["drift"]["columns"]["age"]["drifted"]
     assert not stored(warden, "credit-c")[0]["result"]["drift"]["columns"]["age"]["drifted"]
+    # the inventory reads the verdict stored beside each result, not the result
+    health = {o.name: o.window_drift for o in warden.overview.model_overviews()}
+    for name in NAMES:
+        drift = stored(warden, name)[-1]["result"]["drift"]
+        assert health[name] == {
+            "dataset_drifted": drift["dataset_drifted"],
+            "share_drifted": pytest.approx(drift["share_drifted"]),
+        }
     for name in NAMES:
         alone = warden.monitoring.run(warden.serving_version(name), window="1d", store=False)
         expected = [w.to_dict() for w in alone.windows]

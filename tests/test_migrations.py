@@ -13,6 +13,12 @@ from mlwarden.store.sql.audit import SqlAuditBackend
 from mlwarden.store.sql.engine import make_engine
 
 
+@pytest.fixture
+def store_uri(empty_store_uri: str) -> str:
+    """Here the migrations are under test: an empty database, not the migrated template."""
+    return empty_store_uri
+
+
 def test_fresh_database_is_created_at_head(store_uri, tmp_path):
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
     assert migrate.current_revision(wd.db.engine) == migrate.head_revision()
@@ -138,8 +144,63 @@ rules:
     assert [r.id for r in policies["c"].rules] == ["drift"]
 
 
+def test_fleet_health_migration_copies_each_windows_drift_verdict(store_uri, tmp_path):
+    """0024: windows stored before it get their result's drift verdict in the columns the
+    inventory reads (and NaN shares, or results without drift, none); the downgrade drops
+    them again."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
+    engine = wd.db.engine
+    cfg = migrate._config()
+
+    def move(step, revision: str) -> None:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    move(command.downgrade, "0023")
+    assert "drifted" not in {c["name"] for c in inspect(engine).get_columns("monitor_windows")}
+    results = {
+        "a": '{"drift": {"share_drifted": 0.75, "dataset_drifted": true}}',
+        "b": '{"drift": {"share_drifted": NaN, "dataset_drifted": false}}',
+        "c": '{"quality": {}}',
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO models (name, risk_tier, tags, created_at, created_by, "
+                "last_version) VALUES ('m', 'low', '{}', CURRENT_TIMESTAMP, 'alice', 0)"
+            )
+        )
+        model_id = conn.execute(text("SELECT id FROM models WHERE name = 'm'")).scalar()
+        for key, result in results.items():
+            conn.execute(
+                text(
+                    'INSERT INTO monitor_windows (model_id, version, "window", start, "end", '
+                    'segment, "key", "rows", result, computed_at) VALUES (:m, 1, \'1d\', '
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'all', :k, 10, :r, "
+                    "CURRENT_TIMESTAMP)"
+                ),
+                {"m": model_id, "k": key, "r": result},
+            )
+    move(command.upgrade, "head")
+    with engine.connect() as conn:
+        found = {
+            k: (d, s)
+            for k, d, s in conn.execute(
+                text('SELECT "key", drifted, share_drifted FROM monitor_windows')
+            )
+        }
+    assert found == {"a": (True, 0.75), "b": (False, None), "c": (None, None)}
+    move(command.downgrade, "0023")
+    assert "drifted" not in {c["name"] for c in inspect(engine).get_columns("monitor_windows")}
+    move(command.upgrade, "head")
+
+
 def test_audit_leaf_migration_moves_leaves_between_nodes_and_events(store_uri, tmp_path):
-    """0024 moves each recorded leaf hash from its level-0 node row into its event row (and
+    """0025 moves each recorded leaf hash from its level-0 node row into its event row (and
     back on downgrade): the log verifies and proves the same on both sides."""
     from alembic import command
     from sqlalchemy import inspect
@@ -167,7 +228,7 @@ def test_audit_leaf_migration_moves_leaves_between_nodes_and_events(store_uri, t
             ]
 
     assert level0() == []
-    move(command.downgrade, "0023")
+    move(command.downgrade, "0024")
     assert "leaf" not in {c["name"] for c in inspect(engine).get_columns("audit_events")}
     assert level0() == leaves
     move(command.upgrade, "head")

@@ -85,3 +85,57 @@ def test_cli_queue_and_override_rate_metric(warden, registered, fitted_pipeline,
     text = render(warden).decode()
     assert 'mlwarden_review_override_rate{model="credit-risk"} 1.0' in text
     assert 'mlwarden_review_items{model="credit-risk",status="pending"}' in text
+
+
+def test_logged_predictions_are_flagged_in_the_log_transaction(
+    warden, registered, fitted_pipeline, small_adult, monkeypatch
+):
+    _, test = small_adult
+    X = test.drop(columns="income").iloc[:40]
+    warden.oversight.set_rule("credit-risk", "output == '>50K'", actor="alice")
+    y = fitted_pipeline.predict(X)
+    ids = warden.log_predictions("credit-risk", X, y)
+    queue = warden.oversight.queue("credit-risk", actor="alice")
+    adverse = {i for i, o in zip(ids, y, strict=True) if o == ">50K"}
+    assert adverse and {i["prediction_id"] for i in queue} == adverse
+    assert all(i["version"] == 1 for i in queue)
+
+    # the queue write is part of the prediction log's transaction: when it fails, nothing of
+    # the batch is logged (and nothing is queued), so a committed prediction is never unflagged
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    logged, events = len(warden.predictions("credit-risk")), len(warden.audit.events())
+    monkeypatch.setattr(warden.oversight.store, "enqueue", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        warden.log_predictions("credit-risk", X, y)
+    assert len(warden.predictions("credit-risk")) == logged
+    assert len(warden.audit.events()) == events
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        # named fields only: the rule's context holds just those
+        (
+            "inputs['marital-status'] == 'Never-married' && inputs.age < 30",
+            lambda X: (X["marital-status"] == "Never-married") & (X["age"] < 30),
+        ),
+        # inputs read as a whole (a membership test, a macro): every field is there
+        (
+            "'capital-gain' in inputs && inputs.exists(k, k == 'age')"
+            " && inputs['capital-gain'] > 0",
+            lambda X: X["capital-gain"] > 0,
+        ),
+        ("size(inputs) > 3 && output == '>50K'", None),
+    ],
+)
+def test_rules_see_what_they_read(warden, registered, fitted_pipeline, small_adult, rule, expected):
+    _, test = small_adult
+    X = test.drop(columns="income").iloc[:80].reset_index(drop=True)
+    y = fitted_pipeline.predict(X)
+    warden.oversight.set_rule("credit-risk", rule, actor="alice")
+    ids = warden.log_predictions("credit-risk", X, y)
+    want = (y == ">50K") if expected is None else expected(X).to_numpy()
+    queued = {i["prediction_id"] for i in warden.oversight.queue("credit-risk", actor="alice")}
+    assert queued == {i for i, hit in zip(ids, want, strict=True) if hit} and queued

@@ -38,6 +38,10 @@ class WardenAPI(Protocol):
     settings: Settings
     #: the audit log: ``events``, ``get``, ``prove``, ``checkpoint``, ``verify``, ``export``
     audit: Any
+    #: human oversight: ``set_rule``, ``flag``, ``queue``, ``decide``, ``override_rate``
+    oversight: Any
+    #: the validation findings register: ``add``, ``update``, ``list``
+    findings: Any
 
     @property
     def actor(self) -> str: ...
@@ -346,5 +350,19 @@ class WardenAPI(Protocol):
         format: str = "md",
         out: str | Path | None = None,
     ) -> str | Path: ...
+
+    def bias_audit(
+        self,
+        ref: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        sex: str = "sex",
+        race: str | None = None,
+        scoring: bool | None = None,
+        data_source: str | None = None,
+    ) -> dict[str, Any]: ...
+
+    def validate(self, ref: str, *, challenger: str | None = None) -> dict[str, Any]: ...
 
     def bundle(self, ref: str, path: str | Path) -> Path: ...

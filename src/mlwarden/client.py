@@ -170,14 +170,6 @@ class Warden:
             transaction=self.db.transaction,
             require=self.access.require,
         )
-        self.prediction_log = PredictionLog(
-            prediction_store,
-            model_id=self.registry.store.model_id,
-            transaction=self.db.transaction,
-            record=recorder,  # maps "name@version" subjects into the audit tree
-            mask=self.masking.mask,  # the server's writer reuses it: one masking path
-            signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
-        )
         # human oversight: a per-model rule flags predictions for reviewers (EU AI Act Art. 14)
         self.oversight = OversightService(
             SqlReviewStore(self.db),
@@ -187,15 +179,26 @@ class Warden:
             recorder,
             transaction=self.db.transaction,
         )
+        self.prediction_log = PredictionLog(
+            prediction_store,
+            model_id=self.registry.store.model_id,
+            transaction=self.db.transaction,
+            record=recorder,  # maps "name@version" subjects into the audit tree
+            mask=self.masking.mask,  # the server's writer reuses it: one masking path
+            signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
+            flag=self.oversight.flag_logged,  # the review queue fills as predictions are logged
+        )
         self.monitoring = MonitorService(
             prediction_store,
             SqlMonitorStore(self.db),
             self.artifacts,
             model_id=self.registry.store.model_id,
             evidence=self.registry.get_evidence,
+            evidence_of=self.registry.store.evidence_of,
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
             masking=self.masking.get,
+            pinned=self.db.pinned,
         )
         self.findings = FindingService(
             SqlFindingStore(self.db),
@@ -829,12 +832,13 @@ class Warden:
         n = workers or min(8, os.cpu_count() or 1)
         started = time.perf_counter()
         versions = []
-        for model in self.registry.list_models():
-            if names is None or model.name in names:
-                try:
-                    versions.append(self.serving_version(model.name))
-                except NotFound:  # a model without versions has nothing to monitor
-                    continue
+        with self.db.pinned():  # a few reads per model: one connection for all of them
+            for model in self.registry.list_models():
+                if names is None or model.name in names:
+                    try:
+                        versions.append(self.serving_version(model.name))
+                    except NotFound:  # a model without versions has nothing to monitor
+                        continue
         if executor in ("serial", "thread"):
             if executor == "serial" or n == 1:
                 return self.monitoring.evaluate_fleet(
@@ -1003,6 +1007,32 @@ class Warden:
         from mlwarden import reports
 
         return reports.report(self, kind, ref, other, format=format, out=out)
+
+    def bias_audit(
+        self,
+        ref: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        sex: str = "sex",
+        race: str | None = None,
+        scoring: bool | None = None,
+        data_source: str | None = None,
+    ) -> dict[str, Any]:
+        """Run (and record as ``ll144`` evidence) the NYC LL144 bias audit of ``NAME`` (every
+        version) or ``NAME@V`` over the logged decisions in ``[since, until)``; render it with
+        ``mlwarden.reports.ll144.ll144_markdown`` / ``ll144_csv``."""
+        from mlwarden.reports.ll144 import bias_audit
+
+        return bias_audit(self, ref, since=since, until=until, sex=sex, race=race,
+                          scoring=scoring, data_source=data_source)  # fmt: skip
+
+    def validate(self, ref: str, *, challenger: str | None = None) -> dict[str, Any]:
+        """Measure ``NAME@V`` for its validation report (recorded as ``validation`` evidence);
+        ``report("validation", ref)`` renders it."""
+        from mlwarden.reports.validation import validate
+
+        return validate(self, ref, challenger=challenger)
 
     def bundle(self, ref: str, path: str | Path) -> Path:
         """Write ``ref``'s signed evidence bundle (zip); ``mw.reports.verify_bundle`` checks it."""

@@ -45,6 +45,7 @@ from mlwarden.registry.agents import policy_texts
 from mlwarden.registry.flavors import Trust, load_flavor
 from mlwarden.registry.refs import parse_ref
 from mlwarden.remote_governance import GovernanceMethods
+from mlwarden.remote_oversight import RemoteFindings, RemoteOversight
 from mlwarden.settings import Settings
 
 _BY_STATUS: dict[int, type[WardenError]] = {
@@ -239,6 +240,8 @@ class RemoteWarden(GovernanceMethods):
             transport=transport,
         )
         self.audit = RemoteAudit(self._call)
+        self.oversight = RemoteOversight(self._call)
+        self.findings = RemoteFindings(self._call, lambda ref: self.get_model_version(ref).version)
         self._me: User | None = None
 
     def _call(self, method: str, path: str, *, raw: bool = False, **kwargs: Any) -> Any:

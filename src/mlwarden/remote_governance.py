@@ -39,6 +39,13 @@ def _masking_text(policy: str | os.PathLike[str]) -> str:
     return text
 
 
+def _iso(value: Any) -> str | None:
+    """A time for the wire: ISO text as given, a datetime (or Timestamp) as ISO."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()  # type: ignore[no-any-return]
+
+
 def _write(path: str | Path, data: bytes) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -170,6 +177,29 @@ class GovernanceMethods:
         if out is None:
             return bytes(data).decode("utf-8")
         return _write(out, data)
+
+    def bias_audit(
+        self,
+        ref: str,
+        *,
+        since: Any = None,
+        until: Any = None,
+        sex: str = "sex",
+        race: str | None = None,
+        scoring: bool | None = None,
+        data_source: str | None = None,
+    ) -> dict[str, Any]:
+        """The LL144 audit, run and recorded by the server (needs ``checks.run``)."""
+        name, _, pinned = ref.partition("@")
+        version = self.get_model_version(ref).version if pinned else None  # type: ignore[attr-defined]
+        body = {"version": version, "since": _iso(since), "until": _iso(until), "sex": sex,
+                "race": race, "scoring": scoring, "data_source": data_source}  # fmt: skip
+        return self._call("POST", f"/v1/models/{name}/ll144", json=body)  # type: ignore[no-any-return]
+
+    def validate(self, ref: str, *, challenger: str | None = None) -> dict[str, Any]:
+        """The validation measurements, run and recorded by the server (``checks.run``)."""
+        path = f"{self._ref_path(ref)}/validation"
+        return self._call("POST", path, json={"challenger": challenger})  # type: ignore[no-any-return]
 
     def bundle(self, ref: str, path: str | Path) -> Path:
         """The signed bundle, built (and signed) by the server, written to ``path`` here."""

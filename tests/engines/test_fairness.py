@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -131,12 +130,10 @@ def test_bootstrap_intervals_agree_with_fairlearn(adult_test_predictions, adult_
         assert abs(by.loc[g, "selection_rate_high"] - hi) < 0.35 * w
 
 
-def test_default_bootstrap_is_fast_and_seeded(adult_test_predictions, adult_parts):
+def test_default_bootstrap_is_seeded(adult_test_predictions, adult_parts):
     y, y_pred, score = adult_test_predictions
     sf = adult_parts[1][["sex", "race"]]
-    start = time.perf_counter()
     a = audit(y, y_pred, sf, y_score=score)
-    assert time.perf_counter() - start < 2.0  # ≪ 1 s alone; slack for a shared 2-core machine
     b = audit(y, y_pred, sf, y_score=score)
     assert a.to_dict() == b.to_dict()
     c = audit(y, y_pred, sf, y_score=score, seed=5)

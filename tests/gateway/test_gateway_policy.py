@@ -166,3 +166,36 @@ def test_recent_calls_survive_a_restart_of_the_gateway(warden) -> None:
     )
     out = fresh.decide(Call(AgentIdentity("bot"), "read", {}))
     assert (out.decision, out.rules[0]["rule"]) == ("deny", "burst")
+
+
+def test_a_rule_over_recent_tools_sees_the_agents_last_minute(warden) -> None:
+    service = warden.gateway
+    service.policies = (
+        loads(
+            "kind: agent\nname: r\nrules:\n  - id: read-then-send\n"
+            "    when: tool.name == 'send' && 'read' in recent.tools\n    action: deny\n"
+        ),
+    )
+    bot = AgentIdentity("bot")
+    assert service.decide(Call(bot, "send", {})).decision == "allow"
+    assert service.decide(Call(bot, "read", {})).decision == "allow"
+    assert service.decide(Call(bot, "send", {})).decision == "deny"
+
+
+def test_one_batch_logs_every_call_masked_with_its_own_audit_event(warden) -> None:
+    service = warden.gateway
+    calls = [
+        Call(AgentIdentity(agent), "query", {"q": f"mail {agent}{i}@example.com"})
+        for i in range(3)
+        for agent in ("bot", "helper")
+    ]
+    for i, call in enumerate(calls):
+        service.record(call, service.decide(call), status="done", result=[i], latency_ms=1)
+    service.flush()
+    logged = [service.get(c.id) for c in calls]
+    assert [c.arguments for c in logged] == [{"q": "mail <EMAIL>"}] * len(calls)
+    assert [c.result for c in logged] == [[i] for i in range(len(calls))]
+    seqs = [c.audit_seq for c in logged]
+    assert None not in seqs and len(set(seqs)) == len(calls)
+    for c in logged:
+        assert warden.audit.get(c.audit_seq).payload["call"] == c.id

@@ -3,7 +3,6 @@ phone-shaped test data, measured on the hand-written multilingual corpus."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pandas as pd
@@ -114,14 +113,12 @@ def test_phone_shaped_columns_are_flagged_at_lower_confidence():
         assert best(pd.DataFrame({"x": values})) is None, values
 
 
-def test_name_lists_load_fast_and_cover_many_countries():
+def test_name_lists_cover_many_countries():
+    # their load time is a figure of bench/pii.py (name_lists_load_s), not a unit-test assertion
     names.name_lists.cache_clear()
-    start = time.perf_counter()
     lists = names.name_lists()
-    elapsed = time.perf_counter() - start
     assert lists is not None and lists.source == "names-dataset"
     assert len(lists.first) > 50_000 and len(lists.last) > 50_000
-    assert elapsed < 1.0  # about 0.15 s on a shared CI core; the target is 0.2 s
     kinds = Counter(lists.kind(t) for t in ["oluwaseun", "łukasz", "yılmaz", "xiaoming", "ngozi"])
     assert kinds == {2: 5}
     assert {lists.kind(t) for t in ["will", "may", "grace", "bill", "paris"]} == {1}

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +19,7 @@ from mlwarden.audit.signing import public_key_pem
 from mlwarden.cli.main import app as cli
 
 NUMERIC = ["age", "education-num", "hours-per-week", "capital-gain"]
+REGENERATE = os.environ.get("MLWARDEN_REGENERATE_GOLDEN") == "1"
 
 
 def _flips(wd: mw.Warden, signed: dict) -> None:
@@ -218,7 +223,6 @@ def test_erased_subjects_receipt_shows_nothing_of_them(
 
 
 def test_receipt_pdf_through_chromium(warden, tree_model, tmp_path):
-    import os
     import shutil
 
     if shutil.which("chromium") is None and os.environ.get("CI") != "true":
@@ -228,3 +232,98 @@ def test_receipt_pdf_through_chromium(warden, tree_model, tmp_path):
         mw.reports.render_receipt(signed, "pdf")
     out = mw.reports.render_receipt(signed, "pdf", tmp_path / "receipt.pdf")
     assert out.read_bytes()[:5] == b"%PDF-" and out.stat().st_size > 5_000
+
+
+def test_multiclass_receipt_contrasts_the_runner_up(warden, small_adult):
+    """Three classes: the reasons explain the predicted class's lead over the runner-up (each
+    contribution re-measured here from the model's probabilities), and the counterfactual
+    turns the decision into the runner-up."""
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    train, test = small_adult
+    hours = lambda f: pd.cut(f["hours-per-week"], [0, 35, 45, 200], labels=["part", "full", "long"])  # noqa: E731
+    cols = ["age", "education-num", "capital-gain", "sex"]
+    X = train[cols].assign(sex=(train["sex"] == "Male").astype(int))
+    model = DecisionTreeClassifier(max_depth=6, random_state=0).fit(X, hours(train).astype(str))
+    warden.register_model(
+        "hours", model, train=mw.Dataset(X, hours(train).astype(str)), sensitive_features=["sex"]
+    )
+    Xt = test[cols].assign(sex=(test["sex"] == "Male").astype(int)).iloc[:30]
+    served = warden.predict("hours", Xt, version=1)
+    classes = list(model.classes_)
+    checked = 0
+    for pid, (_, x) in zip(served["ids"][:10], Xt.iterrows(), strict=False):
+        signed = warden.receipt(pid)
+        assert not mw.reports.verify_receipt(signed)
+        r = signed["receipt"]
+        p = model.predict_proba(pd.DataFrame([x])[cols])[0]
+        order = np.argsort(-p, kind="stable")
+        predicted, versus = classes[order[0]], classes[order[1]]
+        assert r["prediction"]["output"] == predicted
+        assert all(c["versus"] == versus and c["feature"] != "sex" for c in r["reasons"])
+        for c in r["reasons"]:
+            # the contribution: the lead with the value, less the lead at the training mean
+            ref = round(float(X[c["feature"]].mean()))
+            moved = model.predict_proba(pd.DataFrame([{**x, c["feature"]: ref}])[cols])[0]
+            lead = (p - moved)[order[0]] - (p - moved)[order[1]]
+            assert c["contribution"] == pytest.approx(lead, abs=1e-9)
+        cf = r["counterfactual"]
+        if cf is not None:
+            assert cf["target"] == versus and cf["output_after"] == versus
+            _flips(warden, signed)
+            checked += 1
+    assert checked >= 5
+
+
+GOLDEN_RECEIPT = Path(__file__).parent / "golden" / "receipt.md"
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
+
+
+def _normalised_receipt(text: str) -> str:
+    """The person-readable part: the carried JSON (checked by the verifier) left out; times,
+    digests, key ids and model-dependent amounts made stable."""
+    text = text[: text.index("```json mlwarden-receipt")]
+    text = re.sub(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(\+00:00)?", "<time>", text)
+    return re.sub(r"`[0-9a-f]{16,64}(…)?`", "`<hex>`", text)
+
+
+def test_golden_receipt(tmp_path, monkeypatch, small_adult):
+    """A seeded tree model's decision: its receipt renders to the committed golden Markdown,
+    verifies against the store's key, and (regenerated) is the example the docs link."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    monkeypatch.chdir(tmp_path)
+    train, test = small_adult
+    cols = [*NUMERIC, "sex"]
+    X = train[cols].assign(sex=(train["sex"] == "Male").astype(int))
+    model = DecisionTreeClassifier(max_depth=5, random_state=0).fit(X, train["income"])
+    wd = mw.Warden(f"sqlite:///{tmp_path / 'w.db'}", artifacts=str(tmp_path / "a"), actor="alice")
+    try:
+        mv = wd.register_model(
+            "credit", model, train=mw.Dataset(X, train["income"]), sensitive_features=["sex"],
+            risk_tier="high", intended_use="Pre-screening of credit applications.",
+            tags={"counterfactual.immutable": "education-num", "counterfactual.monotone": "age:+"},
+        )  # fmt: skip
+        bob = mw.Warden(settings=wd.settings.model_copy(update={"actor": "bob"}))
+        try:
+            bob.approve(mv.ref, comment="validated on holdout")
+        finally:
+            bob.close()
+        Xt = test[cols].assign(sex=(test["sex"] == "Male").astype(int))
+        row = Xt[model.predict(Xt) == "<=50K"].iloc[[0]]
+        wd.log_predictions("credit", row, model.predict(row), ids=["r-0001"],
+                           scores=model.predict_proba(row)[:, 1])  # fmt: skip
+        signed = wd.receipt("r-0001")
+        pem = public_key_pem(wd.audit.public_key)
+    finally:
+        wd.close()
+    assert not mw.reports.verify_receipt(signed, pem)
+    assert signed["receipt"]["counterfactual"] is not None
+    text = mw.reports.render_receipt(signed, "md")
+    if REGENERATE:  # the golden file, and the rendered examples the docs link
+        GOLDEN_RECEIPT.write_text(_normalised_receipt(text))
+        for fmt in ("md", "html", "json", "pdf"):
+            mw.reports.render_receipt(signed, fmt, EXAMPLES / f"decision-receipt.{fmt}")
+        (EXAMPLES / "decision-receipt.pub.pem").write_text(pem)
+    assert _normalised_receipt(text) == GOLDEN_RECEIPT.read_text()

@@ -222,13 +222,14 @@ def test_golden_summary(tmp_path, adult):
         wd.close()
     text = ll144_markdown(audit)
     if REGENERATE:  # the golden file, and the rendered example the docs link
-        from mlwarden.reports.render import to_html
+        from mlwarden.reports.render import render, to_html
 
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(text)
         examples = Path(__file__).parents[2] / "docs" / "examples"
         (examples / "ll144-bias-audit.md").write_text(text)
         (examples / "ll144-bias-audit.html").write_text(to_html(text))
+        render(text, "pdf", examples / "ll144-bias-audit.pdf")
     assert text == GOLDEN.read_text()
     assert ll144_csv(audit).count("\n") == 1 + sum(
         len(t["rows"]) + 1 for t in audit["tables"].values()

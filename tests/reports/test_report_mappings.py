@@ -146,9 +146,10 @@ def test_golden_mappings(tmp_path, monkeypatch, fitted_pipeline, small_adult):
     ):
         text = normalised(texts[kind])
         if REGENERATE:
-            from mlwarden.reports.render import to_html
+            from mlwarden.reports.render import render, to_html
 
             (GOLDEN / f"{kind}.md").write_text(text)
             (EXAMPLES / f"{stem}.md").write_text(texts[kind])
             (EXAMPLES / f"{stem}.html").write_text(to_html(texts[kind]))
+            render(texts[kind], "pdf", EXAMPLES / f"{stem}.pdf")
         assert text == (GOLDEN / f"{kind}.md").read_text(), kind

@@ -256,9 +256,10 @@ def test_golden_validation_report(
         bob.close()
         wd.close()
     if REGENERATE:  # the golden file, and the rendered example the docs link
-        from mlwarden.reports.render import to_html
+        from mlwarden.reports.render import render, to_html
 
         GOLDEN.write_text(text)
         (EXAMPLES / "validation-report.md").write_text(raw)
         (EXAMPLES / "validation-report.html").write_text(to_html(raw))
+        render(raw, "pdf", EXAMPLES / "validation-report.pdf")
     assert text == GOLDEN.read_text()

@@ -217,6 +217,28 @@ def test_registry_versions_number_evidence_and_status(registry: RegistryStore) -
         registry.create_version("nope", _version(), {}, "dave")
 
 
+def test_registry_evidence_of_many_versions_in_one_read(registry: RegistryStore) -> None:
+    """What each version holds, by (name, version, kind); what it lacks is absent, and
+    versions or kinds not asked for are not read."""
+    _model(registry)
+    _model(registry, "churn")
+    registry.create_version("credit", _version("a"), {"profile": {"rows": 3}}, "dave")
+    registry.create_version(
+        "credit", _version("b"), {"profile": {"rows": 5}, "calibration": {"ok": 1}}, "dave"
+    )
+    registry.create_version("churn", _version("c"), {"calibration": {"ok": 2}}, "dave")
+    found = registry.evidence_of(
+        [("credit", 2), ("churn", 1), ("nope", 1)], ["profile", "calibration"]
+    )
+    assert found == {
+        ("credit", 2, "profile"): {"rows": 5},
+        ("credit", 2, "calibration"): {"ok": 1},
+        ("churn", 1, "calibration"): {"ok": 2},
+    }
+    assert registry.evidence_of([("credit", 1)], ["calibration"]) == {}
+    assert registry.evidence_of([], ["profile"]) == {}
+
+
 def test_registry_concurrent_versions_are_consecutive(registry: RegistryStore) -> None:
     _model(registry)
     numbers: list[int] = []
@@ -983,6 +1005,16 @@ def test_tool_calls_round_trip_find_recent_and_not_found(db: Database) -> None:
         store.get("nope")
     with pytest.raises(NotFound):
         store.finish("nope", status="done")
+
+
+def test_tool_calls_insert_many_is_one_atomic_step(db: Database) -> None:
+    store = SqlToolCallStore(db)
+    store.insert_many([_tool_call("m1", T0), _tool_call("m2", T0 + timedelta(seconds=1))])
+    assert [c.id for c in store.find()] == ["m2", "m1"]
+    with pytest.raises(AlreadyExists):  # m3 is new, m1 is not: neither is written
+        store.insert_many([_tool_call("m3", T0), _tool_call("m1", T0)])
+    assert [c.id for c in store.find()] == ["m2", "m1"]
+    store.insert_many([])
 
 
 def test_tool_call_status_moves_once_and_verdicts_are_one_per_person(db: Database) -> None:

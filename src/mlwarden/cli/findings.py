@@ -10,7 +10,7 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_local,
+    open_warden,
     print_json,
 )
 
@@ -29,7 +29,7 @@ def add(
     as_json: bool = JsonOption,
 ) -> None:
     """Record a finding (audited as finding.add)."""
-    wd = open_local(uri, "the findings register")
+    wd = open_warden(uri)
     finding = wd.findings.add(
         ref, title=title, severity=severity, owner=owner, description=description, actor=wd.actor
     )
@@ -56,7 +56,7 @@ def update(
     as_json: bool = JsonOption,
 ) -> None:
     """Change a finding (audited as finding.update with the fields before and after)."""
-    wd = open_local(uri, "the findings register")
+    wd = open_warden(uri)
     finding = wd.findings.update(
         finding_id, actor=wd.actor, status=status, severity=severity, owner=owner, title=title,
         description=description,
@@ -75,7 +75,7 @@ def list_(
     as_json: bool = JsonOption,
 ) -> None:
     """The findings of a model or version."""
-    wd = open_local(uri, "the findings register")
+    wd = open_warden(uri)
     found = wd.findings.list(ref)
     if as_json:
         print_json([f.to_dict() for f in found])

@@ -11,7 +11,6 @@ from mlwarden.cli._common import (
     UriOption,
     console,
     handle_errors,
-    open_local,
     open_warden,
     print_json,
 )
@@ -59,6 +58,9 @@ _document("instructions", "Draft Art. 13 instructions for use.")
 _document("monitoring-plan", "Post-market monitoring plan.")
 _document("art12", "EU AI Act Art. 12 logging duties mapped to audit events (recorded).")
 _document("soa", "ISO/IEC 42001 Statement of Applicability (recorded).")
+_document(
+    "oversight", "EU AI Act Art. 14 human-oversight record: rule, queue, decisions (recorded)."
+)
 
 
 @app.command("diff")
@@ -96,12 +98,12 @@ def ll144(
     uri: str | None = UriOption,
 ) -> None:
     """NYC Local Law 144 bias audit over logged predictions; recorded as `ll144` evidence."""
-    from mlwarden.reports.ll144 import bias_audit, ll144_csv, ll144_markdown
+    from mlwarden.reports.ll144 import ll144_csv, ll144_markdown
     from mlwarden.reports.render import render
 
-    wd = open_local(uri, "a bias audit")
-    audit = bias_audit(
-        wd, model, since=since, until=until, sex=sex, race=race, scoring=scoring,
+    wd = open_warden(uri)
+    audit = wd.bias_audit(
+        model, since=since, until=until, sex=sex, race=race, scoring=scoring,
         data_source=data_source,
     )  # fmt: skip
     if csv_out is not None:
@@ -126,13 +128,9 @@ def validation(
     uri: str | None = UriOption,
 ) -> None:
     """Model validation report; its measurements are recorded as `validation` evidence."""
-    from mlwarden.reports import gather
-    from mlwarden.reports.render import render
-    from mlwarden.reports.validation import validate, validation_report
-
-    wd = open_local(uri, "a validation")
-    validate(wd, ref, challenger=challenger)
-    result = render(validation_report(gather(wd, ref)), fmt, out)
+    wd = open_warden(uri)
+    wd.validate(ref, challenger=challenger)
+    result = wd.report("validation", ref, format=fmt, out=out)
     if out is None:
         typer.echo(result, nl=False)
     else:

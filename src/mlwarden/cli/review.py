@@ -14,20 +14,12 @@ from mlwarden.cli._common import (
     open_warden,
     print_json,
 )
-from mlwarden.errors import ValidationError
 
 
 def _open(uri: str | None) -> tuple[Any, Any]:
-    """The store and its oversight service: local or PostgreSQL stores only (no HTTP route
-    for reviews yet)."""
+    """The store (local, PostgreSQL or a server over HTTP) and its oversight service."""
     wd = open_warden(uri)
-    service = getattr(wd, "oversight", None)
-    if service is None:
-        raise ValidationError(
-            "reviews run on a local or PostgreSQL store (MLWARDEN_URI), not over HTTP yet",
-            field="uri",
-        )
-    return wd, service
+    return wd, wd.oversight
 
 
 app = typer.Typer(help="Review flagged predictions: confirm or override.", no_args_is_help=True)

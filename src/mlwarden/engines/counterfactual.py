@@ -17,6 +17,10 @@ deviation), 1 for a category, so changes to features of different units compare.
 
 Every candidate is checked by calling the model itself: a counterfactual returned here flips
 the model's output by construction, whatever the search took as a hint.
+
+With a ``target`` output (a multiclass model: the runner-up class), a change counts only when
+it turns the output into that class, not into any other; the linear closed form then uses the
+margin between the predicted class and the target, ``(w_k - w_t) · x + (b_k - b_t)``.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class Counterfactual:
 
 
 Predict = Callable[[list[dict[str, Any]]], Sequence[Any]]
+Flips = Callable[[Any], bool]
 
 
 def find_counterfactual(
@@ -87,23 +92,31 @@ def find_counterfactual(
     *,
     model: Any = None,
     tolerance: float = 1e-6,
+    target: Any = None,
 ) -> Counterfactual | None:
     """The cheapest single-feature change of ``row`` (a record, as the model's signature
     reads it) over ``spaces`` (the actionable features) that changes ``predict``'s output,
     or ``None`` when no such change exists within the ranges. ``predict`` takes records and
     returns one output per record; ``model`` (optional) lends its split thresholds or
-    coefficients to the search."""
+    coefficients to the search. With ``target``, only a change to that output counts."""
     base = dict(row)
     original = predict([base])[0]
+    if target is not None and target == original:
+        return None
+
+    def flips(out: Any) -> bool:
+        return out != original if target is None else out == target
+
     best: Counterfactual | None = None
     for space in spaces:
         value = base.get(space.name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
         if space.kind == "category":
-            found = _category(predict, base, space, original)
+            found = _category(predict, base, space, original, flips)
         else:
-            found = _numeric(predict, base, space, original, model, tolerance)
+            pair = None if target is None else (original, target)
+            found = _numeric(predict, base, space, original, flips, model, tolerance, pair)
         if found is not None and (best is None or found.cost < best.cost):
             best = found
     if best is None:
@@ -113,14 +126,14 @@ def find_counterfactual(
 
 
 def _category(
-    predict: Predict, base: dict[str, Any], space: FeatureSpace, original: Any
+    predict: Predict, base: dict[str, Any], space: FeatureSpace, original: Any, flips: Flips
 ) -> Counterfactual | None:
     others = [c for c in space.categories if c != base[space.name]]
     if not others:
         return None
     outputs = predict([{**base, space.name: c} for c in others])
     for cat, out in zip(others, outputs, strict=True):
-        if out != original:
+        if flips(out):
             return Counterfactual(space.name, base[space.name], cat, original, out, 1.0, "category")
     return None
 
@@ -130,8 +143,10 @@ def _numeric(
     base: dict[str, Any],
     space: FeatureSpace,
     original: Any,
+    flips: Flips,
     model: Any,
     tolerance: float,
+    pair: tuple[Any, Any] | None = None,
 ) -> Counterfactual | None:
     x = float(base[space.name])
     thresholds = tree_thresholds(model, space.name)
@@ -140,7 +155,7 @@ def _numeric(
         candidates = np.concatenate([thresholds + step, thresholds - step])
         method = "tree thresholds"
     else:
-        closed = linear_crossing(model, space.name, base)
+        closed = linear_crossing(model, space.name, base, pair)
         if closed is not None:
             # a hair past the crossing, on the far side from x
             step = max(tolerance, 1e-9 * max(1.0, abs(closed)))
@@ -154,8 +169,11 @@ def _numeric(
     order = np.argsort(np.abs(candidates - x), kind="stable")
     candidates = candidates[order]
     outputs = predict([{**base, space.name: _as_value(space, v)} for v in candidates])
-    flipped = [i for i, out in enumerate(outputs) if out != original]
+    flipped = [i for i, out in enumerate(outputs) if flips(out)]
     if not flipped:
+        if method == "linear closed form" and pair is not None:
+            # the crossing with the target went to a third class: search the range instead
+            return _numeric(predict, base, space, original, flips, None, tolerance)
         return None
     first = flipped[0]
     after = float(candidates[first])
@@ -167,10 +185,10 @@ def _numeric(
             if (c - x) * (after - x) > 0 and abs(c - x) < abs(after - x)
         ]
         inside = max(same_side, key=lambda c: abs(c - x), default=x)
-        after = _bisect(predict, base, space, original, inside, after, tolerance)
+        after = _bisect(predict, base, space, flips, inside, after, tolerance)
     value = _as_value(space, after)
     out = predict([{**base, space.name: value}])[0]
-    if out == original:  # cannot happen for a deterministic model: checked, not assumed
+    if not flips(out):  # cannot happen for a deterministic model: checked, not assumed
         return None
     return Counterfactual(
         space.name, base[space.name], value, original, out, abs(after - x) / space.scale, method
@@ -202,7 +220,7 @@ def _bisect(
     predict: Predict,
     base: dict[str, Any],
     space: FeatureSpace,
-    original: Any,
+    flips: Flips,
     inside: float,
     outside: float,
     tolerance: float,
@@ -218,7 +236,7 @@ def _bisect(
             mid = math.floor(mid) if outside < inside else math.ceil(mid)
             if mid in (inside, outside):
                 break
-        if predict([{**base, space.name: _as_value(space, mid)}])[0] != original:
+        if flips(predict([{**base, space.name: _as_value(space, mid)}])[0]):
             outside = mid
         else:
             inside = mid
@@ -285,17 +303,25 @@ def _lightgbm_thresholds(booster: Any, j: int) -> np.ndarray:
     return np.unique(np.asarray(out, dtype=float))
 
 
-def linear_crossing(model: Any, name: str, row: Mapping[str, Any]) -> float | None:
-    """For a bare binary linear classifier on named raw features: the value of ``name`` at
-    which the margin ``coef · x + intercept`` crosses zero, the others held; else ``None``."""
+def linear_crossing(
+    model: Any, name: str, row: Mapping[str, Any], pair: tuple[Any, Any] | None = None
+) -> float | None:
+    """For a bare linear classifier on named raw features: the value of ``name`` at which the
+    margin ``coef · x + intercept`` crosses zero, the others held; for a multiclass one, the
+    margin between the classes of ``pair`` (predicted, target); else ``None``."""
     j = _feature_index(model, name)
     coef = getattr(model, "coef_", None)
     intercept = getattr(model, "intercept_", None)
     if j is None or coef is None or intercept is None:
         return None
     coef = np.asarray(coef, dtype=float)
+    bias = np.asarray(intercept, dtype=float).ravel()
     if coef.ndim == 2 and coef.shape[0] != 1:
-        return None  # multiclass: no single margin
+        classes = [str(c) for c in getattr(model, "classes_", [])]
+        if pair is None or str(pair[0]) not in classes or str(pair[1]) not in classes:
+            return None  # multiclass without a target: no single margin
+        k, t = classes.index(str(pair[0])), classes.index(str(pair[1]))
+        coef, bias = coef[k] - coef[t], np.array([bias[k] - bias[t]])
     w = coef.ravel()
     names = [str(n) for n in model.feature_names_in_]
     try:
@@ -304,5 +330,5 @@ def linear_crossing(model: Any, name: str, row: Mapping[str, Any]) -> float | No
         return None
     if w[j] == 0:
         return None
-    margin = float(w @ x + np.asarray(intercept, dtype=float).ravel()[0])
+    margin = float(w @ x + bias[0])
     return float(x[j] - margin / w[j])

@@ -127,11 +127,12 @@ class AgentPolicy:
         activation = cel.Context(context)
         # an agent chooses the arguments' sizes: re-bound each rule's cost when a list or
         # map is beyond the size its cost was checked at on load (the common case is not)
-        budget = largest_collection(context) > limits.CEL_NOMINAL_SIZE
+        largest = largest_collection(context)
+        budget = largest > limits.CEL_NOMINAL_SIZE
         fired: list[tuple[AgentRule, str]] = []
         seen: list[dict[str, Any]] = []
         for r in self.rules:
-            result = evaluate_rule(r.rule, activation, context, budget=budget)
+            result = evaluate_rule(r.rule, activation, context, budget=budget, largest=largest)
             if result.verdict == PASS:  # the condition holds: the rule fires
                 fired.append((r, r.action))
             elif result.verdict not in ("fail", SKIPPED):  # could not tell: deny

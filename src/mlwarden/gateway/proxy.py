@@ -176,9 +176,12 @@ def http_app(
     upstream: str,
     *,
     authenticate: Callable[[str], AgentIdentity],
+    cached: Callable[[str], AgentIdentity | None] = lambda token: None,
     max_body_bytes: int = 1024 * 1024,
 ) -> Any:
-    """An ASGI app: ``/mcp`` (streamable HTTP, bearer token required) and ``/metrics``."""
+    """An ASGI app: ``/mcp`` (streamable HTTP, bearer token required) and ``/metrics``.
+    ``cached``: the identity of a token accepted lately, without a database look-up (asked on
+    the event loop first; ``authenticate`` runs in a thread when it says ``None``)."""
     from starlette.applications import Starlette
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Mount, Route
@@ -201,7 +204,9 @@ def http_app(
             try:
                 if scheme.lower() != "bearer" or not token:
                     raise PermissionError("a bearer token is required")
-                agent = await anyio.to_thread.run_sync(authenticate, token.strip())
+                agent = cached(token.strip()) or await anyio.to_thread.run_sync(
+                    authenticate, token.strip()
+                )
             except Exception as exc:  # AuthenticationError and friends: one 401, no detail
                 await JSONResponse(
                     {"error": "unauthenticated", "message": str(exc)}, status_code=401

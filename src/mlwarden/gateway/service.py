@@ -12,10 +12,12 @@ docs/agents.md), never a decision.
 from __future__ import annotations
 
 import json
-import queue
+import re
+import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -45,8 +47,13 @@ from mlwarden.store.sql.vault import SubjectVault
 from mlwarden.store.tool_call_store import ToolCallStore
 
 RECENT = timedelta(minutes=1)
+# A rule that may read ``recent.tools``: it names ``tools``, or uses ``recent`` other than
+# through ``.calls``/``.denied``. Only then is the list (a minute of calls) put in the context:
+# handing the CEL runtime hundreds of strings costs milliseconds per call.
+_MAY_READ_TOOLS = re.compile(r"tools|\brecent\b(?!\s*\.\s*(?:calls|denied)\b)")
 BATCH_WAIT_S = 0.05  # a record waits at most this long; one commit and signature per batch
 BATCH_MAX = 256
+WRITE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -97,24 +104,28 @@ class GatewayService:
         #: built on first use (its recognizers take a while to load), redacts PII spans
         self.default_masking: MaskingPolicy | None = None
         # the agent's calls of the last minute, kept in memory for ``recent`` (per process)
-        self._recent: dict[str, list[tuple[float, str, str]]] = {}
-        self._queue: queue.Queue[tuple[Call, Outcome, dict[str, Any]] | None] = queue.Queue()
-        self._writer: threading.Thread | None = None
+        self._recent: dict[str, deque[tuple[float, str, str]]] = {}
+        self._read_tools: tuple[Any, bool] = (None, True)
+        # records wait here for the writer, which looks every batch window: the call's path
+        # only appends (no lock, no hand-off to the writer thread)
+        self._pending: deque[tuple[Call, Outcome, dict[str, Any]]] = deque()
+        self._writer: tuple[threading.Thread, threading.Event] | None = None
         self._lock = threading.Lock()
 
     # ---- deciding
 
     def context(self, call: Call) -> dict[str, Any]:
         now = time.monotonic()
-        if call.agent.name not in self._recent:
+        recent = self._recent.get(call.agent.name)
+        if recent is None:
             # first call of this agent in this process: the last minute from the log, so a
             # restarted gateway (or another replica's calls) still counts
-            self._recent[call.agent.name] = [
+            recent = self._recent[call.agent.name] = deque(
                 (now, tool, decision)
                 for tool, decision in self.store.recent(call.agent.name, utcnow() - RECENT)
-            ]
-        recent = [r for r in self._recent[call.agent.name] if now - r[0] < 60.0]
-        self._recent[call.agent.name] = recent
+            )
+        while recent and now - recent[0][0] >= 60.0:  # oldest first: drop the expired
+            recent.popleft()
         agent: dict[str, Any] = {"name": call.agent.name, "tools": list(call.agent.tools)}
         if call.agent.version is not None:
             agent["version"] = call.agent.version
@@ -127,9 +138,17 @@ class GatewayService:
             "recent": {
                 "calls": len(recent),
                 "denied": sum(1 for r in recent if r[2] == DENY),
-                "tools": [r[1] for r in recent],
+                "tools": [r[1] for r in recent] if self._rules_read_tools() else [],
             },
         }
+
+    def _rules_read_tools(self) -> bool:
+        if self._read_tools[0] is not self.policies:  # the policies are set after __init__
+            reads = any(
+                _MAY_READ_TOOLS.search(r.rule.check) for p in self.policies for r in p.rules
+            )
+            self._read_tools = (self.policies, reads)
+        return self._read_tools[1]
 
     def decide(self, call: Call) -> Outcome:
         """The strictest outcome of the allow-list and every policy on this call."""
@@ -149,7 +168,7 @@ class GatewayService:
             rules = tuple(r for o in outcomes for r in o.rules)
             need = max((o.approvals for o in outcomes if o.decision == first.decision), default=0)
             outcome = Outcome(first.decision, need, rules, first.message)
-        self._recent.setdefault(call.agent.name, []).append(
+        self._recent.setdefault(call.agent.name, deque()).append(
             (time.monotonic(), call.tool, outcome.decision)
         )
         self.metrics.calls.labels(call.agent.name, call.tool, outcome.decision).inc()
@@ -176,8 +195,8 @@ class GatewayService:
             self.metrics.errors.labels(call.agent.name, call.tool).inc()
         if end.get("latency_ms") is not None:
             self.metrics.latency.labels(call.agent.name).observe(end["latency_ms"] / 1000)
+        self._pending.append((call, outcome, end))
         self._ensure_writer()
-        self._queue.put((call, outcome, end))
 
     def hold(self, call: Call, outcome: Outcome) -> ToolCall:
         """Write a call that needs approval now, as ``pending``, with its audit event."""
@@ -207,58 +226,92 @@ class GatewayService:
         }
 
     def _row(self, call: Call, outcome: Outcome, end: dict[str, Any]) -> ToolCall:
-        policy = self.masking_for(call.agent.name)
-        subject = self.vault.pseudonym(call.subject) if call.subject else None
-        arguments = json.dumps(policy.apply_json(call.arguments), default=str)
-        result = end.get("result")
-        result_text = None if result is None else json.dumps(policy.apply_json(result), default=str)
-        if subject is not None:
-            arguments, result_text = self.vault.seal([subject] * 2, [arguments, result_text])
-        return ToolCall(
-            id=call.id,
-            agent=call.agent.name,
-            tool=call.tool,
-            ts=call.ts,
-            decision=outcome.decision,
-            status=end.get("status", DONE),
-            approvals_needed=outcome.approvals,
-            rules=outcome.rules,
-            arguments=arguments,
-            result=result_text,
-            error=end.get("error"),
-            latency_ms=end.get("latency_ms"),
-            subject=subject,
-        )
+        return self._rows([(call, outcome, end)])[0]
+
+    def _rows(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> list[ToolCall]:
+        """The batch's rows: payloads masked (one masking pass per agent: the recognizers'
+        cost is per pass, not per string) and sealed for their subjects (one key lookup)."""
+        docs: list[Any] = [None] * (2 * len(batch))
+        by_agent: dict[str, list[int]] = {}
+        for i, (call, _, _) in enumerate(batch):
+            by_agent.setdefault(call.agent.name, []).append(i)
+        for agent, indexes in by_agent.items():
+            # a list adds nothing to a key path, so masking the documents together is
+            # masking each one
+            masked = self.masking_for(agent).apply_json(
+                [[batch[i][0].arguments, batch[i][2].get("result")] for i in indexes]
+            )
+            for i, (arguments, result) in zip(indexes, masked, strict=True):
+                docs[2 * i] = json.dumps(arguments, default=str)
+                docs[2 * i + 1] = (
+                    None if batch[i][2].get("result") is None else json.dumps(result, default=str)
+                )
+        subjects = [self.vault.pseudonym(c.subject) if c.subject else None for c, _, _ in batch]
+        if any(subjects):
+            docs = self.vault.seal([s for s in subjects for _ in (0, 1)], docs)
+        return [
+            ToolCall(
+                id=call.id,
+                agent=call.agent.name,
+                tool=call.tool,
+                ts=call.ts,
+                decision=outcome.decision,
+                status=end.get("status", DONE),
+                approvals_needed=outcome.approvals,
+                rules=outcome.rules,
+                arguments=docs[2 * i],
+                result=docs[2 * i + 1],
+                error=end.get("error"),
+                latency_ms=end.get("latency_ms"),
+                subject=subjects[i],
+            )
+            for i, (call, outcome, end) in enumerate(batch)
+        ]
 
     def _ensure_writer(self) -> None:
         if self._writer is None:
             with self._lock:
                 if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_loop, name="mlwarden-gateway-log", daemon=True
+                    stop = threading.Event()
+                    thread = threading.Thread(
+                        target=self._write_loop,
+                        args=(stop,),
+                        name="mlwarden-gateway-log",
+                        daemon=True,
                     )
-                    self._writer.start()
+                    self._writer = (thread, stop)
+                    thread.start()
 
-    def _write_loop(self) -> None:
+    def _write_loop(self, stop: threading.Event) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            stopping = stop.wait(BATCH_WAIT_S)  # the window fills: one commit per batch
+            while self._pending:
+                batch = [self._pending.popleft() for _ in range(min(BATCH_MAX, len(self._pending)))]
+                self._write_retrying(batch)
+            if stopping:  # set before this drain began: everything queued until then is written
                 return
-            batch = [item]
-            deadline = time.monotonic() + BATCH_WAIT_S
-            while len(batch) < BATCH_MAX:
-                try:
-                    more = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._write(batch)
+
+    def _write_retrying(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
+        """Write a batch; a failed write (the database restarting, a lock timeout) is retried
+        before the writer gives up on it, saying which calls went unlogged."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                self._write(batch)
+                return
+            except Exception as exc:  # the writer thread must outlive one bad batch
+                if attempt == WRITE_ATTEMPTS - 1:
+                    ids = ", ".join(call.id for call, _, _ in batch)
+                    print(
+                        f"mlwarden gateway: {len(batch)} tool-call records not logged "
+                        f"({type(exc).__name__}: {exc}): {ids}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     return
-                batch.append(more)
-            self._write(batch)
+                time.sleep(0.1 * 2**attempt)
 
     def _write(self, batch: list[tuple[Call, Outcome, dict[str, Any]]]) -> None:
-        rows = [self._row(call, outcome, end) for call, outcome, end in batch]
+        rows = self._rows(batch)
         with self._transaction():
             events = self.audit.append_many(
                 [
@@ -266,6 +319,7 @@ class GatewayService:
                     for (call, _, _), row in zip(batch, rows, strict=True)
                 ]
             )
+            fresh = []
             for row, event in zip(rows, events, strict=True):
                 if row.decision == APPROVE:  # held, then resolved: the row exists
                     self.store.finish(
@@ -277,15 +331,17 @@ class GatewayService:
                         audit_seq=event.seq,
                     )
                 else:
-                    self.store.insert(replace(row, audit_seq=event.seq))
+                    fresh.append(replace(row, audit_seq=event.seq))
+            self.store.insert_many(fresh)
 
     def flush(self) -> None:
         """Write every queued record, then keep writing (a fresh writer starts on demand)."""
         with self._lock:
             writer, self._writer = self._writer, None
         if writer is not None:
-            self._queue.put(None)
-            writer.join()
+            thread, stop = writer
+            stop.set()
+            thread.join()
 
     close = flush
 

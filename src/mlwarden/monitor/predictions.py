@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pandas as pd
 
 from mlwarden.entities import ModelVersion, as_frame
 from mlwarden.errors import AlreadyExists, ValidationError
+from mlwarden.monitor.oversight import Logged
 from mlwarden.registry.signature import canonical_labels
 from mlwarden.store.prediction_store import PredictionStore
 from mlwarden.store.sql.predictions import RecordsJSON, new_ids, reasons_json
@@ -76,6 +78,13 @@ def _check_attributes(mv: ModelVersion, names: list[str], rows: int, expected: i
         )
 
 
+def _records(frame: pd.DataFrame, fields: frozenset[str] | None) -> list[dict[str, Any]]:
+    """Rows for a review rule: only the columns it reads (converting all of them would cost
+    more than the rule), missing values as ``None``."""
+    part = frame if fields is None else frame[[c for c in frame.columns if c in fields]]
+    return part.astype(object).where(part.notna(), None).to_dict("records")  # type: ignore[return-value]
+
+
 class PredictionLog:
     """``log`` writes a batch of predictions in one transaction and one audit event."""
 
@@ -88,8 +97,11 @@ class PredictionLog:
         record: Recorder | None = None,
         mask: Masker | None = None,
         signature: Signature | None = None,
+        flag: Callable[[Sequence[Logged]], int] | None = None,
     ) -> None:
         self.store = store
+        #: human oversight: queues what the model's review rule flags, in the log's transaction
+        self._flag = flag
         self._signature = signature
         self._model_id = model_id
         self._transaction = transaction
@@ -179,6 +191,10 @@ class PredictionLog:
                         "ids_sha256": digest,
                     },
                 )
+            if self._flag is not None:
+                model_id = rows["model_id"][0] if n else 0
+                self._flag([Logged(actor, mv.name, model_id, mv.version, ids, rows["output"],
+                                   rows["score"], partial(_records, frame))])  # fmt: skip
         return list(ids)
 
     def log_labels(

@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,7 +48,15 @@ MASK_EXEMPT = (PREDICTION_COLUMN, SCORE_COLUMN)  # the model's own outputs are n
 FAIRNESS_BOOTSTRAP = 200  # per window: enough for intervals, cheap on count tables
 # the stored columns a window needs besides the inputs (id, ts and subject are always read)
 WINDOW_COLUMNS = ("output", "score")
+#: ``[(name, version)], [kind]`` -> ``{(name, version, kind): content}``
+EvidenceOf = Callable[
+    [list[tuple[str, int]], list[str]], dict[tuple[str, int, str], dict[str, Any]]
+]
 REFERENCE_CACHE = 64  # parsed reference profiles kept, by artifact sha256
+EVIDENCE_CACHE = 4096  # registration evidence kept, by (version ref, kind)
+#: evidence collected at registration and never replaced (registry.service.REGISTRATION_KINDS):
+#: what every window reads, so a fleet job looks it up once per version, not once per window
+CACHED_EVIDENCE = ("reference_profile", "calibration")
 
 
 class MonitorService:
@@ -59,28 +68,79 @@ class MonitorService:
         *,
         model_id: Callable[[str], int],
         evidence: Callable[[str, str], dict[str, Any]],
+        evidence_of: EvidenceOf | None = None,
         load_model: Callable[[str], Any] | None = None,
         timezone: str = "UTC",
         masking: Callable[[str], Any] | None = None,
+        pinned: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.predictions = predictions
+        # one model's reads on one connection (store.sql.Database.pinned)
+        self._pinned = pinned or nullcontext
         self.timezone = timezone  # calendar windows (days, weeks, months) start in this zone
         self.results = results
         self.artifacts = artifacts
         self._model_id = model_id
         self._evidence = evidence
+        self._evidence_of = evidence_of  # many versions' evidence in one query (fleet jobs)
         self._load_model = load_model
         self._masking = masking  # model -> its masking policy (None: inputs logged as they are)
         # content-addressed, so never stale; profiles are read, never changed, by monitoring
         self._profiles: OrderedDict[str, Any] = OrderedDict()
         self._profiles_lock = threading.Lock()
+        self._fixed_evidence: OrderedDict[tuple[str, str], dict[str, Any] | None] = OrderedDict()
+
+    def _registration_evidence(self, mv: ModelVersion, kind: str) -> dict[str, Any] | None:
+        """``kind`` evidence of ``mv`` (None when it has none), cached: registration evidence
+        is never replaced or added later, so a cached answer cannot go stale."""
+        key = (mv.ref, kind)
+        with self._profiles_lock:
+            if key in self._fixed_evidence:
+                self._fixed_evidence.move_to_end(key)
+                return self._fixed_evidence[key]
+        try:
+            found: dict[str, Any] | None = self._evidence(mv.ref, kind)
+        except NotFound:
+            found = None
+        with self._profiles_lock:
+            self._fixed_evidence[key] = found
+            while len(self._fixed_evidence) > EVIDENCE_CACHE:
+                self._fixed_evidence.popitem(last=False)
+        return found
+
+    def _prefetch_evidence(self, versions: list[ModelVersion]) -> None:
+        """Fill the registration-evidence cache for ``versions`` in one query, instead of a
+        few queries per model as each window first asks."""
+        if self._evidence_of is None or not versions:
+            return
+        with self._profiles_lock:
+            missing = [
+                mv
+                for mv in versions
+                if any((mv.ref, kind) not in self._fixed_evidence for kind in CACHED_EVIDENCE)
+            ]
+        if not missing:
+            return
+        found = self._evidence_of([(mv.name, mv.version) for mv in missing], list(CACHED_EVIDENCE))
+        with self._profiles_lock:
+            for mv in missing:
+                for kind in CACHED_EVIDENCE:
+                    self._fixed_evidence[(mv.ref, kind)] = found.get((mv.name, mv.version, kind))
+            while len(self._fixed_evidence) > EVIDENCE_CACHE:
+                self._fixed_evidence.popitem(last=False)
 
     def reference(self, mv: ModelVersion, segment: str = "all") -> Any:
         """The reference profile; for ``col=value`` segments the profile of that group at
         registration when one was stored (sensitive features), else the overall one."""
         from mlwarden.engines.profile import Profile
 
-        ev = self._evidence(mv.ref, "reference_profile")
+        ev = self._registration_evidence(mv, "reference_profile")
+        if ev is None:
+            raise NotFound(
+                f"{mv.ref} has no 'reference_profile' evidence",
+                model=mv.name,
+                kind="reference_profile",
+            )
         if ev.get("status") != "ok":
             raise NotFound(
                 f"{mv.ref} has no reference profile ({ev.get('reason')}); "
@@ -105,6 +165,7 @@ class MonitorService:
         that should not outlive the store)."""
         with self._profiles_lock:
             self._profiles.clear()
+            self._fixed_evidence.clear()
 
     def run(
         self,
@@ -261,15 +322,17 @@ class MonitorService:
         parse_window(window)
         started = time.perf_counter()
         jobs = [v if isinstance(v, tuple) else (v, window) for v in versions]
+        self._prefetch_evidence(list({mv.ref: mv for mv, _ in jobs}.values()))
 
         def one(job: tuple[ModelVersion, str]) -> ModelOutcome:
             mv, size = job
-            return guarded(
-                lambda: self.refresh(mv, window=size, since=since, until=until),
-                mv.name,
-                mv.version,
-                size,
-            )
+            with self._pinned():
+                return guarded(
+                    lambda: self.refresh(mv, window=size, since=since, until=until),
+                    mv.name,
+                    mv.version,
+                    size,
+                )
 
         outcomes = tuple((map or builtins.map)(one, jobs))
         return FleetReport(window, outcomes, time.perf_counter() - started, executor, workers)
@@ -333,10 +396,7 @@ class MonitorService:
     def _calibration(self, mv: ModelVersion) -> dict[str, Any] | None:
         """The version's score calibration (evidence), or None for versions registered before
         it existed."""
-        try:
-            return self._evidence(mv.ref, "calibration")
-        except NotFound:
-            return None
+        return self._registration_evidence(mv, "calibration")
 
     def _performance(
         self,

@@ -19,8 +19,11 @@ from mlwarden.entities._frozen import FrozenDict
 #: ``drift`` and ``quality`` are written by monitoring, ``privacy`` by the PII scan; until they
 #: exist for a version the roots are empty maps. ``ll144`` is the recorded NYC LL144 bias audit
 #: (``mlwarden report ll144``), ``validation`` the recorded model validation, ``art12`` and
-#: ``iso42001`` the summaries recorded by ``report art12`` / ``report soa``.
-PASSTHROUGH = ("drift", "quality", "privacy", "ll144", "validation", "art12", "iso42001")
+#: ``iso42001`` the summaries recorded by ``report art12`` / ``report soa``, ``oversight`` the
+#: human-oversight record of ``report oversight``.
+PASSTHROUGH = (
+    "drift", "quality", "privacy", "ll144", "validation", "art12", "iso42001", "oversight",
+)  # fmt: skip
 #: Evidence the context builder reads; ``evidence_kinds`` tells the service what to fetch.
 EVIDENCE_KINDS = ("fairness", "explain", *PASSTHROUGH)
 _EXPLAIN_FIELDS = ("importance", "method", "output_space", "n_rows", "max_abs_residual")

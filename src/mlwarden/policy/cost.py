@@ -95,16 +95,30 @@ class _Estimator:
         return 1, d, d
 
 
-def estimate(src: str, size_of: SizeOf | None = None, default: int = 100) -> int:
-    """Steps ``src`` takes at most when every collection whose size ``size_of(path)`` does not
-    give (``None`` means a scalar) has ``default`` items."""
-    lookup: SizeOf = size_of or (lambda path: default)
+def parse(src: str) -> tuple | None:
+    """The rule's syntax tree for ``estimate``, or None for syntax the checker does not model.
+    Parsed once per compiled rule: the bound is re-estimated before each evaluation."""
     try:
-        tree = _Parser(src).parse()
+        return _Parser(src).parse()
     except (_Unsupported, IndexError):
+        return None
+
+
+def estimate(
+    src: str, size_of: SizeOf | None = None, default: int = 100, *, tree: Any = False
+) -> int:
+    """Steps ``src`` takes at most when every collection whose size ``size_of(path)`` does not
+    give (``None`` means a scalar) has ``default`` items. ``tree``: ``parse(src)``, if known."""
+    lookup: SizeOf = size_of or (lambda path: default)
+    if tree is False:
+        tree = parse(src)
+    if tree is None:
         # syntax the checker does not model: bound it by its comprehensions, as if nested
         return (len(src) + 1) * default ** len(_MACRO_CALL.findall(src))
     return _Estimator(lookup, default).est(tree, {})[0]
+
+
+_SCALARS = (str, bytes, int, float, type(None))
 
 
 def largest_collection(value: Any, limit: int = 100_000) -> int:
@@ -115,9 +129,15 @@ def largest_collection(value: Any, limit: int = 100_000) -> int:
         item = stack.pop()
         seen += 1
         if isinstance(item, Mapping):
-            largest = max(largest, len(item))
-            stack.extend(item.values())
+            children: Any = item.values()
         elif isinstance(item, list | tuple | set | frozenset):
-            largest = max(largest, len(item))
-            stack.extend(item)
+            children = item
+        else:
+            continue
+        largest = max(largest, len(children))
+        for child in children:  # scalars are counted, not stacked: a long list of strings
+            if isinstance(child, _SCALARS):  # (an agent's recent tools) stays cheap
+                seen += 1
+            else:
+                stack.append(child)
     return largest

@@ -47,15 +47,21 @@ def _first_line(exc: BaseException) -> str:
 
 
 def evaluate_rule(
-    rule: Rule, cel_context: Any, context: Mapping[str, Any], *, budget: bool = True
+    rule: Rule,
+    cel_context: Any,
+    context: Mapping[str, Any],
+    *,
+    budget: bool = True,
+    largest: int | None = None,
 ) -> RuleResult:
     """``budget=False``: the caller knows every collection of ``context`` is within the
     nominal size the rule's cost was bounded at when it loaded (``limits.CEL_NOMINAL_SIZE``),
-    so the per-evaluation re-estimate can be skipped."""
+    so the per-evaluation re-estimate can be skipped. ``largest``: the context's
+    ``largest_collection``, measured once by a caller evaluating several rules."""
     values, missing = _inputs(rule, context)
     try:
         # the program checks its cost bound on this context's sizes first (PolicyError)
-        outcome = rule.program.execute(cel_context, context if budget else None)
+        outcome = rule.program.execute(cel_context, context if budget else None, largest)
     except Exception as exc:  # the CEL runtime raises KeyError, TypeError, RuntimeError, …
         if missing and isinstance(exc, KeyError | RuntimeError | TypeError):
             reason = "no such key: " + ", ".join(missing)

@@ -18,7 +18,7 @@ import cel
 from mlwarden import limits
 from mlwarden.errors import PolicyError
 from mlwarden.policy.analysis import _TOKEN
-from mlwarden.policy.cost import estimate, largest_collection
+from mlwarden.policy.cost import estimate, largest_collection, parse
 
 _OPEN = {"(": ")", "[": "]", "{": "}"}
 _CLOSE = {")", "]", "}"}
@@ -82,9 +82,12 @@ def check_text(src: str) -> None:
         prev = op or "lit"
 
 
-def check_cost(src: str, size_of: Any = None, default: int = limits.CEL_NOMINAL_SIZE) -> int:
-    """The rule's cost bound; ``PolicyError`` when it is over ``CEL_MAX_COST``."""
-    steps = estimate(src, size_of, default)
+def check_cost(
+    src: str, size_of: Any = None, default: int = limits.CEL_NOMINAL_SIZE, *, tree: Any = False
+) -> int:
+    """The rule's cost bound; ``PolicyError`` when it is over ``CEL_MAX_COST``. ``tree``: the
+    rule's ``cost.parse`` (parsed once per compiled rule), if known."""
+    steps = estimate(src, size_of, default, tree=tree)
     if steps > limits.CEL_MAX_COST:
         raise PolicyError(
             f"the expression may take about {steps:,} evaluation steps; the budget is "
@@ -104,6 +107,7 @@ class Program:
     def __init__(self, src: str, program: Any) -> None:
         self.source = src
         self._program = program
+        self._tree = parse(src)  # once: the bound is re-estimated on every evaluation
 
     def variables(self) -> list[str]:
         return self._program.variables()  # type: ignore[no-any-return]
@@ -111,8 +115,10 @@ class Program:
     def functions(self) -> list[str]:
         return self._program.functions()  # type: ignore[no-any-return]
 
-    def check_budget(self, context: Mapping[str, Any]) -> int:
-        """Raise ``PolicyError`` when the rule is over budget on this context's sizes."""
+    def check_budget(self, context: Mapping[str, Any], largest: int | None = None) -> int:
+        """Raise ``PolicyError`` when the rule is over budget on this context's sizes.
+        ``largest``: ``largest_collection(context)``, when the caller measured it already
+        (once per context for all its rules)."""
 
         def size_of(path: str) -> int | None:
             value: Any = context
@@ -122,11 +128,18 @@ class Program:
                 value = value[part]
             return len(value) if isinstance(value, Mapping | list | tuple) else None
 
-        return check_cost(self.source, size_of, default=max(1, largest_collection(context)))
+        if largest is None:
+            largest = largest_collection(context)
+        return check_cost(self.source, size_of, default=max(1, largest), tree=self._tree)
 
-    def execute(self, activation: Any, context: Mapping[str, Any] | None = None) -> Any:
+    def execute(
+        self,
+        activation: Any,
+        context: Mapping[str, Any] | None = None,
+        largest: int | None = None,
+    ) -> Any:
         if context is not None:
-            self.check_budget(context)
+            self.check_budget(context, largest)
         return self._program.execute(activation)
 
 
@@ -137,6 +150,6 @@ def compile_cel(src: str) -> Program:
     and the runtime's ``ValueError``/``RuntimeError`` for a syntax error.
     """
     check_text(src)
-    program = cel.compile(src)
-    check_cost(src)
-    return Program(src, program)
+    program = Program(src, cel.compile(src))
+    check_cost(src, tree=program._tree)
+    return program

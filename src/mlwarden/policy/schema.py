@@ -199,6 +199,18 @@ CONTEXT = Struct(
             },
             "ISO/IEC 42001 Statement of Applicability recorded by `mlwarden report soa`",
         ),
+        "oversight": Struct(
+            {
+                "rule": Leaf(_S, "the model's review rule (CEL), null when none"),
+                "flagged": Leaf(_I, "decisions of this version flagged for review"),
+                "pending": Leaf(_I, "flagged and not decided yet"),
+                "confirmed": Leaf(_I),
+                "overridden": Leaf(_I),
+                "override_rate": Leaf(_D, "overridden / decided; null before any decision"),
+                "reviewers": Leaf("list", "who decided"),
+            },
+            "EU AI Act Art. 14 oversight record of `mlwarden report oversight` (empty until then)",
+        ),
         "card": Struct(
             {
                 "intended_use": Leaf(_S),

@@ -30,6 +30,7 @@ KINDS = {
     "validation": "validation-report",
     "art12": "art12-record-keeping",
     "soa": "iso42001-soa",
+    "oversight": "human-oversight",
 }
 
 
@@ -41,6 +42,7 @@ def _writers() -> dict[str, Callable[..., str]]:
     from mlwarden.reports.ll144 import ll144_document
     from mlwarden.reports.mappings import soa_document
     from mlwarden.reports.monitoring_plan import monitoring_plan
+    from mlwarden.reports.oversight import oversight_document
     from mlwarden.reports.validation import validation_report
 
     return {
@@ -52,18 +54,25 @@ def _writers() -> dict[str, Callable[..., str]]:
         "ll144": ll144_document,
         "validation": validation_report,
         "soa": soa_document,
+        "oversight": oversight_document,
     }
 
 
 #: Mappings whose summary is recorded as evidence each time the document is generated.
-RECORDED = {"art12": "art12", "soa": "iso42001"}
+RECORDED = {"art12": "art12", "soa": "iso42001", "oversight": "oversight"}
 
 
 def record_mapping(wd: Any, kind: str, ctx: ReportContext) -> ReportContext:
-    from mlwarden.reports.mappings import art12_facts, art12_summary, soa_summary
-
-    summary = art12_summary(art12_facts(wd, ctx)) if kind == "art12" else soa_summary(ctx)
     from mlwarden.reports.context import record
+    from mlwarden.reports.mappings import art12_facts, art12_summary, soa_summary
+    from mlwarden.reports.oversight import oversight_summary
+
+    if kind == "art12":
+        summary = art12_summary(art12_facts(wd, ctx))
+    elif kind == "oversight":
+        summary = oversight_summary(wd, ctx)
+    else:
+        summary = soa_summary(ctx)
 
     record(wd, ctx.ref, RECORDED[kind], summary)
     return gather(wd, ctx.ref)

@@ -108,10 +108,11 @@ def bundle_files(wd: ReportSource, ref: str) -> dict[str, bytes]:
         stem = f"documents/{KINDS['ll144']}"
         files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
         files[f"{stem}.csv"] = ll144_csv(ctx.evidence["ll144"].content).encode()
-    if ctx.ev("validation") is not None:
-        text = document(wd, "validation", ctx)
-        stem = f"documents/{KINDS['validation']}"
-        files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
+    for kind in ("validation", "oversight"):  # recorded after registration, when they were
+        if ctx.ev(kind) is not None:
+            text = document(wd, kind, ctx)
+            stem = f"documents/{KINDS[kind]}"
+            files[f"{stem}.md"], files[f"{stem}.html"] = text.encode(), to_html(text).encode()
     prev = previous_context(wd, ctx)
     if prev is not None:
         text = document(wd, "diff", prev, ctx)

@@ -96,8 +96,15 @@ def build_receipt(wd: Any, prediction_id: str, *, unseal: bool = True) -> dict[s
         notes.append("subject-linked data is sealed for this reader (needs subject.read)")
     else:
         served = _served(wd, mv)
-        receipt["reasons"] = _reasons(served, found, protected, notes)
-        receipt["counterfactual"] = _counterfactual(wd, served, model, found, protected, notes)
+        contrast = _multiclass(wd, served, found, protected, notes)
+        if contrast is not None:
+            receipt["reasons"] = contrast["codes"]
+        else:
+            receipt["reasons"] = _reasons(served, found, protected, notes)
+        receipt["counterfactual"] = _counterfactual(
+            wd, served, model, found, protected, notes,
+            target=None if contrast is None else contrast["versus"],
+        )  # fmt: skip
     receipt["proof"] = _proof(wd, found, notes)
     return receipt
 
@@ -120,6 +127,48 @@ def _reasons(
             notes.append(f"no reason codes: {type(exc).__name__}: {exc}")
             return None
     return [c for c in codes if str(c.get("feature")) not in set(protected)]
+
+
+def _multiclass(
+    wd: Any, served: Any, found: dict[str, Any], protected: list[str], notes: list[str]
+) -> dict[str, Any] | None:
+    """For a model of three or more classes: reason codes of the predicted class against the
+    runner-up (:mod:`mlwarden.engines.contrast`); ``None`` for any other model."""
+    from mlwarden.engines.contrast import contrast_reasons
+    from mlwarden.serving.core import InputSpec
+
+    classes = served.classes
+    row = found["inputs"] or {}
+    if classes is None or len(classes) < 3 or served.proba([row]) is None:
+        return None
+    spec = InputSpec.from_signature(served.mv.signature)
+    columns = _profile_columns(wd, served.mv)
+    reference: dict[str, Any] = {}
+    for name in spec.names:
+        col = columns.get(name) or {}
+        if name in protected or name not in row:
+            continue
+        if spec.types.get(name) == "category" and col.get("top"):
+            reference[name] = next(iter(col["top"]))
+        elif spec.types.get(name) in ("integer", "float") and col.get("mean") is not None:
+            mean = float(col["mean"])
+            reference[name] = round(mean) if spec.types[name] == "integer" else mean
+    try:
+        contrast = contrast_reasons(served.proba, row, list(classes), reference)
+    except Exception as exc:  # the receipt says so, never 500s
+        notes.append(f"no reason codes: {type(exc).__name__}: {exc}")
+        return None
+    if str(contrast["predicted"]) != str(found["output"]):
+        notes.append("no reason codes: the logged inputs (as masked) do not reproduce the "
+                     "logged output")  # fmt: skip
+        return {**contrast, "codes": None}
+    notes.append(
+        f"a multiclass decision: reasons and counterfactual compare the predicted class "
+        f"{contrast['predicted']!r} with the runner-up {contrast['versus']!r} (probability "
+        f"lead {contrast['lead']:.3f}); contributions are against the training mean or most "
+        "frequent category"
+    )
+    return contrast
 
 
 def _served(wd: Any, mv: Any) -> Any:
@@ -160,6 +209,8 @@ def _counterfactual(
     found: dict[str, Any],
     protected: list[str],
     notes: list[str],
+    *,
+    target: Any = None,
 ) -> dict[str, Any] | None:
     from mlwarden.engines.counterfactual import FeatureSpace, find_counterfactual
     from mlwarden.serving.core import InputSpec
@@ -204,11 +255,16 @@ def _counterfactual(
                     integer=kind == "integer",
                 )
             )
-    found_cf = find_counterfactual(predict, row, spaces, model=served.model)
+    found_cf = find_counterfactual(predict, row, spaces, model=served.model, target=target)
     if found_cf is None:
-        notes.append("no single change to an actionable feature within its range flips the output")
+        into = "" if target is None else f" into {target!r}"
+        notes.append(
+            f"no single change to an actionable feature within its range flips the output{into}"
+        )
         return None
     out = found_cf.to_dict()
+    if target is not None:
+        out["target"] = target
     out["immutable"] = sorted(fixed | set(protected))
     out["monotone"] = dict(sorted(directions.items()))
     return out
@@ -294,6 +350,10 @@ def to_markdown(signed: dict[str, Any]) -> str:
         ]
     lines += ["", "## Main reasons", ""]
     if r["reasons"]:
+        versus = r["reasons"][0].get("versus")
+        if versus is not None:  # a multiclass decision: against the runner-up class
+            lines += [f"Why **{r['prediction']['output']}** rather than the runner-up "
+                      f"**{versus}** (contribution to its probability lead):", ""]  # fmt: skip
         lines += ["| feature | value | contribution |", "|---|---|---|"]
         lines += [
             f"| {c.get('feature')} | {c.get('value')} | {_short(c.get('contribution'))} |"

@@ -112,7 +112,7 @@ def _benchmark(wd: Any, mv: Any, cmv: Any, labelled: pd.DataFrame, inputs: list[
         )
         return out
     model = wd.load_model(cmv.ref)
-    pred = np.asarray(model.predict(labelled[cmv.input_names]))
+    pred = np.asarray(model.predict(_model_frame(cmv, labelled)))
     out["measured"] = {
         "n": len(labelled),
         "champion": _metrics(mv.signature, labelled["label"], labelled["output"]),
@@ -120,6 +120,16 @@ def _benchmark(wd: Any, mv: Any, cmv: Any, labelled: pd.DataFrame, inputs: list[
         "agreement": float(np.mean(pred.astype(str) == labelled["output"].astype(str).to_numpy())),
     }
     return out
+
+
+def _model_frame(mv: Any, logged: pd.DataFrame) -> pd.DataFrame:
+    """Logged inputs (JSON values) as the frame the model was trained on: the signature's
+    dtypes, so a model trained on pandas categories (LightGBM) reads them as it was fitted."""
+    from mlwarden.serving.core import InputSpec, frame_for
+
+    part = logged[mv.input_names].reset_index(drop=True)
+    records = part.astype(object).where(part.notna(), None).to_dict("records")
+    return frame_for(InputSpec.from_signature(mv.signature), records)
 
 
 def _sensitivity(wd: Any, mv: Any, rows: pd.DataFrame, inputs: list[str]) -> list[Any]:
@@ -131,7 +141,7 @@ def _sensitivity(wd: Any, mv: Any, rows: pd.DataFrame, inputs: list[str]) -> lis
     if rows.empty or len(inputs) != len(mv.input_names):
         return []
     model = wd.load_model(mv.ref)
-    X = rows[mv.input_names].reset_index(drop=True)
+    X = _model_frame(mv, rows)
     classes = list(getattr(model, "classes_", []))
     good = favorable_label(mv.signature)
     column = next((i for i, c in enumerate(classes) if str(c) == str(good)), None)

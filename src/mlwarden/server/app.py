@@ -199,6 +199,7 @@ def create_app(
         agents,
         alerts,
         audit,
+        compliance,
         ingest,
         metrics,
         monitor,
@@ -317,6 +318,7 @@ def create_app(
         subjects,
         alerts,
         reports,
+        compliance,
         reviews,
     ):
         app.include_router(module.router)

@@ -324,3 +324,40 @@ class ReviewDecisionIn(BaseModel):
     decision: Literal["confirm", "override"]
     output: str | None = Field(default=None, max_length=1024, description="with override")
     comment: str | None = Field(default=None, max_length=4096)
+
+
+class FindingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="else model-wide")
+    title: str = Field(min_length=1, max_length=512)
+    severity: str = Field(min_length=1, max_length=16, description="low|medium|high|critical")
+    owner: str = Field(min_length=1, max_length=256)
+    description: str | None = Field(default=None, max_length=16_384)
+    status: str = Field(default="open", max_length=16)
+
+
+class FindingUpdateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: str | None = Field(default=None, max_length=16)
+    severity: str | None = Field(default=None, max_length=16)
+    owner: str | None = Field(default=None, min_length=1, max_length=256)
+    title: str | None = Field(default=None, min_length=1, max_length=512)
+    description: str | None = Field(default=None, max_length=16_384)
+
+
+class BiasAuditIn(BaseModel):
+    """``wd.bias_audit``: NYC LL144 over the logged decisions (docs/compliance.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="else all")
+    since: str | None = Field(default=None, max_length=64, description="ISO, inclusive")
+    until: str | None = Field(default=None, max_length=64, description="ISO, exclusive")
+    sex: str = Field(default="sex", min_length=1, max_length=128)
+    race: str | None = Field(default=None, min_length=1, max_length=128)
+    scoring: bool | None = None
+    data_source: str | None = Field(default=None, max_length=4096)
+
+
+class ValidationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    challenger: str | None = Field(default=None, max_length=300, description="NAME@V")

@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import pandas as pd
 from sqlalchemy import Connection
 
+from mlwarden.monitor.oversight import Logged
 from mlwarden.store.sql.predictions import records_json
 
 if TYPE_CHECKING:
@@ -44,6 +46,15 @@ def _record_json(record: dict[str, Any]) -> str:
         return orjson.dumps(record, default=str).decode()
     except orjson.JSONEncodeError:
         return json.dumps(record, default=str, separators=(",", ":"))
+
+
+def _parsed(rows: list[str], fields: frozenset[str] | None) -> list[dict[str, Any]]:
+    """The logged (masked) inputs back as dicts, for a model with a review rule: only the
+    fields the rule reads."""
+    parsed = [orjson.loads(r) for r in rows]
+    if fields is None:
+        return parsed
+    return [{k: row[k] for k in fields if k in row} for row in parsed]
 
 
 class Masking(Protocol):
@@ -88,6 +99,8 @@ class PredictionWriter:
         self.db = warden.db
         self.store = warden.prediction_log.store
         self.audit = warden.audit
+        #: queues what each model's review rule flags, in the batch's transaction
+        self.oversight = getattr(warden, "oversight", None)
         self.max_wait = max_wait_ms / 1000.0
         self.max_rows = max_rows
         self.masking = masking
@@ -160,7 +173,7 @@ class PredictionWriter:
 
     def _commit(self, batch: list[Pending]) -> None:
         try:
-            rows, entries = self._rows(batch)
+            rows, entries, logged = self._rows(batch)
             columns: dict[str, Sequence[Any]] = dict(rows)  # the store reads, never appends
             if self._conn is None:  # kept across batches: no pool checkout per commit
                 self._conn = self.db.writer_connection()
@@ -169,6 +182,8 @@ class PredictionWriter:
                     conn.exec_driver_sql(_NO_FLUSH_WAIT)
                 self.store.insert(columns)
                 self.audit.append_many(entries)
+                if self.oversight is not None:
+                    self.oversight.flag_logged(logged)
             if not self.db.is_sqlite:
                 self._flush_wal()
         except Exception as exc:  # every waiting request learns the batch failed
@@ -208,7 +223,7 @@ class PredictionWriter:
             except Exception:  # a broken connection: the pool discards it
                 log.debug("closing the writer's connection failed", exc_info=True)
 
-    def _rows(self, batch: list[Pending]) -> tuple[dict[str, list[Any]], list[tuple]]:
+    def _rows(self, batch: list[Pending]) -> tuple[dict[str, list[Any]], list[tuple], list[Logged]]:
         cols: dict[str, list[Any]] = {
             k: []
             for k in (
@@ -217,6 +232,7 @@ class PredictionWriter:
             )
         }  # fmt: skip
         groups: dict[tuple[str, str, int], list[str]] = {}
+        logged: list[Logged] = []
         sqlite = self.db.is_sqlite
         for item in batch:
             n = len(item.ids)
@@ -227,8 +243,10 @@ class PredictionWriter:
             cols["version"].extend([item.version] * n)
             cols["ts"].extend([ts] * n)
             cols["day"].extend([item.ts.year * 10000 + item.ts.month * 100 + item.ts.day] * n)
-            cols["inputs"].extend(self._inputs(item))
-            cols["output"].extend(str(v) for v in item.outputs)
+            inputs = self._inputs(item)
+            outputs = [str(v) for v in item.outputs]
+            cols["inputs"].extend(inputs)
+            cols["output"].extend(outputs)
             cols["score"].extend(item.scores if item.scores is not None else [None] * n)
             cols["latency_ms"].extend([item.latency_ms] * n)
             cols["reasons"].extend(
@@ -239,6 +257,10 @@ class PredictionWriter:
             cols["subject"].extend(item.subjects if item.subjects is not None else [None] * n)
             cols["traceparent"].extend([item.traceparent] * n)
             groups.setdefault((item.actor, item.name, item.version), []).extend(item.ids)
+            logged.append(
+                Logged(item.actor, item.name, item.model_id, item.version, item.ids, outputs,
+                       item.scores, partial(_parsed, inputs))
+            )  # fmt: skip
         # one audit event per actor and version in the batch: the ids' digest commits to
         # exactly which predictions were logged (the same payload as PredictionLog.log)
         entries = [
@@ -255,7 +277,7 @@ class PredictionWriter:
             )
             for (actor, name, version), ids in groups.items()
         ]
-        return cols, entries
+        return cols, entries, logged
 
     def _inputs(self, item: Pending) -> list[str]:
         policy = None if self.masking is None else self.masking.get(item.name)  # cached

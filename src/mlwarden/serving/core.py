@@ -277,6 +277,17 @@ class Served:
                 scores = None
         return Prediction(_plain_list(out), scores)
 
+    def proba(self, records: Sequence[Record]) -> np.ndarray | None:
+        """Class probabilities, one row per record, columns in ``self.classes`` order;
+        ``None`` for a model that gives none (a regressor, a classifier without them)."""
+        if self.classes is None or not hasattr(self.model, "predict_proba"):
+            return None
+        X = as_fitted(self.model, frame_for(self.spec, records))
+        try:
+            return np.asarray(self.model.predict_proba(X), dtype=float)
+        except (AttributeError, NotImplementedError):
+            return None
+
     def explain(
         self, records: Sequence[Record], k: int = 3, exclude: Sequence[str] | None = None
     ) -> Reasons:
@@ -401,6 +412,12 @@ class LightGBMServed(Served):
             return Prediction(labels.tolist(), [float(p) for p in raw])
         labels = np.asarray(self.classes, dtype=object)[raw.argmax(axis=1)]
         return Prediction(labels.tolist(), _scores_from_proba(raw))
+
+    def proba(self, records: Sequence[Record]) -> np.ndarray | None:
+        if not self.fast or self.classes is None:
+            return super().proba(records)
+        raw = np.asarray(self.booster.predict(self._matrix(records), num_threads=1), dtype=float)
+        return np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
 
 
 def _single_row_predictor(booster: Any) -> Any:

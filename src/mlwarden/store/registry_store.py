@@ -99,6 +99,13 @@ class RegistryStore(ABC):
     def get_evidence(self, name: str, version: int, kind: str) -> dict[str, Any]: ...
 
     @abstractmethod
+    def evidence_of(
+        self, versions: list[tuple[str, int]], kinds: list[str]
+    ) -> dict[tuple[str, int, str], dict[str, Any]]:
+        """``kinds`` evidence of many ``(name, version)`` at once, keyed ``(name, version,
+        kind)``; what a version lacks is absent."""
+
+    @abstractmethod
     def put_evidence(self, name: str, version: int, kind: str, content: dict[str, Any]) -> str: ...
 
     @abstractmethod

@@ -20,6 +20,10 @@ class ToolCallStore(ABC):
         """Log a call (joins the caller's transaction); ``AlreadyExists`` for a known id."""
 
     @abstractmethod
+    def insert_many(self, calls: Sequence[ToolCall]) -> None:
+        """Log several calls in one statement (joins the caller's transaction)."""
+
+    @abstractmethod
     def finish(
         self,
         call_id: str,

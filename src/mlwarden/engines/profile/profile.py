@@ -86,15 +86,14 @@ class Profile:
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
-        """Compact bytes: a magic line, then zlib-compressed JSON with base64 sketch bytes."""
+        """Compact bytes: a magic line, then zlib-compressed JSON with base64 sketch bytes (level
+        1: the sketches hardly compress, and level 6 took 1.7x the time for 4% fewer bytes)."""
         state = {
             "n_rows": self.n_rows,
             "reference": self.reference,
             "params": self.params,
             "columns": [c.to_state() for c in self._columns.values()],
         }
-        # level 1: the sketches travel as base64 and hardly compress further at 6, which cost
-        # ~4x the time (eight profiles per registration with two sensitive features)
         return _MAGIC + zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
 
     @classmethod

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from mlwarden.access import User
 from mlwarden.errors import ValidationError
 from mlwarden.server.auth import check, current_user
-from mlwarden.server.routes._util import StrictJsonRoute, out
+from mlwarden.server.routes._util import StrictJsonRoute, body_schema, out, parse_body
 from mlwarden.server.schemas import ReviewDecisionIn, ReviewRuleIn
 
 router = APIRouter(prefix="/v1", tags=["human oversight"], route_class=StrictJsonRoute)
@@ -31,15 +32,17 @@ def queue(
 
 
 @router.put(
-    "/models/{name}/review-rule", response_model=dict[str, Any], summary="Set the review rule"
+    "/models/{name}/review-rule",
+    response_model=dict[str, Any],
+    summary="Set the review rule",
+    openapi_extra=body_schema(ReviewRuleIn),
 )
-def set_rule(
-    name: str, body: ReviewRuleIn, request: Request, user: User = Depends(current_user)
-) -> Any:
+async def set_rule(name: str, request: Request, user: User = Depends(current_user)) -> Any:
     ctx = request.app.state.ctx
-    check(ctx, user, "config.set", f"model:{name}")
+    check(ctx, user, "config.set", f"model:{name}")  # the role before the body
+    body = parse_body(ReviewRuleIn, await request.body())
     wd = ctx.acting(user)
-    return out(wd.oversight.set_rule(name, body.rule, actor=wd.actor))
+    return out(await run_in_threadpool(wd.oversight.set_rule, name, body.rule, actor=wd.actor))
 
 
 @router.post(
@@ -56,22 +59,22 @@ def flag(name: str, request: Request, user: User = Depends(current_user)) -> Any
     "/models/{name}/reviews/{prediction_id}",
     response_model=dict[str, Any],
     summary="Confirm or override a flagged prediction",
+    openapi_extra=body_schema(ReviewDecisionIn),
 )
-def decide(
-    name: str,
-    prediction_id: str,
-    body: ReviewDecisionIn,
-    request: Request,
-    user: User = Depends(current_user),
+async def decide(
+    name: str, prediction_id: str, request: Request, user: User = Depends(current_user)
 ) -> Any:
     ctx = request.app.state.ctx
-    check(ctx, user, "version.approve", f"model:{name}")
+    check(ctx, user, "version.approve", f"model:{name}")  # the role before the body
+    body = parse_body(ReviewDecisionIn, await request.body())
     if body.decision == "override" and body.output is None:
         raise ValidationError("an override names the reviewer's output", field="output")
     wd = ctx.acting(user)
     override = body.output if body.decision == "override" else None
     return out(
-        wd.oversight.decide(
-            name, prediction_id, actor=wd.actor, override=override, comment=body.comment
+        await run_in_threadpool(
+            lambda: wd.oversight.decide(
+                name, prediction_id, actor=wd.actor, override=override, comment=body.comment
+            )
         )
     )

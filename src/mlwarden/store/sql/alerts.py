@@ -21,6 +21,7 @@ from mlwarden.errors import NotFound
 from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.schema import (
+    MONITOR_WINDOW_COLUMNS,
     alert_channels,
     alert_deliveries,
     alerts,
@@ -253,7 +254,7 @@ class SqlAlertStore(AlertStore):
                     return []
             rows = (
                 conn.execute(
-                    select(mw)
+                    select(*MONITOR_WINDOW_COLUMNS)
                     .where(*mine, mw.c.window == window)
                     .order_by(mw.c.start.desc())
                     .limit(n)
@@ -281,7 +282,7 @@ class SqlAlertStore(AlertStore):
             .subquery()
         )
         query = (
-            select(mw, models.c.name)
+            select(*MONITOR_WINDOW_COLUMNS, models.c.name)
             .join(
                 newest,
                 and_(

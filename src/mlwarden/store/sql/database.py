@@ -26,6 +26,9 @@ class Database:
         self._current: ContextVar[Connection | None] = ContextVar(
             f"warden_tx_{id(self)}", default=None
         )
+        self._pinned: ContextVar[Connection | None] = ContextVar(
+            f"warden_pin_{id(self)}", default=None
+        )
         if auto_upgrade is None:
             auto_upgrade = self.is_sqlite
         migrate.ensure_schema(self.engine, auto_upgrade=auto_upgrade)
@@ -57,12 +60,29 @@ class Database:
     @contextmanager
     def reading(self) -> Iterator[Connection]:
         """A read; joins an open write transaction so it sees its own uncommitted rows."""
-        current = self._current.get()
+        current = self._current.get() or self._pinned.get()
         if current is not None:
             yield current
             return
         with self.engine.connect() as conn:
             yield conn
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Reads inside share one pooled connection (PostgreSQL, this thread or task)
+        instead of a checkout per read, each a pre-ping and a rollback round trip: a fleet
+        job makes a dozen small reads per model. PostgreSQL reads at READ COMMITTED, so
+        every statement still sees what others committed; writes keep their own
+        transactions. SQLite: nothing changes (an open read would hold its snapshot)."""
+        if self.is_sqlite or self._pinned.get() is not None:
+            yield
+            return
+        with self.engine.connect() as conn:
+            token = self._pinned.set(conn)
+            try:
+                yield
+            finally:
+                self._pinned.reset(token)
 
     def scrub(self, tables: Sequence[str], *, vacuum: bool = False) -> dict[str, bool]:
         """After deleting secrets (an erased subject's key), leave no copy of them behind.

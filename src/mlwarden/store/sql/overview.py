@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -81,7 +80,7 @@ class SqlOverviewStore(OverviewStore):
                     gate=gates.get(r.id),
                     window=None if window is None else window.window,
                     window_start=None if window is None else as_utc(window.start),
-                    window_drift={} if window is None else _drift_of(window.result),
+                    window_drift={} if window is None else _drift_of(window),
                     firing_alerts=firing.get(r.id, 0),
                     last_activity=activity.get(r.id),
                 )
@@ -153,7 +152,8 @@ def _latest_windows(conn: Connection) -> dict[int, Any]:
             monitor_windows.c.model_id,
             monitor_windows.c.window,
             monitor_windows.c.start,
-            monitor_windows.c.result,
+            monitor_windows.c.drifted,
+            monitor_windows.c.share_drifted,
         )
         .join(
             latest,
@@ -162,19 +162,17 @@ def _latest_windows(conn: Connection) -> dict[int, Any]:
         )
         .where(monitor_windows.c.segment == "all")
         .order_by(monitor_windows.c.id)
-    ):
+    ).all():  # fetched at once: row by row costs a driver round of checks per row
         windows[r.model_id] = r  # the latest computed wins among window sizes
     return windows
 
 
-def _drift_of(result_text: str) -> dict[str, Any]:
-    # The stored result also holds every column's statistics; only the dataset verdict is
-    # needed here, and it sits in the "drift" object.
-    try:
-        drift = json.loads(result_text).get("drift")
-    except (ValueError, AttributeError):
+def _drift_of(window: Any) -> dict[str, Any]:
+    """The dataset verdict stored beside the window's result (``drifted``,
+    ``share_drifted``): the inventory never parses the results themselves."""
+    if window.drifted is None:  # a result without a drift verdict
         return {}
-    return drift if isinstance(drift, dict) else {}
+    return {"dataset_drifted": bool(window.drifted), "share_drifted": window.share_drifted}
 
 
 def _last_activity(conn: Connection) -> dict[int, datetime]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -13,14 +14,20 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import Connection, func, literal_column, select, text
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import BigInteger, Connection, cast, extract, func, literal_column, select, text
 
 from mlwarden._time import as_utc, utcnow
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
 from mlwarden.store.sql.database import Database
-from mlwarden.store.sql.schema import labels, models, monitor_windows, predictions, retention
+from mlwarden.store.sql.schema import (
+    MONITOR_WINDOW_COLUMNS,
+    labels,
+    models,
+    monitor_windows,
+    predictions,
+    retention,
+)
 from mlwarden.store.sql.vault import SubjectVault
 
 COLUMNS = (
@@ -259,7 +266,14 @@ class SqlPredictionStore(PredictionStore):
             names = [n for n in names if n in always]
         query = (
             select(*(predictions.c[n] for n in names), labels.c.label.label("label"))
-            .outerjoin(labels, labels.c.prediction_id == predictions.c.id)
+            # a label's model is its prediction's (log_labels resolves ids within the
+            # model): the second condition lets PostgreSQL hash-join the model's labels
+            # through ix_labels_model_id instead of probing the key once per prediction
+            .outerjoin(
+                labels,
+                (labels.c.prediction_id == predictions.c.id)
+                & (labels.c.model_id == predictions.c.model_id),
+            )
             .order_by(predictions.c.ts, predictions.c.id)
         )
         if model_id is not None:  # None: across models (a data subject's access request)
@@ -296,30 +310,46 @@ class SqlPredictionStore(PredictionStore):
         """PostgreSQL: the rows of ``query`` as one row of arrays (one per column) and the
         inputs as one JSON array text, so no Python object is made per row and cell; None
         (read row by row) on SQLite or when a row is subject-linked (sealed: the vault opens
-        it row by row)."""
+        it row by row).
+
+        The aggregates take no ORDER BY: PostgreSQL 15 sorts the input of each ordered
+        aggregate separately (one sort per column); all aggregates of one pass see the rows
+        in the same sequence, so the arrays stay aligned and one ``lexsort`` here puts them
+        in ``(ts, id)`` order. Times come as whole microseconds since the epoch (exact,
+        ``numeric`` cast to ``int8``), not as one datetime object per row."""
         if self.db.is_sqlite:
             return None
         rows = query.order_by(None).subquery()
-        order = (rows.c.ts, rows.c.id)
         kept = [n for n in names if n not in ("inputs", "subject")] + ["label"]
+
+        def column(n: str) -> Any:
+            if n == "ts":
+                return cast(extract("epoch", rows.c.ts) * 1_000_000, BigInteger)
+            return rows.c[n]
+
         aggregated = select(
             func.bool_or(rows.c.subject.is_not(None)),
-            func.string_agg(rows.c.inputs, aggregate_order_by(literal_column("','"), *order)),
-            *(func.array_agg(aggregate_order_by(rows.c[n], *order)) for n in kept),
+            func.string_agg(rows.c.inputs, literal_column("','")),
+            *(func.array_agg(column(n)) for n in kept),
         )
         with self.db.reading() as conn:
             linked, inputs, *arrays = conn.execute(aggregated).one()
         if inputs is None:  # no row matched
             return pd.DataFrame()
-        try:
-            records = None if linked else orjson.loads(f"[{inputs}]")
-        except orjson.JSONDecodeError:  # integers beyond 64 bits: pandas' parser, row by row
-            records = None
-        if records is None:
+        if linked:
             return None
         columnwise = dict(zip(kept, arrays, strict=True))
-        columnwise["subject"] = [None] * len(columnwise["id"])
-        meta = self._frame({n: columnwise[n] for n in [*names, "label"] if n != "inputs"}, True)
+        micros = np.asarray(columnwise["ts"], dtype=np.int64)
+        order = np.lexsort((np.asarray(columnwise["id"]), micros))
+        try:
+            records = orjson.loads(f"[{inputs}]")
+        except orjson.JSONDecodeError:  # integers beyond 64 bits: pandas' parser, row by row
+            return None
+        records = [records[i] for i in order]
+        ordered = {n: [columnwise[n][i] for i in order] for n in kept if n != "ts"}
+        ordered["ts"] = pd.to_datetime(micros[order], unit="us", utc=True)
+        ordered["subject"] = [None] * len(order)
+        meta = self._frame({n: ordered[n] for n in [*names, "label"] if n != "inputs"}, True)
         inputs_frame = pd.DataFrame(records, index=pd.RangeIndex(len(records)))
         return pd.concat([meta, inputs_frame], axis=1)
 
@@ -482,6 +512,18 @@ def reasons_json(reasons: Sequence[Any] | None, n: int) -> list[str | None]:
     return [None if r is None else json.dumps(r) for r in reasons]
 
 
+def drift_verdict(result: dict[str, Any]) -> dict[str, Any]:
+    """A window result's dataset drift verdict, stored beside it for the inventory
+    (``drifted``, ``share_drifted``; None where the result has none)."""
+    drift = result.get("drift")
+    if not isinstance(drift, dict):
+        return {"drifted": None, "share_drifted": None}
+    share = drift.get("share_drifted")
+    if not (isinstance(share, int | float) and math.isfinite(share)):
+        share = None
+    return {"drifted": bool(drift.get("dataset_drifted")), "share_drifted": share}
+
+
 class SqlMonitorStore(MonitorStore):
     """Monitoring results as a time series: one row per model, version, window and segment."""
 
@@ -513,6 +555,7 @@ class SqlMonitorStore(MonitorStore):
                         rows=item["rows"],
                         profile_sha256=item.get("profile_sha256"),
                         result=json.dumps(item["result"], default=str),
+                        **drift_verdict(item["result"]),
                         # when its rows were read: a window that had ended then is final
                         computed_at=item.get("read_at", now),
                     )
@@ -526,7 +569,7 @@ class SqlMonitorStore(MonitorStore):
         segment: str | None = None,
         version: int | None = None,
     ) -> list[dict[str, Any]]:
-        query = select(monitor_windows).where(monitor_windows.c.model_id == model_id)
+        query = select(*MONITOR_WINDOW_COLUMNS).where(monitor_windows.c.model_id == model_id)
         if version is not None:
             query = query.where(monitor_windows.c.version == version)
         if window is not None:

@@ -415,6 +415,29 @@ class SqlRegistryStore(RegistryStore):
         )
         return digest
 
+    def evidence_of(
+        self, versions: list[tuple[str, int]], kinds: list[str]
+    ) -> dict[tuple[str, int, str], dict[str, Any]]:
+        wanted = set(versions)
+        names = sorted({name for name, _ in wanted})
+        found: dict[tuple[str, int, str], dict[str, Any]] = {}
+        with self.db.reading() as conn:
+            for start in range(0, len(names), 1000):  # bounded IN lists
+                rows = conn.execute(
+                    select(
+                        models.c.name, model_versions.c.version, evidence.c.kind, evidence.c.content
+                    )
+                    .join(model_versions, model_versions.c.model_id == models.c.id)
+                    .join(evidence, evidence.c.version_id == model_versions.c.id)
+                    .where(
+                        models.c.name.in_(names[start : start + 1000]), evidence.c.kind.in_(kinds)
+                    )
+                )
+                for name, version, kind, content in rows:
+                    if (name, version) in wanted:
+                        found[(name, version, kind)] = content
+        return found
+
     def put_evidence(self, name: str, version: int, kind: str, content: dict[str, Any]) -> str:
         with self.db.transaction() as conn:
             return self._upsert_evidence(conn, self._version_id(conn, name, version), kind, content)

@@ -145,7 +145,7 @@ audit_events = Table(
     # per event instead of an event row and a level-0 node row. Verifiers recompute it.
     Column("leaf", LargeBinary(32)),
     # subject: model pages, erasure, prediction lookups; time: since/until. Actor and action
-    # have a handful of values each: no index (migration 0024).
+    # have a handful of values each: no index (migration 0025).
     Index("ix_audit_events_subject", "subject"),
     Index("ix_audit_events_time", "time"),
 )
@@ -461,6 +461,8 @@ labels = Table(
     Column("model_id", BigId, ForeignKey("models.id", ondelete="CASCADE"), nullable=False),
     Column("label", Text, nullable=False),
     Column("ts", Timestamp, nullable=False),
+    # a window's read joins its model's labels at once (hash join), not one probe per row
+    Index("ix_labels_model_id", "model_id"),
 )
 
 # Monitoring results as a time series (SqlMonitorStore): one row per model, version, window,
@@ -481,9 +483,17 @@ monitor_windows = Table(
     Column("profile_sha256", String(64)),
     Column("result", Text, nullable=False),
     Column("computed_at", Timestamp, nullable=False),
+    # the result's dataset drift verdict, copied out so the inventory of hundreds of models
+    # reads two columns instead of parsing every result (~12 KB each); NULL: no verdict
+    Column("drifted", Boolean),
+    Column("share_drifted", Float),
     UniqueConstraint(
         "model_id", "version", "window", "segment", "key", name="uq_monitor_windows_key"
     ),
+)
+#: what readers of stored windows get: the summary columns above are the inventory's
+MONITOR_WINDOW_COLUMNS = tuple(
+    c for c in monitor_windows.columns if c.name not in ("drifted", "share_drifted")
 )
 
 # ---- data-subject rights (store/sql/vault.py; privacy/)

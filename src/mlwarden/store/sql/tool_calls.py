@@ -43,31 +43,40 @@ class SqlToolCallStore(ToolCallStore):
         self.db = db
 
     def insert(self, call: ToolCall) -> None:
-        arguments = (
-            call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-        )
+        self.insert_many([call])
+
+    def insert_many(self, calls: Sequence[ToolCall]) -> None:
+        if not calls:
+            return
+        rows = [
+            {
+                "id": call.id,
+                "agent": call.agent,
+                "tool": call.tool,
+                "ts": call.ts,
+                "decision": call.decision,
+                "status": call.status,
+                "approvals_needed": call.approvals_needed,
+                "rules": list(call.rules),
+                "arguments": (
+                    call.arguments
+                    if isinstance(call.arguments, str)
+                    else json.dumps(call.arguments)
+                ),
+                "result": call.result,
+                "error": call.error,
+                "latency_ms": call.latency_ms,
+                "subject": call.subject,
+                "audit_seq": call.audit_seq,
+            }
+            for call in calls
+        ]
         try:
             with self.db.transaction() as conn:
-                conn.execute(
-                    tool_calls.insert().values(
-                        id=call.id,
-                        agent=call.agent,
-                        tool=call.tool,
-                        ts=call.ts,
-                        decision=call.decision,
-                        status=call.status,
-                        approvals_needed=call.approvals_needed,
-                        rules=list(call.rules),
-                        arguments=arguments,
-                        result=call.result,
-                        error=call.error,
-                        latency_ms=call.latency_ms,
-                        subject=call.subject,
-                        audit_seq=call.audit_seq,
-                    )
-                )
+                conn.execute(tool_calls.insert(), rows)  # one executemany
         except SqlIntegrityError:
-            raise AlreadyExists(f"tool call {call.id!r} is already logged", id=call.id) from None
+            ids = ", ".join(repr(c.id) for c in calls[:3])
+            raise AlreadyExists(f"tool call {ids} is already logged", id=calls[0].id) from None
 
     def finish(
         self,

@@ -10,15 +10,15 @@ level-0 nodes, which are then deleted (an event never integrated keeps a NULL le
 anyway) and cost an index insert per event; ``subject`` (model pages, erasure, prediction
 lookups) and ``time`` (since/until) stay. docs/audit.md has the EXPLAINs.
 
-Revision ID: 0024
-Revises: 0023
+Revision ID: 0025
+Revises: 0024
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0024"
-down_revision = "0023"
+revision = "0025"
+down_revision = "0024"
 
 
 def upgrade() -> None:
