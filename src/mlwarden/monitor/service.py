@@ -58,6 +58,7 @@ EVIDENCE_CACHE = 4096  # registration evidence kept, by (version ref, kind)
 #: what every window reads, so a fleet job looks it up once per version, not once per window
 CACHED_EVIDENCE = ("reference_profile", "calibration")
 SAVE_BATCH = 50  # models whose new windows a fleet job stores per transaction
+PIN_BATCH = 8  # models read on one pooled connection (a few per worker keeps them balanced)
 
 
 class MonitorService:
@@ -381,7 +382,8 @@ class MonitorService:
 
         The per-model fixed cost is a read of its rows and little else: the model ids, the
         stored windows and the registration evidence of all models are read up front, one
-        query each, and the new windows are saved ``SAVE_BATCH`` models per transaction."""
+        query each; ``PIN_BATCH`` models share a connection checkout and the new windows are
+        saved ``SAVE_BATCH`` models per transaction."""
         parse_window(window)
         started = time.perf_counter()
         jobs = [v if isinstance(v, tuple) else (v, window) for v in versions]
@@ -424,15 +426,20 @@ class MonitorService:
                     write.append((model_id, mv.version, size, stored))
                 return outcome
 
-            with self._pinned():
-                return guarded(task, mv.name, mv.version, size), write
+            return guarded(task, mv.name, mv.version, size), write
 
+        def some(part: list[tuple[ModelVersion, str]]) -> list[tuple[ModelOutcome, list[Write]]]:
+            with self._pinned():  # one connection checkout for several models' reads
+                return [one(job) for job in part]
+
+        parts = [jobs[i : i + PIN_BATCH] for i in range(0, len(jobs), PIN_BATCH)]
         outcomes: list[ModelOutcome] = []
         pending: list[tuple[int, Write]] = []  # (index in outcomes, what to save)
-        for outcome, write in (map or builtins.map)(one, jobs):
-            outcomes.append(outcome)
-            if write and outcome.error is None:
-                pending.append((len(outcomes) - 1, write[0]))
+        for done in (map or builtins.map)(some, parts):
+            for outcome, write in done:
+                outcomes.append(outcome)
+                if write and outcome.error is None:
+                    pending.append((len(outcomes) - 1, write[0]))
             if len(pending) >= SAVE_BATCH:
                 self._save_batch(outcomes, pending)
                 pending = []
