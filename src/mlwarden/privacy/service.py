@@ -73,7 +73,8 @@ class MaskingService:
         return policy
 
     def get_many(self, models: list[str]) -> dict[str, MaskingPolicy | None]:
-        """``get`` for many models in one read (a fleet job's), refreshing the cache."""
+        """``get`` for many models in one read (a fleet job's), refreshing the cache; a
+        policy that no longer parses is left out, so that model's own ``get`` reports it."""
         wanted = sorted(set(models))
         texts: dict[str, str] = {}
         with self.db.reading() as conn:
@@ -86,10 +87,14 @@ class MaskingService:
         found: dict[str, MaskingPolicy | None] = {}
         for model in wanted:
             text = texts.get(model)
-            found[model] = (
-                None if text is None else MaskingPolicy.from_yaml(text, keyring=self.keyring)
-            )
-            self._cache[model] = (now, found[model])
+            try:
+                policy = (
+                    None if text is None else MaskingPolicy.from_yaml(text, keyring=self.keyring)
+                )
+            except Exception:  # one model's error, not the whole job's (see above)
+                continue
+            found[model] = policy
+            self._cache[model] = (now, policy)
         return found
 
     def mask(self, model: str, frame: pd.DataFrame) -> pd.DataFrame:
