@@ -26,6 +26,8 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -136,6 +138,23 @@ def seeded(wd: Any, n_models: int, n_rows: int) -> bool:
     return sum(last.values()) == n_rows
 
 
+@contextmanager
+def counting(wd: Any) -> Iterator[list[str]]:
+    """The SQL statements sent meanwhile (a fleet job's round trips, beside its checkouts)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(wd.db.engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(wd.db.engine, "before_cursor_execute", record)
+
+
 def naive(wd: Any, names: list[str]) -> float:
     """Today's path, per model: read every row and recompute every window (serial)."""
     started = time.perf_counter()
@@ -221,11 +240,15 @@ def main() -> None:
     naive_s = naive(wd, sample) / len(sample) * n_models
     print(f"naive, extrapolated: {naive_s:.1f} s", flush=True)
     # since= the logged day: every window is evaluated again, as on a first run
-    cold = wd.monitor_fleet(window="1d", since=DAY, executor=args.executor, workers=args.workers)
+    with counting(wd) as cold_statements:
+        cold = wd.monitor_fleet(
+            window="1d", since=DAY, executor=args.executor, workers=args.workers
+        )
     assert not cold.errors, cold.errors
-    print(f"fleet job: {cold.seconds:.1f} s", flush=True)
-    warm = wd.monitor_fleet(window="1d", executor=args.executor, workers=args.workers)
-    print(f"fleet job again: {warm.seconds:.1f} s", flush=True)
+    print(f"fleet job: {cold.seconds:.1f} s ({len(cold_statements)} statements)", flush=True)
+    with counting(wd) as warm_statements:
+        warm = wd.monitor_fleet(window="1d", executor=args.executor, workers=args.workers)
+    print(f"fleet job again: {warm.seconds:.1f} s ({len(warm_statements)} statements)", flush=True)
     started = time.perf_counter()
     for name in names:  # the week from the stored daily profiles: no raw row read
         wd.monitor_rollup(name, source="1d", window="7d")
@@ -252,6 +275,10 @@ def main() -> None:
         f"{cold.seconds:8.1f} s"
     )
     print(f"  fleet job again (final windows kept):     {warm.seconds:8.1f} s")
+    print(
+        f"  SQL statements per model: {len(cold_statements) / n_models:.2f} "
+        f"(again: {len(warm_statements) / n_models:.2f})"
+    )
     print(f"  7d roll-up from stored profiles, all:     {rollup_s:8.1f} s")
     for n, s in dask.items():
         print(f"  Dask LocalCluster, {n} worker(s):           {s:8.1f} s ({speedup[n]}x)")
@@ -262,6 +289,8 @@ def main() -> None:
             "bench": "fleet",
             "size": size,
             "warden_s": round(cold.seconds, 2),
+            "statements_per_model": round(len(cold_statements) / n_models, 2),
+            "repeat_statements_per_model": round(len(warm_statements) / n_models, 2),
             "peer": "per-model monitor run (extrapolated)",
             "peer_s": round(naive_s, 2),
             "ratio": round(naive_s / cold.seconds, 2),

@@ -110,6 +110,32 @@ def test_final_windows_are_evaluated_once_and_new_days_alone_are_read(
     assert len(stored(warden, "credit-b")) == 3
 
 
+def test_a_fleet_job_costs_one_read_per_model_beside_a_fixed_few(warden, fleet):
+    """Versions, ids, stored windows, evidence and masking policies of all models are read
+    once per job and their windows saved together: a model adds its window read alone."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(warden.db.engine, "before_cursor_execute", count)
+    try:
+        counts = []
+        for names in (NAMES[:1], list(NAMES)):
+            for since in (T0, None):  # every window new, then all final and kept
+                statements.clear()
+                report = warden.monitor_fleet(names, window="1d", since=since, executor="serial")
+                assert report.errors == {}
+                counts.append(len(statements))
+    finally:
+        event.remove(warden.db.engine, "before_cursor_execute", count)
+    one_new, one_kept, three_new, three_kept = counts
+    assert three_new - one_new <= 2 * 2  # two more models: one window read each
+    assert three_kept - one_kept <= 2 * 2
+
+
 def test_a_model_without_a_reference_is_reported_and_the_others_go_on(warden, fleet):
     from sklearn.dummy import DummyClassifier
 

@@ -3,6 +3,8 @@ and a generalization no reference can follow is refused when the policy is set."
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -127,3 +129,18 @@ def test_over_http_the_refusal_is_a_422_naming_the_column(warden, loans):
         report = api.get("/v1/models/loans/monitor", params={"window": "1d"}).json()
         (w,) = report["windows"]
         assert "age" in w["drift"]["columns"] and report["note"] == ""
+
+
+def test_a_fleet_job_reads_policies_at_once_and_compares_as_monitor_does(warden, loans):
+    warden.set_masking_policy("loans", GENERALIZE_AGE)
+    _log(warden, loans, _applicants(600, 1), "2026-01-01")
+    _log(warden, loans, _applicants(600, 2, age_shift=25), "2026-01-02")
+    many = warden.masking.get_many(["loans", "nope"])
+    assert many["nope"] is None and many["loans"].to_yaml() == warden.masking.get("loans").to_yaml()
+
+    fleet = warden.monitor_fleet(["loans"], window="1d", executor="serial")
+    assert fleet.errors == {} and fleet.models[0].new_windows == 2
+    stored = [w["result"]["drift"] for w in warden.monitoring.history("loans", segment="all")]
+    alone = [w.drift for w in warden.monitor("loans", window="1d").windows]
+    assert [d["columns"]["age"]["drifted"] for d in stored] == [False, True]
+    assert stored == json.loads(json.dumps(alone, default=str))

@@ -193,11 +193,13 @@ class Warden:
             SqlMonitorStore(self.db),
             self.artifacts,
             model_id=self.registry.store.model_id,
+            model_ids=self.registry.store.model_ids,
             evidence=self.registry.get_evidence,
             evidence_of=self.registry.store.evidence_of,
             load_model=self.registry.load_model,
             timezone=self.settings.timezone,
             masking=self.masking.get,
+            masking_of=self.masking.get_many,
             pinned=self.db.pinned,
         )
         self.findings = FindingService(
@@ -831,14 +833,8 @@ class Warden:
         since, until = as_time(since, "since"), as_time(until, "until")
         n = workers or min(8, os.cpu_count() or 1)
         started = time.perf_counter()
-        versions = []
-        with self.db.pinned():  # a few reads per model: one connection for all of them
-            for model in self.registry.list_models():
-                if names is None or model.name in names:
-                    try:
-                        versions.append(self.serving_version(model.name))
-                    except NotFound:  # a model without versions has nothing to monitor
-                        continue
+        # every serving version in three reads (models without versions have nothing to do)
+        versions = self.registry.serving_versions(names)
         if executor in ("serial", "thread"):
             if executor == "serial" or n == 1:
                 return self.monitoring.evaluate_fleet(

@@ -239,6 +239,29 @@ def test_registry_evidence_of_many_versions_in_one_read(registry: RegistryStore)
     assert registry.evidence_of([], ["profile"]) == {}
 
 
+def test_registry_serving_versions_and_model_ids_of_many_models(registry: RegistryStore) -> None:
+    """What serves each model, in one read: ``production``'s version, else the latest; a
+    model without versions is left out; ``names`` filters; equal to the one-model reads."""
+    for name in ("credit", "churn", "empty"):
+        _model(registry, name)
+    for sha in "ab":
+        registry.create_version("credit", _version(sha), {"profile": {"rows": 1}}, "dave")
+    registry.create_version("churn", _version("c"), {}, "dave")
+    registry.move_alias("credit", "production", 1, actor="vera", action="promote")
+    found = registry.serving_versions()
+    assert [(mv.name, mv.version) for mv in found] == [("churn", 1), ("credit", 1)]
+    assert found == [
+        registry.get_version("churn", 1),
+        registry.resolve_alias("credit", "production"),
+    ]
+    assert [mv.ref for mv in registry.serving_versions(["credit", "empty", "nope"])] == ["credit@1"]
+    assert registry.serving_versions([]) == []
+    assert registry.model_ids(["credit", "churn", "nope"]) == {
+        "credit": registry.model_id("credit"),
+        "churn": registry.model_id("churn"),
+    }
+
+
 def test_registry_concurrent_versions_are_consecutive(registry: RegistryStore) -> None:
     _model(registry)
     numbers: list[int] = []
@@ -716,6 +739,33 @@ def test_monitor_stored_windows_are_overall_windows_with_their_read_time(
     assert found[0][1] == read  # when the rows were read: a window that had ended is final
     assert all(end.tzinfo is not None and at.tzinfo is not None for end, at in found)
     assert store.stored_windows(model_id, 2, "1h") == []
+
+
+def test_monitor_many_models_saved_and_read_at_once(db: Database, registry: RegistryStore) -> None:
+    """``save_many`` is ``save`` for several models in one transaction (a broken item stores
+    nothing of any); ``stored_windows_of`` is ``stored_windows`` of several keys."""
+    store: MonitorStore = SqlMonitorStore(db)
+    a, b = _model(registry, "a"), _model(registry, "b")
+    store.save(a, 1, "1h", [_window(T0, drift=0.1)])
+    store.save_many(
+        [
+            (a, 1, "1h", [_window(T0, drift=0.5), _window(T0 + timedelta(hours=1))]),
+            (b, 2, "1h", [_window(T0), _window(T0, "x")]),
+            (b, 2, "1d", []),
+        ]
+    )
+    assert [r["result"]["drift"] for r in store.history(a)] == [0.5, 0.2]  # replaced by key
+    assert len(store.history(b, version=2)) == 2
+    keys = [(a, 1, "1h"), (b, 2, "1h"), (b, 1, "1h")]
+    found = store.stored_windows_of(keys)
+    assert set(found) == {(a, 1, "1h"), (b, 2, "1h")}
+    for key, windows in found.items():
+        assert sorted(windows) == sorted(store.stored_windows(*key))
+    broken = {k: v for k, v in _window(T0 + timedelta(hours=2)).items() if k != "rows"}
+    with pytest.raises(KeyError):
+        store.save_many([(b, 2, "1h", [_window(T0, drift=0.9)]), (a, 1, "1h", [broken])])
+    assert [r["result"]["drift"] for r in store.history(b, segment="all")] == [0.2]
+    assert store.stored_windows_of([]) == {}
 
 
 def test_monitor_save_is_atomic(db: Database, model_id: int) -> None:

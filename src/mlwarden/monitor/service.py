@@ -57,6 +57,8 @@ EVIDENCE_CACHE = 4096  # registration evidence kept, by (version ref, kind)
 #: evidence collected at registration and never replaced (registry.service.REGISTRATION_KINDS):
 #: what every window reads, so a fleet job looks it up once per version, not once per window
 CACHED_EVIDENCE = ("reference_profile", "calibration")
+SAVE_BATCH = 50  # models whose new windows a fleet job stores per transaction
+PIN_BATCH = 8  # models read on one pooled connection (a few per worker keeps them balanced)
 
 
 class MonitorService:
@@ -67,11 +69,13 @@ class MonitorService:
         artifacts: ArtifactStore,
         *,
         model_id: Callable[[str], int],
+        model_ids: Callable[[list[str]], dict[str, int]] | None = None,
         evidence: Callable[[str, str], dict[str, Any]],
         evidence_of: EvidenceOf | None = None,
         load_model: Callable[[str], Any] | None = None,
         timezone: str = "UTC",
         masking: Callable[[str], Any] | None = None,
+        masking_of: Callable[[list[str]], dict[str, Any]] | None = None,
         pinned: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> None:
         self.predictions = predictions
@@ -81,10 +85,12 @@ class MonitorService:
         self.results = results
         self.artifacts = artifacts
         self._model_id = model_id
+        self._model_ids = model_ids  # many models' ids in one read (fleet jobs)
         self._evidence = evidence
         self._evidence_of = evidence_of  # many versions' evidence in one query (fleet jobs)
         self._load_model = load_model
         self._masking = masking  # model -> its masking policy (None: inputs logged as they are)
+        self._masking_of = masking_of  # many models' policies in one read (fleet jobs)
         # content-addressed, so never stale; profiles are read, never changed, by monitoring
         self._profiles: OrderedDict[str, Any] = OrderedDict()
         self._profiles_lock = threading.Lock()
@@ -179,16 +185,48 @@ class MonitorService:
         explain: bool = False,
         progress: Callable[[int, int], None] | None = None,
     ) -> MonitorReport:
+        model_id = self._model_id(mv.name)
+        report, stored = self._evaluate(
+            mv,
+            model_id,
+            since=since,
+            until=until,
+            window=window,
+            segment_by=segment_by,
+            store=store,
+            explain=explain,
+            progress=progress,
+        )
+        if stored:
+            self.results.save(model_id, mv.version, window, stored)
+        return report
+
+    def _evaluate(
+        self,
+        mv: ModelVersion,
+        model_id: int,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        window: str = "1d",
+        segment_by: str | None = None,
+        store: bool = True,
+        explain: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+        policy: Any = ...,
+    ) -> tuple[MonitorReport, list[dict[str, Any]]]:
+        """``run`` without the write: the report, and (``store``) the items to save.
+        ``policy``: the model's masking policy when the caller read it (a fleet job)."""
         from mlwarden.engines.drift import compare
         from mlwarden.engines.profile import profile
 
         parse_window(window)
         since, until = as_time(since, "since"), as_time(until, "until")
-        policy = self._masking(mv.name) if self._masking is not None else None
+        if policy is ...:
+            policy = self._masking(mv.name) if self._masking is not None else None
         # the log holds masked inputs: compare them with the reference masked the same way
         ref, left_out = masked_reference(self.reference(mv), policy, MASK_EXEMPT)
         signature = masked_signature(dict(mv.signature), policy)
-        model_id = self._model_id(mv.name)
         read_at = datetime.now(UTC)
         frame = self.predictions.read(
             model_id, since=since, until=until, version=mv.version, columns=WINDOW_COLUMNS
@@ -199,7 +237,7 @@ class MonitorService:
             # a shredded subject's rows keep only id, time and version: nothing to monitor
             frame = frame[~frame["erased"].astype(bool)].reset_index(drop=True)
         if frame.empty:
-            return MonitorReport(mv.name, mv.version, window, segment_by, ())
+            return MonitorReport(mv.name, mv.version, window, segment_by, ()), []
         frame = frame.assign(**{PREDICTION_COLUMN: frame["output"].astype(str)})
         if SCORE_COLUMN in ref.columns:
             frame[SCORE_COLUMN] = frame["score"].astype(float)
@@ -267,9 +305,7 @@ class MonitorService:
                     )
             if progress is not None:
                 progress(i + 1, len(spans))
-        if store:
-            self.results.save(model_id, mv.version, window, stored)
-        return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows))
+        return MonitorReport(mv.name, mv.version, window, segment_by, tuple(windows)), stored
 
     def refresh(
         self,
@@ -284,17 +320,40 @@ class MonitorService:
         evaluated again). An explicit ``since`` evaluates everything from there, final
         windows included: what a label for a final window, or a prediction logged late with
         an older timestamp, needs to count."""
+        model_id = self._model_id(mv.name)
+        _, unit = parse_window(window)
+        closed = None
+        if unit != "rows" and as_time(since, "since") is None:
+            closed = self.results.stored_windows(model_id, mv.version, window)
+        outcome, stored = self._refresh(mv, model_id, closed, window, since, until)
+        if stored:
+            self.results.save(model_id, mv.version, window, stored)
+        return outcome
+
+    def _refresh(
+        self,
+        mv: ModelVersion,
+        model_id: int,
+        closed: list[tuple[datetime, datetime]] | None,
+        window: str,
+        since: datetime | None,
+        until: datetime | None,
+        policy: Any = ...,
+    ) -> tuple[ModelOutcome, list[dict[str, Any]]]:
+        """``refresh`` without its reads of the model id and stored windows (``closed``:
+        None when every window is evaluated) and without the write: the outcome and the
+        items to save."""
         started = time.perf_counter()
         _, unit = parse_window(window)
         since = as_time(since, "since")
         kept = 0
         if unit != "rows" and since is None:
-            since, kept = resume_after(
-                self.results.stored_windows(self._model_id(mv.name), mv.version, window)
-            )
-        report = self.run(mv, since=since, until=until, window=window)
+            since, kept = resume_after(closed or [])
+        report, stored = self._evaluate(
+            mv, model_id, since=since, until=until, window=window, policy=policy
+        )
         latest = report.windows[-1] if report.windows else None
-        return ModelOutcome(
+        outcome = ModelOutcome(
             mv.name,
             mv.version,
             window,
@@ -304,6 +363,7 @@ class MonitorService:
             drifted=None if latest is None else bool(latest.drift.get("dataset_drifted")),
             seconds=time.perf_counter() - started,
         )
+        return outcome, stored
 
     def evaluate_fleet(
         self,
@@ -318,24 +378,97 @@ class MonitorService:
     ) -> FleetReport:
         """``refresh`` every version (or ``(version, window)`` pair), mapped with ``map``
         (default: one after another; a thread pool's ``map`` runs models side by side).
-        A model that fails is reported in its outcome; the others go on."""
+        A model that fails is reported in its outcome; the others go on.
+
+        The per-model fixed cost is a read of its rows and little else: the model ids, the
+        stored windows and the registration evidence of all models are read up front, one
+        query each; ``PIN_BATCH`` models share a connection checkout and the new windows are
+        saved ``SAVE_BATCH`` models per transaction."""
         parse_window(window)
         started = time.perf_counter()
         jobs = [v if isinstance(v, tuple) else (v, window) for v in versions]
         self._prefetch_evidence(list({mv.ref: mv for mv, _ in jobs}.values()))
-
-        def one(job: tuple[ModelVersion, str]) -> ModelOutcome:
-            mv, size = job
-            with self._pinned():
-                return guarded(
-                    lambda: self.refresh(mv, window=size, since=since, until=until),
-                    mv.name,
-                    mv.version,
-                    size,
+        names = sorted({mv.name for mv, _ in jobs})
+        ids = self._model_ids(names) if self._model_ids is not None else {}
+        policies = self._masking_of(names) if self._masking_of is not None else {}
+        closed: dict[tuple[int, int, str], list[tuple[datetime, datetime]]] = {}
+        if as_time(since, "since") is None:
+            closed = self.results.stored_windows_of(
+                sorted(
+                    {
+                        (ids[mv.name], mv.version, size)
+                        for mv, size in jobs
+                        if mv.name in ids and parse_window(size)[1] != "rows"
+                    }
                 )
+            )
 
-        outcomes = tuple((map or builtins.map)(one, jobs))
-        return FleetReport(window, outcomes, time.perf_counter() - started, executor, workers)
+        Write = tuple[int, int, str, list[dict[str, Any]]]  # save_many's (id, version, ...)
+
+        def one(job: tuple[ModelVersion, str]) -> tuple[ModelOutcome, list[Write]]:
+            mv, size = job
+            write: list[Write] = []
+
+            def task() -> ModelOutcome:
+                model_id = ids.get(mv.name)
+                if model_id is None:  # not prefetched (or gone since): its own read
+                    model_id = self._model_id(mv.name)
+                outcome, stored = self._refresh(
+                    mv,
+                    model_id,
+                    closed.get((model_id, mv.version, size), []),
+                    size,
+                    since,
+                    until,
+                    policies.get(mv.name, ...),
+                )
+                if stored:
+                    write.append((model_id, mv.version, size, stored))
+                return outcome
+
+            return guarded(task, mv.name, mv.version, size), write
+
+        def some(part: list[tuple[ModelVersion, str]]) -> list[tuple[ModelOutcome, list[Write]]]:
+            with self._pinned():  # one connection checkout for several models' reads
+                return [one(job) for job in part]
+
+        parts = [jobs[i : i + PIN_BATCH] for i in range(0, len(jobs), PIN_BATCH)]
+        outcomes: list[ModelOutcome] = []
+        pending: list[tuple[int, Write]] = []  # (index in outcomes, what to save)
+        for done in (map or builtins.map)(some, parts):
+            for outcome, write in done:
+                outcomes.append(outcome)
+                if write and outcome.error is None:
+                    pending.append((len(outcomes) - 1, write[0]))
+            if len(pending) >= SAVE_BATCH:
+                self._save_batch(outcomes, pending)
+                pending = []
+        self._save_batch(outcomes, pending)
+        return FleetReport(
+            window, tuple(outcomes), time.perf_counter() - started, executor, workers
+        )
+
+    def _save_batch(
+        self,
+        outcomes: list[ModelOutcome],
+        pending: list[tuple[int, tuple[int, int, str, list[dict[str, Any]]]]],
+    ) -> None:
+        """Save several models' new windows in one transaction; if it fails, each of those
+        models reports the error (nothing of theirs was stored)."""
+        if not pending:
+            return
+        try:
+            self.results.save_many([write for _, write in pending])
+        except Exception as exc:  # reported per model, as guarded() does
+            for index, _ in pending:
+                failed = outcomes[index]
+                outcomes[index] = ModelOutcome(
+                    failed.name,
+                    failed.version,
+                    failed.window,
+                    seconds=failed.seconds,
+                    error=f"saving its windows failed: {type(exc).__name__}: {exc}",
+                )
 
     def traffic(
         self, name: str, *, since: datetime | None = None, until: datetime | None = None

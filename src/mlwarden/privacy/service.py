@@ -72,6 +72,31 @@ class MaskingService:
         self._cache[model] = (time.monotonic(), policy)
         return policy
 
+    def get_many(self, models: list[str]) -> dict[str, MaskingPolicy | None]:
+        """``get`` for many models in one read (a fleet job's), refreshing the cache; a
+        policy that no longer parses is left out, so that model's own ``get`` reports it."""
+        wanted = sorted(set(models))
+        texts: dict[str, str] = {}
+        with self.db.reading() as conn:
+            for i in range(0, len(wanted), 1000):  # bounded IN lists
+                query = select(masking_policies.c.model, masking_policies.c.policy).where(
+                    masking_policies.c.model.in_(wanted[i : i + 1000])
+                )
+                texts.update({model: text for model, text in conn.execute(query)})
+        now = time.monotonic()
+        found: dict[str, MaskingPolicy | None] = {}
+        for model in wanted:
+            text = texts.get(model)
+            try:
+                policy = (
+                    None if text is None else MaskingPolicy.from_yaml(text, keyring=self.keyring)
+                )
+            except Exception:  # one model's error, not the whole job's (see above)
+                continue
+            found[model] = policy
+            self._cache[model] = (now, policy)
+        return found
+
     def mask(self, model: str, frame: pd.DataFrame) -> pd.DataFrame:
         policy = self.get(model)
         return frame if policy is None else policy.apply(frame)

@@ -415,6 +415,11 @@ class RegistryService:
     def list_models(self) -> list[Model]:
         return self.store.list_models()
 
+    def serving_versions(self, names: list[str] | None = None) -> list[ModelVersion]:
+        """What ``production`` serves (else the latest version) for every model or ``names``,
+        ordered by name, in a fixed number of reads: a fleet job resolves them all at once."""
+        return self.store.serving_versions(names)
+
     def list_versions(self, name: str) -> list[ModelVersion]:
         return self.store.list_versions(check_name(name))
 

@@ -109,11 +109,16 @@ class MonitorStore(ABC):
     """Monitoring results as a time series: one record per model, version, window size,
     segment and window key."""
 
-    @abstractmethod
     def save(self, model_id: int, version: int, window: str, items: list[dict[str, Any]]) -> None:
         """Store the items (``key, start, end, segment, rows, result``, optional
         ``profile_sha256`` and ``read_at``, when its rows were read) atomically; an item with
         the same key replaces the stored one."""
+        self.save_many([(model_id, version, window, items)])
+
+    @abstractmethod
+    def save_many(self, batches: list[tuple[int, int, str, list[dict[str, Any]]]]) -> None:
+        """``save`` for many ``(model_id, version, window, items)`` in one transaction: a
+        fleet job stores a chunk of models' windows at once instead of a transaction each."""
 
     @abstractmethod
     def history(
@@ -132,3 +137,10 @@ class MonitorStore(ABC):
     ) -> list[tuple[datetime, datetime]]:
         """``(end, computed_at)`` (UTC) of each stored overall window of that size: what a
         fleet run needs to know which windows are final, without decoding any result."""
+
+    @abstractmethod
+    def stored_windows_of(
+        self, keys: list[tuple[int, int, str]]
+    ) -> dict[tuple[int, int, str], list[tuple[datetime, datetime]]]:
+        """``stored_windows`` of many ``(model_id, version, window)`` in one read; a key
+        without stored windows is absent."""

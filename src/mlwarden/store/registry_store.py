@@ -57,6 +57,16 @@ class RegistryStore(ABC):
     def list_models(self) -> list[Model]: ...
 
     @abstractmethod
+    def model_ids(self, names: list[str]) -> dict[str, int]:
+        """``model_id`` of many models in one read; a name that does not exist is absent."""
+
+    @abstractmethod
+    def serving_versions(self, names: list[str] | None = None) -> list[ModelVersion]:
+        """For every model (or ``names``), ordered by name, the version behind
+        ``production``, else its latest, in a fixed number of reads; models without
+        versions are left out."""
+
+    @abstractmethod
     def create_version(
         self, name: str, spec: NewVersion, evidence: dict[str, dict[str, Any]], actor: str
     ) -> ModelVersion:

@@ -14,7 +14,17 @@ from typing import Any
 import numpy as np
 import orjson
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, cast, extract, func, literal_column, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    cast,
+    extract,
+    func,
+    literal_column,
+    select,
+    text,
+    tuple_,
+)
 
 from mlwarden._time import as_utc, utcnow
 from mlwarden.errors import AlreadyExists, IntegrityError
@@ -30,6 +40,7 @@ from mlwarden.store.sql.schema import (
 )
 from mlwarden.store.sql.vault import SubjectVault
 
+IN_CHUNK = 500  # keys per IN list of a many-model statement (bounded parameter count)
 COLUMNS = (
     "id",
     "model_id",
@@ -530,36 +541,41 @@ class SqlMonitorStore(MonitorStore):
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def save(self, model_id: int, version: int, window: str, items: list[dict[str, Any]]) -> None:
+    def save_many(self, batches: list[tuple[int, int, str, list[dict[str, Any]]]]) -> None:
         now = utcnow()
+        mw = monitor_windows
+        keys = [
+            (model_id, version, window, item["segment"], item["key"])
+            for model_id, version, window, items in batches
+            for item in items
+        ]
+        rows = [
+            {
+                "model_id": model_id,
+                "version": version,
+                "window": window,
+                "key": item["key"],
+                "start": item["start"],
+                "end": item["end"],
+                "segment": item["segment"],
+                "rows": item["rows"],
+                "profile_sha256": item.get("profile_sha256"),
+                "result": json.dumps(item["result"], default=str),
+                **drift_verdict(item["result"]),
+                # when its rows were read: a window that had ended then is final
+                "computed_at": item.get("read_at", now),
+            }
+            for model_id, version, window, items in batches
+            for item in items
+        ]
+        if not rows:
+            return
+        columns = tuple_(mw.c.model_id, mw.c.version, mw.c.window, mw.c.segment, mw.c.key)
         with self.db.transaction() as conn:
-            for item in items:
-                conn.execute(
-                    monitor_windows.delete().where(
-                        monitor_windows.c.model_id == model_id,
-                        monitor_windows.c.version == version,
-                        monitor_windows.c.window == window,
-                        monitor_windows.c.segment == item["segment"],
-                        monitor_windows.c.key == item["key"],
-                    )
-                )
-                conn.execute(
-                    monitor_windows.insert().values(
-                        model_id=model_id,
-                        version=version,
-                        window=window,
-                        key=item["key"],
-                        start=item["start"],
-                        end=item["end"],
-                        segment=item["segment"],
-                        rows=item["rows"],
-                        profile_sha256=item.get("profile_sha256"),
-                        result=json.dumps(item["result"], default=str),
-                        **drift_verdict(item["result"]),
-                        # when its rows were read: a window that had ended then is final
-                        computed_at=item.get("read_at", now),
-                    )
-                )
+            # replaced items: one DELETE per bounded chunk of keys, then one executemany
+            for i in range(0, len(keys), IN_CHUNK):
+                conn.execute(mw.delete().where(columns.in_(keys[i : i + IN_CHUNK])))
+            conn.execute(mw.insert(), rows)
 
     def history(
         self,
@@ -593,3 +609,20 @@ class SqlMonitorStore(MonitorStore):
         with self.db.reading() as conn:
             rows = conn.execute(query).all()
         return [(as_utc(end), as_utc(computed)) for end, computed in rows]
+
+    def stored_windows_of(
+        self, keys: list[tuple[int, int, str]]
+    ) -> dict[tuple[int, int, str], list[tuple[datetime, datetime]]]:
+        mw = monitor_windows
+        found: dict[tuple[int, int, str], list[tuple[datetime, datetime]]] = {}
+        columns = tuple_(mw.c.model_id, mw.c.version, mw.c.window)
+        with self.db.reading() as conn:
+            for i in range(0, len(keys), IN_CHUNK):
+                query = select(
+                    mw.c.model_id, mw.c.version, mw.c.window, mw.c.end, mw.c.computed_at
+                ).where(columns.in_(keys[i : i + IN_CHUNK]), mw.c.segment == "all")
+                for model_id, version, window, end, computed in conn.execute(query):
+                    found.setdefault((model_id, version, window), []).append(
+                        (as_utc(end), as_utc(computed))
+                    )
+        return found

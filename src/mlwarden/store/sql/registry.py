@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, delete, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from mlwarden._time import as_utc, utcnow
@@ -35,6 +35,17 @@ _BY_ALIAS = _VERSIONS.where(
 _LATEST = _VERSIONS.where(
     models.c.name == bindparam("name"), model_versions.c.version == models.c.last_version
 )
+# what serves: the version behind ``production``, else the latest (Warden.serving_version)
+_SERVING = _VERSIONS.where(
+    model_versions.c.version
+    == func.coalesce(
+        select(aliases.c.version)
+        .where(aliases.c.model_id == models.c.id, aliases.c.alias == "production")
+        .scalar_subquery(),
+        models.c.last_version,
+    )
+)
+IN_CHUNK = 1000  # names per IN list (bounded parameter count)
 _ALIASES_OF = select(aliases.c.alias).where(
     aliases.c.model_id == bindparam("model_id"), aliases.c.version == bindparam("version")
 )
@@ -137,6 +148,33 @@ class SqlRegistryStore(RegistryStore):
                 )
                 for r in rows
             ]
+
+    def model_ids(self, names: list[str]) -> dict[str, int]:
+        wanted = sorted(set(names))
+        found: dict[str, int] = {}
+        with self.db.reading() as conn:
+            for i in range(0, len(wanted), IN_CHUNK):
+                query = select(models.c.name, models.c.id).where(
+                    models.c.name.in_(wanted[i : i + IN_CHUNK])
+                )
+                found.update({name: model_id for name, model_id in conn.execute(query)})
+        return found
+
+    def serving_versions(self, names: list[str] | None = None) -> list[ModelVersion]:
+        wanted = sorted(set(names)) if names is not None else None
+        parts = (
+            [None]
+            if wanted is None
+            else [wanted[i : i + IN_CHUNK] for i in range(0, len(wanted), IN_CHUNK)]
+        )
+        found: list[ModelVersion] = []
+        with self.db.reading() as conn:
+            for part in parts:
+                query = _SERVING if part is None else _SERVING.where(models.c.name.in_(part))
+                rows = conn.execute(query).all()
+                for i in range(0, len(rows), IN_CHUNK):  # their aliases and evidence, bounded
+                    found.extend(self._to_versions(conn, rows[i : i + IN_CHUNK]))
+        return sorted(found, key=lambda mv: mv.name)
 
     # -- versions -------------------------------------------------------------------------
 
