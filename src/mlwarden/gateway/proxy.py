@@ -178,14 +178,16 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def serve_stdio(gateway: Gateway, upstream: str, *, relay: bool = True) -> None:
+async def serve_stdio(
+    gateway: Gateway, upstream: str, *, relay: bool = True, max_line_bytes: int | None = None
+) -> None:
     """Serve the gateway on this process's stdin/stdout until the agent disconnects: through
     the frame relay (``relay.py``) for a command upstream on pipes, else the SDK's session."""
     target = upstream_target(upstream)
     if relay and isinstance(target, StdioServerParameters) and _pipes():
-        from mlwarden.gateway.relay import serve_relay
+        from mlwarden.gateway.relay import MAX_LINE_BYTES, serve_relay
 
-        await serve_relay(gateway, target)
+        await serve_relay(gateway, target, max_line_bytes=max_line_bytes or MAX_LINE_BYTES)
         return
     from mcp.server.stdio import stdio_server
 
