@@ -3,14 +3,22 @@ on PostgreSQL too (in CI it must be set and reachable: a missing database fails 
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 import mlwarden as mw
+from mlwarden.store.files import private_file
+from mlwarden.store.sql import migrate
+from mlwarden.store.sql.engine import make_engine
 
 # Servers built in this process would freeze the heap (gc.freeze) and keep every earlier
 # test's objects; test_serve_proxy_writer.py checks the setting itself.
@@ -29,9 +37,9 @@ def _backends() -> list:
     return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-@pytest.fixture
-def pg_schema_uri() -> Iterator[str]:
-    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+@contextmanager
+def _pg_schema() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema (its URI), dropped afterwards."""
     if not PG_URL:
         pytest.skip("MLWARDEN_TEST_POSTGRES_URL is not set")
     import psycopg
@@ -47,12 +55,169 @@ def pg_schema_uri() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+@pytest.fixture
+def pg_schema_uri() -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema for one test, dropped afterwards."""
+    with _pg_schema() as uri:
+        yield uri
+
+
+# Running the migrations takes seconds per database (Alembic imports every revision, SQLite
+# rebuilds tables, PostgreSQL's DDL is slow), and most tests need only an empty store at
+# head. The real migrations run once per session; a test's store is then a copy of the
+# SQLite template, or a PostgreSQL schema from a pool: made by replaying the statements the
+# migrations executed, and emptied after each test (rows deleted, sequences restarted) for
+# the next one. An emptied store has no store key: each test's store makes its own on first
+# open. tests/test_migrations.py migrates empty databases itself (``empty_store_uri``).
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "warden.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+def _copy_sqlite(template: Path, target: Path) -> None:
+    private_file(target)  # 0600, as a store opened by Warden is
+    with (
+        closing(sqlite3.connect(template)) as source,
+        closing(sqlite3.connect(target)) as copy,
+    ):
+        source.backup(copy)
+
+
+class PgSchemaPool:
+    """PostgreSQL schemas at head for one test at a time (see above)."""
+
+    def __init__(self) -> None:
+        self.free: list[str] = []
+        self.owned: list[str] = []
+        self.statements: list[tuple[str, Any, bool]] = []
+        self.tables: set[str] = set()
+
+    def _schema(self) -> str:
+        import psycopg
+
+        assert PG_URL
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        self.owned.append(schema)
+        sep = "&" if "?" in PG_URL else "?"
+        return f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+
+    def _record(self) -> None:
+        """Run the real migrations once, keeping what they execute."""
+        uri = self._schema()
+        engine = make_engine(uri)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
+            self.statements.append((statement, parameters, executemany))
+
+        migrate.upgrade(engine)
+        engine.dispose()
+        schema = uri.rsplit("%3D", 1)[1]
+        assert not any(schema in sql for sql, _, _ in self.statements), "a migration names it"
+        self.tables = self._tables(uri)
+        self.free.append(uri)
+
+    @staticmethod
+    def _tables(uri: str) -> set[str]:
+        import psycopg
+
+        with psycopg.connect(uri, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+            return {row[0] for row in rows}
+
+    def take(self) -> str:
+        import psycopg
+
+        if not self.statements:
+            self._record()
+        if self.free:
+            return self.free.pop()
+        uri = self._schema()
+        with psycopg.connect(uri) as conn, conn.cursor() as cur:  # one transaction
+            for sql, params, many in self.statements:
+                if many:
+                    cur.executemany(sql, params)
+                else:
+                    cur.execute(sql, params or None)
+        return uri
+
+    def give_back(self, uri: str) -> None:
+        """Empty the schema for the next test; one that a test changed is not reused."""
+        import psycopg
+
+        try:
+            if self._tables(uri) != self.tables:
+                return
+            with psycopg.connect(uri) as conn:
+                conn.execute("SET LOCAL lock_timeout = '10s'")
+                # no triggers (append-only guards) or foreign-key checks while emptying
+                conn.execute("SET LOCAL session_replication_role = replica")
+                if conn.execute("SELECT version_num FROM alembic_version").fetchall() != [
+                    (migrate.head_revision(),)
+                ]:
+                    return
+                for table in sorted(self.tables - {"alembic_version"}):
+                    conn.execute(f'DELETE FROM "{table}"')
+                sequences = conn.execute(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+                ).fetchall()
+                for (sequence,) in sequences:
+                    conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+        except psycopg.Error:
+            return
+        self.free.append(uri)
+
+    def close(self) -> None:
+        import psycopg
+
+        assert PG_URL
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            for schema in self.owned:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def pg_schema_pool() -> Iterator[PgSchemaPool]:
+    if not PG_URL:
+        pytest.skip("MLWARDEN_TEST_POSTGRES_URL is not set")
+    pool = PgSchemaPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(params=_backends())
-def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URI on each backend; the artifact folder goes in ``tmp_path``."""
+def empty_store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on each backend (the migrations run on first open)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'warden.db'}"
-    return request.getfixturevalue("pg_schema_uri")
+        yield f"sqlite:///{tmp_path / 'warden.db'}"
+        return
+    with _pg_schema() as uri:
+        yield uri
+
+
+@pytest.fixture(params=_backends())
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database at the head revision on each backend; the artifact folder goes in
+    ``tmp_path``."""
+    if request.param == "sqlite":
+        path = tmp_path / "warden.db"
+        _copy_sqlite(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    pool: PgSchemaPool = request.getfixturevalue("pg_schema_pool")
+    uri = pool.take()
+    yield uri
+    pool.give_back(uri)
 
 
 @pytest.fixture
@@ -60,6 +225,15 @@ def warden(store_uri: str, tmp_path: Path) -> Iterator[mw.Warden]:
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "artifacts"), actor="alice")
     yield wd
     wd.close()
+
+
+@pytest.fixture(scope="session")
+def processes() -> Any:
+    """The context for the tests with concurrent writers in real processes: each is forked
+    from a server that imported mlwarden once (``spawn`` imports it again in every child)."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["mlwarden", "mlwarden.client"])
+    return ctx
 
 
 @pytest.fixture(scope="session")

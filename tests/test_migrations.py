@@ -11,6 +11,12 @@ from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine
 
 
+@pytest.fixture
+def store_uri(empty_store_uri: str) -> str:
+    """Here the migrations are under test: an empty database, not the migrated template."""
+    return empty_store_uri
+
+
 def test_fresh_database_is_created_at_head(store_uri, tmp_path):
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
     assert migrate.current_revision(wd.db.engine) == migrate.head_revision()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-
 import pytest
 
 import mlwarden as mw
@@ -38,8 +36,8 @@ def _promote(uri: str, artifacts: str, version: int, barrier) -> str:  # type: i
         return "lost"
 
 
-def test_concurrent_registrations_get_distinct_numbers(store_uri, tmp_path):
-    ctx = mp.get_context("spawn")
+def test_concurrent_registrations_get_distinct_numbers(store_uri, tmp_path, processes):
+    ctx = processes
     with ctx.Manager() as manager:
         barrier = manager.Barrier(WORKERS)
         with ctx.Pool(WORKERS) as pool:
@@ -53,14 +51,16 @@ def test_concurrent_registrations_get_distinct_numbers(store_uri, tmp_path):
 
 
 @pytest.mark.parametrize("contenders", [3])
-def test_concurrent_conditional_alias_moves_have_one_winner(store_uri, tmp_path, contenders):
+def test_concurrent_conditional_alias_moves_have_one_winner(
+    store_uri, tmp_path, contenders, processes
+):
     from sklearn.dummy import DummyClassifier
 
     wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
     model = DummyClassifier().fit([[0], [1]], [0, 1])
     for _ in range(contenders):
         wd.register_model("race", model)
-    ctx = mp.get_context("spawn")
+    ctx = processes
     with ctx.Manager() as manager:
         barrier = manager.Barrier(contenders)
         with ctx.Pool(contenders) as pool:

@@ -4,7 +4,6 @@ concurrent writers in real processes, the key, and the CLI."""
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 from pathlib import Path
 
 import pytest
@@ -327,13 +326,13 @@ def _write(uri: str, key: str, artifacts: str, who: int, barrier) -> list[int]: 
     return seqs
 
 
-def test_concurrent_writers_get_one_total_order(store_uri, tmp_path):
+def test_concurrent_writers_get_one_total_order(store_uri, tmp_path, processes):
     key = str(tmp_path / "keys" / "audit.pem")
     first = mw.Warden(
         store_uri, artifacts=str(tmp_path / "a"), settings=mw.Settings(key_file=Path(key))
     )
     first.audit.checkpoint()  # `mlwarden init`: the key exists before the writers start
-    ctx = mp.get_context("spawn")
+    ctx = processes
     with ctx.Manager() as manager:
         barrier = manager.Barrier(WRITERS)
         with ctx.Pool(WRITERS) as pool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-
 import mlwarden as mw
 from mlwarden.policy.service import PolicyService
 from mlwarden.store.sql.policy import SqlDecisionStore
@@ -39,7 +37,9 @@ def _promote(uri: str, artifacts: str, policy: str, version: int, barrier) -> st
         wd.close()
 
 
-def test_concurrent_promotions_have_one_winner(store_uri, tmp_path, gate_file, version_maker):
+def test_concurrent_promotions_have_one_winner(
+    store_uri, tmp_path, gate_file, version_maker, processes
+):
     artifacts = str(tmp_path / "a")
     policy = gate_file
     wd = mw.Warden(store_uri, artifacts=artifacts, actor="alice")
@@ -50,7 +50,7 @@ def test_concurrent_promotions_have_one_winner(store_uri, tmp_path, gate_file, v
     for v in range(1, CONTENDERS + 1):
         approver.approve(f"race@{v}")
     approver.close()
-    ctx = mp.get_context("spawn")
+    ctx = processes
     with ctx.Manager() as manager:
         barrier = manager.Barrier(CONTENDERS)
         with ctx.Pool(CONTENDERS) as pool:
