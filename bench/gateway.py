@@ -9,8 +9,8 @@ p99 <= 5 ms.
 
 The floor is measured in the same rounds: the same calls through a do-nothing relay built on
 the SDK (bench/_mcp_relay.py: server in front of client, nothing else). Gateway minus relay
-is what governance itself costs; relay minus direct is the second MCP hop any SDK-built
-gateway pays.
+is what governance itself costs; relay minus direct is the second MCP hop any gateway built on
+the SDK's session pays (the stdio gateway relays frames instead, so it can come in under it).
 
     python bench/gateway.py [--quick] [-n 400]
 """
