@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from mlwarden.gateway.proxy import Gateway, log
 
 MAX_LINE_BYTES = 8 * 1024 * 1024
-PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
+PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS, INTERNAL_ERROR = -32700, -32600, -32602, -32603
 STOP_WAIT_S = 5.0  # after the agent leaves: the upstream's time to answer and exit
 
 
@@ -185,8 +185,11 @@ class FrameRelay:
             if message.get("method") == "tools/call":
                 self._start(self._call(message, up))
                 continue
-            up.send(orjson.dumps(message) + b"\n")
-            await up.proc.stdin.drain()  # type: ignore[union-attr]
+            try:
+                up.send(orjson.dumps(message) + b"\n")
+                await up.proc.stdin.drain()  # type: ignore[union-attr]
+            except ConnectionError:  # the upstream exited: its reader ends the session
+                return
 
     def _start(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -212,11 +215,16 @@ class FrameRelay:
             result = await self.gateway.govern(
                 self.gateway.identify(None), params, lambda: up.call(request_id, data)
             )
+            answer = orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": result})
         except MCPError as exc:
             error = exc.error
             self._reply(_error(request_id, error.code, error.message, error.data))
             return
-        self._reply(orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}) + b"\n")
+        except Exception as exc:  # a bug of ours: the agent still gets an answer
+            log(f"mlwarden gateway: tools/call {request_id!r} failed: {exc!r}")
+            self._reply(_error(request_id, INTERNAL_ERROR, "internal error in the gateway"))
+            return
+        self._reply(answer + b"\n")
 
     async def _from_upstream(self, up: _Upstream) -> None:
         assert up.proc.stdout is not None
