@@ -139,17 +139,16 @@ def hash_floor(log: AuditLog, n: int) -> float:
 def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[str, float]:
     """What the database alone costs for the same rows, through the same driver:
 
-    * write: the stored events, tree nodes and checkpoints of the first ``n`` events inserted
-      into a fresh store, one transaction per batch (``COPY`` on PostgreSQL, ``executemany``
-      on SQLite), nothing computed;
-    * read: the same rows fetched back page by page (events and their leaf hashes), nothing
-      checked.
+    * write: the stored events (with their recorded leaves), upper tree nodes and
+      checkpoints of the first ``n`` events inserted into a fresh store, one transaction per
+      batch (``COPY`` on PostgreSQL, ``executemany`` on SQLite), nothing computed;
+    * read: the same event rows fetched back page by page, nothing checked.
     """
     from mlwarden.store.sql.audit import _PAGE, SqlAuditBackend
 
     src = log.backend
     assert isinstance(src, SqlAuditBackend) and isinstance(target, SqlAuditBackend)
-    events = [tuple(r[:8]) for r in src.records()][:n]
+    events = [tuple(r[:9]) for r in src.records()][:n]
     per_batch: dict[int, list[tuple[int, int, bytes]]] = {}
     for level, idx, h in src._fetch("SELECT level, idx, hash FROM audit_nodes"):
         last_leaf = ((idx + 1) << level) - 1  # the leaf whose append completed this node
@@ -160,7 +159,7 @@ def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[
     conn = raw.driver_connection
     sqlite = target.db.is_sqlite
     p = "?" if sqlite else "%s"
-    cols = "seq, time, actor, action, subject, payload_digest, payload, salt"
+    cols = "seq, time, actor, action, subject, payload_digest, payload, salt, leaf"
     t0 = time.perf_counter()
     try:
         for b, start in enumerate(range(0, n, batch)):
@@ -171,7 +170,7 @@ def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[
             if sqlite:
                 cur.execute("BEGIN IMMEDIATE")
                 cur.executemany(
-                    f"INSERT INTO audit_events ({cols}) VALUES ({', '.join('?' * 8)})", rows
+                    f"INSERT INTO audit_events ({cols}) VALUES ({', '.join('?' * 9)})", rows
                 )
                 cur.executemany(
                     "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes
@@ -193,18 +192,8 @@ def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[
         write_s = time.perf_counter() - t0
     finally:
         raw.close()
-    if sqlite:  # what the store's verifier reads: one join per page
-        queries = [
-            "SELECT e.seq, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload, "
-            "e.salt, n.hash FROM audit_events e LEFT JOIN audit_nodes n ON n.level = 0 AND "
-            "n.idx = e.seq - 1 WHERE e.seq >= ? AND e.seq <= ? ORDER BY e.seq"
-        ]
-    else:
-        queries = [
-            f"SELECT {cols} FROM audit_events WHERE seq >= %s AND seq <= %s ORDER BY seq",
-            "SELECT idx, hash FROM audit_nodes WHERE level = 0 AND idx >= %s - 1 "
-            "AND idx < %s ORDER BY idx",
-        ]
+    # what the store's verifier reads: one range scan per page
+    queries = [f"SELECT {cols} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq"]
     t0 = time.perf_counter()
     for start in range(1, n + 1, _PAGE):
         for sql in queries:

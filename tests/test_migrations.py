@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import text
 
 import mlwarden as mw
+from mlwarden.audit.sql_log import SqlAuditLog
 from mlwarden.store.sql import migrate
+from mlwarden.store.sql.audit import SqlAuditBackend
 from mlwarden.store.sql.engine import make_engine
 
 
@@ -195,3 +197,47 @@ def test_fleet_health_migration_copies_each_windows_drift_verdict(store_uri, tmp
     move(command.downgrade, "0023")
     assert "drifted" not in {c["name"] for c in inspect(engine).get_columns("monitor_windows")}
     move(command.upgrade, "head")
+
+
+def test_audit_leaf_migration_moves_leaves_between_nodes_and_events(store_uri, tmp_path):
+    """0025 moves each recorded leaf hash from its level-0 node row into its event row (and
+    back on downgrade): the log verifies and proves the same on both sides."""
+    from alembic import command
+    from sqlalchemy import inspect
+
+    wd = mw.Warden(store_uri, artifacts=str(tmp_path / "a"))
+    wd.audit.append_many([("alice", "x.did", f"thing:{i}", {"i": i}) for i in range(11)])
+    wd.audit.append("bob", "y.did", "thing:last")
+    size = wd.audit.size
+    leaves = [wd.audit.backend.get_node(0, i) for i in range(size)]
+    engine = wd.db.engine
+
+    def move(step, revision: str) -> None:
+        cfg = migrate._config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            step(cfg, revision)
+
+    def level0() -> list:
+        with engine.connect() as conn:
+            return [
+                bytes(r[0])
+                for r in conn.execute(
+                    text("SELECT hash FROM audit_nodes WHERE level = 0 ORDER BY idx")
+                )
+            ]
+
+    assert level0() == []
+    move(command.downgrade, "0024")
+    assert "leaf" not in {c["name"] for c in inspect(engine).get_columns("audit_events")}
+    assert level0() == leaves
+    move(command.upgrade, "head")
+    assert level0() == []
+    with engine.connect() as conn:
+        stored = [
+            bytes(r[0]) for r in conn.execute(text("SELECT leaf FROM audit_events ORDER BY seq"))
+        ]
+    assert stored == leaves
+    log = SqlAuditLog(SqlAuditBackend(wd.db), public_key=wd.audit.public_key)
+    assert log.verify().ok and log.verify().events_checked == size
+    assert log.prove(5).verify(log.latest_checkpoint(), wd.audit.public_key)

@@ -135,9 +135,11 @@ TAMPERING = {
         [
             "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 6",
             "UPDATE audit_events SET seq = seq - 999 WHERE seq >= 1000",
+            # a copy of row 5, recorded leaf included (a row without one is named at 7: the
+            # shifted row 6's recorded leaf commits to seq 6)
             "INSERT INTO audit_events (seq, time, actor, action, subject, payload_digest, "
-            "payload, salt) SELECT 6, time, 'mallory', action, 'model:forged', payload_digest, "
-            "payload, salt FROM audit_events WHERE seq = 5",
+            "payload, salt, leaf) SELECT 6, time, 'mallory', action, 'model:forged', "
+            "payload_digest, payload, salt, leaf FROM audit_events WHERE seq = 5",
         ],
         {Problem.INSERTED_EVENT, Problem.ALTERED_EVENT},
         6,
@@ -211,16 +213,17 @@ def test_tampering_is_detected_across_read_pages(wd, tmp_path, monkeypatch, kind
         assert result.first_bad_seq == first_bad, (kind, result)
 
 
-def test_recorded_leaf_rows_are_matched_by_seq_when_some_are_missing(wd, tmp_path, monkeypatch):
-    """A deleted leaf row must not shift the recorded leaves of the rest of its page onto the
-    wrong events: the altered event after it is still named, not its neighbour."""
+def test_a_cleared_recorded_leaf_leaves_the_others_on_their_events(wd, monkeypatch):
+    """A recorded leaf set to NULL (which the verifier takes as none recorded, as in an export
+    without leaf hashes) must not shift the others onto the wrong events: the altered event
+    after it is still named, not its neighbour."""
     import mlwarden.store.sql.audit as sql_audit
 
     monkeypatch.setattr(sql_audit, "_PAGE", 5)
     _fill(wd.audit)
     _sql(
         wd,
-        "DELETE FROM audit_nodes WHERE level = 0 AND idx = 5",  # seq 6's recorded leaf
+        "UPDATE audit_events SET leaf = NULL WHERE seq = 6",  # seq 6's recorded leaf
         "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7",
     )
     records = list(SqlAuditBackend(wd.db).records())
@@ -238,7 +241,7 @@ def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(wd, tmp_pa
     _sql(wd, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 6")
     with wd.db.engine.begin() as conn:
         conn.execute(
-            text("UPDATE audit_nodes SET hash = :h WHERE level = 0 AND idx = 5"),
+            text("UPDATE audit_events SET leaf = :h WHERE seq = 6"),
             {"h": forged.leaf_hash()},
         )
     for result in _verdicts(wd, tmp_path):

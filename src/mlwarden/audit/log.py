@@ -90,10 +90,18 @@ class MemoryAuditBackend(AuditBackend):
     def size(self) -> int:
         return len(self._events)
 
-    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
+    def append_batch(
+        self,
+        events: Sequence[AuditEvent],
+        *,
+        after: int | None = None,
+        leaves: Sequence[bytes] | None = None,
+    ) -> list[int]:
         start = len(self._events) + 1
         seqs = list(range(start, start + len(events)))
         self._events.extend(_with(e, s, e.time) for e, s in zip(events, seqs, strict=True))
+        if leaves is not None:
+            self._nodes.put_many((0, s - 1, h) for s, h in zip(seqs, leaves, strict=True))
         return seqs
 
     def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:

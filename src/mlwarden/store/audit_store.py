@@ -25,12 +25,13 @@ class AuditBackend(ABC):
         UTC with microseconds), ``actor`` TEXT, ``action`` TEXT, ``subject`` TEXT,
         ``payload_digest`` CHAR(64) hex, ``payload`` TEXT NULL (the exact canonical JSON text,
         *not* a JSON/JSONB column: a re-encoded payload would no longer match its digest),
-        ``salt`` CHAR(32) hex NULL. ``payload`` and ``salt`` become NULL on erasure; no other
-        column is ever updated. Indexes on ``(subject)``, ``(action)``, ``(actor)``, ``(time)``
-        serve :meth:`query`.
+        ``salt`` CHAR(32) hex NULL, ``leaf`` BYTEA/BLOB(32) NULL (the Merkle leaf hash recorded
+        at append: node ``(0, seq - 1)``; set once, when the event is integrated). ``payload``
+        and ``salt`` become NULL on erasure; no other column is ever updated. Indexes on
+        ``(subject)`` and ``(time)`` serve :meth:`query`.
     ``audit_nodes``
-        ``level`` SMALLINT, ``idx`` BIGINT, ``hash`` BYTEA/BLOB(32); primary key ``(level,
-        idx)``. Insert-only. Level 0 holds the leaf hashes written at append time.
+        ``level`` SMALLINT (>= 1: the leaves are ``audit_events.leaf``), ``idx`` BIGINT,
+        ``hash`` BYTEA/BLOB(32); primary key ``(level, idx)``. Insert-only.
     ``audit_checkpoints``
         ``tree_size`` BIGINT primary key, ``root_hash`` CHAR(64) hex, ``time`` TEXT,
         ``key_id`` TEXT, ``signature`` TEXT (base64). Insert-only.
@@ -57,10 +58,17 @@ class AuditBackend(ABC):
         """The highest seq stored (0 when empty)."""
 
     @abstractmethod
-    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
+    def append_batch(
+        self,
+        events: Sequence[AuditEvent],
+        *,
+        after: int | None = None,
+        leaves: Sequence[bytes] | None = None,
+    ) -> list[int]:
         """Store ``events`` with seqs ``size() + 1, …`` (their own ``seq`` is ignored); return
-        those seqs. ``after`` is ``size()`` when the caller has just read it under the lock.
-        Called only inside :meth:`integrating`."""
+        those seqs. ``after`` is ``size()`` when the caller has just read it under the lock;
+        ``leaves``, when given, are the events' leaf hashes (nodes ``(0, seq - 1)``), stored
+        with them. Called only inside :meth:`integrating`."""
 
     @abstractmethod
     def read(self, from_seq: int = 1, to_seq: int | None = None) -> Iterator[AuditEvent]:
@@ -105,10 +113,20 @@ class AuditBackend(ABC):
         and the checkpoint that signs them. Called only inside :meth:`integrating`; the SQL
         backend writes a small batch in one statement, since every statement under the lock
         is a round trip the next writer waits for."""
-        seqs = self.append_batch(events, after=events[0].seq - 1)
+        first = events[0].seq
+        leaves = [b""] * len(events)
+        upper = []
+        for node in nodes:
+            if node[0] == 0 and 0 <= node[1] - first + 1 < len(events):
+                leaves[node[1] - first + 1] = node[2]
+            else:
+                upper.append(node)
+        if not all(leaves):
+            raise ValueError("append_signed needs every event's leaf among the nodes")
+        seqs = self.append_batch(events, after=first - 1, leaves=leaves)
         if seqs != [e.seq for e in events]:
-            raise ValueError(f"the audit store numbered the batch {seqs[0]}…, not {events[0].seq}…")
-        self.put_nodes(nodes)
+            raise ValueError(f"the audit store numbered the batch {seqs[0]}…, not {first}…")
+        self.put_nodes(upper)
         self.save_checkpoint(checkpoint)
 
     def get_frontier(self, positions: Sequence[tuple[int, int]]) -> list[bytes]:

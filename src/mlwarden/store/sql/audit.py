@@ -28,14 +28,18 @@ __all__ = ["AUDIT_LOCK_KEY", "KEY_NAME", "SqlAuditBackend", "key_path", "public_
 AUDIT_LOCK_KEY = int.from_bytes(b"mlwaudit", "big")
 
 _EVENT_COLS = "seq, time, actor, action, subject, payload_digest, payload, salt"
+#: an event row as written: the fields and the Merkle leaf hash recorded at append
+_ROW_COLS = f"{_EVENT_COLS}, leaf"
+#: level-0 nodes as rows of audit_nodes' shape: the leaves live in audit_events.leaf
+_LEAF_NODES = "SELECT 0 AS level, seq - 1 AS idx, leaf AS hash FROM audit_events"
 #: the most events :meth:`SqlAuditBackend.append_signed` writes in one statement
 _FUSED_MAX = 64
 # %b: arrays in binary, no per-element quoting. Nodes never collide when they commit with
 # their checkpoint; ON CONFLICT keeps put_nodes' rule (ignore exact duplicates) anyway.
 _FUSED_SQL = (
-    f"WITH e AS (INSERT INTO audit_events ({_EVENT_COLS}) SELECT * FROM unnest("
+    f"WITH e AS (INSERT INTO audit_events ({_ROW_COLS}) SELECT * FROM unnest("
     "%b::int8[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], "
-    "%b::text[])), "
+    "%b::text[], %b::bytea[])), "
     "n AS (INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM unnest("
     "%b::int2[], %b::int8[], %b::bytea[]) ON CONFLICT DO NOTHING) "
     "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
@@ -53,10 +57,9 @@ _NODE_CACHE = 200_000  # immutable node hashes kept per process (~20 MB)
 _BAND = 4  # tree levels fetched per node query (see _read_node)
 
 
-def _event_row(e: AuditEvent, seq: int | None = None) -> tuple[Any, ...]:
+def _event_row(e: AuditEvent, seq: int, leaf: bytes | None) -> tuple[Any, ...]:
     return (
-        e.seq if seq is None else seq,
-        e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload_json, e.salt,
+        seq, e.time, e.actor, e.action, e.subject, e.payload_digest, e.payload_json, e.salt, leaf
     )  # fmt: skip
 
 
@@ -110,11 +113,14 @@ class SqlAuditBackend(AuditBackend):
         if self._sqlite or len(events) > _FUSED_MAX:  # large batches: COPY (bench/audit.py)
             super().append_signed(events, nodes, checkpoint)
             return
-        # PostgreSQL, a small batch (the prediction writer's one event): events, nodes and
-        # the checkpoint in one statement, one round trip under the lock instead of about
-        # eight (COPY start and end, a savepoint for the nodes, the checkpoint's insert).
-        event_cols = [list(c) for c in zip(*(_event_row(e) for e in events), strict=True)]
-        node_cols = [list(c) for c in zip(*nodes, strict=True)]
+        # PostgreSQL, a small batch (the prediction writer's one event): events with their
+        # leaves, the upper nodes and the checkpoint in one statement, one round trip under
+        # the lock instead of about eight (COPY start and end, a savepoint for the nodes, the
+        # checkpoint's insert).
+        leaves = {i: h for level, i, h in nodes if level == 0}
+        rows = [_event_row(e, e.seq, leaves.get(e.seq - 1)) for e in events]
+        event_cols = [list(c) for c in zip(*rows, strict=True)]
+        node_cols = [list(c) for c in zip(*(n for n in nodes if n[0]), strict=True)] or [[], [], []]
         with self.db.transaction() as conn:
             cur = _driver(conn).cursor()
             try:
@@ -133,11 +139,16 @@ class SqlAuditBackend(AuditBackend):
         if not positions:
             return []
         p = self._p
-        where = " OR ".join([f"(level = {p} AND idx = {p})"] * len(positions))
-        rows = self._fetch(
-            f"SELECT level, idx, hash FROM audit_nodes WHERE {where}",
-            [v for pos in positions for v in pos],
-        )
+        upper = [pos for pos in positions if pos[0]]
+        parts, args = [], []
+        if upper:
+            where = " OR ".join([f"(level = {p} AND idx = {p})"] * len(upper))
+            parts.append(f"SELECT level, idx, hash FROM audit_nodes WHERE {where}")
+            args += [v for pos in upper for v in pos]
+        for _, idx in (pos for pos in positions if not pos[0]):  # at most one: the last leaf
+            parts.append(f"{_LEAF_NODES} WHERE seq = {p} AND leaf IS NOT NULL")
+            args.append(idx + 1)
+        rows = self._fetch(" UNION ALL ".join(parts), args)
         found = {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
         try:
             return [found[pos] for pos in positions]
@@ -181,14 +192,21 @@ class SqlAuditBackend(AuditBackend):
     def size(self) -> int:
         return int(self._fetch("SELECT max(seq) FROM audit_events")[0][0] or 0)
 
-    def append_batch(self, events: Sequence[AuditEvent], *, after: int | None = None) -> list[int]:
+    def append_batch(
+        self,
+        events: Sequence[AuditEvent],
+        *,
+        after: int | None = None,
+        leaves: Sequence[bytes] | None = None,
+    ) -> list[int]:
         start = (self.size() if after is None else after) + 1
         seqs = list(range(start, start + len(events)))
         p = self._p
-        rows = [_event_row(e, s) for e, s in zip(events, seqs, strict=True)]
+        recorded = leaves if leaves is not None else [None] * len(events)
+        rows = [_event_row(e, s, leaf) for e, s, leaf in zip(events, seqs, recorded, strict=True)]
         if self._sqlite:
             self._write(
-                f"INSERT INTO audit_events ({_EVENT_COLS}) VALUES ({', '.join([p] * 8)})",
+                f"INSERT INTO audit_events ({_ROW_COLS}) VALUES ({', '.join([p] * 9)})",
                 rows,
                 many=True,
             )
@@ -197,7 +215,7 @@ class SqlAuditBackend(AuditBackend):
         with self.db.transaction() as conn:
             cur = _driver(conn).cursor()
             try:
-                with cur.copy(f"COPY audit_events ({_EVENT_COLS}) FROM STDIN") as copy:
+                with cur.copy(f"COPY audit_events ({_ROW_COLS}) FROM STDIN") as copy:
                     for row in rows:
                         copy.write_row(row)
             finally:
@@ -256,35 +274,14 @@ class SqlAuditBackend(AuditBackend):
                 yield from rows
 
     def _record_page(self, start: int, stop: int) -> list[tuple[Any, ...]]:
+        # One primary-key range scan: the recorded leaf is a column of the event row.
+        # PostgreSQL sends it in binary (raw 32 bytes, no hex); verifiers recompute it.
         p = self._p
-        if self._sqlite:  # in process: one join hands over finished records
-            return self._fetch(
-                "SELECT e.seq, e.time, e.actor, e.action, e.subject, e.payload_digest, "
-                "e.payload, e.salt, n.hash FROM audit_events e LEFT JOIN audit_nodes n "
-                "ON n.level = 0 AND n.idx = e.seq - 1 WHERE e.seq >= ? AND e.seq <= ? "
-                "ORDER BY e.seq",
-                (start, stop),
-            )
-        # PostgreSQL: two primary-key range scans, no join; the join (and hex-encoding the
-        # hashes) cost the server ~3x the two scans.
-        events = self._fetch(
-            f"SELECT {_EVENT_COLS} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
+        return self._fetch(
+            f"SELECT {_ROW_COLS} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
             (start, stop),
             binary=True,
         )
-        leaves = self._fetch(
-            f"SELECT idx, hash FROM audit_nodes WHERE level = 0 AND idx >= {p} AND idx < {p} "
-            "ORDER BY idx",
-            (start - 1, stop),
-            binary=True,
-        )
-        count = stop - start + 1
-        if len(events) == count and len(leaves) == count:
-            # Unique keys and a full count: both are exactly seq start..stop, aligned.
-            return [(*e, bytes(leaf[1])) for e, leaf in zip(events, leaves, strict=True)]
-        # Rows missing (tampering): match by seq so the verifier names the right one.
-        found = {int(i): bytes(h) for i, h in leaves}
-        return [(*e, found.get(e[0] - 1)) for e in events]
 
     def erase(self, seq: int) -> bool:
         with self.db.transaction() as conn:
@@ -342,11 +339,20 @@ class SqlAuditBackend(AuditBackend):
 
     def get_node(self, level: int, index: int) -> bytes:
         if self._in_transaction():
-            with self.db.reading() as conn:
-                row = conn.exec_driver_sql(
-                    f"SELECT hash FROM audit_nodes WHERE level = {self._p} AND idx = {self._p}",
+            p = self._p
+            sql, args = (
+                (
+                    f"SELECT leaf FROM audit_events WHERE seq = {p} AND leaf IS NOT NULL",
+                    (index + 1,),
+                )
+                if level == 0
+                else (
+                    f"SELECT hash FROM audit_nodes WHERE level = {p} AND idx = {p}",
                     (level, index),
-                ).first()
+                )
+            )
+            with self.db.reading() as conn:
+                row = conn.exec_driver_sql(sql, args).first()
             if row is None:
                 raise KeyError((level, index))
             return bytes(row[0])
@@ -364,14 +370,18 @@ class SqlAuditBackend(AuditBackend):
         ancestor = index >> (top - level)
         p = self._p
         conds, args = [], []
-        for lv in range(base, top):
+        for lv in range(max(base, 1), top):
             conds.append(f"(level = {p} AND idx >= {p} AND idx < {p})")
             args += [lv, ancestor << (top - lv), (ancestor + 1) << (top - lv)]
+        sql = f"SELECT level, idx, hash FROM audit_nodes WHERE {' OR '.join(conds)}"
+        if base == 0:  # the band's leaves are rows of audit_events
+            sql = (
+                f"{_LEAF_NODES} WHERE seq > {p} AND seq <= {p} AND leaf IS NOT NULL UNION ALL {sql}"
+            )
+            args = [ancestor << top, (ancestor + 1) << top, *args]
         cur = self._node_connection().cursor()
         try:
-            cur.execute(
-                f"SELECT level, idx, hash FROM audit_nodes WHERE {' OR '.join(conds)}", args
-            )
+            cur.execute(sql, args)
             rows = cur.fetchall()
         finally:
             cur.close()
@@ -412,11 +422,18 @@ class SqlAuditBackend(AuditBackend):
         if stop <= start:
             return []
         p = self._p
-        rows = self._fetch(
-            f"SELECT idx, hash FROM audit_nodes WHERE level = {p} AND idx >= {p} "
-            f"AND idx < {p} ORDER BY idx",
-            (level, start, stop),
-        )
+        if level == 0:
+            rows = self._fetch(
+                f"SELECT seq - 1, leaf FROM audit_events WHERE seq > {p} AND seq <= {p} "
+                "AND leaf IS NOT NULL ORDER BY seq",
+                (start, stop),
+            )
+        else:
+            rows = self._fetch(
+                f"SELECT idx, hash FROM audit_nodes WHERE level = {p} AND idx >= {p} "
+                f"AND idx < {p} ORDER BY idx",
+                (level, start, stop),
+            )
         if len(rows) == stop - start:
             return [bytes(r[1]) for r in rows]
         # A missing row (tampering): keep positions aligned so the verifier names the right seq.
@@ -424,6 +441,15 @@ class SqlAuditBackend(AuditBackend):
         return [found.get(i, b"") for i in range(start, stop)]
 
     def put_nodes(self, nodes: Sequence[Node]) -> None:
+        # Leaves go into their event rows (set once: an existing leaf is never overwritten).
+        leaves = [(h, i + 1) for level, i, h in nodes if level == 0]
+        if leaves:
+            self._write(
+                f"UPDATE audit_events SET leaf = {self._p} WHERE seq = {self._p} AND leaf IS NULL",
+                leaves,
+                many=True,
+            )
+            nodes = [n for n in nodes if n[0]]
         if not nodes:
             return
         if self._sqlite:

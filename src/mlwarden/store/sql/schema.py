@@ -141,12 +141,16 @@ audit_events = Table(
     # TEXT, never JSON/JSONB: the exact canonical text is what was hashed
     Column("payload", Text),
     Column("salt", String(32)),
+    # the Merkle leaf hash recorded at append (32 raw bytes; NULL until integrated): one row
+    # per event instead of an event row and a level-0 node row. Verifiers recompute it.
+    Column("leaf", LargeBinary(32)),
+    # subject: model pages, erasure, prediction lookups; time: since/until. Actor and action
+    # have a handful of values each: no index (migration 0025).
     Index("ix_audit_events_subject", "subject"),
-    Index("ix_audit_events_action", "action"),
-    Index("ix_audit_events_actor", "actor"),
     Index("ix_audit_events_time", "time"),
 )
 
+# levels >= 1 only: the leaves (level 0) are audit_events.leaf
 audit_nodes = Table(
     "audit_nodes",
     metadata,
