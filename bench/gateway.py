@@ -3,14 +3,15 @@
 One real MCP server (tests/gateway/mcp_sqlite_server.py, a SQLite ``query`` tool) is called
 N times by an MCP client session directly, and N times through ``mlwarden gateway mcp``
 (policies with four rules, masking, the tool-call log and its audit events on), over stdio
-and over streamable HTTP, interleaved in rounds so both see the same machine load. Prints
+and over streamable HTTP, all sessions open at once and called in turn, one call each, so
+every path sees the same machine load. Prints
 p50 and p99 per path and the added latency, then one JSON line. Targets: added p50 <= 1 ms,
 p99 <= 5 ms.
 
 The floor is measured in the same rounds: the same calls through a do-nothing relay built on
 the SDK (bench/_mcp_relay.py: server in front of client, nothing else). Gateway minus relay
-is what governance itself costs; relay minus direct is the second MCP hop any SDK-built
-gateway pays.
+is what governance itself costs; relay minus direct is the second MCP hop any gateway built on
+the SDK's session pays (the stdio gateway relays frames instead, so it can come in under it).
 
     python bench/gateway.py [--quick] [-n 400]
 """
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -69,26 +71,31 @@ def _wait(port: int, proc: subprocess.Popen) -> None:
     raise SystemExit("server did not start")
 
 
-async def _times(client: Client, n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        result = await client.call_tool("query", SQL)
-        out.append((time.perf_counter() - start) * 1000)
-        assert not result.is_error, result
-    return out
-
-
-async def _session(target: Any, n: int, headers: dict[str, str] | None = None) -> list[float]:
+async def _client(stack: AsyncExitStack, target: Any, headers: dict[str, str] | None) -> Client:
     if isinstance(target, str):
-        async with httpx2.AsyncClient(headers=headers or {}, timeout=60) as http:
-            transport = streamable_http_client(target, http_client=http)
-            async with Client(transport, mode="legacy") as c:
-                await _times(c, 20)  # warm-up
-                return await _times(c, n)
-    async with Client(target, mode="legacy") as c:
-        await _times(c, 20)
-        return await _times(c, n)
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers=headers or {}, timeout=60)
+        )
+        target = streamable_http_client(target, http_client=http)
+    return await stack.enter_async_context(Client(target, mode="legacy"))
+
+
+async def _interleaved(
+    targets: dict[str, tuple[Any, dict[str, str] | None]], n: int
+) -> dict[str, list[float]]:
+    """All paths' sessions open at once, called in turn, one call each: every path sees the
+    same machine load call by call (sequential rounds per path drift with the load)."""
+    async with AsyncExitStack() as stack:
+        clients = {k: await _client(stack, t, h) for k, (t, h) in targets.items()}
+        out: dict[str, list[float]] = {k: [] for k in clients}
+        for i in range(20 + n):  # 20 warm-up calls per path
+            for name, client in clients.items():
+                start = time.perf_counter()
+                result = await client.call_tool("query", SQL)
+                if i >= 20:
+                    out[name].append((time.perf_counter() - start) * 1000)
+                assert not result.is_error, result
+        return out
 
 
 def pct(values: list[float], q: float) -> float:
@@ -166,14 +173,18 @@ def main() -> None:
     paths = ("stdio", "stdio_relay", "stdio_gw", "http", "http_relay", "http_gw")
     samples: dict[str, list[float]] = {k: [] for k in paths}
     auth = {"Authorization": f"Bearer {token}"}
+    targets: dict[str, tuple[Any, dict[str, str] | None]] = {
+        "stdio": (direct_stdio, None),
+        "stdio_relay": (relay_stdio, None),
+        "stdio_gw": (gw_stdio, None),
+        "http": (up_url, None),
+        "http_relay": (f"http://127.0.0.1:{relay_port}/mcp", None),
+        "http_gw": (f"http://127.0.0.1:{gw_port}/mcp", auth),
+    }
     try:
         for _ in range(rounds):
-            samples["stdio"] += anyio.run(_session, direct_stdio, n)
-            samples["stdio_relay"] += anyio.run(_session, relay_stdio, n)
-            samples["stdio_gw"] += anyio.run(_session, gw_stdio, n)
-            samples["http"] += anyio.run(_session, up_url, n)
-            samples["http_relay"] += anyio.run(_session, f"http://127.0.0.1:{relay_port}/mcp", n)
-            samples["http_gw"] += anyio.run(_session, f"http://127.0.0.1:{gw_port}/mcp", n, auth)
+            for k, v in anyio.run(_interleaved, targets, n).items():
+                samples[k] += v
     finally:
         for p in procs:
             p.terminate()

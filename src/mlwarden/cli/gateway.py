@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -62,6 +63,17 @@ def mcp(
         min=1,
         max=65535,
         help="stdio: serve the per-agent Prometheus metrics at http://HOST:PORT/metrics",
+    ),
+    sdk_session: bool = typer.Option(
+        False,
+        "--sdk-session",
+        help="stdio: serve through the mcp SDK's session instead of the frame relay",
+    ),
+    max_line_bytes: int | None = typer.Option(
+        None,
+        "--max-line-bytes",
+        min=1024,
+        help="stdio relay: the longest message accepted, in bytes (default 8 MiB)",
     ),
     uri: str | None = UriOption,
 ) -> None:
@@ -142,7 +154,11 @@ def mcp(
                 approval_timeout_s=approval_timeout,
                 subject_arg=subject_arg,
             )
-            anyio.run(serve_stdio, gateway, upstream)
+            anyio.run(
+                partial(serve_stdio, relay=not sdk_session, max_line_bytes=max_line_bytes),
+                gateway,
+                upstream,
+            )
             return
         import uvicorn
 

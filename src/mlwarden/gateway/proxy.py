@@ -13,10 +13,12 @@ the request body is read), over stdio the operator's ``--agent``.
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -115,11 +117,28 @@ class Gateway:
         return None if subject is None else str(subject)
 
     async def call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> Any:
+        """The SDK session's tools/call handler: ``govern`` over the upstream ``Client``."""
+
+        async def forward() -> dict[str, Any]:
+            result = await self._client().call_tool(params.name, params.arguments or {})
+            return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+        payload = await self.govern(self.identify(ctx), params, forward)
+        return types.CallToolResult.model_validate(payload)
+
+    async def govern(
+        self,
+        agent: AgentIdentity,
+        params: types.CallToolRequestParams,
+        forward: Callable[[], Awaitable[dict[str, Any]]],
+    ) -> dict[str, Any]:
+        """One tools/call under governance, whatever the transport: decide; deny, or hold for
+        approval; ``forward`` it to the upstream (it returns the ``CallToolResult`` as JSON or
+        raises ``MCPError``); mask the result when redacted; record it. Returns the result the
+        agent gets (JSON); a refusal raises ``MCPError``."""
         started = time.perf_counter()
         service = self.service
-        call = Call(
-            self.identify(ctx), params.name, dict(params.arguments or {}), self._subject(params)
-        )
+        call = Call(agent, params.name, dict(params.arguments or {}), self._subject(params))
         outcome = service.decide(call)
         if outcome.decision == DENY:
             service.record(call, outcome, status=DENIED, error=outcome.message)
@@ -141,34 +160,49 @@ class Gateway:
                 )
             started = time.perf_counter()  # the wait for people is not the tool's latency
         try:
-            result = await self._client().call_tool(params.name, params.arguments or {})
+            payload = await forward()
         except MCPError as exc:
             service.record(call, outcome, status=FAILED, error=exc.message, latency_ms=_ms(started))
             raise
         except Exception as exc:  # the upstream went away: the agent gets an MCP error
             service.record(call, outcome, status=FAILED, error=str(exc), latency_ms=_ms(started))
             raise MCPError(UPSTREAM_FAILED, f"upstream tool call failed: {exc}") from None
-        payload = result.model_dump(mode="json", by_alias=True, exclude_none=True)
-        if outcome.decision == REDACT:
-            masked = service.mask(call.agent.name, payload)
-            result = types.CallToolResult.model_validate(masked)
-        status = FAILED if getattr(result, "is_error", False) else DONE
+        status = FAILED if payload.get("isError") else DONE
         service.record(call, outcome, status=status, result=payload, latency_ms=_ms(started))
-        return result
+        if outcome.decision == REDACT:
+            return service.mask(call.agent.name, payload)  # type: ignore[no-any-return]
+        return payload
 
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def serve_stdio(gateway: Gateway, upstream: str) -> None:
-    """Serve the gateway on this process's stdin/stdout until the agent disconnects."""
+async def serve_stdio(
+    gateway: Gateway, upstream: str, *, relay: bool = True, max_line_bytes: int | None = None
+) -> None:
+    """Serve the gateway on this process's stdin/stdout until the agent disconnects: through
+    the frame relay (``relay.py``) for a command upstream on pipes, else the SDK's session."""
+    target = upstream_target(upstream)
+    if relay and isinstance(target, StdioServerParameters) and _pipes():
+        from mlwarden.gateway.relay import MAX_LINE_BYTES, serve_relay
+
+        await serve_relay(gateway, target, max_line_bytes=max_line_bytes or MAX_LINE_BYTES)
+        return
     from mcp.server.stdio import stdio_server
 
     async with gateway.connected(upstream):
         server = gateway.server()
         async with stdio_server() as (read, write):
             await server.run(read, write, server.create_initialization_options())
+
+
+def _pipes() -> bool:
+    """stdin and stdout are pipes, sockets or terminals (not files): what asyncio can watch."""
+    try:
+        return not any(stat.S_ISREG(os.fstat(fd).st_mode) for fd in (0, 1))
+    except OSError:
+        return False
 
 
 def http_app(
