@@ -424,23 +424,11 @@ def to_html(signed: dict[str, Any]) -> str:
 def render_receipt(signed: dict[str, Any], fmt: str, out: Any = None) -> Any:
     """``json``, ``md`` or ``html`` text (written to ``out`` when given, returning the path),
     or a ``pdf`` file (``out`` required)."""
-    from pathlib import Path
+    from mlwarden.reports.render import deliver
 
-    from mlwarden.reports.render import to_pdf
+    def text() -> str:
+        if fmt == "json":
+            return json.dumps(signed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        return to_markdown(signed) if fmt == "md" else to_html(signed)
 
-    if fmt not in FORMATS:
-        raise ValidationError(f"format must be one of {list(FORMATS)}, got {fmt!r}", field="format")
-    if fmt == "pdf":
-        if out is None:
-            raise ValidationError("PDF output needs an output file (--out FILE.pdf)", field="out")
-        return to_pdf(to_html(signed), out)
-    if fmt == "json":
-        text = json.dumps(signed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    else:
-        text = to_markdown(signed) if fmt == "md" else to_html(signed)
-    if out is None:
-        return text
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    return deliver(fmt, out, FORMATS, html=lambda: to_html(signed), text=text)

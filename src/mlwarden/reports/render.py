@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -132,16 +133,35 @@ def to_pdf(html: str, out: str | Path) -> Path:
 def render(markdown: str, fmt: str = "md", out: str | Path | None = None) -> str | Path:
     """The document as ``md`` or ``html`` text (written to ``out`` when given, returning the
     path), or as a ``pdf`` file (``out`` required)."""
-    if fmt not in FORMATS:
-        raise ValidationError(f"format must be one of {list(FORMATS)}, got {fmt!r}", field="format")
+    return deliver(
+        fmt, out, FORMATS, html=lambda: to_html(markdown), text=lambda: _as_text(markdown, fmt)
+    )
+
+
+def _as_text(markdown: str, fmt: str) -> str:
+    return markdown if fmt == "md" else to_html(markdown)
+
+
+def deliver(
+    fmt: str,
+    out: str | Path | None,
+    formats: tuple[str, ...],
+    *,
+    html: Callable[[], str],
+    text: Callable[[], str],
+) -> str | Path:
+    """One document's output in ``fmt`` (one of ``formats``): a ``pdf`` printed from ``html()``
+    into ``out`` (required), else ``text()``, written to ``out`` when given (returning the
+    path)."""
+    if fmt not in formats:
+        raise ValidationError(f"format must be one of {list(formats)}, got {fmt!r}", field="format")
     if fmt == "pdf":
         if out is None:
             raise ValidationError("PDF output needs an output file (--out FILE.pdf)", field="out")
-        return to_pdf(to_html(markdown), out)
-    text = markdown if fmt == "md" else to_html(markdown)
+        return to_pdf(html(), out)
     if out is None:
-        return text
+        return text()
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text(), encoding="utf-8")
     return path
