@@ -130,6 +130,18 @@ def seed(wd: Any, n_models: int, n_rows: int) -> float:
     return time.perf_counter() - started
 
 
+def analyze(wd: Any) -> None:
+    """Planner statistics for the seeded tables, as autovacuum gathers them after a load:
+    without them (autovacuum off, a fresh schema) PostgreSQL guesses 4 rows per model and
+    probes the labels' key once per prediction instead of hash-joining the model's labels
+    (76 against 30 ms a window)."""
+    from sqlalchemy import text
+
+    with wd.db.engine.begin() as conn:
+        conn.execute(text("ANALYZE predictions"))
+        conn.execute(text("ANALYZE labels"))
+
+
 def seeded(wd: Any, n_models: int, n_rows: int) -> bool:
     names = [m.name for m in wd.list_models()]
     if len(names) != n_models:
@@ -234,6 +246,7 @@ def main() -> None:
         wd.create_user("carol", "validator")
         print(f"seeding {n_models} models x {n_rows} rows into schema {schema} ...", flush=True)
         print(f"seeded in {seed(wd, n_models, n_rows):.1f} s", flush=True)
+    analyze(wd)
     names = [m.name for m in wd.list_models()]
     sample = names[: max(1, min(args.sample, n_models))]
 
