@@ -155,6 +155,35 @@ def test_process_workers_give_the_thread_result(warden, fleet, store_uri):
     assert {n: [w["result"]["drift"] for w in stored(warden, n)] for n in NAMES} == by_process
 
 
+def test_a_worker_reads_its_chunk_of_versions_in_a_fixed_few_statements(warden, fleet):
+    """Process and Dask workers get ``name@version`` refs: resolved together with the chunk's
+    serving versions (three statements however many models), each the version its ref names,
+    a ref to a version its model does not serve read on its own."""
+    from sqlalchemy import event
+
+    from mlwarden.fleet import resolve
+
+    refs = [warden.serving_version(name).ref for name in NAMES]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(warden.db.engine, "before_cursor_execute", count)
+    try:
+        counts, resolved = [], []
+        for part in (refs[:1], refs):
+            statements.clear()
+            resolved.append(resolve(warden, part))
+            counts.append(len(statements))
+    finally:
+        event.remove(warden.db.engine, "before_cursor_execute", count)
+    assert counts[0] == counts[1] <= 4
+    assert resolved[1] == [warden.registry.get_version(ref) for ref in refs]
+    with pytest.raises(mw.NotFound):  # not what credit-b serves: its own read, as named
+        resolve(warden, ["credit-b@99"])
+
+
 def test_bad_fleet_arguments_name_their_field(warden, fleet):
     with pytest.raises(mw.ValidationError) as bad:
         warden.monitor_fleet(executor="spark")

@@ -34,9 +34,25 @@ def evaluate_chunk(
 ) -> list[ModelOutcome]:
     """Evaluate ``refs`` (``name@version``) in this process; picklable for pools and Dask."""
     wd = _warden(uri, artifacts)
-    versions = [wd.registry.get_version(ref) for ref in refs]
-    report = wd.monitoring.evaluate_fleet(versions, window=window, since=since, until=until)
+    report = wd.monitoring.evaluate_fleet(
+        resolve(wd, refs), window=window, since=since, until=until
+    )
     return list(report.models)
+
+
+def resolve(wd: Any, refs: list[str]) -> list[Any]:
+    """The versions ``refs`` name, read with the chunk's serving versions in a fixed few
+    statements (not three per model); a ref that is no longer what its model serves (an
+    alias moved since the job started) is read on its own."""
+    from mlwarden.registry.refs import parse_ref
+
+    parsed = [parse_ref(ref) for ref in refs]
+    serving = wd.registry.serving_versions(sorted({r.name for r in parsed}))
+    found = {(mv.name, mv.version): mv for mv in serving}
+    return [
+        found.get((r.name, r.version)) or wd.registry.get_version(ref)
+        for r, ref in zip(parsed, refs, strict=True)
+    ]
 
 
 def chunks(items: list[str], n: int) -> list[list[str]]:

@@ -41,9 +41,15 @@ def check_quality(signature: dict[str, Any], reference: Any, frame: pd.DataFrame
         if name not in frame.columns or n == 0:
             continue
         col = frame[name]
+        null = None
         if spec["type"] in NUMERIC_TYPES:
-            numeric = pd.to_numeric(col, errors="coerce")
-            bad = int((numeric.isna() & col.notna()).sum())
+            if col.dtype.kind in "fiu":  # a numeric array already: the same counts in numpy
+                numeric = col.to_numpy()
+                null = np.isnan(numeric) if col.dtype.kind == "f" else np.zeros(n, dtype=bool)
+                bad = 0
+            else:
+                numeric = pd.to_numeric(col, errors="coerce")
+                bad = int((numeric.isna() & col.notna()).sum())
             results.append(
                 _issue(
                     "type",
@@ -80,7 +86,7 @@ def check_quality(signature: dict[str, Any], reference: Any, frame: pd.DataFrame
                     f"{int(unseen_mask.sum())} values in unseen categories",
                 )
             )
-        null_rate = float(col.isna().mean())
+        null_rate = float((col.isna() if null is None else null).mean())
         ref_rate = 0.0
         if reference is not None and name in reference and reference[name].count_:
             ref_rate = reference[name].null_count_ / reference[name].count_

@@ -546,7 +546,9 @@ class MonitorService:
         has_scores = not np.isnan(scores).all()
         if classes is not None and len(classes) == 2 and has_scores:
             out["estimated"] = perf.estimated(y_pred, scores, classes[-1], calibration)
-        labelled = rows[rows["label"].notna()]
+        present = [c for c in sensitive if c in rows.columns]
+        # only the columns read below: a row filter copies every column it keeps
+        labelled = rows.loc[rows["label"].notna(), ["label", "output", "score", *present]]
         # labels stored before they were validated: left out and counted, never a failed window
         _, unreadable = canonical_labels(labelled["label"].to_numpy(), dict(signature))
         if unreadable:
@@ -567,7 +569,6 @@ class MonitorService:
             lab_scores if has_scores else None,
             classes,
         )
-        present = [c for c in sensitive if c in labelled.columns]
         if present and len(labelled) >= MIN_FAIRNESS_ROWS and len(classes) == 2:
             from mlwarden.engines.fairness import audit
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,8 @@ class Pair:
     profiles: bool
     name: str | None = None
     infinite: tuple[int, int] = (0, 0)  # ±inf values left out on each side (numeric only)
+    # what several methods of one column share (the sketch CDFs: Wasserstein and its KS)
+    memo: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 def _as_series(x: Any) -> pd.Series:
@@ -274,13 +276,16 @@ def _finite_sample(col: ColumnProfile) -> tuple[np.ndarray, np.ndarray]:
 
 def _sketch_cdfs(pair: Pair) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weighted KLL samples of both sides (finite items) and their CDFs' absolute difference
-    on the union of retained items."""
-    xa, wa = _finite_sample(pair.ref)
-    xb, wb = _finite_sample(pair.cur)
-    grid = np.union1d(xa, xb)
-    fa = _weighted_cdf(xa, wa, grid)
-    fb = _weighted_cdf(xb, wb, grid)
-    return xa, wa, xb, wb, np.abs(fa - fb)
+    on the union of retained items; computed once per pair (never changed by a caller)."""
+    cached = pair.memo.get("sketch_cdfs")
+    if cached is None:
+        xa, wa = _finite_sample(pair.ref)
+        xb, wb = _finite_sample(pair.cur)
+        grid = np.union1d(xa, xb)
+        fa = _weighted_cdf(xa, wa, grid)
+        fb = _weighted_cdf(xb, wb, grid)
+        cached = pair.memo["sketch_cdfs"] = (xa, wa, xb, wb, np.abs(fa - fb))
+    return cached
 
 
 def _weighted_cdf(x: np.ndarray, w: np.ndarray, grid: np.ndarray) -> np.ndarray:

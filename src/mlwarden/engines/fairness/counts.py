@@ -117,7 +117,10 @@ class GroupCounts:
         frame = as_feature_frame(sensitive_features, len(yt))
         # One integer code per row for its cell: factorize each feature, then unique the rows.
         codes = np.column_stack([pd.factorize(frame[c])[0] for c in frame.columns])
-        uniq, cell = np.unique(codes, axis=0, return_inverse=True)
+        if codes.shape[1] == 1:  # one feature: the same cells, without unique's row view
+            uniq, cell = np.unique(codes[:, 0], return_inverse=True)
+        else:
+            uniq, cell = np.unique(codes, axis=0, return_inverse=True)
         cell = cell.ravel()
         _, first = np.unique(cell, return_index=True)  # a row per cell, to read its labels
         n_cells = len(uniq)

@@ -86,15 +86,22 @@ class Profile:
 
     # ------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
-        """Compact bytes: a magic line, then zlib-compressed JSON with base64 sketch bytes (level
-        1: the sketches hardly compress, and level 6 took 1.7x the time for 4% fewer bytes)."""
+        """Compact bytes: a magic line, then zlib-compressed JSON with base64 sketch bytes.
+
+        The sketches hardly compress: what zlib wins is mostly base64's 2 unused bits a byte,
+        which Huffman coding alone takes back. Run-length matching (``Z_RLE``) gives 1% more
+        bytes than level 1's string matching for a fifth of its time (3 against 14 ms for a
+        10-column window profile); level 6 took 1.7x level 1's time for 4% fewer bytes. Any
+        zlib stream reads back the same (``from_bytes``)."""
         state = {
             "n_rows": self.n_rows,
             "reference": self.reference,
             "params": self.params,
             "columns": [c.to_state() for c in self._columns.values()],
         }
-        return _MAGIC + zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 1)
+        packer = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_RLE)
+        raw = json.dumps(state, separators=(",", ":")).encode()
+        return _MAGIC + packer.compress(raw) + packer.flush()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Profile:
