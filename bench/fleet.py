@@ -10,7 +10,8 @@ fleet; the ratio is peer seconds over the fleet job's seconds.
 
 The store is seeded once into its own PostgreSQL schema (one model registered for real, the
 others sharing its artifact and evidence through the registry store; predictions by
-``wd.log_predictions``, binary COPY) and reused with ``--reuse``.
+``wd.log_predictions``, binary COPY) and reused with ``--reuse``; its tables are analyzed
+before anything is measured (autovacuum may be off, as on the development machine).
 
     python bench/fleet.py [--quick] [--reuse] [--uri postgresql://…] [--dask 1,2]
         [--models N --rows R] [--executor thread|process]
