@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -80,9 +80,10 @@ class Pending:
     reasons: list[Any] | None = None
     subjects: list[str | None] | None = None
     traceparent: str | None = None  # the caller's W3C trace context
-    future: Future[None] = field(default_factory=Future)
-    #: set by :meth:`PredictionWriter.log`: the event loop's own future, settled with the
-    #: rest of its batch in one call on that loop
+    #: set by :meth:`PredictionWriter.submit` (a thread's future)
+    future: Future[None] | None = None
+    #: set by :meth:`PredictionWriter.log` with ``wait``: the event loop's own future,
+    #: settled with the rest of its batch in one call on that loop
     waiter: asyncio.Future[None] | None = None
 
 
@@ -144,12 +145,13 @@ class PredictionWriter:
     def submit(self, item: Pending) -> Future[None]:
         if self._thread is None:
             raise RuntimeError("the prediction writer is not running")
+        item.future = Future()
         self._queue.put(item)
         return item.future
 
     def log(self, item: Pending, *, wait: bool) -> asyncio.Future[None] | None:
         """From the event loop: queue ``item``; with ``wait``, the future of its commit for
-        the loop to await (without, ``item.future`` settles as for ``submit``).
+        the loop to await (without, nothing waits: async durability).
 
         The hand-overs between threads are what a request paid for here, not the queueing:
         waking the writer thread (which then wants the GIL) per request, and the writer waking
@@ -253,7 +255,7 @@ class PredictionWriter:
         for item in batch:
             if item.waiter is not None:
                 by_loop.setdefault(item.waiter.get_loop(), []).append(item.waiter)
-            elif not item.future.done():
+            elif item.future is not None and not item.future.done():
                 if exc is None:
                     item.future.set_result(None)
                 else:
