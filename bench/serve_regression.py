@@ -100,7 +100,10 @@ def main() -> None:
                             httpx.post(url, content=body, headers=hdr, timeout=30)
                     pid = pids[name]
                     before = cpu_s(pid)
-                    got = wrk_load(url, body, hdr, conns, seconds, tmp)["rps"]
+                    result = wrk_load(url, body, hdr, conns, seconds, tmp)
+                    if result["errors"]:  # an error answer is no measure of serving
+                        raise SystemExit(f"{name}: {result['errors']} failed requests")
+                    got = result["rps"]
                     n = got * seconds / 1e6  # requests, in millions: CPU s / n = µs a request
                     rps[name].append(got)
                     cpu[name].append((cpu_s(pid) - before) / n)

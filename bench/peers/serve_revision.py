@@ -19,7 +19,9 @@ import mlwarden as mw  # noqa: E402
 
 tmp.mkdir(parents=True, exist_ok=True)
 (model, X, y), rows, _ = serve.prepare(tmp)
-wd = mw.Warden(f"sqlite:///{tmp / 'warden' / 'warden.db'}", actor="bench")
+uri = f"sqlite:///{tmp / 'warden' / 'warden.db'}"
+serve.STORE_URI = uri  # the server's store (checkouts whose start_warden reads it)
+wd = mw.Warden(uri, artifacts=str(tmp / "warden" / "artifacts"), actor="bench")
 wd.create_user("bench", "admin")
 token = wd.create_token("bench").token
 wd.register_model("adult", model, train=mw.Dataset(X.head(5000), y.head(5000)))

@@ -89,3 +89,15 @@ def test_threads_sharing_one_predictor_each_get_their_own_row():
             assert all(pool.map(run, range(0, 8 * 75, 75)))
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_predict_values_equals_predict():
+    X, y = _data()
+    booster = lgb.train({"objective": "multiclass", "num_class": 3, "verbose": -1},
+                        lgb.Dataset(X, np.digitize(y, [-1, 1])), 10)  # fmt: skip
+    single = SingleRowPredictor(booster)
+    for row in X[:20]:
+        assert (
+            single.predict_values(row.tolist())
+            == single.predict(np.ascontiguousarray(row)).tolist()
+        )

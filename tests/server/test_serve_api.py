@@ -237,6 +237,37 @@ def test_lightgbm_fast_path_equals_the_model(store, lgb_model, credit_data, n):
     np.testing.assert_allclose(pred.scores, lgb_model.predict_proba(part)[:, 1], rtol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["multiclass", "regression"])
+def test_lightgbm_one_row_path_equals_the_model(store, credit_data, kind):
+    """The one-row path (plain Python around the C call) answers as the model does, row by
+    row, for three classes (label of the first maximum, its probability) and a regressor."""
+    import lightgbm as lgb
+
+    from mlwarden.serving.core import LightGBMServed
+
+    X, y, test = credit_data
+    wd = store.warden
+    if kind == "multiclass":
+        target = np.where(y == y.iloc[0], "a", np.where(X["age"] > 40, "b", "c"))
+        model = lgb.LGBMClassifier(n_estimators=10, num_leaves=7, verbose=-1, n_jobs=1)
+    else:
+        target = X["hours-per-week"].astype(float)
+        model = lgb.LGBMRegressor(n_estimators=10, num_leaves=7, verbose=-1, n_jobs=1)
+    model.fit(X, target)
+    wd.register_model("other", model, train=mw.Dataset(X, target), risk_tier="low")
+    served = LightGBMServed(wd.get_model_version("other@1"), wd.load_model("other@1"))
+    assert served.fast and served.single is not None
+    part = test.head(25)
+    expected = model.predict(part).tolist()
+    for i, row in enumerate(records(part)):
+        pred = served.predict([row])
+        assert pred.outputs == [expected[i]]
+        if kind == "multiclass":
+            assert pred.scores == [pytest.approx(model.predict_proba(part.iloc[[i]]).max())]
+        else:
+            assert pred.scores is None
+
+
 def test_serve_command_is_registered():
     from typer.testing import CliRunner
 

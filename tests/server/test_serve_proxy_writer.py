@@ -188,6 +188,40 @@ def test_writer_group_commits_concurrent_requests(store):
     assert wd.audit.verify().ok
 
 
+def test_one_turn_of_the_event_loop_is_one_batch_and_shares_its_fate(store):
+    """``log`` from the event loop: the requests of one turn go over together (one commit,
+    one audit event) and each waiter learns the batch's outcome, failure included."""
+    import asyncio
+
+    wd = store.warden
+    mid = wd.registry.store.model_id("credit")
+    writer = PredictionWriter(wd)
+    writer.start()
+
+    async def turn(items: list[Pending]) -> list[BaseException | None]:
+        waiters = [writer.log(item, wait=True) for item in items]  # one turn, no await
+        return await asyncio.gather(*waiters, return_exceptions=True)  # type: ignore[arg-type]
+
+    good = [_pending(mid) for _ in range(10)]
+    assert asyncio.run(turn(good)) == [None] * 10
+    assert writer.batches == 1 and writer.rows == 10
+    dup = _pending(mid)
+    dup.ids = good[0].ids  # an id already logged: the whole batch is refused
+    results = asyncio.run(turn([_pending(mid), dup, _pending(mid)]))
+    assert all(isinstance(r, Exception) for r in results)
+    unwaited = _pending(mid)  # async durability: nothing waits, the row is still written
+
+    async def fire_and_forget() -> None:
+        assert writer.log(unwaited, wait=False) is None
+        await asyncio.sleep(0)  # the turn ends: its requests go to the writer
+
+    asyncio.run(fire_and_forget())
+    writer.stop()
+    assert unwaited.waiter is None
+    assert len(wd.predictions("credit")) == 11
+    assert len(wd.audit.events(model="credit", action="predictions.log")) == 2
+
+
 def test_a_lone_client_never_waits_for_company(store):
     wd = store.warden
     mid = wd.registry.store.model_id("credit")

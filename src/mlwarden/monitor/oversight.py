@@ -137,8 +137,7 @@ class OversightService:
         added = 0
         for batch in batches:
             if batch.model_id not in rules:
-                found = self.store.rule(batch.model_id)
-                rules[batch.model_id] = None if found is None else found["rule"]
+                rules[batch.model_id] = self.store.rule_text(batch.model_id)
             rule = rules[batch.model_id]
             if rule is None or not batch.ids:
                 continue

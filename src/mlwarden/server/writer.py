@@ -11,6 +11,8 @@ is shared by every request of the batch, which is where the throughput comes fro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,7 +21,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -78,12 +80,25 @@ class Pending:
     reasons: list[Any] | None = None
     subjects: list[str | None] | None = None
     traceparent: str | None = None  # the caller's W3C trace context
-    future: Future[None] = field(default_factory=Future)
+    #: set by :meth:`PredictionWriter.submit` (a thread's future)
+    future: Future[None] | None = None
+    #: set by :meth:`PredictionWriter.log` with ``wait``: the event loop's own future,
+    #: settled with the rest of its batch in one call on that loop
+    waiter: asyncio.Future[None] | None = None
 
 
 _STOP = object()
 #: PostgreSQL: the batch's commit does not wait for its WAL flush (see ``_flush_wal``)
 _NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
+
+
+def _resolve(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> None:
+    for waiter in waiters:
+        if not waiter.done():  # a request cancelled meanwhile (its client went away)
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(exc)
 
 
 class PredictionWriter:
@@ -108,6 +123,8 @@ class PredictionWriter:
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # the writer thread's own
         self._company = False  # whether the last batch saw other requests
+        #: requests handed over by :meth:`log`, gathered per event loop until its next turn
+        self._gathered: dict[asyncio.AbstractEventLoop, list[Pending]] = {}
         self.batches = 0
         self.rows = 0
 
@@ -128,8 +145,34 @@ class PredictionWriter:
     def submit(self, item: Pending) -> Future[None]:
         if self._thread is None:
             raise RuntimeError("the prediction writer is not running")
+        item.future = Future()
         self._queue.put(item)
         return item.future
+
+    def log(self, item: Pending, *, wait: bool) -> asyncio.Future[None] | None:
+        """From the event loop: queue ``item``; with ``wait``, the future of its commit for
+        the loop to await (without, nothing waits: async durability).
+
+        The hand-overs between threads are what a request paid for here, not the queueing:
+        waking the writer thread (which then wants the GIL) per request, and the writer waking
+        the loop per request. So the requests of one turn of the loop go over as one list,
+        when the loop gets to the callback scheduled by the first of them, and the writer
+        settles each batch's futures with one call on the loop.
+        """
+        if self._thread is None:
+            raise RuntimeError("the prediction writer is not running")
+        loop = asyncio.get_running_loop()
+        if wait:
+            item.waiter = loop.create_future()
+        gathered = self._gathered.get(loop)
+        if gathered is None:
+            gathered = self._gathered[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        gathered.append(item)
+        return item.waiter
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._gathered.pop(loop))
 
     # ---- the writer thread
 
@@ -151,7 +194,8 @@ class PredictionWriter:
         first = self._queue.get()
         if first is _STOP:
             return False
-        batch, rows = [first], len(first.ids)
+        batch: list[Pending] = []
+        rows = self._add(batch, first)
         deadline = time.monotonic() + (self.max_wait if self._company else 0.0)
         while rows < self.max_rows:
             remaining = deadline - time.monotonic()
@@ -165,11 +209,19 @@ class PredictionWriter:
             if item is _STOP:
                 self._commit(batch)
                 return False
-            batch.append(item)
-            rows += len(item.ids)
+            rows += self._add(batch, item)
         self._commit(batch)
         self._company = len(batch) > 1 or not self._queue.empty()
         return True
+
+    @staticmethod
+    def _add(batch: list[Pending], item: Pending | list[Pending]) -> int:
+        """Append one request (``submit``) or one turn's requests (``log``); rows added."""
+        if isinstance(item, list):
+            batch.extend(item)
+            return sum(len(i.ids) for i in item)
+        batch.append(item)
+        return len(item.ids)
 
     def _commit(self, batch: list[Pending]) -> None:
         try:
@@ -189,15 +241,28 @@ class PredictionWriter:
         except Exception as exc:  # every waiting request learns the batch failed
             log.exception("prediction log batch of %d requests failed", len(batch))
             self._close()  # the next batch starts on a fresh connection
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(exc)
+            self._settle(batch, exc)
             return
         self.batches += 1
         self.rows += len(rows["id"])
+        self._settle(batch, None)
+
+    @staticmethod
+    def _settle(batch: list[Pending], exc: BaseException | None) -> None:
+        """Resolve the batch's futures: ``submit``'s here, ``log``'s with one call on each
+        event loop they came from."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for item in batch:
-            if not item.future.done():
-                item.future.set_result(None)
+            if item.waiter is not None:
+                by_loop.setdefault(item.waiter.get_loop(), []).append(item.waiter)
+            elif item.future is not None and not item.future.done():
+                if exc is None:
+                    item.future.set_result(None)
+                else:
+                    item.future.set_exception(exc)
+        for loop, waiters in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: no one waits any more
+                loop.call_soon_threadsafe(_resolve, waiters, exc)
 
     def _flush_wal(self) -> None:
         """Wait until the batch's commit is durable (PostgreSQL).

@@ -380,31 +380,36 @@ class LightGBMServed(Served):
             ]
         self.single = _single_row_predictor(self.booster) if self.fast else None
 
-    def _matrix(self, records: Sequence[Record]) -> np.ndarray:
-        names, codes = self.spec.names, self.codes
-        X = np.empty((len(records), len(names)), dtype=np.float64)
+    def _values(self, rec: Record) -> list[float]:
+        """One record as the booster's row: categories as their codes, nulls as NaN."""
         nan = math.nan
+        return [
+            m.get(v, nan) if m is not None else nan if v is None else float(v)
+            for v, m in zip(map(rec.get, self.spec.names), self.codes, strict=True)
+        ]
+
+    def _matrix(self, records: Sequence[Record]) -> np.ndarray:
+        X = np.empty((len(records), len(self.spec.names)), dtype=np.float64)
         for i, rec in enumerate(records):
-            row = X[i]
-            for j, name in enumerate(names):
-                v = rec.get(name)
-                m = codes[j]
-                if m is not None:
-                    row[j] = m.get(v, nan)
-                else:
-                    row[j] = nan if v is None else float(v)
+            X[i] = self._values(rec)
         return X
 
     def predict(self, records: Sequence[Record]) -> Prediction:
         if not self.fast:
             return super().predict(records)
-        X = self._matrix(records)
         if self.single is not None and len(records) == 1:
-            raw = self.single.predict(X[0])
-            raw = raw if raw.size == 1 else raw[None, :]  # binary: (1,); multiclass: (1, k)
-        else:
-            # one thread: for a handful of rows OpenMP's start-up costs more than the trees
-            raw = np.asarray(self.booster.predict(X, num_threads=1))
+            # the serving hot path, in plain Python: numpy's per-call set-up for one row
+            # cost more than the trees
+            raw = self.single.predict_values(self._values(records[0]))
+            if self.classes is None:  # one value, or a row of them (as _plain_list gives)
+                value = raw[0] if len(raw) == 1 else raw
+                return Prediction([None if value != value else value], None)  # NaN: null
+            if len(raw) == 1:  # binary: probability of the second class
+                return Prediction([self.classes[raw[0] > 0.5]], [raw[0]])
+            best = max(range(len(raw)), key=raw.__getitem__)  # the first maximum, as argmax
+            return Prediction([self.classes[best]], [raw[best]])
+        # one thread: for a handful of rows OpenMP's start-up costs more than the trees
+        raw = np.asarray(self.booster.predict(self._matrix(records), num_threads=1))
         if self.classes is None:
             return Prediction(_plain_list(raw), None)
         if raw.ndim == 1:  # binary: probability of the second class

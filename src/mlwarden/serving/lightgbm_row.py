@@ -11,6 +11,8 @@ Python threads can never run it concurrently.
 from __future__ import annotations
 
 import ctypes
+import threading
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -54,6 +56,14 @@ class SingleRowPredictor:
                 self.n_features, b"num_threads=1", ctypes.byref(self._config),
             )
         )  # fmt: skip
+        # predict_values' buffers, their addresses taken once (``ndarray.ctypes`` builds an
+        # object per access), behind a lock: threads sharing the predictor take turns
+        self._lock = threading.Lock()
+        self._row = np.empty(self.n_features, dtype=np.float64)
+        self._out = np.empty(self._width, dtype=np.float64)
+        self._n = ctypes.c_int64(0)
+        self._args = (self._config, self._row.ctypes.data, ctypes.byref(self._n),
+                      self._out.ctypes.data)  # fmt: skip
 
     def predict(self, row: np.ndarray) -> np.ndarray:
         """Scores of one row (float64, C-contiguous, ``n_features`` long)."""
@@ -68,6 +78,14 @@ class SingleRowPredictor:
             )
         )
         return out[: n.value]
+
+    def predict_values(self, values: Sequence[float]) -> list[float]:
+        """``predict`` for one row given as ``n_features`` floats, as a list: the serving hot
+        path, which needs neither the row nor the scores as arrays."""
+        with self._lock:
+            self._row[:] = values
+            self._check(self._lib.LGBM_BoosterPredictForMatSingleRowFast(*self._args))
+            return self._out[: self._n.value].tolist()  # type: ignore[no-any-return]
 
     def _check(self, status: int) -> None:
         if status != 0:

@@ -23,6 +23,11 @@ class ReviewStore(ABC):
     def rule(self, model_id: int) -> dict[str, Any] | None:
         """``{"rule", "set_by", "set_at"}`` or ``None`` when the model has none."""
 
+    def rule_text(self, model_id: int) -> str | None:
+        """Only the rule's text: what the prediction writer reads for every batch."""
+        found = self.rule(model_id)
+        return None if found is None else found["rule"]
+
     @abstractmethod
     def enqueue(self, model_id: int, items: Sequence[Flagged], now: datetime) -> int:
         """Queue predictions as ``pending``; one already queued is left as it is. Returns how

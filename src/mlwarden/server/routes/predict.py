@@ -9,7 +9,6 @@ and, with ``durability="sync"``, answer only once they are committed.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -108,9 +107,9 @@ async def serve(
             subjects=subjects,
             traceparent=traceparent,
         )
-        future = writer.submit(item)
-        if ctx.settings.durability == "sync":
-            await asyncio.wrap_future(future)  # answered only once committed
+        committed = writer.log(item, wait=ctx.settings.durability == "sync")
+        if committed is not None:
+            await committed  # answered only once committed
             logged = True
     observe_prediction(mv.name, mv.version, time.perf_counter() - started, rows=len(records))
     return {

@@ -216,15 +216,25 @@ class PredictRoute:
         user = await token_user(scope, ctx.auth, token)
         check(ctx, user, "predict", f"model:{name}")
         body = parse_body(await read_body(receive, self.limits.max_bytes))
-        raw_query = scope.get("query_string", b"")
-        query = QueryParams(raw_query) if raw_query else _NO_QUERY
+        query = _query(scope.get("query_string", b""))
         result = await serve_body(
             ctx, user, name, query, body, started=started, traceparent=traceparent
         )
         return orjson.dumps(result, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-_NO_QUERY = QueryParams(b"")
+_QUERIES: dict[bytes, QueryParams] = {b"": QueryParams(b"")}
+
+
+def _query(raw: bytes) -> QueryParams:
+    """The parsed query string, kept: clients repeat theirs (``?alias=production``), and
+    parsing one cost more than validating a row. Immutable, so shared; bounded."""
+    query = _QUERIES.get(raw)
+    if query is None:
+        if len(_QUERIES) >= 256:
+            _QUERIES.clear()
+        query = _QUERIES[raw] = QueryParams(raw)
+    return query
 
 
 class WardenApp(FastAPI):

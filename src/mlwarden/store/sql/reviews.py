@@ -34,6 +34,20 @@ def _item(row: Any) -> dict[str, Any]:
 class SqlReviewStore(ReviewStore):
     def __init__(self, db: Database) -> None:
         self.db = db
+        p = "?" if db.is_sqlite else "%s"  # the driver's paramstyle
+        self._rule_sql = f"SELECT rule FROM review_rules WHERE model_id = {p}"
+
+    def rule_text(self, model_id: int) -> str | None:
+        # On the driver's cursor: the prediction writer asks once per batch, and building and
+        # compiling the statement cost SQLAlchemy about ten times the read itself.
+        with self.db.reading() as conn:
+            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cur.execute(self._rule_sql, (model_id,))
+                row = cur.fetchone()
+            finally:
+                cur.close()
+        return None if row is None else str(row[0])
 
     def set_rule(self, model_id: int, rule: str, actor: str, now: datetime) -> None:
         with self.db.transaction() as conn:
