@@ -1,0 +1,296 @@
+"""Online verification of a large log split across processes, exactly as strict as one scan.
+
+The log's record pages are grouped into contiguous seq ranges (chunks). Each chunk is checked
+by :func:`mlwarden.audit.verify.scan`, the one definition of the per-event checks, in a worker
+process with its own database connection (or in this process, which takes chunks from the
+back while the workers start and take them from the front). A chunk's scan builds the minimal
+aligned perfect subtrees of its range, and snapshots them at every checkpoint size inside it;
+it also verifies those checkpoints' signatures. This process then walks the chunks in order:
+it appends each range's subtrees to the tree's frontier (``CompactRange.extend_range``), checks
+every checkpoint at its size against the composed root (:class:`Attestation`, the sequential
+verifier's own code), and stops at the first finding, so the verdict (seq, problem, message,
+counts) is the one the sequential verifier gives. See docs/audit.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import IO, Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from mlwarden.audit.merkle import CompactRange
+from mlwarden.audit.verify import (
+    Attestation,
+    Finding,
+    Record,
+    ScanState,
+    VerificationResult,
+    scan,
+)
+from mlwarden.entities.audit import Checkpoint
+from mlwarden.store.sql.audit_pages import PageReader, RecordSource
+
+__all__ = ["PARALLEL_MIN_EVENTS", "verify_parallel"]
+
+#: below this many events one scan is as fast: starting the workers costs ~0.1 s
+PARALLEL_MIN_EVENTS = 100_000
+#: chunks per process: enough to even out, few enough that each costs little to compose
+_CHUNKS_PER_WORKER = 8
+#: this process checks chunks too (tests turn it off to send every chunk through a worker)
+_LOCAL = True
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    source: RecordSource
+    pages: tuple[tuple[int, int], ...]
+    #: (position in the sorted checkpoint list, checkpoint) for the sizes inside this range
+    checkpoints: tuple[tuple[int, Checkpoint], ...]
+    key: bytes  # the trusted Ed25519 public key, raw
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """What a worker found in its range."""
+
+    first: Record | None  # its first record: names a gap that ends the previous range
+    segments: list[tuple[int, list[bytes], int]]  # (checkpoint size, subtrees, erased so far)
+    end: int  # the next seq its scan expected
+    hashes: list[bytes]  # the subtrees of [range start, end - 1)
+    erased: set[int]
+    targets: set[int]
+    found: Finding | None
+    signed: list[tuple[int, bool]]  # signature verdicts by checkpoint position
+
+
+# ---- in the worker
+
+
+def _serve() -> None:
+    """A worker process (``python -c "from mlwarden.audit.parallel import _serve; _serve()"``):
+    chunks in on stdin, results out on stdout, one connection per store, until stdin closes.
+    A fresh interpreter, not a multiprocessing child: nothing of the caller's program (its
+    ``__main__``) runs again here."""
+    inp = sys.stdin.buffer
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print() must not corrupt the result stream
+    readers: dict[RecordSource, tuple[PageReader, Callable[[], None]]] = {}
+    try:
+        while (task := _recv(inp)) is not None:
+            try:
+                if task.source not in readers:
+                    readers[task.source] = task.source.open()
+                res: Any = _check_chunk(task, readers[task.source][0])
+            except Exception as exc:  # sent back as text: the caller re-raises it
+                res = _WorkerError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+            _send(out, res)
+    finally:
+        for _, close in readers.values():
+            close()
+
+
+class _WorkerError(Exception):
+    pass
+
+
+def _send(f: IO[bytes], obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    f.write(len(data).to_bytes(8, "big") + data)
+    f.flush()
+
+
+def _recv(f: IO[bytes]) -> Any:
+    head = f.read(8)
+    if len(head) < 8:
+        return None  # the other end closed
+    size = int.from_bytes(head, "big")
+    data = f.read(size)
+    if len(data) < size:
+        raise EOFError("audit verification worker stopped mid-message")
+    return pickle.loads(data)
+
+
+def _check_chunk(task: _Task, read: PageReader) -> _Chunk:
+    key = Ed25519PublicKey.from_public_bytes(task.key)
+    signed = [(i, cp.verify(key)) for i, cp in task.checkpoints]
+    it: Iterator[Record] = (rec for start, stop in task.pages for rec in read(start, stop))
+    first = next(it, None)
+    if first is not None:
+        it = chain([first], it)
+    st = ScanState(task.pages[0][0])
+    segments = []
+    found = None
+    for stop in [*sorted({cp.tree_size for _, cp in task.checkpoints}), -1]:
+        found = scan(it, st, stop)
+        if found is not None or st.size != stop:
+            break
+        segments.append((stop, list(st.hashes), len(st.erased)))
+    return _Chunk(first, segments, st.expected, st.hashes, st.erased, st.targets, found, signed)
+
+
+# ---- in this process
+
+
+def _plan(pages: list[tuple[int, int]], workers: int) -> list[tuple[tuple[int, int], ...]]:
+    """Whole pages grouped into about ``_CHUNKS_PER_WORKER * workers`` contiguous chunks."""
+    per = max(1, -(-len(pages) // (workers * _CHUNKS_PER_WORKER)))
+    return [tuple(pages[i : i + per]) for i in range(0, len(pages), per)]
+
+
+def verify_parallel(
+    source: RecordSource,
+    pages: list[tuple[int, int]],
+    checkpoints: list[Checkpoint],
+    public_key: Ed25519PublicKey,
+    *,
+    workers: int,
+    require_erasure_records: bool = True,
+    progress: Progress | None = None,
+) -> VerificationResult:
+    """Verify the records of ``pages`` (contiguous seq ranges from 1, as the store's reader
+    pages them) with ``workers`` processes in all, this one included."""
+    att = Attestation(checkpoints, public_key)
+    found = att.check_empty()
+    if found is not None:
+        return att.result(found, 0, 0)
+    key = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    tasks = []
+    ci = att.ci
+    for chunk in _plan(pages, workers):
+        last = chunk[-1][1]
+        mine = []
+        while ci < len(att.cps) and att.cps[ci].tree_size <= last:
+            mine.append((ci, att.cps[ci]))
+            ci += 1
+        tasks.append(_Task(source, chunk, tuple(mine), key))
+    results = _run(tasks, workers, progress, pages[-1][1] if pages else 0)
+    for r in results:
+        att.signed.update(r.signed)
+    return _compose(att, tasks, results, require_erasure_records)
+
+
+def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int) -> list[_Chunk]:
+    """Every task's result. Each worker process claims chunks from the front as it becomes
+    free; this process claims them from the back meanwhile (a worker takes ~0.2 s to start),
+    so both ends meet wherever the work was split best."""
+    results: list[_Chunk | None] = [None] * len(tasks)
+    lock = threading.Lock()
+    ends = [0, len(tasks)]  # the next chunk from the front, one past the next from the back
+    done = [0]
+    errors: list[BaseException] = []
+
+    def claim(front: bool) -> int | None:
+        with lock:
+            if ends[0] >= ends[1] or errors:
+                return None
+            if front:
+                ends[0] += 1
+                return ends[0] - 1
+            ends[1] -= 1
+            return ends[1]
+
+    def finished(k: int, res: _Chunk) -> None:
+        with lock:
+            results[k] = res
+            done[0] += sum(b - a + 1 for a, b in tasks[k].pages)
+            if progress is not None:
+                progress(done[0], total)
+
+    def drive(proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            while (k := claim(front=True)) is not None:
+                _send(proc.stdin, tasks[k])
+                res = _recv(proc.stdout)
+                if res is None:
+                    raise RuntimeError(f"audit verification worker exited ({proc.wait()})")
+                if isinstance(res, _WorkerError):
+                    raise res
+                finished(k, res)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # import what we import
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from mlwarden.audit.parallel import _serve; _serve()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        for _ in range(workers - 1)
+    ]
+    threads = [threading.Thread(target=drive, args=(p,), daemon=True) for p in procs]
+    read, close = tasks[0].source.open()
+    try:
+        for t in threads:
+            t.start()
+        while _LOCAL and (k := claim(front=False)) is not None:
+            finished(k, _check_chunk(tasks[k], read))
+    except BaseException as exc:
+        with lock:
+            errors.append(exc)  # the workers claim nothing more
+        raise
+    finally:
+        close()
+        for t in threads:
+            t.join()
+        for p in procs:
+            with contextlib.suppress(OSError):
+                p.stdin.close()  # type: ignore[union-attr]
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+    if errors:
+        raise errors[0]
+    return results  # type: ignore[return-value]
+
+
+def _compose(
+    att: Attestation, tasks: list[_Task], results: list[_Chunk], require_erasure_records: bool
+) -> VerificationResult:
+    tree = CompactRange()
+    erased: set[int] = set()
+    targets: set[int] = set()
+    for k, (task, res) in enumerate(zip(tasks, results, strict=True)):
+        for size, hashes, erased_so_far in res.segments:
+            at = tree.copy()
+            at.extend_range(size, hashes)
+            found = att.check(size, at.root())
+            if found is not None:
+                return att.result(found, size, len(erased) + erased_so_far)
+        if res.found is not None:
+            return att.result(res.found, res.end - 1, len(erased) + len(res.erased))
+        tree.extend_range(res.end - 1, res.hashes)
+        erased |= res.erased
+        targets |= res.targets
+        if res.end - 1 < task.pages[-1][1]:
+            # This range's records ran out early: the gap is named with the next record
+            # stored, as the sequential scan would meet it.
+            nxt = next((r.first for r in results[k + 1 :] if r.first is not None), None)
+            if nxt is not None:
+                found = scan(iter([nxt]), ScanState(res.end), -1)
+                assert found is not None  # a later range's seqs are all above this one's
+                return att.result(found, res.end - 1, len(erased))
+            break
+    return att.finish(tree.size, erased, targets, require_erasure_records=require_erasure_records)
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
