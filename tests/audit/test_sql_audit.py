@@ -490,6 +490,18 @@ def test_cli_log_proof_export_verify_and_tampering(store_uri, tmp_path, monkeypa
     assert bad.exit_code == 1
     verdict = json.loads(bad.stdout)
     assert verdict["first_bad_seq"] == 6 and verdict["problem"] == "altered_payload"
+    # The same verdict from the parallel path (forced on for this 12-event log).
+    monkeypatch.setenv("MLWARDEN_AUDIT_VERIFY_PARALLEL_MIN", "1")
+    runs = []
+    real = sql_log.verify_parallel
+    monkeypatch.setattr(
+        sql_log, "verify_parallel", lambda *a, **k: runs.append(k["workers"]) or real(*a, **k)
+    )
+    parallel_run = cli("audit", "verify", "--json", "--workers", "2")
+    assert parallel_run.exit_code == 1 and json.loads(parallel_run.stdout) == verdict
+    assert runs == [2]
+    assert cli("audit", "verify", "--workers", "0").exit_code == 2  # a usage error
+    monkeypatch.delenv("MLWARDEN_AUDIT_VERIFY_PARALLEL_MIN")
     assert "seq 6" in cli("audit", "verify").stdout
     # The old export is untouched; a new one carries the tampering and fails offline too.
     assert cli("audit", "export", str(tmp_path / "new.jsonl")).exit_code == 0
