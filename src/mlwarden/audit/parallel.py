@@ -24,6 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain
+from pathlib import Path
 from typing import IO, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -78,12 +79,17 @@ class _Chunk:
 
 # ---- in the worker
 
+#: a worker's program: this interpreter, importing this very mlwarden
+_WORKER = (
+    f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r}); "
+    "from mlwarden.audit.parallel import _serve; _serve()"
+)
+
 
 def _serve() -> None:
-    """A worker process (``python -c "from mlwarden.audit.parallel import _serve; _serve()"``):
-    chunks in on stdin, results out on stdout, one connection per store, until stdin closes.
-    A fresh interpreter, not a multiprocessing child: nothing of the caller's program (its
-    ``__main__``) runs again here."""
+    """A worker process (``python -c _WORKER``): chunks in on stdin, results out on stdout,
+    one connection per store, until stdin closes. A fresh interpreter, not a multiprocessing
+    child: nothing of the caller's program (its ``__main__``) runs again here."""
     inp = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must not corrupt the result stream
@@ -224,13 +230,9 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
             with lock:
                 errors.append(exc)
 
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}  # import what we import
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", "from mlwarden.audit.parallel import _serve; _serve()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
+            [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         for _ in range(workers - 1)
     ]
@@ -251,15 +253,22 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
             t.join()
         for p in procs:
             with contextlib.suppress(OSError):
-                p.stdin.close()  # type: ignore[union-attr]
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+                p.stdin.close()  # type: ignore[union-attr]: the worker's signal to exit
+            # reaped meanwhile: the verdict need not wait for an interpreter to shut down
+            threading.Thread(target=_reap, args=(p,), daemon=True).start()
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
 
 
 def _compose(
