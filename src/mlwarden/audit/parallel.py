@@ -253,7 +253,7 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
             t.join()
         for p in procs:
             with contextlib.suppress(OSError):
-                p.stdin.close()  # type: ignore[union-attr]: the worker's signal to exit
+                p.stdin.close()  # type: ignore[union-attr]  # the worker's signal to exit
             # reaped meanwhile: the verdict need not wait for an interpreter to shut down
             threading.Thread(target=_reap, args=(p,), daemon=True).start()
     if errors:
