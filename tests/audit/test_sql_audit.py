@@ -342,6 +342,17 @@ def test_parallel_path_only_where_it_pays(wd, monkeypatch):
     assert log.read_only().parallel_min == 12
 
 
+def test_a_failed_worker_falls_back_to_one_scan(wd, monkeypatch, caplog):
+    _fill(wd.audit)
+    _sql(wd, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
+    expected = SqlAuditLog(wd.audit.backend, public_key=wd.audit.public_key).verify()
+    _force_parallel(monkeypatch)
+    monkeypatch.setattr(parallel, "_WORKER", "import sys; sys.exit(3)")  # dies at once
+    with caplog.at_level("WARNING", logger="mlwarden.audit"):
+        assert wd.audit.verify() == expected
+    assert "verification worker failed" in caplog.text and "one scan" in caplog.text
+
+
 def test_appends_refuse_to_sign_rows_written_around_the_service(wd):
     _fill(wd.audit, 1)
     _sql(

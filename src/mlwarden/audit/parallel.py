@@ -42,7 +42,7 @@ from mlwarden.audit.verify import (
 from mlwarden.entities.audit import Checkpoint
 from mlwarden.store.sql.audit_pages import PageReader, RecordSource
 
-__all__ = ["PARALLEL_MIN_EVENTS", "verify_parallel"]
+__all__ = ["PARALLEL_MIN_EVENTS", "WorkerFailed", "verify_parallel"]
 
 #: below this many events one scan is as fast: starting the workers costs ~0.1 s
 PARALLEL_MIN_EVENTS = 100_000
@@ -109,7 +109,12 @@ def _serve() -> None:
 
 
 class _WorkerError(Exception):
-    pass
+    """An error raised in a worker, as its text."""
+
+
+class WorkerFailed(RuntimeError):
+    """A worker process could not start, failed or stopped: no verdict was reached (the
+    caller verifies in one scan instead)."""
 
 
 def _send(f: IO[bytes], obj: Any) -> None:
@@ -222,20 +227,23 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
                 _send(proc.stdin, tasks[k])
                 res = _recv(proc.stdout)
                 if res is None:
-                    raise RuntimeError(f"audit verification worker exited ({proc.wait()})")
+                    raise RuntimeError(f"it exited with status {proc.wait()}")
                 if isinstance(res, _WorkerError):
                     raise res
                 finished(k, res)
-        except BaseException as exc:
+        except Exception as exc:
             with lock:
-                errors.append(exc)
+                errors.append(WorkerFailed(f"a verification worker failed: {exc}"))
 
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        for _ in range(workers - 1)
-    ]
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            )
+            for _ in range(workers - 1)
+        ]
+    except OSError as exc:
+        raise WorkerFailed(f"cannot start a verification worker: {exc}") from exc
     threads = [threading.Thread(target=drive, args=(p,), daemon=True) for p in procs]
     read, close = tasks[0].source.open()
     try:

@@ -7,6 +7,7 @@ This module joins them with the key file, so the store layer never imports the a
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,13 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mlwarden.audit.log import AuditLog
-from mlwarden.audit.parallel import PARALLEL_MIN_EVENTS, Progress, default_workers, verify_parallel
+from mlwarden.audit.parallel import (
+    PARALLEL_MIN_EVENTS,
+    Progress,
+    WorkerFailed,
+    default_workers,
+    verify_parallel,
+)
 from mlwarden.audit.signing import Signer, key_id, load_public_key
 from mlwarden.audit.verify import VerificationResult, verify_records
 from mlwarden.errors import AlreadyExists, KeyMismatch, WardenError
@@ -26,6 +33,8 @@ from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.keycheck import open_master_key
 
 __all__ = ["KeylessAuditLog", "SqlAuditLog", "open_audit_log", "preflight"]
+
+log = logging.getLogger("mlwarden.audit")
 
 
 class SqlAuditLog(AuditLog):
@@ -70,21 +79,24 @@ class SqlAuditLog(AuditLog):
         key = self._require_key()
         checkpoints = self.backend.checkpoints()  # before the size, as the sequential scan
         pages = self.backend.record_pages()
-        if not pages or pages[-1][1] < self.parallel_min:
-            return verify_records(
-                self.backend.records(pages),
-                checkpoints,
-                key,
-                require_erasure_records=require_erasure_records,
-            )
-        return verify_parallel(
-            source,
-            pages,
+        if pages and pages[-1][1] >= self.parallel_min:
+            try:
+                return verify_parallel(
+                    source,
+                    pages,
+                    checkpoints,
+                    key,
+                    workers=workers,
+                    require_erasure_records=require_erasure_records,
+                    progress=progress,
+                )
+            except WorkerFailed as exc:  # the same verdict, one scan: slower, never weaker
+                log.warning("audit verification: %s; verifying in one scan instead", exc)
+        return verify_records(
+            self.backend.records(pages),
             checkpoints,
             key,
-            workers=workers,
             require_erasure_records=require_erasure_records,
-            progress=progress,
         )
 
     def read_only(self, public_key: Ed25519PublicKey | str | Path | None = None) -> SqlAuditLog:
