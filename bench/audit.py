@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlwarden.audit import AuditBackend, AuditLog, MemoryAuditBackend, Signer, verify_export
 from mlwarden.entities.audit import canonical_json
@@ -201,6 +202,69 @@ def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[
     return {"write_s": write_s, "read_s": time.perf_counter() - t0}
 
 
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``), else ``None``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(log: AuditLog, rounds: int = 3) -> dict[str, float]:
+    """Where one verification's CPU goes, per event (best of ``rounds``): the page reads into
+    Python rows, ``verify.scan`` over those rows in memory, and the database server's own CPU
+    for the reads (PostgreSQL's backend process, from ``/proc``)."""
+    from mlwarden.audit.verify import ScanState, scan
+    from mlwarden.store.sql.audit import SqlAuditBackend
+
+    backend = log.backend
+    assert isinstance(backend, SqlAuditBackend)
+    source = backend.record_source()
+    assert source is not None
+    server_pid = None
+    if source.sqlite_path is not None:
+        read, close = source.open()
+    else:  # what RecordSource.open does, on a connection whose server process we know
+        import psycopg
+
+        from mlwarden.store.sql.audit_pages import record_page_sql
+
+        conn = psycopg.connect(**dict(source.pg_params), autocommit=True)
+        server_pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        sql = record_page_sql("%s")
+
+        def read(start: int, stop: int) -> list[Any]:
+            with conn.cursor(binary=True) as cur:
+                cur.execute(sql, (start, stop))
+                return cur.fetchall()
+
+        close = conn.close
+    pages = backend.record_pages()
+    n = pages[-1][1]
+    best = {"read_us": 1e9, "scan_us": 1e9, "server_us": 1e9}
+    try:
+        for _ in range(rounds):
+            s0 = _proc_cpu_s(server_pid) if server_pid else None
+            t0 = time.process_time()
+            records = [r for a, b in pages for r in read(a, b)]
+            read_s = time.process_time() - t0
+            s1 = _proc_cpu_s(server_pid) if server_pid else None
+            t0 = time.process_time()
+            st = ScanState()
+            assert scan(iter(records), st, -1) is None and st.size == n
+            scan_s = time.process_time() - t0
+            best["read_us"] = min(best["read_us"], read_s / n * 1e6)
+            best["scan_us"] = min(best["scan_us"], scan_s / n * 1e6)
+            if s0 is not None and s1 is not None:
+                best["server_us"] = min(best["server_us"], (s1 - s0) / n * 1e6)
+    finally:
+        close()
+    if best["server_us"] == 1e9:
+        del best["server_us"]
+    return best
+
+
 def _log(backend: AuditBackend, signer: Signer) -> AuditLog:
     """What ``Warden.audit`` is: the SQL store's log reads verifier records in one query."""
     from mlwarden.audit.sql_log import SqlAuditLog
@@ -254,9 +318,11 @@ def run(
     assert offline.ok and offline.events_checked == n, offline
 
     floors = {"sha256_s": hash_floor(log, n)}
+    cpu: dict[str, float] = {}
     if not isinstance(log.backend, MemoryAuditBackend):
         (workdir / "floor").mkdir()
         floors |= sql_floors(log, factory(workdir / "floor"), n, batch)
+        cpu = cpu_split(log)
 
     # Grow to proof_size events, then time proofs at random seqs against the latest checkpoint.
     t0 = time.perf_counter()
@@ -300,6 +366,7 @@ def run(
         "path_len": len(proof.path),
         "checkpoints": len(log.backend.checkpoints()),
         **{f"floor_{k}": v for k, v in floors.items()},
+        **{f"cpu_{k}": v for k, v in cpu.items()},
     }
 
 
@@ -339,6 +406,11 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         print(f"  raw driver insert of the stored rows           {write_per_s:>12,.0f} ev/s")
         print(f"  raw driver fetch of the same rows              {read_per_s:>12,.0f} ev/s")
     print(f"  read + hash, one after the other               {verify_floor:>12,.0f} ev/s")
+    if "cpu_read_us" in w:
+        split = [("page reads", w["cpu_read_us"]), ("checks (scan)", w["cpu_scan_us"])]
+        if "cpu_server_us" in w:
+            split.append(("database server", w["cpu_server_us"]))
+        print("CPU per event, verification: " + ", ".join(f"{k} {v:.2f} µs" for k, v in split))
     for what, ours, goal, theirs in (
         ("appends/s", append_per_s, GOAL_APPEND_PER_S, n / peer["append_s"]),
         ("verified/s", verify_per_s, GOAL_VERIFY_PER_S, n / peer["verify_s"]),
@@ -382,6 +454,7 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         "floor_verify_per_s": round(verify_floor),
         "append_vs_floor": None if write_per_s is None else round(append_per_s / write_per_s, 3),
         "verify_vs_floor": round(verify_per_s / verify_floor, 3),
+        **{k: round(v, 3) for k, v in w.items() if k.startswith("cpu_")},
     }
 
 
