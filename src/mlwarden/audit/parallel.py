@@ -199,17 +199,18 @@ def verify_parallel(
 
 
 def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int) -> list[_Chunk]:
-    """Every task's result. Each worker process claims chunks from the front as it becomes
-    free; this process claims them from the back meanwhile (a worker takes ~0.2 s to start),
-    so both ends meet wherever the work was split best."""
+    """Every task's result. Each worker process claims chunks from the front once it has
+    started; this process claims them from the back meanwhile, so both ends meet wherever the
+    work was split best, and returns as soon as every chunk is checked (a worker still
+    starting then just exits)."""
     results: list[_Chunk | None] = [None] * len(tasks)
-    lock = threading.Lock()
+    cond = threading.Condition()
     ends = [0, len(tasks)]  # the next chunk from the front, one past the next from the back
-    done = [0]
+    counts = [0, 0]  # chunks checked, events checked
     errors: list[BaseException] = []
 
     def claim(front: bool) -> int | None:
-        with lock:
+        with cond:
             if ends[0] >= ends[1] or errors:
                 return None
             if front:
@@ -219,11 +220,18 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
             return ends[1]
 
     def finished(k: int, res: _Chunk) -> None:
-        with lock:
+        with cond:
             results[k] = res
-            done[0] += sum(b - a + 1 for a, b in tasks[k].pages)
+            counts[0] += 1
+            counts[1] += sum(b - a + 1 for a, b in tasks[k].pages)
             if progress is not None:
-                progress(done[0], total)
+                progress(counts[1], total)
+            cond.notify_all()
+
+    def failed(exc: BaseException) -> None:
+        with cond:
+            errors.append(exc)  # nobody claims anything more
+            cond.notify_all()
 
     def drive(proc: subprocess.Popen[bytes]) -> None:
         assert proc.stdin is not None and proc.stdout is not None
@@ -241,8 +249,11 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
                     raise res
                 finished(k, res)
         except Exception as exc:
-            with lock:
-                errors.append(WorkerFailed(f"a verification worker failed: {exc}"))
+            failed(WorkerFailed(f"a verification worker failed: {exc}"))
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()  # the worker's signal to exit
+            _reap(proc)
 
     try:
         procs = [
@@ -253,26 +264,19 @@ def _run(tasks: list[_Task], workers: int, progress: Progress | None, total: int
         ]
     except OSError as exc:
         raise WorkerFailed(f"cannot start a verification worker: {exc}") from exc
-    threads = [threading.Thread(target=drive, args=(p,), daemon=True) for p in procs]
+    for p in procs:
+        threading.Thread(target=drive, args=(p,), daemon=True, name="mlwarden-verify").start()
     read, close = tasks[0].source.open()
     try:
-        for t in threads:
-            t.start()
         while _LOCAL and (k := claim(front=False)) is not None:
             finished(k, _check_chunk(tasks[k], read))
+        with cond:
+            cond.wait_for(lambda: counts[0] == len(tasks) or bool(errors))
     except BaseException as exc:
-        with lock:
-            errors.append(exc)  # the workers claim nothing more
+        failed(exc)
         raise
     finally:
         close()
-        for t in threads:
-            t.join()
-        for p in procs:
-            with contextlib.suppress(OSError):
-                p.stdin.close()  # type: ignore[union-attr]  # the worker's signal to exit
-            # reaped meanwhile: the verdict need not wait for an interpreter to shut down
-            threading.Thread(target=_reap, args=(p,), daemon=True).start()
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]
