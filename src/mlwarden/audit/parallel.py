@@ -95,8 +95,8 @@ def _serve() -> None:
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must not corrupt the result stream
     readers: dict[RecordSource, tuple[PageReader, Callable[[], None]]] = {}
-    _send(out, _READY)  # imports done: only now does this worker claim a chunk
     try:
+        _send(out, _READY)  # imports done: only now does this worker claim a chunk
         while (task := _recv(inp)) is not None:
             try:
                 if task.source not in readers:
@@ -105,6 +105,8 @@ def _serve() -> None:
             except Exception as exc:  # sent back as text: the caller re-raises it
                 res = _WorkerError(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
             _send(out, res)
+    except (BrokenPipeError, EOFError):
+        pass  # the caller went away (or no longer needs this worker): nothing to report
     finally:
         for _, close in readers.values():
             close()
