@@ -44,8 +44,8 @@ from mlwarden.store.sql.audit_pages import PageReader, RecordSource
 
 __all__ = ["PARALLEL_MIN_EVENTS", "WorkerFailed", "verify_parallel"]
 
-#: below this many events one scan is about as fast: a worker's start costs ~0.13 s of CPU
-#: (~0.33 s with PostgreSQL's driver), what one scan spends on 25,000-65,000 events
+#: below this many events one scan is about as fast: a worker's start costs ~0.08 s of CPU
+#: (~0.28 s with PostgreSQL's driver), what one scan spends on 15,000-55,000 events
 PARALLEL_MIN_EVENTS = 100_000
 #: chunks per process: enough to even out, few enough that each costs little to compose
 _CHUNKS_PER_WORKER = 8
