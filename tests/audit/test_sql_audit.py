@@ -281,6 +281,15 @@ EDGES = {
     ],
     "payload_without_salt": ["UPDATE audit_events SET salt = NULL WHERE seq = 8"],
     "malformed_digest": ["UPDATE audit_events SET payload_digest = 'zz' WHERE seq = 10"],
+    "unsigned_checkpoint_of_the_empty_tree": [
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+        "SELECT 0, root_hash, time, key_id, NULL FROM audit_checkpoints WHERE tree_size = 4"
+    ],
+    "checkpoint_beyond_the_events": [
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+        "SELECT 20, root_hash, time, key_id, signature FROM audit_checkpoints "
+        "WHERE tree_size = 12"
+    ],
     "checkpoint_root_and_event": [
         "UPDATE audit_checkpoints SET root_hash = (SELECT root_hash FROM audit_checkpoints "
         "WHERE tree_size = 4) WHERE tree_size = 12",
