@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mlwarden.audit import AuditBackend, AuditLog, MemoryAuditBackend, Signer, verify_export
 from mlwarden.entities.audit import canonical_json
@@ -201,6 +202,69 @@ def sql_floors(log: AuditLog, target: AuditBackend, n: int, batch: int) -> dict[
     return {"write_s": write_s, "read_s": time.perf_counter() - t0}
 
 
+def _proc_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of process ``pid`` (Linux ``/proc``), else ``None``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_split(log: AuditLog, rounds: int = 3) -> dict[str, float]:
+    """Where one verification's CPU goes, per event (best of ``rounds``): the page reads into
+    Python rows, ``verify.scan`` over those rows in memory, and the database server's own CPU
+    for the reads (PostgreSQL's backend process, from ``/proc``)."""
+    from mlwarden.audit.verify import ScanState, scan
+    from mlwarden.store.sql.audit import SqlAuditBackend
+
+    backend = log.backend
+    assert isinstance(backend, SqlAuditBackend)
+    source = backend.record_source()
+    assert source is not None
+    server_pid = None
+    if source.sqlite_path is not None:
+        read, close = source.open()
+    else:  # what RecordSource.open does, on a connection whose server process we know
+        import psycopg
+
+        from mlwarden.store.sql.audit_pages import record_page_sql
+
+        conn = psycopg.connect(**dict(source.pg_params), autocommit=True)
+        server_pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        sql = record_page_sql("%s")
+
+        def read(start: int, stop: int) -> list[Any]:
+            with conn.cursor(binary=True) as cur:
+                cur.execute(sql, (start, stop))
+                return cur.fetchall()
+
+        close = conn.close
+    pages = backend.record_pages()
+    n = pages[-1][1]
+    best = {"read_us": 1e9, "scan_us": 1e9, "server_us": 1e9}
+    try:
+        for _ in range(rounds):
+            s0 = _proc_cpu_s(server_pid) if server_pid else None
+            t0 = time.process_time()
+            records = [r for a, b in pages for r in read(a, b)]
+            read_s = time.process_time() - t0
+            s1 = _proc_cpu_s(server_pid) if server_pid else None
+            t0 = time.process_time()
+            st = ScanState()
+            assert scan(iter(records), st, -1) is None and st.size == n
+            scan_s = time.process_time() - t0
+            best["read_us"] = min(best["read_us"], read_s / n * 1e6)
+            best["scan_us"] = min(best["scan_us"], scan_s / n * 1e6)
+            if s0 is not None and s1 is not None:
+                best["server_us"] = min(best["server_us"], (s1 - s0) / n * 1e6)
+    finally:
+        close()
+    if best["server_us"] == 1e9:
+        del best["server_us"]
+    return best
+
+
 def _log(backend: AuditBackend, signer: Signer) -> AuditLog:
     """What ``Warden.audit`` is: the SQL store's log reads verifier records in one query."""
     from mlwarden.audit.sql_log import SqlAuditLog
@@ -231,10 +295,22 @@ def run(
     assert one_by_one.verify().ok
     single_verify_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    online = log.verify()
-    verify_s = time.perf_counter() - t0
-    assert online.ok and online.events_checked == n, online
+    # Online verification: on a SQL store of >= 100k events in parallel (one process a CPU);
+    # and the same log in one scan (one process). Alternated, twice each, best of each: the
+    # first read after the appends (cold caches, PostgreSQL's autovacuum) favours neither.
+    one_scan = _log(log.backend, log.signer)
+    if hasattr(one_scan, "verify_workers"):
+        one_scan.verify_workers = 1
+    verify_s = verify_one_scan_s = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        online = log.verify()
+        verify_s = min(verify_s, time.perf_counter() - t0)
+        assert online.ok and online.events_checked == n, online
+        t0 = time.perf_counter()
+        assert one_scan.verify() == online
+        verify_one_scan_s = min(verify_one_scan_s, time.perf_counter() - t0)
+    parallel = n >= getattr(log, "parallel_min", n + 1) and log.backend.record_source()  # type: ignore[attr-defined]
 
     path = workdir / "audit-export.jsonl"
     t0 = time.perf_counter()
@@ -246,9 +322,11 @@ def run(
     assert offline.ok and offline.events_checked == n, offline
 
     floors = {"sha256_s": hash_floor(log, n)}
+    cpu: dict[str, float] = {}
     if not isinstance(log.backend, MemoryAuditBackend):
         (workdir / "floor").mkdir()
         floors |= sql_floors(log, factory(workdir / "floor"), n, batch)
+        cpu = cpu_split(log)
 
     # Grow to proof_size events, then time proofs at random seqs against the latest checkpoint.
     t0 = time.perf_counter()
@@ -278,6 +356,10 @@ def run(
         "single_per_s": single / single_s,
         "single_verify_per_s": single / single_verify_s,
         "verify_s": verify_s,
+        "verify_one_scan_s": verify_one_scan_s,
+        "verify_processes": (getattr(log, "verify_workers", None) or os.cpu_count() or 1)
+        if parallel
+        else 1,
         "export_s": export_s,
         "verify_export_s": verify_export_s,
         "grow_s": grow_s,
@@ -288,6 +370,7 @@ def run(
         "path_len": len(proof.path),
         "checkpoints": len(log.backend.checkpoints()),
         **{f"floor_{k}": v for k, v in floors.items()},
+        **{f"cpu_{k}": v for k, v in cpu.items()},
     }
 
 
@@ -297,6 +380,7 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
     rows = [
         (f"append (batches of {batch})", n / w["append_s"], n / peer["append_s"], "ev/s"),
         ("verify, online", n / w["verify_s"], n / peer["verify_s"], "ev/s"),
+        ("verify, online, one scan", n / w["verify_one_scan_s"], None, "ev/s"),
         ("verify export file, offline", n / w["verify_export_s"], None, "ev/s"),
         ("export", n / w["export_s"], None, "ev/s"),
         ("append, one call per event", w["single_per_s"], None, "ev/s"),
@@ -326,6 +410,11 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         print(f"  raw driver insert of the stored rows           {write_per_s:>12,.0f} ev/s")
         print(f"  raw driver fetch of the same rows              {read_per_s:>12,.0f} ev/s")
     print(f"  read + hash, one after the other               {verify_floor:>12,.0f} ev/s")
+    if "cpu_read_us" in w:
+        split = [("page reads", w["cpu_read_us"]), ("checks (scan)", w["cpu_scan_us"])]
+        if "cpu_server_us" in w:
+            split.append(("database server", w["cpu_server_us"]))
+        print("CPU per event, verification: " + ", ".join(f"{k} {v:.2f} µs" for k, v in split))
     for what, ours, goal, theirs in (
         ("appends/s", append_per_s, GOAL_APPEND_PER_S, n / peer["append_s"]),
         ("verified/s", verify_per_s, GOAL_VERIFY_PER_S, n / peer["verify_s"]),
@@ -343,6 +432,8 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         "single_append_per_s": round(w["single_per_s"]),
         "single_verify_per_s": round(w["single_verify_per_s"]),
         "verify_per_s": round(n / w["verify_s"]),
+        "verify_one_scan_per_s": round(n / w["verify_one_scan_s"]),
+        "verify_processes": w["verify_processes"],
         "verify_export_per_s": round(n / w["verify_export_s"]),
         "proof_ms": round(w["proof_ms_median"], 4),
         "proof_ms_p99": round(w["proof_ms_p99"], 4),
@@ -367,6 +458,7 @@ def report(backend: str, w: dict[str, float], n: int, batch: int, proof_size: in
         "floor_verify_per_s": round(verify_floor),
         "append_vs_floor": None if write_per_s is None else round(append_per_s / write_per_s, 3),
         "verify_vs_floor": round(verify_per_s / verify_floor, 3),
+        **{k: round(v, 3) for k, v in w.items() if k.startswith("cpu_")},
     }
 
 

@@ -110,6 +110,8 @@ def _other_value(field: FieldInfo) -> tuple[str, Any]:
         return str(not default).lower(), not default
     if ann is int:
         return str(default + 1), default + 1
+    if args == [int]:  # int | None, default None
+        return "3", 3
     if ann is float:
         value = default / 2 if default else 1.0
         return str(value), value

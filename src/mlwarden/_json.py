@@ -4,30 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 
 def jsonable(value: Any) -> Any:
     """Deep-convert to JSON types. NaN and ±inf become ``None`` (JSONB rejects them)."""
     if value is None or isinstance(value, bool | str):
         return value
-    if isinstance(value, int | np.integer):
+    if isinstance(value, int):
         return int(value)
-    if isinstance(value, float | np.floating):
+    if isinstance(value, float):
         f = float(value)
         return f if math.isfinite(f) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
+    # A numpy value means numpy is imported already: never import it here (the audit
+    # verifier's worker processes load this module and no numpy, ~0.1 s each).
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.integer):
+            return int(value)
+        if isinstance(value, np.floating):
+            f = float(value)
+            return f if math.isfinite(f) else None
+        if isinstance(value, np.bool_):
+            return bool(value)
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
+    if np is not None and isinstance(value, np.ndarray):
         return [jsonable(v) for v in value.tolist()]
     if isinstance(value, datetime | date):
         return value.isoformat()

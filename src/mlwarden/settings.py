@@ -415,6 +415,18 @@ class Settings(BaseSettings):
         description="pinned audit public key (PEM file or base64): verification trusts it, "
         "and a server whose signing key does not match it refuses to start",
     )
+    audit_verify_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="processes that verify a large audit log online (default: one per CPU; "
+        "1: always one scan)",
+    )
+    audit_verify_parallel_min: int | None = Field(
+        default=None,
+        ge=1,
+        description="audit log size from which online verification runs in parallel "
+        "(default 100000)",
+    )
     protected_aliases: str = Field(
         default="production",
         description="aliases moved only through an installed gate policy (comma-separated)",

@@ -11,7 +11,9 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 import mlwarden as mw
-from mlwarden.audit import AuditLog, Problem, Signer, verify_export
+import mlwarden.audit.sql_log as sql_log
+import mlwarden.store.sql.audit as sql_audit
+from mlwarden.audit import AuditLog, Problem, Signer, parallel, verify_export
 from mlwarden.audit.signing import load_public_key
 from mlwarden.audit.sql_log import SqlAuditLog
 from mlwarden.cli.main import app
@@ -32,6 +34,23 @@ def wd(store_uri: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     )
     yield w
     w.close()
+
+
+def _force_parallel(monkeypatch: pytest.MonkeyPatch, *, workers: int = 2, page: int = 5) -> None:
+    """Every online verification of the SQL store through the parallel path: pages of
+    ``page`` events, ``workers`` processes, every chunk checked in a worker process."""
+    monkeypatch.setattr(SqlAuditLog, "parallel_min", 1)
+    monkeypatch.setattr(SqlAuditLog, "verify_workers", workers)
+    monkeypatch.setattr(parallel, "_LOCAL", False)
+    monkeypatch.setattr(sql_audit, "_PAGE", page)
+
+
+@pytest.fixture(params=["one_scan", "parallel"])
+def verify_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test runs on the one-scan verifier, and again with the parallel one forced on."""
+    if request.param == "parallel":
+        _force_parallel(monkeypatch)
+    return str(request.param)
 
 
 def _fill(log: AuditLog, batches: int = 3) -> None:
@@ -60,7 +79,7 @@ def _verdicts(wd: mw.Warden, tmp_path: Path):  # type: ignore[no-untyped-def]
     return fresh.verify(), generic.verify(), verify_export(path, key)
 
 
-def test_backend_stores_exact_text_and_verifies(wd, tmp_path):
+def test_backend_stores_exact_text_and_verifies(verify_path, wd, tmp_path):
     _fill(wd.audit)
     assert wd.audit.size == 3 * BATCH
     assert [c.tree_size for c in wd.audit.backend.checkpoints()] == [4, 8, 12]
@@ -183,7 +202,7 @@ TAMPERING = {
 
 
 @pytest.mark.parametrize("kind", sorted(TAMPERING))
-def test_tampering_in_sql_is_detected(wd, tmp_path, kind):
+def test_tampering_in_sql_is_detected(verify_path, wd, tmp_path, kind):
     statements, problems, first_bad = TAMPERING[kind]
     _fill(wd.audit)
     assert wd.audit.verify().ok
@@ -197,7 +216,7 @@ def test_tampering_in_sql_is_detected(wd, tmp_path, kind):
 @pytest.mark.parametrize(
     "kind", ["altered_payload", "altered_event", "deleted_event", "reordered_events"]
 )
-def test_tampering_is_detected_across_read_pages(wd, tmp_path, monkeypatch, kind):
+def test_tampering_is_detected_across_read_pages(verify_path, wd, tmp_path, monkeypatch, kind):
     """The store's verifier reads pages of 3 (the next on a helper thread): tampering is
     named at the same seq when it sits on a page edge or leaves a page short."""
     import mlwarden.store.sql.audit as sql_audit
@@ -213,7 +232,7 @@ def test_tampering_is_detected_across_read_pages(wd, tmp_path, monkeypatch, kind
         assert result.first_bad_seq == first_bad, (kind, result)
 
 
-def test_a_cleared_recorded_leaf_leaves_the_others_on_their_events(wd, monkeypatch):
+def test_a_cleared_recorded_leaf_leaves_the_others_on_their_events(verify_path, wd, monkeypatch):
     """A recorded leaf set to NULL (which the verifier takes as none recorded, as in an export
     without leaf hashes) must not shift the others onto the wrong events: the altered event
     after it is still named, not its neighbour."""
@@ -233,7 +252,7 @@ def test_a_cleared_recorded_leaf_leaves_the_others_on_their_events(wd, monkeypat
     assert (online.problem, online.first_bad_seq) == (Problem.ALTERED_EVENT, 7), online
 
 
-def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(wd, tmp_path):
+def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(verify_path, wd, tmp_path):
     from dataclasses import replace
 
     _fill(wd.audit)
@@ -246,6 +265,101 @@ def test_altered_event_with_its_leaf_rewritten_is_pinned_to_its_batch(wd, tmp_pa
         )
     for result in _verdicts(wd, tmp_path):
         assert result.problem == Problem.ROOT_MISMATCH and result.first_bad_seq == 5, result
+
+
+# Beyond TAMPERING: gaps that end a page (a parallel range) or empty a whole one, erasures
+# explained by a record in a later range, and a checkpoint beyond the events.
+EDGES = {
+    "page_end_deleted": ["DELETE FROM audit_events WHERE seq = 3"],
+    "whole_page_deleted": ["DELETE FROM audit_events WHERE seq >= 4 AND seq <= 6"],
+    "pages_deleted_up_to_the_tail": ["DELETE FROM audit_events WHERE seq >= 4 AND seq <= 12"],
+    "last_page_deleted": ["DELETE FROM audit_events WHERE seq >= 13"],
+    "erased_lawfully": [],
+    "erased_and_its_record_altered": ["UPDATE audit_events SET actor = 'x' WHERE seq = 13"],
+    "erased_twice_once_lawfully": [
+        "UPDATE audit_events SET payload = NULL, salt = NULL WHERE seq = 9"
+    ],
+    "payload_without_salt": ["UPDATE audit_events SET salt = NULL WHERE seq = 8"],
+    "malformed_digest": ["UPDATE audit_events SET payload_digest = 'zz' WHERE seq = 10"],
+    "unsigned_checkpoint_of_the_empty_tree": [
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+        "SELECT 0, root_hash, time, key_id, NULL FROM audit_checkpoints WHERE tree_size = 4"
+    ],
+    "checkpoint_beyond_the_events": [
+        "INSERT INTO audit_checkpoints (tree_size, root_hash, time, key_id, signature) "
+        "SELECT 20, root_hash, time, key_id, signature FROM audit_checkpoints "
+        "WHERE tree_size = 12"
+    ],
+    "checkpoint_root_and_event": [
+        "UPDATE audit_checkpoints SET root_hash = (SELECT root_hash FROM audit_checkpoints "
+        "WHERE tree_size = 4) WHERE tree_size = 12",
+        "UPDATE audit_events SET actor = 'mallory' WHERE seq = 11",
+    ],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(TAMPERING) + sorted(EDGES))
+@pytest.mark.parametrize("page", [3])
+def test_parallel_verdict_is_the_one_scan_verdict(wd, monkeypatch, kind, page):
+    """Every tampering case gives the same VerificationResult (seq, problem, message and
+    every count) through one scan and through the parallel path, in worker processes or in
+    this one, whatever the page (range) size."""
+    _fill(wd.audit)
+    if kind in EDGES:
+        wd.audit.erase_payload(2, actor="dpo")  # seq 13 records it, in a later range
+    statements = TAMPERING[kind][0] if kind in TAMPERING else EDGES[kind]
+    _sql(wd, *statements)
+    monkeypatch.setattr(sql_audit, "_PAGE", page)
+    key = wd.audit.public_key
+
+    def verdict(**options):  # type: ignore[no-untyped-def]
+        return SqlAuditLog(SqlAuditBackend(wd.db), public_key=key, **options).verify()
+
+    one_scan = verdict(verify_workers=1)
+    generic = AuditLog(SqlAuditBackend(wd.db), public_key=key).verify()
+    assert one_scan == generic
+    runs = []
+    real = sql_log.verify_parallel
+    monkeypatch.setattr(
+        sql_log, "verify_parallel", lambda *a, **k: runs.append(k["workers"]) or real(*a, **k)
+    )
+    in_this_process = verdict(verify_workers=2, parallel_min=1)
+    monkeypatch.setattr(parallel, "_LOCAL", False)
+    in_workers = verdict(verify_workers=3, parallel_min=1)
+    assert runs == [2, 3]  # both took the parallel path
+    assert in_this_process == one_scan, kind
+    assert in_workers == one_scan, kind
+    assert one_scan.ok is (kind == "erased_lawfully")
+
+
+def test_parallel_path_only_where_it_pays(wd, monkeypatch):
+    _fill(wd.audit)
+    runs = []
+    real = sql_log.verify_parallel
+    monkeypatch.setattr(sql_log, "verify_parallel", lambda *a, **k: runs.append(1) or real(*a, **k))
+    assert wd.audit.verify().ok and not runs  # 12 events: below parallel_min
+    log = SqlAuditLog(wd.audit.backend, public_key=wd.audit.public_key, parallel_min=12)
+    log.verify_workers = 1
+    assert log.verify().ok and not runs  # one worker
+    log.verify_workers = 2
+    progress = []
+    assert log.verify(progress=lambda done, total: progress.append((done, total))).ok
+    assert runs == [1] and progress[-1] == (12, 12)
+    with wd.db.transaction():  # other connections could not see this transaction's rows
+        wd.audit.append("alice", "x", "y")
+        assert log.verify().ok and runs == [1]
+    assert log.read_only().parallel_min == 12
+
+
+def test_a_failed_worker_falls_back_to_one_scan(wd, monkeypatch, caplog):
+    _fill(wd.audit)
+    _sql(wd, "UPDATE audit_events SET actor = 'mallory' WHERE seq = 7")
+    expected = SqlAuditLog(wd.audit.backend, public_key=wd.audit.public_key).verify()
+    _force_parallel(monkeypatch)
+    monkeypatch.setattr(parallel, "_WORKER", "import sys; sys.exit(3)")  # dies at once
+    with caplog.at_level("WARNING", logger="mlwarden.audit"):
+        assert wd.audit.verify() == expected
+    assert "verification worker failed" in caplog.text and "one scan" in caplog.text
 
 
 def test_appends_refuse_to_sign_rows_written_around_the_service(wd):
@@ -396,6 +510,18 @@ def test_cli_log_proof_export_verify_and_tampering(store_uri, tmp_path, monkeypa
     assert bad.exit_code == 1
     verdict = json.loads(bad.stdout)
     assert verdict["first_bad_seq"] == 6 and verdict["problem"] == "altered_payload"
+    # The same verdict from the parallel path (forced on for this 12-event log).
+    monkeypatch.setenv("MLWARDEN_AUDIT_VERIFY_PARALLEL_MIN", "1")
+    runs = []
+    real = sql_log.verify_parallel
+    monkeypatch.setattr(
+        sql_log, "verify_parallel", lambda *a, **k: runs.append(k["workers"]) or real(*a, **k)
+    )
+    parallel_run = cli("audit", "verify", "--json", "--workers", "2")
+    assert parallel_run.exit_code == 1 and json.loads(parallel_run.stdout) == verdict
+    assert runs == [2]
+    assert cli("audit", "verify", "--workers", "0").exit_code == 2  # a usage error
+    monkeypatch.delenv("MLWARDEN_AUDIT_VERIFY_PARALLEL_MIN")
     assert "seq 6" in cli("audit", "verify").stdout
     # The old export is untouched; a new one carries the tampering and fails offline too.
     assert cli("audit", "export", str(tmp_path / "new.jsonl")).exit_code == 0

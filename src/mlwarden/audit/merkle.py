@@ -26,6 +26,7 @@ __all__ = [
     "leaf_hash",
     "mth",
     "node_hash",
+    "range_levels",
     "root_at",
     "subtree_hash",
     "verify_consistency",
@@ -206,6 +207,23 @@ class CompactRange:
         hashes.append(h)
         self.size += 1
 
+    def extend_range(self, end: int, hashes: Sequence[bytes]) -> None:
+        """Append the leaves ``[size, end)`` given as the hashes of their minimal aligned
+        subtrees, left to right (:func:`range_levels`): what a verifier scanning only that
+        range built. Ranges scanned in parallel compose into the whole tree this way."""
+        levels = range_levels(self.size, end)
+        if len(levels) != len(hashes):
+            raise ValueError(f"range {self.size}..{end} has {len(levels)} subtrees")
+        stack = self.hashes
+        for level, h in zip(levels, hashes, strict=True):
+            # size is a multiple of 2**level here: merge like a binary counter from that level
+            index = self.size >> level
+            while index & 1:
+                h = _sha256(b"\x01" + stack.pop() + h).digest()
+                index >>= 1
+            stack.append(h)
+            self.size += 1 << level
+
     def root(self) -> bytes:
         """The tree head at the current size."""
         if not self.hashes:
@@ -218,6 +236,19 @@ class CompactRange:
 
     def copy(self) -> CompactRange:
         return CompactRange(self.size, self.hashes)
+
+
+def range_levels(begin: int, end: int) -> list[int]:
+    """The levels of the minimal aligned perfect subtrees covering leaves ``[begin, end)``,
+    left to right: sizes rise while ``begin``'s low bits are cleared, then fall."""
+    levels = []
+    while begin < end:
+        level = (begin & -begin).bit_length() - 1 if begin else (end - begin).bit_length()
+        while begin + (1 << level) > end:
+            level -= 1
+        levels.append(level)
+        begin += 1 << level
+    return levels
 
 
 # --------------------------------------------------------------------------- roots from nodes

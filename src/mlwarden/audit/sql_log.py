@@ -7,6 +7,7 @@ This module joins them with the key file, so the store layer never imports the a
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mlwarden.audit.log import AuditLog
+from mlwarden.audit.parallel import (
+    PARALLEL_MIN_EVENTS,
+    Progress,
+    WorkerFailed,
+    default_workers,
+    verify_parallel,
+)
 from mlwarden.audit.signing import Signer, key_id, load_public_key
+from mlwarden.audit.verify import VerificationResult, verify_records
 from mlwarden.errors import AlreadyExists, KeyMismatch, WardenError
 from mlwarden.settings import Settings
 from mlwarden.store.audit_store import AuditBackend
@@ -25,17 +34,78 @@ from mlwarden.store.sql.keycheck import open_master_key
 
 __all__ = ["KeylessAuditLog", "SqlAuditLog", "open_audit_log", "preflight"]
 
+log = logging.getLogger("mlwarden.audit")
+
 
 class SqlAuditLog(AuditLog):
-    """:class:`AuditLog` whose verification and export read records in one joined query."""
+    """:class:`AuditLog` whose verification and export read records in one query per page,
+    and whose verification of a large log runs in several processes (``audit.parallel``)."""
 
     backend: SqlAuditBackend
+    #: processes an online verification may use, this one included (None: one per CPU)
+    verify_workers: int | None = None
+    #: the log size from which verification runs in parallel
+    parallel_min: int = PARALLEL_MIN_EVENTS
+
+    def __init__(
+        self,
+        backend: AuditBackend,
+        signer: Signer | None = None,
+        *,
+        verify_workers: int | None = None,
+        parallel_min: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(backend, signer, **kwargs)
+        if verify_workers is not None:
+            self.verify_workers = verify_workers
+        if parallel_min is not None:
+            self.parallel_min = parallel_min
 
     def _records(self, chunk: int = 4096) -> Iterator[Any]:
         return self.backend.records()
 
+    def verify(
+        self, *, require_erasure_records: bool = True, progress: Progress | None = None
+    ) -> VerificationResult:
+        """As :meth:`AuditLog.verify`; a log of ``parallel_min`` events or more is checked
+        by ``verify_workers`` processes, with the same verdict. ``progress(done, total)`` is
+        called as its ranges finish."""
+        workers = self.verify_workers or default_workers()
+        source = self.backend.record_source()
+        # Inside a transaction, other connections could not see its rows.
+        if workers < 2 or source is None or self.backend._in_transaction():
+            return super().verify(require_erasure_records=require_erasure_records)
+        key = self._require_key()
+        checkpoints = self.backend.checkpoints()  # before the size, as the sequential scan
+        pages = self.backend.record_pages()
+        if pages and pages[-1][1] >= self.parallel_min:
+            try:
+                return verify_parallel(
+                    source,
+                    pages,
+                    checkpoints,
+                    key,
+                    workers=workers,
+                    require_erasure_records=require_erasure_records,
+                    progress=progress,
+                )
+            except WorkerFailed as exc:  # the same verdict, one scan: slower, never weaker
+                log.warning("audit verification: %s; verifying in one scan instead", exc)
+        return verify_records(
+            self.backend.records(pages),
+            checkpoints,
+            key,
+            require_erasure_records=require_erasure_records,
+        )
+
     def read_only(self, public_key: Ed25519PublicKey | str | Path | None = None) -> SqlAuditLog:
-        return SqlAuditLog(self.backend, public_key=public_key or self.public_key)
+        return SqlAuditLog(
+            self.backend,
+            public_key=public_key or self.public_key,
+            verify_workers=vars(self).get("verify_workers"),
+            parallel_min=vars(self).get("parallel_min"),
+        )
 
 
 class KeylessAuditLog(SqlAuditLog):
@@ -59,6 +129,10 @@ def open_audit_log(db: Database, settings: Settings) -> SqlAuditLog:
     (``MLWARDEN_KEY_FILE``) — a different key is refused at the first append.
     """
     backend = SqlAuditBackend(db)
+    options: dict[str, Any] = {
+        "verify_workers": settings.audit_verify_workers,
+        "parallel_min": settings.audit_verify_parallel_min,
+    }
     path = key_path(settings)
     if not path.exists() and backend.latest_checkpoint() is None:
         try:
@@ -66,12 +140,15 @@ def open_audit_log(db: Database, settings: Settings) -> SqlAuditLog:
         except AlreadyExists:  # another process created it a moment ago
             pass
         except OSError as exc:
-            return KeylessAuditLog(backend, f"cannot create the audit signing key {path}: {exc}")
+            return KeylessAuditLog(
+                backend, f"cannot create the audit signing key {path}: {exc}", **options
+            )
     if not path.exists():
         return KeylessAuditLog(
             backend,
             f"no audit signing key at {path}: this store's log is already signed, so set "
             "MLWARDEN_KEY_FILE to its key (the one `mlwarden init` created)",
+            **options,
         )
     signer = _load_signer(path)
     pub = public_key_path(path)
@@ -79,7 +156,7 @@ def open_audit_log(db: Database, settings: Settings) -> SqlAuditLog:
         # Only a convenience copy; `mlwarden audit pubkey` prints it too.
         with contextlib.suppress(OSError):
             pub.write_text(signer.public_key_pem())
-    return SqlAuditLog(backend, signer)
+    return SqlAuditLog(backend, signer, **options)
 
 
 def _load_signer(path: Path) -> Signer:

@@ -74,104 +74,54 @@ Record = Sequence[Any]
 """``(seq, time, actor, action, subject, payload_digest, payload_json, salt, leaf_hash)``;
 the recorded leaf hash is 32 raw bytes or their hex, ``None`` where the source has none."""
 
+Finding = tuple[int | None, Problem, str]
+"""What a check found: ``(first bad seq, problem, message)``."""
 
-def verify_records(
-    records: Iterable[Record],
-    checkpoints: Iterable[Checkpoint],
-    public_key: Ed25519PublicKey,
-    *,
-    require_erasure_records: bool = True,
-) -> VerificationResult:
-    """Check events (in stored order) against signed checkpoints. See docs/audit.md."""
-    cps = sorted(checkpoints, key=lambda c: c.tree_size)
-    it = iter(records)
-    tree = CompactRange()
-    expected = 1
-    erased = 0
-    unexplained_erasures: set[int] = set()
-    checked = 0  # checkpoints verified
-    attested = 0  # tree size of the last checkpoint that verified
-    previous = 0  # the verified checkpoint size before that one
-    last_root: str | None = None
-    ci = 0
 
-    def fail(seq: int | None, problem: Problem, message: str) -> VerificationResult:
-        return VerificationResult(
-            ok=False,
-            events_checked=tree.size,
-            first_bad_seq=seq,
-            problem=problem,
-            message=message,
-            erased=erased,
-            checkpoints_checked=checked,
-            tree_size=attested,
-            root_hash=last_root,
-        )
+class ScanState:
+    """Where a scan of events stands: the next seq, the tree nodes built so far and the
+    erasures seen. A scan from seq 1 builds the tree's frontier (``floor`` stays 0); a scan
+    that starts mid-log (a parallel worker's range, :mod:`mlwarden.audit.parallel`) builds the
+    range's minimal aligned subtrees, and ``floor`` counts the leading ones whose left
+    sibling lies before the range: they never merge (``merkle.range_levels``)."""
 
-    def check_checkpoint(cp: Checkpoint, root: bytes) -> VerificationResult | None:
-        nonlocal checked, attested, last_root, previous
-        # Several checkpoints may share a size: they all cover the range after the last
-        # checkpoint of a *smaller* size.
-        start = (attested if attested < cp.tree_size else previous) + 1
-        if not cp.signature:
-            return fail(
-                start, Problem.MISSING_SIGNATURE, f"checkpoint at size {cp.tree_size} is unsigned"
-            )
-        if not cp.verify(public_key):
-            return fail(
-                start,
-                Problem.BAD_SIGNATURE,
-                f"checkpoint at size {cp.tree_size} has a signature that does not verify "
-                "with the trusted public key",
-            )
-        if cp.root_hash != root.hex():
-            return fail(
-                start,
-                Problem.ROOT_MISMATCH,
-                f"events {start}..{cp.tree_size} do not hash to the signed root of checkpoint "
-                f"{cp.tree_size}: an event in this range was changed and its recorded leaf "
-                "hash rewritten too (or absent), so it cannot be pinned down further",
-            )
-        checked += 1
-        if attested < cp.tree_size:
-            previous = attested
-        attested = cp.tree_size
-        last_root = cp.root_hash
-        return None
+    __slots__ = ("erased", "expected", "floor", "hashes", "heads", "targets")
 
-    while ci < len(cps) and cps[ci].tree_size <= 0:
-        bad = check_checkpoint(cps[ci], EMPTY_ROOT)
-        if bad is not None:
-            return bad
-        ci += 1
+    def __init__(self, expected: int = 1) -> None:
+        self.expected = expected
+        self.hashes: list[bytes] = []
+        self.floor = 0
+        self.erased: set[int] = set()  # seqs whose payload is gone
+        self.targets: set[int] = set()  # seqs an earlier-seq'd erasure event names
+        # length-prefixed (time, actor, action): they repeat (a batch shares its time)
+        self.heads: dict[tuple[str, str, str], bytes] = {}
 
-    push = tree.hashes.append
-    pop = tree.hashes.pop
-    next_cp = cps[ci].tree_size if ci < len(cps) else -1
-    heads: dict[tuple[str, str, str], bytes] = {}
+    @property
+    def size(self) -> int:
+        """Events in the tree so far (a range's scan counts from seq 1 too)."""
+        return self.expected - 1
+
+
+def scan(it: Iterator[Record], st: ScanState, stop: int) -> Finding | None:
+    """Check records from ``it`` (stored order) until event ``stop`` is in the tree or ``it``
+    ends; ``None`` unless a record is bad. The one definition of the per-event checks: the
+    sequential verifier and every parallel worker run it. See docs/audit.md."""
+    expected = st.expected
+    hashes = st.hashes
+    push = hashes.append
+    pop = hashes.pop
+    floor = st.floor
+    heads = st.heads
+    erased = st.erased
+    end = stop + 1  # 0 (never reached) when there is no stop
+    found: Finding | None = None
     for rec in it:
         seq, time, actor, action, subject, digest, payload, salt, recorded = rec
         if seq != expected:
-            if seq is None:  # a line the reader could not parse; the reason is in `time`
-                return fail(expected, Problem.ALTERED_EVENT, f"after seq {expected - 1}: {time}")
-            if type(seq) is not int or seq < 1:
-                return fail(expected, Problem.ALTERED_EVENT, f"bad seq {seq!r} after {tree.size}")
-            if seq < expected:
-                return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
-            # A gap: deleted, unless the missing seq turns up later (moved lines).
-            for later in it:
-                if later[0] == expected:
-                    return fail(
-                        expected,
-                        Problem.REORDERED_EVENTS,
-                        f"seq {expected} is stored after seq {seq}: events are out of order",
-                    )
-            last = expected if seq == expected + 1 else f"{expected}..{seq - 1}"
-            return fail(expected, Problem.DELETED_EVENT, f"seq {last} missing (next is {seq})")
+            found = _out_of_order(it, seq, time, expected)
+            break
         try:
             # leaf_bytes(), inlined: this loop must run at hundreds of thousands a second.
-            # time, actor and action repeat (a batch shares its time), so their
-            # length-prefixed encoding is looked up rather than rebuilt for every event.
             head = heads.get((time, actor, action))
             if head is None:
                 t = time.encode()
@@ -200,95 +150,246 @@ def verify_records(
             if len(digest) != 64:
                 raise ValueError("payload digest is not 32 bytes")
         except (ValueError, AttributeError, TypeError) as exc:
-            return fail(seq, Problem.ALTERED_EVENT, f"seq {seq} is malformed: {exc}")
+            found = (seq, Problem.ALTERED_EVENT, f"seq {seq} is malformed: {exc}")
+            break
         # The recorded leaf comes as raw bytes (SQL stores) or hex (export files).
         if recorded is not None and leaf != recorded and leaf.hex() != recorded:
             nxt = next(it, None)
             if nxt is not None and nxt[0] == seq:
-                return fail(seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
-            return fail(
-                seq,
-                Problem.ALTERED_EVENT,
-                f"seq {seq}: the event's fields no longer match the leaf hash recorded at append",
-            )
+                found = (seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
+            else:
+                found = (
+                    seq,
+                    Problem.ALTERED_EVENT,
+                    f"seq {seq}: the event's fields no longer match the leaf hash recorded "
+                    "at append",
+                )
+            break
         if payload is None:
-            erased += 1
-            unexplained_erasures.add(seq)
+            erased.add(seq)
         elif salt is None:
-            return fail(seq, Problem.ALTERED_PAYLOAD, f"seq {seq}: payload present without salt")
+            found = (seq, Problem.ALTERED_PAYLOAD, f"seq {seq}: payload present without salt")
+            break
         else:
             try:
                 ok = _sha256(bytes.fromhex(salt) + payload.encode()).digest() == d
             except (ValueError, AttributeError):
                 ok = False
             if not ok:
-                return fail(
+                found = (
                     seq,
                     Problem.ALTERED_PAYLOAD,
                     f"seq {seq}: the payload does not match its recorded digest",
                 )
+                break
         if action == ERASE_ACTION:
             target = erasure_target(subject)
             if target is not None and target < seq:
-                unexplained_erasures.discard(target)
+                st.targets.add(target)
         # CompactRange.add, inlined.
         i = expected - 1
         while i & 1:
+            if len(hashes) == floor:  # the left sibling is before this scan's range
+                floor += 1
+                break
             leaf = _sha256(b"\x01" + pop() + leaf).digest()
             i >>= 1
         push(leaf)
-        tree.size = expected
-        if expected == next_cp:
-            while ci < len(cps) and cps[ci].tree_size == expected:
-                bad = check_checkpoint(cps[ci], tree.root())
-                if bad is not None:
-                    return bad
-                ci += 1
-            next_cp = cps[ci].tree_size if ci < len(cps) else -1
         expected += 1
+        if expected == end:
+            break
+    st.expected = expected
+    st.floor = floor
+    return found
 
-    if ci < len(cps):
-        cp = cps[-1]
+
+def _out_of_order(it: Iterator[Record], seq: Any, time: Any, expected: int) -> Finding:
+    if seq is None:  # a line the reader could not parse; the reason is in `time`
+        return (expected, Problem.ALTERED_EVENT, f"after seq {expected - 1}: {time}")
+    if type(seq) is not int or seq < 1:
+        return (expected, Problem.ALTERED_EVENT, f"bad seq {seq!r} after {expected - 1}")
+    if seq < expected:
+        return (seq, Problem.INSERTED_EVENT, f"seq {seq} appears twice")
+    # A gap: deleted, unless the missing seq turns up later (moved lines).
+    for later in it:
+        if later[0] == expected:
+            return (
+                expected,
+                Problem.REORDERED_EVENTS,
+                f"seq {expected} is stored after seq {seq}: events are out of order",
+            )
+    last = expected if seq == expected + 1 else f"{expected}..{seq - 1}"
+    return (expected, Problem.DELETED_EVENT, f"seq {last} missing (next is {seq})")
+
+
+class Attestation:
+    """The signed checkpoints, checked in size order as a scan reaches each size.
+
+    ``signed``: signature verdicts computed elsewhere (parallel workers), by position in
+    :attr:`cps`; the rest are checked here."""
+
+    def __init__(
+        self,
+        checkpoints: Iterable[Checkpoint],
+        public_key: Ed25519PublicKey,
+        signed: dict[int, bool] | None = None,
+    ) -> None:
+        self.cps = sorted(checkpoints, key=lambda c: c.tree_size)
+        self.key = public_key
+        self.signed = signed if signed is not None else {}
+        self.ci = 0  # the next checkpoint to check
+        self.checked = 0  # checkpoints verified
+        self.attested = 0  # tree size of the last checkpoint that verified
+        self.previous = 0  # the verified checkpoint size before that one
+        self.last_root: str | None = None
+
+    @property
+    def next_size(self) -> int:
+        """The size the scan must stop at next (-1: none left)."""
+        return self.cps[self.ci].tree_size if self.ci < len(self.cps) else -1
+
+    def result(self, found: Finding, events: int, erased: int) -> VerificationResult:
+        seq, problem, message = found
+        return VerificationResult(
+            ok=False,
+            events_checked=events,
+            first_bad_seq=seq,
+            problem=problem,
+            message=message,
+            erased=erased,
+            checkpoints_checked=self.checked,
+            tree_size=self.attested,
+            root_hash=self.last_root,
+        )
+
+    def _signed(self, i: int) -> bool:
+        ok = self.signed.get(i)
+        return self.cps[i].verify(self.key) if ok is None else ok
+
+    def check_empty(self) -> Finding | None:
+        """The checkpoints of the empty tree, before any event."""
+        while self.ci < len(self.cps) and self.cps[self.ci].tree_size <= 0:
+            bad = self._check(EMPTY_ROOT)
+            if bad is not None:
+                return bad
+        return None
+
+    def check(self, size: int, root: bytes) -> Finding | None:
+        """Every checkpoint of ``size``, against the tree's ``root`` at that size."""
+        while self.ci < len(self.cps) and self.cps[self.ci].tree_size == size:
+            bad = self._check(root)
+            if bad is not None:
+                return bad
+        return None
+
+    def _check(self, root: bytes) -> Finding | None:
+        cp = self.cps[self.ci]
+        # Several checkpoints may share a size: they all cover the range after the last
+        # checkpoint of a *smaller* size.
+        start = (self.attested if self.attested < cp.tree_size else self.previous) + 1
         if not cp.signature:
-            return fail(
+            return (
+                start, Problem.MISSING_SIGNATURE, f"checkpoint at size {cp.tree_size} is unsigned"
+            )  # fmt: skip
+        if not self._signed(self.ci):
+            return (
+                start,
+                Problem.BAD_SIGNATURE,
+                f"checkpoint at size {cp.tree_size} has a signature that does not verify "
+                "with the trusted public key",
+            )
+        if cp.root_hash != root.hex():
+            return (
+                start,
+                Problem.ROOT_MISMATCH,
+                f"events {start}..{cp.tree_size} do not hash to the signed root of checkpoint "
+                f"{cp.tree_size}: an event in this range was changed and its recorded leaf "
+                "hash rewritten too (or absent), so it cannot be pinned down further",
+            )
+        self.checked += 1
+        if self.attested < cp.tree_size:
+            self.previous = self.attested
+        self.attested = cp.tree_size
+        self.last_root = cp.root_hash
+        self.ci += 1
+        return None
+
+    def finish(
+        self, size: int, erased: set[int], targets: set[int], *, require_erasure_records: bool
+    ) -> VerificationResult:
+        """The verdict once the events ran out at ``size`` with no bad record."""
+        cps, attested = self.cps, self.attested
+        found: Finding | None = None
+        if self.ci < len(cps):
+            cp = cps[-1]
+            if not cp.signature:
+                found = (
+                    attested + 1,
+                    Problem.MISSING_SIGNATURE,
+                    f"checkpoint at size {cp.tree_size} is unsigned",
+                )
+            elif not self._signed(len(cps) - 1):
+                found = (
+                    attested + 1,
+                    Problem.BAD_SIGNATURE,
+                    f"checkpoint at size {cp.tree_size} has a signature that does not verify",
+                )
+            else:
+                found = (
+                    size + 1,
+                    Problem.DELETED_EVENT,
+                    f"a signed checkpoint covers {cp.tree_size} events but only {size} are present",
+                )
+        elif not cps and size:
+            found = (1, Problem.MISSING_SIGNATURE, "no signed checkpoint covers these events")
+        elif size > attested:
+            found = (
                 attested + 1,
                 Problem.MISSING_SIGNATURE,
-                f"checkpoint at size {cp.tree_size} is unsigned",
+                f"events {attested + 1}..{size} are not covered by any signed checkpoint",
             )
-        if not cp.verify(public_key):
-            return fail(
-                attested + 1,
-                Problem.BAD_SIGNATURE,
-                f"checkpoint at size {cp.tree_size} has a signature that does not verify",
+        elif require_erasure_records and not erased <= targets:
+            seq = min(erased - targets)
+            found = (
+                seq,
+                Problem.ALTERED_PAYLOAD,
+                f"seq {seq}: payload removed without an {ERASE_ACTION} event recording the erasure",
             )
-        return fail(
-            expected,
-            Problem.DELETED_EVENT,
-            f"a signed checkpoint covers {cp.tree_size} events but only {tree.size} are present",
+        if found is not None:
+            return self.result(found, size, len(erased))
+        return VerificationResult(
+            ok=True,
+            events_checked=size,
+            erased=len(erased),
+            checkpoints_checked=self.checked,
+            tree_size=attested,
+            root_hash=self.last_root,
+            message=f"ok: {size} events, {self.checked} checkpoints, {len(erased)} erased",
         )
-    if not cps and tree.size:
-        return fail(1, Problem.MISSING_SIGNATURE, "no signed checkpoint covers these events")
-    if tree.size > attested:
-        return fail(
-            attested + 1,
-            Problem.MISSING_SIGNATURE,
-            f"events {attested + 1}..{tree.size} are not covered by any signed checkpoint",
-        )
-    if require_erasure_records and unexplained_erasures:
-        seq = min(unexplained_erasures)
-        return fail(
-            seq,
-            Problem.ALTERED_PAYLOAD,
-            f"seq {seq}: payload removed without an {ERASE_ACTION} event recording the erasure",
-        )
-    return VerificationResult(
-        ok=True,
-        events_checked=tree.size,
-        erased=erased,
-        checkpoints_checked=checked,
-        tree_size=attested,
-        root_hash=last_root,
-        message=f"ok: {tree.size} events, {checked} checkpoints, {erased} erased",
+
+
+def verify_records(
+    records: Iterable[Record],
+    checkpoints: Iterable[Checkpoint],
+    public_key: Ed25519PublicKey,
+    *,
+    require_erasure_records: bool = True,
+) -> VerificationResult:
+    """Check events (in stored order) against signed checkpoints. See docs/audit.md."""
+    att = Attestation(checkpoints, public_key)
+    st = ScanState()
+    found = att.check_empty()
+    it = iter(records)
+    while found is None:
+        stop = att.next_size
+        found = scan(it, st, stop)
+        if found is not None or st.size != stop:
+            break  # a bad record, or the records ran out
+        found = att.check(stop, CompactRange(stop, st.hashes).root())
+    if found is not None:
+        return att.result(found, st.size, len(st.erased))
+    return att.finish(
+        st.size, st.erased, st.targets, require_erasure_records=require_erasure_records
     )
 
 

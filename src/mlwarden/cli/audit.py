@@ -23,6 +23,7 @@ from mlwarden.errors import ValidationError
 if TYPE_CHECKING:
     from mlwarden.api import WardenAPI
     from mlwarden.audit.log import AuditLog
+    from mlwarden.audit.verify import VerificationResult
     from mlwarden.entities.audit import Checkpoint
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -212,6 +213,13 @@ def verify(
     pubkey: str | None = typer.Option(
         None, "--pubkey", help="Trusted public key (PEM file or base64). Default: this store's."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        min=1,
+        help="Processes that verify a large log (default: MLWARDEN_AUDIT_VERIFY_WORKERS, "
+        "else one per CPU; 1: one scan).",
+    ),
     uri: str | None = UriOption,
     as_json: bool = JsonOption,
 ) -> None:
@@ -229,7 +237,7 @@ def verify(
     else:
         wd = open_warden(uri)
         key = pinned_key(wd, pubkey)
-        result = read_only(wd, key).verify()
+        result = _verify_store(read_only(wd, key), workers, as_json)
     if key is None and export_file is None:
         err_console.print(UNPINNED, highlight=False)
     if as_json:
@@ -245,6 +253,31 @@ def verify(
         )
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _verify_store(log: AuditLog, workers: int | None, as_json: bool) -> VerificationResult:
+    """The store's log verified online, with a progress bar where it runs long (a large log,
+    checked in parallel ranges)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from mlwarden.audit.sql_log import SqlAuditLog
+
+    if not isinstance(log, SqlAuditLog):
+        return log.verify()
+    if workers is not None:
+        log.verify_workers = workers
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=as_json,
+    ) as bar:
+        task = bar.add_task("Verifying events", total=None)
+        return log.verify(
+            progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
 
 
 @app.command("consistency")

@@ -20,6 +20,7 @@ from typing import Any
 from mlwarden.entities.audit import AuditEvent, Checkpoint, Node
 from mlwarden.settings import Settings
 from mlwarden.store.audit_store import AuditBackend
+from mlwarden.store.sql.audit_pages import RECORD_COLS, RecordSource, record_page_sql
 from mlwarden.store.sql.database import Database
 
 __all__ = ["AUDIT_LOCK_KEY", "KEY_NAME", "SqlAuditBackend", "key_path", "public_key_path"]
@@ -28,8 +29,7 @@ __all__ = ["AUDIT_LOCK_KEY", "KEY_NAME", "SqlAuditBackend", "key_path", "public_
 AUDIT_LOCK_KEY = int.from_bytes(b"mlwaudit", "big")
 
 _EVENT_COLS = "seq, time, actor, action, subject, payload_digest, payload, salt"
-#: an event row as written: the fields and the Merkle leaf hash recorded at append
-_ROW_COLS = f"{_EVENT_COLS}, leaf"
+_ROW_COLS = RECORD_COLS
 #: level-0 nodes as rows of audit_nodes' shape: the leaves live in audit_events.leaf
 _LEAF_NODES = "SELECT 0 AS level, seq - 1 AS idx, leaf AS hash FROM audit_events"
 #: the most events :meth:`SqlAuditBackend.append_signed` writes in one statement
@@ -252,13 +252,19 @@ class SqlAuditBackend(AuditBackend):
                 yield AuditEvent(*r)
             start = stop + 1
 
-    def records(self) -> Iterator[tuple[Any, ...]]:
-        """Every event as a verifier record (``verify.Record``) with its recorded leaf hash as
-        raw bytes, page by page. While the verifier hashes one page the next is read on a
-        helper thread (the database and the driver's socket waits release the GIL), so the
-        scan and the hashing overlap instead of taking turns."""
+    def record_pages(self) -> list[tuple[int, int]]:
+        """The seq ranges :meth:`records` reads, one query each; parallel verifiers read the
+        same ones, so every path checks exactly the same rows."""
         last = self.size()
-        pages = [(s, min(s + _PAGE - 1, last)) for s in range(1, last + 1, _PAGE)]
+        return [(s, min(s + _PAGE - 1, last)) for s in range(1, last + 1, _PAGE)]
+
+    def records(self, pages: list[tuple[int, int]] | None = None) -> Iterator[tuple[Any, ...]]:
+        """Every event (of ``pages``; default :meth:`record_pages`) as a verifier record
+        (``verify.Record``) with its recorded leaf hash as raw bytes, page by page. While the
+        verifier hashes one page the next is read on a helper thread (the database and the
+        driver's socket waits release the GIL), so the scan and the hashing overlap instead
+        of taking turns."""
+        pages = self.record_pages() if pages is None else pages
         if not pages:
             return
         if self._in_transaction():  # a helper thread could not see this transaction's rows
@@ -276,12 +282,20 @@ class SqlAuditBackend(AuditBackend):
     def _record_page(self, start: int, stop: int) -> list[tuple[Any, ...]]:
         # One primary-key range scan: the recorded leaf is a column of the event row.
         # PostgreSQL sends it in binary (raw 32 bytes, no hex); verifiers recompute it.
-        p = self._p
-        return self._fetch(
-            f"SELECT {_ROW_COLS} FROM audit_events WHERE seq >= {p} AND seq <= {p} ORDER BY seq",
-            (start, stop),
-            binary=True,
-        )
+        return self._fetch(record_page_sql(self._p), (start, stop), binary=True)
+
+    def record_source(self) -> RecordSource | None:
+        """How another process opens this store to read records; ``None`` where it cannot
+        (an in-memory or URI-mode SQLite database)."""
+        url = self.db.engine.url
+        if self._sqlite:
+            path = url.database
+            if not path or path == ":memory:" or path.startswith("file:"):
+                return None
+            return RecordSource(sqlite_path=os.path.abspath(path))
+        _, params = self.db.engine.dialect.create_connect_args(url)
+        params.pop("context", None)  # SQLAlchemy's adapters: the worker's driver has its own
+        return RecordSource(pg_params=tuple(sorted(params.items())))
 
     def erase(self, seq: int) -> bool:
         with self.db.transaction() as conn:
