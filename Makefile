@@ -30,10 +30,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/mlwarden demo
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist): most of its time is spent waiting
+# on real servers (uvicorn, PostgreSQL, Chromium, Node, moto, MLflow), so three workers keep two
+# cores busy. PYTEST_WORKERS=0 runs it serially in one process. `--dist loadscope` keeps each
+# module on one worker: module-scoped fixtures (the dashboard's scenario, the security tests'
+# servers, the OpenID Provider) are built once rather than once per worker.
+PYTEST_WORKERS ?= 3
+PYTEST_ARGS ?=
+
 # The checks run first: a lint or type error fails CI as surely as a test does.
 test: lint
 	$(BIN)/python -m compileall -q src tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
