@@ -53,7 +53,8 @@ lint: $(STAMP)
 # environments, one per bench/requirements-NAME.txt, linked as .bench-venv/NAME. Building one
 # takes minutes (tests/interop starts a real MLflow server from its own), so it is kept in
 # PEER_CACHE under the hash of its requirements and Python version: a fresh clone on the same
-# machine links the built one; a changed requirements file builds a new one.
+# machine links the built one; a changed requirements file builds a new one. The link is left
+# alone when it is already right: test workers may ask for it while another one uses it.
 PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/requirements-*.txt))
 PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 
@@ -66,7 +67,9 @@ PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 	  { rm -rf $$dir && $(PYTHON) -m venv $$dir && $(call INSTALL,$$dir,-r $<) && \
 	    touch $$dir/.ok; } || exit 1; \
 	fi; \
-	rm -rf .bench-venv/$* && ln -s $$dir .bench-venv/$*
+	if [ "$$(readlink .bench-venv/$*)" != "$$dir" ]; then \
+	  rm -rf .bench-venv/$* && ln -s $$dir .bench-venv/$*; \
+	fi
 
 bench: $(STAMP) $(PEERS)
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -20,6 +20,17 @@ from mlwarden.store.files import private_file
 from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine
 
+# pytest imports readline (its capture plugin's workaround), and GNU readline writes COLUMNS and
+# LINES into the C environment, which os.environ does not show but child processes inherit:
+# pytest-xdist's workers would start with COLUMNS=80, and a Rich console created at import (the
+# CLI's) would keep that width for good, whatever width a test then asks for. Children get the
+# environment this process sees.
+for _name in ("COLUMNS", "LINES"):
+    if _name in os.environ:
+        os.putenv(_name, os.environ[_name])
+    else:
+        os.unsetenv(_name)
+
 # Servers built in this process would freeze the heap (gc.freeze) and keep every earlier
 # test's objects; test_serve_proxy_writer.py checks the setting itself.
 os.environ.setdefault("MLWARDEN_SERVE_SETTLE_HEAP", "false")
@@ -33,8 +44,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but MLWARDEN_TEST_POSTGRES_URL is not set")
 
 
+@pytest.fixture(autouse=True)
+def _own_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test gets its own ``MLWARDEN_HOME`` (created only if used). A store whose keys live
+    in its home (the embedded default, and every PostgreSQL store) would otherwise share the
+    working directory's ``./mlwarden/keys`` (audit key, master key, masking key ring) with
+    every other such test, and, under pytest-xdist, with tests running at the same moment in
+    other workers. Servers and CLIs a test starts inherit it with the environment."""
+    home = tmp_path_factory.getbasetemp() / "homes" / uuid.uuid4().hex[:12]
+    monkeypatch.setenv("MLWARDEN_HOME", str(home))
+
+
 def _backends() -> list:
     return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def schema_name() -> str:
+    """A new schema's name: unique, and naming the pytest-xdist worker that made it (``gw0``…,
+    ``main`` without xdist), so a schema left behind by a killed worker says whose it was."""
+    return f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:12]}"
 
 
 @contextmanager
@@ -44,7 +72,7 @@ def _pg_schema() -> Iterator[str]:
         pytest.skip("MLWARDEN_TEST_POSTGRES_URL is not set")
     import psycopg
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = schema_name()
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
@@ -102,7 +130,7 @@ class PgSchemaPool:
         import psycopg
 
         assert PG_URL
-        schema = f"t_{uuid.uuid4().hex[:12]}"
+        schema = schema_name()
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         self.owned.append(schema)
