@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event
 
 import mlwarden as mw
+from _environment import adopt
 from mlwarden.store.files import private_file
 from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine
@@ -255,13 +256,30 @@ def warden(store_uri: str, tmp_path: Path) -> Iterator[mw.Warden]:
     wd.close()
 
 
+class Processes:
+    """The forkserver context, whose pools run in the environment of the test that makes them.
+
+    The fork server starts once per session, with the environment of the first test that uses
+    it, and its children inherit that: without ``adopt`` a later test's processes would open
+    its store with the first test's ``MLWARDEN_HOME`` (another master key)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def Manager(self) -> Any:  # multiprocessing's names
+        return self.ctx.Manager()
+
+    def Pool(self, processes: int) -> Any:
+        return self.ctx.Pool(processes, initializer=adopt, initargs=(dict(os.environ),))
+
+
 @pytest.fixture(scope="session")
-def processes() -> Any:
+def processes() -> Processes:
     """The context for the tests with concurrent writers in real processes: each is forked
     from a server that imported mlwarden once (``spawn`` imports it again in every child)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["mlwarden", "mlwarden.client"])
-    return ctx
+    return Processes(ctx)
 
 
 @pytest.fixture(scope="session")
