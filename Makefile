@@ -30,10 +30,18 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/mlwarden demo
 
+# The suite runs in PYTEST_WORKERS processes (pytest-xdist): most of its time is spent waiting
+# on real servers (uvicorn, PostgreSQL, Chromium, Node, moto, MLflow), so three workers keep two
+# cores busy. PYTEST_WORKERS=0 runs it serially in one process. `--dist loadscope` keeps each
+# module on one worker: module-scoped fixtures (the dashboard's scenario, the security tests'
+# servers, the OpenID Provider) are built once rather than once per worker.
+PYTEST_WORKERS ?= 3
+PYTEST_ARGS ?=
+
 # The checks run first: a lint or type error fails CI as surely as a test does.
 test: lint
 	$(BIN)/python -m compileall -q src tests
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -45,7 +53,8 @@ lint: $(STAMP)
 # environments, one per bench/requirements-NAME.txt, linked as .bench-venv/NAME. Building one
 # takes minutes (tests/interop starts a real MLflow server from its own), so it is kept in
 # PEER_CACHE under the hash of its requirements and Python version: a fresh clone on the same
-# machine links the built one; a changed requirements file builds a new one.
+# machine links the built one; a changed requirements file builds a new one. The link is left
+# alone when it is already right: test workers may ask for it while another one uses it.
 PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/requirements-*.txt))
 PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 
@@ -58,7 +67,9 @@ PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 	  { rm -rf $$dir && $(PYTHON) -m venv $$dir && $(call INSTALL,$$dir,-r $<) && \
 	    touch $$dir/.ok; } || exit 1; \
 	fi; \
-	rm -rf .bench-venv/$* && ln -s $$dir .bench-venv/$*
+	if [ "$$(readlink .bench-venv/$*)" != "$$dir" ]; then \
+	  rm -rf .bench-venv/$* && ln -s $$dir .bench-venv/$*; \
+	fi
 
 bench: $(STAMP) $(PEERS)
 	@for b in bench/[a-z]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -16,9 +16,21 @@ import pytest
 from sqlalchemy import event
 
 import mlwarden as mw
+from _environment import adopt
 from mlwarden.store.files import private_file
 from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine
+
+# pytest imports readline (its capture plugin's workaround), and GNU readline writes COLUMNS and
+# LINES into the C environment, which os.environ does not show but child processes inherit:
+# pytest-xdist's workers would start with COLUMNS=80, and a Rich console created at import (the
+# CLI's) would keep that width for good, whatever width a test then asks for. Children get the
+# environment this process sees.
+for _name in ("COLUMNS", "LINES"):
+    if _name in os.environ:
+        os.putenv(_name, os.environ[_name])
+    else:
+        os.unsetenv(_name)
 
 # Servers built in this process would freeze the heap (gc.freeze) and keep every earlier
 # test's objects; test_serve_proxy_writer.py checks the setting itself.
@@ -33,8 +45,25 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         raise pytest.UsageError("CI=true but MLWARDEN_TEST_POSTGRES_URL is not set")
 
 
+@pytest.fixture(autouse=True)
+def _own_home(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Each test gets its own ``MLWARDEN_HOME`` (created only if used). A store whose keys live
+    in its home (the embedded default, and every PostgreSQL store) would otherwise share the
+    working directory's ``./mlwarden/keys`` (audit key, master key, masking key ring) with
+    every other such test, and, under pytest-xdist, with tests running at the same moment in
+    other workers. Servers and CLIs a test starts inherit it with the environment."""
+    home = tmp_path_factory.getbasetemp() / "homes" / uuid.uuid4().hex[:12]
+    monkeypatch.setenv("MLWARDEN_HOME", str(home))
+
+
 def _backends() -> list:
     return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def schema_name() -> str:
+    """A new schema's name: unique, and naming the pytest-xdist worker that made it (``gw0``…,
+    ``main`` without xdist), so a schema left behind by a killed worker says whose it was."""
+    return f"t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{uuid.uuid4().hex[:12]}"
 
 
 @contextmanager
@@ -44,7 +73,7 @@ def _pg_schema() -> Iterator[str]:
         pytest.skip("MLWARDEN_TEST_POSTGRES_URL is not set")
     import psycopg
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = schema_name()
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     sep = "&" if "?" in PG_URL else "?"
@@ -66,7 +95,7 @@ def pg_schema_uri() -> Iterator[str]:
 # rebuilds tables, PostgreSQL's DDL is slow), and most tests need only an empty store at
 # head. The real migrations run once per session; a test's store is then a copy of the
 # SQLite template, or a PostgreSQL schema from a pool: made by replaying the statements the
-# migrations executed, and emptied after each test (rows deleted, sequences restarted) for
+# migrations executed, and emptied after each test (tables truncated, sequences restarted) for
 # the next one. An emptied store has no store key: each test's store makes its own on first
 # open. tests/test_migrations.py migrates empty databases itself (``empty_store_uri``).
 
@@ -102,7 +131,7 @@ class PgSchemaPool:
         import psycopg
 
         assert PG_URL
-        schema = f"t_{uuid.uuid4().hex[:12]}"
+        schema = schema_name()
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(f'CREATE SCHEMA "{schema}"')
         self.owned.append(schema)
@@ -166,8 +195,20 @@ class PgSchemaPool:
                     (migrate.head_revision(),)
                 ]:
                     return
-                for table in sorted(self.tables - {"alembic_version"}):
-                    conn.execute(f'DELETE FROM "{table}"')
+                # TRUNCATE, not DELETE: every table the test wrote gets new, empty files, as in
+                # a new schema. Deleted rows would leave their pages behind, and whatever free
+                # space a VACUUM of the last test recorded there (an erasure runs one) decides
+                # where the next test's rows land; the prediction look-up finds a batch by the
+                # physical order of its rows. Tables never written have no pages to empty.
+                written = conn.execute(
+                    "SELECT relname FROM pg_class"
+                    " WHERE relnamespace = current_schema()::regnamespace"
+                    " AND relkind = 'r' AND relname <> 'alembic_version'"
+                    " AND pg_relation_size(oid) > 0"
+                ).fetchall()
+                if written:
+                    names = ", ".join(f'"{table}"' for (table,) in sorted(written))
+                    conn.execute(f"TRUNCATE {names} CASCADE")  # CASCADE: unwritten referrers
                 sequences = conn.execute(
                     "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
                 ).fetchall()
@@ -227,13 +268,30 @@ def warden(store_uri: str, tmp_path: Path) -> Iterator[mw.Warden]:
     wd.close()
 
 
+class Processes:
+    """The forkserver context, whose pools run in the environment of the test that makes them.
+
+    The fork server starts once per session, with the environment of the first test that uses
+    it, and its children inherit that: without ``adopt`` a later test's processes would open
+    its store with the first test's ``MLWARDEN_HOME`` (another master key)."""
+
+    def __init__(self, ctx: Any) -> None:
+        self.ctx = ctx
+
+    def Manager(self) -> Any:  # multiprocessing's names
+        return self.ctx.Manager()
+
+    def Pool(self, processes: int) -> Any:
+        return self.ctx.Pool(processes, initializer=adopt, initargs=(dict(os.environ),))
+
+
 @pytest.fixture(scope="session")
-def processes() -> Any:
+def processes() -> Processes:
     """The context for the tests with concurrent writers in real processes: each is forked
     from a server that imported mlwarden once (``spawn`` imports it again in every child)."""
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["mlwarden", "mlwarden.client"])
-    return ctx
+    return Processes(ctx)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import mlwarden as mw
 from mlwarden.cli.main import app
 from mlwarden.store.files import private_dir, private_file
-from mlwarden.store.sql.keycheck import KeyMismatch
+from mlwarden.store.sql.keycheck import KeyMismatch, master_key_path
 
 runner = CliRunner()
 
@@ -93,6 +93,32 @@ def test_a_second_host_with_another_or_no_master_key_is_refused(store_uri, tmp_p
 
     with pytest.raises(mw.errors.ValidationError, match="32 bytes in base64"):
         mw.Warden(store_uri, settings=mw.Settings(**shared_audit, master_key="not-base64!"))
+
+
+def _open_and_pseudonymize(uri: str, artifacts: str, barrier) -> str:  # type: ignore[no-untyped-def]
+    barrier.wait(timeout=120)
+    with mw.Warden(uri, artifacts=artifacts) as wd:
+        return wd.vault.pseudonym("cust-1")
+
+
+def test_processes_opening_a_new_store_at_once_agree_on_its_master_key(
+    store_uri, tmp_path, processes
+):
+    """The first opens of a new store race to make the master key (in MLWARDEN_HOME on
+    PostgreSQL, beside the file on SQLite) and to write its check value: none is refused,
+    none reads a half-written key, all derive the same pseudonyms, no draft file is left."""
+    n = 4
+    with processes.Manager() as manager:
+        barrier = manager.Barrier(n)
+        with processes.Pool(n) as pool:
+            pseudonyms = pool.starmap(
+                _open_and_pseudonymize, [(store_uri, str(tmp_path / "art"), barrier)] * n
+            )
+    assert len(set(pseudonyms)) == 1
+    with mw.Warden(store_uri, artifacts=str(tmp_path / "art")) as wd:
+        assert wd.vault.pseudonym("cust-1") == pseudonyms[0]
+        keys = master_key_path(wd.settings).parent
+    assert [p.name for p in keys.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_a_store_keyed_before_check_values_is_checked_by_unwrapping(store_uri, tmp_path):

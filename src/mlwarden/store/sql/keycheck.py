@@ -81,6 +81,10 @@ def _stored(db: Database) -> tuple[str | None, bytes | None]:
 def open_master_key(db: Database, settings: Settings) -> bytes:
     """The store's master key, checked against the database; created (and its check value
     written) only for a store that has never been keyed."""
+    # The database first, then the file: a process that keys the store writes its key file
+    # before the check value, so a store seen keyed has its file in place (processes opening
+    # a new store at once would otherwise miss a file made a moment later).
+    value, sample = _stored(db)
     key = _from_env(settings)
     where = "MLWARDEN_MASTER_KEY"
     if key is None:
@@ -89,7 +93,6 @@ def open_master_key(db: Database, settings: Settings) -> bytes:
         key = path.read_bytes() if path.exists() else None
         if key is not None and len(key) != 32:
             raise KeyMismatch(f"the master key file {path} is not a 32-byte key")
-    value, sample = _stored(db)
     if key is None:
         if value is not None or sample is not None:
             raise KeyMismatch(

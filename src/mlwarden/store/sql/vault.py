@@ -12,6 +12,7 @@ reversible without the master key).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -33,18 +34,22 @@ MASTER_KEY_NAME = "master.key"
 
 
 def load_or_create_master_key(path: Path) -> bytes:
-    """32 random bytes in a 0600 file, created once (O_EXCL: concurrent first uses agree)."""
+    """32 random bytes in a 0600 file, created once. Concurrent first uses agree, and none
+    reads a file another is still writing: the key is written to a file of its own, then
+    linked into place (which fails if another process linked its key first)."""
     path = path.expanduser()
     if not path.exists():
+        draft = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+        fd = open_private(draft, exclusive=False)  # 0600 in a 0700 folder
         try:
-            fd = open_private(path)  # 0600 in a 0700 folder
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(os.urandom(32))
                 fh.flush()
                 os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink()
     key = path.read_bytes()
     if len(key) != 32:
         raise IntegrityError(f"the master key file {path} is not a 32-byte key")
