@@ -133,3 +133,18 @@ def handle_errors(fn: F) -> F:
             fail(f"{type(exc).__name__}: {exc} (MLWARDEN_DEBUG=1 shows the traceback)", 1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def counting_bar(console: Console, *, disable: bool) -> Any:
+    """A transient Rich bar counting done of total (total may stay unknown), on ``console``;
+    off for JSON output."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=disable,
+    )

@@ -12,6 +12,7 @@ from mlwarden.cli._common import (
     JsonOption,
     UriOption,
     console,
+    counting_bar,
     err_console,
     handle_errors,
     open_warden,
@@ -258,7 +259,6 @@ def verify(
 def _verify_store(log: AuditLog, workers: int | None, as_json: bool) -> VerificationResult:
     """The store's log verified online, with a progress bar where it runs long (a large log,
     checked in parallel ranges)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from mlwarden.audit.sql_log import SqlAuditLog
 
@@ -266,14 +266,7 @@ def _verify_store(log: AuditLog, workers: int | None, as_json: bool) -> Verifica
         return log.verify()
     if workers is not None:
         log.verify_workers = workers
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=err_console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with counting_bar(err_console, disable=as_json) as bar:
         task = bar.add_task("Verifying events", total=None)
         return log.verify(
             progress=lambda done, total: bar.update(task, completed=done, total=total)

@@ -7,13 +7,13 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from mlwarden.cli._common import (
     JsonOption,
     UriOption,
     console,
+    counting_bar,
     handle_errors,
     open_local,
     print_json,
@@ -50,14 +50,7 @@ def monitor(
     mv, note = wd.monitored_version(
         name, version, since=_when(since, "--since"), until=_when(until, "--until")
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=as_json,
-    ) as bar:
+    with counting_bar(console, disable=as_json) as bar:
         task = bar.add_task(f"Monitoring {mv.ref}", total=None)
         report = wd.monitoring.run(
             mv,
