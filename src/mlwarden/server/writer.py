@@ -92,13 +92,14 @@ _STOP = object()
 _NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 
 
-def _resolve(waiters: list[asyncio.Future[None]], exc: BaseException | None) -> None:
-    for waiter in waiters:
-        if not waiter.done():  # a request cancelled meanwhile (its client went away)
+def _resolve(futures: list[Any], exc: BaseException | None) -> None:
+    """Settle thread or event-loop futures with the batch's outcome."""
+    for future in futures:
+        if not future.done():  # a request cancelled meanwhile (its client went away)
             if exc is None:
-                waiter.set_result(None)
+                future.set_result(None)
             else:
-                waiter.set_exception(exc)
+                future.set_exception(exc)
 
 
 class PredictionWriter:
@@ -255,11 +256,8 @@ class PredictionWriter:
         for item in batch:
             if item.waiter is not None:
                 by_loop.setdefault(item.waiter.get_loop(), []).append(item.waiter)
-            elif item.future is not None and not item.future.done():
-                if exc is None:
-                    item.future.set_result(None)
-                else:
-                    item.future.set_exception(exc)
+            elif item.future is not None:
+                _resolve([item.future], exc)
         for loop, waiters in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: no one waits any more
                 loop.call_soon_threadsafe(_resolve, waiters, exc)
