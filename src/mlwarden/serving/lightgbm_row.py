@@ -69,15 +69,7 @@ class SingleRowPredictor:
         """Scores of one row (float64, C-contiguous, ``n_features`` long)."""
         if row.shape != (self.n_features,) or row.dtype != np.float64 or not row.flags.c_contiguous:
             raise ValueError(f"expected a contiguous float64 row of {self.n_features} values")
-        # a fresh output per call: nothing shared if two threads predict with one version
-        out = np.empty(self._width, dtype=np.float64)
-        n = ctypes.c_int64(0)
-        self._check(
-            self._lib.LGBM_BoosterPredictForMatSingleRowFast(
-                self._config, row.ctypes.data, ctypes.byref(n), out.ctypes.data
-            )
-        )
-        return out[: n.value]
+        return np.array(self.predict_values(row.tolist()), dtype=np.float64)
 
     def predict_values(self, values: Sequence[float]) -> list[float]:
         """``predict`` for one row given as ``n_features`` floats, as a list: the serving hot
