@@ -59,7 +59,9 @@ PEERS := $(patsubst bench/requirements-%.txt,.bench-venv/%/.ok,$(wildcard bench/
 PEER_CACHE ?= $(HOME)/.cache/mlwarden/peers
 
 .bench-venv/%/.ok: bench/requirements-%.txt | $(BIN)/python
-	@mkdir -p $(PEER_CACHE) .bench-venv
+	@mkdir -p $(PEER_CACHE)
+	@# A worktree may carry .bench-venv as a link to another checkout's: keep only a real folder.
+	@if [ -L .bench-venv ] && [ ! -d .bench-venv/. ]; then rm -f .bench-venv; fi; mkdir -p .bench-venv
 	@dir=$(PEER_CACHE)/$*-$$( { cat $<; $(PYTHON) -VV; } | sha256sum | cut -c1-16 ); \
 	exec 9>$(PEER_CACHE)/$*.lock; flock 9; \
 	if [ ! -f $$dir/.ok ]; then \
