@@ -890,6 +890,25 @@ def test_predictions_positions_follow_insertion(
     assert predictions.positions(model_id, 1, []) == {}
 
 
+def test_predictions_batches_keep_logged_order_through_updates(
+    predictions: PredictionStore, model_id: int
+) -> None:
+    one = _rows(predictions, model_id, 3, subjects=["ann", "bob", None])
+    predictions.insert(one)  # no batch columns: the rows are one batch, named by its first id
+    # two batches in one insert (the server's writer), their rows interleaved
+    a, b = (_rows(predictions, model_id, 2, at=T0 + timedelta(hours=h)) for h in (1, 2))
+    mixed = {k: [a[k][0], b[k][0], a[k][1], b[k][1]] for k in a}
+    first_a, first_b = a["id"][0], b["id"][0]
+    predictions.insert({**mixed, "batch": [first_a, first_b] * 2, "batch_pos": [0, 0, 1, 1]})
+    with predictions.transaction():  # rewrites bob's row (PostgreSQL: a new tuple)
+        predictions.erase_subject(predictions.read(model_id)["subject"].iloc[1])
+    assert predictions.batch_ids(model_id, 1, one["id"][0]) == one["id"]
+    assert predictions.batch_ids(model_id, 1, first_a) == a["id"]
+    assert predictions.batch_ids(model_id, 1, first_b) == b["id"]
+    assert predictions.batch_ids(model_id, 2, first_a) == []  # another version's
+    assert predictions.get(one["id"][2])["batch_pos"] == 2  # type: ignore[index]
+
+
 def test_predictions_subjects_sealed_and_erased(
     predictions: PredictionStore, model_id: int
 ) -> None:

@@ -50,7 +50,7 @@ def find_prediction(
     if row is None:
         return None
     proof, note = batch_proof(
-        store, audit, row["model"], row["version"], row["model_id"], row["id"]
+        store, audit, row["model"], row["version"], row["model_id"], row["id"], row["batch"]
     )
     return {
         "id": row["id"],
@@ -83,14 +83,17 @@ def batch_proof(
     version: int,
     model_id: int,
     prediction_id: str,
+    batch: str | None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """The ``predictions.log`` event of the batch holding a prediction, its inclusion proof in
     the latest signed checkpoint, that checkpoint, and the batch's ids in logged order, so a
     client can check end to end: ids → ids_sha256 → payload digest → leaf → signed root.
 
-    A batch is found by the physical order its rows were inserted in (SQLite rowid,
-    PostgreSQL ctid): one insert per batch. A client re-hashes the ids, so a batch put
-    together wrongly can only fail the check, never pass it.
+    A row names its ``batch`` by the batch's first id, the ``first_id`` of its event. Rows
+    logged before that column existed are placed by their physical order (SQLite rowid,
+    PostgreSQL ctid), which later updates or concurrent inserts can break on PostgreSQL. A
+    client re-hashes the ids, so a batch put together wrongly can only fail the check,
+    never pass it.
     """
     events = audit.events(
         subject=f"model:{name}/{version}",
@@ -101,20 +104,13 @@ def batch_proof(
     events = [e for e in events if e.payload_json is not None]
     if not events:
         return None, "no audit event found for this prediction's batch"
-    want = store.positions(model_id, version, [prediction_id]).get(prediction_id)
-    ends = store.positions(
-        model_id,
-        version,
-        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x],
-    )
-    event = ids = None
-    for e in events:
-        first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
-        if want is not None and first is not None and last is not None and first <= want <= last:
-            event = e
-            if int(e.payload.get("count") or 0) <= MAX_BATCH_IDS:
-                ids = store.ids_between(model_id, version, first, last)
-            break
+    if batch is not None:
+        event = next((e for e in events if e.payload.get("first_id") == batch), None)
+        ids = None
+        if event is not None and int(event.payload.get("count") or 0) <= MAX_BATCH_IDS:
+            ids = store.batch_ids(model_id, version, batch)
+    else:
+        event, ids = _physical_batch(store, events, model_id, version, prediction_id)
     if event is None:
         return None, "the batch event of this prediction was not found among the newest batches"
     cp = audit.backend.latest_checkpoint()
@@ -153,3 +149,21 @@ def batch_proof(
         },
         None,
     )
+
+
+def _physical_batch(
+    store: PredictionStore, events: list[Any], model_id: int, version: int, prediction_id: str
+) -> tuple[Any, list[str] | None]:
+    """The event and ids of a row logged before batches were recorded, by physical order."""
+    want = store.positions(model_id, version, [prediction_id]).get(prediction_id)
+    ends = store.positions(
+        model_id,
+        version,
+        [x for e in events for x in (e.payload.get("first_id"), e.payload.get("last_id")) if x],
+    )
+    for e in events:
+        first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
+        if want is not None and first is not None and last is not None and first <= want <= last:
+            big = int(e.payload.get("count") or 0) > MAX_BATCH_IDS
+            return e, None if big else store.ids_between(model_id, version, first, last)
+    return None, None

@@ -291,7 +291,7 @@ class PredictionWriter:
             k: []
             for k in (
                 "id", "model_id", "version", "ts", "day", "inputs", "output", "score",
-                "latency_ms", "reasons", "subject", "traceparent",
+                "latency_ms", "reasons", "subject", "traceparent", "batch", "batch_pos",
             )
         }  # fmt: skip
         groups: dict[tuple[str, str, int], list[str]] = {}
@@ -319,7 +319,12 @@ class PredictionWriter:
             )
             cols["subject"].extend(item.subjects if item.subjects is not None else [None] * n)
             cols["traceparent"].extend([item.traceparent] * n)
-            groups.setdefault((item.actor, item.name, item.version), []).extend(item.ids)
+            # a group's rows are one batch, named by its first id as its audit event is
+            group = groups.setdefault((item.actor, item.name, item.version), [])
+            start = len(group)
+            group.extend(item.ids)
+            cols["batch"].extend([group[0]] * n if n else ())
+            cols["batch_pos"].extend(range(start, start + n))
             logged.append(
                 Logged(item.actor, item.name, item.model_id, item.version, item.ids, outputs,
                        item.scores, partial(_parsed, inputs))

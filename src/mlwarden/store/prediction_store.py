@@ -73,9 +73,14 @@ class PredictionStore(ABC):
         """One prediction with its model's name and label, or ``None``."""
 
     @abstractmethod
+    def batch_ids(self, model_id: int, version: int, batch: str) -> list[str]:
+        """The version's ids logged in ``batch`` (a row's ``batch``), in logged order."""
+
+    @abstractmethod
     def positions(self, model_id: int, version: int, ids: Sequence[str]) -> dict[str, Any]:
         """Each known id's insertion position among the version's rows (comparable values,
-        for :meth:`ids_between`); unknown ids are absent."""
+        for :meth:`ids_between`); unknown ids are absent. For rows that name no batch
+        (logged before batches were recorded)."""
 
     @abstractmethod
     def ids_between(self, model_id: int, version: int, first: Any, last: Any) -> list[str]:

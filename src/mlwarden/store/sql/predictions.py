@@ -54,11 +54,13 @@ COLUMNS = (
     "reasons",
     "subject",
     "traceparent",
+    "batch",
+    "batch_pos",
 )
 #: COLUMNS' PostgreSQL types, for binary COPY
 PG_TYPES = (
     "varchar", "int8", "int4", "timestamptz", "int4", "text", "text", "float8", "float8",
-    "text", "varchar", "varchar",
+    "text", "varchar", "varchar", "varchar", "int4",
 )  # fmt: skip
 
 
@@ -168,12 +170,16 @@ class SqlPredictionStore(PredictionStore):
     def insert(self, rows: dict[str, Sequence[Any]]) -> None:
         """Insert column-oriented rows (keys = ``COLUMNS``) in the current transaction.
         ``subject`` holds raw subject identifiers; they are stored pseudonymized, and the
-        rows' payloads sealed with the subject's key."""
+        rows' payloads sealed with the subject's key. Without ``batch`` and ``batch_pos``
+        the rows are one batch, in the order given."""
         rows = self._seal(rows)
         if not len(rows["id"]):
             return
+        n = len(rows["id"])
         if "traceparent" not in rows:  # only served predictions carry a caller's trace
-            rows = dict(rows, traceparent=[None] * len(rows["id"]))
+            rows = dict(rows, traceparent=[None] * n)
+        if "batch" not in rows:  # one batch: named by its first id, as its audit event is
+            rows = dict(rows, batch=[rows["id"][0]] * n, batch_pos=range(n))
         tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
         try:
             self._insert(tuples)
@@ -418,9 +424,20 @@ class SqlPredictionStore(PredictionStore):
                 row["erased"] = row["inputs"] is None
         return row
 
-    # Insertion order is the row's physical position: SQLite's rowid, PostgreSQL's ctid (a
-    # batch is written by one COPY or executemany, so its rows are contiguous until a VACUUM
-    # FULL; see mlwarden.monitor.lookup.batch_proof).
+    def batch_ids(self, model_id: int, version: int, batch: str) -> list[str]:
+        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
+        query = (
+            select(predictions.c.id)
+            .where(predictions.c.batch == batch, *mine)
+            .order_by(predictions.c.batch_pos)
+        )
+        with self.db.reading() as conn:
+            return list(conn.scalars(query))
+
+    # Rows logged before migration 0026 name no batch: their insertion order is their
+    # physical position, SQLite's rowid, PostgreSQL's ctid (one COPY or executemany per
+    # batch, so contiguous until an UPDATE, a VACUUM or a concurrent insert moves them; see
+    # mlwarden.monitor.lookup.batch_proof).
 
     def _position(self, value: Any) -> Any:
         if self.db.is_sqlite:

@@ -444,7 +444,13 @@ predictions = Table(
     Column("subject", String(128)),
     # the caller's W3C traceparent (mlwarden.tracing), linking the decision to its trace
     Column("traceparent", String(55)),
+    # the batch a row was logged in, named by the batch's first id (the first_id of its
+    # predictions.log event), and the row's place in it: a receipt's proof rehashes the
+    # batch's ids in logged order. NULL for rows logged before migration 0026.
+    Column("batch", String(36)),
+    Column("batch_pos", Integer),
     Index("ix_predictions_model_ts", "model_id", "ts"),
+    Index("ix_predictions_batch", "batch", "batch_pos"),
     # most rows name no subject: only those that do are indexed (erasure, export)
     Index(
         "ix_predictions_subject",
