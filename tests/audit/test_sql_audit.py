@@ -362,6 +362,37 @@ def test_a_failed_worker_falls_back_to_one_scan(wd, monkeypatch, caplog):
     assert "verification worker failed" in caplog.text and "one scan" in caplog.text
 
 
+def test_an_append_between_a_verifiers_reads_is_not_a_false_alarm(
+    verify_path, wd, tmp_path, monkeypatch
+):
+    """Another writer appends (and signs) right after a verifier or an export has read the
+    checkpoints: the events it verifies or exports are those the checkpoints it read cover,
+    not a longer log that looks unsigned past its last checkpoint."""
+    _fill(wd.audit)
+    other = mw.Warden(wd.uri, artifacts=str(tmp_path / "a"), settings=_settings(tmp_path))
+    appended = []
+
+    def appending(real):  # type: ignore[no-untyped-def]
+        def read(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            other.audit.append("bob", "model.promote", "model:late")  # its own connection
+            appended.append(1)
+            return real(self, *args, **kwargs)
+
+        return read
+
+    # what each reader calls after the view it verifies against: pages, or events
+    monkeypatch.setattr(SqlAuditBackend, "record_pages", appending(SqlAuditBackend.record_pages))
+    monkeypatch.setattr(SqlAuditBackend, "read", appending(SqlAuditBackend.read))
+    try:
+        verdicts = _verdicts(wd, tmp_path)
+    finally:
+        other.close()
+    assert appended  # the appends did land mid-verification
+    for verdict in verdicts:
+        assert verdict.ok, verdict
+    assert wd.audit.verify().ok  # and the longer log verifies too
+
+
 def test_appends_refuse_to_sign_rows_written_around_the_service(wd):
     _fill(wd.audit, 1)
     _sql(

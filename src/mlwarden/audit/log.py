@@ -513,16 +513,17 @@ class AuditLog:
     def verify(self, *, require_erasure_records: bool = True) -> VerificationResult:
         """Re-check the whole store as an offline verifier would (same code path)."""
         key = self._require_key()
+        checkpoints, size = self.backend.signed_view()
         return verify_records(
-            self._records(),
-            self.backend.checkpoints(),
+            self._records(size, checkpoints[-1].tree_size if checkpoints else 0),
+            checkpoints,
             key,
             require_erasure_records=require_erasure_records,
         )
 
-    def _records(self, chunk: int = 4096) -> Iterator[Record]:
-        size = self.backend.size()
-        integrated = self._tree_size()
+    def _records(self, size: int, integrated: int, chunk: int = 4096) -> Iterator[Record]:
+        """The first ``size`` events as verifier records; those up to ``integrated`` with
+        their recorded leaf hashes."""
         for start in range(1, size + 1, chunk):
             stop = min(start + chunk - 1, size)
             # Events not yet integrated have no recorded leaf hash to compare.
@@ -560,12 +561,14 @@ class AuditLog:
                 "exported_at": utc_now(),
             }
             f.write(canonical_json(header) + "\n")
-            for rec in self._records():
+            checkpoints, size = self.backend.signed_view()  # what a verifier sees together
+            integrated = checkpoints[-1].tree_size if checkpoints else 0
+            for rec in self._records(size, integrated):
                 if type(rec[8]) is bytes:  # the file carries the recorded leaf as hex
                     rec = (*rec[:8], rec[8].hex())
                 f.write(dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n")
                 n += 1
-            for cp in self.backend.checkpoints():
+            for cp in checkpoints:
                 f.write(canonical_json({"checkpoint": cp.to_dict()}) + "\n")
         return n
 

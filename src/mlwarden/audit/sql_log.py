@@ -62,8 +62,8 @@ class SqlAuditLog(AuditLog):
         if parallel_min is not None:
             self.parallel_min = parallel_min
 
-    def _records(self, chunk: int = 4096) -> Iterator[Any]:
-        return self.backend.records()
+    def _records(self, size: int, integrated: int, chunk: int = 4096) -> Iterator[Any]:
+        return self.backend.records(self.backend.record_pages(size))
 
     def verify(
         self, *, require_erasure_records: bool = True, progress: Progress | None = None
@@ -71,15 +71,14 @@ class SqlAuditLog(AuditLog):
         """As :meth:`AuditLog.verify`; a log of ``parallel_min`` events or more is checked
         by ``verify_workers`` processes, with the same verdict. ``progress(done, total)`` is
         called as its ranges finish."""
+        key = self._require_key()
+        checkpoints, size = self.backend.signed_view()
+        pages = self.backend.record_pages(size)
         workers = self.verify_workers or default_workers()
         source = self.backend.record_source()
+        big = workers > 1 and pages and size >= self.parallel_min
         # Inside a transaction, other connections could not see its rows.
-        if workers < 2 or source is None or self.backend._in_transaction():
-            return super().verify(require_erasure_records=require_erasure_records)
-        key = self._require_key()
-        checkpoints = self.backend.checkpoints()  # before the size, as the sequential scan
-        pages = self.backend.record_pages()
-        if pages and pages[-1][1] >= self.parallel_min:
+        if big and source is not None and not self.backend._in_transaction():
             try:
                 return verify_parallel(
                     source,

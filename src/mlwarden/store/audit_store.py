@@ -95,6 +95,14 @@ class AuditBackend(ABC):
     def checkpoints(self) -> list[Checkpoint]:
         """All checkpoints, ascending tree size (exports carry them all)."""
 
+    def signed_view(self) -> tuple[list[Checkpoint], int]:
+        """The checkpoints and the log's size as of one moment, for a verifier: read apart,
+        an append landing between the two reads made its events look unsigned (or, the
+        other way round, a checkpoint look like it covers missing events). Default: both
+        under :meth:`integrating`."""
+        with self.integrating():
+            return self.checkpoints(), self.size()
+
     @abstractmethod
     def erase(self, seq: int) -> bool:
         """Set ``payload`` and ``salt`` of event ``seq`` to NULL; ``False`` if no such event."""

@@ -252,10 +252,11 @@ class SqlAuditBackend(AuditBackend):
                 yield AuditEvent(*r)
             start = stop + 1
 
-    def record_pages(self) -> list[tuple[int, int]]:
-        """The seq ranges :meth:`records` reads, one query each; parallel verifiers read the
-        same ones, so every path checks exactly the same rows."""
-        last = self.size()
+    def record_pages(self, last: int | None = None) -> list[tuple[int, int]]:
+        """The seq ranges :meth:`records` reads up to ``last`` (default: the log's size), one
+        query each; parallel verifiers read the same ones, so every path checks exactly the
+        same rows."""
+        last = self.size() if last is None else last
         return [(s, min(s + _PAGE - 1, last)) for s in range(1, last + 1, _PAGE)]
 
     def records(self, pages: list[tuple[int, int]] | None = None) -> Iterator[tuple[Any, ...]]:
@@ -524,6 +525,15 @@ class SqlAuditBackend(AuditBackend):
                 checkpoint.signature,
             ),
         )
+
+    def signed_view(self) -> tuple[list[Checkpoint], int]:
+        # one statement, so one snapshot on either database, without the integrator lock
+        rows = self._fetch(
+            "SELECT s.size, c.tree_size, c.root_hash, c.time, c.key_id, c.signature "
+            "FROM (SELECT max(seq) AS size FROM audit_events) s "
+            "LEFT JOIN audit_checkpoints c ON 1 = 1 ORDER BY c.tree_size"
+        )
+        return [Checkpoint(*r[1:]) for r in rows if r[1] is not None], int(rows[0][0] or 0)
 
     def checkpoints(self) -> list[Checkpoint]:
         with self.db.reading() as conn:
