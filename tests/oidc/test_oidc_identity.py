@@ -21,7 +21,10 @@ from oidc_support import OTHER_API, Provider, oidc_settings, sign_in_at_provider
 from mlwarden.access.oidc import Verifier
 from mlwarden.errors import AuthenticationError
 
-IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# the sign-in screenshots; MLWARDEN_DOCS_IMG=1 writes them over docs/img's instead
+IMG = Path(__file__).resolve().parents[2] / (
+    "docs/img" if os.environ.get("MLWARDEN_DOCS_IMG") == "1" else "test-artifacts/oidc"
+)
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 

@@ -63,7 +63,7 @@ def test_rules_over_a_limit_are_policy_errors(src, limit):
     with pytest.raises(PolicyError) as err:
         compile_cel(src)
     assert err.value.details["limit"] == limit
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2  # unguarded: minutes, or a crash
 
 
 def test_the_runtime_never_sees_a_chain_that_crashes_it(tmp_path):
@@ -131,7 +131,7 @@ def test_evaluation_checks_the_budget_on_the_real_sizes():
     big = {"version": {"metrics": {f"m{i}": 0.5 for i in range(2000)}}}
     started = time.perf_counter()
     refused = evaluate(pol, big, ref="x@1", actor="t", time=now)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2  # unguarded: minutes, or a crash
     (result,) = refused.results
     assert not refused.passed and result.verdict == "error"
     assert "PolicyError" in result.message and "budget" in result.message

@@ -122,14 +122,15 @@ class SecureServer:
             return c.request(method, path, **kwargs)
 
     def assert_alive(self) -> None:
-        """The process runs and answers a health check within one second."""
+        """The process runs and answers a health check within three seconds (a wedged
+        server never answers; the margin is for a loaded CI machine)."""
         assert self.proc is not None and self.proc.poll() is None, (
             f"the server died: {self.log.read_text()[-3000:]}"
         )
         started = time.monotonic()
-        r = PROBE.get(f"{self.url}/healthz", timeout=1.0)
+        r = PROBE.get(f"{self.url}/healthz", timeout=3.0)
         assert r.status_code == 200
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 3.0
 
     def start(self, **env: str) -> SecureServer:
         port = int(self.url.rsplit(":", 1)[1])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -286,3 +290,47 @@ def test_two_workers_writers_share_one_audit_order(store):
     assert len(logged) == writers[0].batches + writers[1].batches
     assert sum(e.payload["count"] for e in logged) == 120 == len(store.warden.predictions("credit"))
     assert store.warden.audit.verify().ok
+
+
+def test_sqlite_batches_are_synced_after_the_write_lock_is_released(store, monkeypatch):
+    """SQLite: the writer commits without syncing, then syncs the write-ahead log file
+    itself before answering, with the write lock already free for another worker; its
+    connection never goes back to the pool that way."""
+    import mlwarden.server.writer as writer_module
+
+    wd = store.warden
+    if not wd.db.is_sqlite:
+        assert writer_module._wal_file(wd.db) is None  # PostgreSQL: _flush_wal's barrier
+        return
+    syncs: list[tuple[str, bool, bool]] = []  # (file, lock free, request answered)
+    futures: list[Any] = []
+    real = writer_module._fdatasync
+
+    def fdatasync(fd: int) -> None:
+        probe = sqlite3.connect(wd.db.engine.url.database, timeout=0, isolation_level=None)
+        try:  # could another worker write now?
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            free = True
+        except sqlite3.OperationalError:  # database is locked
+            free = False
+        finally:
+            probe.close()
+        syncs.append((os.readlink(f"/proc/self/fd/{fd}"), free, futures[0].done()))
+        real(fd)
+
+    monkeypatch.setattr(writer_module, "_fdatasync", fdatasync)
+    writer = PredictionWriter(wd)
+    writer.start()
+    mid = wd.registry.store.model_id("credit")
+    futures.append(writer.submit(_pending(mid, 3)))
+    futures[0].result(10)
+    wal = str(Path(wd.db.engine.url.database).resolve()) + "-wal"
+    assert syncs == [(wal, True, False)]
+    assert writer._conn is not None
+    driver = writer._conn.connection.driver_connection
+    assert driver.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    with wd.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL elsewhere
+    writer.stop()
+    assert len(wd.predictions("credit")) == 3 and wd.audit.verify().ok

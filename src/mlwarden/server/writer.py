@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -92,6 +93,21 @@ _STOP = object()
 _NO_FLUSH_WAIT = "SET LOCAL synchronous_commit = off"
 
 
+#: macOS has no fdatasync
+_fdatasync = getattr(os, "fdatasync", os.fsync)
+
+
+def _wal_file(db: Any) -> str | None:
+    """The write-ahead log of a SQLite database file; ``None`` for PostgreSQL and for
+    in-memory or URI-named SQLite databases (their commits keep syncing themselves)."""
+    if not db.is_sqlite:
+        return None
+    path = db.engine.url.database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return os.path.abspath(path) + "-wal"
+
+
 def _resolve(futures: list[Any], exc: BaseException | None) -> None:
     """Settle thread or event-loop futures with the batch's outcome."""
     for future in futures:
@@ -123,6 +139,8 @@ class PredictionWriter:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._conn: Connection | None = None  # the writer thread's own
+        #: SQLite: the write-ahead log file the writer syncs itself (None: the commit does)
+        self._wal_file = _wal_file(self.db)
         self._company = False  # whether the last batch saw other requests
         #: requests handed over by :meth:`log`, gathered per event loop until its next turn
         self._gathered: dict[asyncio.AbstractEventLoop, list[Pending]] = {}
@@ -229,7 +247,7 @@ class PredictionWriter:
             rows, entries, logged = self._rows(batch)
             columns: dict[str, Sequence[Any]] = dict(rows)  # the store reads, never appends
             if self._conn is None:  # kept across batches: no pool checkout per commit
-                self._conn = self.db.writer_connection()
+                self._conn = self._connect()
             with self.db.transaction(on=self._conn) as conn:
                 if not self.db.is_sqlite:
                     conn.exec_driver_sql(_NO_FLUSH_WAIT)
@@ -237,7 +255,9 @@ class PredictionWriter:
                 self.audit.append_many(entries)
                 if self.oversight is not None:
                     self.oversight.flag_logged(logged)
-            if not self.db.is_sqlite:
+            if self.db.is_sqlite:
+                self._sync_wal_file()
+            else:
                 self._flush_wal()
         except Exception as exc:  # every waiting request learns the batch failed
             log.exception("prediction log batch of %d requests failed", len(batch))
@@ -278,10 +298,45 @@ class PredictionWriter:
         with self.db.transaction(on=self._conn) as conn:
             conn.exec_driver_sql("SELECT pg_current_xact_id()")
 
+    def _connect(self) -> Connection:
+        """The writer thread's connection. SQLite (a file in WAL mode): its commits do not
+        sync (``synchronous=NORMAL``); :meth:`_sync_wal_file` does, after the write lock is
+        released, as PostgreSQL's :meth:`_flush_wal` does after its commit."""
+        conn = self.db.writer_connection()
+        if self._wal_file is not None:  # on the driver: outside any transaction
+            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+        return conn
+
+    def _sync_wal_file(self) -> None:
+        """Wait until the batch's commit is durable (SQLite).
+
+        With two workers, each one's ``synchronous=FULL`` commit held the database's write
+        lock through its fsync, so their batches took turns at the disk. Committed with
+        ``synchronous=NORMAL``, the batch's frames are in the write-ahead log file (the
+        operating system's cache) when the lock is released; this ``fdatasync`` of that file
+        then makes them durable before the requests are answered, while the other worker
+        writes. Frames a checkpoint has already moved were synced by it (SQLite syncs the log
+        before and the database after a checkpoint), and a log that was reset or removed
+        holds nothing of ours unsynced. A crash before the sync loses a tail of the log,
+        never the middle (its frames are checksummed in a chain): unacknowledged batches.
+        """
+        if self._wal_file is None:
+            return
+        try:
+            fd = os.open(self._wal_file, os.O_RDONLY)
+        except FileNotFoundError:  # removed after a checkpoint: nothing left to sync
+            return
+        try:
+            _fdatasync(fd)
+        finally:
+            os.close(fd)
+
     def _close(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             try:
+                if self._wal_file is not None:  # never pool a connection that skips syncs
+                    conn.invalidate()
                 conn.close()
             except Exception:  # a broken connection: the pool discards it
                 log.debug("closing the writer's connection failed", exc_info=True)
