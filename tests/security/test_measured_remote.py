@@ -178,12 +178,12 @@ def test_the_event_loop_answers_during_a_registration_job(server, lgb_model, adu
     slowest, polls = 0.0, 0
     while worker.is_alive():
         started = time.monotonic()
-        server.assert_alive()  # healthz within 1 s
+        server.assert_alive()  # healthz within 3 s
         slowest = max(slowest, time.monotonic() - started)
         polls += 1
         time.sleep(0.05)
     worker.join()
-    assert polls > 5 and slowest < 1.0, (polls, slowest)
+    assert polls > 5 and slowest < 3.0, (polls, slowest)
     mv = result["mv"]
     assert set(mv.provenance.values()) == {"measured"} and mv.metrics["roc_auc"] > 0.8
     r = server.request(

@@ -16,7 +16,7 @@ def _fresh(store) -> mw.Warden:
     return mw.Warden(store.uri, artifacts=store.artifacts, actor="alice", settings=settings)
 
 
-# on SQLite only (synchronous=FULL); PostgreSQL commits are durable the same way
+# on SQLite only (the writer syncs the WAL before answering); PostgreSQL the same way
 @pytest.mark.parametrize("store_uri", ["sqlite"], indirect=True)
 def test_kill_9_under_load_loses_no_acknowledged_prediction(store, credit_data, tmp_path):
     _, _, test = credit_data

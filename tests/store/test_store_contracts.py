@@ -28,6 +28,7 @@ from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.finding_store import FindingStore
 from mlwarden.store.gate_store import GateStore
+from mlwarden.store.job_store import Job, JobStore
 from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.permission_store import PermissionStore
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
@@ -38,6 +39,7 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
+from mlwarden.store.sql.jobs import SqlJobStore
 from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.permissions import SqlPermissionStore
 from mlwarden.store.sql.policy import SqlDecisionStore
@@ -55,6 +57,7 @@ CONTRACTS = (
     DecisionStore,
     FindingStore,
     GateStore,
+    JobStore,
     MonitorStore,
     OverviewStore,
     PermissionStore,
@@ -117,6 +120,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlDecisionStore: DecisionStore,
         SqlFindingStore: FindingStore,
         SqlGateStore: GateStore,
+        SqlJobStore: JobStore,
         SqlMonitorStore: MonitorStore,
         SqlOverviewStore: OverviewStore,
         SqlPermissionStore: PermissionStore,
@@ -1130,3 +1134,29 @@ def test_review_queue_enqueue_decide_and_count(db: Database, model_id: int) -> N
         store.decide("nope", "confirmed", None, "val", None, T0)
     assert [i["prediction_id"] for i in store.items(model_id, "pending")] == ["p3"]
     assert store.counts(model_id) == {"pending": 1, "confirmed": 1, "overridden": 1}
+
+
+# ------------------------------------------------------------------------------ jobs
+
+
+def test_jobs_round_trip_update_and_forget_the_oldest_finished(db: Database) -> None:
+    store: JobStore = SqlJobStore(db)
+    job = Job(id="j" * 32, kind="registration", owner="ünal", subject="model:crédit")
+    job.runner = "host:42:abc"
+    store.create(job)
+    assert store.get(job.id) == job
+    assert store.get("nope") is None
+    result = {"version": 1, "metrics": {"auc": 0.9}, "name": "crédit"}
+    store.update(job.id, state="succeeded", progress="done", result=result)
+    done = store.get(job.id)
+    assert done is not None and done.state == "succeeded" and done.result == result
+    assert done.updated_at > job.updated_at and done.created_at == job.created_at
+    assert done.runner == "host:42:abc" and "runner" not in done.to_dict()
+    for i in range(3):  # two more finished, one still running
+        other = Job(id=f"{i}" * 32, kind="registration", owner="a", subject="model:m")
+        store.create(other)
+        if i < 2:
+            store.update(other.id, state="failed", error={"error": "x", "http_status": 500})
+    assert store.forget_finished(2) == 1  # the oldest finished one
+    assert store.get(job.id) is None and store.get("2" * 32) is not None
+    assert store.get("0" * 32).error == {"error": "x", "http_status": 500}  # type: ignore[union-attr]

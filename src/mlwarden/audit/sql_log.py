@@ -76,7 +76,7 @@ class SqlAuditLog(AuditLog):
         pages = self.backend.record_pages(size)
         workers = self.verify_workers or default_workers()
         source = self.backend.record_source()
-        big = workers > 1 and pages and size >= self.parallel_min
+        big = workers > 1 and size >= max(self.parallel_min, 1)
         # Inside a transaction, other connections could not see its rows.
         if big and source is not None and not self.backend._in_transaction():
             try:

@@ -32,6 +32,7 @@ from mlwarden.server.settings import ServerSettings
 from mlwarden.server.writer import PredictionWriter
 from mlwarden.serving.core import ModelCache, Resolver, settle_heap
 from mlwarden.settings import Settings
+from mlwarden.store.sql.jobs import SqlJobStore
 
 if TYPE_CHECKING:
     from mlwarden.client import Warden
@@ -242,7 +243,7 @@ def create_app(
         ),
         writer=writer,
         proxies=ProxyRuntime(settings, tree.proxy),
-        jobs=JobRunner(settings.registration_workers),
+        jobs=JobRunner(SqlJobStore(warden.db), settings.registration_workers),
         reads=ReadAudit(
             warden.access.recorder.record,
             tree.audit_reads,

@@ -378,7 +378,7 @@ class PredictionWriter:
             group = groups.setdefault((item.actor, item.name, item.version), [])
             start = len(group)
             group.extend(item.ids)
-            cols["batch"].extend([group[0]] * n if n else ())
+            cols["batch"].extend(group[:1] * n)
             cols["batch_pos"].extend(range(start, start + n))
             logged.append(
                 Logged(item.actor, item.name, item.model_id, item.version, item.ids, outputs,

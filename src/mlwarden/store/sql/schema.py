@@ -589,3 +589,23 @@ tool_call_approvals = Table(
     Column("ts", Timestamp, nullable=False),
     UniqueConstraint("call_id", "actor", name="uq_tool_call_approvals_call_actor"),
 )
+
+# Long server jobs (remote registrations): kept in the store so any worker or replica answers a
+# poll, and a job whose process died is reported as interrupted (mlwarden.server.jobs).
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("progress", Text, nullable=False),
+    Column("result", Text),  # JSON
+    Column("error", Text),  # JSON
+    # host and process id of the server process that runs it
+    Column("runner", String(300), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    Index("ix_jobs_state_updated_at", "state", "updated_at"),
+)
