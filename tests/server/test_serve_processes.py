@@ -91,3 +91,51 @@ def test_two_replicas_share_one_log_and_one_audit_order(store, credit_data, tmp_
     assert events[-1].action == "alias.set"
     assert wd.audit.verify().ok
     wd.close()
+
+
+def test_kserve_halves_reaching_different_replicas_pair(store, credit_data, tmp_path):
+    """KServe's logger posts an inference's request and response as two requests: behind
+    several workers or replicas they land on different processes, and still pair (once)."""
+    import httpx
+
+    _, _, test = credit_data
+    ports = [free_port(), free_port()]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    logs = [tmp_path / f"replica{i}.log" for i in range(2)]
+    procs = [spawn_server(store, p, log) for p, log in zip(ports, logs, strict=True)]
+    kind = "org.kubeflow.serving.inference"
+
+    def post(url: str, half: str, eid: str, data: dict) -> httpx.Response:
+        headers = {
+            **store.headers(),
+            "ce-specversion": "1.0",
+            "ce-id": eid,
+            "ce-source": "http://predictor/",
+            "ce-type": f"{kind}.{half}",
+            "ce-inferenceservicename": "credit",
+            "Content-Type": "application/json",
+        }
+        return httpx.post(f"{url}/v1/ingest/cloudevents", json=data, headers=headers, timeout=30)
+
+    try:
+        for url, proc, log in zip(urls, procs, logs, strict=True):
+            wait_ready(url, proc, log)
+        ids = []
+        for i in range(6):
+            eid = f"kserve-{i}"
+            first, second = (urls[0], urls[1]) if i % 2 else (urls[1], urls[0])
+            r = post(first, "request", eid, {"instances": records(test.iloc[i : i + 1], 1)})
+            assert r.status_code == 202, r.text
+            r = post(second, "response", eid, {"predictions": ["<=50K"]})
+            assert r.status_code == 201, r.text
+            assert r.json()["ids"] == [eid]  # one row keeps KServe's id
+            ids += r.json()["ids"]
+        r = post(urls[0], "response", "kserve-0", {"predictions": ["<=50K"]})
+        assert r.status_code == 202  # paired and forgotten: a new half waits again
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+    wd = _fresh(store)
+    assert sorted(wd.predictions("credit", ids=ids)["id"]) == sorted(ids)
+    wd.close()

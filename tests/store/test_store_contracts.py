@@ -28,6 +28,7 @@ from mlwarden.store.alert_store import AlertStore
 from mlwarden.store.decision_store import DecisionStore
 from mlwarden.store.finding_store import FindingStore
 from mlwarden.store.gate_store import GateStore
+from mlwarden.store.ingest_store import IngestStore
 from mlwarden.store.job_store import Job, JobStore
 from mlwarden.store.overview_store import OverviewStore
 from mlwarden.store.permission_store import PermissionStore
@@ -39,6 +40,7 @@ from mlwarden.store.sql.alerts import SqlAlertStore
 from mlwarden.store.sql.database import Database
 from mlwarden.store.sql.findings import SqlFindingStore
 from mlwarden.store.sql.gates import SqlGateStore
+from mlwarden.store.sql.ingest import SqlIngestStore
 from mlwarden.store.sql.jobs import SqlJobStore
 from mlwarden.store.sql.overview import SqlOverviewStore
 from mlwarden.store.sql.permissions import SqlPermissionStore
@@ -57,6 +59,7 @@ CONTRACTS = (
     DecisionStore,
     FindingStore,
     GateStore,
+    IngestStore,
     JobStore,
     MonitorStore,
     OverviewStore,
@@ -120,6 +123,7 @@ def test_every_sql_store_implements_a_contract() -> None:
         SqlDecisionStore: DecisionStore,
         SqlFindingStore: FindingStore,
         SqlGateStore: GateStore,
+        SqlIngestStore: IngestStore,
         SqlJobStore: JobStore,
         SqlMonitorStore: MonitorStore,
         SqlOverviewStore: OverviewStore,
@@ -1160,3 +1164,59 @@ def test_jobs_round_trip_update_and_forget_the_oldest_finished(db: Database) -> 
     assert store.forget_finished(2) == 1  # the oldest finished one
     assert store.get(job.id) is None and store.get("2" * 32) is not None
     assert store.get("0" * 32).error == {"error": "x", "http_status": 500}  # type: ignore[union-attr]
+
+
+# ------------------------------------------------------------------------------ ingest halves
+
+
+def test_ingest_halves_pair_once_refuse_duplicates_and_expire(db: Database) -> None:
+    store: IngestStore = SqlIngestStore(db)
+
+    def file(model: str, eid: str, kind: Any, text: str, at: datetime, **kw: Any) -> Any:
+        kw.setdefault("max_pending", 100)
+        expire = kw.pop("expire_before", at - timedelta(minutes=5))
+        return store.file_half(model, eid, kind, text, now=at, expire_before=expire, **kw)
+
+    assert file("crédit", "id-1", "response", '{"r": 1}', T0) == (None, '{"r": 1}')
+    assert file("crédit", "id-1", "response", '{"r": 2}', T0) is None  # a duplicate half
+    assert file("other", "id-1", "request", '{"q": 0}', T0) == ('{"q": 0}', None)  # own key
+    assert file("crédit", "id-1", "request", '{"q": 1}', T0) == ('{"q": 1}', '{"r": 1}')
+    # paired halves are forgotten: the same id starts over
+    assert file("crédit", "id-1", "request", '{"q": 2}', T0) == ('{"q": 2}', None)
+    # expired: a response ten minutes later finds no request
+    later = T0 + timedelta(minutes=10)
+    assert file("crédit", "id-1", "response", '{"r": 3}', later) == (None, '{"r": 3}')
+    # over the cap, the oldest waiting halves go first
+    for i in range(3):
+        file("m", f"c{i}", "request", "{}", later + timedelta(seconds=i), max_pending=2)
+    assert file("m", "c0", "response", "{}", later + timedelta(seconds=5)) == (None, "{}")
+    assert file("m", "c2", "response", "{}", later + timedelta(seconds=5)) == ("{}", "{}")
+
+
+def test_ingest_halves_racing_pair_exactly_once(db: Database) -> None:
+    """Both halves of many inferences filed at once from two threads (two connections):
+    each inference pairs exactly once."""
+    store = SqlIngestStore(db)
+    ids = [f"race-{i}" for i in range(40)]
+    paired: list[str] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(2)
+
+    def run(kind: Any) -> None:
+        barrier.wait()
+        for eid in ids:
+            now = datetime.now(UTC)
+            got = store.file_half(
+                "m", eid, kind, kind, now=now, expire_before=now - timedelta(minutes=5),
+                max_pending=1000,
+            )  # fmt: skip
+            if got is not None and None not in got:
+                with lock:
+                    paired.append(eid)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in ("request", "response")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(paired) == sorted(ids)

@@ -9,23 +9,22 @@ server saw it (V1 ``{"instances": …}`` / ``{"predictions": …}``, or Open Inf
 the CloudEvents SDK, pairs the halves by id in a bounded buffer, and turns a pair into the
 rows, outputs and ids ``log_predictions`` takes (which masks and audits them).
 
-The buffer is per server process: run the ingest on one worker, or route a service's
-events to one replica (they arrive within milliseconds of each other).
+Halves wait in the store (``IngestStore``), so the two halves of one inference may reach
+different workers or replicas.
 """
 
 from __future__ import annotations
 
 import json
-import threading
-import time
 import uuid
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 from mlwarden.errors import MalformedJson, ValidationError
 from mlwarden.monitor.predictions import MAX_PREDICTION_ID
+from mlwarden.store.ingest_store import IngestStore
 
 REQUEST_SUFFIX = ".inference.request"
 RESPONSE_SUFFIX = ".inference.response"
@@ -49,11 +48,10 @@ class Event:
     traceparent: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pair:
-    request: Event | None = None
-    response: Event | None = None
-    since: float = field(default_factory=time.monotonic)
+    request: Event
+    response: Event
 
 
 def _depth_ok(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -152,49 +150,36 @@ def parse_event(headers: dict[str, str], body: bytes) -> Event:
 
 
 class Pairing:
-    """Request and response halves waiting for each other, by (model, id): at most
-    ``max_pending`` (the oldest is dropped first) for at most ``ttl_s`` seconds."""
+    """Request and response halves waiting for each other, by (model, id), in the store, so
+    halves reaching different server processes still pair: at most ``max_pending`` (the
+    oldest are dropped first) for at most ``ttl_s`` seconds."""
 
-    def __init__(self, max_pending: int = 10_000, ttl_s: float = 300.0) -> None:
+    def __init__(self, store: IngestStore, max_pending: int = 10_000, ttl_s: float = 300.0) -> None:
+        self.store = store
         self.max_pending = max_pending
         self.ttl_s = ttl_s
-        self.dropped = 0  # halves that expired or were pushed out unpaired
-        self._pending: OrderedDict[tuple[str, str], Pair] = OrderedDict()
-        self._lock = threading.Lock()
 
     def add(self, model: str, event: Event) -> Pair | None:
         """File ``event``; the complete pair once both halves are in, else None."""
-        key = (model, event.id)
-        with self._lock:
-            self._expire()
-            pair = self._pending.get(key) or Pair()
-            if getattr(pair, event.kind) is not None:
-                raise ValidationError(
-                    f"a {event.kind} with id {event.id!r} is already waiting for its pair",
-                    field="id",
-                )
-            setattr(pair, event.kind, event)
-            if pair.request is not None and pair.response is not None:
-                self._pending.pop(key, None)
-                return pair
-            self._pending[key] = pair
-            while len(self._pending) > self.max_pending:
-                self._pending.popitem(last=False)
-                self.dropped += 1
+        now = datetime.now(UTC)
+        halves = self.store.file_half(
+            model,
+            event.id,
+            "request" if event.kind == "request" else "response",
+            json.dumps(asdict(event)),
+            now=now,
+            expire_before=now - timedelta(seconds=self.ttl_s),
+            max_pending=self.max_pending,
+        )
+        if halves is None:
+            raise ValidationError(
+                f"a {event.kind} with id {event.id!r} is already waiting for its pair",
+                field="id",
+            )
+        request, response = halves
+        if request is None or response is None:
             return None
-
-    def waiting(self) -> int:
-        with self._lock:
-            return len(self._pending)
-
-    def _expire(self) -> None:
-        cutoff = time.monotonic() - self.ttl_s
-        while self._pending:
-            key, pair = next(iter(self._pending.items()))
-            if pair.since >= cutoff:
-                break
-            del self._pending[key]
-            self.dropped += 1
+        return Pair(Event(**json.loads(request)), Event(**json.loads(response)))
 
 
 def _rows_from_instances(instances: Any, names: list[str]) -> list[dict[str, Any]]:
@@ -297,7 +282,6 @@ def row_ids(event_id: str, n: int) -> list[str]:
 
 def batch(pair: Pair, names: list[str]) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
     """Rows, outputs and prediction ids (the event id for one row, else ``row_ids``)."""
-    assert pair.request is not None and pair.response is not None
     rows = request_rows(pair.request.payload, names)
     outputs = response_outputs(pair.response.payload)
     if len(outputs) != len(rows):

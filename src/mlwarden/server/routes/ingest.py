@@ -23,6 +23,7 @@ from mlwarden.monitor.kserve import Pairing, batch, parse_event
 from mlwarden.registry.refs import MAX_VERSION, check_name
 from mlwarden.server.auth import check, current_user
 from mlwarden.server.routes.monitor import LOG_ACTION
+from mlwarden.store.sql.ingest import SqlIngestStore
 
 
 class IngestOut(BaseModel):
@@ -49,7 +50,7 @@ _BODY = {
 def pairing(request: Request) -> Pairing:
     state = request.app.state
     if not hasattr(state, "kserve_pairing"):
-        state.kserve_pairing = Pairing()
+        state.kserve_pairing = Pairing(SqlIngestStore(state.ctx.warden.db))
     return state.kserve_pairing
 
 
@@ -83,7 +84,7 @@ async def ingest_cloudevents(
     check_name(name)
     if name != named:
         check(ctx, user, LOG_ACTION, f"model:{name}")
-    pair = pairing(request).add(name, event)
+    pair = await run_in_threadpool(pairing(request).add, name, event)
     if pair is None:
         return JSONResponse({"status": "waiting", "id": event.id, "model": name}, 202)
     wd = ctx.acting(user)
@@ -91,7 +92,7 @@ async def ingest_cloudevents(
     def log() -> list[str]:
         mv = wd.serving_version(name, version)
         rows, outputs, ids = batch(pair, mv.input_names)
-        when = pair.request.time if pair.request is not None else None
+        when = pair.request.time
         return wd.log_predictions(
             name,
             pd.DataFrame.from_records(rows),

@@ -609,3 +609,16 @@ jobs = Table(
     Column("updated_at", Timestamp, nullable=False),
     Index("ix_jobs_state_updated_at", "state", "updated_at"),
 )
+
+# KServe inference-logger halves waiting for their pair (mlwarden.monitor.kserve): in the store,
+# so a request and its response reaching different workers or replicas still pair.
+ingest_halves = Table(
+    "ingest_halves",
+    metadata,
+    Column("model", String(256), primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("request", Text),  # the event as JSON
+    Column("response", Text),
+    Column("received_at", Timestamp, nullable=False),
+    Index("ix_ingest_halves_received_at", "received_at"),
+)
