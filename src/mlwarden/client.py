@@ -183,7 +183,7 @@ class Warden:
             prediction_store,
             model_id=self.registry.store.model_id,
             transaction=self.db.transaction,
-            record=recorder,  # maps "name@version" subjects into the audit tree
+            record=recorder.event,  # maps "name@version" subjects into the audit tree
             mask=self.masking.mask,  # the server's writer reuses it: one masking path
             signature=lambda name, v: self.registry.get_version(f"{name}@{v}").signature,
             flag=self.oversight.flag_logged,  # the review queue fills as predictions are logged

@@ -141,6 +141,21 @@ def test_subject_keyed_prediction_is_opened_for_admins_and_sealed_for_others(log
         assert found["proof"]["ids"] == keyed
 
 
+def test_an_old_batch_is_proven_however_many_batches_came_after(logged, credit_data, monkeypatch):
+    """Each batch's transaction records its event's seq: the look-up no longer searches the
+    newest batch events (5,000 of them: a minute of traffic on a busy model)."""
+    import mlwarden.monitor.lookup as lookup
+
+    served, store, _vic, explained, keyed = logged
+    monkeypatch.setattr(lookup, "BATCH_SCAN", 1)  # a search would see the newest batch only
+    _, _, Xt = credit_data
+    for start in (20, 22, 24):
+        store.warden.log_predictions("credit", Xt.iloc[start : start + 2], ["<=50K"] * 2)
+    for prediction_id in (explained[0], keyed[2]):  # logged by the server's writer, the SDK
+        found = _get(served, store.token, f"/v1/predictions/{prediction_id}").json()
+        _verify_proof(found)
+
+
 def test_unknown_and_malformed_ids_are_4xx(logged):
     served, store, _vic, explained, _keyed = logged
     r = _get(served, store.token, "/v1/predictions/no-such-id")

@@ -915,6 +915,11 @@ def test_predictions_batches_keep_logged_order_through_updates(
     assert predictions.batch_ids(model_id, 1, first_b) == b["id"]
     assert predictions.batch_ids(model_id, 2, first_a) == []  # another version's
     assert predictions.get(one["id"][2])["batch_pos"] == 2  # type: ignore[index]
+    with predictions.transaction():
+        predictions.link_batches([(first_a, 7), (first_b, 8)])
+        predictions.link_batches([])
+    assert predictions.batch_event(first_b) == 8 and predictions.batch_event(first_a) == 7
+    assert predictions.batch_event(one["id"][0]) is None  # never linked
 
 
 def test_predictions_subjects_sealed_and_erased(

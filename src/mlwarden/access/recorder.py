@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlwarden.audit.log import AuditLog
-from mlwarden.entities.audit import DENIED
+from mlwarden.entities.audit import DENIED, AuditEvent
 
 __all__ = ["DENIED", "Recorder", "registry_subject", "version_subject"]
 
@@ -36,7 +36,11 @@ class Recorder:
 
     def __call__(self, actor: str, action: str, subject: str, payload: dict[str, Any]) -> None:
         """The registry's event sink (its subjects are mapped, see :func:`registry_subject`)."""
-        self.audit.append(actor, action, registry_subject(subject), payload)
+        self.event(actor, action, subject, payload)
+
+    def event(self, actor: str, action: str, subject: str, payload: dict[str, Any]) -> AuditEvent:
+        """As calling it, returning the stored event (with its seq)."""
+        return self.audit.append(actor, action, registry_subject(subject), payload)
 
     def record(
         self, actor: str, action: str, subject: str, payload: dict[str, Any] | None = None

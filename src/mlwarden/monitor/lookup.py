@@ -95,24 +95,24 @@ def batch_proof(
     client re-hashes the ids, so a batch put together wrongly can only fail the check,
     never pass it.
     """
-    events = audit.events(
-        subject=f"model:{name}/{version}",
-        action="predictions.log",
-        limit=BATCH_SCAN,
-        newest_first=True,
-    )
-    events = [e for e in events if e.payload_json is not None]
-    if not events:
-        return None, "no audit event found for this prediction's batch"
-    if batch is not None:
-        event = next((e for e in events if e.payload.get("first_id") == batch), None)
-        ids = None
-        if event is not None and int(event.payload.get("count") or 0) <= MAX_BATCH_IDS:
-            ids = store.batch_ids(model_id, version, batch)
-    else:
-        event, ids = _physical_batch(store, events, model_id, version, prediction_id)
+    subject = f"model:{name}/{version}"
+    event = _linked_event(store, audit, batch, subject)
+    if event is None:  # logged before batches were linked to their events: search
+        events = audit.events(
+            subject=subject, action="predictions.log", limit=BATCH_SCAN, newest_first=True
+        )
+        events = [e for e in events if e.payload_json is not None]
+        if not events:
+            return None, "no audit event found for this prediction's batch"
+        if batch is not None:
+            event = next((e for e in events if e.payload.get("first_id") == batch), None)
+        else:
+            event, ids = _physical_batch(store, events, model_id, version, prediction_id)
     if event is None:
         return None, "the batch event of this prediction was not found among the newest batches"
+    if batch is not None:
+        big = int(event.payload.get("count") or 0) > MAX_BATCH_IDS
+        ids = None if big else store.batch_ids(model_id, version, batch)
     cp = audit.backend.latest_checkpoint()
     # proven in the signed tree when it holds the event, so the proof checks against it
     in_signed = cp is not None and cp.tree_size >= event.seq
@@ -149,6 +149,23 @@ def batch_proof(
         },
         None,
     )
+
+
+def _linked_event(store: PredictionStore, audit: Any, batch: str | None, subject: str) -> Any:
+    """The batch's ``predictions.log`` event through its recorded seq, when it is that
+    batch's (a client re-checks it all the same)."""
+    seq = None if batch is None else store.batch_event(batch)
+    if seq is None:
+        return None
+    event = audit.get(seq)
+    if (
+        event.action != "predictions.log"
+        or event.subject != subject
+        or event.payload_json is None
+        or event.payload.get("first_id") != batch
+    ):
+        return None
+    return event
 
 
 def _physical_batch(

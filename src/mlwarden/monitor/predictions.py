@@ -20,7 +20,8 @@ from mlwarden.store.sql.predictions import RecordsJSON, new_ids, reasons_json
 
 Masker = Callable[[str, pd.DataFrame], pd.DataFrame]
 Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signature
-Recorder = Callable[[str, str, str, dict[str, Any]], None]
+#: appends an audit event in the caller's transaction; returns it (with its seq)
+Recorder = Callable[[str, str, str, dict[str, Any]], Any]
 
 
 #: longest prediction id (the column is a UUID's 36 characters)
@@ -180,7 +181,7 @@ class PredictionLog:
             self.store.insert(rows)
             if self._record is not None:
                 # one event per batch: the ids' digest commits to exactly which were logged
-                self._record(
+                event = self._record(
                     actor,
                     "predictions.log",
                     mv.ref,
@@ -191,6 +192,8 @@ class PredictionLog:
                         "ids_sha256": digest,
                     },
                 )
+                if n and event is not None:  # a receipt finds the batch's event by its key
+                    self.store.link_batches([(ids[0], event.seq)])
             if self._flag is not None:
                 model_id = rows["model_id"][0] if n else 0
                 self._flag([Logged(actor, mv.name, model_id, mv.version, ids, rows["output"],

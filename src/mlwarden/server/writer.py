@@ -252,7 +252,11 @@ class PredictionWriter:
                 if not self.db.is_sqlite:
                     conn.exec_driver_sql(_NO_FLUSH_WAIT)
                 self.store.insert(columns)
-                self.audit.append_many(entries)
+                events = self.audit.append_many(entries)
+                # each group's batch key is its event's first_id: a receipt finds the event
+                self.store.link_batches(
+                    [(e[3]["first_id"], ev.seq) for e, ev in zip(entries, events, strict=True)]
+                )
                 if self.oversight is not None:
                     self.oversight.flag_logged(logged)
             if self.db.is_sqlite:

@@ -77,6 +77,15 @@ class PredictionStore(ABC):
         """The version's ids logged in ``batch`` (a row's ``batch``), in logged order."""
 
     @abstractmethod
+    def link_batches(self, links: Sequence[tuple[str, int]]) -> None:
+        """Record each ``(batch, seq)``: the seq of the batch's ``predictions.log`` audit
+        event, in the current transaction."""
+
+    @abstractmethod
+    def batch_event(self, batch: str) -> int | None:
+        """The seq recorded for ``batch`` by :meth:`link_batches`, or ``None``."""
+
+    @abstractmethod
     def positions(self, model_id: int, version: int, ids: Sequence[str]) -> dict[str, Any]:
         """Each known id's insertion position among the version's rows (comparable values,
         for :meth:`ids_between`); unknown ids are absent. For rows that name no batch

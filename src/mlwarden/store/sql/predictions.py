@@ -35,6 +35,7 @@ from mlwarden.store.sql.schema import (
     labels,
     models,
     monitor_windows,
+    prediction_batches,
     predictions,
     retention,
 )
@@ -433,6 +434,28 @@ class SqlPredictionStore(PredictionStore):
         )
         with self.db.reading() as conn:
             return list(conn.scalars(query))
+
+    def link_batches(self, links: Sequence[tuple[str, int]]) -> None:
+        if not links:
+            return
+        mark = "?" if self.db.is_sqlite else "%s"
+        sql = f"INSERT INTO prediction_batches (batch, seq) VALUES ({mark}, {mark})"
+        with self.db.transaction() as conn:
+            # on the driver's cursor: once per served batch, where SQLAlchemy's statement
+            # building would cost more than the insert
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            if self.db.is_sqlite:
+                raw.executemany(sql, links).close()
+            else:
+                with raw.cursor() as cur:
+                    cur.executemany(sql, links)
+
+    def batch_event(self, batch: str) -> int | None:
+        query = select(prediction_batches.c.seq).where(prediction_batches.c.batch == batch)
+        with self.db.reading() as conn:
+            seq = conn.execute(query).scalar()
+        return None if seq is None else int(seq)
 
     # Rows logged before migration 0026 name no batch: their insertion order is their
     # physical position, SQLite's rowid, PostgreSQL's ctid (one COPY or executemany per

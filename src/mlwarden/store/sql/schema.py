@@ -622,3 +622,12 @@ ingest_halves = Table(
     Column("received_at", Timestamp, nullable=False),
     Index("ix_ingest_halves_received_at", "received_at"),
 )
+
+# Each logged batch (a predictions.batch) and the seq of its predictions.log audit event,
+# written in the batch's transaction: a receipt finds its event directly, however old.
+prediction_batches = Table(
+    "prediction_batches",
+    metadata,
+    Column("batch", String(36), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
