@@ -955,6 +955,8 @@ def test_predictions_retention_and_purge(
     other = _rows(predictions, churn, 1, at=T0 - timedelta(days=40))
     for rows in (old, new, other):
         predictions.insert(rows)
+    with predictions.transaction():
+        predictions.link_batches([(old["id"][0], 1), (new["id"][0], 2), (other["id"][0], 3)])
     predictions.upsert_labels(credit, old["id"], ["1", "0"])
     predictions.set_retention("credit", 90, "alice")
     predictions.set_retention("churn", 7, "alice")
@@ -963,6 +965,8 @@ def test_predictions_retention_and_purge(
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 2
     assert list(predictions.read(credit)["id"]) == new["id"]
     assert list(predictions.read(churn)["id"]) == other["id"]  # another model's rows stay
+    linked = [predictions.batch_event(rows["id"][0]) for rows in (old, new, other)]
+    assert linked == [None, 2, 3]  # the purged batch's event link went with it
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 0
 
 

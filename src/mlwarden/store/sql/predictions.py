@@ -535,6 +535,9 @@ class SqlPredictionStore(PredictionStore):
         with self.db.transaction() as conn:
             ids = select(predictions.c.id).where(*old)
             conn.execute(labels.delete().where(labels.c.prediction_id.in_(ids)))
+            # a batch with a purged row has no receipt to give: its event link goes too
+            batches = select(predictions.c.batch).where(*old, predictions.c.batch.is_not(None))
+            conn.execute(prediction_batches.delete().where(prediction_batches.c.batch.in_(batches)))
             return conn.execute(predictions.delete().where(*old)).rowcount
 
 
