@@ -898,28 +898,22 @@ def test_predictions_positions_follow_insertion(
     assert predictions.positions(model_id, 1, []) == {}
 
 
-def test_predictions_batches_keep_logged_order_through_updates(
-    predictions: PredictionStore, model_id: int
-) -> None:
+def test_predictions_batches_and_their_links(predictions: PredictionStore, model_id: int) -> None:
     one = _rows(predictions, model_id, 3, subjects=["ann", "bob", None])
-    predictions.insert(one)  # no batch columns: the rows are one batch, named by its first id
+    predictions.insert(one)  # no batch column: the rows are one batch, named by its first id
     # two batches in one insert (the server's writer), their rows interleaved
     a, b = (_rows(predictions, model_id, 2, at=T0 + timedelta(hours=h)) for h in (1, 2))
     mixed = {k: [a[k][0], b[k][0], a[k][1], b[k][1]] for k in a}
     first_a, first_b = a["id"][0], b["id"][0]
-    predictions.insert({**mixed, "batch": [first_a, first_b] * 2, "batch_pos": [0, 0, 1, 1]})
-    with predictions.transaction():  # rewrites bob's row (PostgreSQL: a new tuple)
-        predictions.erase_subject(predictions.read(model_id)["subject"].iloc[1])
-    assert predictions.batch_ids(model_id, 1, one["id"][0]) == one["id"]
-    assert predictions.batch_ids(model_id, 1, first_a) == a["id"]
-    assert predictions.batch_ids(model_id, 1, first_b) == b["id"]
-    assert predictions.batch_ids(model_id, 2, first_a) == []  # another version's
-    assert predictions.get(one["id"][2])["batch_pos"] == 2  # type: ignore[index]
+    predictions.insert({**mixed, "batch": [first_a, first_b] * 2})
+    assert [predictions.get(i)["batch"] for i in one["id"]] == [one["id"][0]] * 3  # type: ignore[index]
+    assert predictions.get(b["id"][1])["batch"] == first_b  # type: ignore[index]
     with predictions.transaction():
-        predictions.link_batches([(first_a, 7), (first_b, 8)])
+        predictions.link_batches([(first_a, 7, "\n".join(a["id"])), (first_b, 8, None)])
         predictions.link_batches([])
-    assert predictions.batch_event(first_b) == 8 and predictions.batch_event(first_a) == 7
-    assert predictions.batch_event(one["id"][0]) is None  # never linked
+    assert predictions.batch_link(first_a) == (7, a["id"])
+    assert predictions.batch_link(first_b) == (8, None)  # a batch too large to keep its ids
+    assert predictions.batch_link(one["id"][0]) is None  # never linked
 
 
 def test_predictions_subjects_sealed_and_erased(
@@ -956,7 +950,9 @@ def test_predictions_retention_and_purge(
     for rows in (old, new, other):
         predictions.insert(rows)
     with predictions.transaction():
-        predictions.link_batches([(old["id"][0], 1), (new["id"][0], 2), (other["id"][0], 3)])
+        predictions.link_batches(
+            [(old["id"][0], 1, None), (new["id"][0], 2, None), (other["id"][0], 3, None)]
+        )
     predictions.upsert_labels(credit, old["id"], ["1", "0"])
     predictions.set_retention("credit", 90, "alice")
     predictions.set_retention("churn", 7, "alice")
@@ -965,8 +961,8 @@ def test_predictions_retention_and_purge(
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 2
     assert list(predictions.read(credit)["id"]) == new["id"]
     assert list(predictions.read(churn)["id"]) == other["id"]  # another model's rows stay
-    linked = [predictions.batch_event(rows["id"][0]) for rows in (old, new, other)]
-    assert linked == [None, 2, 3]  # the purged batch's event link went with it
+    linked = [predictions.batch_link(rows["id"][0]) for rows in (old, new, other)]
+    assert linked == [None, (2, None), (3, None)]  # the purged batch's link went with it
     assert predictions.purge(credit, int(T0.strftime("%Y%m%d"))) == 0
 
 

@@ -11,12 +11,11 @@ from typing import Any
 
 from mlwarden.audit.signing import CHECKPOINT_ORIGIN, public_key_b64
 from mlwarden.errors import NotFound, ValidationError
+from mlwarden.monitor.predictions import MAX_BATCH_IDS
 from mlwarden.store.prediction_store import PredictionStore
 
 #: How many of a version's newest prediction batches are searched for a prediction's event.
 BATCH_SCAN = 5000
-#: Above this many rows a batch's ids are not returned (only the event is proven).
-MAX_BATCH_IDS = 100_000
 #: Prediction ids are UUIDs (36 characters) or a caller's own ids; longer ones are refused.
 MAX_ID_LENGTH = 64
 
@@ -89,30 +88,29 @@ def batch_proof(
     the latest signed checkpoint, that checkpoint, and the batch's ids in logged order, so a
     client can check end to end: ids → ids_sha256 → payload digest → leaf → signed root.
 
-    A row names its ``batch`` by the batch's first id, the ``first_id`` of its event. Rows
-    logged before that column existed are placed by their physical order (SQLite rowid,
-    PostgreSQL ctid), which later updates or concurrent inserts can break on PostgreSQL. A
-    client re-hashes the ids, so a batch put together wrongly can only fail the check,
-    never pass it.
+    A row names its ``batch`` (the batch's first id, the ``first_id`` of its event), whose
+    transaction recorded the event's seq and the batch's ids (``PredictionStore.link_batches``).
+    Rows logged before migration 0026 name none: their event is searched for among the
+    version's newest batch events and their batch put together by the rows' physical order
+    (SQLite rowid, PostgreSQL ctid), which later updates or concurrent inserts can break on
+    PostgreSQL. A client re-hashes the ids, so a batch put together wrongly can only fail the
+    check, never pass it.
     """
     subject = f"model:{name}/{version}"
-    event = _linked_event(store, audit, batch, subject)
-    if event is None:  # logged before batches were linked to their events: search
+    if batch is not None:
+        event, ids = _linked_batch(store, audit, batch, subject)
+        if event is None:
+            return None, "no audit event is recorded for this prediction's batch"
+    else:
         events = audit.events(
             subject=subject, action="predictions.log", limit=BATCH_SCAN, newest_first=True
         )
         events = [e for e in events if e.payload_json is not None]
         if not events:
             return None, "no audit event found for this prediction's batch"
-        if batch is not None:
-            event = next((e for e in events if e.payload.get("first_id") == batch), None)
-        else:
-            event, ids = _physical_batch(store, events, model_id, version, prediction_id)
-    if event is None:
-        return None, "the batch event of this prediction was not found among the newest batches"
-    if batch is not None:
-        big = int(event.payload.get("count") or 0) > MAX_BATCH_IDS
-        ids = None if big else store.batch_ids(model_id, version, batch)
+        event, ids = _physical_batch(store, events, model_id, version, prediction_id)
+        if event is None:
+            return None, "the batch event of this prediction was not found among the newest batches"
     cp = audit.backend.latest_checkpoint()
     # proven in the signed tree when it holds the event, so the proof checks against it
     in_signed = cp is not None and cp.tree_size >= event.seq
@@ -151,12 +149,15 @@ def batch_proof(
     )
 
 
-def _linked_event(store: PredictionStore, audit: Any, batch: str | None, subject: str) -> Any:
-    """The batch's ``predictions.log`` event through its recorded seq, when it is that
-    batch's (a client re-checks it all the same)."""
-    seq = None if batch is None else store.batch_event(batch)
-    if seq is None:
-        return None
+def _linked_batch(
+    store: PredictionStore, audit: Any, batch: str, subject: str
+) -> tuple[Any, list[str] | None]:
+    """The batch's ``predictions.log`` event and ids as its transaction recorded them, when
+    the event is that batch's (a client re-checks it all the same)."""
+    link = store.batch_link(batch)
+    if link is None:  # purged with its rows, or logged without an audit log
+        return None, None
+    seq, ids = link
     event = audit.get(seq)
     if (
         event.action != "predictions.log"
@@ -164,8 +165,8 @@ def _linked_event(store: PredictionStore, audit: Any, batch: str | None, subject
         or event.payload_json is None
         or event.payload.get("first_id") != batch
     ):
-        return None
-    return event
+        return None, None
+    return event, ids
 
 
 def _physical_batch(

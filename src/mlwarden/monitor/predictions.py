@@ -24,6 +24,24 @@ Signature = Callable[[str, int], dict[str, Any]]  # (model, version) -> signatur
 Recorder = Callable[[str, str, str, dict[str, Any]], Any]
 
 
+#: above this many ids a batch's ids are not kept for receipts (its event is still proven)
+MAX_BATCH_IDS = 100_000
+
+
+def batch_payload(ids: Sequence[str]) -> tuple[dict[str, Any], str | None]:
+    """A logged batch's ``predictions.log`` payload, whose ``ids_sha256`` commits to exactly
+    which predictions were logged, in order, and the text it hashes (the ids joined by
+    newlines) as kept for receipts, ``None`` above ``MAX_BATCH_IDS``."""
+    text = "\n".join(ids)
+    payload = {
+        "count": len(ids),
+        "first_id": ids[0] if ids else None,
+        "last_id": ids[-1] if ids else None,
+        "ids_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+    return payload, text if len(ids) <= MAX_BATCH_IDS else None
+
+
 #: longest prediction id (the column is a UUID's 36 characters)
 MAX_PREDICTION_ID = 36
 
@@ -176,24 +194,14 @@ class PredictionLog:
             "reasons": reasons_json(reasons, n),
             "subject": [None] * n if subjects is None else list(subjects),
         }
-        digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+        payload, text = batch_payload(ids)
         with self._transaction():
             self.store.insert(rows)
             if self._record is not None:
                 # one event per batch: the ids' digest commits to exactly which were logged
-                event = self._record(
-                    actor,
-                    "predictions.log",
-                    mv.ref,
-                    {
-                        "count": n,
-                        "first_id": ids[0] if n else None,
-                        "last_id": ids[-1] if n else None,
-                        "ids_sha256": digest,
-                    },
-                )
+                event = self._record(actor, "predictions.log", mv.ref, payload)
                 if n and event is not None:  # a receipt finds the batch's event by its key
-                    self.store.link_batches([(ids[0], event.seq)])
+                    self.store.link_batches([(ids[0], event.seq, text)])
             if self._flag is not None:
                 model_id = rows["model_id"][0] if n else 0
                 self._flag([Logged(actor, mv.name, model_id, mv.version, ids, rows["output"],

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -32,6 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from mlwarden.monitor.oversight import Logged
+from mlwarden.monitor.predictions import batch_payload
 from mlwarden.store.sql.predictions import records_json
 
 if TYPE_CHECKING:
@@ -244,7 +244,7 @@ class PredictionWriter:
 
     def _commit(self, batch: list[Pending]) -> None:
         try:
-            rows, entries, logged = self._rows(batch)
+            rows, entries, logged, texts = self._rows(batch)
             columns: dict[str, Sequence[Any]] = dict(rows)  # the store reads, never appends
             if self._conn is None:  # kept across batches: no pool checkout per commit
                 self._conn = self._connect()
@@ -255,7 +255,10 @@ class PredictionWriter:
                 events = self.audit.append_many(entries)
                 # each group's batch key is its event's first_id: a receipt finds the event
                 self.store.link_batches(
-                    [(e[3]["first_id"], ev.seq) for e, ev in zip(entries, events, strict=True)]
+                    [
+                        (e[3]["first_id"], ev.seq, text)
+                        for e, ev, text in zip(entries, events, texts, strict=True)
+                    ]
                 )
                 if self.oversight is not None:
                     self.oversight.flag_logged(logged)
@@ -345,12 +348,14 @@ class PredictionWriter:
             except Exception:  # a broken connection: the pool discards it
                 log.debug("closing the writer's connection failed", exc_info=True)
 
-    def _rows(self, batch: list[Pending]) -> tuple[dict[str, list[Any]], list[tuple], list[Logged]]:
+    def _rows(
+        self, batch: list[Pending]
+    ) -> tuple[dict[str, list[Any]], list[tuple], list[Logged], list[str | None]]:
         cols: dict[str, list[Any]] = {
             k: []
             for k in (
                 "id", "model_id", "version", "ts", "day", "inputs", "output", "score",
-                "latency_ms", "reasons", "subject", "traceparent", "batch", "batch_pos",
+                "latency_ms", "reasons", "subject", "traceparent", "batch",
             )
         }  # fmt: skip
         groups: dict[tuple[str, str, int], list[str]] = {}
@@ -380,31 +385,20 @@ class PredictionWriter:
             cols["traceparent"].extend([item.traceparent] * n)
             # a group's rows are one batch, named by its first id as its audit event is
             group = groups.setdefault((item.actor, item.name, item.version), [])
-            start = len(group)
             group.extend(item.ids)
             cols["batch"].extend(group[:1] * n)
-            cols["batch_pos"].extend(range(start, start + n))
             logged.append(
                 Logged(item.actor, item.name, item.model_id, item.version, item.ids, outputs,
                        item.scores, partial(_parsed, inputs))
             )  # fmt: skip
         # one audit event per actor and version in the batch: the ids' digest commits to
         # exactly which predictions were logged (the same payload as PredictionLog.log)
-        entries = [
-            (
-                actor,
-                "predictions.log",
-                f"model:{name}/{version}",
-                {
-                    "count": len(ids),
-                    "first_id": ids[0],
-                    "last_id": ids[-1],
-                    "ids_sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest(),
-                },
-            )
-            for (actor, name, version), ids in groups.items()
-        ]
-        return cols, entries, logged
+        entries, texts = [], []
+        for (actor, name, version), ids in groups.items():
+            payload, text = batch_payload(ids)  # the same payload as PredictionLog.log
+            entries.append((actor, "predictions.log", f"model:{name}/{version}", payload))
+            texts.append(text)
+        return cols, entries, logged, texts
 
     def _inputs(self, item: Pending) -> list[str]:
         policy = None if self.masking is None else self.masking.get(item.name)  # cached

@@ -73,23 +73,20 @@ class PredictionStore(ABC):
         """One prediction with its model's name and label, or ``None``."""
 
     @abstractmethod
-    def batch_ids(self, model_id: int, version: int, batch: str) -> list[str]:
-        """The version's ids logged in ``batch`` (a row's ``batch``), in logged order."""
+    def link_batches(self, links: Sequence[tuple[str, int, str | None]]) -> None:
+        """Record each ``(batch, seq, ids)`` in the current transaction: a batch (its rows'
+        ``batch``), the seq of its ``predictions.log`` audit event, and its ids in logged
+        order joined by newlines (the text the event's ``ids_sha256`` hashes), or None."""
 
     @abstractmethod
-    def link_batches(self, links: Sequence[tuple[str, int]]) -> None:
-        """Record each ``(batch, seq)``: the seq of the batch's ``predictions.log`` audit
-        event, in the current transaction."""
-
-    @abstractmethod
-    def batch_event(self, batch: str) -> int | None:
-        """The seq recorded for ``batch`` by :meth:`link_batches`, or ``None``."""
+    def batch_link(self, batch: str) -> tuple[int, list[str] | None] | None:
+        """``(seq, ids)`` recorded for ``batch`` by :meth:`link_batches`, or ``None``."""
 
     @abstractmethod
     def positions(self, model_id: int, version: int, ids: Sequence[str]) -> dict[str, Any]:
         """Each known id's insertion position among the version's rows (comparable values,
         for :meth:`ids_between`); unknown ids are absent. For rows that name no batch
-        (logged before batches were recorded)."""
+        (logged before migration 0026)."""
 
     @abstractmethod
     def ids_between(self, model_id: int, version: int, first: Any, last: Any) -> list[str]:

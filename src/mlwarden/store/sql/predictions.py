@@ -56,12 +56,11 @@ COLUMNS = (
     "subject",
     "traceparent",
     "batch",
-    "batch_pos",
 )
 #: COLUMNS' PostgreSQL types, for binary COPY
 PG_TYPES = (
     "varchar", "int8", "int4", "timestamptz", "int4", "text", "text", "float8", "float8",
-    "text", "varchar", "varchar", "varchar", "int4",
+    "text", "varchar", "varchar", "varchar",
 )  # fmt: skip
 
 
@@ -171,8 +170,8 @@ class SqlPredictionStore(PredictionStore):
     def insert(self, rows: dict[str, Sequence[Any]]) -> None:
         """Insert column-oriented rows (keys = ``COLUMNS``) in the current transaction.
         ``subject`` holds raw subject identifiers; they are stored pseudonymized, and the
-        rows' payloads sealed with the subject's key. Without ``batch`` and ``batch_pos``
-        the rows are one batch, in the order given."""
+        rows' payloads sealed with the subject's key. Without ``batch`` the rows are one
+        batch."""
         rows = self._seal(rows)
         if not len(rows["id"]):
             return
@@ -180,7 +179,7 @@ class SqlPredictionStore(PredictionStore):
         if "traceparent" not in rows:  # only served predictions carry a caller's trace
             rows = dict(rows, traceparent=[None] * n)
         if "batch" not in rows:  # one batch: named by its first id, as its audit event is
-            rows = dict(rows, batch=[rows["id"][0]] * n, batch_pos=range(n))
+            rows = dict(rows, batch=[rows["id"][0]] * n)
         tuples = zip(*(rows[c] for c in COLUMNS), strict=True)  # lazily: see RecordsJSON
         try:
             self._insert(tuples)
@@ -425,21 +424,11 @@ class SqlPredictionStore(PredictionStore):
                 row["erased"] = row["inputs"] is None
         return row
 
-    def batch_ids(self, model_id: int, version: int, batch: str) -> list[str]:
-        mine = (predictions.c.model_id == model_id, predictions.c.version == version)
-        query = (
-            select(predictions.c.id)
-            .where(predictions.c.batch == batch, *mine)
-            .order_by(predictions.c.batch_pos)
-        )
-        with self.db.reading() as conn:
-            return list(conn.scalars(query))
-
-    def link_batches(self, links: Sequence[tuple[str, int]]) -> None:
+    def link_batches(self, links: Sequence[tuple[str, int, str | None]]) -> None:
         if not links:
             return
         mark = "?" if self.db.is_sqlite else "%s"
-        sql = f"INSERT INTO prediction_batches (batch, seq) VALUES ({mark}, {mark})"
+        sql = f"INSERT INTO prediction_batches (batch, seq, ids) VALUES ({mark}, {mark}, {mark})"
         with self.db.transaction() as conn:
             # on the driver's cursor: once per served batch, where SQLAlchemy's statement
             # building would cost more than the insert
@@ -451,11 +440,16 @@ class SqlPredictionStore(PredictionStore):
                 with raw.cursor() as cur:
                     cur.executemany(sql, links)
 
-    def batch_event(self, batch: str) -> int | None:
-        query = select(prediction_batches.c.seq).where(prediction_batches.c.batch == batch)
+    def batch_link(self, batch: str) -> tuple[int, list[str] | None] | None:
+        query = select(prediction_batches.c.seq, prediction_batches.c.ids).where(
+            prediction_batches.c.batch == batch
+        )
         with self.db.reading() as conn:
-            seq = conn.execute(query).scalar()
-        return None if seq is None else int(seq)
+            found = conn.execute(query).first()
+        if found is None:
+            return None
+        seq, ids = found
+        return int(seq), None if ids is None else ids.split("\n")
 
     # Rows logged before migration 0026 name no batch: their insertion order is their
     # physical position, SQLite's rowid, PostgreSQL's ctid (one COPY or executemany per

@@ -445,12 +445,9 @@ predictions = Table(
     # the caller's W3C traceparent (mlwarden.tracing), linking the decision to its trace
     Column("traceparent", String(55)),
     # the batch a row was logged in, named by the batch's first id (the first_id of its
-    # predictions.log event), and the row's place in it: a receipt's proof rehashes the
-    # batch's ids in logged order. NULL for rows logged before migration 0026.
+    # predictions.log event; see prediction_batches). NULL for rows logged before 0026.
     Column("batch", String(36)),
-    Column("batch_pos", Integer),
     Index("ix_predictions_model_ts", "model_id", "ts"),
-    Index("ix_predictions_batch", "batch", "batch_pos"),
     # most rows name no subject: only those that do are indexed (erasure, export)
     Index(
         "ix_predictions_subject",
@@ -623,11 +620,14 @@ ingest_halves = Table(
     Index("ix_ingest_halves_received_at", "received_at"),
 )
 
-# Each logged batch (a predictions.batch) and the seq of its predictions.log audit event,
-# written in the batch's transaction: a receipt finds its event directly, however old.
+# Each logged batch (a predictions.batch), written in the batch's transaction: the seq of its
+# predictions.log audit event and its ids in logged order (the text its ids_sha256 hashes;
+# NULL above MAX_BATCH_IDS), so a receipt proves a prediction however old, and whatever
+# happened to the rows since, without an index on every row.
 prediction_batches = Table(
     "prediction_batches",
     metadata,
     Column("batch", String(36), primary_key=True),
     Column("seq", BigInteger, nullable=False),
+    Column("ids", Text),
 )
