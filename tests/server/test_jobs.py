@@ -7,12 +7,13 @@ import hashlib
 import io
 import os
 import time
+from datetime import timedelta
 
 import httpx
 from serve_support import free_port, spawn_server, wait_ready
 
 from mlwarden.registry.flavors import flavor_for
-from mlwarden.server.jobs import JobRunner
+from mlwarden.server.jobs import LEASE_S, JobRunner
 from mlwarden.store.job_store import Job
 from mlwarden.store.sql.jobs import SqlJobStore
 
@@ -89,12 +90,13 @@ def test_any_process_answers_and_a_dead_processs_job_is_interrupted(
 
 def test_a_job_left_by_an_earlier_life_of_this_process_is_interrupted(store):
     """A restarted container may run the server under the same host name and process id:
-    the job's runner names the life too."""
+    the earlier life's job has no heartbeat since, so its lease has run out."""
     jobs = SqlJobStore(store.warden.db)
     runner = JobRunner(jobs)
     try:
         earlier = Job(id="a" * 32, kind="registration", owner="alice", subject="model:m")
         earlier.runner = runner._runner.rsplit(":", 1)[0] + ":0123456789abcdef"
+        earlier.updated_at -= timedelta(seconds=LEASE_S + 1)
         jobs.create(earlier)
         mine = runner.submit("registration", "alice", "model:n", lambda progress: {"ok": 1})
         found = runner.get(earlier.id)
@@ -111,3 +113,28 @@ def test_a_job_left_by_an_earlier_life_of_this_process_is_interrupted(store):
         assert runner.get(alive.id).state == "queued"  # type: ignore[union-attr]
     finally:
         runner.shutdown()
+
+
+def test_a_job_of_another_host_is_interrupted_when_its_heartbeat_stops(store):
+    """A replica on another host cannot be asked whether it lives: its heartbeat (the jobs'
+    ``updated_at``, renewed every few seconds while they are unfinished) says so."""
+    jobs = SqlJobStore(store.warden.db)
+    here = JobRunner(jobs, heartbeat_s=0.05)
+    there = Job(id="c" * 32, kind="registration", owner="alice", subject="model:p")
+    there.runner = "another-host:4242:beef"
+    jobs.create(there)
+    try:
+        here.lease_s = 2.0
+        assert here.get(there.id).state == "queued"  # type: ignore[union-attr]
+        # the heartbeat keeps a job that runs longer than the lease alive for every poller
+        mine = here.submit("registration", "alice", "model:q", lambda progress: time.sleep(4))
+        time.sleep(2.5)
+        assert here.get(mine.id).state == "running"  # type: ignore[union-attr]
+        other = JobRunner(jobs)  # another poller, with the same lease
+        other.lease_s = 2.0
+        assert other.get(mine.id).state == "running"  # type: ignore[union-attr]
+        other.shutdown()
+        found = here.get(there.id)  # no beat from another-host for longer than the lease
+        assert found is not None and found.state == "failed" and found.progress == "interrupted"
+    finally:
+        here.shutdown()

@@ -1166,6 +1166,10 @@ def test_jobs_round_trip_update_and_forget_the_oldest_finished(db: Database) -> 
         store.create(other)
         if i < 2:
             store.update(other.id, state="failed", error={"error": "x", "http_status": 500})
+    before = store.get("2" * 32).updated_at  # type: ignore[union-attr]
+    assert store.touch("") == 1  # the runner's unfinished jobs only: "2…" is still queued
+    assert store.get("2" * 32).updated_at > before  # type: ignore[union-attr]
+    assert store.touch("nobody") == 0
     assert store.forget_finished(2) == 1  # the oldest finished one
     assert store.get(job.id) is None and store.get("2" * 32) is not None
     assert store.get("0" * 32).error == {"error": "x", "http_status": 500}  # type: ignore[union-attr]

@@ -47,6 +47,11 @@ class JobStore(ABC):
         """The job, or ``None``."""
 
     @abstractmethod
+    def touch(self, runner: str) -> int:
+        """Set ``updated_at`` to now on the runner's unfinished jobs (its heartbeat); returns
+        how many."""
+
+    @abstractmethod
     def forget_finished(self, keep: int) -> int:
         """Delete finished jobs but the ``keep`` most recently updated; returns how many
         went."""

@@ -42,6 +42,12 @@ class SqlJobStore(JobStore):
         values["updated_at"] = as_utc(values["updated_at"])
         return Job(**values)
 
+    def touch(self, runner: str) -> int:
+        mine = (jobs.c.runner == runner, jobs.c.state.not_in(FINISHED))
+        with self.db.transaction() as conn:
+            done = conn.execute(update(jobs).where(*mine).values(updated_at=datetime.now(UTC)))
+        return int(done.rowcount or 0)
+
     def forget_finished(self, keep: int) -> int:
         finished = jobs.c.state.in_(FINISHED)
         kept = select(jobs.c.id).where(finished).order_by(jobs.c.updated_at.desc()).limit(keep)
