@@ -99,18 +99,12 @@ def batch_proof(
     subject = f"model:{name}/{version}"
     if batch is not None:
         event, ids = _linked_batch(store, audit, batch, subject)
-        if event is None:
-            return None, "no audit event is recorded for this prediction's batch"
-    else:
-        events = audit.events(
-            subject=subject, action="predictions.log", limit=BATCH_SCAN, newest_first=True
-        )
-        events = [e for e in events if e.payload_json is not None]
-        if not events:
-            return None, "no audit event found for this prediction's batch"
-        event, ids = _physical_batch(store, events, model_id, version, prediction_id)
-        if event is None:
-            return None, "the batch event of this prediction was not found among the newest batches"
+        missing = "no audit event is recorded for this prediction's batch"
+    else:  # logged before migration 0026
+        event, ids = _searched_batch(store, audit, subject, model_id, version, prediction_id)
+        missing = "the batch event of this prediction was not found among the newest batches"
+    if event is None:
+        return None, missing
     cp = audit.backend.latest_checkpoint()
     # proven in the signed tree when it holds the event, so the proof checks against it
     in_signed = cp is not None and cp.tree_size >= event.seq
@@ -169,11 +163,23 @@ def _linked_batch(
     return event, ids
 
 
-def _physical_batch(
-    store: PredictionStore, events: list[Any], model_id: int, version: int, prediction_id: str
+def _searched_batch(
+    store: PredictionStore,
+    audit: Any,
+    subject: str,
+    model_id: int,
+    version: int,
+    prediction_id: str,
 ) -> tuple[Any, list[str] | None]:
-    """The event and ids of a row logged before batches were recorded, by physical order."""
+    """The event and ids of a row logged before batches were recorded: the event among the
+    version's ``BATCH_SCAN`` newest, the ids by the rows' physical order."""
     want = store.positions(model_id, version, [prediction_id]).get(prediction_id)
+    if want is None:
+        return None, None
+    events = audit.events(
+        subject=subject, action="predictions.log", limit=BATCH_SCAN, newest_first=True
+    )
+    events = [e for e in events if e.payload_json is not None]
     ends = store.positions(
         model_id,
         version,
@@ -181,7 +187,7 @@ def _physical_batch(
     )
     for e in events:
         first, last = ends.get(e.payload.get("first_id")), ends.get(e.payload.get("last_id"))
-        if want is not None and first is not None and last is not None and first <= want <= last:
+        if first is not None and last is not None and first <= want <= last:
             big = int(e.payload.get("count") or 0) > MAX_BATCH_IDS
             return e, None if big else store.ids_between(model_id, version, first, last)
     return None, None

@@ -116,24 +116,21 @@ class JobRunner:
             update(job_id, state="failed", progress="failed", error=error)
         except Exception as exc:  # reported by name only, like the API's 500s
             log.exception("job %s failed", job_id)
-            update(job_id, state="failed", progress="failed", error=_internal(exc))
+            error = _error("internal_error", f"internal error: {type(exc).__name__}", 500)
+            update(job_id, state="failed", progress="failed", error=error)
         else:
             update(job_id, state="succeeded", progress="done", result=result)
 
 
-_INTERRUPTED = {
-    "error": "interrupted",
-    "message": "the server process running this job stopped before it finished; "
+def _error(code: str, message: str, http_status: int) -> dict[str, Any]:
+    """A failed job's ``error``: the body and status the failure would have had as a
+    request (``server.app.error_response``)."""
+    return {"error": code, "message": message, "details": {}, "http_status": http_status}
+
+
+_INTERRUPTED = _error(
+    "interrupted",
+    "the server process running this job stopped before it finished; "
     "GET /v1/models/{name}/versions shows whether its version was stored",
-    "details": {},
-    "http_status": 503,
-}
-
-
-def _internal(exc: Exception) -> dict[str, Any]:
-    return {
-        "error": "internal_error",
-        "message": f"internal error: {type(exc).__name__}",
-        "details": {},
-        "http_status": 500,
-    }
+    503,
+)

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 
 from mlwarden.monitor.oversight import Logged
 from mlwarden.monitor.predictions import batch_payload
+from mlwarden.store.sql.database import driver
 from mlwarden.store.sql.predictions import records_json
 
 if TYPE_CHECKING:
@@ -311,7 +312,7 @@ class PredictionWriter:
         released, as PostgreSQL's :meth:`_flush_wal` does after its commit."""
         conn = self.db.writer_connection()
         if self._wal_file is not None:  # on the driver: outside any transaction
-            conn.connection.driver_connection.execute("PRAGMA synchronous=NORMAL")  # type: ignore[union-attr]
+            driver(conn).execute("PRAGMA synchronous=NORMAL")
         return conn
 
     def _sync_wal_file(self) -> None:

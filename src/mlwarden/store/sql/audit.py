@@ -21,7 +21,7 @@ from mlwarden.entities.audit import AuditEvent, Checkpoint, Node
 from mlwarden.settings import Settings
 from mlwarden.store.audit_store import AuditBackend
 from mlwarden.store.sql.audit_pages import RECORD_COLS, RecordSource, record_page_sql
-from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.database import Database, driver
 
 __all__ = ["AUDIT_LOCK_KEY", "KEY_NAME", "SqlAuditBackend", "key_path", "public_key_path"]
 
@@ -63,13 +63,6 @@ def _event_row(e: AuditEvent, seq: int, leaf: bytes | None) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
-def _driver(conn: Any) -> Any:
-    """The DBAPI connection under a SQLAlchemy ``Connection`` (sqlite3 or psycopg)."""
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    return driver
-
-
 class SqlAuditBackend(AuditBackend):
     """``audit_events``, ``audit_nodes`` and ``audit_checkpoints`` (schema.py).
 
@@ -94,7 +87,7 @@ class SqlAuditBackend(AuditBackend):
     def integrating(self) -> Iterator[None]:
         with self.db.transaction() as conn:
             if not self._sqlite:
-                cur = _driver(conn).cursor()
+                cur = driver(conn).cursor()
                 try:
                     cur.execute(_LOCK_SQL, (AUDIT_LOCK_KEY,))
                 finally:
@@ -122,7 +115,7 @@ class SqlAuditBackend(AuditBackend):
         event_cols = [list(c) for c in zip(*rows, strict=True)]
         node_cols = [list(c) for c in zip(*(n for n in nodes if n[0]), strict=True)] or [[], [], []]
         with self.db.transaction() as conn:
-            cur = _driver(conn).cursor()
+            cur = driver(conn).cursor()
             try:
                 cur.execute(
                     _FUSED_SQL,
@@ -160,8 +153,8 @@ class SqlAuditBackend(AuditBackend):
         a verification scan). Joins the open transaction, if any. ``binary``: PostgreSQL sends
         the rows in binary (bytea as raw bytes, integers unparsed), cheaper on both sides."""
         with self.db.reading() as conn:
-            driver = _driver(conn)
-            cur = driver.cursor(binary=True) if binary and not self._sqlite else driver.cursor()
+            raw = driver(conn)
+            cur = raw.cursor(binary=True) if binary and not self._sqlite else raw.cursor()
             try:
                 cur.execute(sql, params)
                 return cur.fetchall()
@@ -173,7 +166,7 @@ class SqlAuditBackend(AuditBackend):
         these run once per audit append, where SQLAlchemy's execution context would cost
         more than the statement."""
         with self.db.transaction() as conn:
-            cur = _driver(conn).cursor()
+            cur = driver(conn).cursor()
             try:
                 if many:
                     cur.executemany(sql, params)
@@ -213,7 +206,7 @@ class SqlAuditBackend(AuditBackend):
             return seqs
         # PostgreSQL: COPY, several times cheaper than a per-row executemany (bench/audit.py)
         with self.db.transaction() as conn:
-            cur = _driver(conn).cursor()
+            cur = driver(conn).cursor()
             try:
                 with cur.copy(f"COPY audit_events ({_ROW_COLS}) FROM STDIN") as copy:
                     for row in rows:
@@ -228,7 +221,7 @@ class SqlAuditBackend(AuditBackend):
     ) -> None:  # type: ignore[type-arg]
         columns = [list(c) for c in zip(*rows, strict=True)]
         arrays = ", ".join(f"%b::{t}[]" for t in types)
-        cur = _driver(conn).cursor()
+        cur = driver(conn).cursor()
         try:
             # %b: arrays go over the wire in binary, without per-element text quoting
             cur.execute(
@@ -413,12 +406,12 @@ class SqlAuditBackend(AuditBackend):
         local = self._local
         if getattr(local, "pid", None) != os.getpid():  # never reuse a parent's connection
             raw = self.db.engine.raw_connection()
-            driver: Any = raw.driver_connection
+            dbapi: Any = raw.driver_connection
             # Detached: it never goes back to the pool with autocommit set.
             raw.detach()
             if not self._sqlite:
-                driver.autocommit = True  # each read sees the latest commit, holds no snapshot
-            local.raw, local.conn, local.pid = raw, driver, os.getpid()
+                dbapi.autocommit = True  # each read sees the latest commit, holds no snapshot
+            local.raw, local.conn, local.pid = raw, dbapi, os.getpid()
             with self._lock:
                 self._opened.append((raw, os.getpid()))
         return local.conn
@@ -482,7 +475,7 @@ class SqlAuditBackend(AuditBackend):
         # their checkpoint, so try it under a savepoint and fall back only if one does.
         import psycopg
 
-        cur = _driver(conn).cursor()
+        cur = driver(conn).cursor()
         try:
             cur.execute("SAVEPOINT audit_nodes")
             try:

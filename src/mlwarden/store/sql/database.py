@@ -5,11 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
+from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, TableClause
+from sqlalchemy.dialects import postgresql, sqlite
 
 from mlwarden.store.sql import migrate
 from mlwarden.store.sql.engine import make_engine, writer
+
+
+def driver(conn: Connection) -> Any:
+    """The DBAPI connection under a SQLAlchemy ``Connection`` (sqlite3 or psycopg), for the
+    few hot statements where SQLAlchemy's statement building costs more than the work."""
+    raw = conn.connection.driver_connection
+    assert raw is not None  # a live pooled connection always has its driver's
+    return raw
 
 
 class Database:
@@ -36,6 +46,11 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+    def insert(self, table: TableClause) -> Any:
+        """``INSERT`` into ``table`` with this dialect's ``ON CONFLICT`` clauses (both
+        SQLite's and PostgreSQL's ``on_conflict_do_nothing`` / ``do_update``)."""
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
 
     @contextmanager
     def transaction(self, on: Connection | None = None) -> Iterator[Connection]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mlwarden.store.ingest_store import IngestStore, Kind
 from mlwarden.store.sql.database import Database
@@ -28,14 +27,13 @@ class SqlIngestStore(IngestStore):
         expire_before: datetime,
         max_pending: int,
     ) -> tuple[str | None, str | None] | None:
-        key = (halves.c.model == model, halves.c.event_id == event_id)
-        insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(halves)
         with self.db.transaction() as conn:
             conn.execute(delete(halves).where(halves.c.received_at < expire_before))
             # The first half makes the row; a concurrent second one waits on the key (or on
             # SQLite's write lock) and finds it.
             first = conn.execute(
-                insert.values(model=model, event_id=event_id, received_at=now, **{kind: event})
+                self.db.insert(halves)
+                .values(model=model, event_id=event_id, received_at=now, **{kind: event})
                 .on_conflict_do_nothing()
                 .returning(halves.c.model)
             ).first()
@@ -44,7 +42,11 @@ class SqlIngestStore(IngestStore):
                 return (event, None) if kind == "request" else (None, event)
             other = conn.execute(
                 delete(halves)
-                .where(*key, halves.c[kind].is_(None))
+                .where(
+                    halves.c.model == model,
+                    halves.c.event_id == event_id,
+                    halves.c[kind].is_(None),
+                )
                 .returning(halves.c.request, halves.c.response)
             ).first()
         if other is None:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from mlwarden._time import as_utc, utcnow
 from mlwarden.errors import AlreadyExists, IntegrityError
 from mlwarden.store.prediction_store import MonitorStore, PredictionStore
-from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.database import Database, driver
 from mlwarden.store.sql.records import decode_inputs, records_frame
 from mlwarden.store.sql.schema import (
     MONITOR_WINDOW_COLUMNS,
@@ -194,8 +194,7 @@ class SqlPredictionStore(PredictionStore):
     def _insert(self, tuples: Any) -> None:
         with self.db.transaction() as conn:
             # on the driver's cursor: SQLAlchemy adds nothing to one bulk statement
-            raw = conn.connection.driver_connection
-            assert raw is not None  # a live pooled connection always has its driver's
+            raw = driver(conn)
             if self.db.is_sqlite:
                 placeholders = ",".join("?" * len(COLUMNS))
                 raw.executemany(
@@ -432,8 +431,7 @@ class SqlPredictionStore(PredictionStore):
         with self.db.transaction() as conn:
             # on the driver's cursor: once per served batch, where SQLAlchemy's statement
             # building would cost more than the insert
-            raw = conn.connection.driver_connection
-            assert raw is not None
+            raw = driver(conn)
             if self.db.is_sqlite:
                 raw.executemany(sql, links).close()
             else:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from mlwarden._time import as_utc, utcnow
 from mlwarden.entities import MEASURED, AliasChange, Model, ModelVersion
@@ -103,7 +102,7 @@ class SqlRegistryStore(RegistryStore):
             "created_by": actor,
             "last_version": 0,
         }
-        insert = (sqlite.insert if self.db.is_sqlite else postgresql.insert)(models)
+        insert = self.db.insert(models)
         with self.db.transaction() as conn:
             # ON CONFLICT DO NOTHING: two first registrations race safely on both databases
             # RETURNING says whether this insert made the row (psycopg's rowcount does not)

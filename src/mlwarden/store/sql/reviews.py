@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from mlwarden._time import as_utc
 from mlwarden.errors import Conflict, NotFound
 from mlwarden.store.review_store import Flagged, ReviewStore
-from mlwarden.store.sql.database import Database
+from mlwarden.store.sql.database import Database, driver
 from mlwarden.store.sql.schema import review_rules, reviews
 
 STATUSES = ("pending", "confirmed", "overridden")
@@ -41,7 +41,7 @@ class SqlReviewStore(ReviewStore):
         # On the driver's cursor: the prediction writer asks once per batch, and building and
         # compiling the statement cost SQLAlchemy about ten times the read itself.
         with self.db.reading() as conn:
-            cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cur = driver(conn).cursor()
             try:
                 cur.execute(self._rule_sql, (model_id,))
                 row = cur.fetchone()
